@@ -1,0 +1,41 @@
+/* garner: CUDA backend entry points. Device state lives in handles owned by
+ * the caller (never in module globals), so one process can drive several GPUs. */
+#include <cuda_runtime.h>
+#include <cufft.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "gar_gpu.h"
+#include "gar_kernels.h"
+
+#ifndef GAR_CUDA_ARCHS
+#define GAR_CUDA_ARCHS "unknown"
+#endif
+
+extern "C" int gar_gpu_built(void) { return 1; }
+
+extern "C" gar_status gar_gpu_device_count(int *count)
+{
+    cudaError_t err = cudaGetDeviceCount(count);
+    if (err != cudaSuccess) {
+        *count = 0;
+        return gar_error(GAR_ERR_NO_DEVICE, "no usable GPU: %s", cudaGetErrorString(err));
+    }
+    if (*count == 0)
+        return gar_error(GAR_ERR_NO_DEVICE, "no usable GPU: the CUDA driver reports no device");
+    return GAR_OK;
+}
+
+extern "C" void gar_gpu_describe(char *buf, size_t len)
+{
+    int runtime = 0, driver = 0, cufft = 0;
+    cudaRuntimeGetVersion(&runtime);
+    cudaDriverGetVersion(&driver);
+    cufftGetVersion(&cufft);
+    if (driver > 0)
+        snprintf(buf, len, "CUDA runtime %d.%d, driver %d.%d, cuFFT %d, archs %s", runtime / 1000,
+                 (runtime % 1000) / 10, driver / 1000, (driver % 1000) / 10, cufft, GAR_CUDA_ARCHS);
+    else
+        snprintf(buf, len, "CUDA runtime %d.%d (no driver on this machine), cuFFT %d, archs %s",
+                 runtime / 1000, (runtime % 1000) / 10, cufft, GAR_CUDA_ARCHS);
+}

@@ -1,0 +1,593 @@
+/* garner: MRC2014 reading and writing (see gar_mrc.h for the contract).
+ *
+ * Header words are numbered from 0 here (word k at byte 4*k); the MRC2014
+ * document numbers them from 1. */
+#include "gar_mrc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define MRC_HEADER_BYTES 1024
+#define MRC_LABEL_BYTES 80
+
+enum {
+    W_NX = 0, W_NY = 1, W_NZ = 2, W_MODE = 3,
+    W_MX = 7, W_MY = 8, W_MZ = 9,
+    W_CELLA = 10, W_CELLB = 13,
+    W_MAPC = 16, W_MAPR = 17, W_MAPS = 18,
+    W_DMIN = 19, W_DMAX = 20, W_DMEAN = 21,
+    W_ISPG = 22, W_NSYMBT = 23, W_NVERSION = 27,
+    W_MAP = 52, W_MACHST = 53, W_RMS = 54, W_NLABL = 55, W_LABELS = 56
+};
+
+/* Large reads are split because Linux returns at most ~2 GiB per pread. */
+#define MRC_IO_CHUNK ((size_t)1 << 30)
+
+struct gar_mrc {
+    char *path;
+    int fd;
+    size_t nx, ny, nz;
+    int mode;
+    size_t bytes_per_voxel;
+    int big_endian;          /* byte order of the file */
+    double pixel_size;
+    uint64_t data_offset;    /* 1024 + nsymbt */
+};
+
+/* ------------------------------------------------------------ byte order */
+
+static int host_is_little_endian(void)
+{
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static uint32_t load_u32(const unsigned char *p, int big)
+{
+    if (big)
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static uint16_t load_u16(const unsigned char *p, int big)
+{
+    return big ? (uint16_t)(p[0] << 8 | p[1]) : (uint16_t)(p[1] << 8 | p[0]);
+}
+
+static void store_u32_le(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v & 0xff);
+    p[1] = (unsigned char)(v >> 8 & 0xff);
+    p[2] = (unsigned char)(v >> 16 & 0xff);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static float float_from_bits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t bits_from_float(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static int32_t hdr_i32(const unsigned char *hdr, int word, int big)
+{
+    return (int32_t)load_u32(hdr + 4 * word, big);
+}
+
+static float hdr_f32(const unsigned char *hdr, int word, int big)
+{
+    return float_from_bits(load_u32(hdr + 4 * word, big));
+}
+
+static void put_i32(unsigned char *hdr, int word, int32_t v)
+{
+    store_u32_le(hdr + 4 * word, (uint32_t)v);
+}
+
+static void put_f32(unsigned char *hdr, int word, float v)
+{
+    store_u32_le(hdr + 4 * word, bits_from_float(v));
+}
+
+/* IEEE binary16 to float, exactly: every half value is representable. */
+static float half_to_float(uint16_t h)
+{
+    int sign = h >> 15;
+    int exponent = (h >> 10) & 0x1f;
+    int mantissa = h & 0x3ff;
+    float v;
+    if (exponent == 0)
+        v = ldexpf((float)mantissa, -24);
+    else if (exponent == 31)
+        v = mantissa ? NAN : INFINITY;
+    else
+        v = ldexpf((float)(mantissa | 0x400), exponent - 25);
+    return sign ? -v : v;
+}
+
+static size_t mode_bytes(int32_t mode)
+{
+    switch (mode) {
+    case 0: return 1;
+    case 1: return 2;
+    case 2: return 4;
+    case 6: return 2;
+    case 12: return 2;
+    default: return 0;
+    }
+}
+
+/* A header whose stamp is missing is read in whichever byte order makes the
+ * mode and nx plausible; little-endian wins ties because it is what nearly
+ * every writer produces. */
+static int header_is_big_endian(const unsigned char *hdr)
+{
+    const unsigned char *st = hdr + 4 * W_MACHST;
+    int32_t mode, nx;
+    if (st[0] == 0x44 && (st[1] == 0x44 || st[1] == 0x41))
+        return 0;
+    if (st[0] == 0x11 && st[1] == 0x11)
+        return 1;
+    mode = hdr_i32(hdr, W_MODE, 0);
+    nx = hdr_i32(hdr, W_NX, 0);
+    if (mode >= 0 && mode <= 16 && nx > 0 && nx <= GAR_MRC_MAX_DIM)
+        return 0;
+    mode = hdr_i32(hdr, W_MODE, 1);
+    nx = hdr_i32(hdr, W_NX, 1);
+    if (mode >= 0 && mode <= 16 && nx > 0 && nx <= GAR_MRC_MAX_DIM)
+        return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------ low-level I/O */
+
+static gar_status read_at(int fd, void *buf, size_t n, uint64_t offset, const char *path)
+{
+    unsigned char *p = buf;
+    size_t done = 0;
+    while (done < n) {
+        size_t want = n - done < MRC_IO_CHUNK ? n - done : MRC_IO_CHUNK;
+        ssize_t r = pread(fd, p + done, want, (off_t)(offset + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return gar_error(GAR_ERR_IO, "%s: read of %zu bytes at offset %llu failed: %s", path, n,
+                             (unsigned long long)offset, strerror(errno));
+        if (r == 0)
+            return gar_error(GAR_ERR_IO,
+                             "%s: file ended after %zu of %zu bytes at offset %llu (truncated while reading?)",
+                             path, done, n, (unsigned long long)offset);
+        done += (size_t)r;
+    }
+    return GAR_OK;
+}
+
+static gar_status write_all(int fd, const void *buf, size_t n, const char *path)
+{
+    const unsigned char *p = buf;
+    size_t done = 0;
+    while (done < n) {
+        size_t want = n - done < MRC_IO_CHUNK ? n - done : MRC_IO_CHUNK;
+        ssize_t w = write(fd, p + done, want);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return gar_error(GAR_ERR_IO, "%s: write failed after %zu of %zu bytes: %s", path, done, n,
+                             strerror(errno));
+        done += (size_t)w;
+    }
+    return GAR_OK;
+}
+
+/* ------------------------------------------------------------ header checks */
+
+static gar_status check_dim(const char *path, const char *name, int32_t v, int32_t max,
+                            const char *what)
+{
+    if (v <= 0)
+        return gar_error(GAR_ERR_DATA, "%s: header: %s = %ld: expected a positive %s", path, name,
+                         (long)v, what);
+    if (v > max)
+        return gar_error(GAR_ERR_DATA, "%s: header: %s = %ld: more than the limit of %ld (corrupt header?)",
+                         path, name, (long)v, (long)max);
+    return GAR_OK;
+}
+
+static gar_status check_axis_order(const char *path, const unsigned char *hdr, int big)
+{
+    int32_t a[3];
+    int seen[4] = {0, 0, 0, 0};
+    int k;
+    for (k = 0; k < 3; k++)
+        a[k] = hdr_i32(hdr, W_MAPC + k, big);
+    /* Some writers leave the axis words zero; they mean the default order. */
+    if (a[0] == 0 && a[1] == 0 && a[2] == 0)
+        return GAR_OK;
+    for (k = 0; k < 3; k++) {
+        if (a[k] < 1 || a[k] > 3 || seen[a[k]])
+            return gar_error(GAR_ERR_DATA,
+                             "%s: header: axis order mapc,mapr,maps = %ld,%ld,%ld: expected a permutation of 1,2,3",
+                             path, (long)a[0], (long)a[1], (long)a[2]);
+        seen[a[k]] = 1;
+    }
+    if (a[0] != 1 || a[1] != 2 || a[2] != 3)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: header: axis order %ld,%ld,%ld not supported (only 1,2,3: x fastest, then y, then z)",
+                         path, (long)a[0], (long)a[1], (long)a[2]);
+    return GAR_OK;
+}
+
+static gar_status header_pixel_size(const char *path, const unsigned char *hdr, int big, int32_t nx,
+                                    double *out)
+{
+    double cella = hdr_f32(hdr, W_CELLA, big);
+    int32_t mx = hdr_i32(hdr, W_MX, big);
+    double px;
+    if (mx < 0)
+        return gar_error(GAR_ERR_DATA, "%s: header: mx = %ld: expected a sampling count >= 0", path,
+                         (long)mx);
+    px = cella / (mx > 0 ? mx : nx);
+    if (!isfinite(px))
+        return gar_error(GAR_ERR_DATA, "%s: header: cella x = %g: pixel size is not a finite number",
+                         path, cella);
+    if (px < 0)
+        return gar_error(GAR_ERR_DATA, "%s: header: pixel size %g Å is negative (cella x = %g, mx = %ld)",
+                         path, px, cella, (long)(mx > 0 ? mx : nx));
+    *out = px;
+    return GAR_OK;
+}
+
+/* Everything in the header that decides how much to read is checked here,
+ * against the real file size, so nothing is allocated for a corrupt header. */
+static gar_status parse_header(const char *path, const unsigned char *hdr, uint64_t file_size,
+                               gar_mrc *m)
+{
+    int big = header_is_big_endian(hdr);
+    int32_t nx = hdr_i32(hdr, W_NX, big);
+    int32_t ny = hdr_i32(hdr, W_NY, big);
+    int32_t nz = hdr_i32(hdr, W_NZ, big);
+    int32_t mode = hdr_i32(hdr, W_MODE, big);
+    int32_t nsymbt = hdr_i32(hdr, W_NSYMBT, big);
+    size_t bpv, data_bytes;
+    uint64_t need;
+    gar_status st;
+
+    if ((st = check_dim(path, "nx", nx, GAR_MRC_MAX_DIM, "column count")) != GAR_OK ||
+        (st = check_dim(path, "ny", ny, GAR_MRC_MAX_DIM, "row count")) != GAR_OK)
+        return st;
+    /* nz counts images in a stack, which can exceed any per-axis box limit;
+     * the file-size check below bounds it instead. */
+    if ((st = check_dim(path, "nz", nz, INT32_MAX, "section count")) != GAR_OK)
+        return st;
+    bpv = mode_bytes(mode);
+    if (bpv == 0)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: header: mode = %ld: not supported (expected 0 int8, 1 int16, 2 float32, 6 uint16 or 12 float16)",
+                         path, (long)mode);
+    if (nsymbt < 0)
+        return gar_error(GAR_ERR_DATA, "%s: header: nsymbt = %ld: expected an extended header size >= 0",
+                         path, (long)nsymbt);
+    if (!gar_size_mul3((size_t)nx, (size_t)ny, (size_t)nz, &data_bytes) ||
+        !gar_size_mul(data_bytes, bpv, &data_bytes) ||
+        (uint64_t)data_bytes > UINT64_MAX - MRC_HEADER_BYTES - (uint64_t)nsymbt)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: data block shorter than the header says: %ld x %ld x %ld voxels of %zu bytes overflow, file has %llu bytes",
+                         path, (long)nx, (long)ny, (long)nz, bpv, (unsigned long long)file_size);
+    need = MRC_HEADER_BYTES + (uint64_t)nsymbt + (uint64_t)data_bytes;
+    if (need > file_size)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: data block shorter than the header says: %ld x %ld x %ld mode %ld needs %llu bytes (1024 + %ld extended + %zu data), file has %llu",
+                         path, (long)nx, (long)ny, (long)nz, (long)mode, (unsigned long long)need,
+                         (long)nsymbt, data_bytes, (unsigned long long)file_size);
+    if ((st = check_axis_order(path, hdr, big)) != GAR_OK)
+        return st;
+    if ((st = header_pixel_size(path, hdr, big, nx, &m->pixel_size)) != GAR_OK)
+        return st;
+    m->nx = (size_t)nx;
+    m->ny = (size_t)ny;
+    m->nz = (size_t)nz;
+    m->mode = mode;
+    m->bytes_per_voxel = bpv;
+    m->big_endian = big;
+    m->data_offset = MRC_HEADER_BYTES + (uint64_t)nsymbt;
+    return GAR_OK;
+}
+
+/* ------------------------------------------------------------ reading */
+
+gar_status gar_mrc_open(const char *path, gar_mrc **out)
+{
+    gar_mrc tmp;
+    gar_mrc *m = NULL;
+    unsigned char hdr[MRC_HEADER_BYTES];
+    struct stat sb;
+    size_t len;
+    int fd = -1;
+    gar_status st;
+
+    *out = NULL;
+    memset(&tmp, 0, sizeof tmp);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        st = gar_error(GAR_ERR_NOINPUT, "%s: cannot open MRC file: %s", path, strerror(errno));
+        goto done;
+    }
+    if (fstat(fd, &sb) != 0) {
+        st = gar_error(GAR_ERR_NOINPUT, "%s: cannot stat: %s", path, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        st = gar_error(GAR_ERR_NOINPUT, "%s: not a regular file", path);
+        goto done;
+    }
+    if ((uint64_t)sb.st_size < MRC_HEADER_BYTES) {
+        st = gar_error(GAR_ERR_DATA, "%s: header: file has %llu bytes, shorter than the 1024-byte MRC header",
+                       path, (unsigned long long)sb.st_size);
+        goto done;
+    }
+    if ((st = read_at(fd, hdr, sizeof hdr, 0, path)) != GAR_OK)
+        goto done;
+    if ((st = parse_header(path, hdr, (uint64_t)sb.st_size, &tmp)) != GAR_OK)
+        goto done;
+    len = strlen(path) + 1;
+    if ((st = gar_alloc((void **)&tmp.path, len, 1, "MRC path")) != GAR_OK)
+        goto done;
+    memcpy(tmp.path, path, len);
+    if ((st = gar_alloc((void **)&m, 1, sizeof *m, "MRC handle")) != GAR_OK)
+        goto done;
+    tmp.fd = fd;
+    *m = tmp;
+    tmp.path = NULL;
+    fd = -1;
+    *out = m;
+    m = NULL;
+    st = GAR_OK;
+done:
+    free(tmp.path);
+    free(m);
+    if (fd >= 0)
+        close(fd);
+    return st;
+}
+
+void gar_mrc_close(gar_mrc **mrc)
+{
+    if (mrc == NULL || *mrc == NULL)
+        return;
+    if ((*mrc)->fd >= 0)
+        close((*mrc)->fd);
+    free((*mrc)->path);
+    free(*mrc);
+    *mrc = NULL;
+}
+
+size_t gar_mrc_nx(const gar_mrc *mrc) { return mrc->nx; }
+size_t gar_mrc_ny(const gar_mrc *mrc) { return mrc->ny; }
+size_t gar_mrc_nz(const gar_mrc *mrc) { return mrc->nz; }
+int gar_mrc_mode(const gar_mrc *mrc) { return mrc->mode; }
+double gar_mrc_pixel_size(const gar_mrc *mrc) { return mrc->pixel_size; }
+const char *gar_mrc_path(const gar_mrc *mrc) { return mrc->path; }
+
+/* The raw bytes were read into the start of out; widening to float is done
+ * from the last voxel backwards so no value is overwritten before it is read
+ * (voxel i's raw bytes end at or before byte 4*i). */
+static void convert_in_place(float *out, size_t n, int mode, int big)
+{
+    const unsigned char *raw = (const unsigned char *)out;
+    size_t i = n;
+    while (i-- > 0) {
+        float v;
+        switch (mode) {
+        case 0: v = (float)(int8_t)raw[i]; break;
+        case 1: v = (float)(int16_t)load_u16(raw + 2 * i, big); break;
+        case 6: v = (float)load_u16(raw + 2 * i, big); break;
+        case 12: v = half_to_float(load_u16(raw + 2 * i, big)); break;
+        default: v = float_from_bits(load_u32(raw + 4 * i, big)); break;
+        }
+        out[i] = v;
+    }
+}
+
+gar_status gar_mrc_read_sections(gar_mrc *mrc, size_t first, size_t count, float *out)
+{
+    size_t section = mrc->nx * mrc->ny;  /* cannot overflow: checked against the file size */
+    size_t n, bytes;
+    gar_status st;
+
+    if (first > mrc->nz || count > mrc->nz - first)
+        return gar_error(GAR_ERR_INTERNAL, "%s: sections %zu..%zu requested, file has %zu", mrc->path,
+                         first, first + count, mrc->nz);
+    if (count == 0)
+        return GAR_OK;
+    n = section * count;
+    bytes = n * mrc->bytes_per_voxel;
+    st = read_at(mrc->fd, out, bytes, mrc->data_offset + (uint64_t)first * section * mrc->bytes_per_voxel,
+                 mrc->path);
+    if (st != GAR_OK)
+        return st;
+    if (mrc->mode != 2 || mrc->big_endian == host_is_little_endian())
+        convert_in_place(out, n, mrc->mode, mrc->big_endian);
+    return GAR_OK;
+}
+
+gar_status gar_mrc_read(const char *path, gar_map **out)
+{
+    gar_mrc *mrc = NULL;
+    gar_map *map = NULL;
+    gar_status st;
+
+    *out = NULL;
+    if ((st = gar_mrc_open(path, &mrc)) != GAR_OK)
+        goto done;
+    if ((st = gar_map_create(mrc->nx, mrc->ny, mrc->nz, mrc->pixel_size, &map)) != GAR_OK)
+        goto done;
+    if ((st = gar_mrc_read_sections(mrc, 0, mrc->nz, map->data)) != GAR_OK)
+        goto done;
+    *out = map;
+    map = NULL;
+done:
+    gar_map_destroy(&map);
+    gar_mrc_close(&mrc);
+    return st;
+}
+
+/* ------------------------------------------------------------ writing */
+
+static void fill_header(unsigned char *hdr, const float *data, size_t nx, size_t ny, size_t nz,
+                        double pixel_size)
+{
+    size_t n = nx * ny * nz, i;
+    double sum = 0, ss = 0, mean, vmin = data[0], vmax = data[0];
+    static const char label[] = "garner";
+    int k;
+
+    for (i = 0; i < n; i++) {
+        double v = data[i];
+        sum += v;
+        if (v < vmin)
+            vmin = v;
+        if (v > vmax)
+            vmax = v;
+    }
+    mean = sum / (double)n;
+    /* Second pass: a one-pass sum of squares loses the rms of maps with a large offset. */
+    for (i = 0; i < n; i++) {
+        double d = data[i] - mean;
+        ss += d * d;
+    }
+
+    memset(hdr, 0, MRC_HEADER_BYTES);
+    put_i32(hdr, W_NX, (int32_t)nx);
+    put_i32(hdr, W_NY, (int32_t)ny);
+    put_i32(hdr, W_NZ, (int32_t)nz);
+    put_i32(hdr, W_MODE, 2);
+    put_i32(hdr, W_MX, (int32_t)nx);
+    put_i32(hdr, W_MY, (int32_t)ny);
+    put_i32(hdr, W_MZ, (int32_t)nz);
+    put_f32(hdr, W_CELLA + 0, (float)(nx * pixel_size));
+    put_f32(hdr, W_CELLA + 1, (float)(ny * pixel_size));
+    put_f32(hdr, W_CELLA + 2, (float)(nz * pixel_size));
+    for (k = 0; k < 3; k++) {
+        put_f32(hdr, W_CELLB + k, 90.0f);
+        put_i32(hdr, W_MAPC + k, k + 1);
+    }
+    put_f32(hdr, W_DMIN, (float)vmin);
+    put_f32(hdr, W_DMAX, (float)vmax);
+    put_f32(hdr, W_DMEAN, (float)mean);
+    put_i32(hdr, W_ISPG, nx == ny && ny == nz ? 1 : 0);
+    put_i32(hdr, W_NSYMBT, 0);
+    put_i32(hdr, W_NVERSION, 20140);
+    memcpy(hdr + 4 * W_MAP, "MAP ", 4);
+    hdr[4 * W_MACHST + 0] = 0x44;
+    hdr[4 * W_MACHST + 1] = 0x44;
+    put_f32(hdr, W_RMS, (float)sqrt(ss / (double)n));
+    put_i32(hdr, W_NLABL, 1);
+    memset(hdr + 4 * W_LABELS, ' ', MRC_LABEL_BYTES);
+    memcpy(hdr + 4 * W_LABELS, label, sizeof label - 1);
+}
+
+/* Data goes out little-endian; on a big-endian host it is swapped through a
+ * small buffer so the caller's array is never modified. */
+static gar_status write_floats(int fd, const float *data, size_t n, const char *path)
+{
+    unsigned char buf[65536];
+    size_t per = sizeof buf / 4, i = 0, k;
+    gar_status st;
+    if (host_is_little_endian())
+        return write_all(fd, data, n * sizeof(float), path);
+    while (i < n) {
+        size_t m = n - i < per ? n - i : per;
+        for (k = 0; k < m; k++)
+            store_u32_le(buf + 4 * k, bits_from_float(data[i + k]));
+        if ((st = write_all(fd, buf, 4 * m, path)) != GAR_OK)
+            return st;
+        i += m;
+    }
+    return GAR_OK;
+}
+
+gar_status gar_mrc_write_data(const char *path, const float *data, size_t nx, size_t ny, size_t nz,
+                              double pixel_size)
+{
+    unsigned char hdr[MRC_HEADER_BYTES];
+    char *tmp = NULL;
+    size_t len, n;
+    int fd = -1;
+    int created = 0;
+    gar_status st;
+
+    if (nx == 0 || ny == 0 || nz == 0 || nx > GAR_MRC_MAX_DIM || ny > GAR_MRC_MAX_DIM ||
+        nz > INT32_MAX || !gar_size_mul3(nx, ny, nz, &n)) {
+        st = gar_error(GAR_ERR_USAGE, "%s: cannot write a %zu x %zu x %zu map: nx, ny must be 1..%d and nz 1..%ld",
+                       path, nx, ny, nz, GAR_MRC_MAX_DIM, (long)INT32_MAX);
+        goto done;
+    }
+    if (!isfinite(pixel_size) || pixel_size < 0) {
+        st = gar_error(GAR_ERR_USAGE, "%s: cannot write pixel size %g Å: expected a finite value >= 0",
+                       path, pixel_size);
+        goto done;
+    }
+    fill_header(hdr, data, nx, ny, nz, pixel_size);
+
+    len = strlen(path) + 32;
+    if ((st = gar_alloc((void **)&tmp, len, 1, "MRC temporary name")) != GAR_OK)
+        goto done;
+    snprintf(tmp, len, "%s.tmp-%ld", path, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
+        goto done;
+    }
+    created = 1;
+    if ((st = write_all(fd, hdr, sizeof hdr, tmp)) != GAR_OK)
+        goto done;
+    if ((st = write_floats(fd, data, n, tmp)) != GAR_OK)
+        goto done;
+    /* Flush before the rename so a crash cannot leave a complete-looking name
+     * pointing at a partial file. */
+    if (fsync(fd) != 0) {
+        st = gar_error(GAR_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+        goto done;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        st = gar_error(GAR_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
+        goto done;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+        goto done;
+    }
+    created = 0;
+    st = GAR_OK;
+done:
+    if (fd >= 0)
+        close(fd);
+    if (created)
+        unlink(tmp);
+    free(tmp);
+    return st;
+}
+
+gar_status gar_mrc_write(const char *path, const gar_map *map)
+{
+    return gar_mrc_write_data(path, map->data, map->nx, map->ny, map->nz, map->pixel_size);
+}

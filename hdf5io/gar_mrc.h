@@ -1,0 +1,54 @@
+/* garner: MRC2014 maps and image stacks.
+ *
+ * Reading validates the header against the file before allocating anything:
+ * dimensions positive and at most GAR_MRC_MAX_DIM, mode one of 0 (int8),
+ * 1 (int16), 2 (float32), 6 (uint16), 12 (float16), the extended header and
+ * the data block within the file size, the axis order (mapc/mapr/maps) a
+ * permutation of 1,2,3 (only 1,2,3 is accepted for data; others are an error
+ * saying so), pixel size (cella / mx) not negative and finite. Any failure is a
+ * GAR_ERR_DATA naming the file and the field. A missing file is GAR_ERR_NOINPUT.
+ *
+ * Writing produces mode 2 with the MAP stamp, the machine stamp for
+ * little-endian, cella = n * pixel_size, mx/my/mz = nx/ny/nz, origin 0,
+ * min/max/mean/rms filled in; the file is written under a temporary name in
+ * the same folder and renamed only when complete. */
+#ifndef GAR_MRC_H
+#define GAR_MRC_H
+
+#include <stddef.h>
+#include "gar_status.h"
+#include "gar_map.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GAR_MRC_MAX_DIM 65536   /* per axis; larger is refused as corrupt */
+
+typedef struct gar_mrc gar_mrc;  /* an open MRC file, header validated */
+
+/* Open and validate; keeps the file open for section reads. */
+gar_status gar_mrc_open(const char *path, gar_mrc **out);
+void gar_mrc_close(gar_mrc **mrc);  /* NULL-safe */
+size_t gar_mrc_nx(const gar_mrc *mrc);
+size_t gar_mrc_ny(const gar_mrc *mrc);
+size_t gar_mrc_nz(const gar_mrc *mrc);      /* sections: images in a stack */
+int gar_mrc_mode(const gar_mrc *mrc);
+double gar_mrc_pixel_size(const gar_mrc *mrc); /* Å; 0 if the header gives none */
+const char *gar_mrc_path(const gar_mrc *mrc);
+/* Read sections [first, first+count) as float32 into out (count*nx*ny floats),
+ * converting from the file's mode and byte order. One read per call. */
+gar_status gar_mrc_read_sections(gar_mrc *mrc, size_t first, size_t count, float *out);
+
+/* Read a whole file into a new map (nz = sections). */
+gar_status gar_mrc_read(const char *path, gar_map **out);
+/* Write a map (or stack: nz images) as mode 2, atomically. */
+gar_status gar_mrc_write(const char *path, const gar_map *map);
+/* Same from a raw buffer. */
+gar_status gar_mrc_write_data(const char *path, const float *data, size_t nx, size_t ny,
+                              size_t nz, double pixel_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

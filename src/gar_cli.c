@@ -1,0 +1,122 @@
+#include "gar_cli.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gar_log.h"
+
+int gar_cli_fail(gar_status st)
+{
+    gar_log_error("%s", gar_errmsg());
+    return gar_status_exit_code(st);
+}
+
+int gar_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    gar_log_error("%s (see 'garner %s --help')", msg, cmd);
+    return gar_status_exit_code(GAR_ERR_USAGE);
+}
+
+gar_status gar_cli_double(const char *opt, const char *text, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !isfinite(v))
+        return gar_error(GAR_ERR_USAGE, "%s: expected a number, got '%s'", opt, text);
+    *out = v;
+    return GAR_OK;
+}
+
+gar_status gar_cli_u64(const char *opt, const char *text, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    if (text[0] == '-')
+        return gar_error(GAR_ERR_USAGE, "%s: expected a non-negative integer, got '%s'", opt, text);
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0)
+        return gar_error(GAR_ERR_USAGE, "%s: expected a non-negative integer, got '%s'", opt, text);
+    *out = (uint64_t)v;
+    return GAR_OK;
+}
+
+gar_status gar_cli_size(const char *opt, const char *text, size_t *out)
+{
+    uint64_t v;
+    gar_status st = gar_cli_u64(opt, text, &v);
+    if (st == GAR_OK && v > SIZE_MAX)
+        st = gar_error(GAR_ERR_USAGE, "%s: %s is too large", opt, text);
+    if (st == GAR_OK)
+        *out = (size_t)v;
+    return st;
+}
+
+gar_status gar_cli_range(const char *opt, const char *text, double *lo, double *hi)
+{
+    char buf[128];
+    char *colon;
+    gar_status st;
+    snprintf(buf, sizeof buf, "%s", text);
+    colon = strchr(buf, ':');
+    if (colon == NULL)
+        return gar_error(GAR_ERR_USAGE, "%s: expected MIN:MAX, got '%s'", opt, text);
+    *colon = '\0';
+    if ((st = gar_cli_double(opt, buf, lo)) != GAR_OK ||
+        (st = gar_cli_double(opt, colon + 1, hi)) != GAR_OK)
+        return st;
+    if (*lo > *hi)
+        return gar_error(GAR_ERR_USAGE, "%s: MIN %g is larger than MAX %g", opt, *lo, *hi);
+    return GAR_OK;
+}
+
+gar_status gar_cli_check_output_file(const char *opt, const char *path, int overwrite)
+{
+    struct stat sb;
+    char dir[PATH_MAX];
+    if (path == NULL || path[0] == '\0')
+        return gar_error(GAR_ERR_USAGE, "%s: an output file name is required", opt);
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return gar_error(GAR_ERR_USAGE, "%s %s: is a directory, expected a file name", opt, path);
+        if (!overwrite)
+            return gar_error(GAR_ERR_USAGE, "%s %s: file exists (add --overwrite to replace it)", opt, path);
+    }
+    snprintf(dir, sizeof dir, "%s", path);
+    char *d = dirname(dir);
+    if (stat(d, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return gar_error(GAR_ERR_OUTPUT, "%s %s: folder %s does not exist", opt, path, d);
+    if (access(d, W_OK) != 0)
+        return gar_error(GAR_ERR_OUTPUT, "%s %s: folder %s is not writable", opt, path, d);
+    return GAR_OK;
+}
+
+char *gar_cli_provenance(int argc, char **argv)
+{
+    size_t len = 16;
+    char *s;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    s = malloc(len);
+    if (s == NULL)
+        return NULL;
+    strcpy(s, "garner");
+    for (int i = 0; i < argc; i++) {
+        strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}

@@ -1,0 +1,34 @@
+/* garner: helpers shared by the subcommands (option parsing with one-line
+ * errors, output-path checks, the provenance string). */
+#ifndef GAR_CLI_H
+#define GAR_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "gar_status.h"
+
+/* A subcommand: argv[0] is the subcommand name. Returns the process exit code. */
+typedef int (*gar_command_fn)(int argc, char **argv);
+
+int gar_cmd_import(int argc, char **argv);
+int gar_cmd_simulate(int argc, char **argv);
+int gar_cmd_info(int argc, char **argv);
+int gar_cmd_phantom(int argc, char **argv);
+
+/* Print "garner <cmd>: error: <message>" and return the exit code for st. */
+int gar_cli_fail(gar_status st);
+/* Print a usage error with a pointer to --help; returns 64. */
+int gar_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+gar_status gar_cli_double(const char *opt, const char *text, double *out);
+gar_status gar_cli_size(const char *opt, const char *text, size_t *out);
+gar_status gar_cli_u64(const char *opt, const char *text, uint64_t *out);
+/* "MIN:MAX" with MIN <= MAX. */
+gar_status gar_cli_range(const char *opt, const char *text, double *lo, double *hi);
+/* An output file may be created at `path`: its folder exists and is writable,
+ * it is not a directory, and it does not exist unless `overwrite`. */
+gar_status gar_cli_check_output_file(const char *opt, const char *path, int overwrite);
+/* The command line as one string (for provenance); caller frees. */
+char *gar_cli_provenance(int argc, char **argv);
+
+#endif

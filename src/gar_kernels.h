@@ -1,0 +1,217 @@
+/* garner: the per-voxel and per-pixel maths shared by the CPU code and the
+ * CUDA kernels. Compiled by gcc (as static inline C) and by nvcc (as
+ * __host__ __device__ functions), so the CPU unit tests check the very
+ * arithmetic the GPU runs.
+ *
+ * Keep to the common subset of C and C++: no _Complex, no VLAs, no designated
+ * initialisers, no library calls other than <math.h> functions that CUDA also
+ * provides for device code. Only pure functions live here; accumulation
+ * belongs to each backend. */
+#ifndef GAR_KERNELS_H
+#define GAR_KERNELS_H
+
+#include <math.h>
+#include <stddef.h>
+
+#if defined(__CUDACC__)
+#define GAR_HD __host__ __device__ __forceinline__
+#else
+#define GAR_HD static inline
+#endif
+
+#define GAR_PI 3.14159265358979323846
+
+/* ---------------------------------------------------------------- rotations */
+
+/* RELION/Xmipp ZYZ Euler angles (degrees) to the row-major matrix A
+ * (DESIGN.md, "Euler angles"). The projection of a map at pose A has the
+ * 2D transform P(k) = V^(A^T (kx, ky, 0)). */
+GAR_HD void gar_euler_to_matrix(double rot_deg, double tilt_deg, double psi_deg, double A[9])
+{
+    const double d2r = GAR_PI / 180.0;
+    double ca = cos(rot_deg * d2r), sa = sin(rot_deg * d2r);
+    double cb = cos(tilt_deg * d2r), sb = sin(tilt_deg * d2r);
+    double cg = cos(psi_deg * d2r), sg = sin(psi_deg * d2r);
+    A[0] = cg * cb * ca - sg * sa;
+    A[1] = cg * cb * sa + sg * ca;
+    A[2] = -cg * sb;
+    A[3] = -sg * cb * ca - cg * sa;
+    A[4] = -sg * cb * sa + cg * ca;
+    A[5] = sg * sb;
+    A[6] = sb * ca;
+    A[7] = sb * sa;
+    A[8] = cb;
+}
+
+/* y = M x for a row-major 3x3 matrix. */
+GAR_HD void gar_mat3_apply(const double M[9], const double x[3], double y[3])
+{
+    y[0] = M[0] * x[0] + M[1] * x[1] + M[2] * x[2];
+    y[1] = M[3] * x[0] + M[4] * x[1] + M[5] * x[2];
+    y[2] = M[6] * x[0] + M[7] * x[1] + M[8] * x[2];
+}
+
+/* y = M^T x. */
+GAR_HD void gar_mat3_apply_t(const double M[9], const double x[3], double y[3])
+{
+    y[0] = M[0] * x[0] + M[3] * x[1] + M[6] * x[2];
+    y[1] = M[1] * x[0] + M[4] * x[1] + M[7] * x[2];
+    y[2] = M[2] * x[0] + M[5] * x[1] + M[8] * x[2];
+}
+
+/* ---------------------------------------------------------------- CTF */
+
+/* CTF parameters reduced to what the per-pixel evaluation needs, prepared
+ * once per particle on the host by gar_ctf_prepare(). */
+typedef struct gar_ctf {
+    float defocus_avg;     /* Å, (dU + dV) / 2, > 0 underfocus */
+    float defocus_dev;     /* Å, (dU - dV) / 2 */
+    float cos2a, sin2a;    /* cos 2φA, sin 2φA of the astigmatism angle */
+    float k1;              /* π λ           (Å) */
+    float k2;              /* π/2 Cs λ³     (Å³) */
+    float phase;           /* atan(Q / √(1−Q²)) + phase shift (rad) */
+} gar_ctf;
+
+/* Relativistic electron wavelength in Å for an acceleration voltage in volts. */
+GAR_HD double gar_electron_wavelength(double voltage_V)
+{
+    return 12.2643247 / sqrt(voltage_V * (1.0 + 0.978466e-6 * voltage_V));
+}
+
+/* voltage in kV, Cs in mm, Q amplitude contrast in [0,1), angles in degrees. */
+GAR_HD gar_ctf gar_ctf_prepare(double defocus_u_A, double defocus_v_A, double angle_deg,
+                               double voltage_kV, double cs_mm, double amp_contrast,
+                               double phase_shift_deg)
+{
+    gar_ctf c;
+    double lambda = gar_electron_wavelength(voltage_kV * 1e3);
+    double cs = cs_mm * 1e7;
+    double a2 = 2.0 * angle_deg * GAR_PI / 180.0;
+    c.defocus_avg = (float)(0.5 * (defocus_u_A + defocus_v_A));
+    c.defocus_dev = (float)(0.5 * (defocus_u_A - defocus_v_A));
+    c.cos2a = (float)cos(a2);
+    c.sin2a = (float)sin(a2);
+    c.k1 = (float)(GAR_PI * lambda);
+    c.k2 = (float)(0.5 * GAR_PI * cs * lambda * lambda * lambda);
+    c.phase = (float)(atan2(amp_contrast, sqrt(1.0 - amp_contrast * amp_contrast)) +
+                      phase_shift_deg * GAR_PI / 180.0);
+    return c;
+}
+
+/* CTF at spatial frequency (kx, ky) in 1/Å:
+ *   CTF = √(1−Q²) sin χ + Q cos χ = sin(χ + φQ),   so CTF(0) = +Q,
+ *   χ = π λ Δf(φ) k² − π/2 Cs λ³ k⁴,
+ *   Δf(φ) = avg + dev cos 2(φ − φA),  cos 2(φ−φA) = (cos2φ cos2φA + sin2φ sin2φA)
+ * with cos 2φ = (kx²−ky²)/k², sin 2φ = 2 kx ky / k², so no atan2 per pixel.
+ * The sign is RELION's (its getCTF negates both χ and the result): DESIGN.md's
+ * −[...] correlates at −0.57 with RELION's simulated particles, this at +0.57
+ * (tests/check_simulate.c keeps that check). */
+GAR_HD float gar_ctf_eval(const gar_ctf *c, float kx, float ky)
+{
+    float k2 = kx * kx + ky * ky;
+    float cos2phi = 1.0f, sin2phi = 0.0f;
+    float dz, chi;
+    if (k2 > 0.0f) {
+        cos2phi = (kx * kx - ky * ky) / k2;
+        sin2phi = 2.0f * kx * ky / k2;
+    }
+    dz = c->defocus_avg + c->defocus_dev * (cos2phi * c->cos2a + sin2phi * c->sin2a);
+    chi = c->k1 * dz * k2 - c->k2 * k2 * k2;
+    return sinf(chi + c->phase);
+}
+
+/* ---------------------------------------------------------------- blob */
+
+/* Modified Bessel function of the first kind I_m(x) for small integer m,
+ * by its power series Σ (x/2)^(2k+m) / (k! (k+m)!), in double. Converges
+ * quickly for the arguments a blob uses (x <= α, α ~ 10-20). */
+GAR_HD double gar_bessel_i(int m, double x)
+{
+    double half = 0.5 * x, term = 1.0, sum;
+    for (int j = 1; j <= m; j++)
+        term *= half / j;
+    sum = term;
+    for (int k = 1; k < 200; k++) {
+        term *= half * half / ((double)k * (double)(k + m));
+        sum += term;
+        if (term < 1e-17 * sum)
+            break;
+    }
+    return sum;
+}
+
+/* Kaiser-Bessel blob (Lewitt): b(r) = [√(1−(r/a)²)]^m I_m(α√(1−(r/a)²)) / I_m(α)
+ * for r < a, else 0; b(0) = 1 for m = 0. r in padded Fourier voxels. */
+GAR_HD double gar_blob_value(double r, double radius, double alpha, int order)
+{
+    double t, s, p = 1.0;
+    if (r >= radius)
+        return 0.0;
+    t = r / radius;
+    s = sqrt(1.0 - t * t);
+    for (int j = 0; j < order; j++)
+        p *= s;
+    return p * gar_bessel_i(order, alpha * s) / gar_bessel_i(order, alpha);
+}
+
+/* Blob weights are looked up by squared distance (no sqrt per tap) in a table
+ * of GAR_BLOB_TABLE samples table[i] = b(√(i·a²/(GAR_BLOB_TABLE−1))), linearly
+ * interpolated; inv_step = (GAR_BLOB_TABLE−1)/a². */
+#define GAR_BLOB_TABLE 10000
+
+GAR_HD float gar_blob_lookup(const float *table, float inv_step, float r2)
+{
+    float x = r2 * inv_step;
+    int i = (int)x;
+    float f;
+    if (i >= GAR_BLOB_TABLE - 1) /* r >= a: callers test d2 < a2, this guards rounding */
+        return 0.0f;
+    f = x - (float)i;
+    return table[i] + f * (table[i + 1] - table[i]);
+}
+
+/* ---------------------------------------------------------------- gather */
+
+/* One padded-Fourier pixel of a prepared particle: CTF·X (re, im) and CTF². */
+typedef struct gar_ppix {
+    float re, im, ctf2;
+} gar_ppix;
+
+/* One voxel's gather from a prepared particle. The particle's plane holds
+ * pixels (u, v) for u, v in [−R, R] at plane[(v + R) * (2R + 1) + (u + R)]
+ * (Hermitian-expanded, so no branch for u < 0). (qx, qy) is the voxel's
+ * position in the plane and qz its distance from it, in padded voxels; the
+ * caller has checked |qz| < a. Adds Σ b·CTF·X to g and Σ b·CTF² to w over the
+ * pixels within the blob radius a (a2 = a²). */
+GAR_HD void gar_gather_voxel(const gar_ppix *plane, int R, float qx, float qy, float qz, float a2,
+                             const float *table, float inv_step, float *g_re, float *g_im,
+                             float *w)
+{
+    float rz2 = qz * qz;
+    float r = sqrtf(a2 - rz2);
+    int u0 = (int)ceilf(qx - r), u1 = (int)floorf(qx + r);
+    int v0 = (int)ceilf(qy - r), v1 = (int)floorf(qy + r);
+    int stride = 2 * R + 1;
+    float sre = 0.0f, sim = 0.0f, sw = 0.0f;
+    for (int v = v0; v <= v1; v++) {
+        float dy = (float)v - qy;
+        float d2y = dy * dy + rz2;
+        const gar_ppix *row = plane + (size_t)(v + R) * stride + R;
+        for (int u = u0; u <= u1; u++) {
+            float dx = (float)u - qx;
+            float d2 = dx * dx + d2y;
+            if (d2 < a2) {
+                float b = gar_blob_lookup(table, inv_step, d2);
+                const gar_ppix p = row[u];
+                sre += b * p.re;
+                sim += b * p.im;
+                sw += b * p.ctf2;
+            }
+        }
+    }
+    *g_re += sre;
+    *g_im += sim;
+    *w += sw;
+}
+
+#endif

@@ -1,0 +1,97 @@
+/* garner: run parameter files (INI, read with inih), one per run.
+ *
+ *   [input]
+ *   stacks = data/run*.h5 more/extra.h5   ; list (whitespace or newline separated) or globs
+ *   [output]
+ *   dir = run1
+ *
+ * Every key is declared in one schema table (gar_params.c) with its type,
+ * default, bounds and a one-line doc; docs/PARAMETERS.md documents the same
+ * keys and a test checks the two agree. Loading checks every key as it is
+ * read: an unknown section or key, a duplicate key, a value of the wrong type
+ * or out of range is GAR_ERR_USAGE with a one-line message naming the file,
+ * line and key, and for unknown keys the closest valid key:
+ *   "run.ini:7: [reconstruct] blob_radious: unknown key (did you mean 'blob_radius'?)"
+ * Relative paths in values are resolved against the parameter file's folder. */
+#ifndef GAR_PARAMS_H
+#define GAR_PARAMS_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "gar_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum gar_param_type {
+    GAR_PARAM_STRING,
+    GAR_PARAM_PATH,       /* one path, resolved against the file's folder */
+    GAR_PARAM_PATH_LIST,  /* paths or globs, expanded (sorted within a glob) */
+    GAR_PARAM_INT,
+    GAR_PARAM_DOUBLE,
+    GAR_PARAM_BOOL,       /* yes/no, true/false, on/off, 1/0 */
+    GAR_PARAM_ENUM        /* one of a '|'-separated list */
+} gar_param_type;
+
+typedef struct gar_param_spec {
+    const char *section;
+    const char *key;
+    gar_param_type type;
+    const char *default_value;   /* NULL: required when the command needs it */
+    double min, max;             /* bounds for INT/DOUBLE (inclusive) */
+    const char *choices;         /* ENUM: "error|skip" */
+    const char *doc;             /* one line for docs/PARAMETERS.md */
+} gar_param_spec;
+
+/* The schema, terminated by an entry with section == NULL. */
+const gar_param_spec *gar_params_schema(void);
+
+typedef struct gar_params gar_params;
+
+/* Parse and validate a file. A missing file is GAR_ERR_NOINPUT naming it. */
+gar_status gar_params_load(const char *path, gar_params **out);
+/* An empty parameter set (all defaults); paths resolve against `base_dir`. */
+gar_status gar_params_create_empty(const char *base_dir, gar_params **out);
+/* Apply one "section.key=value" override (from --set), validated like a file line
+ * (messages name "--set" instead of file:line). Relative paths resolve against cwd. */
+gar_status gar_params_set(gar_params *p, const char *assignment);
+void gar_params_destroy(gar_params **p);   /* NULL-safe */
+
+/* Whether the key was given (file or --set) rather than defaulted. */
+int gar_params_is_set(const gar_params *p, const char *section, const char *key);
+/* Typed getters; the value is the one given or the schema default. Asking for a
+ * key not in the schema is GAR_ERR_INTERNAL. A required key with no value is
+ * GAR_ERR_USAGE ("run.ini: [output] dir: required key missing"). */
+gar_status gar_params_get_string(const gar_params *p, const char *section, const char *key,
+                                 const char **out);
+gar_status gar_params_get_int(const gar_params *p, const char *section, const char *key,
+                              long *out);
+gar_status gar_params_get_double(const gar_params *p, const char *section, const char *key,
+                                 double *out);
+gar_status gar_params_get_bool(const gar_params *p, const char *section, const char *key,
+                               int *out);
+/* PATH: absolute or resolved path (owned by p). */
+gar_status gar_params_get_path(const gar_params *p, const char *section, const char *key,
+                               const char **out);
+/* PATH_LIST: expanded paths (owned by p). A glob that matches nothing, or a
+ * listed file that does not exist, is GAR_ERR_NOINPUT naming the pattern. */
+gar_status gar_params_get_path_list(const gar_params *p, const char *section, const char *key,
+                                    const char *const **out, size_t *count);
+/* Where the value came from, for messages: "run.ini:7", "--set", or "default". */
+const char *gar_params_origin(const gar_params *p, const char *section, const char *key);
+/* The parameter file's path ("" for an empty set). */
+const char *gar_params_path(const gar_params *p);
+
+/* Write the effective parameters (every schema key with its value, given ones
+ * and defaults, defaults commented) as an INI file that loads back to the same
+ * values. */
+gar_status gar_params_write(const gar_params *p, FILE *f);
+
+/* Edit distance based suggestion; exposed for tests. Returns NULL if nothing is close. */
+const char *gar_params_suggest_key(const char *section, const char *key);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

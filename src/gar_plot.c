@@ -1,0 +1,664 @@
+#include "gar_plot.h"
+
+#include <cairo.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Spelled as bytes so the label does not depend on the compiler's source or
+ * execution character set; cairo's toy text API takes UTF-8. */
+#define ANGSTROM "\xc3\x85"
+
+/* FSC picture layout. The top margin holds the title and the Å tick labels,
+ * the bottom one the 1/Å tick labels and the axis title. */
+#define FSC_X0 70
+#define FSC_Y0 72
+#define FSC_W (GAR_PLOT_FSC_WIDTH - FSC_X0 - 30)
+#define FSC_H (GAR_PLOT_FSC_HEIGHT - FSC_Y0 - 68)
+/* Å tick labels closer together than this would run into each other. */
+#define FSC_ANGSTROM_TICK_GAP 56.0
+
+#define RGB_TEXT 0x202020
+#define RGB_FRAME 0x404040
+#define RGB_GRID 0xE4E4E4
+#define RGB_ZERO 0xA0A0A0
+
+/* Slices picture layout: margin, title band, label band, gap between panels,
+ * and the size the longest panel side is upscaled to. */
+#define SL_MARGIN 16
+#define SL_TITLE 40
+#define SL_LABEL 30
+#define SL_GAP 16
+#define SL_MIN_SIDE 256
+/* cairo's image surfaces are limited to this many pixels a side. */
+#define CAIRO_MAX_SIDE 32767
+
+typedef struct fsc_frame {
+    double x0, y0, w, h;
+    double nyquist; /* 1/Å at the right edge */
+} fsc_frame;
+
+static void set_rgb(cairo_t *cr, unsigned rgb)
+{
+    cairo_set_source_rgb(cr, ((rgb >> 16) & 0xFF) / 255.0, ((rgb >> 8) & 0xFF) / 255.0,
+                         (rgb & 0xFF) / 255.0);
+}
+
+static void set_font(cairo_t *cr, double size, int bold)
+{
+    cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
+                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, size);
+}
+
+/* Where text anchored at (x, y) starts. ax is 0, 0.5 or 1 for left, centre or
+ * right; ay is 0, 0.5 or 1 for the top, middle or baseline of a capital
+ * letter. Anchoring on capitals rather than on each string's own ink keeps
+ * "0.1" and "1/Å" on one baseline. */
+static void text_origin(cairo_t *cr, const char *s, double x, double y, double ax, double ay,
+                        double *ox, double *oy, cairo_text_extents_t *te)
+{
+    cairo_text_extents_t cap;
+    cairo_text_extents(cr, s, te);
+    cairo_text_extents(cr, "H", &cap);
+    *ox = x - te->x_advance * ax;
+    *oy = y - cap.y_bearing * (1.0 - ay);
+}
+
+static void show_text(cairo_t *cr, const char *s, double x, double y, double ax, double ay)
+{
+    cairo_text_extents_t te;
+    double ox, oy;
+    text_origin(cr, s, x, y, ax, ay, &ox, &oy, &te);
+    cairo_move_to(cr, ox, oy);
+    cairo_show_text(cr, s);
+}
+
+/* Labels inside the plot area sit on a white patch so that a curve passing
+ * behind them does not make them unreadable. */
+static void show_text_on_white(cairo_t *cr, const char *s, double x, double y, double ax,
+                               double ay, unsigned rgb)
+{
+    cairo_text_extents_t te;
+    double ox, oy;
+    const double pad = 3.0;
+    text_origin(cr, s, x, y, ax, ay, &ox, &oy, &te);
+    set_rgb(cr, 0xFFFFFF);
+    cairo_rectangle(cr, ox + te.x_bearing - pad, oy + te.y_bearing - pad, te.width + 2 * pad,
+                    te.height + 2 * pad);
+    cairo_fill(cr);
+    set_rgb(cr, rgb);
+    cairo_move_to(cr, ox, oy);
+    cairo_show_text(cr, s);
+}
+
+static double fsc_px(const fsc_frame *f, double freq) { return f->x0 + f->w * freq / f->nyquist; }
+
+static double fsc_py(const fsc_frame *f, double v)
+{
+    return f->y0 + f->h * (GAR_PLOT_FSC_YMAX - v) / (GAR_PLOT_FSC_YMAX - GAR_PLOT_FSC_YMIN);
+}
+
+/* Centre of the pixel a coordinate falls in: 1 px lines drawn there are
+ * crisp instead of smeared over two rows. */
+static double crisp(double c) { return floor(c) + 0.5; }
+
+/* A 1-2-2.5-5 step giving about `target` intervals over [0, range]. */
+static double nice_step(double range, int target)
+{
+    double raw = range / target;
+    double mag = pow(10.0, floor(log10(raw)));
+    double m = raw / mag;
+    if (m < 1.5)
+        return mag;
+    if (m < 2.25)
+        return 2.0 * mag;
+    if (m < 3.5)
+        return 2.5 * mag;
+    if (m < 7.5)
+        return 5.0 * mag;
+    return 10.0 * mag;
+}
+
+/* Decimals needed to print multiples of step exactly ("0.05" not "0.1"). */
+static int step_decimals(double step)
+{
+    for (int d = 0; d < 8; d++) {
+        double s = step * pow(10.0, d);
+        if (fabs(s - round(s)) < 1e-6 * s)
+            return d;
+    }
+    return 8;
+}
+
+/* Spatial frequency along the bottom, with vertical grid lines. */
+static void draw_frequency_axis(cairo_t *cr, const fsc_frame *f)
+{
+    double step = nice_step(f->nyquist, 6);
+    int dec = step_decimals(step);
+    double bottom = f->y0 + f->h;
+    char buf[32];
+    set_font(cr, 12, 0);
+    for (int k = 0; k * step <= f->nyquist * (1 + 1e-9); k++) {
+        double x = crisp(fsc_px(f, k * step));
+        if (x > f->x0 + f->w)
+            x = f->x0 + f->w - 0.5;
+        if (k > 0) {
+            set_rgb(cr, RGB_GRID);
+            cairo_set_line_width(cr, 1.0);
+            cairo_move_to(cr, x, f->y0);
+            cairo_line_to(cr, x, bottom);
+            cairo_stroke(cr);
+        }
+        set_rgb(cr, RGB_FRAME);
+        cairo_move_to(cr, x, bottom);
+        cairo_line_to(cr, x, bottom + 5);
+        cairo_stroke(cr);
+        snprintf(buf, sizeof buf, "%.*f", dec, k * step);
+        set_rgb(cr, RGB_TEXT);
+        show_text(cr, buf, x, bottom + 9, 0.5, 0.0);
+    }
+    set_font(cr, 13, 0);
+    show_text(cr, "resolution (1/" ANGSTROM ")", f->x0 + 0.5 * f->w, GAR_PLOT_FSC_HEIGHT - 16, 0.5,
+              1.0);
+}
+
+/* Resolutions in Å along the top. Round values (1, 2, 5 × 10^k) are placed
+ * first and the in-between ones (1.5, 2.5, 3, 4, 6, 8) only where they fit,
+ * so the labels stay round at low resolution, where 1/f crowds together,
+ * and get denser towards Nyquist. */
+static void draw_angstrom_axis(cairo_t *cr, const fsc_frame *f)
+{
+    static const double tiers[2][6] = {{1, 2, 5, 0, 0, 0}, {1.5, 2.5, 3, 4, 6, 8}};
+    static const int tier_n[2] = {3, 6};
+    double placed[64];
+    int n_placed = 0;
+    /* The finest resolution on the axis is 1/nyquist; four decades above it
+     * reach the left edge for any sensible picture width. */
+    int first_decade = (int)floor(log10(1.0 / f->nyquist));
+    char buf[32];
+    set_font(cr, 12, 0);
+    for (int t = 0; t < 2; t++)
+        for (int dec = first_decade; dec <= first_decade + 4; dec++)
+            for (int m = 0; m < tier_n[t]; m++) {
+                double d = tiers[t][m] * pow(10.0, dec);
+                double x = fsc_px(f, 1.0 / d);
+                int fits = x <= f->x0 + f->w + 1e-6 && x >= f->x0 + 24 && n_placed < 64;
+                for (int i = 0; fits && i < n_placed; i++)
+                    if (fabs(placed[i] - x) < FSC_ANGSTROM_TICK_GAP)
+                        fits = 0;
+                if (!fits)
+                    continue;
+                placed[n_placed++] = x;
+                x = crisp(x);
+                if (x > f->x0 + f->w)
+                    x = f->x0 + f->w - 0.5;
+                set_rgb(cr, RGB_FRAME);
+                cairo_set_line_width(cr, 1.0);
+                cairo_move_to(cr, x, f->y0);
+                cairo_line_to(cr, x, f->y0 - 5);
+                cairo_stroke(cr);
+                snprintf(buf, sizeof buf, "%g " ANGSTROM, d);
+                set_rgb(cr, RGB_TEXT);
+                show_text(cr, buf, x, f->y0 - 9, 0.5, 1.0);
+            }
+}
+
+static void draw_fsc_axis(cairo_t *cr, const fsc_frame *f)
+{
+    char buf[16];
+    set_font(cr, 12, 0);
+    for (int k = 0; k <= 5; k++) {
+        double v = 0.2 * k;
+        double y = crisp(fsc_py(f, v));
+        if (y < f->y0)
+            y = f->y0 + 0.5;
+        cairo_set_line_width(cr, 1.0);
+        /* FSC = 0 is where uncorrelated shells scatter: a darker line. */
+        set_rgb(cr, k == 0 ? RGB_ZERO : RGB_GRID);
+        cairo_move_to(cr, f->x0, y);
+        cairo_line_to(cr, f->x0 + f->w, y);
+        cairo_stroke(cr);
+        set_rgb(cr, RGB_FRAME);
+        cairo_move_to(cr, f->x0 - 5, y);
+        cairo_line_to(cr, f->x0, y);
+        cairo_stroke(cr);
+        snprintf(buf, sizeof buf, "%.1f", v);
+        set_rgb(cr, RGB_TEXT);
+        show_text(cr, buf, f->x0 - 8, y, 1.0, 0.5);
+    }
+    cairo_save(cr);
+    cairo_translate(cr, 24, f->y0 + 0.5 * f->h);
+    cairo_rotate(cr, -0.5 * 3.14159265358979323846);
+    set_font(cr, 13, 0);
+    show_text(cr, "FSC", 0, 0, 0.5, 0.5);
+    cairo_restore(cr);
+}
+
+static void draw_curve(cairo_t *cr, const fsc_frame *f, const double *fsc, size_t n_shells,
+                       size_t box, double pixel_size_A, unsigned rgb)
+{
+    int pen_down = 0;
+    set_rgb(cr, rgb);
+    cairo_set_line_width(cr, 2.0);
+    cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    for (size_t i = 0; i < n_shells; i++) {
+        double freq = (double)i / ((double)box * pixel_size_A);
+        double v = fsc[i];
+        if (!isfinite(v)) {
+            pen_down = 0;
+            continue;
+        }
+        /* FSC lies in [-1, 1]; bounding wild values keeps cairo's fixed-point
+         * coordinates in range, and the clip hides the rest. */
+        if (v > 2.0)
+            v = 2.0;
+        if (v < -1.5)
+            v = -1.5;
+        if (pen_down)
+            cairo_line_to(cr, fsc_px(f, freq), fsc_py(f, v));
+        else
+            cairo_move_to(cr, fsc_px(f, freq), fsc_py(f, v));
+        pen_down = 1;
+    }
+    cairo_stroke(cr);
+    cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
+}
+
+static void draw_legend(cairo_t *cr, const fsc_frame *f, const char *label, const char *label_ref)
+{
+    const char *labels[2] = {label, label_ref};
+    const unsigned colours[2] = {GAR_PLOT_RGB_FSC, GAR_PLOT_RGB_FSC_REF};
+    const double sample = 24, pad = 8, row = 20;
+    double text_w = 0, bw, bh, bx, by;
+    cairo_text_extents_t te;
+    set_font(cr, 12, 0);
+    for (int i = 0; i < 2; i++) {
+        cairo_text_extents(cr, labels[i], &te);
+        if (te.x_advance > text_w)
+            text_w = te.x_advance;
+    }
+    bw = pad + sample + 6 + text_w + pad;
+    bh = pad + 2 * row - 4 + pad;
+    bx = floor(f->x0 + f->w - 10 - bw) + 0.5;
+    by = floor(f->y0 + 10) + 0.5;
+    cairo_rectangle(cr, bx, by, bw, bh);
+    set_rgb(cr, 0xFFFFFF);
+    cairo_fill_preserve(cr);
+    set_rgb(cr, 0xB0B0B0);
+    cairo_set_line_width(cr, 1.0);
+    cairo_stroke(cr);
+    for (int i = 0; i < 2; i++) {
+        double y = by + pad + 8 + i * row;
+        set_rgb(cr, colours[i]);
+        cairo_set_line_width(cr, 2.0);
+        cairo_move_to(cr, bx + pad, y);
+        cairo_line_to(cr, bx + pad + sample, y);
+        cairo_stroke(cr);
+        set_rgb(cr, RGB_TEXT);
+        show_text(cr, labels[i], bx + pad + sample + 6, y, 0.0, 0.5);
+    }
+}
+
+static void draw_fsc(cairo_t *cr, const double *fsc, const double *fsc_ref, size_t n_shells,
+                     size_t box, double pixel_size_A, double threshold, double resolution_A,
+                     const char *title, const char *label, const char *label_ref)
+{
+    fsc_frame f = {FSC_X0, FSC_Y0, FSC_W, FSC_H, 0.5 / pixel_size_A};
+    int show_threshold = isfinite(threshold) && threshold >= GAR_PLOT_FSC_YMIN &&
+                         threshold <= GAR_PLOT_FSC_YMAX;
+    /* A resolution beyond Nyquist cannot be on the axis; leave it unmarked
+     * rather than pin it to the edge, which would claim a different number. */
+    int show_resolution = isfinite(resolution_A) && resolution_A > 0 &&
+                          1.0 / resolution_A <= f.nyquist * (1 + 1e-9);
+    char buf[64];
+
+    set_rgb(cr, 0xFFFFFF);
+    cairo_paint(cr);
+    draw_frequency_axis(cr, &f);
+    draw_angstrom_axis(cr, &f);
+    draw_fsc_axis(cr, &f);
+
+    cairo_save(cr);
+    cairo_rectangle(cr, f.x0, f.y0, f.w, f.h);
+    cairo_clip(cr);
+    if (show_threshold) {
+        static const double dash[2] = {8.0, 5.0};
+        set_rgb(cr, GAR_PLOT_RGB_THRESHOLD);
+        cairo_set_line_width(cr, 2.0);
+        cairo_set_dash(cr, dash, 2, 0.0);
+        cairo_move_to(cr, f.x0, fsc_py(&f, threshold));
+        cairo_line_to(cr, f.x0 + f.w, fsc_py(&f, threshold));
+        cairo_stroke(cr);
+        cairo_set_dash(cr, NULL, 0, 0.0);
+    }
+    if (show_resolution) {
+        double x = fsc_px(&f, 1.0 / resolution_A);
+        set_rgb(cr, GAR_PLOT_RGB_RESOLUTION);
+        cairo_set_line_width(cr, 2.0);
+        cairo_move_to(cr, x, f.y0);
+        cairo_line_to(cr, x, f.y0 + f.h);
+        cairo_stroke(cr);
+    }
+    /* The reference underneath: the map's own FSC is what the picture is about. */
+    if (fsc_ref != NULL)
+        draw_curve(cr, &f, fsc_ref, n_shells, box, pixel_size_A, GAR_PLOT_RGB_FSC_REF);
+    draw_curve(cr, &f, fsc, n_shells, box, pixel_size_A, GAR_PLOT_RGB_FSC);
+    cairo_restore(cr);
+
+    set_rgb(cr, RGB_FRAME);
+    cairo_set_line_width(cr, 1.0);
+    cairo_rectangle(cr, f.x0 - 0.5, f.y0 - 0.5, f.w + 1, f.h + 1);
+    cairo_stroke(cr);
+
+    set_font(cr, 12, 0);
+    if (show_threshold) {
+        double y = fsc_py(&f, threshold);
+        snprintf(buf, sizeof buf, "%g", threshold);
+        /* Above the line, or below it when the line runs along the top. */
+        if (y - f.y0 > 24)
+            show_text_on_white(cr, buf, f.x0 + f.w - 8, y - 6, 1.0, 1.0, GAR_PLOT_RGB_THRESHOLD);
+        else
+            show_text_on_white(cr, buf, f.x0 + f.w - 8, y + 6, 1.0, 0.0, GAR_PLOT_RGB_THRESHOLD);
+    }
+    if (show_resolution) {
+        double x = fsc_px(&f, 1.0 / resolution_A);
+        cairo_text_extents_t te;
+        /* Below the legend's corner, right of the line where the curve has
+         * already dropped, unless that runs off the plot. */
+        double y = fsc_py(&f, 0.7);
+        snprintf(buf, sizeof buf, resolution_A >= 100 ? "%.0f " ANGSTROM : "%.1f " ANGSTROM,
+                 resolution_A);
+        set_font(cr, 13, 1);
+        cairo_text_extents(cr, buf, &te);
+        if (x + 8 + te.x_advance < f.x0 + f.w - 4)
+            show_text_on_white(cr, buf, x + 8, y, 0.0, 0.5, GAR_PLOT_RGB_RESOLUTION);
+        else
+            show_text_on_white(cr, buf, x - 8, y, 1.0, 0.5, GAR_PLOT_RGB_RESOLUTION);
+    }
+    if (fsc_ref != NULL)
+        draw_legend(cr, &f, label != NULL ? label : "FSC", label_ref != NULL ? label_ref : "reference");
+    if (title != NULL) {
+        set_font(cr, 16, 1);
+        set_rgb(cr, RGB_TEXT);
+        show_text(cr, title, 0.5 * GAR_PLOT_FSC_WIDTH, 28, 0.5, 1.0);
+    }
+}
+
+/* Write the finished surface to path through a temporary file. */
+static gar_status write_png(cairo_surface_t *surface, cairo_t *cr, const char *path)
+{
+    gar_status st = GAR_OK;
+    char *tmp = NULL;
+    size_t len = strlen(path) + 32;
+    cairo_status_t cs;
+    int err;
+
+    cs = cairo_status(cr);
+    if (cs == CAIRO_STATUS_SUCCESS)
+        cs = cairo_surface_status(surface);
+    if (cs != CAIRO_STATUS_SUCCESS) {
+        st = gar_error(GAR_ERR_OUTPUT, "cannot draw the picture %s: %s", path,
+                       cairo_status_to_string(cs));
+        goto done;
+    }
+    st = gar_alloc((void **)&tmp, len, 1, "temporary file name");
+    if (st != GAR_OK)
+        goto done;
+    snprintf(tmp, len, "%s.tmp-%ld", path, (long)getpid());
+    cairo_surface_flush(surface);
+    /* cairo reports only "error while writing to output stream"; errno from
+     * its fopen or fwrite says why (no such folder, disk full). */
+    errno = 0;
+    cs = cairo_surface_write_to_png(surface, tmp);
+    err = errno;
+    if (cs == CAIRO_STATUS_SUCCESS)
+        cs = cairo_surface_status(surface);
+    if (cs != CAIRO_STATUS_SUCCESS) {
+        unlink(tmp);
+        st = gar_error(GAR_ERR_OUTPUT, "cannot write the picture %s: %s%s%s%s", path,
+                       cairo_status_to_string(cs), err ? " (" : "", err ? strerror(err) : "",
+                       err ? ")" : "");
+        goto done;
+    }
+    if (rename(tmp, path) != 0) {
+        err = errno;
+        unlink(tmp);
+        st = gar_error(GAR_ERR_OUTPUT, "cannot write the picture %s: rename from %s: %s", path, tmp,
+                       strerror(err));
+        goto done;
+    }
+done:
+    free(tmp);
+    return st;
+}
+
+void gar_plot_fsc_geometry(int *x0, int *y0, int *w, int *h)
+{
+    if (x0 != NULL)
+        *x0 = FSC_X0;
+    if (y0 != NULL)
+        *y0 = FSC_Y0;
+    if (w != NULL)
+        *w = FSC_W;
+    if (h != NULL)
+        *h = FSC_H;
+}
+
+gar_status gar_plot_fsc2(const char *path, const double *fsc, const double *fsc_ref, size_t n_shells,
+                         size_t box, double pixel_size_A, double threshold, double resolution_A,
+                         const char *title, const char *label, const char *label_ref)
+{
+    gar_status st = GAR_OK;
+    cairo_surface_t *surface = NULL;
+    cairo_t *cr = NULL;
+
+    if (path == NULL || fsc == NULL || n_shells < 2 || box < 2 || !isfinite(pixel_size_A) ||
+        !(pixel_size_A > 0)) {
+        st = gar_error(GAR_ERR_INTERNAL,
+                       "FSC picture %s: no curve, fewer than 2 shells, box %zu or pixel size %g A",
+                       path != NULL ? path : "(null)", box, pixel_size_A);
+        goto done;
+    }
+    surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, GAR_PLOT_FSC_WIDTH, GAR_PLOT_FSC_HEIGHT);
+    cr = cairo_create(surface);
+    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+        st = gar_error(GAR_ERR_OUTPUT, "cannot create the picture %s: %s", path,
+                       cairo_status_to_string(cairo_status(cr)));
+        goto done;
+    }
+    draw_fsc(cr, fsc, fsc_ref, n_shells, box, pixel_size_A, threshold, resolution_A, title, label,
+             label_ref);
+    st = write_png(surface, cr, path);
+done:
+    if (cr != NULL)
+        cairo_destroy(cr);
+    if (surface != NULL)
+        cairo_surface_destroy(surface);
+    return st;
+}
+
+gar_status gar_plot_fsc(const char *path, const double *fsc, size_t n_shells, size_t box,
+                        double pixel_size_A, double threshold, double resolution_A,
+                        const char *title)
+{
+    return gar_plot_fsc2(path, fsc, NULL, n_shells, box, pixel_size_A, threshold, resolution_A,
+                         title, NULL, NULL);
+}
+
+int gar_plot_slices_layout(size_t nx, size_t ny, size_t nz, int *scale, int panel_x[3],
+                           int *panel_y, int *width, int *height)
+{
+    size_t longest = nx, s, wide, high, w[3], h[3];
+    if (nx == 0 || ny == 0 || nz == 0 || nx > CAIRO_MAX_SIDE || ny > CAIRO_MAX_SIDE ||
+        nz > CAIRO_MAX_SIDE)
+        return 0;
+    if (ny > longest)
+        longest = ny;
+    if (nz > longest)
+        longest = nz;
+    /* One scale for all three panels, so a voxel is the same size in each. */
+    s = (SL_MIN_SIDE + longest - 1) / longest;
+    w[0] = nx * s, h[0] = ny * s;
+    w[1] = nx * s, h[1] = nz * s;
+    w[2] = ny * s, h[2] = nz * s;
+    wide = 2 * SL_MARGIN + w[0] + w[1] + w[2] + 2 * SL_GAP;
+    high = SL_TITLE + (h[0] > h[1] ? h[0] : h[1]) + SL_LABEL;
+    if (h[2] > high - SL_TITLE - SL_LABEL)
+        high = SL_TITLE + h[2] + SL_LABEL;
+    if (wide > CAIRO_MAX_SIDE || high > CAIRO_MAX_SIDE)
+        return 0;
+    if (scale != NULL)
+        *scale = (int)s;
+    if (panel_x != NULL) {
+        panel_x[0] = SL_MARGIN;
+        panel_x[1] = (int)(SL_MARGIN + w[0] + SL_GAP);
+        panel_x[2] = (int)(SL_MARGIN + w[0] + SL_GAP + w[1] + SL_GAP);
+    }
+    if (panel_y != NULL)
+        *panel_y = SL_TITLE;
+    if (width != NULL)
+        *width = (int)wide;
+    if (height != NULL)
+        *height = (int)high;
+    return 1;
+}
+
+/* Mean and standard deviation over the finite voxels, in two passes: maps are
+ * mostly flat solvent, and the one-pass formula loses the small variance to
+ * cancellation. */
+static void map_mean_sd(const gar_map *map, double *mean, double *sd)
+{
+    size_t nvox = gar_map_voxels(map), n = 0;
+    double sum = 0, sum2 = 0;
+    for (size_t v = 0; v < nvox; v++)
+        if (isfinite(map->data[v])) {
+            sum += map->data[v];
+            n++;
+        }
+    *mean = n > 0 ? sum / (double)n : 0.0;
+    for (size_t v = 0; v < nvox; v++)
+        if (isfinite(map->data[v])) {
+            double d = map->data[v] - *mean;
+            sum2 += d * d;
+        }
+    *sd = n > 0 ? sqrt(sum2 / (double)n) : 0.0;
+}
+
+/* Voxel (a, b) of central section k: 0 XY, 1 XZ, 2 YZ. */
+static float section_voxel(const gar_map *map, int k, size_t a, size_t b)
+{
+    size_t x, y, z;
+    switch (k) {
+    case 0: x = a, y = b, z = map->nz / 2; break;
+    case 1: x = a, y = map->ny / 2, z = b; break;
+    default: x = map->nx / 2, y = a, z = b; break;
+    }
+    return map->data[(z * map->ny + y) * map->nx + x];
+}
+
+/* Write the grey panels straight into the surface's pixels: painting a small
+ * image scaled up through cairo would depend on its filter for exact blocks. */
+static void draw_panels(cairo_surface_t *surface, const gar_map *map, int scale,
+                        const int panel_x[3], int panel_y)
+{
+    const size_t pw[3] = {map->nx, map->nx, map->ny}, ph[3] = {map->ny, map->nz, map->nz};
+    unsigned char *pixels;
+    int stride;
+    double mean, sd, lo, span;
+    map_mean_sd(map, &mean, &sd);
+    lo = mean - 3.0 * sd;
+    span = 6.0 * sd;
+    cairo_surface_flush(surface);
+    pixels = cairo_image_surface_get_data(surface);
+    stride = cairo_image_surface_get_stride(surface);
+    for (int k = 0; k < 3; k++)
+        for (size_t b = 0; b < ph[k]; b++)
+            for (size_t a = 0; a < pw[k]; a++) {
+                float v = section_voxel(map, k, a, b);
+                uint32_t g;
+                if (!isfinite(v))
+                    g = 0;
+                else if (!(span > 0))
+                    g = 128;
+                else {
+                    double t = (v - lo) / span;
+                    g = t <= 0 ? 0 : t >= 1 ? 255 : (uint32_t)lround(255.0 * t);
+                }
+                for (int dy = 0; dy < scale; dy++) {
+                    uint32_t *row = (uint32_t *)(pixels + (size_t)(panel_y + (int)b * scale + dy) *
+                                                              (size_t)stride);
+                    for (int dx = 0; dx < scale; dx++)
+                        row[panel_x[k] + (int)a * scale + dx] = (g << 16) | (g << 8) | g;
+                }
+            }
+    cairo_surface_mark_dirty(surface);
+}
+
+gar_status gar_plot_slices(const char *path, const gar_map *map, const char *title)
+{
+    static const char *names[3] = {"XY", "XZ", "YZ"};
+    static const char axes[3] = {'z', 'y', 'x'};
+    gar_status st = GAR_OK;
+    cairo_surface_t *surface = NULL;
+    cairo_t *cr = NULL;
+    int scale, panel_x[3], panel_y, width, height;
+    size_t pw[3], ph[3], centre[3];
+    char buf[64];
+
+    if (path == NULL || map == NULL || map->data == NULL || gar_map_voxels(map) == 0) {
+        st = gar_error(GAR_ERR_INTERNAL, "slices picture %s: no map, or an empty one",
+                       path != NULL ? path : "(null)");
+        goto done;
+    }
+    if (!gar_plot_slices_layout(map->nx, map->ny, map->nz, &scale, panel_x, &panel_y, &width,
+                                &height)) {
+        st = gar_error(GAR_ERR_OUTPUT,
+                       "cannot create the picture %s: sections of a %zu x %zu x %zu map side by "
+                       "side exceed %d pixels",
+                       path, map->nx, map->ny, map->nz, CAIRO_MAX_SIDE);
+        goto done;
+    }
+    surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
+    cr = cairo_create(surface);
+    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+        st = gar_error(GAR_ERR_OUTPUT, "cannot create the picture %s: %s", path,
+                       cairo_status_to_string(cairo_status(cr)));
+        goto done;
+    }
+    set_rgb(cr, 0xFFFFFF);
+    cairo_paint(cr);
+    draw_panels(surface, map, scale, panel_x, panel_y);
+
+    pw[0] = map->nx, pw[1] = map->nx, pw[2] = map->ny;
+    ph[0] = map->ny, ph[1] = map->nz, ph[2] = map->nz;
+    centre[0] = map->nz / 2, centre[1] = map->ny / 2, centre[2] = map->nx / 2;
+    set_font(cr, 12, 0);
+    for (int k = 0; k < 3; k++) {
+        double w = (double)pw[k] * scale, h = (double)ph[k] * scale;
+        /* Frame outside the panel, so the panel's own pixels stay exact. */
+        set_rgb(cr, 0x909090);
+        cairo_set_line_width(cr, 1.0);
+        cairo_rectangle(cr, panel_x[k] - 0.5, panel_y - 0.5, w + 1, h + 1);
+        cairo_stroke(cr);
+        snprintf(buf, sizeof buf, "%s (%c = %zu)", names[k], axes[k], centre[k]);
+        set_rgb(cr, RGB_TEXT);
+        show_text(cr, buf, panel_x[k] + 0.5 * w, height - SL_LABEL + 10, 0.5, 0.0);
+    }
+    if (title != NULL) {
+        set_font(cr, 16, 1);
+        show_text(cr, title, 0.5 * width, 26, 0.5, 1.0);
+    }
+    st = write_png(surface, cr, path);
+done:
+    if (cr != NULL)
+        cairo_destroy(cr);
+    if (surface != NULL)
+        cairo_surface_destroy(surface);
+    return st;
+}

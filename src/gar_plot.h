@@ -1,0 +1,81 @@
+/* garner: the PNG pictures a reconstruction writes, drawn with cairo: the FSC
+ * curve and three central sections of a map.
+ *
+ * Each picture is written to "<path>.tmp-<pid>" and renamed onto path, so a
+ * reader never sees half a PNG and a failed write leaves nothing behind. Every
+ * failure to create or write the picture returns GAR_ERR_OUTPUT with a message
+ * naming path; impossible arguments (NULL data, an empty map) are caller bugs
+ * and return GAR_ERR_INTERNAL. */
+#ifndef GAR_PLOT_H
+#define GAR_PLOT_H
+
+#include <stddef.h>
+#include "gar_map.h"
+#include "gar_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Size of the FSC picture in pixels. */
+#define GAR_PLOT_FSC_WIDTH 800
+#define GAR_PLOT_FSC_HEIGHT 560
+/* The FSC axis runs from GAR_PLOT_FSC_YMIN at the bottom of the plot area to
+ * GAR_PLOT_FSC_YMAX at its top. */
+#define GAR_PLOT_FSC_YMIN (-0.1)
+#define GAR_PLOT_FSC_YMAX 1.0
+
+/* Colours (0xRRGGBB) of the FSC picture, exact in the PNG wherever a line
+ * covers a whole pixel. */
+#define GAR_PLOT_RGB_FSC 0x1F5FB4        /* the FSC curve */
+#define GAR_PLOT_RGB_FSC_REF 0xE0701A    /* the second curve of gar_plot_fsc2 */
+#define GAR_PLOT_RGB_THRESHOLD 0xC62828  /* the dashed threshold line */
+#define GAR_PLOT_RGB_RESOLUTION 0x2E7D32 /* the resolution marker */
+
+/* The FSC plot area: the pixel rectangle x0 <= x < x0 + w, y0 <= y < y0 + h.
+ * Spatial frequency f (1/Å) is at x = x0 + w * f / nyquist with
+ * nyquist = 1 / (2 * pixel_size_A); an FSC value v is at
+ * y = y0 + h * (YMAX - v) / (YMAX - YMIN). Lines are 2 px wide and centred on
+ * these coordinates, so the pixel row floor(y) of a horizontal line (and the
+ * column floor(x) of a vertical one) is covered entirely. */
+void gar_plot_fsc_geometry(int *x0, int *y0, int *w, int *h);
+
+/* FSC curve: x = spatial frequency (1/Å) from 0 to Nyquist, y = FSC from -0.1
+ * to 1.0. Shell i of `fsc` (n_shells = box/2 + 1 of them) is at frequency
+ * i / (box * pixel_size_A); non-finite values leave a gap in the curve. A
+ * dashed horizontal line at `threshold`, labelled with its value; the
+ * resolution marked with a vertical line and a label "6.2 Å"
+ * (resolution_A <= 0: no marker); the x axis in 1/Å with secondary tick
+ * labels in Å along the top; title may be NULL. */
+gar_status gar_plot_fsc(const char *path, const double *fsc, size_t n_shells, size_t box,
+                        double pixel_size_A, double threshold, double resolution_A,
+                        const char *title);
+/* As gar_plot_fsc, with an optional second curve (e.g. FSC against a
+ * reference) in another colour and a legend naming both curves; fsc_ref NULL
+ * omits it. label and label_ref may be NULL ("FSC", "reference"). */
+gar_status gar_plot_fsc2(const char *path, const double *fsc, const double *fsc_ref, size_t n_shells,
+                         size_t box, double pixel_size_A, double threshold, double resolution_A,
+                         const char *title, const char *label, const char *label_ref);
+
+/* Layout of the slices picture of an nx × ny × nz map. Each voxel becomes a
+ * scale × scale block of pixels. Panel k (0: XY, 1: XZ, 2: YZ) has its top
+ * left corner at (panel_x[k], panel_y); the XY panel is nx × ny voxels wide ×
+ * high, XZ nx × nz and YZ ny × nz. Any output pointer may be NULL. Returns 0
+ * when the picture would be too large for cairo (over 32767 px a side). */
+int gar_plot_slices_layout(size_t nx, size_t ny, size_t nz, int *scale, int panel_x[3],
+                           int *panel_y, int *width, int *height);
+
+/* Three central sections of a map side by side: XY at z = nz/2, XZ at
+ * y = ny/2, YZ at x = nx/2. Within a panel the first named axis runs left to
+ * right and the second top to bottom from index 0 (voxel (a, b) of the XY
+ * panel is at panel_x[0] + a*scale, panel_y + b*scale). Grey levels run from
+ * black at mean - 3 sd to white at mean + 3 sd of the whole map (a constant map
+ * is mid grey); panels are upscaled by nearest neighbour so that the longest
+ * side is at least 256 px. A label under each panel ("XY (z = 32)", ...) and
+ * a title line (title may be NULL). */
+gar_status gar_plot_slices(const char *path, const gar_map *map, const char *title);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

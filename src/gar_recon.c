@@ -1,0 +1,651 @@
+#include "gar_recon.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "gar_fft.h"
+#include "gar_kernels.h"
+
+struct gar_recon {
+    gar_recon_config cfg;
+    gar_optics *optics;
+    double *ops;              /* n_ops × 9 */
+    size_t n_ops;
+    size_t N, M, H;           /* box, padded size, M/2 + 1 */
+    size_t nvox;              /* M × M × H */
+    double kmax;              /* resolution limit, padded voxels */
+    int kbound;               /* integer bound on |kx|, |ky|, |kz| */
+    int R;                    /* plane radius */
+    size_t plane_pixels;      /* (2R+1)² */
+    float blob[GAR_BLOB_TABLE];
+    float inv_step;
+    float a, a2;
+    float *G[2];              /* complex interleaved, nvox × 2 */
+    float *W[2];
+    size_t count[2];
+    int threads;
+    gar_fft2 **fft;           /* one per thread */
+    gar_ppix *planes;         /* batch × plane_pixels */
+    double *mats;             /* batch × 9: each particle's rotation */
+};
+
+size_t gar_recon_padded_size(size_t box, int pad) { return gar_fft_good_size((size_t)pad * box); }
+
+static double resolution_to_kmax(const gar_recon_config *cfg, size_t M)
+{
+    double nyquist = 0.5 * (double)M;
+    double k;
+    if (cfg->max_resolution_A <= 0)
+        return nyquist - 1.0;
+    k = (double)M * cfg->pixel_size_A / cfg->max_resolution_A;
+    /* The last padded shell aliases ±M/2; stay one voxel inside it. */
+    return k > nyquist - 1.0 ? nyquist - 1.0 : k;
+}
+
+size_t gar_recon_memory_bytes(const gar_recon_config *cfg)
+{
+    size_t M = gar_recon_padded_size(cfg->box, cfg->pad), H = M / 2 + 1;
+    size_t nvox = M * M * H;
+    double kmax = resolution_to_kmax(cfg, M);
+    size_t R = (size_t)ceil(kmax + cfg->blob_radius) + 1, side = 2 * R + 1;
+    size_t volumes = 2 * nvox * 3 * sizeof(float);
+    /* finalize: a summed or symmetrised copy, the complex map, the real M³ map */
+    size_t finish = nvox * 3 * sizeof(float) + nvox * 2 * sizeof(float) + M * M * M * sizeof(float);
+    if (cfg->sym_mode == GAR_SYM_VOLUME && cfg->n_ops > 1)
+        finish += nvox * 3 * sizeof(float);
+    size_t planes = cfg->batch * side * side * sizeof(gar_ppix);
+    size_t ffts = (size_t)cfg->threads * (M * M + M * H * 2) * sizeof(float);
+    return volumes + finish + planes + ffts;
+}
+
+static void build_blob_table(gar_recon *r)
+{
+    double a = r->cfg.blob_radius;
+    double step = a * a / (GAR_BLOB_TABLE - 1);
+    for (int i = 0; i < GAR_BLOB_TABLE; i++)
+        r->blob[i] = (float)gar_blob_value(sqrt(i * step), a, r->cfg.blob_alpha, r->cfg.blob_order);
+    r->inv_step = (float)(1.0 / step);
+    r->a = (float)a;
+    r->a2 = (float)(a * a);
+}
+
+gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
+{
+    gar_status st = GAR_OK;
+    gar_recon *r = NULL;
+    *out = NULL;
+    if (cfg->box < 4 || cfg->box % 2 != 0 || cfg->pad < 1 || cfg->pad > 4 || cfg->threads < 1 ||
+        cfg->batch < 1 || !(cfg->pixel_size_A > 0) || !(cfg->blob_radius > 0))
+        return gar_error(GAR_ERR_INTERNAL, "reconstructor configuration out of range");
+    if ((st = gar_calloc((void **)&r, 1, sizeof *r, "reconstructor")) != GAR_OK)
+        return st;
+    r->cfg = *cfg;
+    r->N = cfg->box;
+    r->M = gar_recon_padded_size(cfg->box, cfg->pad);
+    r->H = r->M / 2 + 1;
+    r->nvox = r->M * r->M * r->H;
+    r->kmax = resolution_to_kmax(cfg, r->M);
+    r->kbound = (int)floor(r->kmax);
+    r->R = (int)ceil(r->kmax + cfg->blob_radius) + 1;
+    r->plane_pixels = (size_t)(2 * r->R + 1) * (size_t)(2 * r->R + 1);
+    r->threads = cfg->threads;
+    build_blob_table(r);
+
+    if ((st = gar_alloc((void **)&r->optics, cfg->n_optics ? cfg->n_optics : 1, sizeof *r->optics,
+                        "optics")) != GAR_OK)
+        goto fail;
+    if (cfg->n_optics)
+        memcpy(r->optics, cfg->optics, cfg->n_optics * sizeof *r->optics);
+    r->cfg.optics = r->optics;
+    r->n_ops = cfg->sym_ops && cfg->n_ops ? cfg->n_ops : 1;
+    if ((st = gar_alloc((void **)&r->ops, r->n_ops, 9 * sizeof(double), "symmetry operators")) != GAR_OK)
+        goto fail;
+    if (cfg->sym_ops && cfg->n_ops)
+        memcpy(r->ops, cfg->sym_ops, r->n_ops * 9 * sizeof(double));
+    else {
+        static const double identity[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+        memcpy(r->ops, identity, sizeof identity);
+    }
+    r->cfg.sym_ops = r->ops;
+    r->cfg.n_ops = r->n_ops;
+
+    for (int h = 0; h < 2; h++) {
+        if ((st = gar_calloc((void **)&r->G[h], r->nvox, 2 * sizeof(float), "Fourier data volume")) != GAR_OK ||
+            (st = gar_calloc((void **)&r->W[h], r->nvox, sizeof(float), "Fourier weight volume")) != GAR_OK)
+            goto fail;
+    }
+    if ((st = gar_alloc((void **)&r->planes, cfg->batch, r->plane_pixels * sizeof(gar_ppix),
+                        "particle planes")) != GAR_OK ||
+        (st = gar_alloc((void **)&r->mats, cfg->batch, 9 * sizeof(double), "particle rotations")) != GAR_OK ||
+        (st = gar_calloc((void **)&r->fft, (size_t)r->threads, sizeof *r->fft, "FFT plans")) != GAR_OK)
+        goto fail;
+    for (int t = 0; t < r->threads; t++)
+        if ((st = gar_fft2_create(r->M, &r->fft[t])) != GAR_OK)
+            goto fail;
+    *out = r;
+    return GAR_OK;
+fail:
+    gar_recon_destroy(&r);
+    return st;
+}
+
+void gar_recon_destroy(gar_recon **pr)
+{
+    gar_recon *r;
+    if (pr == NULL || *pr == NULL)
+        return;
+    r = *pr;
+    for (int h = 0; h < 2; h++) {
+        free(r->G[h]);
+        free(r->W[h]);
+    }
+    if (r->fft != NULL)
+        for (int t = 0; t < r->threads; t++)
+            gar_fft2_destroy(&r->fft[t]);
+    free(r->fft);
+    free(r->planes);
+    free(r->mats);
+    free(r->optics);
+    free(r->ops);
+    free(r);
+    *pr = NULL;
+}
+
+size_t gar_recon_count(const gar_recon *r, int half)
+{
+    return half == 1 ? r->count[0] : half == 2 ? r->count[1] : r->count[0] + r->count[1];
+}
+float *gar_recon_data(gar_recon *r, int half) { return r->G[half == 2]; }
+float *gar_recon_weight(gar_recon *r, int half) { return r->W[half == 2]; }
+size_t gar_recon_size(const gar_recon *r) { return r->M; }
+int gar_recon_plane_radius(const gar_recon *r) { return r->R; }
+double gar_recon_kmax(const gar_recon *r) { return r->kmax; }
+const float *gar_recon_blob_table(const gar_recon *r, float *inv_step)
+{
+    *inv_step = r->inv_step;
+    return r->blob;
+}
+
+static const gar_optics *find_optics(const gar_recon *r, int32_t group)
+{
+    for (size_t i = 0; i < r->cfg.n_optics; i++)
+        if (r->optics[i].group == group)
+            return &r->optics[i];
+    return NULL;
+}
+
+gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
+                                   const gar_particle *meta, void *plane_out)
+{
+    gar_ppix *plane = plane_out;
+    gar_fft2 *fft = r->fft[thread];
+    float *real = gar_fft2_real(fft);
+    const float *c;
+    size_t N = r->N, M = r->M, H = r->H, off = M / 2 - N / 2;
+    int R = r->R, side = 2 * R + 1;
+    double bg = 0.0, ox, oy, px = r->cfg.pixel_size_A;
+    size_t nbg = 0;
+    double rlim = r->kmax + r->a + 1.0;
+    gar_ctf ctf;
+    const gar_optics *o = find_optics(r, meta->optics_group);
+
+    if (r->cfg.ctf) {
+        if (o == NULL)
+            return gar_error(GAR_ERR_DATA, "optics group %d is not in the stack's optics table",
+                             meta->optics_group);
+        ctf = gar_ctf_prepare(meta->defocus_u_A, meta->defocus_v_A, meta->defocus_angle_deg,
+                              o->voltage_kV, o->cs_mm, o->amplitude_contrast, meta->phase_shift_deg);
+    }
+    /* Normalise: remove the mean of the background outside the particle
+     * circle, so zero padding adds no step at the box edge. */
+    for (size_t y = 0; y < N; y++)
+        for (size_t x = 0; x < N; x++) {
+            double dx = (double)x - N / 2, dy = (double)y - N / 2;
+            if (dx * dx + dy * dy > 0.25 * N * N) {
+                bg += image[y * N + x];
+                nbg++;
+            }
+        }
+    bg = nbg ? bg / nbg : 0.0;
+    memset(real, 0, M * M * sizeof(float));
+    for (size_t y = 0; y < N; y++)
+        for (size_t x = 0; x < N; x++)
+            real[(y + off) * M + x + off] = (float)(image[y * N + x] - bg);
+    gar_fft2_forward(fft);
+    c = gar_fft2_complex(fft);
+
+    ox = meta->origin_x_A / px;
+    oy = meta->origin_y_A / px;
+    for (int v = -R; v <= R; v++) {
+        gar_ppix *row = plane + (size_t)(v + R) * side + R;
+        for (int u = -R; u <= R; u++) {
+            gar_ppix p = {0.0f, 0.0f, 0.0f};
+            if ((double)(u * u + v * v) <= rlim * rlim && abs(u) <= (int)(M / 2) &&
+                abs(v) < (int)(M / 2)) {
+                float re, im, w = 1.0f;
+                if (u >= 0) {
+                    const float *z = c + 2 * ((size_t)((v + (int)M) % (int)M) * H + (size_t)u);
+                    re = z[0];
+                    im = z[1];
+                } else {
+                    const float *z = c + 2 * ((size_t)((-v + (int)M) % (int)M) * H + (size_t)(-u));
+                    re = z[0];
+                    im = -z[1];
+                }
+                /* (−1)^(u+v) puts the origin at M/2; the ramp undoes the
+                 * particle's shift (the image holds the projection moved by −origin). */
+                double ph = -2.0 * GAR_PI * (u * ox + v * oy) / (double)M;
+                double cs = cos(ph), sn = sin(ph);
+                if ((u + v) & 1) {
+                    cs = -cs;
+                    sn = -sn;
+                }
+                float rr = (float)(re * cs - im * sn), ii = (float)(re * sn + im * cs);
+                if (r->cfg.ctf)
+                    w = gar_ctf_eval(&ctf, (float)(u / (M * px)), (float)(v / (M * px)));
+                p.re = w * rr;
+                p.im = w * ii;
+                p.ctf2 = w * w;
+            }
+            row[u] = p;
+        }
+    }
+    return GAR_OK;
+}
+
+static inline size_t vox_index(const gar_recon *r, int kx, int ky, int kz)
+{
+    int M = (int)r->M;
+    return ((size_t)((kz + M) % M) * r->M + (size_t)((ky + M) % M)) * r->H + (size_t)kx;
+}
+
+/* First value >= lo that is ≡ t (mod T), for signed lo. */
+static inline int first_owned(int lo, int t, int T)
+{
+    int m = ((lo % T) + T) % T;
+    int d = (t - m + T) % T;
+    return lo + d;
+}
+
+static inline void gather_into(gar_recon *r, const gar_ppix *plane, const float A[9], int kx,
+                               int ky, int kz, float *G, float *W)
+{
+    float fx = (float)kx, fy = (float)ky, fz = (float)kz;
+    float qz = A[6] * fx + A[7] * fy + A[8] * fz;
+    if (qz * qz >= r->a2)
+        return;
+    float qx = A[0] * fx + A[1] * fy + A[2] * fz;
+    float qy = A[3] * fx + A[4] * fy + A[5] * fz;
+    size_t idx = vox_index(r, kx, ky, kz);
+    gar_gather_voxel(plane, r->R, qx, qy, qz, r->a2, r->blob, r->inv_step, &G[2 * idx],
+                     &G[2 * idx + 1], &W[idx]);
+}
+
+/* The voxels of thread t (kz ≡ t mod T) within the blob radius of one slice:
+ * iterate the coordinate plane most parallel to the slice, and along each
+ * column only the few voxels with |n·K| < a. */
+static void insert_slice(gar_recon *r, const gar_ppix *plane, const double Ad[9], int t, int T,
+                         float *G, float *W)
+{
+    float A[9];
+    const int K = r->kbound;
+    const double kmax2 = r->kmax * r->kmax, a = r->a;
+    const double n0 = Ad[6], n1 = Ad[7], n2 = Ad[8];
+    const double an0 = fabs(n0), an1 = fabs(n1), an2 = fabs(n2);
+    for (int i = 0; i < 9; i++)
+        A[i] = (float)Ad[i];
+
+    if (an2 >= an0 && an2 >= an1) {
+        /* columns along z */
+        for (int ky = -K; ky <= K; ky++)
+            for (int kx = 0; kx <= K; kx++) {
+                double rr = (double)kx * kx + (double)ky * ky;
+                if (rr > kmax2)
+                    continue;
+                double s = n0 * kx + n1 * ky;
+                double z0 = (-a - s) / n2, z1 = (a - s) / n2;
+                if (z0 > z1) {
+                    double tmp = z0;
+                    z0 = z1;
+                    z1 = tmp;
+                }
+                int lo = (int)ceil(z0), hi = (int)floor(z1);
+                if (lo < -K)
+                    lo = -K;
+                if (hi > K)
+                    hi = K;
+                for (int kz = first_owned(lo, t, T); kz <= hi; kz += T)
+                    if (rr + (double)kz * kz <= kmax2)
+                        gather_into(r, plane, A, kx, ky, kz, G, W);
+            }
+    } else if (an1 >= an0) {
+        /* columns along y; z lies in the plane */
+        for (int kz = first_owned(-K, t, T); kz <= K; kz += T)
+            for (int kx = 0; kx <= K; kx++) {
+                double rr = (double)kx * kx + (double)kz * kz;
+                if (rr > kmax2)
+                    continue;
+                double s = n0 * kx + n2 * kz;
+                double y0 = (-a - s) / n1, y1 = (a - s) / n1;
+                if (y0 > y1) {
+                    double tmp = y0;
+                    y0 = y1;
+                    y1 = tmp;
+                }
+                int lo = (int)ceil(y0), hi = (int)floor(y1);
+                if (lo < -K)
+                    lo = -K;
+                if (hi > K)
+                    hi = K;
+                for (int ky = lo; ky <= hi; ky++)
+                    if (rr + (double)ky * ky <= kmax2)
+                        gather_into(r, plane, A, kx, ky, kz, G, W);
+            }
+    } else {
+        /* columns along x (only kx >= 0 is stored) */
+        for (int kz = first_owned(-K, t, T); kz <= K; kz += T)
+            for (int ky = -K; ky <= K; ky++) {
+                double rr = (double)ky * ky + (double)kz * kz;
+                if (rr > kmax2)
+                    continue;
+                double s = n1 * ky + n2 * kz;
+                double x0 = (-a - s) / n0, x1 = (a - s) / n0;
+                if (x0 > x1) {
+                    double tmp = x0;
+                    x0 = x1;
+                    x1 = tmp;
+                }
+                int lo = (int)ceil(x0), hi = (int)floor(x1);
+                if (lo < 0)
+                    lo = 0;
+                if (hi > K)
+                    hi = K;
+                for (int kx = lo; kx <= hi; kx++)
+                    if (rr + (double)kx * kx <= kmax2)
+                        gather_into(r, plane, A, kx, ky, kz, G, W);
+            }
+    }
+}
+
+gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta, size_t count)
+{
+    gar_status st = GAR_OK;
+    const size_t npix = r->N * r->N;
+    const int T = r->threads;
+    const size_t n_ops = r->cfg.sym_mode == GAR_SYM_INSERT ? r->n_ops : 1;
+    if (count > r->cfg.batch)
+        return gar_error(GAR_ERR_INTERNAL, "insert of %zu particles exceeds the batch of %zu", count,
+                         r->cfg.batch);
+    for (size_t i = 0; i < count; i++)
+        if (meta[i].half_set != 1 && meta[i].half_set != 2)
+            return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta[i].half_set);
+
+    /* Phase 1: particles in parallel (each thread its own FFT plan). Error
+     * messages are per thread, so the first one is carried back here. */
+    char msg[512] = "";
+#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
+    for (size_t i = 0; i < count; i++) {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        gar_status s = gar_recon_prepare_plane(r, t, images + i * npix, &meta[i],
+                                               r->planes + i * r->plane_pixels);
+        gar_euler_to_matrix(meta[i].rot_deg, meta[i].tilt_deg, meta[i].psi_deg, r->mats + 9 * i);
+        if (s != GAR_OK) {
+#pragma omp critical
+            if (st == GAR_OK) {
+                st = s;
+                snprintf(msg, sizeof msg, "%s", gar_errmsg());
+            }
+        }
+    }
+    if (st != GAR_OK)
+        return gar_error(st, "%s", msg);
+
+    /* Phase 2: voxels in parallel; every thread visits the particles in order. */
+#pragma omp parallel num_threads(T)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        for (size_t i = 0; i < count; i++) {
+            int h = meta[i].half_set - 1;
+            for (size_t s = 0; s < n_ops; s++) {
+                /* Pose A and operator R: the particle is also the slice at A·Rᵀ. */
+                double As[9];
+                const double *Rm = r->ops + 9 * s, *A = r->mats + 9 * i;
+                for (int a = 0; a < 3; a++)
+                    for (int b = 0; b < 3; b++)
+                        As[3 * a + b] = A[3 * a] * Rm[3 * b] + A[3 * a + 1] * Rm[3 * b + 1] +
+                                        A[3 * a + 2] * Rm[3 * b + 2];
+                insert_slice(r, r->planes + i * r->plane_pixels, As, t, T, r->G[h], r->W[h]);
+            }
+        }
+    }
+    for (size_t i = 0; i < count; i++)
+        r->count[meta[i].half_set - 1]++;
+    return GAR_OK;
+}
+
+/* Trilinear sample of the Hermitian half volume at p (padded voxels); points
+ * with px < 0 read the Friedel mate. */
+static void sample_half(const gar_recon *r, const float *G, const float *W, double px, double py,
+                        double pz, double *gre, double *gim, double *w)
+{
+    double sgn = 1.0;
+    if (px < 0) {
+        px = -px;
+        py = -py;
+        pz = -pz;
+        sgn = -1.0;
+    }
+    int x0 = (int)floor(px), y0 = (int)floor(py), z0 = (int)floor(pz);
+    double fx = px - x0, fy = py - y0, fz = pz - z0;
+    double re = 0, im = 0, ww = 0;
+    for (int dz = 0; dz < 2; dz++)
+        for (int dy = 0; dy < 2; dy++)
+            for (int dx = 0; dx < 2; dx++) {
+                int x = x0 + dx;
+                double wt = (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy) * (dz ? fz : 1 - fz);
+                if (wt == 0.0 || x >= (int)r->H)
+                    continue;
+                size_t idx = vox_index(r, x, y0 + dy, z0 + dz);
+                re += wt * G[2 * idx];
+                im += wt * G[2 * idx + 1];
+                ww += wt * W[idx];
+            }
+    *gre = re;
+    *gim = sgn * im;
+    *w = ww;
+}
+
+/* G and W summed over the group by trilinear interpolation (RELION's approach). */
+static void symmetrise_volume(const gar_recon *r, const float *G, const float *W, float *Gs, float *Ws)
+{
+    const int K = r->kbound;
+    const double kmax2 = r->kmax * r->kmax;
+    memset(Gs, 0, r->nvox * 2 * sizeof(float));
+    memset(Ws, 0, r->nvox * sizeof(float));
+#pragma omp parallel for num_threads(r->threads) schedule(static)
+    for (int kz = -K; kz <= K; kz++)
+        for (int ky = -K; ky <= K; ky++)
+            for (int kx = 0; kx <= K; kx++) {
+                double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
+                if (k2 > kmax2)
+                    continue;
+                double sre = 0, sim = 0, sw = 0;
+                for (size_t s = 0; s < r->n_ops; s++) {
+                    const double *R = r->ops + 9 * s;
+                    double px = R[0] * kx + R[1] * ky + R[2] * kz;
+                    double py = R[3] * kx + R[4] * ky + R[5] * kz;
+                    double pz = R[6] * kx + R[7] * ky + R[8] * kz;
+                    double a, b, c;
+                    sample_half(r, G, W, px, py, pz, &a, &b, &c);
+                    sre += a;
+                    sim += b;
+                    sw += c;
+                }
+                size_t idx = vox_index(r, kx, ky, kz);
+                Gs[2 * idx] = (float)sre;
+                Gs[2 * idx + 1] = (float)sim;
+                Ws[idx] = (float)sw;
+            }
+}
+
+/* Real-space transform of the blob, B(ω) = 4π ∫₀^a b(s) s² sinc(2π s ω) ds, as a
+ * function of radius in padded real-space voxels (ω = r/M), normalised to B(0) = 1. */
+static gar_status gridding_table(const gar_recon *r, double **table, size_t *n, double *step)
+{
+    const int S = 2000;
+    double a = r->cfg.blob_radius, ds = a / S;
+    double *b = NULL, *out = NULL;
+    gar_status st;
+    *n = (size_t)(0.5 * sqrt(3.0) * r->M * 4) + 4;
+    *step = 0.25;
+    if ((st = gar_alloc((void **)&b, S + 1, sizeof(double), "blob samples")) != GAR_OK)
+        return st;
+    if ((st = gar_alloc((void **)&out, *n, sizeof(double), "gridding table")) != GAR_OK) {
+        free(b);
+        return st;
+    }
+    for (int i = 0; i <= S; i++)
+        b[i] = gar_blob_value(i * ds, a, r->cfg.blob_alpha, r->cfg.blob_order);
+    for (size_t j = 0; j < *n; j++) {
+        double omega = j * *step / (double)r->M, sum = 0;
+        for (int i = 0; i <= S; i++) {
+            double s = i * ds, x = 2 * GAR_PI * s * omega;
+            double sinc = x < 1e-8 ? 1.0 : sin(x) / x;
+            double wt = (i == 0 || i == S) ? 1 : (i % 2 ? 4 : 2);   /* Simpson */
+            sum += wt * b[i] * s * s * sinc;
+        }
+        out[j] = sum;
+    }
+    for (size_t j = *n; j-- > 0;)
+        out[j] /= out[0];
+    free(b);
+    *table = out;
+    return GAR_OK;
+}
+
+gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
+{
+    gar_status st = GAR_OK;
+    float *Gsum = NULL, *Wsum = NULL, *Gs = NULL, *Ws = NULL, *F = NULL, *vol = NULL;
+    const float *G, *W;
+    double *shell_sum = NULL, *grid = NULL;
+    size_t *shell_n = NULL, ngrid = 0;
+    double gstep = 0;
+    gar_map *map = NULL;
+    const int K = r->kbound, M = (int)r->M, N = (int)r->N;
+    const double kmax2 = r->kmax * r->kmax;
+    const size_t nshell = (size_t)K + 2;
+    *out = NULL;
+
+    if (half == 1 || half == 2) {
+        G = r->G[half - 1];
+        W = r->W[half - 1];
+    } else {
+        if ((st = gar_alloc((void **)&Gsum, r->nvox, 2 * sizeof(float), "summed data")) != GAR_OK ||
+            (st = gar_alloc((void **)&Wsum, r->nvox, sizeof(float), "summed weights")) != GAR_OK)
+            goto done;
+        for (size_t i = 0; i < 2 * r->nvox; i++)
+            Gsum[i] = r->G[0][i] + r->G[1][i];
+        for (size_t i = 0; i < r->nvox; i++)
+            Wsum[i] = r->W[0][i] + r->W[1][i];
+        G = Gsum;
+        W = Wsum;
+    }
+    if (r->cfg.sym_mode == GAR_SYM_VOLUME && r->n_ops > 1) {
+        if ((st = gar_alloc((void **)&Gs, r->nvox, 2 * sizeof(float), "symmetrised data")) != GAR_OK ||
+            (st = gar_alloc((void **)&Ws, r->nvox, sizeof(float), "symmetrised weights")) != GAR_OK)
+            goto done;
+        symmetrise_volume(r, G, W, Gs, Ws);
+        G = Gs;
+        W = Ws;
+    }
+
+    /* Radial mean of W per integer shell, summed in a fixed order. */
+    if ((st = gar_calloc((void **)&shell_sum, nshell, sizeof(double), "shell sums")) != GAR_OK ||
+        (st = gar_calloc((void **)&shell_n, nshell, sizeof(size_t), "shell counts")) != GAR_OK)
+        goto done;
+    for (int kz = -K; kz <= K; kz++)
+        for (int ky = -K; ky <= K; ky++)
+            for (int kx = 0; kx <= K; kx++) {
+                double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
+                if (k2 > kmax2)
+                    continue;
+                size_t s = (size_t)(sqrt(k2) + 0.5);
+                shell_sum[s] += W[vox_index(r, kx, ky, kz)];
+                shell_n[s]++;
+            }
+
+    if ((st = gar_calloc((void **)&F, r->nvox, 2 * sizeof(float), "Fourier map")) != GAR_OK ||
+        (st = gar_alloc((void **)&vol, (size_t)M * M, (size_t)M * sizeof(float), "padded map")) != GAR_OK)
+        goto done;
+#pragma omp parallel for num_threads(r->threads) schedule(static)
+    for (int kz = -K; kz <= K; kz++)
+        for (int ky = -K; ky <= K; ky++)
+            for (int kx = 0; kx <= K; kx++) {
+                double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
+                if (k2 > kmax2)
+                    continue;
+                size_t idx = vox_index(r, kx, ky, kz), s = (size_t)(sqrt(k2) + 0.5);
+                double w = W[idx], floor_w = shell_n[s] ? 1e-3 * shell_sum[s] / shell_n[s] : 0.0;
+                if (!(w > 0))
+                    continue;
+                if (w < floor_w)
+                    w = floor_w;
+                /* (−1)^(kx+ky+kz) puts the real-space origin at M/2. */
+                double sg = ((kx + ky + kz) & 1) ? -1.0 : 1.0;
+                F[2 * idx] = (float)(sg * G[2 * idx] / w);
+                F[2 * idx + 1] = (float)(sg * G[2 * idx + 1] / w);
+            }
+    free(Gsum);
+    free(Wsum);
+    free(Gs);
+    free(Ws);
+    Gsum = Wsum = Gs = Ws = NULL;
+    if ((st = gar_fft3_c2r(r->M, F, vol)) != GAR_OK)
+        goto done;
+    if ((st = gridding_table(r, &grid, &ngrid, &gstep)) != GAR_OK)
+        goto done;
+    if ((st = gar_map_create(r->N, r->N, r->N, r->cfg.pixel_size_A, &map)) != GAR_OK)
+        goto done;
+    {
+        const double norm = 1.0 / ((double)M * M * M);
+        const int off = M / 2 - N / 2;
+#pragma omp parallel for num_threads(r->threads) schedule(static)
+        for (int z = 0; z < N; z++)
+            for (int y = 0; y < N; y++)
+                for (int x = 0; x < N; x++) {
+                    double dx = x - N / 2, dy = y - N / 2, dz = z - N / 2;
+                    double rad = sqrt(dx * dx + dy * dy + dz * dz) / gstep;
+                    size_t j = (size_t)rad;
+                    double f = rad - j;
+                    double corr = j + 1 < ngrid ? grid[j] + f * (grid[j + 1] - grid[j]) : grid[ngrid - 1];
+                    size_t src = ((size_t)(z + off) * M + (size_t)(y + off)) * M + (size_t)(x + off);
+                    map->data[((size_t)z * N + y) * N + x] = (float)(vol[src] * norm / corr);
+                }
+    }
+    *out = map;
+    map = NULL;
+done:
+    gar_map_destroy(&map);
+    free(Gsum);
+    free(Wsum);
+    free(Gs);
+    free(Ws);
+    free(F);
+    free(vol);
+    free(shell_sum);
+    free(shell_n);
+    free(grid);
+    return st;
+}

@@ -1,0 +1,99 @@
+/* garner: direct Fourier reconstruction by gather insertion (CPU backend).
+ *
+ * Lifecycle, after FFTW's plan/execute:
+ *   gar_recon_create(cfg, &r)          sizes, blob table, per-thread FFT plans, volumes
+ *   gar_recon_insert(r, images, meta)  many times, in particle order
+ *   gar_recon_finalize(r, half, &map)  weights, inverse FFT, gridding correction, crop
+ *   gar_recon_destroy(&r)              NULL-safe
+ *
+ * For each half set the reconstructor keeps, over the Hermitian half of the
+ * padded Fourier volume (M = gar_fft_good_size(pad·N); kx in [0, M/2],
+ * ky, kz in [−M/2, M/2), FFTW r2c layout [kz][ky][kx]):
+ *   data   G(K) = Σ b(|q−u|) CTF(u) X(u)   (complex)
+ *   weight W(K) = Σ b(|q−u|) CTF(u)²
+ * where q = A·K is the voxel's position relative to each particle's slice and
+ * u runs over the particle's padded-transform pixels within the blob radius.
+ *
+ * Determinism: insertion is parallel over voxels (thread t owns the planes
+ * kz ≡ t mod T), so each voxel is written by one thread, particles in order:
+ * the result is bitwise identical for any thread count. */
+#ifndef GAR_RECON_H
+#define GAR_RECON_H
+
+#include <stddef.h>
+#include "gar_map.h"
+#include "gar_particle.h"
+#include "gar_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum gar_sym_mode {
+    GAR_SYM_INSERT = 0,   /* insert each particle once per operator */
+    GAR_SYM_VOLUME = 1    /* insert once, symmetrise the summed G and W at the end */
+} gar_sym_mode;
+
+typedef struct gar_recon_config {
+    size_t box;                  /* N, even */
+    double pixel_size_A;
+    int pad;                     /* padding factor, 1..4 */
+    double max_resolution_A;     /* 0: Nyquist (2 × pixel size) */
+    double blob_radius;          /* padded voxels */
+    double blob_alpha;
+    int blob_order;
+    int ctf;                     /* use the CTF of each particle */
+    const gar_optics *optics;    /* copied at create */
+    size_t n_optics;
+    const double *sym_ops;       /* order × 9 doubles, copied; NULL: C1 */
+    size_t n_ops;
+    gar_sym_mode sym_mode;
+    int threads;                 /* >= 1 */
+    size_t batch;                /* largest count passed to gar_recon_insert */
+} gar_recon_config;
+
+typedef struct gar_recon gar_recon;
+
+/* The padded size M for box N and padding factor pad. */
+size_t gar_recon_padded_size(size_t box, int pad);
+/* Bytes the reconstructor will hold (volumes, batch planes, FFT buffers). */
+size_t gar_recon_memory_bytes(const gar_recon_config *cfg);
+
+gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out);
+void gar_recon_destroy(gar_recon **r);
+
+/* Insert `count` <= cfg->batch particles: images count×N×N, metadata with
+ * pose, origin, CTF, half set and optics group. Each goes into its half set. */
+gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta,
+                            size_t count);
+
+/* Particles inserted so far into half set 1 and 2. */
+size_t gar_recon_count(const gar_recon *r, int half);
+
+/* The map from half set 1 or 2, or both (half = 0): symmetrise the volume if
+ * so configured, F = G / max(W, floor) with the floor 1/1000 of the shell's
+ * mean W, inverse 3D FFT, gridding correction, crop to N³. Does not change the
+ * accumulated sums, so it may be called for each half and for both. */
+gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out);
+
+/* Raw access for tests and for the reductions: the half set's data (complex,
+ * interleaved) and weights, M × M × (M/2+1) entries each. */
+float *gar_recon_data(gar_recon *r, int half);
+float *gar_recon_weight(gar_recon *r, int half);
+size_t gar_recon_size(const gar_recon *r);   /* M */
+
+/* Prepare one particle into its padded plane (exposed for the tests that check
+ * the gather against a direct scatter of the same sum). The plane has
+ * (2R+1)² pixels, R = gar_recon_plane_radius(r). */
+int gar_recon_plane_radius(const gar_recon *r);
+gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
+                                   const gar_particle *meta, void *plane /* gar_ppix[] */);
+/* The blob table the gather uses and its inverse step. */
+const float *gar_recon_blob_table(const gar_recon *r, float *inv_step);
+/* The resolution limit in padded Fourier voxels. */
+double gar_recon_kmax(const gar_recon *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

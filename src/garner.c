@@ -1,0 +1,76 @@
+/* garner: the command. One binary, subcommands, exit codes after sysexits.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include <H5public.h>
+
+#include "config.h"
+#include "gar_cli.h"
+#include "gar_fft.h"
+#include "gar_gpu.h"
+#include "gar_log.h"
+#include "gar_mpi.h"
+
+typedef struct command {
+    const char *name;
+    gar_command_fn fn;
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"import", gar_cmd_import, "import RELION 3.1 STAR + MRCS particles into a garner HDF5 stack"},
+    {"simulate", gar_cmd_simulate, "simulate particles with known poses from a map"},
+    {"info", gar_cmd_info, "describe a particle stack (HDF5) or a map (MRC)"},
+    {NULL, NULL, NULL},
+};
+
+static void print_usage(FILE *f)
+{
+    fprintf(f, "usage: garner [--version] [--help] <command> [options]\n\ncommands:\n");
+    for (const command *c = commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\n'garner <command> --help' describes each command.\n"
+               "Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 69 unavailable,\n"
+               "70 internal error, 71 out of memory, 73 cannot create output, 74 I/O error,\n"
+               "75 checkpointed (requeue).\n");
+}
+
+static void print_version(void)
+{
+    char mpi[512], gpu[256];
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    gar_mpi_describe(mpi, sizeof mpi);
+    gar_gpu_describe(gpu, sizeof gpu);
+    printf("garner %s\n", PACKAGE_VERSION);
+    printf("  MPI:  %s\n", mpi);
+    printf("  CUDA: %s\n", gpu);
+    printf("  HDF5: %u.%u.%u\n", maj, min, rel);
+    printf("  FFTW: %s\n", gar_fft_version());
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return 64;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        print_version();
+        return 0;
+    }
+    for (const command *c = commands; c->name; c++) {
+        if (strcmp(argv[1], c->name) == 0) {
+            char tag[64];
+            snprintf(tag, sizeof tag, "garner %s", c->name);
+            gar_log_set_tag(tag);
+            return c->fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "garner: error: unknown command '%s' (see 'garner --help')\n", argv[1]);
+    return 64;
+}

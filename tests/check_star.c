@@ -1,0 +1,620 @@
+/* Unit tests for hdf5io/gar_star.c: the RELION 3.1 test file, hand-written
+ * STAR text for quoting, comments and label/value blocks, and the errors. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gar_star.h"
+#include "testutil.h"
+
+#define TAG "star"
+
+/* ------------------------------------------------------------ helpers */
+
+static const char *write_text(const char *name, const char *text)
+{
+    const char *path = test_tmpfile(TAG, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+static void cleanup(const char *path)
+{
+    unlink(path);
+    rmdir(test_tmpdir(TAG));
+}
+
+static gar_star *read_ok(const char *path)
+{
+    gar_star *s = NULL;
+    gar_status st = gar_star_read(path, &s);
+    ck_assert_msg(st == GAR_OK, "%s: %s", path, gar_errmsg());
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+/* Writes text, expects gar_star_read to fail with want and a message holding
+ * each of the fragments. */
+static void expect_parse_error(const char *name, const char *text, gar_status want, const char *frag1,
+                               const char *frag2)
+{
+    const char *path = write_text(name, text);
+    gar_star *s = (gar_star *)&s;  /* not NULL, so a missed reset is caught */
+    gar_status st;
+    gar_error_clear();
+    st = gar_star_read(path, &s);
+    ck_assert_msg(st == want, "%s: status %d, expected %d; message: %s", name, (int)st, (int)want,
+                  gar_errmsg());
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(gar_errmsg(), frag1) != NULL, "message '%s' lacks '%s'", gar_errmsg(), frag1);
+    if (frag2)
+        ck_assert_msg(strstr(gar_errmsg(), frag2) != NULL, "message '%s' lacks '%s'", gar_errmsg(), frag2);
+    ck_assert_msg(strchr(gar_errmsg(), '\n') == NULL, "message is not one line: %s", gar_errmsg());
+    cleanup(path);
+}
+
+static double cell_d(const gar_star *s, const gar_star_table *t, size_t row, const char *label)
+{
+    double v = NAN;
+    int c = gar_star_column(t, label);
+    ck_assert_msg(c >= 0, "no column %s", label);
+    ck_assert_msg(gar_star_cell_double(s, t, row, c, &v) == GAR_OK, "%s", gar_errmsg());
+    return v;
+}
+
+static const char *cell_s(const gar_star_table *t, size_t row, const char *label)
+{
+    int c = gar_star_column(t, label);
+    ck_assert_msg(c >= 0, "no column %s", label);
+    return gar_star_cell(t, row, c);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* ------------------------------------------------------------ the RELION file */
+
+START_TEST(test_relion_optics)
+{
+    gar_star *s = read_ok(test_data("relion-sim/particles.star"));
+    const gar_star_table *o = gar_star_block(s, "optics");
+    long size = 0;
+    ck_assert_ptr_nonnull(o);
+    ck_assert_uint_eq(gar_star_rows(o), 1);
+    ck_assert_int_eq(gar_star_ncols(o), 8);
+    ck_assert_str_eq(gar_star_label(o, 0), "rlnOpticsGroup");
+    ck_assert_str_eq(gar_star_label(o, 7), "rlnAmplitudeContrast");
+    ck_assert_str_eq(cell_s(o, 0, "rlnOpticsGroupName"), "opticsGroup1");
+    ck_assert_double_eq(cell_d(s, o, 0, "rlnImagePixelSize"), 3.0);
+    ck_assert_double_eq(cell_d(s, o, 0, "rlnVoltage"), 300.0);
+    ck_assert_double_eq(cell_d(s, o, 0, "rlnSphericalAberration"), 2.7);
+    ck_assert_double_eq(cell_d(s, o, 0, "rlnAmplitudeContrast"), 0.1);
+    ck_assert_int_eq(gar_star_cell_int(s, o, 0, gar_star_column(o, "rlnImageSize"), &size), GAR_OK);
+    ck_assert_int_eq(size, 64);
+    ck_assert_int_eq(gar_star_row_line(o, 0), 15);
+    ck_assert_str_eq(gar_star_path(s), test_data("relion-sim/particles.star"));
+    gar_star_destroy(&s);
+    ck_assert_ptr_null(s);
+    gar_star_destroy(&s);  /* NULL-safe */
+}
+END_TEST
+
+START_TEST(test_relion_particles)
+{
+    gar_star *s = read_ok(test_data("relion-sim/particles.star"));
+    const gar_star_table *p = gar_star_block(s, "particles");
+    long subset = 0;
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_null(gar_star_block(s, "model"));
+    ck_assert_uint_eq(gar_star_rows(p), 400);
+    ck_assert_int_eq(gar_star_ncols(p), 11);
+    ck_assert_str_eq(gar_star_label(p, 0), "rlnImageName");
+    ck_assert_str_eq(gar_star_label(p, 10), "rlnRandomSubset");
+    ck_assert_ptr_null(gar_star_label(p, 11));
+    ck_assert_ptr_null(gar_star_label(p, -1));
+    ck_assert_int_eq(gar_star_column(p, "rlnAngleRot"), 1);
+    ck_assert_int_eq(gar_star_column(p, "rlnDefocusAngle"), 8);
+
+    /* First row, checked against the file text. */
+    ck_assert_str_eq(cell_s(p, 0, "rlnImageName"), "000001@particles.mrcs");
+    ck_assert_str_eq(cell_s(p, 0, "rlnAngleRot"), "-141.82410");
+    ck_assert_double_eq(cell_d(s, p, 0, "rlnAngleRot"), -141.82410);
+    ck_assert_double_eq(cell_d(s, p, 0, "rlnAngleTilt"), 148.770400);
+    ck_assert_double_eq(cell_d(s, p, 0, "rlnAnglePsi"), -45.84260);
+    ck_assert_double_eq(cell_d(s, p, 0, "rlnOriginXAngst"), -0.13200);
+    ck_assert_double_eq(cell_d(s, p, 0, "rlnOriginYAngst"), -1.90800);
+    ck_assert_double_eq(cell_d(s, p, 0, "rlnDefocusU"), 17624.3);
+    ck_assert_double_eq(cell_d(s, p, 0, "rlnDefocusV"), 17375.0);
+    ck_assert_double_eq(cell_d(s, p, 0, "rlnDefocusAngle"), 96.44);
+    ck_assert_int_eq(gar_star_row_line(p, 0), 34);
+    /* Second row. */
+    ck_assert_double_eq(cell_d(s, p, 1, "rlnAngleRot"), 32.1339);
+    ck_assert_int_eq(gar_star_cell_int(s, p, 1, 10, &subset), GAR_OK);
+    ck_assert_int_eq(subset, 2);
+
+    /* Last row. */
+    ck_assert_str_eq(cell_s(p, 399, "rlnImageName"), "000400@particles.mrcs");
+    ck_assert_double_eq(cell_d(s, p, 399, "rlnAngleRot"), 178.1813);
+    ck_assert_double_eq(cell_d(s, p, 399, "rlnDefocusV"), 15709.3);
+    ck_assert_str_eq(cell_s(p, 399, "rlnRandomSubset"), "2");
+    ck_assert_int_eq(gar_star_row_line(p, 399), 433);
+    ck_assert_ptr_null(gar_star_cell(p, 400, 0));
+    ck_assert_int_eq(gar_star_row_line(p, 400), -1);
+    gar_star_destroy(&s);
+}
+END_TEST
+
+START_TEST(test_relion_image_name)
+{
+    gar_star *s = read_ok(test_data("relion-sim/particles.star"));
+    const gar_star_table *p = gar_star_block(s, "particles");
+    size_t index = 0;
+    char *path = NULL;
+    char want[PATH_MAX];
+    ck_assert_int_eq(gar_star_image_name(s, gar_star_cell(p, 399, 0), &index, &path), GAR_OK);
+    ck_assert_uint_eq(index, 399);
+    ck_assert_msg(ends_with(path, "relion-sim/particles.mrcs"), "path %s", path);
+    ck_assert_int_lt(snprintf(want, sizeof want, "%s", test_data("relion-sim/particles.mrcs")), (int)sizeof want);
+    ck_assert_str_eq(path, want);
+    ck_assert(test_file_exists(path));
+    free(path);
+    path = NULL;
+    ck_assert_int_eq(gar_star_image_name(s, gar_star_cell(p, 0, 0), &index, &path), GAR_OK);
+    ck_assert_uint_eq(index, 0);
+    free(path);
+    gar_star_destroy(&s);
+}
+END_TEST
+
+/* ------------------------------------------------------------ hand-written text */
+
+START_TEST(test_image_name_forms)
+{
+    const char *star_path = write_text("img.star", "data_\nloop_\n_rlnImageName\n1@a.mrcs\n");
+    gar_star *s = read_ok(star_path);
+    const char *dir = test_tmpdir(TAG);
+    char want[PATH_MAX];
+    size_t index = 99;
+    char *path = NULL;
+
+    ck_assert_ptr_nonnull(gar_star_block(s, ""));  /* a bare data_ block */
+    ck_assert_int_eq(gar_star_image_name(s, "000012@stacks/a.mrcs", &index, &path), GAR_OK);
+    ck_assert_uint_eq(index, 11);
+    ck_assert_int_lt(snprintf(want, sizeof want, "%s/stacks/a.mrcs", dir), (int)sizeof want);
+    ck_assert_str_eq(path, want);
+    free(path);
+
+    ck_assert_int_eq(gar_star_image_name(s, "7@/abs/dir/b.mrcs", &index, &path), GAR_OK);
+    ck_assert_uint_eq(index, 6);
+    ck_assert_str_eq(path, "/abs/dir/b.mrcs");
+    free(path);
+
+    index = 99;
+    ck_assert_int_eq(gar_star_image_name(s, "single.mrc", &index, &path), GAR_OK);
+    ck_assert_uint_eq(index, 0);
+    ck_assert_int_lt(snprintf(want, sizeof want, "%s/single.mrc", dir), (int)sizeof want);
+    ck_assert_str_eq(path, want);
+    free(path);
+
+    /* Without a STAR file the path is left as given. */
+    ck_assert_int_eq(gar_star_image_name(NULL, "3@x.mrcs", &index, &path), GAR_OK);
+    ck_assert_uint_eq(index, 2);
+    ck_assert_str_eq(path, "x.mrcs");
+    free(path);
+
+    path = (char *)"sentinel";
+    ck_assert_int_eq(gar_star_image_name(s, "0@a.mrcs", &index, &path), GAR_ERR_DATA);
+    ck_assert_ptr_null(path);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "'0@a.mrcs'"));
+    ck_assert_int_eq(gar_star_image_name(s, "x12@a.mrcs", &index, &path), GAR_ERR_DATA);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "'x12@a.mrcs'"));
+    ck_assert_int_eq(gar_star_image_name(s, "@a.mrcs", &index, &path), GAR_ERR_DATA);
+    ck_assert_int_eq(gar_star_image_name(s, "-3@a.mrcs", &index, &path), GAR_ERR_DATA);
+    ck_assert_int_eq(gar_star_image_name(s, "99999999999999999999999@a.mrcs", &index, &path), GAR_ERR_DATA);
+    ck_assert_int_eq(gar_star_image_name(s, "5@", &index, &path), GAR_ERR_DATA);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "no file name"));
+    ck_assert_ptr_null(path);
+    gar_star_destroy(&s);
+    cleanup(star_path);
+}
+END_TEST
+
+START_TEST(test_quoted_fields)
+{
+    const char *path = write_text("quoted.star",
+        "data_q\n"
+        "loop_\n"
+        "_rlnMicrographName #1\n"
+        "_rlnComment #2\n"
+        "_rlnValue #3\n"
+        "'my file.mrc' \"two words  here\" 1.5\n"
+        "plain 'it's'\t-2\n"
+        "\"a 'b' c\" '' 3\n"
+        "'_notalabel' 'data_x' 4\n");
+    gar_star *s = read_ok(path);
+    const gar_star_table *t = gar_star_block(s, "q");
+    ck_assert_uint_eq(gar_star_rows(t), 4);
+    ck_assert_str_eq(gar_star_cell(t, 0, 0), "my file.mrc");
+    ck_assert_str_eq(gar_star_cell(t, 0, 1), "two words  here");
+    ck_assert_double_eq(cell_d(s, t, 0, "rlnValue"), 1.5);
+    ck_assert_str_eq(gar_star_cell(t, 1, 0), "plain");
+    ck_assert_str_eq(gar_star_cell(t, 1, 1), "it's");
+    ck_assert_double_eq(cell_d(s, t, 1, "rlnValue"), -2.0);
+    ck_assert_str_eq(gar_star_cell(t, 2, 0), "a 'b' c");
+    ck_assert_str_eq(gar_star_cell(t, 2, 1), "");
+    /* A quoted value that looks like a label or block is still a value. */
+    ck_assert_str_eq(gar_star_cell(t, 3, 0), "_notalabel");
+    ck_assert_str_eq(gar_star_cell(t, 3, 1), "data_x");
+    ck_assert_ptr_null(gar_star_block(s, "x"));
+    gar_star_destroy(&s);
+    cleanup(path);
+}
+END_TEST
+
+START_TEST(test_missing_optional_columns)
+{
+    const char *path = write_text("minimal.star",
+        "data_particles\nloop_\n_rlnImageName #1\n_rlnAngleRot #2\n1@a.mrcs 10\n2@a.mrcs 20\n");
+    gar_star *s = read_ok(path);
+    const gar_star_table *t = gar_star_block(s, "particles");
+    double v = 0;
+    ck_assert_int_eq(gar_star_column(t, "rlnOriginXAngst"), -1);
+    ck_assert_int_eq(gar_star_column(t, "rlnDefocusU"), -1);
+    ck_assert_int_eq(gar_star_column(t, "rlnAngleRot"), 1);
+    ck_assert_int_eq(gar_star_column(t, "_rlnAngleRot"), 1);
+    ck_assert_int_eq(gar_star_column(NULL, "rlnAngleRot"), -1);
+    ck_assert_ptr_null(gar_star_cell(t, 0, -1));
+    ck_assert_ptr_null(gar_star_cell(t, 0, 2));
+    ck_assert_int_eq(gar_star_cell_double(s, t, 0, -1, &v), GAR_ERR_INTERNAL);
+    ck_assert_int_eq(gar_star_cell_double(s, t, 2, 1, &v), GAR_ERR_INTERNAL);
+    ck_assert_double_eq(cell_d(s, t, 1, "rlnAngleRot"), 20.0);
+    gar_star_destroy(&s);
+    cleanup(path);
+}
+END_TEST
+
+START_TEST(test_label_value_block)
+{
+    const char *path = write_text("pairs.star",
+        "# version 30001\n"
+        "\n"
+        "data_general\n"
+        "\n"
+        "_rlnImageSizeX   128\n"
+        "_rlnImageSizeY   130   # trailing comment\n"
+        "# a comment between pairs\n"
+        "_rlnMovieName  'movie with space.tif'\n"
+        "_rlnMicrographPixelSize 1.06\n"
+        "\n"
+        "data_particles\n"
+        "loop_\n"
+        "_rlnA #1\n"
+        "1\n"
+        "2\n");
+    gar_star *s = read_ok(path);
+    const gar_star_table *g = gar_star_block(s, "general");
+    const gar_star_table *p = gar_star_block(s, "particles");
+    long v = 0;
+    ck_assert_ptr_nonnull(g);
+    ck_assert_uint_eq(gar_star_rows(g), 1);
+    ck_assert_int_eq(gar_star_ncols(g), 4);
+    ck_assert_str_eq(gar_star_label(g, 0), "rlnImageSizeX");
+    ck_assert_str_eq(gar_star_label(g, 3), "rlnMicrographPixelSize");
+    ck_assert_int_eq(gar_star_cell_int(s, g, 0, 1, &v), GAR_OK);
+    ck_assert_int_eq(v, 130);
+    ck_assert_str_eq(cell_s(g, 0, "rlnMovieName"), "movie with space.tif");
+    ck_assert_double_eq(cell_d(s, g, 0, "rlnMicrographPixelSize"), 1.06);
+    ck_assert_int_eq(gar_star_row_line(g, 0), 5);
+    ck_assert_uint_eq(gar_star_rows(p), 2);
+    ck_assert_str_eq(gar_star_cell(p, 1, 0), "2");
+    gar_star_destroy(&s);
+    cleanup(path);
+}
+END_TEST
+
+START_TEST(test_many_pairs)
+{
+    /* More pairs than the initial capacity, so the single row must grow. */
+    char text[8192];
+    size_t n = 0;
+    int i;
+    const char *path;
+    gar_star *s;
+    const gar_star_table *t;
+    n += (size_t)snprintf(text + n, sizeof text - n, "data_big\n");
+    for (i = 0; i < 100; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "_key%d value%d\n", i, i * 3);
+    path = write_text("pairs100.star", text);
+    s = read_ok(path);
+    t = gar_star_block(s, "big");
+    ck_assert_int_eq(gar_star_ncols(t), 100);
+    ck_assert_str_eq(gar_star_label(t, 99), "key99");
+    ck_assert_str_eq(gar_star_cell(t, 0, 0), "value0");
+    ck_assert_str_eq(gar_star_cell(t, 0, 57), "value171");
+    ck_assert_str_eq(gar_star_cell(t, 0, 99), "value297");
+    gar_star_destroy(&s);
+    cleanup(path);
+}
+END_TEST
+
+START_TEST(test_comments_and_blank_lines)
+{
+    const char *path = write_text("comments.star",
+        "\xEF\xBB\xBF# version 30001\r\n"
+        "   \r\n"
+        "data_optics   # block comment\r\n"
+        "loop_\r\n"
+        "_rlnOpticsGroup #1\r\n"
+        "# a comment between labels\r\n"
+        "_rlnNote #2\r\n"
+        "1 a#b\r\n"
+        "# a comment between rows does not end the loop\r\n"
+        "2 c   # trailing comment\r\n"
+        " \t \r\n"
+        "\n"
+        "data_particles\n"
+        "\n"
+        "loop_\n"
+        "\n"
+        "_rlnX #1\n"
+        "\n"
+        "5\n"
+        "6");  /* no final newline */
+    gar_star *s = read_ok(path);
+    const gar_star_table *o = gar_star_block(s, "optics");
+    const gar_star_table *p = gar_star_block(s, "particles");
+    ck_assert_uint_eq(gar_star_rows(o), 2);
+    ck_assert_int_eq(gar_star_ncols(o), 2);
+    ck_assert_str_eq(gar_star_cell(o, 0, 1), "a#b");  /* '#' inside a field is text */
+    ck_assert_str_eq(gar_star_cell(o, 1, 1), "c");
+    ck_assert_int_eq(gar_star_row_line(o, 1), 10);
+    ck_assert_uint_eq(gar_star_rows(p), 2);
+    ck_assert_str_eq(gar_star_cell(p, 1, 0), "6");
+    ck_assert_int_eq(gar_star_row_line(p, 1), 20);
+    gar_star_destroy(&s);
+    cleanup(path);
+}
+END_TEST
+
+START_TEST(test_numbers_strict)
+{
+    const char *path = write_text("numbers.star",
+        "data_n\nloop_\n_rlnAngleRot #1\n_rlnAngleTilt #2\n_rlnClassNumber #3\n"
+        "1e-3 -0.5 2.000000\n"
+        "abc 12abc 2.5\n"
+        "inf nan ''\n"
+        "1e999 +7 x\n");
+    gar_star *s = read_ok(path);
+    const gar_star_table *t = gar_star_block(s, "n");
+    double v = 0;
+    long k = 0;
+    ck_assert_double_eq(cell_d(s, t, 0, "rlnAngleRot"), 1e-3);
+    ck_assert_double_eq(cell_d(s, t, 0, "rlnAngleTilt"), -0.5);
+    ck_assert_int_eq(gar_star_cell_int(s, t, 0, 2, &k), GAR_OK);
+    ck_assert_int_eq(k, 2);
+
+    gar_error_clear();
+    ck_assert_int_eq(gar_star_cell_double(s, t, 1, 0, &v), GAR_ERR_DATA);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "numbers.star:7: rlnAngleRot: expected a number, got 'abc'"));
+    ck_assert_int_eq(gar_star_cell_double(s, t, 1, 1, &v), GAR_ERR_DATA);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), ":7: rlnAngleTilt: expected a number, got '12abc'"));
+    ck_assert_int_eq(gar_star_cell_int(s, t, 1, 2, &k), GAR_ERR_DATA);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "rlnClassNumber: expected an integer, got '2.5'"));
+    ck_assert_int_eq(gar_star_cell_double(s, t, 2, 0, &v), GAR_ERR_DATA);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), ":8: rlnAngleRot: expected a number, got 'inf'"));
+    ck_assert_int_eq(gar_star_cell_double(s, t, 2, 1, &v), GAR_ERR_DATA);
+    ck_assert_int_eq(gar_star_cell_double(s, t, 2, 2, &v), GAR_ERR_DATA);
+    ck_assert_int_eq(gar_star_cell_int(s, t, 2, 2, &k), GAR_ERR_DATA);
+    ck_assert_int_eq(gar_star_cell_double(s, t, 3, 0, &v), GAR_ERR_DATA);  /* overflows */
+    ck_assert_double_eq(cell_d(s, t, 3, "rlnAngleTilt"), 7.0);
+    ck_assert_int_eq(gar_star_cell_int(s, t, 3, 2, &k), GAR_ERR_DATA);
+    ck_assert_int_eq(k, 2);  /* untouched on failure */
+    gar_star_destroy(&s);
+    cleanup(path);
+}
+END_TEST
+
+/* ------------------------------------------------------------ parse errors */
+
+START_TEST(test_error_too_few_fields)
+{
+    expect_parse_error("few.star",
+                       "data_particles\nloop_\n_rlnA #1\n_rlnB #2\n_rlnC #3\n1 2 3\n1 2\n",
+                       GAR_ERR_DATA, "few.star:7: row has 2 fields, expected 3", "rlnA ... rlnC");
+}
+END_TEST
+
+START_TEST(test_error_too_many_fields)
+{
+    expect_parse_error("many.star", "data_p\nloop_\n_rlnA #1\n_rlnB #2\n1 2\n1 2 3\n", GAR_ERR_DATA,
+                       "many.star:6: row has 3 fields, expected 2 (labels rlnA ... rlnB)", NULL);
+}
+END_TEST
+
+START_TEST(test_error_unterminated_quote)
+{
+    expect_parse_error("quote.star", "data_p\nloop_\n_rlnA #1\n_rlnB #2\n'a b' 2\n'unclosed 3\n",
+                       GAR_ERR_DATA, "quote.star:6: unterminated ' quote", NULL);
+}
+END_TEST
+
+START_TEST(test_error_label_outside_block)
+{
+    expect_parse_error("outside.star", "# header\n_rlnA 1\ndata_x\n_rlnB 2\n", GAR_ERR_DATA,
+                       "outside.star:2: label _rlnA outside any data_ block", NULL);
+}
+END_TEST
+
+START_TEST(test_error_rows_without_labels)
+{
+    expect_parse_error("nolabel.star", "data_p\nloop_\n1 2\n", GAR_ERR_DATA, "nolabel.star:3: row before any label",
+                       NULL);
+}
+END_TEST
+
+START_TEST(test_error_empty_loop)
+{
+    expect_parse_error("emptyloop.star", "data_p\nloop_\n_rlnA #1\n\ndata_q\n_rlnB 1\n", GAR_ERR_DATA,
+                       "emptyloop.star:1: block data_p: loop_ has 1 labels but no rows", NULL);
+}
+END_TEST
+
+START_TEST(test_error_empty_block)
+{
+    expect_parse_error("emptyblock.star", "data_a\n_rlnB 1\ndata_p\n\n", GAR_ERR_DATA,
+                       "emptyblock.star:3: block data_p is empty", NULL);
+}
+END_TEST
+
+START_TEST(test_error_row_after_loop_end)
+{
+    expect_parse_error("after.star", "data_p\nloop_\n_rlnA #1\n1\n\n2\n", GAR_ERR_DATA,
+                       "after.star:6: row after the blank line", NULL);
+}
+END_TEST
+
+START_TEST(test_error_pair_without_value)
+{
+    expect_parse_error("pair.star", "data_g\n_rlnA\n", GAR_ERR_DATA, "pair.star:2: label _rlnA has 0 values",
+                       NULL);
+}
+END_TEST
+
+START_TEST(test_error_duplicate_label_and_block)
+{
+    expect_parse_error("duplabel.star", "data_p\nloop_\n_rlnA #1\n_rlnA #2\n1 2\n", GAR_ERR_DATA,
+                       "duplabel.star:4: label _rlnA appears twice", NULL);
+    expect_parse_error("dupblock.star", "data_p\n_rlnA 1\ndata_p\n_rlnA 2\n", GAR_ERR_DATA,
+                       "dupblock.star:3: block data_p repeats the one at line 1", NULL);
+}
+END_TEST
+
+START_TEST(test_error_not_star)
+{
+    expect_parse_error("empty.star", "", GAR_ERR_DATA, "no data_ block", NULL);
+}
+END_TEST
+
+START_TEST(test_error_nul_byte)
+{
+    const char *path = test_tmpfile(TAG, "nul.star");
+    static const char text[] = "data_p\n_rlnA 1\n_rlnB x\0y\n";
+    gar_star *s = NULL;
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, sizeof text - 1, f), sizeof text - 1);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(gar_star_read(path, &s), GAR_ERR_DATA);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "nul.star:3: NUL byte"));
+    cleanup(path);
+}
+END_TEST
+
+START_TEST(test_error_missing_file)
+{
+    gar_star *s = (gar_star *)&s;
+    const char *path = test_tmpfile(TAG, "no-such.star");
+    ck_assert_int_eq(gar_star_read(path, &s), GAR_ERR_NOINPUT);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "no-such.star"));
+    ck_assert_int_eq(gar_star_read(test_tmpdir(TAG), &s), GAR_ERR_NOINPUT);  /* a folder */
+    ck_assert_ptr_null(s);
+    rmdir(test_tmpdir(TAG));
+}
+END_TEST
+
+/* ------------------------------------------------------------ scale */
+
+START_TEST(test_million_rows)
+{
+    const char *path = test_tmpfile(TAG, "million.star");
+    FILE *f = fopen(path, "w");
+    const size_t n = 1000000;
+    gar_star *s;
+    const gar_star_table *t;
+    size_t i;
+    size_t index = 0;
+    char *img = NULL;
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "data_optics\nloop_\n_rlnOpticsGroup #1\n1\n\ndata_particles\nloop_\n"
+               "_rlnImageName #1\n_rlnAngleRot #2\n_rlnOpticsGroup #3\n");
+    for (i = 1; i <= n; i++)
+        fprintf(f, "%06zu@s.mrcs %.2f 1\n", i, (double)(i % 36000) / 100.0);
+    ck_assert_int_eq(fclose(f), 0);
+
+    s = read_ok(path);
+    t = gar_star_block(s, "particles");
+    ck_assert_uint_eq(gar_star_rows(t), n);
+    ck_assert_str_eq(gar_star_cell(t, n - 1, 0), "1000000@s.mrcs");
+    ck_assert_double_eq(cell_d(s, t, 123456, "rlnAngleRot"), 154.57);  /* i = 123457, mod 36000 */
+    ck_assert_int_eq(gar_star_row_line(t, n - 1), 10 + (long)n);
+    ck_assert_int_eq(gar_star_image_name(s, gar_star_cell(t, n - 1, 0), &index, &img), GAR_OK);
+    ck_assert_uint_eq(index, n - 1);
+    free(img);
+    gar_star_destroy(&s);
+    cleanup(path);
+}
+END_TEST
+
+static Suite *star_suite(void)
+{
+    Suite *s = suite_create("star");
+    TCase *relion = tcase_create("relion");
+    TCase *text = tcase_create("text");
+    TCase *err = tcase_create("errors");
+    TCase *scale = tcase_create("scale");
+
+    tcase_add_test(relion, test_relion_optics);
+    tcase_add_test(relion, test_relion_particles);
+    tcase_add_test(relion, test_relion_image_name);
+    suite_add_tcase(s, relion);
+
+    tcase_add_test(text, test_image_name_forms);
+    tcase_add_test(text, test_quoted_fields);
+    tcase_add_test(text, test_missing_optional_columns);
+    tcase_add_test(text, test_label_value_block);
+    tcase_add_test(text, test_many_pairs);
+    tcase_add_test(text, test_comments_and_blank_lines);
+    tcase_add_test(text, test_numbers_strict);
+    suite_add_tcase(s, text);
+
+    tcase_add_test(err, test_error_too_few_fields);
+    tcase_add_test(err, test_error_too_many_fields);
+    tcase_add_test(err, test_error_unterminated_quote);
+    tcase_add_test(err, test_error_label_outside_block);
+    tcase_add_test(err, test_error_rows_without_labels);
+    tcase_add_test(err, test_error_empty_loop);
+    tcase_add_test(err, test_error_empty_block);
+    tcase_add_test(err, test_error_row_after_loop_end);
+    tcase_add_test(err, test_error_pair_without_value);
+    tcase_add_test(err, test_error_duplicate_label_and_block);
+    tcase_add_test(err, test_error_not_star);
+    tcase_add_test(err, test_error_nul_byte);
+    tcase_add_test(err, test_error_missing_file);
+    suite_add_tcase(s, err);
+
+    /* Generous: the million-row file is also run under valgrind. */
+    tcase_set_timeout(scale, 300);
+    tcase_add_test(scale, test_million_rows);
+    suite_add_tcase(s, scale);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(star_suite());
+    int failed;
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

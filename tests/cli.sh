@@ -1,0 +1,46 @@
+#!/bin/sh
+# The garner command: help, version, exit codes, and bad inputs that must give
+# one clear line, a non-zero exit and no output file.
+. "${GAR_SRCDIR:-.}/tests/testlib.sh"
+d=$(scratch cli)
+map="$GAR_TEST_DATA/tii-64.mrc"
+
+check "--version names MPI, CUDA, HDF5 and FFTW" -- \
+    sh -c "'$GARNER' --version | grep -q MPICH && '$GARNER' --version | grep -q 'CUDA:' && '$GARNER' --version | grep -q 'HDF5:' && '$GARNER' --version | grep -q fftw"
+for c in import simulate info; do
+    check "garner $c --help" -- sh -c "'$GARNER' $c --help | grep -q usage"
+done
+expect 0 "" -- "$GARNER" --help
+expect 64 "unknown command 'frobnicate'" -- "$GARNER" frobnicate
+expect 64 "required" -- "$GARNER" simulate --map "$map"
+expect 64 "--count: expected a non-negative integer, got 'many'" -- "$GARNER" simulate --map "$map" --count many --out "$d/x.h5"
+expect 64 "--defocus: expected MIN:MAX" -- "$GARNER" simulate --map "$map" --count 2 --defocus 2 --out "$d/x.h5"
+expect 64 "unknown or incomplete option '--bogus'" -- "$GARNER" import --bogus
+expect 66 "no-such.star" -- "$GARNER" import --star "$d/no-such.star" --out "$d/x.h5"
+check "no output after a failed import" -- test ! -e "$d/x.h5"
+
+# A map whose header gives a negative pixel size (cella x = -192 Å).
+cp "$map" "$d/negative.mrc"
+poke_u32 "$d/negative.mrc" 40 c3400000
+expect 65 "negative" -- "$GARNER" simulate --map "$d/negative.mrc" --count 2 --out "$d/neg.h5"
+check "no output after a negative pixel size" -- test ! -e "$d/neg.h5"
+
+# A header claiming 10^9 sections on a 1 MiB file: refused before any
+# allocation (the address space is capped at 1 GiB to prove it).
+cp "$map" "$d/huge.mrc"
+poke_u32 "$d/huge.mrc" 8 3b9aca00
+expect 65 "huge.mrc" -- sh -c "ulimit -v 1048576; exec '$GARNER' info '$d/huge.mrc'"
+expect 65 "huge.mrc" -- sh -c "ulimit -v 1048576; exec '$GARNER' simulate --map '$d/huge.mrc' --count 2 --out '$d/huge.h5'"
+check "no output from the huge header" -- test ! -e "$d/huge.h5"
+
+# simulate, then info, then refusing to overwrite.
+expect 0 "" -- "$GARNER" simulate --map "$map" --count 10 --snr 1 --seed 3 --out "$d/s.h5"
+check "info reports 10 particles and no NaN" -- \
+    sh -c "'$GARNER' info '$d/s.h5' | grep -q 'particles            10' && '$GARNER' info '$d/s.h5' | grep -q 'non-finite pixels    0'"
+expect 64 "file exists (add --overwrite" -- "$GARNER" simulate --map "$map" --count 10 --out "$d/s.h5"
+expect 0 "" -- "$GARNER" simulate --map "$map" --count 4 --out "$d/s.h5" --overwrite
+check "--overwrite replaced the stack" -- sh -c "'$GARNER' info '$d/s.h5' | grep -q 'particles            4'"
+expect 64 "is a directory" -- "$GARNER" simulate --map "$map" --count 4 --out "$d"
+check "no temporary files left behind" -- sh -c "! ls '$d' | grep -q tmp"
+
+finish

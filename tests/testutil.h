@@ -1,0 +1,68 @@
+/* Shared helpers for garner's Check tests: where the test data is, and a
+ * private scratch folder under the build tree (never the source tree, which
+ * is read-only under `make distcheck`). */
+#ifndef GAR_TESTUTIL_H
+#define GAR_TESTUTIL_H
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* $GAR_TEST_DATA/name (tests/data in the source tree). */
+static inline const char *test_data(const char *name)
+{
+    static char buf[8][PATH_MAX];
+    static int slot;
+    const char *dir = getenv("GAR_TEST_DATA");
+    char *out = buf[slot++ % 8];
+    snprintf(out, PATH_MAX, "%s/%s", dir ? dir : "tests/data", name);
+    return out;
+}
+
+/* A fresh scratch folder tests/tmp/<tag>-<pid>, created on first use. */
+static inline const char *test_tmpdir(const char *tag)
+{
+    static char dir[PATH_MAX];
+    mkdir("tests", 0755);
+    mkdir("tests/tmp", 0755);
+    snprintf(dir, sizeof dir, "tests/tmp/%s-%ld", tag, (long)getpid());
+    mkdir(dir, 0755);
+    return dir;
+}
+
+/* tmpdir/name */
+static inline const char *test_tmpfile(const char *tag, const char *name)
+{
+    static char buf[8][2 * PATH_MAX];
+    static int slot;
+    char *out = buf[slot++ % 8];
+    snprintf(out, 2 * PATH_MAX, "%s/%s", test_tmpdir(tag), name);
+    return out;
+}
+
+static inline int test_file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* Count entries in a folder whose name starts with `prefix` (leftover temp files). */
+#include <dirent.h>
+static inline int test_count_prefix(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+#endif
