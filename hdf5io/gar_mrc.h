@@ -1,7 +1,8 @@
 /* garner: MRC2014 maps and image stacks.
  *
  * Reading validates the header against the file before allocating anything:
- * dimensions positive and at most GAR_MRC_MAX_DIM, mode one of 0 (int8),
+ * dimensions positive, nx and ny at most GAR_MRC_MAX_DIM (nz, the image count
+ * of a stack, only has to fit the file), mode one of 0 (int8),
  * 1 (int16), 2 (float32), 6 (uint16), 12 (float16), the extended header and
  * the data block within the file size, the axis order (mapc/mapr/maps) a
  * permutation of 1,2,3 (only 1,2,3 is accepted for data; others are an error
@@ -23,7 +24,7 @@
 extern "C" {
 #endif
 
-#define GAR_MRC_MAX_DIM 65536   /* per axis; larger is refused as corrupt */
+#define GAR_MRC_MAX_DIM 65536   /* nx, ny; larger is refused as corrupt */
 
 typedef struct gar_mrc gar_mrc;  /* an open MRC file, header validated */
 

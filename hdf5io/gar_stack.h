@@ -70,7 +70,7 @@ const gar_optics *gar_stack_optics_group(const gar_stack *s, int32_t group);
  * hyperslab read. If that read fails (a Fletcher32 mismatch, a truncated
  * file), the range is re-read one image at a time to find the bad particle and
  * the error names its index: "s.h5: /particles/images: particle 17: checksum
- * mismatch (file corrupt)". */
+ * mismatch or unreadable data (file corrupt or truncated)". */
 gar_status gar_stack_read_images(gar_stack *s, size_t first, size_t count, float *out);
 /* Metadata [first, first+count) into out; one hyperslab read per column. */
 gar_status gar_stack_read_meta(gar_stack *s, size_t first, size_t count, gar_particle *out);

@@ -93,9 +93,9 @@ int gar_cmd_phantom(int argc, char **argv)
         return gar_cli_fail(st);
     if ((st = gar_cli_check_output_file("--out", out, overwrite)) != GAR_OK)
         goto done;
-    gar_log_info("phantom with %s symmetry (%zu operators), %zu px, %.4g Å/px, seed %llu",
-                 gar_symmetry_name(sym), gar_symmetry_order(sym), cfg.box, cfg.pixel_size_A,
-                 (unsigned long long)cfg.seed);
+    gar_log_info("phantom with %s symmetry (%zu operator%s), %zu px, %.4g Å/px, seed %llu",
+                 gar_symmetry_name(sym), gar_symmetry_order(sym), gar_symmetry_order(sym) > 1 ? "s" : "",
+                 cfg.box, cfg.pixel_size_A, (unsigned long long)cfg.seed);
     if ((st = gar_phantom_create(&cfg, sym, &map)) != GAR_OK ||
         (st = gar_mrc_write(out, map)) != GAR_OK)
         goto done;

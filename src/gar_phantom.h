@@ -24,7 +24,7 @@ typedef struct gar_phantom_config {
     double atom_sigma_A;   /* Gaussian width (0: 1.5 pixels, at least 1.5 Å) */
 } gar_phantom_config;
 
-/* A phantom of the given symmetry, confined to a sphere of radius ~0.35 box,
+/* A phantom of the given symmetry, its atoms (to 4σ) within 0.45 box of the centre,
  * normalised to zero mean and unit standard deviation over the box. */
 gar_status gar_phantom_create(const gar_phantom_config *cfg, const gar_symmetry *sym, gar_map **out);
 

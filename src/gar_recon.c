@@ -19,7 +19,8 @@ struct gar_recon {
     size_t N, M, H;           /* box, padded size, M/2 + 1 */
     size_t nvox;              /* M × M × H */
     double kmax;              /* resolution limit, padded voxels */
-    int kbound;               /* integer bound on |kx|, |ky|, |kz| */
+    int kbound;               /* integer bound on |ky|, |kz| */
+    int kxbound;              /* integer bound on kx */
     int R;                    /* plane radius */
     size_t plane_pixels;      /* (2R+1)² */
     float blob[GAR_BLOB_TABLE];
@@ -41,10 +42,9 @@ static double resolution_to_kmax(const gar_recon_config *cfg, size_t M)
     double nyquist = 0.5 * (double)M;
     double k;
     if (cfg->max_resolution_A <= 0)
-        return nyquist - 1.0;
+        return nyquist;
     k = (double)M * cfg->pixel_size_A / cfg->max_resolution_A;
-    /* The last padded shell aliases ±M/2; stay one voxel inside it. */
-    return k > nyquist - 1.0 ? nyquist - 1.0 : k;
+    return k > nyquist ? nyquist : k;
 }
 
 size_t gar_recon_memory_bytes(const gar_recon_config *cfg)
@@ -90,7 +90,12 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     r->H = r->M / 2 + 1;
     r->nvox = r->M * r->M * r->H;
     r->kmax = resolution_to_kmax(cfg, r->M);
+    /* ky, kz = ±M/2 alias one index, so those stop at M/2 − 1 (losing only the
+     * axis points of the Nyquist shell); kx = M/2 has its own index. */
     r->kbound = (int)floor(r->kmax);
+    if (r->kbound > (int)r->M / 2 - 1)
+        r->kbound = (int)r->M / 2 - 1;
+    r->kxbound = (int)floor(r->kmax);
     r->R = (int)ceil(r->kmax + cfg->blob_radius) + 1;
     r->plane_pixels = (size_t)(2 * r->R + 1) * (size_t)(2 * r->R + 1);
     r->threads = cfg->threads;
@@ -293,7 +298,7 @@ static void insert_slice(gar_recon *r, const gar_ppix *plane, const double Ad[9]
                          float *G, float *W)
 {
     float A[9];
-    const int K = r->kbound;
+    const int K = r->kbound, KX = r->kxbound;
     const double kmax2 = r->kmax * r->kmax, a = r->a;
     const double n0 = Ad[6], n1 = Ad[7], n2 = Ad[8];
     const double an0 = fabs(n0), an1 = fabs(n1), an2 = fabs(n2);
@@ -303,7 +308,7 @@ static void insert_slice(gar_recon *r, const gar_ppix *plane, const double Ad[9]
     if (an2 >= an0 && an2 >= an1) {
         /* columns along z */
         for (int ky = -K; ky <= K; ky++)
-            for (int kx = 0; kx <= K; kx++) {
+            for (int kx = 0; kx <= KX; kx++) {
                 double rr = (double)kx * kx + (double)ky * ky;
                 if (rr > kmax2)
                     continue;
@@ -326,7 +331,7 @@ static void insert_slice(gar_recon *r, const gar_ppix *plane, const double Ad[9]
     } else if (an1 >= an0) {
         /* columns along y; z lies in the plane */
         for (int kz = first_owned(-K, t, T); kz <= K; kz += T)
-            for (int kx = 0; kx <= K; kx++) {
+            for (int kx = 0; kx <= KX; kx++) {
                 double rr = (double)kx * kx + (double)kz * kz;
                 if (rr > kmax2)
                     continue;
@@ -363,8 +368,8 @@ static void insert_slice(gar_recon *r, const gar_ppix *plane, const double Ad[9]
                 int lo = (int)ceil(x0), hi = (int)floor(x1);
                 if (lo < 0)
                     lo = 0;
-                if (hi > K)
-                    hi = K;
+                if (hi > KX)
+                    hi = KX;
                 for (int kx = lo; kx <= hi; kx++)
                     if (rr + (double)kx * kx <= kmax2)
                         gather_into(r, plane, A, kx, ky, kz, G, W);
@@ -469,14 +474,14 @@ static void sample_half(const gar_recon *r, const float *G, const float *W, doub
 /* G and W summed over the group by trilinear interpolation (RELION's approach). */
 static void symmetrise_volume(const gar_recon *r, const float *G, const float *W, float *Gs, float *Ws)
 {
-    const int K = r->kbound;
+    const int K = r->kbound, KX = r->kxbound;
     const double kmax2 = r->kmax * r->kmax;
     memset(Gs, 0, r->nvox * 2 * sizeof(float));
     memset(Ws, 0, r->nvox * sizeof(float));
 #pragma omp parallel for num_threads(r->threads) schedule(static)
     for (int kz = -K; kz <= K; kz++)
         for (int ky = -K; ky <= K; ky++)
-            for (int kx = 0; kx <= K; kx++) {
+            for (int kx = 0; kx <= KX; kx++) {
                 double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
                 if (k2 > kmax2)
                     continue;
@@ -497,6 +502,16 @@ static void symmetrise_volume(const gar_recon *r, const float *G, const float *W
                 Gs[2 * idx + 1] = (float)sim;
                 Ws[idx] = (float)sw;
             }
+}
+
+double gar_recon_outer_mask(size_t box, double radius)
+{
+    double w = box / 20.0 < 3.0 ? 3.0 : box / 20.0, edge = 0.5 * (double)box, start = edge - w;
+    if (radius <= start)
+        return 1.0;
+    if (radius >= edge)
+        return 0.0;
+    return 0.5 + 0.5 * cos(GAR_PI * (radius - start) / w);
 }
 
 /* Real-space transform of the blob, B(ω) = 4π ∫₀^a b(s) s² sinc(2π s ω) ds, as a
@@ -543,9 +558,9 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
     size_t *shell_n = NULL, ngrid = 0;
     double gstep = 0;
     gar_map *map = NULL;
-    const int K = r->kbound, M = (int)r->M, N = (int)r->N;
+    const int K = r->kbound, KX = r->kxbound, M = (int)r->M, N = (int)r->N;
     const double kmax2 = r->kmax * r->kmax;
-    const size_t nshell = (size_t)K + 2;
+    const size_t nshell = (size_t)KX + 2;
     *out = NULL;
 
     if (half == 1 || half == 2) {
@@ -577,7 +592,7 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
         goto done;
     for (int kz = -K; kz <= K; kz++)
         for (int ky = -K; ky <= K; ky++)
-            for (int kx = 0; kx <= K; kx++) {
+            for (int kx = 0; kx <= KX; kx++) {
                 double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
                 if (k2 > kmax2)
                     continue;
@@ -592,7 +607,7 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
 #pragma omp parallel for num_threads(r->threads) schedule(static)
     for (int kz = -K; kz <= K; kz++)
         for (int ky = -K; ky <= K; ky++)
-            for (int kx = 0; kx <= K; kx++) {
+            for (int kx = 0; kx <= KX; kx++) {
                 double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
                 if (k2 > kmax2)
                     continue;
@@ -631,7 +646,8 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
                     double f = rad - j;
                     double corr = j + 1 < ngrid ? grid[j] + f * (grid[j + 1] - grid[j]) : grid[ngrid - 1];
                     size_t src = ((size_t)(z + off) * M + (size_t)(y + off)) * M + (size_t)(x + off);
-                    map->data[((size_t)z * N + y) * N + x] = (float)(vol[src] * norm / corr);
+                    double mask = r->cfg.outer_mask ? gar_recon_outer_mask(r->N, rad * gstep) : 1.0;
+                    map->data[((size_t)z * N + y) * N + x] = (float)(mask * vol[src] * norm / corr);
                 }
     }
     *out = map;

@@ -50,7 +50,14 @@ typedef struct gar_recon_config {
     gar_sym_mode sym_mode;
     int threads;                 /* >= 1 */
     size_t batch;                /* largest count passed to gar_recon_insert */
+    int outer_mask;              /* soft-mask the map outside the inscribed sphere */
 } gar_recon_config;
+
+/* The outer mask: 1 inside radius N/2 − w, a raised cosine to 0 at N/2, with
+ * w = max(3, N/20) pixels. Voxels beyond the inscribed sphere are not inside
+ * every particle's field of view; after gridding correction they hold noise
+ * as strong as the centre's and no signal. */
+double gar_recon_outer_mask(size_t box, double radius);
 
 typedef struct gar_recon gar_recon;
 
@@ -72,7 +79,8 @@ size_t gar_recon_count(const gar_recon *r, int half);
 
 /* The map from half set 1 or 2, or both (half = 0): symmetrise the volume if
  * so configured, F = G / max(W, floor) with the floor 1/1000 of the shell's
- * mean W, inverse 3D FFT, gridding correction, crop to N³. Does not change the
+ * mean W, inverse 3D FFT, gridding correction, crop to N³, outer mask if
+ * configured. Does not change the
  * accumulated sums, so it may be called for each half and for both. */
 gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out);
 

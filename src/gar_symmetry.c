@@ -117,8 +117,8 @@ done:
     return st;
 }
 
-/* Parse the digits after C or D: a positive decimal integer, nothing else
- * (no sign, no spaces). Returns 0 if not one. */
+/* Parse the digits after C or D: a decimal integer, nothing else (no sign,
+ * no spaces). Returns 1 for 1 to SYM_MAX_N, -1 above, 0 otherwise. */
 static int parse_fold(const char *s, long *n)
 {
     long v = 0;

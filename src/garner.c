@@ -20,6 +20,8 @@ typedef struct command {
 static const command commands[] = {
     {"import", gar_cmd_import, "import RELION 3.1 STAR + MRCS particles into a garner HDF5 stack"},
     {"simulate", gar_cmd_simulate, "simulate particles with known poses from a map"},
+    {"reconstruct", gar_cmd_reconstruct, "reconstruct a map from particles with known poses"},
+    {"phantom", gar_cmd_phantom, "make a pseudo-atomic phantom map with exact point-group symmetry"},
     {"info", gar_cmd_info, "describe a particle stack (HDF5) or a map (MRC)"},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,548 @@
+/* garner reconstruct: particles with known poses into a map, half maps and FSC. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "gar_cli.h"
+#include "gar_fsc.h"
+#include "gar_inputs.h"
+#include "gar_log.h"
+#include "gar_mrc.h"
+#include "gar_outdir.h"
+#include "gar_params.h"
+#include "gar_plot.h"
+#include "gar_recon.h"
+#include "gar_symmetry.h"
+#include "gar_sysinfo.h"
+
+static const char reconstruct_help[] =
+    "usage: garner reconstruct PARAMS [--set section.key=value ...]\n"
+    "\n"
+    "Reconstruct a map from the particle stacks named in the parameter file,\n"
+    "with the poses, shifts and CTF parameters stored in them, by gather-based\n"
+    "direct Fourier inversion with a Kaiser-Bessel blob. Writes into [output] dir:\n"
+    "  map.mrc         both half sets\n"
+    "  half1.mrc       half set 1 (rlnRandomSubset 1)\n"
+    "  half2.mrc       half set 2\n"
+    "  fsc.csv         shell, resolution (Å), FSC between the half maps\n"
+    "                  (and against [reconstruct] reference, if given)\n"
+    "  fsc.png         the FSC curve with the 0.143 line and the resolution\n"
+    "  slices.png      three central sections of the map\n"
+    "  summary.json    particles, resolution, time, rate, memory, parameters\n"
+    "  params.ini      the parameter file as given; params-effective.ini with\n"
+    "                  every key's value (defaults and --set included)\n"
+    "The folder appears only when complete. docs/PARAMETERS.md lists every key.\n"
+    "\n"
+    "options:\n"
+    "  --set section.key=value   override a parameter (repeatable)\n"
+    "  -h, --help                this help\n";
+
+typedef struct recon_settings {
+    const char *const *stacks;
+    size_t n_stacks;
+    int skip_nonfinite;
+    const char *out_dir;
+    int overwrite;
+    const char *symmetry;
+    int sym_volume;
+    int ctf, outer_mask;
+    long pad, blob_order, threads, batch;
+    double blob_radius, blob_alpha, max_res;
+    const char *reference;
+} recon_settings;
+
+static gar_status read_settings(const gar_params *p, recon_settings *s)
+{
+    gar_status st;
+    const char *mode = NULL, *nonfinite = NULL;
+    memset(s, 0, sizeof *s);
+    if ((st = gar_params_get_path_list(p, "input", "stacks", &s->stacks, &s->n_stacks)) != GAR_OK ||
+        (st = gar_params_get_string(p, "input", "nonfinite", &nonfinite)) != GAR_OK ||
+        (st = gar_params_get_path(p, "output", "dir", &s->out_dir)) != GAR_OK ||
+        (st = gar_params_get_bool(p, "output", "overwrite", &s->overwrite)) != GAR_OK ||
+        (st = gar_params_get_string(p, "reconstruct", "symmetry", &s->symmetry)) != GAR_OK ||
+        (st = gar_params_get_string(p, "reconstruct", "symmetry_mode", &mode)) != GAR_OK ||
+        (st = gar_params_get_bool(p, "reconstruct", "ctf", &s->ctf)) != GAR_OK ||
+        (st = gar_params_get_bool(p, "reconstruct", "outer_mask", &s->outer_mask)) != GAR_OK ||
+        (st = gar_params_get_int(p, "reconstruct", "pad", &s->pad)) != GAR_OK ||
+        (st = gar_params_get_double(p, "reconstruct", "blob_radius", &s->blob_radius)) != GAR_OK ||
+        (st = gar_params_get_double(p, "reconstruct", "blob_alpha", &s->blob_alpha)) != GAR_OK ||
+        (st = gar_params_get_int(p, "reconstruct", "blob_order", &s->blob_order)) != GAR_OK ||
+        (st = gar_params_get_double(p, "reconstruct", "max_resolution", &s->max_res)) != GAR_OK ||
+        (st = gar_params_get_int(p, "reconstruct", "threads", &s->threads)) != GAR_OK ||
+        (st = gar_params_get_int(p, "reconstruct", "batch", &s->batch)) != GAR_OK)
+        return st;
+    if (gar_params_is_set(p, "reconstruct", "reference") &&
+        (st = gar_params_get_path(p, "reconstruct", "reference", &s->reference)) != GAR_OK)
+        return st;
+    s->sym_volume = strcmp(mode, "volume") == 0;
+    s->skip_nonfinite = strcmp(nonfinite, "skip") == 0;
+    return GAR_OK;
+}
+
+/* Copy a file byte for byte (the parameter file into the output). */
+static gar_status copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = NULL;
+    char buf[65536];
+    size_t n;
+    gar_status st = GAR_OK;
+    if (in == NULL)
+        return gar_error(GAR_ERR_NOINPUT, "%s: cannot read", from);
+    out = fopen(to, "wb");
+    if (out == NULL) {
+        fclose(in);
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", to);
+    }
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) {
+            st = gar_error(GAR_ERR_IO, "%s: write failed", to);
+            break;
+        }
+    fclose(in);
+    if (fclose(out) != 0 && st == GAR_OK)
+        st = gar_error(GAR_ERR_IO, "%s: write failed", to);
+    return st;
+}
+
+static gar_status write_fsc_csv(const char *path, const double *fsc, const double *fsc_ref, size_t n,
+                                size_t box, double pixel)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", path);
+    fprintf(f, "shell,resolution_A,fsc_half_maps%s\n", fsc_ref ? ",fsc_reference" : "");
+    for (size_t s = 0; s < n; s++) {
+        double res = s > 0 ? box * pixel / (double)s : INFINITY;
+        if (s > 0)
+            fprintf(f, "%zu,%.4f,%.6f", s, res, fsc[s]);
+        else
+            fprintf(f, "%zu,inf,%.6f", s, fsc[s]);
+        if (fsc_ref)
+            fprintf(f, ",%.6f", fsc_ref[s]);
+        fprintf(f, "\n");
+    }
+    if (fclose(f) != 0)
+        return gar_error(GAR_ERR_IO, "%s: write failed", path);
+    return GAR_OK;
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* Every schema key with its effective value, typed. */
+static void json_parameters(FILE *f, const gar_params *p)
+{
+    const gar_param_spec *spec = gar_params_schema();
+    const char *section = NULL;
+    int first_section = 1, first_key = 1;
+    fprintf(f, "  \"parameters\": {");
+    for (; spec->section != NULL; spec++) {
+        if (section == NULL || strcmp(section, spec->section) != 0) {
+            fprintf(f, "%s\n    ", first_section ? "" : "\n    },\n    ");
+            json_string(f, spec->section);
+            fprintf(f, ": {");
+            section = spec->section;
+            first_section = 0;
+            first_key = 1;
+        }
+        fprintf(f, "%s\n      ", first_key ? "" : ",");
+        first_key = 0;
+        json_string(f, spec->key);
+        fprintf(f, ": ");
+        if (spec->default_value == NULL && !gar_params_is_set(p, spec->section, spec->key)) {
+            fprintf(f, "null");
+            continue;
+        }
+        switch (spec->type) {
+        case GAR_PARAM_INT: {
+            long v = 0;
+            gar_params_get_int(p, spec->section, spec->key, &v);
+            fprintf(f, "%ld", v);
+            break;
+        }
+        case GAR_PARAM_DOUBLE: {
+            double v = 0;
+            gar_params_get_double(p, spec->section, spec->key, &v);
+            fprintf(f, "%.10g", v);
+            break;
+        }
+        case GAR_PARAM_BOOL: {
+            int v = 0;
+            gar_params_get_bool(p, spec->section, spec->key, &v);
+            fprintf(f, "%s", v ? "true" : "false");
+            break;
+        }
+        case GAR_PARAM_PATH: {
+            const char *v = "";
+            gar_params_get_path(p, spec->section, spec->key, &v);
+            json_string(f, v);
+            break;
+        }
+        case GAR_PARAM_PATH_LIST: {
+            const char *const *v = NULL;
+            size_t n = 0;
+            gar_params_get_path_list(p, spec->section, spec->key, &v, &n);
+            fprintf(f, "[");
+            for (size_t i = 0; i < n; i++) {
+                if (i)
+                    fprintf(f, ", ");
+                json_string(f, v[i]);
+            }
+            fprintf(f, "]");
+            break;
+        }
+        default: {
+            const char *v = "";
+            gar_params_get_string(p, spec->section, spec->key, &v);
+            json_string(f, v);
+        }
+        }
+    }
+    fprintf(f, "\n    }\n  }\n");
+}
+
+typedef struct run_figures {
+    size_t used[2], skipped;
+    double resolution, resolution_ref, mean_fsc_ref, seconds;
+    size_t box, padded;
+    double pixel;
+    int threads;
+    size_t memory_estimate;
+} run_figures;
+
+static gar_status write_summary(const char *path, const gar_params *p, const run_figures *r)
+{
+    FILE *f = fopen(path, "w");
+    size_t total = r->used[0] + r->used[1];
+    if (f == NULL)
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", path);
+    fprintf(f, "{\n  \"garner_version\": \"%s\",\n", PACKAGE_VERSION);
+    fprintf(f, "  \"particles_used\": %zu,\n  \"particles_half1\": %zu,\n  \"particles_half2\": %zu,\n",
+            total, r->used[0], r->used[1]);
+    fprintf(f, "  \"particles_skipped_nonfinite\": %zu,\n", r->skipped);
+    fprintf(f, "  \"resolution_A\": %.4f,\n  \"resolution_criterion\": \"FSC 0.143 between half maps\",\n",
+            r->resolution);
+    if (r->resolution_ref > 0)
+        fprintf(f, "  \"resolution_reference_A\": %.4f,\n  \"mean_fsc_reference\": %.6f,\n",
+                r->resolution_ref, r->mean_fsc_ref);
+    fprintf(f, "  \"wall_time_s\": %.3f,\n  \"particles_per_second\": %.2f,\n", r->seconds,
+            r->seconds > 0 ? total / r->seconds : 0.0);
+    fprintf(f, "  \"peak_memory_bytes\": %zu,\n  \"memory_estimate_bytes\": %zu,\n", gar_peak_rss_bytes(),
+            r->memory_estimate);
+    fprintf(f, "  \"box\": %zu,\n  \"pixel_size_A\": %.6g,\n  \"padded_size\": %zu,\n  \"threads\": %d,\n",
+            r->box, r->pixel, r->padded, r->threads);
+    json_parameters(f, p);
+    fprintf(f, "}\n");
+    if (fclose(f) != 0)
+        return gar_error(GAR_ERR_IO, "%s: write failed", path);
+    return GAR_OK;
+}
+
+/* A value's origin for messages: "run.ini:7: [reconstruct] symmetry". */
+static void where(const gar_params *p, const char *section, const char *key, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s: [%s] %s", gar_params_origin(p, section, key), section, key);
+}
+
+/* Read, filter and insert every particle, batch by batch. */
+static gar_status insert_all(gar_inputs *in, gar_recon *rec, const recon_settings *s, size_t box,
+                             run_figures *fig)
+{
+    gar_status st = GAR_OK;
+    size_t npix = box * box, total = gar_inputs_count(in), done = 0;
+    size_t batch = (size_t)s->batch;
+    float *images = NULL;
+    gar_particle *meta = NULL;
+    gar_progress *progress = NULL;
+    if ((st = gar_alloc((void **)&images, batch, npix * sizeof(float), "particle batch")) != GAR_OK ||
+        (st = gar_alloc((void **)&meta, batch, sizeof *meta, "metadata batch")) != GAR_OK)
+        goto done;
+    progress = gar_progress_create("reconstruct", "particles", total, 10.0);
+    for (size_t k = 0; k < gar_inputs_n_stacks(in); k++) {
+        gar_stack *stack = gar_inputs_stack(in, k);
+        size_t n = gar_stack_count(stack);
+        for (size_t first = 0; first < n; first += batch) {
+            size_t cnt = n - first < batch ? n - first : batch, kept = 0;
+            if ((st = gar_stack_read_images(stack, first, cnt, images)) != GAR_OK ||
+                (st = gar_stack_read_meta(stack, first, cnt, meta)) != GAR_OK)
+                goto done;
+            for (size_t i = 0; i < cnt; i++) {
+                if (!gar_image_is_finite(images + i * npix, npix)) {
+                    if (!s->skip_nonfinite) {
+                        st = gar_error(GAR_ERR_DATA, "%s: particle %zu: image holds NaN or Inf (set "
+                                       "[input] nonfinite = skip to leave such particles out)",
+                                       gar_stack_path(stack), first + i);
+                        goto done;
+                    }
+                    fig->skipped++;
+                    continue;
+                }
+                if (kept != i) {
+                    memcpy(images + kept * npix, images + i * npix, npix * sizeof(float));
+                    meta[kept] = meta[i];
+                }
+                kept++;
+            }
+            if (kept > 0 && (st = gar_recon_insert(rec, images, meta, kept)) != GAR_OK) {
+                gar_error_context(st, "%s: particles %zu-%zu", gar_stack_path(stack), first, first + cnt - 1);
+                goto done;
+            }
+            done += cnt;
+            gar_progress_update(progress, done);
+        }
+    }
+    gar_progress_finish(&progress);
+done:
+    gar_progress_destroy(&progress);
+    free(images);
+    free(meta);
+    return st;
+}
+
+static gar_status run(gar_params *p, const char *params_path)
+{
+    gar_status st = GAR_OK;
+    recon_settings s;
+    gar_symmetry *sym = NULL;
+    gar_inputs *in = NULL;
+    gar_recon *rec = NULL;
+    gar_outdir *out = NULL;
+    gar_map *half[2] = {NULL, NULL}, *full = NULL, *ref = NULL;
+    double *fsc = NULL, *fsc_ref = NULL, *ops = NULL;
+    size_t box, nshell, n_optics = 0;
+    const gar_optics *optics;
+    gar_recon_config cfg;
+    run_figures fig;
+    char loc[512], mem_src[128], need[32], avail[32];
+    double t0 = gar_wall_seconds();
+
+    memset(&fig, 0, sizeof fig);
+    if ((st = read_settings(p, &s)) != GAR_OK)
+        goto done;
+    if ((st = gar_symmetry_create(s.symmetry, &sym)) != GAR_OK) {
+        where(p, "reconstruct", "symmetry", loc, sizeof loc);
+        gar_error_context(st, "%s", loc);
+        goto done;
+    }
+    if ((st = gar_inputs_open(s.stacks, s.n_stacks, &in)) != GAR_OK)
+        goto done;
+    box = gar_inputs_box(in);
+    fig.box = box;
+    fig.pixel = gar_inputs_pixel_size(in);
+    if (!(gar_inputs_columns(in) & GAR_COL_POSE)) {
+        st = gar_error(GAR_ERR_DATA, "%s: the stacks hold no poses (rot_deg, tilt_deg, psi_deg); "
+                       "reconstruct needs known poses", s.stacks[0]);
+        goto done;
+    }
+    if (s.ctf && !(gar_inputs_columns(in) & GAR_COL_CTF)) {
+        where(p, "reconstruct", "ctf", loc, sizeof loc);
+        st = gar_error(GAR_ERR_DATA, "%s = yes, but the stacks hold no defocus columns; set it to no for "
+                       "data without a CTF", loc);
+        goto done;
+    }
+    if (s.max_res > 0 && s.max_res < 2.0 * fig.pixel - 1e-9) {
+        where(p, "reconstruct", "max_resolution", loc, sizeof loc);
+        st = gar_error(GAR_ERR_USAGE, "%s: %g Å is finer than Nyquist (%g Å for %g Å pixels)", loc, s.max_res,
+                       2.0 * fig.pixel, fig.pixel);
+        goto done;
+    }
+    if (s.reference != NULL) {
+        if ((st = gar_mrc_read(s.reference, &ref)) != GAR_OK)
+            goto done;
+        if (ref->nx != box || ref->ny != box || ref->nz != box) {
+            where(p, "reconstruct", "reference", loc, sizeof loc);
+            st = gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
+                           s.reference, ref->nx, ref->ny, ref->nz, box, box);
+            goto done;
+        }
+    }
+
+    /* Gather the optics of every stack (groups are numbered per stack, and
+     * garner's import numbers them from RELION's, so they agree across stacks). */
+    optics = gar_stack_optics(gar_inputs_stack(in, 0), &n_optics);
+    if ((st = gar_alloc((void **)&ops, gar_symmetry_order(sym), 9 * sizeof(double), "operators")) != GAR_OK)
+        goto done;
+    for (size_t i = 0; i < gar_symmetry_order(sym); i++)
+        memcpy(ops + 9 * i, gar_symmetry_matrix(sym, i), 9 * sizeof(double));
+    memset(&cfg, 0, sizeof cfg);
+    cfg.box = box;
+    cfg.pixel_size_A = fig.pixel;
+    cfg.pad = (int)s.pad;
+    cfg.max_resolution_A = s.max_res;
+    cfg.blob_radius = s.blob_radius;
+    cfg.blob_alpha = s.blob_alpha;
+    cfg.blob_order = (int)s.blob_order;
+    cfg.ctf = s.ctf;
+    cfg.optics = optics;
+    cfg.n_optics = n_optics;
+    cfg.sym_ops = ops;
+    cfg.n_ops = gar_symmetry_order(sym);
+    cfg.sym_mode = s.sym_volume ? GAR_SYM_VOLUME : GAR_SYM_INSERT;
+    cfg.threads = s.threads > 0 ? (int)s.threads : gar_usable_cores();
+    cfg.batch = (size_t)s.batch;
+    cfg.outer_mask = s.outer_mask;
+    fig.threads = cfg.threads;
+    fig.padded = gar_recon_padded_size(box, cfg.pad);
+
+    /* Memory: check before allocating anything large. */
+    fig.memory_estimate = gar_recon_memory_bytes(&cfg) + cfg.batch * box * box * sizeof(float);
+    {
+        size_t avail_bytes = gar_available_memory(mem_src, sizeof mem_src);
+        gar_format_bytes((double)fig.memory_estimate, need, sizeof need);
+        gar_format_bytes((double)avail_bytes, avail, sizeof avail);
+        if (avail_bytes > 0 && fig.memory_estimate > avail_bytes) {
+            st = gar_error(GAR_ERR_NOMEM, "this reconstruction needs %s (box %zu, padded %zu, batch %zu) but "
+                           "only %s is available (%s); lower [reconstruct] pad, batch or max_resolution, "
+                           "or run on a node with more memory",
+                           need, box, fig.padded, cfg.batch, avail, mem_src);
+            goto done;
+        }
+    }
+    where(p, "output", "dir", loc, sizeof loc);
+    if ((st = gar_outdir_begin(s.out_dir, s.overwrite, s.stacks, s.n_stacks, loc, &out)) != GAR_OK)
+        goto done;
+    gar_log_info("%zu particles, %zu px at %.4g Å/px, padded %zu, symmetry %s (%s), CTF %s, %d threads, "
+                 "memory %s of %s available",
+                 gar_inputs_count(in), box, fig.pixel, fig.padded, gar_symmetry_name(sym),
+                 s.sym_volume ? "volume" : "insert", s.ctf ? "yes" : "no", cfg.threads, need, avail);
+    if ((st = gar_recon_create(&cfg, &rec)) != GAR_OK)
+        goto done;
+    if ((st = insert_all(in, rec, &s, box, &fig)) != GAR_OK)
+        goto done;
+    fig.used[0] = gar_recon_count(rec, 1);
+    fig.used[1] = gar_recon_count(rec, 2);
+    if (fig.used[0] == 0 || fig.used[1] == 0) {
+        st = gar_error(GAR_ERR_DATA, "half set %d has no particles (half 1: %zu, half 2: %zu); both half "
+                       "sets are needed for the FSC", fig.used[0] == 0 ? 1 : 2, fig.used[0], fig.used[1]);
+        goto done;
+    }
+    gar_log_info("finishing: weights, inverse FFT, gridding correction");
+    if ((st = gar_recon_finalize(rec, 1, &half[0])) != GAR_OK ||
+        (st = gar_recon_finalize(rec, 2, &half[1])) != GAR_OK ||
+        (st = gar_recon_finalize(rec, 0, &full)) != GAR_OK)
+        goto done;
+    gar_recon_destroy(&rec);
+
+    nshell = box / 2 + 1;
+    if ((st = gar_alloc((void **)&fsc, nshell, sizeof(double), "FSC")) != GAR_OK ||
+        (st = gar_fsc_compute(half[0], half[1], fsc)) != GAR_OK)
+        goto done;
+    fig.resolution = gar_fsc_resolution(fsc, nshell, box, fig.pixel, 0.143);
+    if (ref != NULL) {
+        if ((st = gar_alloc((void **)&fsc_ref, nshell, sizeof(double), "FSC")) != GAR_OK ||
+            (st = gar_fsc_compute(full, ref, fsc_ref)) != GAR_OK)
+            goto done;
+        fig.resolution_ref = gar_fsc_resolution(fsc_ref, nshell, box, fig.pixel, 0.5);
+        fig.mean_fsc_ref = gar_fsc_mean(fsc_ref, 1, nshell - 1);
+    }
+    fig.seconds = gar_wall_seconds() - t0;
+
+    if ((st = gar_mrc_write(gar_outdir_file(out, "map.mrc"), full)) != GAR_OK ||
+        (st = gar_mrc_write(gar_outdir_file(out, "half1.mrc"), half[0])) != GAR_OK ||
+        (st = gar_mrc_write(gar_outdir_file(out, "half2.mrc"), half[1])) != GAR_OK ||
+        (st = write_fsc_csv(gar_outdir_file(out, "fsc.csv"), fsc, fsc_ref, nshell, box, fig.pixel)) != GAR_OK ||
+        (st = gar_plot_fsc2(gar_outdir_file(out, "fsc.png"), fsc, fsc_ref, nshell, box, fig.pixel, 0.143,
+                            fig.resolution, "garner reconstruct: FSC", "half maps",
+                            "against reference")) != GAR_OK ||
+        (st = gar_plot_slices(gar_outdir_file(out, "slices.png"), full, "garner reconstruct: central sections")) != GAR_OK)
+        goto done;
+    if (params_path != NULL && (st = copy_file(params_path, gar_outdir_file(out, "params.ini"))) != GAR_OK)
+        goto done;
+    {
+        const char *path = gar_outdir_file(out, "params-effective.ini");
+        FILE *f = fopen(path, "w");
+        if (f == NULL) {
+            st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create", path);
+            goto done;
+        }
+        st = gar_params_write(p, f);
+        if (fclose(f) != 0 && st == GAR_OK)
+            st = gar_error(GAR_ERR_IO, "%s: write failed", path);
+        if (st != GAR_OK)
+            goto done;
+    }
+    if ((st = write_summary(gar_outdir_file(out, "summary.json"), p, &fig)) != GAR_OK)
+        goto done;
+    {
+        char final_dir[4096];
+        snprintf(final_dir, sizeof final_dir, "%s", gar_outdir_final(out));
+        if ((st = gar_outdir_commit(&out)) != GAR_OK)
+            goto done;
+        gar_log_info("%zu particles (%zu + %zu) in %.1f s (%.1f particles/s)", fig.used[0] + fig.used[1],
+                     fig.used[0], fig.used[1], fig.seconds, (fig.used[0] + fig.used[1]) / fig.seconds);
+        if (ref != NULL)
+            gar_log_info("against the reference: FSC 0.5 at %.2f Å, mean FSC %.3f", fig.resolution_ref,
+                         fig.mean_fsc_ref);
+        gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", final_dir,
+                     fig.resolution);
+    }
+done:
+    gar_outdir_abort(&out);
+    gar_recon_destroy(&rec);
+    gar_map_destroy(&half[0]);
+    gar_map_destroy(&half[1]);
+    gar_map_destroy(&full);
+    gar_map_destroy(&ref);
+    free(fsc);
+    free(fsc_ref);
+    free(ops);
+    gar_inputs_close(&in);
+    gar_symmetry_destroy(&sym);
+    return st;
+}
+
+int gar_cmd_reconstruct(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *sets[256];
+    size_t n_sets = 0;
+    int c;
+    gar_params *p = NULL;
+    gar_status st;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (n_sets == sizeof sets / sizeof sets[0])
+                return gar_cli_usage_error("reconstruct", "too many --set options");
+            sets[n_sets++] = optarg;
+            break;
+        case 'h': fputs(reconstruct_help, stdout); return 0;
+        default:
+            return gar_cli_usage_error("reconstruct", "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return gar_cli_usage_error("reconstruct", "expected one parameter file");
+    if ((st = gar_params_load(argv[optind], &p)) != GAR_OK)
+        return gar_cli_fail(st);
+    for (size_t i = 0; i < n_sets; i++)
+        if ((st = gar_params_set(p, sets[i])) != GAR_OK) {
+            gar_params_destroy(&p);
+            return gar_cli_fail(st);
+        }
+    st = run(p, argv[optind]);
+    gar_params_destroy(&p);
+    return st == GAR_OK ? 0 : gar_cli_fail(st);
+}

@@ -1,0 +1,339 @@
+/* The reconstructor: blob against its closed form, gather against an
+ * independent scatter of the same sum, bitwise identity across thread counts,
+ * known-pose quality, and symmetry (D7 with 300 particles = C1 with 4200). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gar_fsc.h"
+#include "gar_geometry.h"
+#include "gar_kernels.h"
+#include "gar_mrc.h"
+#include "gar_phantom.h"
+#include "gar_recon.h"
+#include "gar_simulate.h"
+#include "gar_symmetry.h"
+#include "testutil.h"
+
+/* Particles simulated from a map (prepared for the simulator) into arrays. */
+typedef struct sim_set {
+    size_t n, box;
+    float *images;
+    gar_particle *meta;
+    gar_optics optics;
+} sim_set;
+
+static void simulate(const gar_map *raw, size_t n, double snr, int ctf, double shift_sigma, uint64_t seed,
+                     sim_set *out)
+{
+    gar_map *m = NULL;
+    gar_sim_worker *w = NULL;
+    gar_sim_config cfg;
+    size_t box = raw->nx;
+    gar_sim_config_default(&cfg);
+    cfg.pixel_size_A = raw->pixel_size > 0 ? raw->pixel_size : 3.0;
+    cfg.snr = snr;
+    cfg.apply_ctf = ctf;
+    cfg.shift_sigma_A = shift_sigma;
+    cfg.seed = seed;
+    ck_assert_int_eq(gar_sim_prepare_map(raw, &m), GAR_OK);
+    ck_assert_int_eq(gar_sim_worker_create(box, &w), GAR_OK);
+    out->n = n;
+    out->box = box;
+    out->images = malloc(sizeof(float) * n * box * box);
+    out->meta = malloc(sizeof(gar_particle) * n);
+    for (size_t i = 0; i < n; i++) {
+        gar_sim_draw(&cfg, i, &out->meta[i]);
+        ck_assert_int_eq(gar_sim_render(w, m, &cfg, i, &out->meta[i], out->images + i * box * box, NULL), GAR_OK);
+    }
+    gar_sim_optics(&cfg, box, &out->optics);
+    gar_sim_worker_destroy(&w);
+    gar_map_destroy(&m);
+}
+
+static void sim_free(sim_set *s)
+{
+    free(s->images);
+    free(s->meta);
+}
+
+static gar_recon_config default_config(const sim_set *s, int ctf, int threads, size_t batch)
+{
+    gar_recon_config c;
+    memset(&c, 0, sizeof c);
+    c.box = s->box;
+    c.pixel_size_A = s->optics.pixel_size_A;
+    c.pad = 2;
+    c.blob_radius = 1.9;
+    c.blob_alpha = 15;
+    c.ctf = ctf;
+    c.optics = &s->optics;
+    c.n_optics = 1;
+    c.threads = threads;
+    c.batch = batch;
+    return c;
+}
+
+static gar_recon *reconstruct(const gar_recon_config *c, const sim_set *s, size_t count)
+{
+    gar_recon *r = NULL;
+    ck_assert_msg(gar_recon_create(c, &r) == GAR_OK, "%s", gar_errmsg());
+    for (size_t first = 0; first < count; first += c->batch) {
+        size_t n = count - first < c->batch ? count - first : c->batch;
+        ck_assert_msg(gar_recon_insert(r, s->images + first * s->box * s->box, s->meta + first, n) == GAR_OK,
+                      "%s", gar_errmsg());
+    }
+    return r;
+}
+
+static gar_map *load_map(const char *name)
+{
+    gar_map *m = NULL;
+    ck_assert_int_eq(gar_mrc_read(test_data(name), &m), GAR_OK);
+    return m;
+}
+
+START_TEST(test_bessel_values)
+{
+    /* Reference values from the series summed in exact rational arithmetic. */
+    ck_assert_double_eq_tol(gar_bessel_i(0, 1.0), 1.2660658777520084, 1e-14);
+    ck_assert_double_eq_tol(gar_bessel_i(1, 1.0), 0.565159103992485, 1e-14);
+    ck_assert_double_eq_tol(gar_bessel_i(0, 10.0) / 2815.7166284662544, 1.0, 1e-13);
+    ck_assert_double_eq_tol(gar_bessel_i(2, 5.0) / 17.505614966624236, 1.0, 1e-13);
+    ck_assert_double_eq_tol(gar_bessel_i(0, 15.0) / 339649.3732979139, 1.0, 1e-13);
+    /* b(0) = 1, b(a) = 1/I0(α) for m = 0, zero beyond. */
+    ck_assert_double_eq_tol(gar_blob_value(0.0, 1.9, 15.0, 0), 1.0, 1e-15);
+    ck_assert_double_eq_tol(gar_blob_value(1.9 - 1e-12, 1.9, 15.0, 0), 1.0 / 339649.3732979139, 1e-12);
+    ck_assert_double_eq(gar_blob_value(1.9, 1.9, 15.0, 0), 0.0);
+}
+END_TEST
+
+/* The table the gather uses against the closed form (I_m series), to 1e-6. */
+START_TEST(test_blob_table_matches_closed_form)
+{
+    const double a = 1.9, alpha = 15.0;
+    for (int order = 0; order <= 2; order++) {
+        sim_set s = {0};
+        gar_recon *r = NULL;
+        gar_recon_config c;
+        s.box = 16;
+        s.optics.pixel_size_A = 2.0;
+        s.optics.group = 1;
+        c = default_config(&s, 0, 1, 1);
+        c.blob_order = order;
+        ck_assert_int_eq(gar_recon_create(&c, &r), GAR_OK);
+        float inv_step;
+        const float *table = gar_recon_blob_table(r, &inv_step);
+        double worst = 0;
+        for (int i = 0; i < 5000; i++) {
+            double rr = a * i / 5000.0;
+            double want = gar_blob_value(rr, a, alpha, order);
+            double got = gar_blob_lookup(table, inv_step, (float)(rr * rr));
+            if (fabs(got - want) > worst)
+                worst = fabs(got - want);
+        }
+        fprintf(stderr, "measured: blob order %d: table vs closed form, max |difference| %.2e\n", order, worst);
+        ck_assert_msg(worst < 1e-6, "order %d: table differs from the closed form by %g", order, worst);
+        gar_recon_destroy(&r);
+    }
+}
+END_TEST
+
+/* Gather (each voxel sums the pixels near its position in the slice) must
+ * equal scatter (each pixel adds to the voxels near its 3D position). */
+START_TEST(test_gather_matches_scatter)
+{
+    gar_map *truth = load_map("tii-64.mrc");
+    sim_set s;
+    simulate(truth, 1, 2.0, 1, 3.0, 5, &s);
+    s.meta[0].rot_deg = 23.0;
+    s.meta[0].tilt_deg = 67.0;
+    s.meta[0].psi_deg = -141.0;
+    gar_recon_config c = default_config(&s, 1, 2, 1);
+    gar_recon *r = reconstruct(&c, &s, 1);
+    int R = gar_recon_plane_radius(r), side = 2 * R + 1;
+    size_t M = gar_recon_size(r), H = M / 2 + 1, nvox = M * M * H;
+    double kmax = gar_recon_kmax(r), A[9];
+    gar_ppix *plane = malloc(sizeof(gar_ppix) * side * side);
+    float *G = calloc(nvox * 2, sizeof(float)), *W = calloc(nvox, sizeof(float));
+    float inv_step;
+    const float *table = gar_recon_blob_table(r, &inv_step);
+    const float a2 = 1.9f * 1.9f;
+    const int K = (int)M / 2 - 1, KX = (int)floor(kmax);
+    ck_assert_int_eq(gar_recon_prepare_plane(r, 0, s.images, &s.meta[0], plane), GAR_OK);
+    gar_euler_to_matrix(s.meta[0].rot_deg, s.meta[0].tilt_deg, s.meta[0].psi_deg, A);
+    for (int v = -R; v <= R; v++)
+        for (int u = -R; u <= R; u++) {
+            const gar_ppix *p = &plane[(v + R) * side + (u + R)];
+            double uv[3] = {u, v, 0}, x[3];
+            if (p->ctf2 == 0.0f && p->re == 0.0f && p->im == 0.0f)
+                continue;
+            gar_mat3_apply_t(A, uv, x);
+            for (int kz = (int)ceil(x[2] - 2); kz <= (int)floor(x[2] + 2); kz++)
+                for (int ky = (int)ceil(x[1] - 2); ky <= (int)floor(x[1] + 2); ky++)
+                    for (int kx = (int)ceil(x[0] - 2); kx <= (int)floor(x[0] + 2); kx++) {
+                        if (kx < 0 || kx > KX || abs(ky) > K || abs(kz) > K)
+                            continue;
+                        if ((double)kx * kx + (double)ky * ky + (double)kz * kz > kmax * kmax)
+                            continue;
+                        double d2 = (kx - x[0]) * (kx - x[0]) + (ky - x[1]) * (ky - x[1]) + (kz - x[2]) * (kz - x[2]);
+                        if (d2 >= a2)
+                            continue;
+                        float b = gar_blob_lookup(table, inv_step, (float)d2);
+                        size_t idx = ((size_t)((kz + (int)M) % (int)M) * M + (size_t)((ky + (int)M) % (int)M)) * H + kx;
+                        G[2 * idx] += b * p->re;
+                        G[2 * idx + 1] += b * p->im;
+                        W[idx] += b * p->ctf2;
+                    }
+        }
+    const float *Gg = gar_recon_data(r, s.meta[0].half_set), *Wg = gar_recon_weight(r, s.meta[0].half_set);
+    double num = 0, den = 0, wnum = 0, wden = 0;
+    for (size_t i = 0; i < nvox; i++) {
+        num += (G[2 * i] - Gg[2 * i]) * (G[2 * i] - Gg[2 * i]) + (G[2 * i + 1] - Gg[2 * i + 1]) * (G[2 * i + 1] - Gg[2 * i + 1]);
+        den += (double)G[2 * i] * G[2 * i] + (double)G[2 * i + 1] * G[2 * i + 1];
+        wnum += (W[i] - Wg[i]) * (W[i] - Wg[i]);
+        wden += (double)W[i] * W[i];
+    }
+    fprintf(stderr, "measured: gather vs scatter, relative L2 data %.2e, weights %.2e\n", sqrt(num / den),
+            sqrt(wnum / wden));
+    ck_assert(den > 0 && wden > 0);
+    ck_assert_msg(sqrt(num / den) < 1e-5, "data: relative L2 %g", sqrt(num / den));
+    ck_assert_msg(sqrt(wnum / wden) < 1e-5, "weights: relative L2 %g", sqrt(wnum / wden));
+    free(plane);
+    free(G);
+    free(W);
+    gar_recon_destroy(&r);
+    sim_free(&s);
+    gar_map_destroy(&truth);
+}
+END_TEST
+
+START_TEST(test_threads_bitwise_identical)
+{
+    gar_map *truth = load_map("tii-64.mrc");
+    sim_set s;
+    gar_map *maps[3];
+    const int threads[3] = {1, 2, 4};
+    simulate(truth, 48, 0.5, 1, 2.0, 9, &s);
+    for (int k = 0; k < 3; k++) {
+        gar_recon_config c = default_config(&s, 1, threads[k], 16);
+        gar_recon *r = reconstruct(&c, &s, s.n);
+        ck_assert_int_eq(gar_recon_finalize(r, 0, &maps[k]), GAR_OK);
+        gar_recon_destroy(&r);
+    }
+    size_t n = gar_map_voxels(maps[0]);
+    ck_assert_msg(memcmp(maps[0]->data, maps[1]->data, n * sizeof(float)) == 0, "1 and 2 threads differ");
+    ck_assert_msg(memcmp(maps[0]->data, maps[2]->data, n * sizeof(float)) == 0, "1 and 4 threads differ");
+    for (int k = 0; k < 3; k++)
+        gar_map_destroy(&maps[k]);
+    sim_free(&s);
+    gar_map_destroy(&truth);
+}
+END_TEST
+
+static double mean_fsc_against(const gar_map *a, const gar_map *b, size_t last_shell)
+{
+    size_t n = a->nx / 2 + 1;
+    double *fsc = malloc(sizeof(double) * n);
+    ck_assert_int_eq(gar_fsc_compute(a, b, fsc), GAR_OK);
+    double m = gar_fsc_mean(fsc, 1, last_shell);
+    free(fsc);
+    return m;
+}
+
+/* Noise-free, CTF-free known poses: the map must match the object the
+ * simulator projects (the truth in solvent) closely up to 0.9 Nyquist. */
+START_TEST(test_known_pose_noise_free)
+{
+    gar_map *truth = load_map("tii-64.mrc"), *map = NULL;
+    sim_set s;
+    simulate(truth, 400, INFINITY, 0, 2.0, 21, &s);
+    gar_recon_config c = default_config(&s, 0, 2, 64);
+    gar_recon *r = reconstruct(&c, &s, s.n);
+    ck_assert_int_eq(gar_recon_finalize(r, 0, &map), GAR_OK);
+    gar_sim_solvent(truth);
+    double m = mean_fsc_against(map, truth, 28);
+    fprintf(stderr, "measured: noise-free 400 particles, mean FSC vs truth over shells 1-28: %.4f\n", m);
+    ck_assert_msg(m > 0.97, "mean FSC %.4f (floor 0.97)", m);
+    gar_map_destroy(&map);
+    gar_recon_destroy(&r);
+    sim_free(&s);
+    gar_map_destroy(&truth);
+}
+END_TEST
+
+/* D7 with 300 particles holds the information of C1 with 300 × 14 = 4200. */
+START_TEST(test_symmetry_d7_equals_c1_4200)
+{
+    gar_symmetry *d7 = NULL;
+    gar_map *phantom = NULL, *map_d7 = NULL, *map_c1_big = NULL, *map_c1_small = NULL, *map_vol = NULL;
+    gar_phantom_config pc = {64, 3.0, 4, 0, 0};
+    sim_set s;
+    double *ops;
+    ck_assert_int_eq(gar_symmetry_create("D7", &d7), GAR_OK);
+    ck_assert_int_eq(gar_phantom_create(&pc, d7, &phantom), GAR_OK);
+    simulate(phantom, 4200, 0.1, 1, 2.0, 17, &s);
+    size_t order = gar_symmetry_order(d7);
+    ops = malloc(sizeof(double) * 9 * order);
+    for (size_t i = 0; i < order; i++)
+        memcpy(ops + 9 * i, gar_symmetry_matrix(d7, i), 9 * sizeof(double));
+
+    gar_recon_config c = default_config(&s, 1, 2, 100);
+    c.sym_ops = ops;
+    c.n_ops = order;
+    gar_recon *r = reconstruct(&c, &s, 300);
+    ck_assert_int_eq(gar_recon_finalize(r, 0, &map_d7), GAR_OK);
+    gar_recon_destroy(&r);
+    c.sym_mode = GAR_SYM_VOLUME;
+    r = reconstruct(&c, &s, 300);
+    ck_assert_int_eq(gar_recon_finalize(r, 0, &map_vol), GAR_OK);
+    gar_recon_destroy(&r);
+    c = default_config(&s, 1, 2, 100);
+    r = reconstruct(&c, &s, 4200);
+    ck_assert_int_eq(gar_recon_finalize(r, 0, &map_c1_big), GAR_OK);
+    gar_recon_destroy(&r);
+    r = reconstruct(&c, &s, 300);
+    ck_assert_int_eq(gar_recon_finalize(r, 0, &map_c1_small), GAR_OK);
+    gar_recon_destroy(&r);
+
+    gar_sim_solvent(phantom);
+    double f_d7 = mean_fsc_against(map_d7, phantom, 31);
+    double f_vol = mean_fsc_against(map_vol, phantom, 31);
+    double f_big = mean_fsc_against(map_c1_big, phantom, 31);
+    double f_small = mean_fsc_against(map_c1_small, phantom, 31);
+    fprintf(stderr, "measured: mean FSC vs truth: D7 insert 300 %.4f, D7 volume 300 %.4f, C1 4200 %.4f, "
+            "C1 300 %.4f\n", f_d7, f_vol, f_big, f_small);
+    ck_assert_msg(fabs(f_d7 - f_big) < 0.02, "D7 x 300 %.4f vs C1 x 4200 %.4f", f_d7, f_big);
+    ck_assert_msg(f_small < f_big - 0.05, "C1 x 300 %.4f is not measurably worse than C1 x 4200 %.4f", f_small, f_big);
+    ck_assert_msg(f_vol > f_small + 0.05, "volume symmetrisation %.4f no better than C1 x 300 %.4f", f_vol, f_small);
+    free(ops);
+    gar_map_destroy(&map_d7);
+    gar_map_destroy(&map_vol);
+    gar_map_destroy(&map_c1_big);
+    gar_map_destroy(&map_c1_small);
+    gar_map_destroy(&phantom);
+    gar_symmetry_destroy(&d7);
+    sim_free(&s);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("recon");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_bessel_values);
+    tcase_add_test(tc, test_blob_table_matches_closed_form);
+    tcase_add_test(tc, test_gather_matches_scatter);
+    tcase_add_test(tc, test_threads_bitwise_identical);
+    tcase_add_test(tc, test_known_pose_noise_free);
+    tcase_add_test(tc, test_symmetry_d7_equals_c1_4200);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
