@@ -223,6 +223,7 @@ typedef struct run_figures {
     double pixel;
     int threads;
     size_t memory_estimate;
+    double t_read, t_prepare, t_insert, t_finalize;
 } run_figures;
 
 static gar_status write_summary(const char *path, const gar_params *p, const run_figures *r)
@@ -242,6 +243,8 @@ static gar_status write_summary(const char *path, const gar_params *p, const run
                 r->resolution_ref, r->mean_fsc_ref);
     fprintf(f, "  \"wall_time_s\": %.3f,\n  \"particles_per_second\": %.2f,\n", r->seconds,
             r->seconds > 0 ? total / r->seconds : 0.0);
+    fprintf(f, "  \"seconds\": {\"read\": %.3f, \"prepare\": %.3f, \"insert\": %.3f, \"finalize\": %.3f},\n",
+            r->t_read, r->t_prepare, r->t_insert, r->t_finalize);
     fprintf(f, "  \"peak_memory_bytes\": %zu,\n  \"memory_estimate_bytes\": %zu,\n", gar_peak_rss_bytes(),
             r->memory_estimate);
     fprintf(f, "  \"box\": %zu,\n  \"pixel_size_A\": %.6g,\n  \"padded_size\": %zu,\n  \"threads\": %d,\n",
@@ -278,9 +281,11 @@ static gar_status insert_all(gar_inputs *in, gar_recon *rec, const recon_setting
         size_t n = gar_stack_count(stack);
         for (size_t first = 0; first < n; first += batch) {
             size_t cnt = n - first < batch ? n - first : batch, kept = 0;
+            double t0 = gar_wall_seconds();
             if ((st = gar_stack_read_images(stack, first, cnt, images)) != GAR_OK ||
                 (st = gar_stack_read_meta(stack, first, cnt, meta)) != GAR_OK)
                 goto done;
+            fig->t_read += gar_wall_seconds() - t0;
             for (size_t i = 0; i < cnt; i++) {
                 if (!gar_image_is_finite(images + i * npix, npix)) {
                     if (!s->skip_nonfinite) {
@@ -436,6 +441,7 @@ static gar_status run(gar_params *p, const char *params_path)
         (st = gar_recon_finalize(rec, 2, &half[1])) != GAR_OK ||
         (st = gar_recon_finalize(rec, 0, &full)) != GAR_OK)
         goto done;
+    gar_recon_timings(rec, &fig.t_prepare, &fig.t_insert, &fig.t_finalize);
     gar_recon_destroy(&rec);
 
     nshell = box / 2 + 1;
@@ -483,8 +489,10 @@ static gar_status run(gar_params *p, const char *params_path)
         snprintf(final_dir, sizeof final_dir, "%s", gar_outdir_final(out));
         if ((st = gar_outdir_commit(&out)) != GAR_OK)
             goto done;
-        gar_log_info("%zu particles (%zu + %zu) in %.1f s (%.1f particles/s)", fig.used[0] + fig.used[1],
-                     fig.used[0], fig.used[1], fig.seconds, (fig.used[0] + fig.used[1]) / fig.seconds);
+        gar_log_info("%zu particles (%zu + %zu) in %.1f s (%.1f particles/s): read %.1f s, prepare %.1f s, "
+                     "insert %.1f s, finish %.1f s", fig.used[0] + fig.used[1], fig.used[0], fig.used[1],
+                     fig.seconds, (fig.used[0] + fig.used[1]) / fig.seconds, fig.t_read, fig.t_prepare,
+                     fig.t_insert, fig.t_finalize);
         if (ref != NULL)
             gar_log_info("against the reference: FSC 0.5 at %.2f Å, mean FSC %.3f", fig.resolution_ref,
                          fig.mean_fsc_ref);

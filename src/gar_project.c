@@ -3,26 +3,26 @@
 #include <math.h>
 
 /* Trilinear sample at (x, y, z), all within [0, n-1]. */
-static inline float sample_trilinear(const float *v, size_t n, double x, double y, double z)
+static inline float sample_trilinear(const float *v, size_t n, float x, float y, float z)
 {
-    long x0 = (long)x, y0 = (long)y, z0 = (long)z;
     /* At the upper face use the last cell with weight 1 on its far corner. */
-    if (x0 >= (long)n - 1)
-        x0 = (long)n - 2;
-    if (y0 >= (long)n - 1)
-        y0 = (long)n - 2;
-    if (z0 >= (long)n - 1)
-        z0 = (long)n - 2;
-    double fx = x - x0, fy = y - y0, fz = z - z0;
-    const float *p = v + ((size_t)z0 * n + (size_t)y0) * n + (size_t)x0;
-    size_t sy = n, sz = n * n;
-    double c00 = p[0] + fx * (p[1] - p[0]);
-    double c10 = p[sy] + fx * (p[sy + 1] - p[sy]);
-    double c01 = p[sz] + fx * (p[sz + 1] - p[sz]);
-    double c11 = p[sz + sy] + fx * (p[sz + sy + 1] - p[sz + sy]);
-    double c0 = c00 + fy * (c10 - c00);
-    double c1 = c01 + fy * (c11 - c01);
-    return (float)(c0 + fz * (c1 - c0));
+    /* Coordinates are >= 0, so truncation is floor (floorf is a libm call
+     * on baseline x86-64). */
+    const int top = (int)n - 2;
+    int xi = (int)x, yi = (int)y, zi = (int)z;
+    xi = xi > top ? top : xi;
+    yi = yi > top ? top : yi;
+    zi = zi > top ? top : zi;
+    const float fx = x - (float)xi, fy = y - (float)yi, fz = z - (float)zi;
+    const size_t sy = n, sz = n * n;
+    const float *p = v + ((size_t)zi * n + (size_t)yi) * n + (size_t)xi;
+    float c00 = p[0] + fx * (p[1] - p[0]);
+    float c10 = p[sy] + fx * (p[sy + 1] - p[sy]);
+    float c01 = p[sz] + fx * (p[sz + 1] - p[sz]);
+    float c11 = p[sz + sy] + fx * (p[sz + sy + 1] - p[sz + sy]);
+    float c0 = c00 + fy * (c10 - c00);
+    float c1 = c01 + fy * (c11 - c01);
+    return c0 + fz * (c1 - c0);
 }
 
 /* Clip the ray p + t d to the slab [0, hi] on one axis; returns 0 if empty. */
@@ -67,20 +67,14 @@ gar_status gar_project_real(const gar_map *map, const double A[9], float *out)
                 /* Sample at t = integers relative to the slice through the centre,
                  * so that the identity pose lands on voxel centres. */
                 long t0 = (long)ceil(tmin - 1e-9), t1 = (long)floor(tmax + 1e-9);
+                /* Positions are clipped to the box up to rounding: clamp in float. */
+                const float lo = 0.0f, up = (float)hi;
                 for (long t = t0; t <= t1; t++) {
-                    double rx = p[0] + t * d[0], ry = p[1] + t * d[1], rz = p[2] + t * d[2];
-                    if (rx < 0)
-                        rx = 0;
-                    if (ry < 0)
-                        ry = 0;
-                    if (rz < 0)
-                        rz = 0;
-                    if (rx > hi)
-                        rx = hi;
-                    if (ry > hi)
-                        ry = hi;
-                    if (rz > hi)
-                        rz = hi;
+                    float rx = (float)(p[0] + t * d[0]), ry = (float)(p[1] + t * d[1]);
+                    float rz = (float)(p[2] + t * d[2]);
+                    rx = rx < lo ? lo : (rx > up ? up : rx);
+                    ry = ry < lo ? lo : (ry > up ? up : ry);
+                    rz = rz < lo ? lo : (rz > up ? up : rz);
                     sum += sample_trilinear(map->data, n, rx, ry, rz);
                 }
             }

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #include "gar_fft.h"
 #include "gar_kernels.h"
+#include "gar_log.h"
 
 struct gar_recon {
     gar_recon_config cfg;
@@ -29,9 +31,10 @@ struct gar_recon {
     float *G[2];              /* complex interleaved, nvox × 2 */
     float *W[2];
     size_t count[2];
+    double seconds[3];        /* prepare, insert, finalize: wall time spent */
     int threads;
     gar_fft2 **fft;           /* one per thread */
-    gar_ppix *planes;         /* batch × plane_pixels */
+    float *planes;            /* batch × 3 × plane_pixels (re, im, CTF²) */
     double *mats;             /* batch × 9: each particle's rotation */
 };
 
@@ -58,7 +61,7 @@ size_t gar_recon_memory_bytes(const gar_recon_config *cfg)
     size_t finish = nvox * 3 * sizeof(float) + nvox * 2 * sizeof(float) + M * M * M * sizeof(float);
     if (cfg->sym_mode == GAR_SYM_VOLUME && cfg->n_ops > 1)
         finish += nvox * 3 * sizeof(float);
-    size_t planes = cfg->batch * side * side * sizeof(gar_ppix);
+    size_t planes = cfg->batch * side * side * 3 * sizeof(float);
     size_t ffts = (size_t)cfg->threads * (M * M + M * H * 2) * sizeof(float);
     return volumes + finish + planes + ffts;
 }
@@ -72,6 +75,25 @@ static void build_blob_table(gar_recon *r)
     r->inv_step = (float)(1.0 / step);
     r->a = (float)a;
     r->a2 = (float)(a * a);
+}
+
+/* Zeroed, 2 MiB-aligned memory for a volume, with transparent huge pages
+ * requested: each particle's slice touches voxels scattered over the whole
+ * volume, and with 4 KiB pages nearly every update would also miss the TLB. */
+static gar_status volume_alloc(void **out, size_t bytes, const char *what)
+{
+    const size_t huge = (size_t)2 << 20;
+    size_t rounded = (bytes + huge - 1) / huge * huge;
+    *out = NULL;
+    if (posix_memalign(out, huge, rounded) != 0) {
+        *out = NULL;
+        return gar_error(GAR_ERR_NOMEM, "%s: cannot allocate %.1f MiB", what, bytes / 1048576.0);
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(*out, rounded, MADV_HUGEPAGE);
+#endif
+    memset(*out, 0, rounded);
+    return GAR_OK;
 }
 
 gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
@@ -97,6 +119,10 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
         r->kbound = (int)r->M / 2 - 1;
     r->kxbound = (int)floor(r->kmax);
     r->R = (int)ceil(r->kmax + cfg->blob_radius) + 1;
+    if (r->R > GAR_RECON_MAX_R) {
+        st = gar_error(GAR_ERR_USAGE, "padded box %zu is larger than garner supports (2048)", r->M);
+        goto fail;
+    }
     r->plane_pixels = (size_t)(2 * r->R + 1) * (size_t)(2 * r->R + 1);
     r->threads = cfg->threads;
     build_blob_table(r);
@@ -120,11 +146,11 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     r->cfg.n_ops = r->n_ops;
 
     for (int h = 0; h < 2; h++) {
-        if ((st = gar_calloc((void **)&r->G[h], r->nvox, 2 * sizeof(float), "Fourier data volume")) != GAR_OK ||
-            (st = gar_calloc((void **)&r->W[h], r->nvox, sizeof(float), "Fourier weight volume")) != GAR_OK)
+        if ((st = volume_alloc((void **)&r->G[h], r->nvox * 2 * sizeof(float), "Fourier data volume")) != GAR_OK ||
+            (st = volume_alloc((void **)&r->W[h], r->nvox * sizeof(float), "Fourier weight volume")) != GAR_OK)
             goto fail;
     }
-    if ((st = gar_alloc((void **)&r->planes, cfg->batch, r->plane_pixels * sizeof(gar_ppix),
+    if ((st = gar_alloc((void **)&r->planes, cfg->batch, 3 * r->plane_pixels * sizeof(float),
                         "particle planes")) != GAR_OK ||
         (st = gar_alloc((void **)&r->mats, cfg->batch, 9 * sizeof(double), "particle rotations")) != GAR_OK ||
         (st = gar_calloc((void **)&r->fft, (size_t)r->threads, sizeof *r->fft, "FFT plans")) != GAR_OK)
@@ -161,6 +187,13 @@ void gar_recon_destroy(gar_recon **pr)
     *pr = NULL;
 }
 
+void gar_recon_timings(const gar_recon *r, double *prepare, double *insert, double *finalize)
+{
+    *prepare = r->seconds[0];
+    *insert = r->seconds[1];
+    *finalize = r->seconds[2];
+}
+
 size_t gar_recon_count(const gar_recon *r, int half)
 {
     return half == 1 ? r->count[0] : half == 2 ? r->count[1] : r->count[0] + r->count[1];
@@ -170,6 +203,8 @@ float *gar_recon_weight(gar_recon *r, int half) { return r->W[half == 2]; }
 size_t gar_recon_size(const gar_recon *r) { return r->M; }
 int gar_recon_plane_radius(const gar_recon *r) { return r->R; }
 double gar_recon_kmax(const gar_recon *r) { return r->kmax; }
+size_t gar_recon_plane_pixels(const gar_recon *r) { return r->plane_pixels; }
+
 const float *gar_recon_blob_table(const gar_recon *r, float *inv_step)
 {
     *inv_step = r->inv_step;
@@ -185,19 +220,22 @@ static const gar_optics *find_optics(const gar_recon *r, int32_t group)
 }
 
 gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
-                                   const gar_particle *meta, void *plane_out)
+                                   const gar_particle *meta, float *plane)
 {
-    gar_ppix *plane = plane_out;
     gar_fft2 *fft = r->fft[thread];
     float *real = gar_fft2_real(fft);
     const float *c;
-    size_t N = r->N, M = r->M, H = r->H, off = M / 2 - N / 2;
-    int R = r->R, side = 2 * R + 1;
+    const size_t N = r->N, M = r->M, H = r->H, off = M / 2 - N / 2, pp = r->plane_pixels;
+    const int R = r->R, side = 2 * R + 1, half = (int)(M / 2);
+    float *pre = plane, *pim = plane + pp, *pc2 = plane + 2 * pp;
     double bg = 0.0, ox, oy, px = r->cfg.pixel_size_A;
     size_t nbg = 0;
     double rlim = r->kmax + r->a + 1.0;
     gar_ctf ctf;
     const gar_optics *o = find_optics(r, meta->optics_group);
+    /* Separable shift phase e^{−2πi(u·ox + v·oy)/M} times (−1)^(u+v), which puts
+     * the origin at M/2: one cos/sin per row and per column, not per pixel. */
+    double ph_u[2][2 * GAR_RECON_MAX_R + 1], ph_v[2][2 * GAR_RECON_MAX_R + 1];
 
     if (r->cfg.ctf) {
         if (o == NULL)
@@ -226,38 +264,41 @@ gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
 
     ox = meta->origin_x_A / px;
     oy = meta->origin_y_A / px;
+    for (int k = -R; k <= R; k++) {
+        double sg = (k & 1) ? -1.0 : 1.0;
+        ph_u[0][k + R] = sg * cos(-2.0 * GAR_PI * k * ox / (double)M);
+        ph_u[1][k + R] = sg * sin(-2.0 * GAR_PI * k * ox / (double)M);
+        ph_v[0][k + R] = sg * cos(-2.0 * GAR_PI * k * oy / (double)M);
+        ph_v[1][k + R] = sg * sin(-2.0 * GAR_PI * k * oy / (double)M);
+    }
+    memset(plane, 0, 3 * pp * sizeof(float));
     for (int v = -R; v <= R; v++) {
-        gar_ppix *row = plane + (size_t)(v + R) * side + R;
-        for (int u = -R; u <= R; u++) {
-            gar_ppix p = {0.0f, 0.0f, 0.0f};
-            if ((double)(u * u + v * v) <= rlim * rlim && abs(u) <= (int)(M / 2) &&
-                abs(v) < (int)(M / 2)) {
-                float re, im, w = 1.0f;
-                if (u >= 0) {
-                    const float *z = c + 2 * ((size_t)((v + (int)M) % (int)M) * H + (size_t)u);
-                    re = z[0];
-                    im = z[1];
-                } else {
-                    const float *z = c + 2 * ((size_t)((-v + (int)M) % (int)M) * H + (size_t)(-u));
-                    re = z[0];
-                    im = -z[1];
-                }
-                /* (−1)^(u+v) puts the origin at M/2; the ramp undoes the
-                 * particle's shift (the image holds the projection moved by −origin). */
-                double ph = -2.0 * GAR_PI * (u * ox + v * oy) / (double)M;
-                double cs = cos(ph), sn = sin(ph);
-                if ((u + v) & 1) {
-                    cs = -cs;
-                    sn = -sn;
-                }
-                float rr = (float)(re * cs - im * sn), ii = (float)(re * sn + im * cs);
-                if (r->cfg.ctf)
-                    w = gar_ctf_eval(&ctf, (float)(u / (M * px)), (float)(v / (M * px)));
-                p.re = w * rr;
-                p.im = w * ii;
-                p.ctf2 = w * w;
+        size_t row = (size_t)(v + R) * side + R;
+        double vv = (double)v * v;
+        if (vv > rlim * rlim || abs(v) >= half)
+            continue;
+        int umax = (int)floor(sqrt(rlim * rlim - vv));
+        if (umax > half)
+            umax = half;
+        for (int u = -umax; u <= umax; u++) {
+            float re, im, wgt = 1.0f;
+            if (u >= 0) {
+                const float *z = c + 2 * ((size_t)((v + (int)M) % (int)M) * H + (size_t)u);
+                re = z[0];
+                im = z[1];
+            } else {
+                const float *z = c + 2 * ((size_t)((-v + (int)M) % (int)M) * H + (size_t)(-u));
+                re = z[0];
+                im = -z[1];
             }
-            row[u] = p;
+            double cr = ph_u[0][u + R] * ph_v[0][v + R] - ph_u[1][u + R] * ph_v[1][v + R];
+            double ci = ph_u[0][u + R] * ph_v[1][v + R] + ph_u[1][u + R] * ph_v[0][v + R];
+            float rr = (float)(re * cr - im * ci), ii = (float)(re * ci + im * cr);
+            if (r->cfg.ctf)
+                wgt = gar_ctf_eval(&ctf, (float)(u / (M * px)), (float)(v / (M * px)));
+            pre[row + u] = wgt * rr;
+            pim[row + u] = wgt * ii;
+            pc2[row + u] = wgt * wgt;
         }
     }
     return GAR_OK;
@@ -265,8 +306,10 @@ gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
 
 static inline size_t vox_index(const gar_recon *r, int kx, int ky, int kz)
 {
-    int M = (int)r->M;
-    return ((size_t)((kz + M) % M) * r->M + (size_t)((ky + M) % M)) * r->H + (size_t)kx;
+    /* |ky|, |kz| < M, so wrapping needs a compare, not an integer division. */
+    const int M = (int)r->M;
+    const size_t z = (size_t)(kz < 0 ? kz + M : kz), y = (size_t)(ky < 0 ? ky + M : ky);
+    return (z * r->M + y) * r->H + (size_t)kx;
 }
 
 /* First value >= lo that is ≡ t (mod T), for signed lo. */
@@ -277,8 +320,8 @@ static inline int first_owned(int lo, int t, int T)
     return lo + d;
 }
 
-static inline void gather_into(gar_recon *r, const gar_ppix *plane, const float A[9], int kx,
-                               int ky, int kz, float *G, float *W)
+static inline __attribute__((always_inline)) void gather_into(gar_recon *r, const gar_plane *pl, const float A[9], int kx, int ky,
+                               int kz, float *G, float *W)
 {
     float fx = (float)kx, fy = (float)ky, fz = (float)kz;
     float qz = A[6] * fx + A[7] * fy + A[8] * fz;
@@ -287,14 +330,23 @@ static inline void gather_into(gar_recon *r, const gar_ppix *plane, const float 
     float qx = A[0] * fx + A[1] * fy + A[2] * fz;
     float qy = A[3] * fx + A[4] * fy + A[5] * fz;
     size_t idx = vox_index(r, kx, ky, kz);
-    gar_gather_voxel(plane, r->R, qx, qy, qz, r->a2, r->blob, r->inv_step, &G[2 * idx],
-                     &G[2 * idx + 1], &W[idx]);
+    gar_gather_voxel(pl, qx, qy, qz, r->a2, r->blob, r->inv_step, &G[2 * idx], &G[2 * idx + 1], &W[idx]);
 }
 
 /* The voxels of thread t (kz ≡ t mod T) within the blob radius of one slice:
  * iterate the coordinate plane most parallel to the slice, and along each
  * column only the few voxels with |n·K| < a. */
-static void insert_slice(gar_recon *r, const gar_ppix *plane, const double Ad[9], int t, int T,
+/* On x86-64 the insertion loop is also built for x86-64-v3 (AVX2 + FMA) and
+ * the loader picks the version the CPU runs; on one machine the choice is
+ * fixed, so results stay bitwise repeatable. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define GAR_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define GAR_CPU_CLONES
+#endif
+
+GAR_CPU_CLONES
+static void insert_slice(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
                          float *G, float *W)
 {
     float A[9];
@@ -302,6 +354,9 @@ static void insert_slice(gar_recon *r, const gar_ppix *plane, const double Ad[9]
     const double kmax2 = r->kmax * r->kmax, a = r->a;
     const double n0 = Ad[6], n1 = Ad[7], n2 = Ad[8];
     const double an0 = fabs(n0), an1 = fabs(n1), an2 = fabs(n2);
+    /* The column axis has |n| >= 1/√3, so these are finite where used. */
+    const double inv_n0 = an0 > 0 ? 1.0 / n0 : 0.0, inv_n1 = an1 > 0 ? 1.0 / n1 : 0.0;
+    const double inv_n2 = an2 > 0 ? 1.0 / n2 : 0.0;
     for (int i = 0; i < 9; i++)
         A[i] = (float)Ad[i];
 
@@ -313,7 +368,7 @@ static void insert_slice(gar_recon *r, const gar_ppix *plane, const double Ad[9]
                 if (rr > kmax2)
                     continue;
                 double s = n0 * kx + n1 * ky;
-                double z0 = (-a - s) / n2, z1 = (a - s) / n2;
+                double z0 = (-a - s) * inv_n2, z1 = (a - s) * inv_n2;
                 if (z0 > z1) {
                     double tmp = z0;
                     z0 = z1;
@@ -336,7 +391,7 @@ static void insert_slice(gar_recon *r, const gar_ppix *plane, const double Ad[9]
                 if (rr > kmax2)
                     continue;
                 double s = n0 * kx + n2 * kz;
-                double y0 = (-a - s) / n1, y1 = (a - s) / n1;
+                double y0 = (-a - s) * inv_n1, y1 = (a - s) * inv_n1;
                 if (y0 > y1) {
                     double tmp = y0;
                     y0 = y1;
@@ -359,7 +414,7 @@ static void insert_slice(gar_recon *r, const gar_ppix *plane, const double Ad[9]
                 if (rr > kmax2)
                     continue;
                 double s = n1 * ky + n2 * kz;
-                double x0 = (-a - s) / n0, x1 = (a - s) / n0;
+                double x0 = (-a - s) * inv_n0, x1 = (a - s) * inv_n0;
                 if (x0 > x1) {
                     double tmp = x0;
                     x0 = x1;
@@ -390,6 +445,7 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
         if (meta[i].half_set != 1 && meta[i].half_set != 2)
             return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta[i].half_set);
 
+    double t0 = gar_wall_seconds();
     /* Phase 1: particles in parallel (each thread its own FFT plan). Error
      * messages are per thread, so the first one is carried back here. */
     char msg[512] = "";
@@ -400,7 +456,7 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
         t = omp_get_thread_num();
 #endif
         gar_status s = gar_recon_prepare_plane(r, t, images + i * npix, &meta[i],
-                                               r->planes + i * r->plane_pixels);
+                                               r->planes + i * 3 * r->plane_pixels);
         gar_euler_to_matrix(meta[i].rot_deg, meta[i].tilt_deg, meta[i].psi_deg, r->mats + 9 * i);
         if (s != GAR_OK) {
 #pragma omp critical
@@ -412,6 +468,8 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
     }
     if (st != GAR_OK)
         return gar_error(st, "%s", msg);
+    double t1 = gar_wall_seconds();
+    r->seconds[0] += t1 - t0;
 
     /* Phase 2: voxels in parallel; every thread visits the particles in order. */
 #pragma omp parallel num_threads(T)
@@ -422,6 +480,8 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
 #endif
         for (size_t i = 0; i < count; i++) {
             int h = meta[i].half_set - 1;
+            const float *base = r->planes + i * 3 * r->plane_pixels;
+            gar_plane pl = {base, base + r->plane_pixels, base + 2 * r->plane_pixels, r->R};
             for (size_t s = 0; s < n_ops; s++) {
                 /* Pose A and operator R: the particle is also the slice at A·Rᵀ. */
                 double As[9];
@@ -430,12 +490,13 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
                     for (int b = 0; b < 3; b++)
                         As[3 * a + b] = A[3 * a] * Rm[3 * b] + A[3 * a + 1] * Rm[3 * b + 1] +
                                         A[3 * a + 2] * Rm[3 * b + 2];
-                insert_slice(r, r->planes + i * r->plane_pixels, As, t, T, r->G[h], r->W[h]);
+                insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
             }
         }
     }
     for (size_t i = 0; i < count; i++)
         r->count[meta[i].half_set - 1]++;
+    r->seconds[1] += gar_wall_seconds() - t1;
     return GAR_OK;
 }
 
@@ -561,6 +622,7 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
     const int K = r->kbound, KX = r->kxbound, M = (int)r->M, N = (int)r->N;
     const double kmax2 = r->kmax * r->kmax;
     const size_t nshell = (size_t)KX + 2;
+    const double t_start = gar_wall_seconds();
     *out = NULL;
 
     if (half == 1 || half == 2) {
@@ -652,6 +714,7 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
     }
     *out = map;
     map = NULL;
+    r->seconds[2] += gar_wall_seconds() - t_start;
 done:
     gar_map_destroy(&map);
     free(Gsum);

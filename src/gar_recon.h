@@ -74,6 +74,10 @@ void gar_recon_destroy(gar_recon **r);
 gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta,
                             size_t count);
 
+/* Wall seconds spent so far preparing particles (FFT, CTF), inserting them,
+ * and finishing maps. */
+void gar_recon_timings(const gar_recon *r, double *prepare, double *insert, double *finalize);
+
 /* Particles inserted so far into half set 1 and 2. */
 size_t gar_recon_count(const gar_recon *r, int half);
 
@@ -90,12 +94,18 @@ float *gar_recon_data(gar_recon *r, int half);
 float *gar_recon_weight(gar_recon *r, int half);
 size_t gar_recon_size(const gar_recon *r);   /* M */
 
+/* Largest plane radius a reconstructor uses (padded boxes up to 2048). */
+#define GAR_RECON_MAX_R 1040
+
 /* Prepare one particle into its padded plane (exposed for the tests that check
- * the gather against a direct scatter of the same sum). The plane has
- * (2R+1)² pixels, R = gar_recon_plane_radius(r). */
+ * the gather against a direct scatter of the same sum): 3 × P floats, the
+ * planes of CTF·X (real, imaginary) and CTF², P = gar_recon_plane_pixels(r) =
+ * (2R+1)², R = gar_recon_plane_radius(r). */
 int gar_recon_plane_radius(const gar_recon *r);
+size_t gar_recon_plane_pixels(const gar_recon *r);
 gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
-                                   const gar_particle *meta, void *plane /* gar_ppix[] */);
+                                   const gar_particle *meta, float *plane);
+
 /* The blob table the gather uses and its inverse step. */
 const float *gar_recon_blob_table(const gar_recon *r, float *inv_step);
 /* The resolution limit in padded Fourier voxels. */

@@ -142,8 +142,9 @@ START_TEST(test_blob_table_matches_closed_form)
 END_TEST
 
 /* Gather (each voxel sums the pixels near its position in the slice) must
- * equal scatter (each pixel adds to the voxels near its 3D position). */
-START_TEST(test_gather_matches_scatter)
+ * equal scatter (each pixel adds to the voxels near its 3D position), at the
+ * default blob radius and a wider one. */
+static void gather_vs_scatter(double radius)
 {
     gar_map *truth = load_map("tii-64.mrc");
     sim_set s;
@@ -152,28 +153,30 @@ START_TEST(test_gather_matches_scatter)
     s.meta[0].tilt_deg = 67.0;
     s.meta[0].psi_deg = -141.0;
     gar_recon_config c = default_config(&s, 1, 2, 1);
+    c.blob_radius = radius;
     gar_recon *r = reconstruct(&c, &s, 1);
     int R = gar_recon_plane_radius(r), side = 2 * R + 1;
-    size_t M = gar_recon_size(r), H = M / 2 + 1, nvox = M * M * H;
+    size_t M = gar_recon_size(r), H = M / 2 + 1, nvox = M * M * H, pp = gar_recon_plane_pixels(r);
     double kmax = gar_recon_kmax(r), A[9];
-    gar_ppix *plane = malloc(sizeof(gar_ppix) * side * side);
+    float *plane = malloc(sizeof(float) * 3 * pp);
     float *G = calloc(nvox * 2, sizeof(float)), *W = calloc(nvox, sizeof(float));
     float inv_step;
     const float *table = gar_recon_blob_table(r, &inv_step);
-    const float a2 = 1.9f * 1.9f;
-    const int K = (int)M / 2 - 1, KX = (int)floor(kmax);
+    const double a2 = radius * radius;
+    const int K = (int)M / 2 - 1, KX = (int)floor(kmax), reach = (int)ceil(radius);
     ck_assert_int_eq(gar_recon_prepare_plane(r, 0, s.images, &s.meta[0], plane), GAR_OK);
     gar_euler_to_matrix(s.meta[0].rot_deg, s.meta[0].tilt_deg, s.meta[0].psi_deg, A);
     for (int v = -R; v <= R; v++)
         for (int u = -R; u <= R; u++) {
-            const gar_ppix *p = &plane[(v + R) * side + (u + R)];
+            size_t pix = (size_t)(v + R) * side + (u + R);
+            float pre = plane[pix], pim = plane[pp + pix], pc2 = plane[2 * pp + pix];
             double uv[3] = {u, v, 0}, x[3];
-            if (p->ctf2 == 0.0f && p->re == 0.0f && p->im == 0.0f)
+            if (pc2 == 0.0f && pre == 0.0f && pim == 0.0f)
                 continue;
             gar_mat3_apply_t(A, uv, x);
-            for (int kz = (int)ceil(x[2] - 2); kz <= (int)floor(x[2] + 2); kz++)
-                for (int ky = (int)ceil(x[1] - 2); ky <= (int)floor(x[1] + 2); ky++)
-                    for (int kx = (int)ceil(x[0] - 2); kx <= (int)floor(x[0] + 2); kx++) {
+            for (int kz = (int)floor(x[2]) - reach; kz <= (int)ceil(x[2]) + reach; kz++)
+                for (int ky = (int)floor(x[1]) - reach; ky <= (int)ceil(x[1]) + reach; ky++)
+                    for (int kx = (int)floor(x[0]) - reach; kx <= (int)ceil(x[0]) + reach; kx++) {
                         if (kx < 0 || kx > KX || abs(ky) > K || abs(kz) > K)
                             continue;
                         if ((double)kx * kx + (double)ky * ky + (double)kz * kz > kmax * kmax)
@@ -183,9 +186,9 @@ START_TEST(test_gather_matches_scatter)
                             continue;
                         float b = gar_blob_lookup(table, inv_step, (float)d2);
                         size_t idx = ((size_t)((kz + (int)M) % (int)M) * M + (size_t)((ky + (int)M) % (int)M)) * H + kx;
-                        G[2 * idx] += b * p->re;
-                        G[2 * idx + 1] += b * p->im;
-                        W[idx] += b * p->ctf2;
+                        G[2 * idx] += b * pre;
+                        G[2 * idx + 1] += b * pim;
+                        W[idx] += b * pc2;
                     }
         }
     const float *Gg = gar_recon_data(r, s.meta[0].half_set), *Wg = gar_recon_weight(r, s.meta[0].half_set);
@@ -196,8 +199,8 @@ START_TEST(test_gather_matches_scatter)
         wnum += (W[i] - Wg[i]) * (W[i] - Wg[i]);
         wden += (double)W[i] * W[i];
     }
-    fprintf(stderr, "measured: gather vs scatter, relative L2 data %.2e, weights %.2e\n", sqrt(num / den),
-            sqrt(wnum / wden));
+    fprintf(stderr, "measured: blob radius %.1f: gather vs scatter, relative L2 data %.2e, weights %.2e\n",
+            radius, sqrt(num / den), sqrt(wnum / wden));
     ck_assert(den > 0 && wden > 0);
     ck_assert_msg(sqrt(num / den) < 1e-5, "data: relative L2 %g", sqrt(num / den));
     ck_assert_msg(sqrt(wnum / wden) < 1e-5, "weights: relative L2 %g", sqrt(wnum / wden));
@@ -207,6 +210,12 @@ START_TEST(test_gather_matches_scatter)
     gar_recon_destroy(&r);
     sim_free(&s);
     gar_map_destroy(&truth);
+}
+
+START_TEST(test_gather_matches_scatter)
+{
+    gather_vs_scatter(1.9);
+    gather_vs_scatter(2.5);
 }
 END_TEST
 
