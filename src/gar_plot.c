@@ -247,7 +247,8 @@ static void draw_curve(cairo_t *cr, const fsc_frame *f, const double *fsc, size_
     cairo_set_line_width(cr, 2.0);
     cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
     cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
-    for (size_t i = 0; i < n_shells; i++) {
+    /* Shell 0 is the mean term, not a resolution: the curve starts at shell 1. */
+    for (size_t i = 1; i < n_shells; i++) {
         double freq = (double)i / ((double)box * pixel_size_A);
         double v = fsc[i];
         if (!isfinite(v)) {
@@ -532,25 +533,6 @@ int gar_plot_slices_layout(size_t nx, size_t ny, size_t nz, int *scale, int pane
 /* Mean and standard deviation over the finite voxels, in two passes: maps are
  * mostly flat solvent, and the one-pass formula loses the small variance to
  * cancellation. */
-static void map_mean_sd(const gar_map *map, double *mean, double *sd)
-{
-    size_t nvox = gar_map_voxels(map), n = 0;
-    double sum = 0, sum2 = 0;
-    for (size_t v = 0; v < nvox; v++)
-        if (isfinite(map->data[v])) {
-            sum += map->data[v];
-            n++;
-        }
-    *mean = n > 0 ? sum / (double)n : 0.0;
-    for (size_t v = 0; v < nvox; v++)
-        if (isfinite(map->data[v])) {
-            double d = map->data[v] - *mean;
-            sum2 += d * d;
-        }
-    *sd = n > 0 ? sqrt(sum2 / (double)n) : 0.0;
-}
-
-/* Voxel (a, b) of central section k: 0 XY, 1 XZ, 2 YZ. */
 static float section_voxel(const gar_map *map, int k, size_t a, size_t b)
 {
     size_t x, y, z;
@@ -562,6 +544,40 @@ static float section_voxel(const gar_map *map, int k, size_t a, size_t b)
     return map->data[(z * map->ny + y) * map->nx + x];
 }
 
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The grey range: the 0.5th to 99.5th percentile of the shown sections' finite
+ * voxels. A particle fills a small part of the box, so a range from the whole
+ * box's spread (mean ± 3 sd) saturates it; percentiles of what is shown keep
+ * both the density and the noise visible, and ignore a few extreme voxels. */
+static void display_range(const gar_map *map, const size_t pw[3], const size_t ph[3], double *lo,
+                          double *span)
+{
+    size_t n = pw[0] * ph[0] + pw[1] * ph[1] + pw[2] * ph[2], m = 0;
+    float *v = malloc(n * sizeof *v);
+    *lo = 0.0;
+    *span = 0.0;
+    if (v == NULL)
+        return;
+    for (int k = 0; k < 3; k++)
+        for (size_t b = 0; b < ph[k]; b++)
+            for (size_t a = 0; a < pw[k]; a++) {
+                float x = section_voxel(map, k, a, b);
+                if (isfinite(x))
+                    v[m++] = x;
+            }
+    if (m > 0) {
+        qsort(v, m, sizeof *v, cmp_float);
+        *lo = v[(size_t)(0.005 * (m - 1))];
+        *span = v[(size_t)(0.995 * (m - 1) + 0.5)] - *lo;
+    }
+    free(v);
+}
+
 /* Write the grey panels straight into the surface's pixels: painting a small
  * image scaled up through cairo would depend on its filter for exact blocks. */
 static void draw_panels(cairo_surface_t *surface, const gar_map *map, int scale,
@@ -570,10 +586,8 @@ static void draw_panels(cairo_surface_t *surface, const gar_map *map, int scale,
     const size_t pw[3] = {map->nx, map->nx, map->ny}, ph[3] = {map->ny, map->nz, map->nz};
     unsigned char *pixels;
     int stride;
-    double mean, sd, lo, span;
-    map_mean_sd(map, &mean, &sd);
-    lo = mean - 3.0 * sd;
-    span = 6.0 * sd;
+    double lo, span;
+    display_range(map, pw, ph, &lo, &span);
     cairo_surface_flush(surface);
     pixels = cairo_image_surface_get_data(surface);
     stride = cairo_image_surface_get_stride(surface);
