@@ -333,9 +333,6 @@ static inline __attribute__((always_inline)) void gather_into(gar_recon *r, cons
     gar_gather_voxel(pl, qx, qy, qz, r->a2, r->blob, r->inv_step, &G[2 * idx], &G[2 * idx + 1], &W[idx]);
 }
 
-/* The voxels of thread t (kz ≡ t mod T) within the blob radius of one slice:
- * iterate the coordinate plane most parallel to the slice, and along each
- * column only the few voxels with |n·K| < a. */
 /* On x86-64 the insertion loop is also built for x86-64-v3 (AVX2 + FMA) and
  * the loader picks the version the CPU runs; on one machine the choice is
  * fixed, so results stay bitwise repeatable. */
@@ -345,91 +342,57 @@ static inline __attribute__((always_inline)) void gather_into(gar_recon *r, cons
 #define GAR_CPU_CLONES
 #endif
 
+/* The voxels of thread t (kz ≡ t mod T) within the blob radius of one slice:
+ * iterate the coordinate plane most parallel to the slice, and along each
+ * column only the few voxels with |n·K| < a, n the slice's normal. Axis c is
+ * the column axis; (o, i) are the plane's outer and inner axes, with z outer
+ * when it lies in the plane so that each thread's kz residues can be stepped
+ * directly. Only kx >= 0 is stored. */
 GAR_CPU_CLONES
 static void insert_slice(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
                          float *G, float *W)
 {
     float A[9];
-    const int K = r->kbound, KX = r->kxbound;
     const double kmax2 = r->kmax * r->kmax, a = r->a;
-    const double n0 = Ad[6], n1 = Ad[7], n2 = Ad[8];
-    const double an0 = fabs(n0), an1 = fabs(n1), an2 = fabs(n2);
-    /* The column axis has |n| >= 1/√3, so these are finite where used. */
-    const double inv_n0 = an0 > 0 ? 1.0 / n0 : 0.0, inv_n1 = an1 > 0 ? 1.0 / n1 : 0.0;
-    const double inv_n2 = an2 > 0 ? 1.0 / n2 : 0.0;
-    for (int i = 0; i < 9; i++)
-        A[i] = (float)Ad[i];
-
-    if (an2 >= an0 && an2 >= an1) {
-        /* columns along z */
-        for (int ky = -K; ky <= K; ky++)
-            for (int kx = 0; kx <= KX; kx++) {
-                double rr = (double)kx * kx + (double)ky * ky;
-                if (rr > kmax2)
-                    continue;
-                double s = n0 * kx + n1 * ky;
-                double z0 = (-a - s) * inv_n2, z1 = (a - s) * inv_n2;
-                if (z0 > z1) {
-                    double tmp = z0;
-                    z0 = z1;
-                    z1 = tmp;
-                }
-                int lo = (int)ceil(z0), hi = (int)floor(z1);
-                if (lo < -K)
-                    lo = -K;
-                if (hi > K)
-                    hi = K;
-                for (int kz = first_owned(lo, t, T); kz <= hi; kz += T)
-                    if (rr + (double)kz * kz <= kmax2)
-                        gather_into(r, plane, A, kx, ky, kz, G, W);
-            }
-    } else if (an1 >= an0) {
-        /* columns along y; z lies in the plane */
-        for (int kz = first_owned(-K, t, T); kz <= K; kz += T)
-            for (int kx = 0; kx <= KX; kx++) {
-                double rr = (double)kx * kx + (double)kz * kz;
-                if (rr > kmax2)
-                    continue;
-                double s = n0 * kx + n2 * kz;
-                double y0 = (-a - s) * inv_n1, y1 = (a - s) * inv_n1;
-                if (y0 > y1) {
-                    double tmp = y0;
-                    y0 = y1;
-                    y1 = tmp;
-                }
-                int lo = (int)ceil(y0), hi = (int)floor(y1);
-                if (lo < -K)
-                    lo = -K;
-                if (hi > K)
-                    hi = K;
-                for (int ky = lo; ky <= hi; ky++)
-                    if (rr + (double)ky * ky <= kmax2)
-                        gather_into(r, plane, A, kx, ky, kz, G, W);
-            }
+    const double n[3] = {Ad[6], Ad[7], Ad[8]};
+    const int lo_b[3] = {0, -r->kbound, -r->kbound}, hi_b[3] = {r->kxbound, r->kbound, r->kbound};
+    int c, o, i;
+    for (int k = 0; k < 9; k++)
+        A[k] = (float)Ad[k];
+    if (fabs(n[2]) >= fabs(n[0]) && fabs(n[2]) >= fabs(n[1])) {
+        c = 2, o = 1, i = 0;
+    } else if (fabs(n[1]) >= fabs(n[0])) {
+        c = 1, o = 2, i = 0;
     } else {
-        /* columns along x (only kx >= 0 is stored) */
-        for (int kz = first_owned(-K, t, T); kz <= K; kz += T)
-            for (int ky = -K; ky <= K; ky++) {
-                double rr = (double)ky * ky + (double)kz * kz;
-                if (rr > kmax2)
-                    continue;
-                double s = n1 * ky + n2 * kz;
-                double x0 = (-a - s) * inv_n0, x1 = (a - s) * inv_n0;
-                if (x0 > x1) {
-                    double tmp = x0;
-                    x0 = x1;
-                    x1 = tmp;
-                }
-                int lo = (int)ceil(x0), hi = (int)floor(x1);
-                if (lo < 0)
-                    lo = 0;
-                if (hi > KX)
-                    hi = KX;
-                for (int kx = lo; kx <= hi; kx++)
-                    if (rr + (double)kx * kx <= kmax2)
-                        gather_into(r, plane, A, kx, ky, kz, G, W);
-            }
+        c = 0, o = 2, i = 1;
     }
+    /* |n[c]| >= 1/√3, so the division is safe. */
+    const double inv_nc = 1.0 / n[c];
+    const int o_first = o == 2 ? first_owned(lo_b[o], t, T) : lo_b[o], o_step = o == 2 ? T : 1;
+    int k[3];
+    for (k[o] = o_first; k[o] <= hi_b[o]; k[o] += o_step)
+        for (k[i] = lo_b[i]; k[i] <= hi_b[i]; k[i]++) {
+            const double rr = (double)k[o] * k[o] + (double)k[i] * k[i];
+            if (rr > kmax2)
+                continue;
+            const double s = n[o] * k[o] + n[i] * k[i];
+            double c0 = (-a - s) * inv_nc, c1 = (a - s) * inv_nc;
+            if (c0 > c1) {
+                double tmp = c0;
+                c0 = c1;
+                c1 = tmp;
+            }
+            int lo = (int)ceil(c0), hi = (int)floor(c1);
+            if (lo < lo_b[c])
+                lo = lo_b[c];
+            if (hi > hi_b[c])
+                hi = hi_b[c];
+            if (c == 2)
+                lo = first_owned(lo, t, T);
+            for (k[c] = lo; k[c] <= hi; k[c] += c == 2 ? T : 1)
+                if (rr + (double)k[c] * k[c] <= kmax2)
+                    gather_into(r, plane, A, k[0], k[1], k[2], G, W);
+        }
 }
 
 gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta, size_t count)

@@ -8,6 +8,7 @@
 #include "gar_geometry.h"
 #include "gar_kernels.h"
 #include "gar_rng.h"
+#include "testutil.h"
 
 /* RELION's Euler_angles2matrix builds A = Rz(psi) Ry(tilt) Rz(rot) with
  * Rz(a) = [[c, s, 0], [-s, c, 0], [0, 0, 1]], Ry(b) = [[c, 0, -s], [0, 1, 0], [s, 0, c]].
@@ -203,9 +204,5 @@ int main(void)
     tcase_add_test(tc, test_fft_good_size);
     tcase_add_test(tc, test_rng_normal);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

@@ -459,9 +459,5 @@ int main(void)
     tcase_add_test(tc, test_slices_show_clusters_where_they_are);
     tcase_add_test(tc, test_slices_constant_map_is_mid_grey);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

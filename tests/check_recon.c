@@ -340,9 +340,5 @@ int main(void)
     tcase_add_test(tc, test_known_pose_noise_free);
     tcase_add_test(tc, test_symmetry_d7_equals_c1_4200);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

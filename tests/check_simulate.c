@@ -293,9 +293,5 @@ int main(void)
     tcase_add_test(tc, test_cli_snr_and_threads);
     tcase_add_test(tc, test_relion_conventions);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(s);
 }

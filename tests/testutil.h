@@ -65,4 +65,17 @@ static inline int test_count_prefix(const char *dir, const char *prefix)
     return n;
 }
 
+/* Run a suite and turn its outcome into the automake exit code. Needs
+ * <check.h> included before this header. */
+#ifdef CHECK_H
+static inline int test_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
+#endif
+
 #endif
