@@ -44,9 +44,15 @@ bad missing 66 "nothing.h5" "[input]" "stacks = nothing.h5" "[output]" "dir = ou
 bad symmetry 64 "unknown symmetry 'X5'" "[input]" "stacks = relion.h5" "[output]" "dir = out-symmetry" "[reconstruct]" "symmetry = X5"
 bad pad 64 "[reconstruct] pad" "[input]" "stacks = relion.h5" "[output]" "dir = out-pad" "[reconstruct]" "pad = 0"
 bad nyquist 64 "finer than Nyquist" "[input]" "stacks = relion.h5" "[output]" "dir = out-nyquist" "[reconstruct]" "max_resolution = 4"
-"$GAR_BUILDDIR/tests/make_empty_stack" "$d/empty.h5"
+"$GAR_BUILDDIR/tests/make_test_stack" empty "$d/empty.h5"
 bad empty 65 "no particles" "[input]" "stacks = empty.h5" "[output]" "dir = out-empty"
 bad typo 64 "did you mean 'symmetry'" "[input]" "stacks = relion.h5" "[output]" "dir = out-typo" "[reconstruct]" "symetry = C2"
+# A stack holding a NaN pixel (written by another program): an error naming
+# the particle by default; with nonfinite = skip the particle is left out.
+"$GAR_BUILDDIR/tests/make_test_stack" nan "$d/nan.h5"
+bad nan 65 "particle 2: image holds NaN" "[input]" "stacks = nan.h5" "[output]" "dir = out-nan" "[reconstruct]" "ctf = no"
+expect 0 "" -- "$GARNER" reconstruct "$d/nan.ini" --set input.nonfinite=skip --set output.dir="$d/out-skip"
+check "skip: 3 particles used, 1 skipped" -- sh -c "grep -q '\"particles_used\": 3' '$d/out-skip/summary.json' && grep -q '\"particles_skipped_nonfinite\": 1' '$d/out-skip/summary.json'"
 expect 64 "not empty" -- "$GARNER" reconstruct "$d/run.ini" --set reconstruct.ctf=no
 check "a refused run leaves the earlier output alone" -- test -s "$d/out/map.mrc"
 finish
