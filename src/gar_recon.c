@@ -32,6 +32,9 @@ struct gar_recon {
     float *W[2];
     size_t count[2];
     double seconds[3];        /* prepare, insert, finalize: wall time spent */
+    double *grid;             /* gridding correction by real-space radius */
+    size_t ngrid;
+    double gstep;
     int threads;
     gar_fft2 **fft;           /* one per thread */
     float *planes;            /* batch × 3 × plane_pixels (re, im, CTF²) */
@@ -76,6 +79,8 @@ static void build_blob_table(gar_recon *r)
     r->a = (float)a;
     r->a2 = (float)(a * a);
 }
+
+static gar_status gridding_table(const gar_recon *r, double **table, size_t *n, double *step);
 
 /* Zeroed, 2 MiB-aligned memory for a volume, with transparent huge pages
  * requested: each particle's slice touches voxels scattered over the whole
@@ -158,6 +163,8 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     for (int t = 0; t < r->threads; t++)
         if ((st = gar_fft2_create(r->M, &r->fft[t])) != GAR_OK)
             goto fail;
+    if ((st = gridding_table(r, &r->grid, &r->ngrid, &r->gstep)) != GAR_OK)
+        goto fail;
     *out = r;
     return GAR_OK;
 fail:
@@ -183,6 +190,7 @@ void gar_recon_destroy(gar_recon **pr)
     free(r->mats);
     free(r->optics);
     free(r->ops);
+    free(r->grid);
     free(r);
     *pr = NULL;
 }
@@ -542,11 +550,14 @@ double gar_recon_outer_mask(size_t box, double radius)
  * function of radius in padded real-space voxels (ω = r/M), normalised to B(0) = 1. */
 static gar_status gridding_table(const gar_recon *r, double **table, size_t *n, double *step)
 {
-    const int S = 2000;
+    /* The integrand turns through at most 2π·a·ω <= 6 rad over [0, a]: 400
+     * Simpson intervals are exact to ~1e-10. Radii reach the corner of the
+     * cropped N³ box. */
+    const int S = 400;
     double a = r->cfg.blob_radius, ds = a / S;
     double *b = NULL, *out = NULL;
     gar_status st;
-    *n = (size_t)(0.5 * sqrt(3.0) * r->M * 4) + 4;
+    *n = (size_t)(0.5 * sqrt(3.0) * r->N * 4) + 8;
     *step = 0.25;
     if ((st = gar_alloc((void **)&b, S + 1, sizeof(double), "blob samples")) != GAR_OK)
         return st;
@@ -578,9 +589,11 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
     gar_status st = GAR_OK;
     float *Gsum = NULL, *Wsum = NULL, *Gs = NULL, *Ws = NULL, *F = NULL, *vol = NULL;
     const float *G, *W;
-    double *shell_sum = NULL, *grid = NULL;
-    size_t *shell_n = NULL, ngrid = 0;
-    double gstep = 0;
+    double *shell_sum = NULL, *plane_sum = NULL;
+    size_t *shell_n = NULL, *plane_n = NULL;
+    const double *grid = r->grid;
+    const size_t ngrid = r->ngrid;
+    const double gstep = r->gstep;
     gar_map *map = NULL;
     const int K = r->kbound, KX = r->kxbound, M = (int)r->M, N = (int)r->N;
     const double kmax2 = r->kmax * r->kmax;
@@ -611,20 +624,33 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
         W = Ws;
     }
 
-    /* Radial mean of W per integer shell, summed in a fixed order. */
+    /* Radial mean of W per integer shell: sums per kz plane in parallel, then
+     * the planes added in kz order, so the result does not depend on the
+     * thread count. */
     if ((st = gar_calloc((void **)&shell_sum, nshell, sizeof(double), "shell sums")) != GAR_OK ||
-        (st = gar_calloc((void **)&shell_n, nshell, sizeof(size_t), "shell counts")) != GAR_OK)
+        (st = gar_calloc((void **)&shell_n, nshell, sizeof(size_t), "shell counts")) != GAR_OK ||
+        (st = gar_calloc((void **)&plane_sum, (size_t)(2 * K + 1) * nshell, sizeof(double), "shell sums")) != GAR_OK ||
+        (st = gar_calloc((void **)&plane_n, (size_t)(2 * K + 1) * nshell, sizeof(size_t), "shell counts")) != GAR_OK)
         goto done;
-    for (int kz = -K; kz <= K; kz++)
+#pragma omp parallel for num_threads(r->threads) schedule(static)
+    for (int kz = -K; kz <= K; kz++) {
+        double *ps = plane_sum + (size_t)(kz + K) * nshell;
+        size_t *pn = plane_n + (size_t)(kz + K) * nshell;
         for (int ky = -K; ky <= K; ky++)
             for (int kx = 0; kx <= KX; kx++) {
                 double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
                 if (k2 > kmax2)
                     continue;
                 size_t s = (size_t)(sqrt(k2) + 0.5);
-                shell_sum[s] += W[vox_index(r, kx, ky, kz)];
-                shell_n[s]++;
+                ps[s] += W[vox_index(r, kx, ky, kz)];
+                pn[s]++;
             }
+    }
+    for (int p = 0; p < 2 * K + 1; p++)
+        for (size_t s = 0; s < nshell; s++) {
+            shell_sum[s] += plane_sum[(size_t)p * nshell + s];
+            shell_n[s] += plane_n[(size_t)p * nshell + s];
+        }
 
     if ((st = gar_calloc((void **)&F, r->nvox, 2 * sizeof(float), "Fourier map")) != GAR_OK ||
         (st = gar_alloc((void **)&vol, (size_t)M * M, (size_t)M * sizeof(float), "padded map")) != GAR_OK)
@@ -653,8 +679,6 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
     free(Ws);
     Gsum = Wsum = Gs = Ws = NULL;
     if ((st = gar_fft3_c2r(r->M, F, vol)) != GAR_OK)
-        goto done;
-    if ((st = gridding_table(r, &grid, &ngrid, &gstep)) != GAR_OK)
         goto done;
     if ((st = gar_map_create(r->N, r->N, r->N, r->cfg.pixel_size_A, &map)) != GAR_OK)
         goto done;
@@ -688,6 +712,7 @@ done:
     free(vol);
     free(shell_sum);
     free(shell_n);
-    free(grid);
+    free(plane_sum);
+    free(plane_n);
     return st;
 }
