@@ -6,7 +6,10 @@
 # folder holding tii-64.mrc and reconstruct.ini, OUT the output folder.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-GARNER=${GARNER:-$here/../garner}
+if [ -z "${GARNER:-}" ]; then
+    # A built tree has garner beside examples/; an install has it on PATH.
+    if [ -x "$here/../garner" ]; then GARNER=$here/../garner; else GARNER=$(command -v garner || echo garner); fi
+fi
 data=${GARNER_DATA:-$here}
 out=${OUT:-$PWD/example-output}
 mkdir -p "$out"
