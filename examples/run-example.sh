@@ -8,7 +8,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 if [ -z "${GARNER:-}" ]; then
     # A built tree has garner beside examples/; an install has it on PATH.
-    if [ -x "$here/../garner" ]; then GARNER=$here/../garner; else GARNER=$(command -v garner || echo garner); fi
+    if [ -f "$here/../garner" ] && [ -x "$here/../garner" ]; then GARNER=$here/../garner; else GARNER=$(command -v garner || echo garner); fi
 fi
 data=${GARNER_DATA:-$here}
 out=${OUT:-$PWD/example-output}
