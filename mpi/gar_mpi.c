@@ -1,8 +1,13 @@
 #include "gar_mpi.h"
 
+#include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+enum { TAG_REQUEST = 1001, TAG_FAIL = 1002, TAG_SHARD = 1003 };
 
 void gar_mpi_describe(char *buf, size_t len)
 {
@@ -12,4 +17,164 @@ void gar_mpi_describe(char *buf, size_t len)
     MPI_Get_version(&major, &minor);
     version[strcspn(version, "\n")] = '\0';
     snprintf(buf, len, "%s (MPI %d.%d)", version, major, minor);
+}
+
+gar_status gar_mpi_start(int *argc, char ***argv, int *rank, int *size)
+{
+    int init = 0, provided = 0;
+    MPI_Initialized(&init);
+    if (!init && MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        return gar_error(GAR_ERR_INTERNAL, "MPI_Init_thread failed");
+    MPI_Comm_rank(MPI_COMM_WORLD, rank);
+    MPI_Comm_size(MPI_COMM_WORLD, size);
+    return GAR_OK;
+}
+
+void gar_mpi_stop(void)
+{
+    int init = 0, fin = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    if (init && !fin)
+        MPI_Finalize();
+}
+
+gar_status gar_mpi_reduce_sum(const double *in, double *out, size_t count, int root, size_t chunk_bytes)
+{
+    int rank;
+    size_t chunk = chunk_bytes / sizeof(double);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (chunk == 0)
+        chunk = 1;
+    if (chunk > (size_t)INT_MAX)
+        chunk = (size_t)INT_MAX;
+    for (size_t off = 0; off < count; off += chunk) {
+        int n = (int)(count - off < chunk ? count - off : chunk);
+        const void *send = in + off;
+        void *recv = rank == root ? (void *)(out + off) : NULL;
+        if (rank == root && in == out)
+            send = MPI_IN_PLACE;
+        if (MPI_Reduce(send, recv, n, MPI_DOUBLE, MPI_SUM, root, MPI_COMM_WORLD) != MPI_SUCCESS)
+            return gar_error(GAR_ERR_INTERNAL, "MPI_Reduce of %d doubles at offset %zu failed", n, off);
+    }
+    return GAR_OK;
+}
+
+struct gar_sched {
+    size_t n_shards;
+    size_t next;          /* master, or the single rank of a size-1 run */
+    int rank, size;
+};
+
+gar_status gar_sched_create(size_t n_shards, gar_sched **out)
+{
+    gar_sched *s = NULL;
+    gar_status st = gar_calloc((void **)&s, 1, sizeof *s, "shard scheduler");
+    *out = NULL;
+    if (st != GAR_OK)
+        return st;
+    if (n_shards > (size_t)LONG_MAX) {
+        free(s);
+        return gar_error(GAR_ERR_USAGE, "%zu shards: too many", n_shards);
+    }
+    s->n_shards = n_shards;
+    MPI_Comm_rank(MPI_COMM_WORLD, &s->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &s->size);
+    *out = s;
+    return GAR_OK;
+}
+
+void gar_sched_destroy(gar_sched **s)
+{
+    if (s == NULL || *s == NULL)
+        return;
+    free(*s);
+    *s = NULL;
+}
+
+static void sleep_seconds(double seconds)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    nanosleep(&ts, NULL);
+}
+
+gar_status gar_sched_serve(gar_sched *s, double poll_seconds,
+                           void (*progress)(size_t handed_out, void *arg), void *arg)
+{
+    int active = s->size - 1;
+    gar_status failure = GAR_OK;
+    char failure_msg[1024] = "";
+    if (s->rank != 0)
+        return gar_error(GAR_ERR_INTERNAL, "gar_sched_serve called on rank %d", s->rank);
+    while (active > 0) {
+        int flag = 0;
+        MPI_Status status;
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &status);
+        if (!flag) {
+            sleep_seconds(poll_seconds);
+            continue;
+        }
+        if (status.MPI_TAG == TAG_REQUEST) {
+            int dummy;
+            long reply;
+            MPI_Recv(&dummy, 1, MPI_INT, status.MPI_SOURCE, TAG_REQUEST, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            reply = failure == GAR_OK && s->next < s->n_shards ? (long)s->next++ : -1;
+            MPI_Send(&reply, 1, MPI_LONG, status.MPI_SOURCE, TAG_SHARD, MPI_COMM_WORLD);
+            if (reply < 0)
+                active--;
+            else if (progress != NULL)
+                progress(s->next, arg);
+        } else if (status.MPI_TAG == TAG_FAIL) {
+            char buf[1024 + sizeof(int)];
+            int n = 0, code;
+            MPI_Get_count(&status, MPI_CHAR, &n);
+            if (n < (int)sizeof(int) || n > (int)sizeof buf)
+                n = (int)sizeof buf;
+            MPI_Recv(buf, n, MPI_CHAR, status.MPI_SOURCE, TAG_FAIL, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            memcpy(&code, buf, sizeof code);
+            if (failure == GAR_OK) {
+                failure = (gar_status)code;
+                snprintf(failure_msg, sizeof failure_msg, "rank %d: %.*s", status.MPI_SOURCE,
+                         n - (int)sizeof(int), buf + sizeof(int));
+            }
+            active--;   /* a failed worker asks for no more work */
+        } else {
+            /* Not ours: leave it for whoever expects it, but do not spin on it. */
+            sleep_seconds(poll_seconds);
+        }
+    }
+    if (failure != GAR_OK)
+        return gar_error(failure, "%s", failure_msg);
+    return GAR_OK;
+}
+
+gar_status gar_sched_next(gar_sched *s, long *shard)
+{
+    int dummy = 0;
+    if (s->size == 1) {
+        *shard = s->next < s->n_shards ? (long)s->next++ : -1;
+        return GAR_OK;
+    }
+    if (s->rank == 0)
+        return gar_error(GAR_ERR_INTERNAL, "the master serves shards; it does not take them");
+    if (MPI_Send(&dummy, 1, MPI_INT, 0, TAG_REQUEST, MPI_COMM_WORLD) != MPI_SUCCESS ||
+        MPI_Recv(shard, 1, MPI_LONG, 0, TAG_SHARD, MPI_COMM_WORLD, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        return gar_error(GAR_ERR_INTERNAL, "rank %d: shard request to rank 0 failed", s->rank);
+    return GAR_OK;
+}
+
+void gar_sched_fail(gar_sched *s, gar_status st)
+{
+    char buf[1024 + sizeof(int)];
+    int code = (int)st;
+    size_t len = strlen(gar_errmsg());
+    if (s->size == 1 || s->rank == 0)
+        return;
+    if (len > 1023)
+        len = 1023;
+    memcpy(buf, &code, sizeof code);
+    memcpy(buf + sizeof code, gar_errmsg(), len);
+    MPI_Send(buf, (int)(sizeof code + len), MPI_CHAR, 0, TAG_FAIL, MPI_COMM_WORLD);
 }

@@ -1,9 +1,12 @@
-/* garner: the MPI layer (master/worker sharding and the reduction come here).
- * The only part of garner compiled with MPICH's flags; src/ never includes mpi.h. */
+/* garner: the MPI layer: process start-up, the master/worker shard scheduler
+ * and the chunked reduction of partial volumes. The only part of garner
+ * compiled with MPICH's flags; src/ never includes mpi.h, and this header
+ * exposes no MPI types (all calls are over MPI_COMM_WORLD). */
 #ifndef GAR_MPI_H
 #define GAR_MPI_H
 
 #include <stddef.h>
+#include "gar_status.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -12,6 +15,47 @@ extern "C" {
 /* The MPI library's own version line (first line of MPI_Get_library_version),
  * callable before MPI_Init. */
 void gar_mpi_describe(char *buf, size_t len);
+
+/* MPI_Init_thread (funneled) if not yet initialised; rank and size out. */
+gar_status gar_mpi_start(int *argc, char ***argv, int *rank, int *size);
+void gar_mpi_stop(void);
+
+/* Element-wise sum of `count` doubles from every rank into `out` on `root`,
+ * in calls of at most `chunk_bytes` each (and never more than INT_MAX
+ * elements), so a volume of any size reduces without overflowing MPI's int
+ * counts and without a second full-size buffer. `out` may be NULL on other
+ * ranks; `in` and `out` may be the same buffer on root (MPI_IN_PLACE).
+ * Collective.
+ *
+ * Cost (MPICH's binomial-tree MPI_Reduce for large messages uses a
+ * reduce-scatter + gather, Rabenseifner): for n bytes on P ranks about
+ * 2·n·(P−1)/P bytes cross each rank's link, in ⌈n/chunk⌉ calls of
+ * 2·log2(P) steps; chunking adds only the per-call latency. */
+gar_status gar_mpi_reduce_sum(const double *in, double *out, size_t count, int root,
+                              size_t chunk_bytes);
+
+/* ---- shards on request ----
+ * Rank 0 (the master) hands out shard numbers 0 .. n−1 to workers as they
+ * ask, so faster workers take more. While it waits the master sleeps between
+ * polls instead of spinning in a blocking receive (MPICH's blocking calls
+ * busy-wait, which would cost a core per node). */
+typedef struct gar_sched gar_sched;
+
+/* Collective: every rank calls it with the same n_shards. */
+gar_status gar_sched_create(size_t n_shards, gar_sched **out);
+void gar_sched_destroy(gar_sched **s);   /* NULL-safe */
+
+/* Master: serve requests until every worker has been told there is no more
+ * work. `progress` (may be NULL) is called after each shard is handed out
+ * with the number handed out so far. Returns an error if a worker reported
+ * one (its message becomes this rank's message). */
+gar_status gar_sched_serve(gar_sched *s, double poll_seconds,
+                           void (*progress)(size_t handed_out, void *arg), void *arg);
+/* Worker: the next shard number, or -1 when there is no more work. */
+gar_status gar_sched_next(gar_sched *s, long *shard);
+/* Worker: tell the master this rank failed with st and the current message
+ * (the master stops handing out work and returns the error). */
+void gar_sched_fail(gar_sched *s, gar_status st);
 
 #ifdef __cplusplus
 }
