@@ -23,6 +23,7 @@ gar_status gar_mpi_start(int *argc, char ***argv, int *rank, int *size)
 {
     int init = 0, provided = 0;
     MPI_Initialized(&init);
+    /* argc and argv may be NULL (MPI-2). */
     if (!init && MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return gar_error(GAR_ERR_INTERNAL, "MPI_Init_thread failed");
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
@@ -58,6 +59,68 @@ gar_status gar_mpi_reduce_sum(const double *in, double *out, size_t count, int r
             return gar_error(GAR_ERR_INTERNAL, "MPI_Reduce of %d doubles at offset %zu failed", n, off);
     }
     return GAR_OK;
+}
+
+gar_status gar_mpi_reduce_float_sum(float *data, size_t count, int root, size_t chunk_bytes)
+{
+    int rank;
+    size_t chunk = chunk_bytes / sizeof(double);
+    double *buf = NULL;
+    gar_status st;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (chunk == 0)
+        chunk = 1;
+    if (chunk > (size_t)INT_MAX)
+        chunk = (size_t)INT_MAX;
+    if (chunk > count)
+        chunk = count ? count : 1;
+    if ((st = gar_alloc((void **)&buf, chunk, sizeof(double), "reduction buffer")) != GAR_OK)
+        return st;
+    for (size_t off = 0; off < count && st == GAR_OK; off += chunk) {
+        size_t n = count - off < chunk ? count - off : chunk;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = data[off + i];
+        if (MPI_Reduce(rank == root ? MPI_IN_PLACE : buf, rank == root ? buf : NULL, (int)n, MPI_DOUBLE,
+                       MPI_SUM, root, MPI_COMM_WORLD) != MPI_SUCCESS)
+            st = gar_error(GAR_ERR_INTERNAL, "MPI_Reduce of %zu values at offset %zu failed", n, off);
+        else if (rank == root)
+            for (size_t i = 0; i < n; i++)
+                data[off + i] = (float)buf[i];
+    }
+    free(buf);
+    return st;
+}
+
+gar_status gar_mpi_agree(gar_status local, int *first)
+{
+    int rank, size, mine, lowest, code = (int)local;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    /* The lowest failing rank wins; its status is then broadcast from it. */
+    mine = local != GAR_OK ? rank : size;
+    MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    *first = lowest == size ? -1 : lowest;
+    if (lowest == size)
+        return GAR_OK;
+    MPI_Bcast(&code, 1, MPI_INT, lowest, MPI_COMM_WORLD);
+    return (gar_status)code;
+}
+
+void gar_mpi_forward_error(int from, int root)
+{
+    int rank;
+    char buf[1024];
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (from == root)
+        return;
+    if (rank == from) {
+        snprintf(buf, sizeof buf, "%s", gar_errmsg());
+        MPI_Send(buf, (int)strlen(buf) + 1, MPI_CHAR, root, TAG_FAIL + 10, MPI_COMM_WORLD);
+    } else if (rank == root) {
+        MPI_Recv(buf, (int)sizeof buf, MPI_CHAR, from, TAG_FAIL + 10, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        buf[sizeof buf - 1] = '\0';
+        gar_error(GAR_ERR_INTERNAL, "rank %d: %s", from, buf);
+    }
 }
 
 struct gar_sched {

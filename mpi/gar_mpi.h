@@ -34,6 +34,20 @@ void gar_mpi_stop(void);
 gar_status gar_mpi_reduce_sum(const double *in, double *out, size_t count, int root,
                               size_t chunk_bytes);
 
+/* The same for a float array, summed in double precision: each chunk is
+ * widened to double, reduced, and narrowed back on root (in place there).
+ * `data` is read on every rank and written only on root. Collective. */
+gar_status gar_mpi_reduce_float_sum(float *data, size_t count, int root, size_t chunk_bytes);
+
+/* Every rank passes its own status; all get back the status of the lowest
+ * rank that failed (GAR_OK if none) and that rank in *first (-1 if none).
+ * Collective. */
+gar_status gar_mpi_agree(gar_status local, int *first);
+/* Send this rank's current error message to root, which gets it back as its
+ * own message ("rank 2: ..."); a no-op where rank == root. Collective between
+ * the failing rank and root only: both must call it with the same `from`. */
+void gar_mpi_forward_error(int from, int root);
+
 /* ---- shards on request ----
  * Rank 0 (the master) hands out shard numbers 0 .. n−1 to workers as they
  * ask, so faster workers take more. While it waits the master sleeps between

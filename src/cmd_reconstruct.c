@@ -10,6 +10,7 @@
 #include "gar_fsc.h"
 #include "gar_inputs.h"
 #include "gar_log.h"
+#include "gar_mpi.h"
 #include "gar_mrc.h"
 #include "gar_outdir.h"
 #include "gar_params.h"
@@ -49,7 +50,7 @@ typedef struct recon_settings {
     const char *symmetry;
     int sym_volume;
     int ctf, outer_mask;
-    long pad, blob_order, threads, batch;
+    long pad, blob_order, threads, batch, shard_size, reduce_chunk_mb;
     double blob_radius, blob_alpha, max_res;
     const char *reference;
 } recon_settings;
@@ -73,7 +74,9 @@ static gar_status read_settings(const gar_params *p, recon_settings *s)
         (st = gar_params_get_int(p, "reconstruct", "blob_order", &s->blob_order)) != GAR_OK ||
         (st = gar_params_get_double(p, "reconstruct", "max_resolution", &s->max_res)) != GAR_OK ||
         (st = gar_params_get_int(p, "reconstruct", "threads", &s->threads)) != GAR_OK ||
-        (st = gar_params_get_int(p, "reconstruct", "batch", &s->batch)) != GAR_OK)
+        (st = gar_params_get_int(p, "reconstruct", "batch", &s->batch)) != GAR_OK ||
+        (st = gar_params_get_int(p, "mpi", "shard_size", &s->shard_size)) != GAR_OK ||
+        (st = gar_params_get_int(p, "mpi", "reduce_chunk_mb", &s->reduce_chunk_mb)) != GAR_OK)
         return st;
     if (gar_params_is_set(p, "reconstruct", "reference") &&
         (st = gar_params_get_path(p, "reconstruct", "reference", &s->reference)) != GAR_OK)
@@ -262,64 +265,183 @@ static void where(const gar_params *p, const char *section, const char *key, cha
     snprintf(buf, len, "%s: [%s] %s", gar_params_origin(p, section, key), section, key);
 }
 
-/* Read, filter and insert every particle, batch by batch. */
-static gar_status insert_all(gar_inputs *in, gar_recon *rec, const recon_settings *s, size_t box,
-                             run_figures *fig)
+/* A batch of images and metadata read from a stack. */
+typedef struct batch_buf {
+    float *images;
+    gar_particle *meta;
+    size_t batch, npix;
+} batch_buf;
+
+/* Read, filter and insert particles [first0, first0 + count) of one stack,
+ * batch by batch (one contiguous HDF5 read each). *done counts particles. */
+static gar_status insert_range(gar_stack *stack, size_t first0, size_t count, gar_recon *rec,
+                               const recon_settings *s, batch_buf *b, run_figures *fig,
+                               gar_progress *progress, size_t *done)
 {
-    gar_status st = GAR_OK;
-    size_t npix = box * box, total = gar_inputs_count(in), done = 0;
-    size_t batch = (size_t)s->batch;
-    float *images = NULL;
-    gar_particle *meta = NULL;
-    gar_progress *progress = NULL;
-    if ((st = gar_alloc((void **)&images, batch, npix * sizeof(float), "particle batch")) != GAR_OK ||
-        (st = gar_alloc((void **)&meta, batch, sizeof *meta, "metadata batch")) != GAR_OK)
-        goto done;
-    progress = gar_progress_create("reconstruct", "particles", total, 10.0);
-    for (size_t k = 0; k < gar_inputs_n_stacks(in); k++) {
-        gar_stack *stack = gar_inputs_stack(in, k);
-        size_t n = gar_stack_count(stack);
-        for (size_t first = 0; first < n; first += batch) {
-            size_t cnt = n - first < batch ? n - first : batch, kept = 0;
-            double t0 = gar_wall_seconds();
-            if ((st = gar_stack_read_images(stack, first, cnt, images)) != GAR_OK ||
-                (st = gar_stack_read_meta(stack, first, cnt, meta)) != GAR_OK)
-                goto done;
-            fig->t_read += gar_wall_seconds() - t0;
-            for (size_t i = 0; i < cnt; i++) {
-                if (!gar_image_is_finite(images + i * npix, npix)) {
-                    if (!s->skip_nonfinite) {
-                        st = gar_error(GAR_ERR_DATA, "%s: particle %zu: image holds NaN or Inf (set "
-                                       "[input] nonfinite = skip to leave such particles out)",
-                                       gar_stack_path(stack), first + i);
-                        goto done;
-                    }
-                    fig->skipped++;
-                    continue;
-                }
-                if (kept != i) {
-                    memcpy(images + kept * npix, images + i * npix, npix * sizeof(float));
-                    meta[kept] = meta[i];
-                }
-                kept++;
+    gar_status st;
+    const size_t npix = b->npix, end = first0 + count;
+    for (size_t first = first0; first < end; first += b->batch) {
+        size_t cnt = end - first < b->batch ? end - first : b->batch, kept = 0;
+        double t0 = gar_wall_seconds();
+        if ((st = gar_stack_read_images(stack, first, cnt, b->images)) != GAR_OK ||
+            (st = gar_stack_read_meta(stack, first, cnt, b->meta)) != GAR_OK)
+            return st;
+        fig->t_read += gar_wall_seconds() - t0;
+        for (size_t i = 0; i < cnt; i++) {
+            if (!gar_image_is_finite(b->images + i * npix, npix)) {
+                if (!s->skip_nonfinite)
+                    return gar_error(GAR_ERR_DATA, "%s: particle %zu: image holds NaN or Inf (set "
+                                     "[input] nonfinite = skip to leave such particles out)",
+                                     gar_stack_path(stack), first + i);
+                fig->skipped++;
+                continue;
             }
-            if (kept > 0 && (st = gar_recon_insert(rec, images, meta, kept)) != GAR_OK) {
-                gar_error_context(st, "%s: particles %zu-%zu", gar_stack_path(stack), first, first + cnt - 1);
-                goto done;
+            if (kept != i) {
+                memcpy(b->images + kept * npix, b->images + i * npix, npix * sizeof(float));
+                b->meta[kept] = b->meta[i];
             }
-            done += cnt;
-            gar_progress_update(progress, done);
+            kept++;
+        }
+        if (kept > 0 && (st = gar_recon_insert(rec, b->images, b->meta, kept)) != GAR_OK)
+            return gar_error_context(st, "%s: particles %zu-%zu", gar_stack_path(stack), first, first + cnt - 1);
+        *done += cnt;
+        gar_progress_update(progress, *done);
+    }
+    return GAR_OK;
+}
+
+/* A shard: consecutive particles of one stack, the unit workers ask for. */
+typedef struct shard {
+    size_t stack, first, count;
+} shard;
+
+/* Every stack cut into shards of `size` particles (the last of each stack shorter). */
+static gar_status make_shards(gar_inputs *in, size_t size, shard **out, size_t *n_out)
+{
+    size_t n = 0, k = 0;
+    shard *list = NULL;
+    gar_status st;
+    for (size_t i = 0; i < gar_inputs_n_stacks(in); i++)
+        n += (gar_stack_count(gar_inputs_stack(in, i)) + size - 1) / size;
+    if ((st = gar_alloc((void **)&list, n ? n : 1, sizeof *list, "shard list")) != GAR_OK)
+        return st;
+    for (size_t i = 0; i < gar_inputs_n_stacks(in); i++) {
+        size_t count = gar_stack_count(gar_inputs_stack(in, i));
+        for (size_t first = 0; first < count; first += size) {
+            list[k].stack = i;
+            list[k].first = first;
+            list[k].count = count - first < size ? count - first : size;
+            k++;
         }
     }
-    gar_progress_finish(&progress);
+    *out = list;
+    *n_out = n;
+    return GAR_OK;
+}
+
+/* All ranks learn whether any failed; the first failure's message reaches rank 0. */
+static gar_status agree(gar_status st, int size)
+{
+    int first;
+    gar_status all;
+    if (size == 1)
+        return st;
+    all = gar_mpi_agree(st, &first);
+    if (all != GAR_OK && first > 0)
+        gar_mpi_forward_error(first, 0);
+    return all;
+}
+
+static void shard_progress(size_t handed_out, void *arg)
+{
+    gar_progress_update((gar_progress *)arg, handed_out);
+}
+
+/* Insert this rank's share: everything in one process; with several, rank 0
+ * hands out shards on request and the others insert the shards they get. */
+static gar_status distribute(gar_inputs *in, gar_recon *rec, const recon_settings *s, size_t box, int rank,
+                             int size, run_figures *fig)
+{
+    gar_status st = GAR_OK;
+    batch_buf b = {NULL, NULL, (size_t)s->batch, box * box};
+    gar_progress *progress = NULL;
+    shard *shards = NULL;
+    size_t n_shards = 0, done = 0, total = gar_inputs_count(in);
+    gar_sched *sched = NULL;
+    if (rank != 0 || size == 1) {
+        if ((st = gar_alloc((void **)&b.images, b.batch, b.npix * sizeof(float), "particle batch")) != GAR_OK ||
+            (st = gar_alloc((void **)&b.meta, b.batch, sizeof *b.meta, "metadata batch")) != GAR_OK)
+            goto done;
+    }
+    if (size == 1) {
+        progress = gar_progress_create("reconstruct", "particles", total, 10.0);
+        for (size_t k = 0; k < gar_inputs_n_stacks(in) && st == GAR_OK; k++) {
+            gar_stack *stack = gar_inputs_stack(in, k);
+            st = insert_range(stack, 0, gar_stack_count(stack), rec, s, &b, fig, progress, &done);
+        }
+        if (st == GAR_OK)
+            gar_progress_finish(&progress);
+        goto done;
+    }
+    {
+        size_t workers = (size_t)size - 1, per = (size_t)s->shard_size;
+        if (per == 0) {
+            per = (total + 8 * workers - 1) / (8 * workers);
+            if (per < b.batch)
+                per = b.batch;
+        }
+        if ((st = make_shards(in, per, &shards, &n_shards)) != GAR_OK ||
+            (st = gar_sched_create(n_shards, &sched)) != GAR_OK)
+            goto done;
+        if (rank == 0) {
+            gar_log_info("%zu shards of up to %zu particles for %zu workers", n_shards, per, workers);
+            progress = gar_progress_create("reconstruct", "shards", n_shards, 10.0);
+            st = gar_sched_serve(sched, 2e-3, shard_progress, progress);
+            if (st == GAR_OK)
+                gar_progress_finish(&progress);
+        } else {
+            long k;
+            while ((st = gar_sched_next(sched, &k)) == GAR_OK && k >= 0) {
+                const shard *sh = &shards[k];
+                st = insert_range(gar_inputs_stack(in, sh->stack), sh->first, sh->count, rec, s, &b, fig,
+                                  NULL, &done);
+                if (st != GAR_OK) {
+                    gar_sched_fail(sched, st);
+                    break;
+                }
+            }
+        }
+    }
 done:
     gar_progress_destroy(&progress);
-    free(images);
-    free(meta);
+    gar_sched_destroy(&sched);
+    free(shards);
+    free(b.images);
+    free(b.meta);
     return st;
 }
 
-static gar_status run(gar_params *p, const char *params_path)
+/* Sum the partial volumes, counts and skips of all ranks on rank 0. */
+static gar_status reduce_partials(gar_recon *rec, const recon_settings *s, int rank, run_figures *fig)
+{
+    gar_status st;
+    size_t chunk = (size_t)s->reduce_chunk_mb << 20, nvox = gar_recon_voxels(rec);
+    double counts[3] = {(double)gar_recon_count(rec, 1), (double)gar_recon_count(rec, 2), (double)fig->skipped};
+    for (int h = 1; h <= 2; h++)
+        if ((st = gar_mpi_reduce_float_sum(gar_recon_data(rec, h), 2 * nvox, 0, chunk)) != GAR_OK ||
+            (st = gar_mpi_reduce_float_sum(gar_recon_weight(rec, h), nvox, 0, chunk)) != GAR_OK)
+            return st;
+    if ((st = gar_mpi_reduce_sum(counts, counts, 3, 0, chunk)) != GAR_OK)
+        return st;
+    if (rank == 0) {
+        gar_recon_set_count(rec, 1, (size_t)counts[0]);
+        gar_recon_set_count(rec, 2, (size_t)counts[1]);
+        fig->skipped = (size_t)counts[2];
+    }
+    return GAR_OK;
+}
+
+static gar_status run(gar_params *p, const char *params_path, int rank, int size)
 {
     gar_status st = GAR_OK;
     recon_settings s;
@@ -329,7 +451,7 @@ static gar_status run(gar_params *p, const char *params_path)
     gar_outdir *out = NULL;
     gar_map *half[2] = {NULL, NULL}, *full = NULL, *ref = NULL;
     double *fsc = NULL, *fsc_ref = NULL, *ops = NULL;
-    size_t box, nshell, n_optics = 0;
+    size_t box = 0, nshell, n_optics = 0;
     const gar_optics *optics;
     gar_recon_config cfg;
     run_figures fig;
@@ -338,42 +460,42 @@ static gar_status run(gar_params *p, const char *params_path)
 
     memset(&fig, 0, sizeof fig);
     if ((st = read_settings(p, &s)) != GAR_OK)
-        goto done;
+        goto checked;
     if ((st = gar_symmetry_create(s.symmetry, &sym)) != GAR_OK) {
         where(p, "reconstruct", "symmetry", loc, sizeof loc);
         gar_error_context(st, "%s", loc);
-        goto done;
+        goto checked;
     }
     if ((st = gar_inputs_open(s.stacks, s.n_stacks, &in)) != GAR_OK)
-        goto done;
+        goto checked;
     box = gar_inputs_box(in);
     fig.box = box;
     fig.pixel = gar_inputs_pixel_size(in);
     if (!(gar_inputs_columns(in) & GAR_COL_POSE)) {
         st = gar_error(GAR_ERR_DATA, "%s: the stacks hold no poses (rot_deg, tilt_deg, psi_deg); "
                        "reconstruct needs known poses", s.stacks[0]);
-        goto done;
+        goto checked;
     }
     if (s.ctf && !(gar_inputs_columns(in) & GAR_COL_CTF)) {
         where(p, "reconstruct", "ctf", loc, sizeof loc);
         st = gar_error(GAR_ERR_DATA, "%s = yes, but the stacks hold no defocus columns; set it to no for "
                        "data without a CTF", loc);
-        goto done;
+        goto checked;
     }
     if (s.max_res > 0 && s.max_res < 2.0 * fig.pixel - 1e-9) {
         where(p, "reconstruct", "max_resolution", loc, sizeof loc);
         st = gar_error(GAR_ERR_USAGE, "%s: %g Å is finer than Nyquist (%g Å for %g Å pixels)", loc, s.max_res,
                        2.0 * fig.pixel, fig.pixel);
-        goto done;
+        goto checked;
     }
-    if (s.reference != NULL) {
+    if (s.reference != NULL && rank == 0) {
         if ((st = gar_mrc_read(s.reference, &ref)) != GAR_OK)
-            goto done;
+            goto checked;
         if (ref->nx != box || ref->ny != box || ref->nz != box) {
             where(p, "reconstruct", "reference", loc, sizeof loc);
             st = gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
                            s.reference, ref->nx, ref->ny, ref->nz, box, box);
-            goto done;
+            goto checked;
         }
     }
 
@@ -381,7 +503,7 @@ static gar_status run(gar_params *p, const char *params_path)
      * garner's import numbers them from RELION's, so they agree across stacks). */
     optics = gar_stack_optics(gar_inputs_stack(in, 0), &n_optics);
     if ((st = gar_alloc((void **)&ops, gar_symmetry_order(sym), 9 * sizeof(double), "operators")) != GAR_OK)
-        goto done;
+        goto checked;
     for (size_t i = 0; i < gar_symmetry_order(sym); i++)
         memcpy(ops + 9 * i, gar_symmetry_matrix(sym, i), 9 * sizeof(double));
     memset(&cfg, 0, sizeof cfg);
@@ -415,19 +537,28 @@ static gar_status run(gar_params *p, const char *params_path)
                            "only %s is available (%s); lower [reconstruct] pad, batch or max_resolution, "
                            "or run on a node with more memory",
                            need, box, fig.padded, cfg.batch, avail, mem_src);
-            goto done;
+            goto checked;
         }
     }
     where(p, "output", "dir", loc, sizeof loc);
-    if ((st = gar_outdir_begin(s.out_dir, s.overwrite, s.stacks, s.n_stacks, loc, &out)) != GAR_OK)
-        goto done;
-    gar_log_info("%zu particles, %zu px at %.4g Å/px, padded %zu, symmetry %s (%s), CTF %s, %d threads, "
-                 "memory %s of %s available",
+    if (rank == 0 && (st = gar_outdir_begin(s.out_dir, s.overwrite, s.stacks, s.n_stacks, loc, &out)) != GAR_OK)
+        goto checked;
+    gar_log_info("%zu particles, %zu px at %.4g Å/px, padded %zu, symmetry %s (%s), CTF %s, %d rank%s × "
+                 "%d threads, memory %s of %s available per rank",
                  gar_inputs_count(in), box, fig.pixel, fig.padded, gar_symmetry_name(sym),
-                 s.sym_volume ? "volume" : "insert", s.ctf ? "yes" : "no", cfg.threads, need, avail);
-    if ((st = gar_recon_create(&cfg, &rec)) != GAR_OK)
+                 s.sym_volume ? "volume" : "insert", s.ctf ? "yes" : "no", size, size > 1 ? "s" : "",
+                 cfg.threads, need, avail);
+    st = gar_recon_create(&cfg, &rec);
+checked:
+    /* The first collective: every rank has validated the same inputs. */
+    if ((st = agree(st, size)) != GAR_OK)
         goto done;
-    if ((st = insert_all(in, rec, &s, box, &fig)) != GAR_OK)
+    st = distribute(in, rec, &s, box, rank, size, &fig);
+    if ((st = agree(st, size)) != GAR_OK)
+        goto done;
+    if (size > 1 && (st = reduce_partials(rec, &s, rank, &fig)) != GAR_OK)
+        goto done;
+    if (rank != 0)
         goto done;
     fig.used[0] = gar_recon_count(rec, 1);
     fig.used[1] = gar_recon_count(rec, 2);
@@ -436,6 +567,7 @@ static gar_status run(gar_params *p, const char *params_path)
                        "sets are needed for the FSC", fig.used[0] == 0 ? 1 : 2, fig.used[0], fig.used[1]);
         goto done;
     }
+
     gar_log_info("finishing: weights, inverse FFT, gridding correction");
     if ((st = gar_recon_finalize(rec, 1, &half[0])) != GAR_OK ||
         (st = gar_recon_finalize(rec, 2, &half[1])) != GAR_OK ||
@@ -523,7 +655,7 @@ int gar_cmd_reconstruct(int argc, char **argv)
     };
     const char *sets[256];
     size_t n_sets = 0;
-    int c;
+    int c, rank = 0, size = 1;
     gar_params *p = NULL;
     gar_status st;
 
@@ -543,14 +675,30 @@ int gar_cmd_reconstruct(int argc, char **argv)
     }
     if (optind != argc - 1)
         return gar_cli_usage_error("reconstruct", "expected one parameter file");
-    if ((st = gar_params_load(argv[optind], &p)) != GAR_OK)
+    if ((st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
         return gar_cli_fail(st);
-    for (size_t i = 0; i < n_sets; i++)
-        if ((st = gar_params_set(p, sets[i])) != GAR_OK) {
-            gar_params_destroy(&p);
-            return gar_cli_fail(st);
+    if (rank != 0)
+        gar_log_set_quiet(1);
+    {
+        /* srun --mpi=none starts singletons that would each do the whole job. */
+        const char *ntasks = getenv("SLURM_NTASKS");
+        if (ntasks != NULL && atoi(ntasks) > 1 && atoi(ntasks) != size) {
+            st = gar_error(GAR_ERR_USAGE, "Slurm started %s tasks but MPI sees %d process%s: launch with "
+                           "srun --mpi=pmi2 (or mpiexec), not --mpi=none", ntasks, size, size > 1 ? "es" : "");
+            goto out;
         }
-    st = run(p, argv[optind]);
+    }
+    if ((st = gar_params_load(argv[optind], &p)) != GAR_OK)
+        goto out;
+    for (size_t i = 0; i < n_sets && st == GAR_OK; i++)
+        st = gar_params_set(p, sets[i]);
+    if (st == GAR_OK)
+        st = run(p, argv[optind], rank, size);
     gar_params_destroy(&p);
+out:
+    gar_mpi_stop();
+    /* Every rank found the same error; rank 0 says it once. */
+    if (st != GAR_OK && rank != 0)
+        return gar_status_exit_code(st);
     return st == GAR_OK ? 0 : gar_cli_fail(st);
 }

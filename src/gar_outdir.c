@@ -80,18 +80,20 @@ gar_status gar_outdir_begin(const char *dir, int overwrite, const char *const *i
     *out = NULL;
     if (strlen(dir) + 32 >= PATH_MAX)
         return gar_error(GAR_ERR_USAGE, "%s: folder name too long", what);
+    /* An input named as the output is the likelier mistake, so it is named
+     * as such rather than as a file where a folder should be. */
+    for (size_t i = 0; i < n_inputs; i++) {
+        char a[PATH_MAX], b[PATH_MAX];
+        if (realpath(dir, a) != NULL && realpath(inputs[i], b) != NULL && strcmp(a, b) == 0)
+            return gar_error(GAR_ERR_USAGE, "%s: %s is also an input; choose another output folder",
+                             what, dir);
+    }
     if (stat(dir, &sb) == 0) {
         if (!S_ISDIR(sb.st_mode))
             return gar_error(GAR_ERR_USAGE, "%s: %s exists and is not a folder", what, dir);
         if (!overwrite && !dir_is_empty(dir))
             return gar_error(GAR_ERR_USAGE, "%s: %s exists and is not empty (set [output] overwrite = "
                              "yes, or --set output.overwrite=yes, to replace its files)", what, dir);
-    }
-    for (size_t i = 0; i < n_inputs; i++) {
-        char a[PATH_MAX], b[PATH_MAX];
-        if (realpath(dir, a) != NULL && realpath(inputs[i], b) != NULL && strcmp(a, b) == 0)
-            return gar_error(GAR_ERR_USAGE, "%s: %s is also an input; choose another output folder",
-                             what, dir);
     }
     if ((st = gar_calloc((void **)&o, 1, sizeof *o, "output folder")) != GAR_OK)
         return st;
@@ -107,7 +109,11 @@ gar_status gar_outdir_begin(const char *dir, int overwrite, const char *const *i
         if ((st = make_dirs(parent, what)) != GAR_OK)
             goto fail;
     }
-    snprintf(o->partial, sizeof o->partial, "%s.partial-%ld", o->final, (long)getpid());
+    if (snprintf(o->partial, sizeof o->partial, "%s.partial-%ld", o->final, (long)getpid()) >=
+        (int)sizeof o->partial) {
+        st = gar_error(GAR_ERR_USAGE, "%s: folder name too long", what);
+        goto fail;
+    }
     remove_tree(o->partial);
     if (mkdir(o->partial, 0777) != 0) {
         st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create folder %s: %s", what, o->partial, strerror(errno));

@@ -206,9 +206,11 @@ size_t gar_recon_count(const gar_recon *r, int half)
 {
     return half == 1 ? r->count[0] : half == 2 ? r->count[1] : r->count[0] + r->count[1];
 }
+void gar_recon_set_count(gar_recon *r, int half, size_t n) { r->count[half == 2] = n; }
 float *gar_recon_data(gar_recon *r, int half) { return r->G[half == 2]; }
 float *gar_recon_weight(gar_recon *r, int half) { return r->W[half == 2]; }
 size_t gar_recon_size(const gar_recon *r) { return r->M; }
+size_t gar_recon_voxels(const gar_recon *r) { return r->nvox; }
 int gar_recon_plane_radius(const gar_recon *r) { return r->R; }
 double gar_recon_kmax(const gar_recon *r) { return r->kmax; }
 size_t gar_recon_plane_pixels(const gar_recon *r) { return r->plane_pixels; }

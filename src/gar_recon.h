@@ -78,8 +78,11 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
  * and finishing maps. */
 void gar_recon_timings(const gar_recon *r, double *prepare, double *insert, double *finalize);
 
-/* Particles inserted so far into half set 1 and 2. */
+/* Particles inserted so far into half set 1 and 2 (half 0: both). */
 size_t gar_recon_count(const gar_recon *r, int half);
+/* Set the count of a half set, after the volumes of several processes were
+ * summed into this one. */
+void gar_recon_set_count(gar_recon *r, int half, size_t n);
 
 /* The map from half set 1 or 2, or both (half = 0): symmetrise the volume if
  * so configured, F = G / max(W, floor) with the floor 1/1000 of the shell's
@@ -93,6 +96,7 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out);
 float *gar_recon_data(gar_recon *r, int half);
 float *gar_recon_weight(gar_recon *r, int half);
 size_t gar_recon_size(const gar_recon *r);   /* M */
+size_t gar_recon_voxels(const gar_recon *r); /* M × M × (M/2+1) */
 
 /* Largest plane radius a reconstructor uses (padded boxes up to 2048). */
 #define GAR_RECON_MAX_R 1040

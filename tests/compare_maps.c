@@ -1,0 +1,38 @@
+/* Test helper: compare two MRC maps.
+ *   compare_maps A.mrc B.mrc TOL   exit 0 if the relative L2 difference
+ *                                  |A − B| / |A| is at most TOL (prints it);
+ *   compare_maps A.mrc B.mrc same  exit 0 if they are bitwise identical. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gar_mrc.h"
+
+int main(int argc, char **argv)
+{
+    gar_map *a = NULL, *b = NULL;
+    double num = 0, den = 0, rel;
+    size_t n;
+    if (argc != 4)
+        return 64;
+    if (gar_mrc_read(argv[1], &a) != GAR_OK || gar_mrc_read(argv[2], &b) != GAR_OK) {
+        fprintf(stderr, "%s\n", gar_errmsg());
+        return 1;
+    }
+    n = gar_map_voxels(a);
+    if (n != gar_map_voxels(b))
+        return 1;
+    if (strcmp(argv[3], "same") == 0) {
+        int same = memcmp(a->data, b->data, n * sizeof(float)) == 0;
+        printf("%s and %s are %sbitwise identical\n", argv[1], argv[2], same ? "" : "not ");
+        return same ? 0 : 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a->data[i] - b->data[i]) * ((double)a->data[i] - b->data[i]);
+        den += (double)a->data[i] * a->data[i];
+    }
+    rel = sqrt(num / den);
+    printf("relative L2 difference %.3g (tolerance %s)\n", rel, argv[3]);
+    return rel <= atof(argv[3]) ? 0 : 1;
+}
