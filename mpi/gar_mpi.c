@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum { TAG_REQUEST = 1001, TAG_FAIL = 1002, TAG_SHARD = 1003 };
 
@@ -29,6 +30,31 @@ gar_status gar_mpi_start(int *argc, char ***argv, int *rank, int *size)
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
     MPI_Comm_size(MPI_COMM_WORLD, size);
     return GAR_OK;
+}
+
+void gar_mpi_rank_map(char *buf, size_t len)
+{
+    enum { ENTRY = 80 };
+    char mine[ENTRY], host[MPI_MAX_PROCESSOR_NAME], *all = NULL;
+    int rank, size, n = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Get_processor_name(host, &n);
+    snprintf(mine, sizeof mine, "%ld@%.60s", (long)getpid(), host);
+    buf[0] = '\0';
+    if (rank == 0)
+        all = malloc((size_t)size * ENTRY);
+    MPI_Gather(mine, ENTRY, MPI_CHAR, all, ENTRY, MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (rank == 0 && all != NULL) {
+        size_t used = 0;
+        for (int r = 0; r < size && used + 1 < len; r++) {
+            int w = snprintf(buf + used, len - used, "%s%d: %s", r ? ", " : "", r, all + (size_t)r * ENTRY);
+            if (w < 0)
+                break;
+            used += (size_t)w;
+        }
+    }
+    free(all);
 }
 
 void gar_mpi_stop(void)

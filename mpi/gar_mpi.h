@@ -20,6 +20,11 @@ void gar_mpi_describe(char *buf, size_t len);
 gar_status gar_mpi_start(int *argc, char ***argv, int *rank, int *size);
 void gar_mpi_stop(void);
 
+/* Collective: on rank 0, buf receives "0: PID@HOST, 1: PID@HOST, ..." for
+ * every rank (so a launcher's report of a dead PID names the rank); on other
+ * ranks buf is "". */
+void gar_mpi_rank_map(char *buf, size_t len);
+
 /* Element-wise sum of `count` doubles from every rank into `out` on `root`,
  * in calls of at most `chunk_bytes` each (and never more than INT_MAX
  * elements), so a volume of any size reduces without overflowing MPI's int

@@ -679,6 +679,11 @@ int gar_cmd_reconstruct(int argc, char **argv)
         return gar_cli_fail(st);
     if (rank != 0)
         gar_log_set_quiet(1);
+    if (size > 1) {
+        char map[4096];
+        gar_mpi_rank_map(map, sizeof map);
+        gar_log_info("%d ranks (pid@host): %s", size, map);
+    }
     {
         /* srun --mpi=none starts singletons that would each do the whole job. */
         const char *ntasks = getenv("SLURM_NTASKS");
