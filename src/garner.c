@@ -22,6 +22,7 @@ static const command commands[] = {
     {"simulate", gar_cmd_simulate, "simulate particles with known poses from a map"},
     {"reconstruct", gar_cmd_reconstruct, "reconstruct a map from particles with known poses"},
     {"phantom", gar_cmd_phantom, "make a pseudo-atomic phantom map with exact point-group symmetry"},
+    {"submit", gar_cmd_submit, "write a Slurm batch script for a run and submit it"},
     {"fsc", gar_cmd_fsc, "Fourier shell correlation between two maps"},
     {"info", gar_cmd_info, "describe a particle stack (HDF5) or a map (MRC)"},
     {NULL, NULL, NULL},

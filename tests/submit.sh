@@ -1,0 +1,17 @@
+#!/bin/sh
+# garner submit: the batch script it writes from the template (dry run).
+. "${GAR_SRCDIR:-.}/tests/testlib.sh"
+d=$(scratch submit)
+printf '[input]\nstacks = s.h5\n[output]\ndir = out\n' > "$d/run.ini"
+export GARNER_TEMPLATE="$GAR_SRCDIR/scripts/garner.sbatch.in"
+"$GARNER" submit "$d/run.ini" --nodes 4 --gpus-per-node 8 --cpus-per-task 32 --partition gpu --time 12:00:00 --dry-run > "$d/gpu.sbatch"
+check "dry run exits 0" -- test -s "$d/gpu.sbatch"
+check "starts with a shebang" -- sh -c "head -n 1 '$d/gpu.sbatch' | grep -q '^#!/bin/bash'"
+check "nodes, GPUs, cores, partition, time" -- sh -c "grep -q -- '--nodes=4' '$d/gpu.sbatch' && grep -q -- '--gpus-per-node=8' '$d/gpu.sbatch' && grep -q -- '--cpus-per-task=32' '$d/gpu.sbatch' && grep -q -- '--partition=gpu' '$d/gpu.sbatch' && grep -q -- '--time=12:00:00' '$d/gpu.sbatch'"
+check "srun --mpi=pmi2 --kill-on-bad-exit=1 with the parameter file" -- grep -q "srun --mpi=pmi2 --kill-on-bad-exit=1 .*garner reconstruct $(cd "$d" && pwd)/run.ini" "$d/gpu.sbatch"
+check "no @FIELD@ left" -- sh -c "! grep -q '@[A-Z_]*@' '$d/gpu.sbatch'"
+check "bash accepts it" -- bash -n "$d/gpu.sbatch"
+"$GARNER" submit "$d/run.ini" --dry-run > "$d/cpu.sbatch"
+check "no empty #SBATCH lines without GPUs, cores or partition" -- sh -c "! grep -qE '^#SBATCH --[a-z-]+=\$' '$d/cpu.sbatch' && ! grep -q 'gpus-per-node\|partition\|cpus-per-task' '$d/cpu.sbatch'"
+expect 66 "nothing.ini" -- "$GARNER" submit "$d/nothing.ini" --dry-run
+finish
