@@ -57,6 +57,12 @@ void gar_mpi_rank_map(char *buf, size_t len)
     free(all);
 }
 
+int gar_mpi_bcast_int(int value, int root)
+{
+    MPI_Bcast(&value, 1, MPI_INT, root, MPI_COMM_WORLD);
+    return value;
+}
+
 void gar_mpi_stop(void)
 {
     int init = 0, fin = 0;
@@ -151,8 +157,12 @@ void gar_mpi_forward_error(int from, int root)
 
 struct gar_sched {
     size_t n_shards;
-    size_t next;          /* master, or the single rank of a size-1 run */
+    size_t next;          /* master, or the single rank: next shard to consider */
+    size_t handed;        /* shards handed out (progress) */
+    unsigned char *done;  /* n_shards flags */
+    long *current;        /* master: each rank's shard in progress, -1 if none */
     int rank, size;
+    int active;           /* master: workers not yet told there is no more work */
 };
 
 gar_status gar_sched_create(size_t n_shards, gar_sched **out)
@@ -169,6 +179,14 @@ gar_status gar_sched_create(size_t n_shards, gar_sched **out)
     s->n_shards = n_shards;
     MPI_Comm_rank(MPI_COMM_WORLD, &s->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &s->size);
+    s->active = s->size - 1;
+    if ((st = gar_calloc((void **)&s->done, n_shards ? n_shards : 1, 1, "shard flags")) != GAR_OK ||
+        (st = gar_alloc((void **)&s->current, (size_t)s->size, sizeof(long), "shard table")) != GAR_OK) {
+        gar_sched_destroy(&s);
+        return st;
+    }
+    for (int r = 0; r < s->size; r++)
+        s->current[r] = -1;
     *out = s;
     return GAR_OK;
 }
@@ -177,8 +195,29 @@ void gar_sched_destroy(gar_sched **s)
 {
     if (s == NULL || *s == NULL)
         return;
+    free((*s)->done);
+    free((*s)->current);
     free(*s);
     *s = NULL;
+}
+
+void gar_sched_mark_done(gar_sched *s, size_t shard)
+{
+    if (shard < s->n_shards)
+        s->done[shard] = 1;
+}
+
+const unsigned char *gar_sched_done(const gar_sched *s) { return s->done; }
+
+/* The next shard not yet done, or -1. */
+static long take_shard(gar_sched *s)
+{
+    while (s->next < s->n_shards && s->done[s->next])
+        s->next++;
+    if (s->next >= s->n_shards)
+        return -1;
+    s->handed++;
+    return (long)s->next++;
 }
 
 static void sleep_seconds(double seconds)
@@ -189,32 +228,86 @@ static void sleep_seconds(double seconds)
     nanosleep(&ts, NULL);
 }
 
-gar_status gar_sched_serve(gar_sched *s, double poll_seconds,
-                           void (*progress)(size_t handed_out, void *arg), void *arg)
+/* Whether any rank still has a shard in progress. */
+static int any_in_progress(const gar_sched *s)
 {
-    int active = s->size - 1;
+    for (int r = 1; r < s->size; r++)
+        if (s->current[r] >= 0)
+            return 1;
+    return 0;
+}
+
+gar_status gar_sched_serve(gar_sched *s, double poll_seconds,
+                           void (*progress)(size_t handed_out, void *arg),
+                           int (*want_checkpoint)(void *arg), void *arg)
+{
     gar_status failure = GAR_OK;
     char failure_msg[1024] = "";
+    int parked = 0;
+    /* Workers whose request is held: no shard is free, but others still work.
+     * They are answered when all work is finished (-1) or at a checkpoint (-2),
+     * so every worker takes part in every checkpoint. */
+    int *waiting = NULL;
     if (s->rank != 0)
         return gar_error(GAR_ERR_INTERNAL, "gar_sched_serve called on rank %d", s->rank);
-    while (active > 0) {
-        int flag = 0;
+    if (gar_calloc((void **)&waiting, (size_t)s->size, sizeof *waiting, "request table") != GAR_OK)
+        return GAR_ERR_NOMEM;
+    while (s->active > 0) {
+        int flag = 0, wanted = failure == GAR_OK && want_checkpoint != NULL && want_checkpoint(arg);
         MPI_Status status;
+        long none_left = s->next >= s->n_shards;
+        while (s->next < s->n_shards && s->done[s->next])
+            s->next++;
+        none_left = s->next >= s->n_shards;
+        for (int w = 1; w < s->size; w++) {
+            long reply;
+            if (!waiting[w])
+                continue;
+            if (wanted)
+                reply = -2;
+            else if (failure != GAR_OK || (none_left && !any_in_progress(s)))
+                reply = -1;
+            else
+                continue;
+            MPI_Send(&reply, 1, MPI_LONG, w, TAG_SHARD, MPI_COMM_WORLD);
+            waiting[w] = 0;
+            if (reply == -1)
+                s->active--;
+            else
+                parked++;
+        }
+        if (failure == GAR_OK && parked > 0 && parked == s->active) {
+            free(waiting);
+            return GAR_ERR_CHECKPOINT;
+        }
+        if (s->active == 0)
+            break;
         MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &status);
         if (!flag) {
             sleep_seconds(poll_seconds);
             continue;
         }
         if (status.MPI_TAG == TAG_REQUEST) {
-            int dummy;
+            int dummy, w = status.MPI_SOURCE;
             long reply;
-            MPI_Recv(&dummy, 1, MPI_INT, status.MPI_SOURCE, TAG_REQUEST, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            reply = failure == GAR_OK && s->next < s->n_shards ? (long)s->next++ : -1;
-            MPI_Send(&reply, 1, MPI_LONG, status.MPI_SOURCE, TAG_SHARD, MPI_COMM_WORLD);
-            if (reply < 0)
-                active--;
-            else if (progress != NULL)
-                progress(s->next, arg);
+            MPI_Recv(&dummy, 1, MPI_INT, w, TAG_REQUEST, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            /* Asking again means the last shard is finished. */
+            if (s->current[w] >= 0)
+                s->done[s->current[w]] = 1;
+            s->current[w] = -1;
+            if (failure != GAR_OK || wanted) {
+                waiting[w] = 1;   /* answered at the top of the loop */
+                continue;
+            }
+            reply = take_shard(s);
+            if (reply < 0) {
+                waiting[w] = 1;
+                continue;
+            }
+            MPI_Send(&reply, 1, MPI_LONG, w, TAG_SHARD, MPI_COMM_WORLD);
+            s->current[w] = reply;
+            if (progress != NULL)
+                progress(s->handed, arg);
         } else if (status.MPI_TAG == TAG_FAIL) {
             char buf[1024 + sizeof(int)];
             int n = 0, code;
@@ -228,12 +321,14 @@ gar_status gar_sched_serve(gar_sched *s, double poll_seconds,
                 snprintf(failure_msg, sizeof failure_msg, "rank %d: %.*s", status.MPI_SOURCE,
                          n - (int)sizeof(int), buf + sizeof(int));
             }
-            active--;   /* a failed worker asks for no more work */
+            s->current[status.MPI_SOURCE] = -1;
+            s->active--;   /* a failed worker asks for no more work */
         } else {
             /* Not ours: leave it for whoever expects it, but do not spin on it. */
             sleep_seconds(poll_seconds);
         }
     }
+    free(waiting);
     if (failure != GAR_OK)
         return gar_error(failure, "%s", failure_msg);
     return GAR_OK;
@@ -243,7 +338,11 @@ gar_status gar_sched_next(gar_sched *s, long *shard)
 {
     int dummy = 0;
     if (s->size == 1) {
-        *shard = s->next < s->n_shards ? (long)s->next++ : -1;
+        /* A single rank is its own master: the last shard is finished. */
+        if (s->current[0] >= 0)
+            s->done[s->current[0]] = 1;
+        *shard = take_shard(s);
+        s->current[0] = *shard;
         return GAR_OK;
     }
     if (s->rank == 0)

@@ -20,6 +20,9 @@ void gar_mpi_describe(char *buf, size_t len);
 gar_status gar_mpi_start(int *argc, char ***argv, int *rank, int *size);
 void gar_mpi_stop(void);
 
+/* Broadcast an int from root. Collective. */
+int gar_mpi_bcast_int(int value, int root);
+
 /* Collective: on rank 0, buf receives "0: PID@HOST, 1: PID@HOST, ..." for
  * every rank (so a launcher's report of a dead PID names the rank); on other
  * ranks buf is "". */
@@ -64,13 +67,25 @@ typedef struct gar_sched gar_sched;
 gar_status gar_sched_create(size_t n_shards, gar_sched **out);
 void gar_sched_destroy(gar_sched **s);   /* NULL-safe */
 
-/* Master: serve requests until every worker has been told there is no more
- * work. `progress` (may be NULL) is called after each shard is handed out
- * with the number handed out so far. Returns an error if a worker reported
- * one (its message becomes this rank's message). */
+/* Mark a shard done before serving (a resumed run skips it). */
+void gar_sched_mark_done(gar_sched *s, size_t shard);
+/* Done flags, one byte per shard: on the master (or a single rank) the shards
+ * whose worker has since asked for more, i.e. finished. */
+const unsigned char *gar_sched_done(const gar_sched *s);
+
+/* Master: serve requests. Returns GAR_OK once every worker has been told
+ * there is no more work. If `want_checkpoint(arg)` becomes true, no new
+ * shards are handed out; when every working rank has finished its shard and
+ * been told so (gar_sched_next gives -2) it returns GAR_ERR_CHECKPOINT: the
+ * caller takes the checkpoint with the workers and may call serve again.
+ * `progress` (may be NULL) gets the count of shards handed out. A worker's
+ * reported error stops the hand-out and is returned as this rank's. */
 gar_status gar_sched_serve(gar_sched *s, double poll_seconds,
-                           void (*progress)(size_t handed_out, void *arg), void *arg);
-/* Worker: the next shard number, or -1 when there is no more work. */
+                           void (*progress)(size_t handed_out, void *arg),
+                           int (*want_checkpoint)(void *arg), void *arg);
+/* Worker (or a single rank): the next shard number; -1 when every shard is
+ * finished; -2 when the master wants a checkpoint (take part, then ask
+ * again). A worker with nothing to do waits here until one of those. */
 gar_status gar_sched_next(gar_sched *s, long *shard);
 /* Worker: tell the master this rank failed with st and the current message
  * (the master stops handing out work and returns the error). */

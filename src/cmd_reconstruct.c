@@ -1,11 +1,14 @@
 /* garner reconstruct: particles with known poses into a map, half maps and FSC. */
 #include <getopt.h>
+#include <signal.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "gar_checkpoint.h"
 #include "gar_cli.h"
 #include "gar_fsc.h"
 #include "gar_inputs.h"
@@ -37,8 +40,13 @@ static const char reconstruct_help[] =
     "                  every key's value (defaults and --set included)\n"
     "The folder appears only when complete. docs/PARAMETERS.md lists every key.\n"
     "\n"
+    "SIGTERM or SIGUSR1 (Slurm's --signal), or [output] checkpoint_minutes, writes\n"
+    "a checkpoint DIR.checkpoint.h5 beside the output folder; after a signal garner\n"
+    "exits 75 and --resume continues from the checkpoint.\n"
+    "\n"
     "options:\n"
     "  --set section.key=value   override a parameter (repeatable)\n"
+    "  --resume                  continue from the checkpoint of an interrupted run\n"
     "  -h, --help                this help\n";
 
 typedef struct recon_settings {
@@ -51,7 +59,7 @@ typedef struct recon_settings {
     int sym_volume;
     int ctf, outer_mask;
     long pad, blob_order, threads, batch, shard_size, reduce_chunk_mb;
-    double blob_radius, blob_alpha, max_res;
+    double blob_radius, blob_alpha, max_res, checkpoint_minutes;
     const char *reference;
 } recon_settings;
 
@@ -64,6 +72,7 @@ static gar_status read_settings(const gar_params *p, recon_settings *s)
         (st = gar_params_get_string(p, "input", "nonfinite", &nonfinite)) != GAR_OK ||
         (st = gar_params_get_path(p, "output", "dir", &s->out_dir)) != GAR_OK ||
         (st = gar_params_get_bool(p, "output", "overwrite", &s->overwrite)) != GAR_OK ||
+        (st = gar_params_get_double(p, "output", "checkpoint_minutes", &s->checkpoint_minutes)) != GAR_OK ||
         (st = gar_params_get_string(p, "reconstruct", "symmetry", &s->symmetry)) != GAR_OK ||
         (st = gar_params_get_string(p, "reconstruct", "symmetry_mode", &mode)) != GAR_OK ||
         (st = gar_params_get_bool(p, "reconstruct", "ctf", &s->ctf)) != GAR_OK ||
@@ -352,69 +361,151 @@ static gar_status agree(gar_status st, int size)
     return all;
 }
 
-static void shard_progress(size_t handed_out, void *arg)
+/* Set by SIGTERM or SIGUSR1 (Slurm's --signal): checkpoint and stop. */
+static volatile sig_atomic_t stop_signal = 0;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+/* What a checkpoint needs to know about the run. */
+typedef struct ckpt_ctx {
+    const recon_settings *s;
+    gar_recon *rec;
+    run_figures *fig;
+    gar_sched *sched;
+    gar_progress *progress;
+    int rank, size;
+    char path[4096];
+    size_t box, shard_size, n_shards, particles;
+    double every_s, last;
+} ckpt_ctx;
+
+static int want_checkpoint(void *arg)
 {
-    gar_progress_update((gar_progress *)arg, handed_out);
+    const ckpt_ctx *c = arg;
+    return stop_signal != 0 || (c->every_s > 0 && gar_wall_seconds() - c->last >= c->every_s);
 }
 
-/* Insert this rank's share: everything in one process; with several, rank 0
- * hands out shards on request and the others insert the shards they get. */
-static gar_status distribute(gar_inputs *in, gar_recon *rec, const recon_settings *s, size_t box, int rank,
-                             int size, run_figures *fig)
+static void shard_progress(size_t handed_out, void *arg)
+{
+    gar_progress_update(((ckpt_ctx *)arg)->progress, handed_out);
+}
+
+static gar_status reduce_partials(gar_recon *rec, const recon_settings *s, int rank, run_figures *fig);
+
+static void checkpoint_shape(const ckpt_ctx *c, gar_checkpoint *k)
+{
+    memset(k, 0, sizeof *k);
+    k->box = c->box;
+    k->padded = gar_recon_size(c->rec);
+    k->shard_size = c->shard_size;
+    k->n_shards = c->n_shards;
+    k->particles = c->particles;
+    k->nvox = gar_recon_voxels(c->rec);
+    for (int h = 0; h < 2; h++) {
+        k->G[h] = gar_recon_data(c->rec, h + 1);
+        k->W[h] = gar_recon_weight(c->rec, h + 1);
+    }
+}
+
+/* Collective: sum every rank's work so far into rank 0, which writes the
+ * checkpoint; the workers start again from zero. GAR_ERR_CHECKPOINT if the run
+ * is to stop (a signal reached rank 0), GAR_OK to go on. */
+static gar_status take_checkpoint(ckpt_ctx *c)
 {
     gar_status st = GAR_OK;
+    int stop;
+    if (c->size > 1) {
+        st = reduce_partials(c->rec, c->s, c->rank, c->fig);
+        if (st == GAR_OK && c->rank != 0) {
+            gar_recon_clear(c->rec);
+            c->fig->skipped = 0;
+        }
+    }
+    if (st == GAR_OK && c->rank == 0) {
+        gar_checkpoint k;
+        checkpoint_shape(c, &k);
+        k.count[0] = gar_recon_count(c->rec, 1);
+        k.count[1] = gar_recon_count(c->rec, 2);
+        k.skipped = c->fig->skipped;
+        k.done = (unsigned char *)gar_sched_done(c->sched);
+        st = gar_checkpoint_save(c->path, &k);
+    }
+    if ((st = agree(st, c->size)) != GAR_OK)
+        return st;
+    stop = c->size > 1 ? gar_mpi_bcast_int(stop_signal != 0, 0) : stop_signal != 0;
+    c->last = gar_wall_seconds();
+    if (stop)
+        return gar_error(GAR_ERR_CHECKPOINT, "stopped by a signal: checkpoint written to %s; run again with "
+                         "--resume to continue", c->path);
+    gar_log_info("checkpoint written to %s", c->path);
+    return GAR_OK;
+}
+
+/* Insert this rank's share. The stacks are cut into shards; with one process
+ * it works through them itself, with several rank 0 hands them out on request
+ * and the others insert what they get. Shards done in a resumed checkpoint are
+ * skipped. A checkpoint is taken between shards when asked for. */
+static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *resumed_done, size_t box)
+{
+    gar_status st = GAR_OK;
+    const recon_settings *s = c->s;
     batch_buf b = {NULL, NULL, (size_t)s->batch, box * box};
-    gar_progress *progress = NULL;
     shard *shards = NULL;
-    size_t n_shards = 0, done = 0, total = gar_inputs_count(in);
-    gar_sched *sched = NULL;
-    if (rank != 0 || size == 1) {
+    size_t done = 0;
+    if (c->rank != 0 || c->size == 1) {
         if ((st = gar_alloc((void **)&b.images, b.batch, b.npix * sizeof(float), "particle batch")) != GAR_OK ||
             (st = gar_alloc((void **)&b.meta, b.batch, sizeof *b.meta, "metadata batch")) != GAR_OK)
             goto done;
     }
-    if (size == 1) {
-        progress = gar_progress_create("reconstruct", "particles", total, 10.0);
-        for (size_t k = 0; k < gar_inputs_n_stacks(in) && st == GAR_OK; k++) {
-            gar_stack *stack = gar_inputs_stack(in, k);
-            st = insert_range(stack, 0, gar_stack_count(stack), rec, s, &b, fig, progress, &done);
-        }
-        if (st == GAR_OK)
-            gar_progress_finish(&progress);
+    if ((st = make_shards(in, c->shard_size, &shards, &c->n_shards)) != GAR_OK ||
+        (st = gar_sched_create(c->n_shards, &c->sched)) != GAR_OK)
         goto done;
-    }
-    {
-        size_t workers = (size_t)size - 1, per = (size_t)s->shard_size;
-        if (per == 0) {
-            per = (total + 8 * workers - 1) / (8 * workers);
-            if (per < b.batch)
-                per = b.batch;
+    if (resumed_done != NULL)
+        for (size_t k = 0; k < c->n_shards; k++)
+            if (resumed_done[k])
+                gar_sched_mark_done(c->sched, k);
+    if (c->size == 1) {
+        long k;
+        c->progress = gar_progress_create("reconstruct", "shards", c->n_shards, 10.0);
+        for (size_t n = 0;;) {
+            if (want_checkpoint(c) && (st = take_checkpoint(c)) != GAR_OK)
+                break;
+            if ((st = gar_sched_next(c->sched, &k)) != GAR_OK || k < 0)
+                break;
+            const shard *sh = &shards[k];
+            if ((st = insert_range(gar_inputs_stack(in, sh->stack), sh->first, sh->count, c->rec, s, &b,
+                                   c->fig, NULL, &done)) != GAR_OK)
+                break;
+            gar_sched_mark_done(c->sched, (size_t)k);
+            gar_progress_update(c->progress, ++n);
         }
-        if ((st = make_shards(in, per, &shards, &n_shards)) != GAR_OK ||
-            (st = gar_sched_create(n_shards, &sched)) != GAR_OK)
-            goto done;
-        if (rank == 0) {
-            gar_log_info("%zu shards of up to %zu particles for %zu workers", n_shards, per, workers);
-            progress = gar_progress_create("reconstruct", "shards", n_shards, 10.0);
-            st = gar_sched_serve(sched, 2e-3, shard_progress, progress);
-            if (st == GAR_OK)
-                gar_progress_finish(&progress);
-        } else {
-            long k;
-            while ((st = gar_sched_next(sched, &k)) == GAR_OK && k >= 0) {
-                const shard *sh = &shards[k];
-                st = insert_range(gar_inputs_stack(in, sh->stack), sh->first, sh->count, rec, s, &b, fig,
-                                  NULL, &done);
-                if (st != GAR_OK) {
-                    gar_sched_fail(sched, st);
+    } else if (c->rank == 0) {
+        gar_log_info("%zu shards of up to %zu particles for %d workers", c->n_shards, c->shard_size, c->size - 1);
+        c->progress = gar_progress_create("reconstruct", "shards", c->n_shards, 10.0);
+        while ((st = gar_sched_serve(c->sched, 2e-3, shard_progress, want_checkpoint, c)) == GAR_ERR_CHECKPOINT)
+            if ((st = take_checkpoint(c)) != GAR_OK)
+                break;
+    } else {
+        long k;
+        while ((st = gar_sched_next(c->sched, &k)) == GAR_OK && k != -1) {
+            if (k == -2) {
+                if ((st = take_checkpoint(c)) != GAR_OK)
                     break;
-                }
+                continue;
+            }
+            const shard *sh = &shards[k];
+            st = insert_range(gar_inputs_stack(in, sh->stack), sh->first, sh->count, c->rec, s, &b, c->fig,
+                              NULL, &done);
+            if (st != GAR_OK) {
+                gar_sched_fail(c->sched, st);
+                break;
             }
         }
     }
+    if (st == GAR_OK)
+        gar_progress_finish(&c->progress);
 done:
-    gar_progress_destroy(&progress);
-    gar_sched_destroy(&sched);
+    gar_progress_destroy(&c->progress);
     free(shards);
     free(b.images);
     free(b.meta);
@@ -441,7 +532,7 @@ static gar_status reduce_partials(gar_recon *rec, const recon_settings *s, int r
     return GAR_OK;
 }
 
-static gar_status run(gar_params *p, const char *params_path, int rank, int size)
+static gar_status run(gar_params *p, const char *params_path, int rank, int size, int resume)
 {
     gar_status st = GAR_OK;
     recon_settings s;
@@ -455,10 +546,13 @@ static gar_status run(gar_params *p, const char *params_path, int rank, int size
     const gar_optics *optics;
     gar_recon_config cfg;
     run_figures fig;
+    ckpt_ctx ck;
+    unsigned char *resumed_done = NULL;
     char loc[512], mem_src[128], need[32], avail[32];
     double t0 = gar_wall_seconds();
 
     memset(&fig, 0, sizeof fig);
+    memset(&ck, 0, sizeof ck);
     if ((st = read_settings(p, &s)) != GAR_OK)
         goto checked;
     if ((st = gar_symmetry_create(s.symmetry, &sym)) != GAR_OK) {
@@ -548,12 +642,54 @@ static gar_status run(gar_params *p, const char *params_path, int rank, int size
                  gar_inputs_count(in), box, fig.pixel, fig.padded, gar_symmetry_name(sym),
                  s.sym_volume ? "volume" : "insert", s.ctf ? "yes" : "no", size, size > 1 ? "s" : "",
                  cfg.threads, need, avail);
-    st = gar_recon_create(&cfg, &rec);
+    if ((st = gar_recon_create(&cfg, &rec)) != GAR_OK)
+        goto checked;
+    /* Shards: the unit of work handed out, and of the checkpoints. */
+    ck.s = &s;
+    ck.rec = rec;
+    ck.fig = &fig;
+    ck.rank = rank;
+    ck.size = size;
+    ck.box = box;
+    ck.particles = gar_inputs_count(in);
+    ck.every_s = s.checkpoint_minutes * 60.0;
+    ck.last = gar_wall_seconds();
+    ck.shard_size = (size_t)s.shard_size;
+    if (ck.shard_size == 0) {
+        size_t parts = size > 1 ? 8 * (size_t)(size - 1) : 64;
+        ck.shard_size = (ck.particles + parts - 1) / parts;
+        if (ck.shard_size < (size_t)s.batch)
+            ck.shard_size = (size_t)s.batch;
+    }
+    for (size_t i = 0; i < gar_inputs_n_stacks(in); i++)
+        ck.n_shards += (gar_stack_count(gar_inputs_stack(in, i)) + ck.shard_size - 1) / ck.shard_size;
+    snprintf(ck.path, sizeof ck.path, "%s", s.out_dir);
+    for (size_t n = strlen(ck.path); n > 1 && ck.path[n - 1] == '/'; n--)
+        ck.path[n - 1] = '\0';
+    strncat(ck.path, ".checkpoint.h5", sizeof ck.path - strlen(ck.path) - 1);
+    if (resume && rank == 0) {
+        gar_checkpoint k;
+        checkpoint_shape(&ck, &k);
+        if ((st = gar_calloc((void **)&resumed_done, ck.n_shards ? ck.n_shards : 1, 1, "shard flags")) != GAR_OK)
+            goto checked;
+        k.done = resumed_done;
+        if ((st = gar_checkpoint_load(ck.path, &k)) != GAR_OK)
+            goto checked;
+        gar_recon_set_count(rec, 1, (size_t)k.count[0]);
+        gar_recon_set_count(rec, 2, (size_t)k.count[1]);
+        fig.skipped = (size_t)k.skipped;
+        size_t finished = 0;
+        for (size_t i = 0; i < ck.n_shards; i++)
+            finished += resumed_done[i];
+        gar_log_info("resuming from %s: %zu of %zu shards done, %zu particles inserted", ck.path, finished,
+                     ck.n_shards, (size_t)(k.count[0] + k.count[1]));
+    }
 checked:
     /* The first collective: every rank has validated the same inputs. */
     if ((st = agree(st, size)) != GAR_OK)
         goto done;
-    st = distribute(in, rec, &s, box, rank, size, &fig);
+    st = distribute(in, &ck, resumed_done, box);
+    gar_sched_destroy(&ck.sched);
     if ((st = agree(st, size)) != GAR_OK)
         goto done;
     if (size > 1 && (st = reduce_partials(rec, &s, rank, &fig)) != GAR_OK)
@@ -621,6 +757,7 @@ checked:
         snprintf(final_dir, sizeof final_dir, "%s", gar_outdir_final(out));
         if ((st = gar_outdir_commit(&out)) != GAR_OK)
             goto done;
+        unlink(ck.path);   /* the run is complete: its checkpoint is spent */
         gar_log_info("%zu particles (%zu + %zu) in %.1f s (%.1f particles/s): read %.1f s, prepare %.1f s, "
                      "insert %.1f s, finish %.1f s", fig.used[0] + fig.used[1], fig.used[0], fig.used[1],
                      fig.seconds, (fig.used[0] + fig.used[1]) / fig.seconds, fig.t_read, fig.t_prepare,
@@ -632,6 +769,8 @@ checked:
                      fig.resolution);
     }
 done:
+    gar_sched_destroy(&ck.sched);
+    free(resumed_done);
     gar_outdir_abort(&out);
     gar_recon_destroy(&rec);
     gar_map_destroy(&half[0]);
@@ -650,12 +789,13 @@ int gar_cmd_reconstruct(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"set", required_argument, NULL, 's'},
+        {"resume", no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *sets[256];
     size_t n_sets = 0;
-    int c, rank = 0, size = 1;
+    int c, rank = 0, size = 1, resume = 0;
     gar_params *p = NULL;
     gar_status st;
 
@@ -668,6 +808,7 @@ int gar_cmd_reconstruct(int argc, char **argv)
                 return gar_cli_usage_error("reconstruct", "too many --set options");
             sets[n_sets++] = optarg;
             break;
+        case 'r': resume = 1; break;
         case 'h': fputs(reconstruct_help, stdout); return 0;
         default:
             return gar_cli_usage_error("reconstruct", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -677,6 +818,14 @@ int gar_cmd_reconstruct(int argc, char **argv)
         return gar_cli_usage_error("reconstruct", "expected one parameter file");
     if ((st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
         return gar_cli_fail(st);
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_stop_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGUSR1, &sa, NULL);
+    }
     if (rank != 0)
         gar_log_set_quiet(1);
     if (size > 1) {
@@ -698,7 +847,7 @@ int gar_cmd_reconstruct(int argc, char **argv)
     for (size_t i = 0; i < n_sets && st == GAR_OK; i++)
         st = gar_params_set(p, sets[i]);
     if (st == GAR_OK)
-        st = run(p, argv[optind], rank, size);
+        st = run(p, argv[optind], rank, size, resume);
     gar_params_destroy(&p);
 out:
     gar_mpi_stop();

@@ -207,6 +207,15 @@ size_t gar_recon_count(const gar_recon *r, int half)
     return half == 1 ? r->count[0] : half == 2 ? r->count[1] : r->count[0] + r->count[1];
 }
 void gar_recon_set_count(gar_recon *r, int half, size_t n) { r->count[half == 2] = n; }
+
+void gar_recon_clear(gar_recon *r)
+{
+    for (int h = 0; h < 2; h++) {
+        memset(r->G[h], 0, r->nvox * 2 * sizeof(float));
+        memset(r->W[h], 0, r->nvox * sizeof(float));
+        r->count[h] = 0;
+    }
+}
 float *gar_recon_data(gar_recon *r, int half) { return r->G[half == 2]; }
 float *gar_recon_weight(gar_recon *r, int half) { return r->W[half == 2]; }
 size_t gar_recon_size(const gar_recon *r) { return r->M; }

@@ -83,6 +83,8 @@ size_t gar_recon_count(const gar_recon *r, int half);
 /* Set the count of a half set, after the volumes of several processes were
  * summed into this one. */
 void gar_recon_set_count(gar_recon *r, int half, size_t n);
+/* Zero the sums and counts (a worker's, once rank 0 holds them in a checkpoint). */
+void gar_recon_clear(gar_recon *r);
 
 /* The map from half set 1 or 2, or both (half = 0): symmetrise the volume if
  * so configured, F = G / max(W, floor) with the floor 1/1000 of the shell's

@@ -66,7 +66,7 @@ static void test_scheduler(void)
     check(gar_sched_create(n, &s) == GAR_OK, "scheduler created");
     if (rank == 0 && size > 1) {
         double c0 = cpu_seconds(), w0 = MPI_Wtime();
-        gar_status st = gar_sched_serve(s, 1e-3, NULL, NULL);
+        gar_status st = gar_sched_serve(s, 1e-3, NULL, NULL, NULL);
         double cpu = cpu_seconds() - c0, wall = MPI_Wtime() - w0;
         char line[128];
         check(st == GAR_OK, "master serves every request");
@@ -111,7 +111,7 @@ static void test_failure(void)
         return;
     gar_sched_create(1000, &s);
     if (rank == 0) {
-        gar_status st = gar_sched_serve(s, 1e-3, NULL, NULL);
+        gar_status st = gar_sched_serve(s, 1e-3, NULL, NULL, NULL);
         check(st == GAR_ERR_DATA, "a worker's error stops the master with its status");
         check(strstr(gar_errmsg(), "rank 1: s.h5: particle 7: broken") != NULL, gar_errmsg());
     } else {

@@ -1,0 +1,49 @@
+#!/bin/sh
+# Checkpoint and resume: a run stopped by SIGUSR1 exits 75 leaving a
+# checkpoint (and no output folder); --resume finishes it with the map of an
+# uninterrupted run; periodic checkpoints change nothing; a half-written
+# checkpoint (left under its temporary name) is never loaded.
+. "${GAR_SRCDIR:-.}/tests/testlib.sh"
+d=$(scratch checkpoint)
+cmp="$GAR_BUILDDIR/tests/compare_maps"
+expect 0 "" -- "$GARNER" simulate --map "$GAR_TEST_DATA/tii-64.mrc" --count 1200 --snr 1 --seed 5 --out "$d/s.h5"
+printf '[input]\nstacks = s.h5\n[output]\ndir = full\n[reconstruct]\nthreads = 1\nbatch = 16\n[mpi]\nshard_size = 32\n' > "$d/run.ini"
+expect 0 "resolution" -- "$GARNER" reconstruct "$d/run.ini"
+
+# One process, stopped by a signal part way.
+"$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/one" > "$d/one.log" 2>&1 &
+pid=$!
+sleep 1.5
+kill -USR1 $pid
+wait $pid
+rc=$?
+check "signal: exit 75" -- test "$rc" -eq 75
+check "signal: checkpoint written" -- test -s "$d/one.checkpoint.h5"
+check "signal: no output folder" -- test ! -e "$d/one"
+check "signal: the log says how to go on" -- grep -q "run again with --resume" "$d/one.log"
+: > "$d/one.checkpoint.h5.tmp-999"   # a checkpoint interrupted while being written
+expect 0 "resuming from" -- "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/one" --resume
+check "resume: same map as uninterrupted (1 process: bitwise)" -- "$cmp" "$d/full/map.mrc" "$d/one/map.mrc" same
+check "resume: 1200 particles" -- grep -q '"particles_used": 1200' "$d/one/summary.json"
+check "resume: the checkpoint is removed" -- test ! -e "$d/one.checkpoint.h5"
+expect 66 "no checkpoint to resume from" -- "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/none" --resume
+
+# Periodic checkpoints (every 0.6 s) leave the map unchanged.
+expect 0 "checkpoint written" -- "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/periodic" --set output.checkpoint_minutes=0.01
+check "periodic: same map (bitwise)" -- "$cmp" "$d/full/map.mrc" "$d/periodic/map.mrc" same
+
+# Three ranks: the signal reaches every rank through mpiexec.
+if [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null 2>&1; then
+    "$MPIEXEC" -n 3 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/three" > "$d/three.log" 2>&1 &
+    pid=$!
+    sleep 2.5
+    kill -USR1 $pid
+    wait $pid
+    rc=$?
+    check "3 ranks, signal: exit 75" -- test "$rc" -eq 75
+    check "3 ranks, signal: checkpoint written" -- test -s "$d/three.checkpoint.h5"
+    expect 0 "resuming from" -- "$MPIEXEC" -n 3 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/three" --resume
+    check "3 ranks, resume: map within 1e-6 of uninterrupted" -- "$cmp" "$d/full/map.mrc" "$d/three/map.mrc" 1e-6
+    check "3 ranks, resume: 1200 particles" -- grep -q '"particles_used": 1200' "$d/three/summary.json"
+fi
+finish
