@@ -854,5 +854,10 @@ out:
     /* Every rank found the same error; rank 0 says it once. */
     if (st != GAR_OK && rank != 0)
         return gar_status_exit_code(st);
+    /* A checkpoint at a signal is the expected end of a job at its time limit. */
+    if (st == GAR_ERR_CHECKPOINT) {
+        gar_log_info("%s", gar_errmsg());
+        return gar_status_exit_code(st);
+    }
     return st == GAR_OK ? 0 : gar_cli_fail(st);
 }
