@@ -1,6 +1,7 @@
 #include "gar_import.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,46 @@ static void find_columns(const gar_star_table *t, star_columns *c)
     c->optics = gar_star_column(t, "rlnOpticsGroup");
 }
 
+typedef struct group_row {
+    int32_t group;
+    size_t row;
+} group_row;
+
+static int cmp_group_row(const void *a, const void *b)
+{
+    const group_row *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    return (x->row > y->row) - (x->row < y->row);
+}
+
+/* A group number given twice would make the particles' optics ambiguous.
+ * Sorted, so that a table of many groups costs n log n. */
+static gar_status check_unique_groups(const gar_star *star, const gar_star_table *t,
+                                      const gar_optics *optics, size_t n)
+{
+    group_row *ix = NULL;
+    gar_status st;
+    if (n < 2)
+        return GAR_OK;
+    if ((st = gar_alloc((void **)&ix, n, sizeof *ix, "optics group index")) != GAR_OK)
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        ix[i].group = optics[i].group;
+        ix[i].row = i;
+    }
+    qsort(ix, n, sizeof *ix, cmp_group_row);
+    for (size_t i = 1; i < n; i++)
+        if (ix[i].group == ix[i - 1].group) {
+            st = gar_error(GAR_ERR_DATA, "%s:%ld: rlnOpticsGroup %d appears twice in data_optics "
+                           "(first at line %ld)", gar_star_path(star), gar_star_row_line(t, ix[i].row),
+                           (int)ix[i].group, gar_star_row_line(t, ix[i - 1].row));
+            break;
+        }
+    free(ix);
+    return st;
+}
+
 static gar_status read_optics(const gar_star *star, gar_optics **out, size_t *n_out)
 {
     const gar_star_table *t = gar_star_block(star, "optics");
@@ -52,6 +93,8 @@ static gar_status read_optics(const gar_star *star, gar_optics **out, size_t *n_
                          "files with relion_convert_star)",
                          gar_star_path(star));
     n = gar_star_rows(t);
+    if (n == 0)
+        return gar_error(GAR_ERR_DATA, "%s: data_optics has no rows", gar_star_path(star));
     cg = gar_star_column(t, "rlnOpticsGroup");
     cname = gar_star_column(t, "rlnOpticsGroupName");
     cpix = gar_star_column(t, "rlnImagePixelSize");
@@ -91,11 +134,37 @@ static gar_status read_optics(const gar_star *star, gar_optics **out, size_t *n_
                            gar_star_path(star), gar_star_row_line(t, r), o->pixel_size_A);
             goto fail;
         }
+        /* The stack's rules (docs/FORMAT.md), checked here so that the
+         * message names the STAR line rather than the stack being written. */
+        if (fabs(o->pixel_size_A - optics[0].pixel_size_A) > 1e-6 * optics[0].pixel_size_A) {
+            st = gar_error(GAR_ERR_DATA, "%s:%ld: rlnImagePixelSize %g Å differs from the first "
+                           "optics group's %g Å; garner needs one pixel size per stack",
+                           gar_star_path(star), gar_star_row_line(t, r), o->pixel_size_A,
+                           optics[0].pixel_size_A);
+            goto fail;
+        }
+        if (!(o->voltage_kV > 0)) {
+            st = gar_error(GAR_ERR_DATA, "%s:%ld: rlnVoltage %g: expected a positive voltage in kV",
+                           gar_star_path(star), gar_star_row_line(t, r), o->voltage_kV);
+            goto fail;
+        }
+        if (!(o->amplitude_contrast >= 0 && o->amplitude_contrast < 1)) {
+            st = gar_error(GAR_ERR_DATA, "%s:%ld: rlnAmplitudeContrast %g: expected 0 <= value < 1",
+                           gar_star_path(star), gar_star_row_line(t, r), o->amplitude_contrast);
+            goto fail;
+        }
+        if (csize >= 0 && (size < 1 || size > INT32_MAX)) {
+            st = gar_error(GAR_ERR_DATA, "%s:%ld: rlnImageSize %ld: expected a positive size in pixels",
+                           gar_star_path(star), gar_star_row_line(t, r), size);
+            goto fail;
+        }
         o->group = (int32_t)group;
         o->image_size = (int32_t)size;
         snprintf(o->name, sizeof o->name, "%s",
                  cname >= 0 ? gar_star_cell(t, r, cname) : "opticsGroup");
     }
+    if ((st = check_unique_groups(star, t, optics, n)) != GAR_OK)
+        goto fail;
     *out = optics;
     *n_out = n;
     return GAR_OK;
@@ -166,6 +235,122 @@ static gar_status read_row(const gar_star *star, const gar_star_table *t, const 
     return GAR_OK;
 }
 
+/* The particles block, the optics table and the column set of a STAR file,
+ * checked: what every row is then read with. */
+static gar_status plan_import(const gar_star *star, const gar_star_table **t_out, star_columns *c,
+                              unsigned *columns_out, gar_optics **optics, size_t *n_optics)
+{
+    const char *star_path = gar_star_path(star);
+    const gar_star_table *t = gar_star_block(star, "particles");
+    unsigned columns = 0;
+    gar_status st;
+
+    *t_out = NULL;
+    *columns_out = 0;
+    *optics = NULL;
+    *n_optics = 0;
+    if (t == NULL)
+        return gar_error(GAR_ERR_DATA, "%s: no data_particles block", star_path);
+    if ((st = read_optics(star, optics, n_optics)) != GAR_OK)
+        return st;
+    find_columns(t, c);
+    if (c->image < 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: data_particles: missing column _rlnImageName", star_path);
+        goto fail;
+    }
+    if (gar_star_rows(t) == 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: data_particles has no rows", star_path);
+        goto fail;
+    }
+    if ((c->rot >= 0) + (c->tilt >= 0) + (c->psi >= 0) == 3)
+        columns |= GAR_COL_POSE;
+    else if (c->rot >= 0 || c->tilt >= 0 || c->psi >= 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: data_particles has only some of _rlnAngleRot, "
+                       "_rlnAngleTilt, _rlnAnglePsi", star_path);
+        goto fail;
+    }
+    if ((c->ox_A >= 0) != (c->oy_A >= 0) || (c->ox_px >= 0) != (c->oy_px >= 0)) {
+        st = gar_error(GAR_ERR_DATA, "%s: data_particles has an X origin column without its Y "
+                       "partner (or the reverse)", star_path);
+        goto fail;
+    }
+    if (c->ox_A >= 0 || c->ox_px >= 0)
+        columns |= GAR_COL_ORIGIN;
+    if (c->dfu >= 0)
+        columns |= GAR_COL_CTF;
+    if (c->phase >= 0)
+        columns |= GAR_COL_PHASE_SHIFT;
+    *t_out = t;
+    *columns_out = columns;
+    return GAR_OK;
+fail:
+    free(*optics);
+    *optics = NULL;
+    *n_optics = 0;
+    return st;
+}
+
+/* Row r's image name as index and path; a refusal names the STAR file and
+ * the row's line once ("p.star:31: image name '0@a.mrcs': ..."). */
+static gar_status row_image(const gar_star *star, const gar_star_table *t, size_t r, int col,
+                            size_t *index, char **path)
+{
+    const char *star_path = gar_star_path(star);
+    gar_status st = gar_star_image_name(star, gar_star_cell(t, r, col), index, path);
+    if (st != GAR_OK) {
+        const char *msg = gar_errmsg();
+        size_t n = strlen(star_path);
+        char rest[1024];
+        if (strncmp(msg, star_path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+            msg += n + 2;
+        snprintf(rest, sizeof rest, "%s", msg);
+        st = gar_error(st, "%s:%ld: %s", star_path, gar_star_row_line(t, r), rest);
+    }
+    return st;
+}
+
+/* Every row's values and image name, before any image is read: a bad row
+ * near the end of a large file is found at once rather than after an hour of
+ * copying images. */
+static gar_status check_rows(const gar_star *star, const gar_star_table *t, const star_columns *c,
+                             const gar_optics *optics, size_t n_optics)
+{
+    gar_status st = GAR_OK;
+    char *img_path = NULL;
+    for (size_t r = 0; r < gar_star_rows(t); r++) {
+        gar_particle p;
+        size_t index;
+        if ((st = read_row(star, t, c, r, optics, n_optics, &p)) != GAR_OK)
+            break;
+        if ((st = row_image(star, t, r, c->image, &index, &img_path)) != GAR_OK)
+            break;
+        free(img_path);
+        img_path = NULL;
+    }
+    return st;
+}
+
+gar_status gar_import_check_star(const gar_star *star, size_t *rows)
+{
+    const gar_star_table *t = NULL;
+    star_columns c;
+    unsigned columns = 0;
+    gar_optics *optics = NULL;
+    size_t n_optics = 0;
+    gar_status st;
+
+    if (rows != NULL)
+        *rows = 0;
+    if (star == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_import_check_star: no STAR file");
+    if ((st = plan_import(star, &t, &c, &columns, &optics, &n_optics)) == GAR_OK)
+        st = check_rows(star, t, &c, optics, n_optics);
+    if (st == GAR_OK && rows != NULL)
+        *rows = gar_star_rows(t);
+    free(optics);
+    return st;
+}
+
 gar_status gar_import_star(const char *star_path, const char *out_path,
                            const gar_import_options *opt, gar_import_report *report)
 {
@@ -186,41 +371,10 @@ gar_status gar_import_star(const char *star_path, const char *out_path,
     memset(report, 0, sizeof *report);
     if ((st = gar_star_read(star_path, &star)) != GAR_OK)
         goto done;
-    t = gar_star_block(star, "particles");
-    if (t == NULL) {
-        st = gar_error(GAR_ERR_DATA, "%s: no data_particles block", star_path);
+    if ((st = plan_import(star, &t, &c, &columns, &optics, &n_optics)) != GAR_OK ||
+        (st = check_rows(star, t, &c, optics, n_optics)) != GAR_OK)
         goto done;
-    }
-    if ((st = read_optics(star, &optics, &n_optics)) != GAR_OK)
-        goto done;
-    find_columns(t, &c);
     rows = gar_star_rows(t);
-    if (c.image < 0) {
-        st = gar_error(GAR_ERR_DATA, "%s: data_particles: missing column _rlnImageName", star_path);
-        goto done;
-    }
-    if (rows == 0) {
-        st = gar_error(GAR_ERR_DATA, "%s: data_particles has no rows", star_path);
-        goto done;
-    }
-    if ((c.rot >= 0) + (c.tilt >= 0) + (c.psi >= 0) == 3)
-        columns |= GAR_COL_POSE;
-    else if (c.rot >= 0 || c.tilt >= 0 || c.psi >= 0) {
-        st = gar_error(GAR_ERR_DATA, "%s: data_particles has only some of _rlnAngleRot, "
-                       "_rlnAngleTilt, _rlnAnglePsi", star_path);
-        goto done;
-    }
-    if ((c.ox_A >= 0) != (c.oy_A >= 0) || (c.ox_px >= 0) != (c.oy_px >= 0)) {
-        st = gar_error(GAR_ERR_DATA, "%s: data_particles has an X origin column without its Y "
-                       "partner (or the reverse)", star_path);
-        goto done;
-    }
-    if (c.ox_A >= 0 || c.ox_px >= 0)
-        columns |= GAR_COL_ORIGIN;
-    if (c.dfu >= 0)
-        columns |= GAR_COL_CTF;
-    if (c.phase >= 0)
-        columns |= GAR_COL_PHASE_SHIFT;
     report->rows = rows;
     report->half_sets_assigned = c.subset < 0;
 
@@ -228,7 +382,7 @@ gar_status gar_import_star(const char *star_path, const char *out_path,
      * the optics table. */
     {
         size_t index;
-        if ((st = gar_star_image_name(star, gar_star_cell(t, 0, c.image), &index, &img_path)) != GAR_OK)
+        if ((st = row_image(star, t, 0, c.image, &index, &img_path)) != GAR_OK)
             goto done;
         if ((st = gar_mrc_open(img_path, &mrc)) != GAR_OK) {
             gar_error_context(st, "%s:%ld", star_path, gar_star_row_line(t, 0));
@@ -269,10 +423,8 @@ gar_status gar_import_star(const char *star_path, const char *out_path,
         float *img = images + nbatch * npix;
         if ((st = read_row(star, t, &c, r, optics, n_optics, &meta[nbatch])) != GAR_OK)
             goto done;
-        if ((st = gar_star_image_name(star, gar_star_cell(t, r, c.image), &index, &img_path)) != GAR_OK) {
-            gar_error_context(st, "%s:%ld", star_path, gar_star_row_line(t, r));
+        if ((st = row_image(star, t, r, c.image, &index, &img_path)) != GAR_OK)
             goto done;
-        }
         if (strcmp(img_path, mrc_path) != 0) {
             gar_mrc_close(&mrc);
             free(mrc_path);

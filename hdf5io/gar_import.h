@@ -33,6 +33,14 @@ typedef struct gar_import_report {
 gar_status gar_import_star(const char *star_path, const char *out_path,
                            const gar_import_options *opt, gar_import_report *report);
 
+/* Everything gar_import_star checks in a parsed STAR file before it reads an
+ * image: the data_particles and data_optics blocks, the columns, and every
+ * row's values, optics group and image name (the images themselves are not
+ * opened). *rows (may be NULL) gets the particle count. gar_import_star runs
+ * exactly these checks first. */
+struct gar_star;
+gar_status gar_import_check_star(const struct gar_star *star, size_t *rows);
+
 #ifdef __cplusplus
 }
 #endif

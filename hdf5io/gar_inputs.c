@@ -1,6 +1,7 @@
 #include "gar_inputs.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 struct gar_inputs {
@@ -46,6 +47,11 @@ gar_status gar_inputs_open(const char *const *paths, size_t n_paths, gar_inputs 
             goto fail;
         }
         in->columns &= gar_stack_columns(s);
+        if (gar_stack_count(s) > SIZE_MAX - in->first[i]) {
+            st = gar_error(GAR_ERR_DATA, "%s: %zu particles overflow the count of the input list",
+                           paths[i], gar_stack_count(s));
+            goto fail;
+        }
         in->first[i + 1] = in->first[i] + gar_stack_count(s);
     }
     if (in->first[n_paths] == 0) {

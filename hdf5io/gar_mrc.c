@@ -15,7 +15,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define MRC_HEADER_BYTES 1024
+#define MRC_HEADER_BYTES GAR_MRC_HEADER_BYTES
 #define MRC_LABEL_BYTES 80
 
 enum {
@@ -256,19 +256,28 @@ static gar_status header_pixel_size(const char *path, const unsigned char *hdr, 
 
 /* Everything in the header that decides how much to read is checked here,
  * against the real file size, so nothing is allocated for a corrupt header. */
-static gar_status parse_header(const char *path, const unsigned char *hdr, uint64_t file_size,
-                               gar_mrc *m)
+gar_status gar_mrc_validate_header(const unsigned char *hdr, size_t len, uint64_t file_size,
+                                   const char *name, gar_mrc_header *out)
 {
-    int big = header_is_big_endian(hdr);
-    int32_t nx = hdr_i32(hdr, W_NX, big);
-    int32_t ny = hdr_i32(hdr, W_NY, big);
-    int32_t nz = hdr_i32(hdr, W_NZ, big);
-    int32_t mode = hdr_i32(hdr, W_MODE, big);
-    int32_t nsymbt = hdr_i32(hdr, W_NSYMBT, big);
+    const char *path = name != NULL ? name : "MRC";
+    int big;
+    int32_t nx, ny, nz, mode, nsymbt;
     size_t bpv, data_bytes;
     uint64_t need;
     gar_status st;
 
+    if (out == NULL || (hdr == NULL && len > 0))
+        return gar_error(GAR_ERR_INTERNAL, "%s: gar_mrc_validate_header: no header or result", path);
+    memset(out, 0, sizeof *out);
+    if (len < MRC_HEADER_BYTES || file_size < MRC_HEADER_BYTES)
+        return gar_error(GAR_ERR_DATA, "%s: header: file has %llu bytes, shorter than the 1024-byte MRC header",
+                         path, (unsigned long long)(len < file_size ? len : file_size));
+    big = header_is_big_endian(hdr);
+    nx = hdr_i32(hdr, W_NX, big);
+    ny = hdr_i32(hdr, W_NY, big);
+    nz = hdr_i32(hdr, W_NZ, big);
+    mode = hdr_i32(hdr, W_MODE, big);
+    nsymbt = hdr_i32(hdr, W_NSYMBT, big);
     if ((st = check_dim(path, "nx", nx, GAR_MRC_MAX_DIM, "column count")) != GAR_OK ||
         (st = check_dim(path, "ny", ny, GAR_MRC_MAX_DIM, "row count")) != GAR_OK)
         return st;
@@ -298,15 +307,16 @@ static gar_status parse_header(const char *path, const unsigned char *hdr, uint6
                          (long)nsymbt, data_bytes, (unsigned long long)file_size);
     if ((st = check_axis_order(path, hdr, big)) != GAR_OK)
         return st;
-    if ((st = header_pixel_size(path, hdr, big, nx, &m->pixel_size)) != GAR_OK)
+    if ((st = header_pixel_size(path, hdr, big, nx, &out->pixel_size)) != GAR_OK)
         return st;
-    m->nx = (size_t)nx;
-    m->ny = (size_t)ny;
-    m->nz = (size_t)nz;
-    m->mode = mode;
-    m->bytes_per_voxel = bpv;
-    m->big_endian = big;
-    m->data_offset = MRC_HEADER_BYTES + (uint64_t)nsymbt;
+    out->nx = (size_t)nx;
+    out->ny = (size_t)ny;
+    out->nz = (size_t)nz;
+    out->mode = mode;
+    out->bytes_per_voxel = bpv;
+    out->big_endian = big;
+    out->data_offset = MRC_HEADER_BYTES + (uint64_t)nsymbt;
+    out->data_bytes = (uint64_t)data_bytes;
     return GAR_OK;
 }
 
@@ -315,6 +325,7 @@ static gar_status parse_header(const char *path, const unsigned char *hdr, uint6
 gar_status gar_mrc_open(const char *path, gar_mrc **out)
 {
     gar_mrc tmp;
+    gar_mrc_header h;
     gar_mrc *m = NULL;
     unsigned char hdr[MRC_HEADER_BYTES];
     struct stat sb;
@@ -324,7 +335,9 @@ gar_status gar_mrc_open(const char *path, gar_mrc **out)
 
     *out = NULL;
     memset(&tmp, 0, sizeof tmp);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer;
+     * reads of a regular file ignore the flag. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         st = gar_error(GAR_ERR_NOINPUT, "%s: cannot open MRC file: %s", path, strerror(errno));
         goto done;
@@ -344,8 +357,16 @@ gar_status gar_mrc_open(const char *path, gar_mrc **out)
     }
     if ((st = read_at(fd, hdr, sizeof hdr, 0, path)) != GAR_OK)
         goto done;
-    if ((st = parse_header(path, hdr, (uint64_t)sb.st_size, &tmp)) != GAR_OK)
+    if ((st = gar_mrc_validate_header(hdr, sizeof hdr, (uint64_t)sb.st_size, path, &h)) != GAR_OK)
         goto done;
+    tmp.nx = h.nx;
+    tmp.ny = h.ny;
+    tmp.nz = h.nz;
+    tmp.mode = h.mode;
+    tmp.bytes_per_voxel = h.bytes_per_voxel;
+    tmp.big_endian = h.big_endian;
+    tmp.pixel_size = h.pixel_size;
+    tmp.data_offset = h.data_offset;
     len = strlen(path) + 1;
     if ((st = gar_alloc((void **)&tmp.path, len, 1, "MRC path")) != GAR_OK)
         goto done;
@@ -528,13 +549,13 @@ gar_status gar_mrc_write_data(const char *path, const float *data, size_t nx, si
 {
     unsigned char hdr[MRC_HEADER_BYTES];
     char *tmp = NULL;
-    size_t len, n;
+    size_t len, n, bytes;
     int fd = -1;
     int created = 0;
     gar_status st;
 
     if (nx == 0 || ny == 0 || nz == 0 || nx > GAR_MRC_MAX_DIM || ny > GAR_MRC_MAX_DIM ||
-        nz > INT32_MAX || !gar_size_mul3(nx, ny, nz, &n)) {
+        nz > INT32_MAX || !gar_size_mul3(nx, ny, nz, &n) || !gar_size_mul(n, sizeof(float), &bytes)) {
         st = gar_error(GAR_ERR_USAGE, "%s: cannot write a %zu x %zu x %zu map: nx, ny must be 1..%d and nz 1..%ld",
                        path, nx, ny, nz, GAR_MRC_MAX_DIM, (long)INT32_MAX);
         goto done;

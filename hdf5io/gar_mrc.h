@@ -17,6 +17,7 @@
 #define GAR_MRC_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "gar_status.h"
 #include "gar_map.h"
 
@@ -26,7 +27,28 @@ extern "C" {
 
 #define GAR_MRC_MAX_DIM 65536   /* nx, ny; larger is refused as corrupt */
 
+#define GAR_MRC_HEADER_BYTES 1024
+
 typedef struct gar_mrc gar_mrc;  /* an open MRC file, header validated */
+
+/* What a validated header says (see gar_mrc_validate_header). */
+typedef struct gar_mrc_header {
+    size_t nx, ny, nz;
+    int mode;                /* 0, 1, 2, 6 or 12 */
+    size_t bytes_per_voxel;
+    int big_endian;          /* byte order of the file */
+    double pixel_size;       /* Å; 0 if the header gives none */
+    uint64_t data_offset;    /* 1024 + nsymbt */
+    uint64_t data_bytes;     /* nx * ny * nz * bytes_per_voxel, within the file */
+} gar_mrc_header;
+
+/* Validate the first `len` bytes of an MRC file of `file_size` bytes (`name`
+ * is for messages): every rule of the contract above, with all size arithmetic
+ * overflow-checked, and nothing allocated. gar_mrc_open reads the header and
+ * calls this; it is public so the rules can be tested and fuzzed from memory.
+ * len < 1024 is GAR_ERR_DATA ("shorter than the 1024-byte MRC header"). */
+gar_status gar_mrc_validate_header(const unsigned char *hdr, size_t len, uint64_t file_size,
+                                   const char *name, gar_mrc_header *out);
 
 /* Open and validate; keeps the file open for section reads. */
 gar_status gar_mrc_open(const char *path, gar_mrc **out);

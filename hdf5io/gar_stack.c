@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,13 @@
 /* Optics groups of one stack must share a pixel size to this relative
  * tolerance: values come from STAR files printed with limited precision. */
 #define PIXEL_SIZE_RTOL 1e-6
+/* The largest ratio of raw image bytes to file size a compressed stack may
+ * claim (deflate cannot exceed about 1032:1; particle images, mostly noise,
+ * compress by about 1.15:1). */
+#define GAR_STACK_MAX_COMPRESSION 2048
+/* Fixed-length string types longer than this are refused before anything is
+ * allocated for them: no string garner reads (names, format) comes close. */
+#define MAX_STRING_TYPE 4096
 
 typedef enum col_kind { KIND_FLOAT, KIND_INT, KIND_STRING } col_kind;
 
@@ -299,6 +307,10 @@ static attr_result read_str_attr(hid_t loc, const char *name, char *buf, size_t 
         reclaim_vlen(mtype, space, &vstr);
     } else {
         size_t flen = H5Tget_size(ftype);
+        if (flen > MAX_STRING_TYPE) { /* too long for any value read here */
+            r = ATTR_TOOLONG;
+            goto done;
+        }
         if (flen == 0 || H5Tset_size(mtype, flen + 1) < 0 ||
             H5Tset_strpad(mtype, H5T_STR_NULLTERM) < 0)
             goto done;
@@ -558,9 +570,13 @@ gar_status gar_stack_writer_create(const char *path, size_t box, const gar_optic
         return gar_error(GAR_ERR_INTERNAL, "gar_stack_writer_create: path or optics is NULL");
     if (columns & ~(unsigned)ALL_COLUMNS)
         return gar_error(GAR_ERR_INTERNAL, "%s: unknown column mask 0x%x", path, columns);
-    if (box < 2 || box % 2 != 0 || box > INT32_MAX)
+    if (box < 2 || box % 2 != 0)
         return gar_error(GAR_ERR_DATA, "%s: /particles/images: box %zu, expected an even size >= 2",
                          path, box);
+    if (box > GAR_STACK_MAX_BOX)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: /particles/images: box %zu, more than the limit of %d", path, box,
+                         GAR_STACK_MAX_BOX);
     hdf5_quiet();
 
     st = gar_calloc((void **)&w, 1, sizeof *w, "stack writer");
@@ -941,6 +957,69 @@ static int is_prime(size_t n)
     return 1;
 }
 
+/* Whether the images dataset has a filter that compresses (anything but the
+ * Fletcher32 checksum and the byte shuffle); -1 when HDF5 cannot say. */
+static int images_compressed(hid_t dset)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    int n, ret = 0;
+    if (dcpl < 0)
+        return -1;
+    n = H5Pget_nfilters(dcpl);
+    if (n < 0)
+        ret = -1;
+    for (int i = 0; i < n && ret == 0; i++) {
+        unsigned flags = 0, config = 0;
+        size_t nvalues = 0;
+        char fname[8];
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nvalues, NULL, sizeof fname,
+                                         fname, &config);
+        if (id < 0)
+            ret = -1;
+        else if (id != H5Z_FILTER_FLETCHER32 && id != H5Z_FILTER_SHUFFLE)
+            ret = 1;
+    }
+    H5Pclose(dcpl);
+    return ret;
+}
+
+/* The image count comes from the dataset's shape, which costs nothing to
+ * declare: a few hundred bytes can claim 10^12 images whose chunks were never
+ * written (they read as zeros). Everything sized by the count (the half_set
+ * and optics_group columns read at open, a run's batches) is bounded by
+ * requiring the file to be able to hold the images: their raw size at most
+ * the file size, or GAR_STACK_MAX_COMPRESSION times it with a compression
+ * filter. A file that fails this is truncated or was never finished. */
+static gar_status check_images_fit(const gar_stack *s, hid_t dset, size_t n, size_t box,
+                                   size_t raw_bytes)
+{
+    char why[256];
+    hsize_t file_size = 0;
+    int compressed;
+    if (n == 0)
+        return GAR_OK;
+    if (H5Fget_filesize(s->file, &file_size) < 0)
+        return gar_error(GAR_ERR_DATA, "%s: cannot read the file size (HDF5: %s)", s->path,
+                         hdf5_reason(why, sizeof why));
+    compressed = images_compressed(dset);
+    if (compressed < 0)
+        return gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot read its filters (HDF5: %s)",
+                         s->path, hdf5_reason(why, sizeof why));
+    if (compressed == 0 && raw_bytes > file_size)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: /particles/images: %zu images of %zu x %zu need %zu bytes, the file "
+                         "has %llu (truncated, or the images were never written)",
+                         s->path, n, box, box, raw_bytes, (unsigned long long)file_size);
+    if (compressed == 1 && raw_bytes / GAR_STACK_MAX_COMPRESSION > file_size)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: /particles/images: %zu images of %zu x %zu need %zu bytes, more than "
+                         "%d times the file's %llu even compressed (truncated, or the images were "
+                         "never written)",
+                         s->path, n, box, box, raw_bytes, GAR_STACK_MAX_COMPRESSION,
+                         (unsigned long long)file_size);
+    return GAR_OK;
+}
+
 static gar_status open_images(gar_stack *s, hid_t grp)
 {
     char tdesc[64], why[256];
@@ -981,9 +1060,15 @@ static gar_status open_images(gar_stack *s, hid_t grp)
                        s->path, (unsigned long long)dims[1], (unsigned long long)dims[2]);
         goto done;
     }
-    if (dims[1] < 2 || dims[1] % 2 != 0 || dims[1] > INT32_MAX) {
+    if (dims[1] < 2 || dims[1] % 2 != 0) {
         st = gar_error(GAR_ERR_DATA, "%s: /particles/images: box %llu, expected an even size >= 2",
                        s->path, (unsigned long long)dims[1]);
+        goto done;
+    }
+    if (dims[1] > GAR_STACK_MAX_BOX) {
+        st = gar_error(GAR_ERR_DATA,
+                       "%s: /particles/images: box %llu, more than the limit of %d (corrupt file?)",
+                       s->path, (unsigned long long)dims[1], GAR_STACK_MAX_BOX);
         goto done;
     }
     if (dims[0] > SIZE_MAX ||
@@ -993,6 +1078,9 @@ static gar_status open_images(gar_stack *s, hid_t grp)
                        (unsigned long long)dims[0]);
         goto done;
     }
+    st = check_images_fit(s, dset, (size_t)dims[0], (size_t)dims[1], floats);
+    if (st != GAR_OK)
+        goto done;
     s->n = (size_t)dims[0];
     s->box = (size_t)dims[1];
     close_id(&dset);
@@ -1098,6 +1186,13 @@ static gar_status read_optics_names(gar_stack *s, hid_t dset)
         vlen_read = 1;
     } else {
         flen = H5Tget_size(ftype);
+        if (flen > MAX_STRING_TYPE) {
+            st = gar_error(GAR_ERR_DATA,
+                           "%s: /optics/name: strings of %zu bytes, expected names of at most %d "
+                           "characters",
+                           s->path, flen, NAME_LEN - 1);
+            goto done;
+        }
         if (flen == 0 || H5Tset_size(mtype, flen + 1) < 0 ||
             H5Tset_strpad(mtype, H5T_STR_NULLTERM) < 0)
             goto fail;
@@ -1165,9 +1260,13 @@ static gar_status read_optics(gar_stack *s)
                                s->path);
                 goto done;
             }
-            if (m > SIZE_MAX / sizeof(gar_optics)) {
-                st = gar_error(GAR_ERR_DATA, "%s: /optics/optics_group: %llu entries is too many",
-                               s->path, (unsigned long long)m);
+            /* The length is declared, not stored: bound it before it sizes
+             * the tables (RELION data sets have at most some thousands). */
+            if (m > GAR_STACK_MAX_OPTICS) {
+                st = gar_error(GAR_ERR_DATA,
+                               "%s: /optics/optics_group: %llu entries, more than the limit of %d "
+                               "optics groups (corrupt file?)",
+                               s->path, (unsigned long long)m, GAR_STACK_MAX_OPTICS);
                 goto done;
             }
             s->n_optics = (size_t)m;
@@ -1242,33 +1341,12 @@ static gar_status read_int_columns(gar_stack *s)
     return GAR_OK;
 }
 
-gar_status gar_stack_open(const char *path, gar_stack **out)
+/* A new handle named `path`, nothing open yet. */
+static gar_status stack_new(const char *path, gar_stack **out)
 {
-    char why[256];
-    gar_status st = GAR_OK;
     gar_stack *s = NULL;
-    hid_t fapl = -1, grp = -1;
-    struct stat sb;
-    htri_t exists;
-    int fd;
-
-    if (out == NULL)
-        return gar_error(GAR_ERR_INTERNAL, "gar_stack_open: out is NULL");
+    gar_status st;
     *out = NULL;
-    if (path == NULL)
-        return gar_error(GAR_ERR_INTERNAL, "gar_stack_open: path is NULL");
-    /* Ask the OS first so a missing or unreadable file is reported as such,
-     * not as whatever HDF5 makes of it. */
-    fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return gar_error(GAR_ERR_NOINPUT, "%s: cannot open: %s", path, strerror(errno));
-    if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        close(fd);
-        return gar_error(GAR_ERR_NOINPUT, "%s: is a folder, expected a stack file", path);
-    }
-    close(fd);
-    hdf5_quiet();
-
     st = gar_calloc((void **)&s, 1, sizeof *s, "stack");
     if (st != GAR_OK)
         return st;
@@ -1277,17 +1355,25 @@ gar_status gar_stack_open(const char *path, gar_stack **out)
         s->cols[c] = -1;
     s->path = dup_str(path);
     if (s->path == NULL) {
-        st = gar_error(GAR_ERR_NOMEM, "%s: cannot allocate the path", path);
-        goto done;
+        free(s);
+        return gar_error(GAR_ERR_NOMEM, "%s: cannot allocate the path", path);
     }
-    if ((fapl = make_fapl()) < 0) {
-        st = gar_error(GAR_ERR_INTERNAL, "%s: cannot set up HDF5 file access (HDF5: %s)", path,
-                       hdf5_reason(why, sizeof why));
-        goto done;
-    }
-    s->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    *out = s;
+    return GAR_OK;
+}
+
+/* Open `hdf5_name` with `fapl` into s and apply every rule of docs/FORMAT.md.
+ * Messages name s->path. */
+static gar_status open_and_validate(gar_stack *s, const char *hdf5_name, hid_t fapl)
+{
+    char why[256];
+    gar_status st = GAR_OK;
+    hid_t grp = -1;
+    htri_t exists;
+
+    s->file = H5Fopen(hdf5_name, H5F_ACC_RDONLY, fapl);
     if (s->file < 0) {
-        st = gar_error(GAR_ERR_DATA, "%s: not a readable HDF5 file, or truncated (HDF5: %s)", path,
+        st = gar_error(GAR_ERR_DATA, "%s: not a readable HDF5 file, or truncated (HDF5: %s)", s->path,
                        hdf5_reason(why, sizeof why));
         goto done;
     }
@@ -1296,7 +1382,7 @@ gar_status gar_stack_open(const char *path, gar_stack **out)
         goto done;
     exists = H5Lexists(s->file, "particles", H5P_DEFAULT);
     if (exists <= 0 || (grp = H5Gopen2(s->file, "particles", H5P_DEFAULT)) < 0) {
-        st = gar_error(GAR_ERR_DATA, "%s: /particles: missing or not a group", path);
+        st = gar_error(GAR_ERR_DATA, "%s: /particles: missing or not a group", s->path);
         goto done;
     }
     st = open_images(s, grp);
@@ -1308,6 +1394,102 @@ gar_status gar_stack_open(const char *path, gar_stack **out)
         st = read_int_columns(s);
 done:
     close_id(&grp);
+    return st;
+}
+
+gar_status gar_stack_open(const char *path, gar_stack **out)
+{
+    char why[256];
+    gar_status st = GAR_OK;
+    gar_stack *s = NULL;
+    hid_t fapl = -1;
+    struct stat sb;
+    int fd;
+
+    if (out == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_open: out is NULL");
+    *out = NULL;
+    if (path == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_open: path is NULL");
+    /* Ask the OS first so a missing or unreadable file is reported as such,
+     * not as whatever HDF5 makes of it. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block here */
+    if (fd < 0)
+        return gar_error(GAR_ERR_NOINPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        close(fd);
+        return gar_error(GAR_ERR_NOINPUT, "%s: is a folder, expected a stack file", path);
+    }
+    if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return gar_error(GAR_ERR_NOINPUT, "%s: not a regular file, expected a stack file", path);
+    }
+    close(fd);
+    hdf5_quiet();
+
+    st = stack_new(path, &s);
+    if (st != GAR_OK)
+        return st;
+    if ((fapl = make_fapl()) < 0) {
+        st = gar_error(GAR_ERR_INTERNAL, "%s: cannot set up HDF5 file access (HDF5: %s)", path,
+                       hdf5_reason(why, sizeof why));
+        goto done;
+    }
+    st = open_and_validate(s, path, fapl);
+done:
+    close_id(&fapl);
+    if (st != GAR_OK)
+        gar_stack_close(&s);
+    else
+        *out = s;
+    return st;
+}
+
+/* The HDF5 signature every file (image) starts with, at offset 0 for the
+ * images this reads (a user block would put it at 512, 1024, ...). */
+static const unsigned char hdf5_signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+
+gar_status gar_stack_open_image(const void *buf, size_t len, const char *name, gar_stack **out)
+{
+    static atomic_ulong image_count;
+    char why[256], hdf5_name[64];
+    gar_status st = GAR_OK;
+    gar_stack *s = NULL;
+    hid_t fapl = -1;
+
+    if (out == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_open_image: out is NULL");
+    *out = NULL;
+    if (buf == NULL && len > 0)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_open_image: no buffer");
+    if (name == NULL)
+        name = "file image";
+    hdf5_quiet();
+    st = stack_new(name, &s);
+    if (st != GAR_OK)
+        return st;
+    /* HDF5 would take a buffer of any length; a plain refusal is clearer. */
+    if (len < sizeof hdf5_signature || memcmp(buf, hdf5_signature, sizeof hdf5_signature) != 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: not a readable HDF5 file, or truncated (no HDF5 signature "
+                       "at the start of its %zu bytes)", name, len);
+        goto done;
+    }
+    /* The core driver reads from a copy of the image (the handle may outlive
+     * buf) and never touches the disk: no backing store, and the name it is
+     * given cannot exist (HDF5 refuses to open an image under a name that
+     * does). */
+    if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 ||
+        H5Pset_file_image(fapl, (void *)buf, len) < 0) {
+        st = gar_error(GAR_ERR_NOMEM, "%s: cannot set up an HDF5 file image of %zu bytes (HDF5: %s)",
+                       name, len, hdf5_reason(why, sizeof why));
+        goto done;
+    }
+    /* HDF5 takes two open files of the same name for one: every image gets
+     * its own name. */
+    snprintf(hdf5_name, sizeof hdf5_name, "/dev/null/garner-file-image-%lu",
+             (unsigned long)atomic_fetch_add(&image_count, 1));
+    st = open_and_validate(s, hdf5_name, fapl);
+done:
     close_id(&fapl);
     if (st != GAR_OK)
         gar_stack_close(&s);
@@ -1441,8 +1623,17 @@ gar_status gar_stack_read_meta(gar_stack *s, size_t first, size_t count, gar_par
                            s->path, d->name, first, first + count, hdf5_reason(why, sizeof why));
             goto done;
         }
-        for (size_t i = 0; i < count; i++)
+        /* The writer's rule, applied to files from other tools: a NaN
+         * defocus or angle would silently spoil every voxel it touches. */
+        for (size_t i = 0; i < count; i++) {
+            if (!isfinite(buf[i])) {
+                st = gar_error(GAR_ERR_DATA,
+                               "%s: /particles/%s: particle %zu has %g, expected a finite value",
+                               s->path, d->name, first + i, buf[i]);
+                goto done;
+            }
             memcpy((char *)&out[i] + d->offset, &buf[i], sizeof(double));
+        }
     }
     for (size_t i = 0; i < count; i++) {
         out[i].half_set = s->half_set[first + i];

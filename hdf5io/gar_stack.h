@@ -25,6 +25,8 @@ extern "C" {
 
 #define GAR_STACK_FORMAT "garner-stack"
 #define GAR_STACK_FORMAT_VERSION 1
+#define GAR_STACK_MAX_BOX 65536   /* a larger box is refused as corrupt (as for MRC) */
+#define GAR_STACK_MAX_OPTICS 1000000 /* optics groups; more is refused as corrupt */
 
 /* ---- writing ---- */
 typedef struct gar_stack_writer gar_stack_writer;
@@ -54,6 +56,10 @@ typedef struct gar_stack gar_stack;
  * half_set in {1,2}, every optics_group present in /optics, optics values
  * finite and positive where they must be. Errors name the file and dataset. */
 gar_status gar_stack_open(const char *path, gar_stack **out);
+/* The same rules for an HDF5 file image in memory (`len` bytes; copied, so
+ * buf may be freed at once); `name` stands for the file in messages. Reads
+ * go to the copy. gar_stack_open and this share every check. */
+gar_status gar_stack_open_image(const void *buf, size_t len, const char *name, gar_stack **out);
 void gar_stack_close(gar_stack **s);   /* NULL-safe */
 const char *gar_stack_path(const gar_stack *s);
 size_t gar_stack_count(const gar_stack *s);

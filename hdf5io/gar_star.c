@@ -483,24 +483,71 @@ static gar_status copy_string(const char *src, size_t n, char **out, const char 
     return GAR_OK;
 }
 
-gar_status gar_star_read(const char *path, gar_star **out)
+/* A handle named `name` (messages, and the folder image names resolve
+ * against), without a buffer yet. */
+static gar_status star_new(const char *name, gar_star **out)
 {
     gar_star *s = NULL;
     const char *slash;
-    size_t len = 0;
     gar_status st;
 
     *out = NULL;
     if ((st = gar_calloc((void **)&s, 1, sizeof *s, "STAR handle")) != GAR_OK)
         goto done;
-    if ((st = copy_string(path, strlen(path), &s->path, "STAR path")) != GAR_OK)
+    if ((st = copy_string(name, strlen(name), &s->path, "STAR path")) != GAR_OK)
         goto done;
-    slash = strrchr(path, '/');
-    if ((st = copy_string(path, slash ? (size_t)(slash - path) + 1 : 0, &s->dir, "STAR folder")) != GAR_OK)
+    slash = strrchr(name, '/');
+    if ((st = copy_string(name, slash ? (size_t)(slash - name) + 1 : 0, &s->dir, "STAR folder")) != GAR_OK)
+        goto done;
+    *out = s;
+    s = NULL;
+done:
+    gar_star_destroy(&s);
+    return st;
+}
+
+gar_status gar_star_read(const char *path, gar_star **out)
+{
+    gar_star *s = NULL;
+    size_t len = 0;
+    gar_status st;
+
+    *out = NULL;
+    if ((st = star_new(path, &s)) != GAR_OK)
         goto done;
     if ((st = slurp(path, &s->buf, &len)) != GAR_OK)
         goto done;
     if ((st = parse_buffer(s, path, len)) != GAR_OK)
+        goto done;
+    *out = s;
+    s = NULL;
+done:
+    gar_star_destroy(&s);
+    return st;
+}
+
+gar_status gar_star_parse_buffer(const char *text, size_t len, const char *name, gar_star **out)
+{
+    gar_star *s = NULL;
+    gar_status st;
+
+    if (out == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_star_parse_buffer: no output pointer");
+    *out = NULL;
+    if (text == NULL && len > 0)
+        return gar_error(GAR_ERR_INTERNAL, "gar_star_parse_buffer: no text");
+    if (name == NULL)
+        name = "STAR";
+    if ((st = star_new(name, &s)) != GAR_OK)
+        goto done;
+    if (len == SIZE_MAX) {
+        st = gar_error(GAR_ERR_NOMEM, "%s: text of %zu bytes is too large", name, len);
+        goto done;
+    }
+    /* The parser tokenises in place and needs a NUL at the end: a copy. */
+    if ((st = copy_string(len > 0 ? text : "", len, &s->buf, "STAR text")) != GAR_OK)
+        goto done;
+    if ((st = parse_buffer(s, name, len)) != GAR_OK)
         goto done;
     *out = s;
     s = NULL;
@@ -527,6 +574,17 @@ void gar_star_destroy(gar_star **star)
 }
 
 const char *gar_star_path(const gar_star *star) { return star->path; }
+
+size_t gar_star_nblocks(const gar_star *star) { return star ? star->ntables : 0; }
+
+const gar_star_table *gar_star_block_at(const gar_star *star, size_t i)
+{
+    if (star == NULL || i >= star->ntables)
+        return NULL;
+    return &star->tables[i];
+}
+
+const char *gar_star_block_name(const gar_star_table *t) { return t ? t->name : NULL; }
 
 const gar_star_table *gar_star_block(const gar_star *star, const char *name)
 {

@@ -21,12 +21,20 @@ typedef struct gar_star gar_star;
 typedef struct gar_star_table gar_star_table;
 
 gar_status gar_star_read(const char *path, gar_star **out);
+/* The same parser on text in memory (`len` bytes, NUL bytes refused as in a
+ * file); `name` stands for the file in messages and image names resolve
+ * against its folder. gar_star_read reads the file and parses it with this. */
+gar_status gar_star_parse_buffer(const char *text, size_t len, const char *name, gar_star **out);
 void gar_star_destroy(gar_star **star);  /* NULL-safe */
 const char *gar_star_path(const gar_star *star);
 
 /* The block named `name` without the "data_" prefix ("optics", "particles";
  * "" for a bare "data_"); NULL if absent. */
 const gar_star_table *gar_star_block(const gar_star *star, const char *name);
+/* Every block in file order: i in [0, gar_star_nblocks). */
+size_t gar_star_nblocks(const gar_star *star);
+const gar_star_table *gar_star_block_at(const gar_star *star, size_t i);
+const char *gar_star_block_name(const gar_star_table *t);  /* without "data_" */
 size_t gar_star_rows(const gar_star_table *t);
 int gar_star_ncols(const gar_star_table *t);
 const char *gar_star_label(const gar_star_table *t, int col);

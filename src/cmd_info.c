@@ -1,9 +1,12 @@
 /* garner info: what a stack or a map holds. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "gar_cli.h"
 #include "gar_log.h"
@@ -59,16 +62,19 @@ static void running_print(const char *name, const running *r)
     printf("\n");
 }
 
+/* Only a regular file can be a stack; the open does not wait for a writer
+ * when the path is a FIFO (the MRC reader then refuses it). */
 static int is_hdf5(const char *path)
 {
     static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
     unsigned char buf[8];
-    FILE *f = fopen(path, "rb");
-    int yes = 0;
-    if (f == NULL)
+    struct stat sb;
+    int yes = 0, fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return 0;
-    yes = fread(buf, 1, 8, f) == 8 && memcmp(buf, sig, 8) == 0;
-    fclose(f);
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        yes = pread(fd, buf, 8, 0) == 8 && memcmp(buf, sig, 8) == 0;
+    close(fd);
     return yes;
 }
 
@@ -78,7 +84,7 @@ static gar_status info_stack(const char *path)
     gar_stack *s = NULL;
     float *img = NULL;
     gar_particle *meta = NULL;
-    size_t n, box, n_optics, half[3] = {0, 0, 0}, bad_images = 0;
+    size_t n, box, n_optics, half[3] = {0, 0, 0}, bad_images = 0, batch;
     const gar_optics *optics;
     unsigned cols;
     running pix, rot, tilt, psi, ox, oy, dfu, dfv, dfa, ph;
@@ -105,11 +111,14 @@ static gar_status info_stack(const char *path)
     running *all[] = {&rot, &tilt, &psi, &ox, &oy, &dfu, &dfv, &dfa, &ph};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
         running_init(all[k]);
-    if ((st = gar_alloc((void **)&img, INFO_BATCH, box * box * sizeof(float), "image batch")) != GAR_OK ||
-        (st = gar_alloc((void **)&meta, INFO_BATCH, sizeof *meta, "metadata batch")) != GAR_OK)
+    /* No larger than the stack: a stack of a few large images needs no room
+     * for INFO_BATCH of them. */
+    batch = n < INFO_BATCH ? (n > 0 ? n : 1) : INFO_BATCH;
+    if ((st = gar_alloc((void **)&img, batch, box * box * sizeof(float), "image batch")) != GAR_OK ||
+        (st = gar_alloc((void **)&meta, batch, sizeof *meta, "metadata batch")) != GAR_OK)
         goto done;
-    for (size_t first = 0; first < n; first += INFO_BATCH) {
-        size_t cnt = n - first < INFO_BATCH ? n - first : INFO_BATCH;
+    for (size_t first = 0; first < n; first += batch) {
+        size_t cnt = n - first < batch ? n - first : batch;
         if ((st = gar_stack_read_images(s, first, cnt, img)) != GAR_OK ||
             (st = gar_stack_read_meta(s, first, cnt, meta)) != GAR_OK)
             goto done;

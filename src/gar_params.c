@@ -904,8 +904,10 @@ typedef enum line_kind { LINE_OTHER, LINE_KEY, LINE_CONTINUATION, LINE_SECTION }
 
 typedef struct load_ctx {
     gar_params *p;
-    FILE *f;
-    char *buf;          /* getline's buffer */
+    FILE *f;            /* the file, or NULL when reading `text` */
+    const char *text;   /* gar_params_load_buffer: text[0..text_len) */
+    size_t text_len, text_pos;
+    char *buf;          /* getline's buffer (or the current line of `text`) */
     size_t cap;
     long lineno;        /* the line inih is about to parse */
     line_kind kind;     /* what inih will make of it */
@@ -922,6 +924,31 @@ static void fail_at(load_ctx *c, gar_status st)
     c->err_line = c->lineno;
 }
 
+/* getline() for gar_params_load_buffer: the next line of c->text (with its
+ * '\n') into c->buf; -1 at the end, -2 when out of memory. */
+static ssize_t text_getline(load_ctx *c)
+{
+    const char *start = c->text + c->text_pos, *nl;
+    size_t left = c->text_len - c->text_pos, len;
+    if (left == 0)
+        return -1;
+    nl = memchr(start, '\n', left);
+    len = nl != NULL ? (size_t)(nl - start) + 1 : left;
+    if (len >= (size_t)SSIZE_MAX)
+        return -2;
+    if (len + 1 > c->cap) {
+        char *b = realloc(c->buf, len + 1);
+        if (b == NULL)
+            return -2;
+        c->buf = b;
+        c->cap = len + 1;
+    }
+    memcpy(c->buf, start, len);
+    c->buf[len] = '\0';
+    c->text_pos += len;
+    return (ssize_t)len;
+}
+
 /* inih's reader. Hands inih whole lines only (inih would silently split a long
  * line into two) and notes what inih will take each line for, since inih
  * calls the handler with the same key for a continuation line as for the key
@@ -935,7 +962,15 @@ static char *read_line(char *str, int num, void *stream)
     if (c->st != GAR_OK)
         return NULL;
     errno = 0;
-    n = getline(&c->buf, &c->cap, c->f);
+    n = c->f != NULL ? getline(&c->buf, &c->cap, c->f) : text_getline(c);
+    if (n == -2) {
+        c->lineno++;
+        fail_at(c, gar_error(GAR_ERR_NOMEM, "%s:%ld: cannot allocate the line", c->p->path,
+                             c->lineno));
+        return NULL;
+    }
+    if (n < 0 && c->f == NULL)
+        return NULL;
     if (n < 0) {
         if (!feof(c->f)) {
             c->lineno++;
@@ -951,6 +986,14 @@ static char *read_line(char *str, int num, void *stream)
         c->buf[--len] = '\0';
     if (len > 0 && c->buf[len - 1] == '\r')
         c->buf[--len] = '\0';
+    /* The commonest wrong file: a particle stack given for the parameters. */
+    if (c->lineno == 1 && len >= 4 && memcmp(c->buf, "\211HDF", 4) == 0) {
+        fail_at(c, gar_error(GAR_ERR_USAGE,
+                             "%s: an HDF5 file, expected a parameter file (text: [section] "
+                             "headers and key = value lines)",
+                             c->p->path));
+        return NULL;
+    }
     if (memchr(c->buf, '\0', len) != NULL) {
         fail_at(c, gar_error(GAR_ERR_USAGE, "%s:%ld: line holds a NUL byte (not a text file?)",
                              c->p->path, c->lineno));
@@ -1109,14 +1152,63 @@ static gar_status file_folder(const char *path, char **out)
     return st;
 }
 
-gar_status gar_params_load(const char *path, gar_params **out)
+/* Parse the lines c->f or c->text hold into a new set named `name` whose
+ * relative paths resolve against the absolute folder `base`. */
+static gar_status load_stream(load_ctx *c, const char *name, const char *base, gar_params **out)
 {
     gar_status st = GAR_OK;
     gar_params *p = NULL;
+    int ret;
+    st = create(base, name, &p);
+    if (st != GAR_OK)
+        goto done;
+    c->p = p;
+    ret = ini_parse_stream(read_line, c, on_key, c);
+    /* inih carries on past a syntax error, so an error of ours may come from
+     * a later line than the one it reports; the earliest line wins. */
+    if (ret > 0 && (c->st == GAR_OK || ret < c->err_line)) {
+        st = gar_error(GAR_ERR_USAGE, "%s:%d: not a key = value line or [section] header", name,
+                       ret);
+        goto done;
+    }
+    if (c->st != GAR_OK) {
+        st = c->st;
+        goto done;
+    }
+    if (ret == -2) {
+        st = gar_error(GAR_ERR_NOMEM, "%s: out of memory while parsing", name);
+        goto done;
+    }
+    if (ret != 0) {
+        st = gar_error(GAR_ERR_INTERNAL, "%s: inih failed (%d)", name, ret);
+        goto done;
+    }
+    /* A list may start on its key line with nothing and go on indented; only
+     * at the end is it known to be empty. */
+    for (size_t i = 0; i < p->n_values; i++) {
+        const param_value *v = &p->values[i];
+        if (schema[i].type == GAR_PARAM_PATH_LIST && v->set && v->n_tokens == 0) {
+            loc at = {LOC_FILE, p->path, v->line};
+            st = key_error(GAR_ERR_USAGE, &at, schema[i].section, schema[i].key, "empty value");
+            goto done;
+        }
+    }
+    *out = p;
+    p = NULL;
+done:
+    free(c->buf);
+    c->buf = NULL;
+    c->cap = 0;
+    gar_params_destroy(&p);
+    return st;
+}
+
+gar_status gar_params_load(const char *path, gar_params **out)
+{
+    gar_status st = GAR_OK;
     char *base = NULL;
     load_ctx c;
     struct stat sb;
-    int ret;
     memset(&c, 0, sizeof c);
     if (out == NULL)
         return gar_error(GAR_ERR_INTERNAL, "gar_params_load: no output pointer");
@@ -1141,48 +1233,44 @@ gar_status gar_params_load(const char *path, gar_params **out)
     st = file_folder(path, &base);
     if (st != GAR_OK)
         goto done;
-    st = create(base, path, &p);
-    if (st != GAR_OK)
-        goto done;
-    c.p = p;
-    ret = ini_parse_stream(read_line, &c, on_key, &c);
-    /* inih carries on past a syntax error, so an error of ours may come from
-     * a later line than the one it reports; the earliest line wins. */
-    if (ret > 0 && (c.st == GAR_OK || ret < c.err_line)) {
-        st = gar_error(GAR_ERR_USAGE, "%s:%d: not a key = value line or [section] header", path,
-                       ret);
-        goto done;
-    }
-    if (c.st != GAR_OK) {
-        st = c.st;
-        goto done;
-    }
-    if (ret == -2) {
-        st = gar_error(GAR_ERR_NOMEM, "%s: out of memory while parsing", path);
-        goto done;
-    }
-    if (ret != 0) {
-        st = gar_error(GAR_ERR_INTERNAL, "%s: inih failed (%d)", path, ret);
-        goto done;
-    }
-    /* A list may start on its key line with nothing and go on indented; only
-     * at the end is it known to be empty. */
-    for (size_t i = 0; i < p->n_values; i++) {
-        const param_value *v = &p->values[i];
-        if (schema[i].type == GAR_PARAM_PATH_LIST && v->set && v->n_tokens == 0) {
-            loc at = {LOC_FILE, p->path, v->line};
-            st = key_error(GAR_ERR_USAGE, &at, schema[i].section, schema[i].key, "empty value");
-            goto done;
-        }
-    }
-    *out = p;
-    p = NULL;
+    st = load_stream(&c, path, base, out);
 done:
     if (c.f != NULL)
         fclose(c.f);
-    free(c.buf);
     free(base);
-    gar_params_destroy(&p);
+    return st;
+}
+
+gar_status gar_params_load_buffer(const char *text, size_t len, const char *name,
+                                  const char *base_dir, gar_params **out)
+{
+    gar_status st = GAR_OK;
+    char *cwd = NULL, *abs = NULL;
+    load_ctx c;
+    memset(&c, 0, sizeof c);
+    if (out == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_params_load_buffer: no output pointer");
+    *out = NULL;
+    if (text == NULL && len > 0)
+        return gar_error(GAR_ERR_INTERNAL, "gar_params_load_buffer: no text");
+    if (name == NULL || name[0] == '\0')
+        name = "parameters";
+    if (base_dir == NULL || base_dir[0] != '/') {
+        st = current_dir(&cwd);
+        if (st != GAR_OK)
+            goto done;
+    }
+    abs = base_dir == NULL ? strdup(cwd) : resolve(cwd != NULL ? cwd : "/", base_dir, 0);
+    if (abs == NULL) {
+        st = gar_error(GAR_ERR_NOMEM, "cannot allocate a path");
+        goto done;
+    }
+    c.text = len > 0 ? text : "";
+    c.text_len = len;
+    st = load_stream(&c, name, abs, out);
+done:
+    free(cwd);
+    free(abs);
     return st;
 }
 
@@ -1591,6 +1679,22 @@ static gar_status check_line(const gar_param_spec *spec, size_t len)
     return GAR_OK;
 }
 
+/* The last token of the list line that starts with token t. A token ends in
+ * whitespace only when that was escaped ("a\\ "), and it was then followed
+ * by another token on its line: written at the end of a line, the reader
+ * would strip the escaped space (inih trims line ends), so such a token keeps
+ * the next one on its line. */
+static size_t list_line_end(const param_value *v, size_t t)
+{
+    while (t + 1 < v->n_tokens) {
+        size_t len = strlen(v->patterns[t]);
+        if (len == 0 || !isspace((unsigned char)v->patterns[t][len - 1]))
+            break;
+        t++;
+    }
+    return t;
+}
+
 gar_status gar_params_write(const gar_params *p, FILE *f)
 {
     gar_status st = GAR_OK;
@@ -1621,10 +1725,14 @@ gar_status gar_params_write(const gar_params *p, FILE *f)
                            schema[i].key);
             goto done;
         }
-        for (size_t t = 0; t < v->n_tokens; t++) {
-            st = check_line(&schema[i], (t == 0 ? klen + 3 : 4) + strlen(v->patterns[t]));
+        for (size_t t = 0; t < v->n_tokens;) {
+            size_t end = list_line_end(v, t), len = t == 0 ? klen + 3 : 4;
+            for (size_t k = t; k <= end; k++)
+                len += strlen(v->patterns[k]) + (k > t);
+            st = check_line(&schema[i], len);
             if (st != GAR_OK)
                 goto done;
+            t = end + 1;
         }
     }
     /* The source file is named only where that cannot break the file. */
@@ -1642,11 +1750,22 @@ gar_status gar_params_write(const gar_params *p, FILE *f)
             fprintf(f, "\n[%s]\n", section);
         }
         if (v->set && spec->type == GAR_PARAM_PATH_LIST) {
-            fprintf(f, "%s = %s\n", spec->key, v->patterns[0]);
-            for (size_t t = 1; t < v->n_tokens; t++)
-                fprintf(f, "    %s\n", v->patterns[t]);
+            for (size_t t = 0; t < v->n_tokens;) {
+                size_t end = list_line_end(v, t);
+                if (t == 0)
+                    fprintf(f, "%s = ", spec->key);
+                else
+                    fprintf(f, "    ");
+                for (size_t k = t; k <= end; k++)
+                    fprintf(f, "%s%s", k > t ? " " : "", v->patterns[k]);
+                fprintf(f, "\n");
+                t = end + 1;
+            }
         } else if (v->set) {
-            fprintf(f, "%s = %s\n", spec->key, v->text);
+            /* "key =;x" gives the value ";x", but "key = ;x" a comment: a
+             * value that starts with ';' is written as it must have been
+             * given, without the space. */
+            fprintf(f, "%s =%s%s\n", spec->key, v->text[0] == ';' ? "" : " ", v->text);
         } else if (spec->default_value != NULL) {
             fprintf(f, "; %s = %s ; (default)\n", spec->key, spec->default_value);
         } else {

@@ -51,6 +51,12 @@ typedef struct gar_params gar_params;
 
 /* Parse and validate a file. A missing file is GAR_ERR_NOINPUT naming it. */
 gar_status gar_params_load(const char *path, gar_params **out);
+/* The same from text in memory: `len` bytes (a NUL byte is an error, as in a
+ * file), `name` stands for the file in messages, and relative paths resolve
+ * against `base_dir` (relative to the current folder; NULL: the current
+ * folder). gar_params_load reads the file through the same parser. */
+gar_status gar_params_load_buffer(const char *text, size_t len, const char *name,
+                                  const char *base_dir, gar_params **out);
 /* An empty parameter set (all defaults); paths resolve against `base_dir`. */
 gar_status gar_params_create_empty(const char *base_dir, gar_params **out);
 /* Apply one "section.key=value" override (from --set), validated like a file line

@@ -2,57 +2,277 @@
  * garner itself would never write.
  *   make_test_stack empty OUT.h5   a valid stack holding no particles
  *   make_test_stack nan OUT.h5     4 particles of 64 px, particle 2 holding a NaN
- *                                  pixel (as another program might write it) */
+ *                                  pixel (as another program might write it)
+ * and, for tests/bad-inputs, a valid stack of 4 particles of 64 px (pose and
+ * CTF columns, one optics group) changed behind garner's back:
+ *   good          unchanged
+ *   badlen        /particles/defocus_u_A has 3 entries instead of 4
+ *   baddtype      /particles/images is float64
+ *   badrank       /particles/images is 2-D [4][4096]
+ *   nonsquare     /particles/images is [4][8][10]
+ *   oddbox        /particles/images is [4][7][7] (and image_size 7)
+ *   halfset3      particle 2 has half_set 3
+ *   badgroup      particle 0 has optics_group 9, not in /optics
+ *   nover         no root attribute format_version
+ *   newver        format_version 2
+ *   notgarner     root attribute format = "foo"
+ *   partialpose   rot_deg and psi_deg without tilt_deg
+ *   nandefocus    particle 1 has defocus_u_A NaN
+ *   nanpixel      /optics/pixel_size_A is NaN
+ *   hugecount     every /particles dataset extended to 10^9 entries that were
+ *                 never written (a file of about 100 KB claiming 16 TB)
+ *   corrupt       one byte of particle 2's image chunk flipped on disk, so
+ *                 its Fletcher32 checksum fails
+ * Usage: make_test_stack MODE OUT.h5 */
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gar_stack.h"
 
+#define N 4
+#define BOX 64
+
+static const char *const modes[] = {
+    "empty", "nan", "good", "badlen", "baddtype", "badrank", "nonsquare", "oddbox", "halfset3",
+    "badgroup", "nover", "newver", "notgarner", "partialpose", "nandefocus", "nanpixel",
+    "hugecount", "corrupt", NULL};
+
+static herr_t write_one(hid_t f, const char *name, hid_t mtype, hsize_t index, const void *value)
+{
+    hsize_t start[3] = {index, 0, 0}, count[3] = {1, 1, 1};
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    hid_t fs = d >= 0 ? H5Dget_space(d) : -1;
+    int rank = fs >= 0 ? H5Sget_simple_extent_ndims(fs) : 1;
+    hid_t ms = H5Screate_simple(rank, count, NULL);
+    herr_t e = -1;
+    if (fs >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0)
+        e = H5Dwrite(d, mtype, ms, fs, H5P_DEFAULT, value);
+    H5Sclose(ms);
+    if (fs >= 0)
+        H5Sclose(fs);
+    if (d >= 0)
+        H5Dclose(d);
+    return e;
+}
+
+/* Replace a dataset by a new one of the given type and shape, filled with zeros. */
+static herr_t replace(hid_t f, const char *name, hid_t ftype, int rank, const hsize_t *dims)
+{
+    hid_t s, d;
+    double zeros[4096] = {0};
+    hsize_t total = 1;
+    if (H5Ldelete(f, name, H5P_DEFAULT) < 0)
+        return -1;
+    for (int i = 0; i < rank; i++)
+        total *= dims[i];
+    s = H5Screate_simple(rank, dims, NULL);
+    d = H5Dcreate2(f, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Sclose(s);
+    if (d < 0)
+        return -1;
+    if (total <= 4096 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros) < 0) {
+        H5Dclose(d);
+        return -1;
+    }
+    return H5Dclose(d);
+}
+
+static herr_t set_int_attr(hid_t f, const char *name, int value)
+{
+    hid_t root = H5Gopen2(f, "/", H5P_DEFAULT), s = H5Screate(H5S_SCALAR), a;
+    herr_t e = -1;
+    H5Adelete(root, name);
+    a = H5Acreate2(root, name, H5T_STD_I32LE, s, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) {
+        e = H5Awrite(a, H5T_NATIVE_INT, &value);
+        H5Aclose(a);
+    }
+    H5Sclose(s);
+    H5Gclose(root);
+    return e;
+}
+
+static herr_t set_str_attr(hid_t f, const char *name, const char *value)
+{
+    hid_t root = H5Gopen2(f, "/", H5P_DEFAULT), s = H5Screate(H5S_SCALAR), t = H5Tcopy(H5T_C_S1), a;
+    herr_t e = -1;
+    H5Tset_size(t, strlen(value));
+    H5Adelete(root, name);
+    a = H5Acreate2(root, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) {
+        e = H5Awrite(a, t, value);
+        H5Aclose(a);
+    }
+    H5Tclose(t);
+    H5Sclose(s);
+    H5Gclose(root);
+    return e;
+}
+
+/* Every /particles dataset to n entries (the images to [n][BOX][BOX]),
+ * without writing any. */
+static herr_t extend_all(hid_t f, hsize_t n)
+{
+    static const char *const names[] = {"images", "half_set", "optics_group", "rot_deg",
+                                        "tilt_deg", "psi_deg", "defocus_u_A", "defocus_v_A",
+                                        "defocus_angle_deg"};
+    hid_t g = H5Gopen2(f, "particles", H5P_DEFAULT);
+    herr_t e = g >= 0 ? 0 : -1;
+    for (size_t i = 0; i < sizeof names / sizeof *names && e >= 0; i++) {
+        hsize_t dims[3] = {n, BOX, BOX};
+        hid_t d = H5Dopen2(g, names[i], H5P_DEFAULT);
+        e = d >= 0 ? H5Dset_extent(d, dims) : -1;
+        if (d >= 0)
+            H5Dclose(d);
+    }
+    if (g >= 0)
+        H5Gclose(g);
+    return e;
+}
+
+/* Flip one byte inside the stored chunk of image 2: HDF5 then reports a
+ * Fletcher32 mismatch when that image is read. */
+static int corrupt_chunk(const char *path)
+{
+    hsize_t offset[3] = {2, 0, 0}, size = 0;
+    haddr_t addr = HADDR_UNDEF;
+    unsigned mask = 0;
+    unsigned char byte;
+    int fd, ok = 0;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = f >= 0 ? H5Dopen2(f, "/particles/images", H5P_DEFAULT) : -1;
+    if (d >= 0)
+        ok = H5Dget_chunk_info_by_coord(d, offset, &mask, &addr, &size) >= 0 && addr != HADDR_UNDEF;
+    if (d >= 0)
+        H5Dclose(d);
+    if (f >= 0)
+        H5Fclose(f);
+    if (!ok || size < 200 || (fd = open(path, O_RDWR)) < 0)
+        return 0;
+    ok = pread(fd, &byte, 1, (off_t)addr + 100) == 1;
+    byte ^= 0x40;
+    ok = ok && pwrite(fd, &byte, 1, (off_t)addr + 100) == 1;
+    return close(fd) == 0 && ok;
+}
+
+static herr_t change(hid_t f, const char *mode)
+{
+    double nan = NAN;
+    int32_t v;
+    if (strcmp(mode, "nan") == 0) {
+        float x = NAN;
+        hsize_t start[3] = {2, 10, 10}, count[3] = {1, 1, 1};
+        hid_t d = H5Dopen2(f, "/particles/images", H5P_DEFAULT);
+        hid_t fs = H5Dget_space(d), ms = H5Screate_simple(3, count, NULL);
+        herr_t e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+        if (e >= 0)
+            e = H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, &x);
+        H5Sclose(ms);
+        H5Sclose(fs);
+        H5Dclose(d);
+        return e;
+    }
+    if (strcmp(mode, "badlen") == 0) {
+        hsize_t dims[1] = {N - 1};
+        return replace(f, "/particles/defocus_u_A", H5T_IEEE_F64LE, 1, dims);
+    }
+    if (strcmp(mode, "baddtype") == 0) {
+        hsize_t dims[3] = {N, BOX, BOX};
+        return replace(f, "/particles/images", H5T_IEEE_F64LE, 3, dims);
+    }
+    if (strcmp(mode, "badrank") == 0) {
+        hsize_t dims[2] = {N, BOX * BOX};
+        return replace(f, "/particles/images", H5T_IEEE_F32LE, 2, dims);
+    }
+    if (strcmp(mode, "nonsquare") == 0) {
+        hsize_t dims[3] = {N, 8, 10};
+        return replace(f, "/particles/images", H5T_IEEE_F32LE, 3, dims);
+    }
+    if (strcmp(mode, "oddbox") == 0) {
+        hsize_t dims[3] = {N, 7, 7};
+        v = 7;
+        return replace(f, "/particles/images", H5T_IEEE_F32LE, 3, dims) < 0 ? -1
+               : write_one(f, "/optics/image_size", H5T_NATIVE_INT32, 0, &v);
+    }
+    if (strcmp(mode, "halfset3") == 0) {
+        v = 3;
+        return write_one(f, "/particles/half_set", H5T_NATIVE_INT32, 2, &v);
+    }
+    if (strcmp(mode, "badgroup") == 0) {
+        v = 9;
+        return write_one(f, "/particles/optics_group", H5T_NATIVE_INT32, 0, &v);
+    }
+    if (strcmp(mode, "nover") == 0) {
+        hid_t root = H5Gopen2(f, "/", H5P_DEFAULT);
+        herr_t e = H5Adelete(root, "format_version");
+        H5Gclose(root);
+        return e;
+    }
+    if (strcmp(mode, "newver") == 0)
+        return set_int_attr(f, "format_version", 2);
+    if (strcmp(mode, "notgarner") == 0)
+        return set_str_attr(f, "format", "foo");
+    if (strcmp(mode, "partialpose") == 0)
+        return H5Ldelete(f, "/particles/tilt_deg", H5P_DEFAULT);
+    if (strcmp(mode, "nandefocus") == 0)
+        return write_one(f, "/particles/defocus_u_A", H5T_NATIVE_DOUBLE, 1, &nan);
+    if (strcmp(mode, "nanpixel") == 0)
+        return write_one(f, "/optics/pixel_size_A", H5T_NATIVE_DOUBLE, 0, &nan);
+    if (strcmp(mode, "hugecount") == 0)
+        return extend_all(f, 1000000000);
+    return 0; /* good, corrupt (done on the closed file) */
+}
+
 int main(int argc, char **argv)
 {
-    gar_optics o = {1, "og", 3.0, 300.0, 2.7, 0.1, 64};
+    gar_optics o = {1, "og", 3.0, 300.0, 2.7, 0.1, BOX};
     gar_stack_writer *w = NULL;
-    static float images[4 * 64 * 64];
-    gar_particle meta[4];
-    int nan = argc == 3 && strcmp(argv[1], "nan") == 0;
-    if (argc != 3 || (!nan && strcmp(argv[1], "empty") != 0)) {
-        fprintf(stderr, "usage: make_test_stack empty|nan OUT.h5\n");
+    static float images[N * BOX * BOX];
+    gar_particle meta[N];
+    const char *mode = argc == 3 ? argv[1] : "";
+    int known = 0, empty = strcmp(mode, "empty") == 0;
+    for (size_t i = 0; modes[i] != NULL; i++)
+        known |= strcmp(mode, modes[i]) == 0;
+    if (!known) {
+        fprintf(stderr, "usage: make_test_stack MODE OUT.h5 (MODE:");
+        for (size_t i = 0; modes[i] != NULL; i++)
+            fprintf(stderr, " %s", modes[i]);
+        fprintf(stderr, ")\n");
         return 64;
     }
-    if (gar_stack_writer_create(argv[2], 64, &o, 1, GAR_COL_POSE | GAR_COL_CTF, "test", &w) != GAR_OK)
+    if (gar_stack_writer_create(argv[2], BOX, &o, 1, GAR_COL_POSE | GAR_COL_CTF, "test", &w) != GAR_OK)
         goto fail;
-    if (nan) {
+    if (!empty) {
         memset(meta, 0, sizeof meta);
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < N; i++) {
             meta[i].half_set = 1 + i % 2;
             meta[i].optics_group = 1;
             meta[i].tilt_deg = 30.0 * i;
             meta[i].defocus_u_A = meta[i].defocus_v_A = 15000.0;
         }
-        for (int k = 0; k < 4 * 64 * 64; k++)
+        for (int k = 0; k < N * BOX * BOX; k++)
             images[k] = (float)(k % 7) - 3.0f;
-        if (gar_stack_writer_append(w, images, meta, 4) != GAR_OK)
+        if (gar_stack_writer_append(w, images, meta, N) != GAR_OK)
             goto fail;
     }
     if (gar_stack_writer_commit(&w) != GAR_OK)
         goto fail;
-    if (nan) {
-        /* Overwrite one pixel of particle 2 behind garner's back. */
-        hsize_t start[3] = {2, 10, 10}, count[3] = {1, 1, 1};
-        float v = NAN;
+    if (strcmp(mode, "corrupt") == 0)
+        return corrupt_chunk(argv[2]) ? 0 : 1;
+    if (!empty && strcmp(mode, "good") != 0) {
+        /* Change the file behind garner's back, as another program might. */
         hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
-        hid_t d = H5Dopen2(f, "/particles/images", H5P_DEFAULT);
-        hid_t fs = H5Dget_space(d), ms = H5Screate_simple(3, count, NULL);
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-        herr_t e = H5Dwrite(d, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, &v);
-        H5Sclose(ms);
-        H5Sclose(fs);
-        H5Dclose(d);
-        H5Fclose(f);
-        if (e < 0)
+        herr_t e = f >= 0 ? change(f, mode) : -1;
+        if (f >= 0 && H5Fclose(f) < 0)
+            e = -1;
+        if (e < 0) {
+            fprintf(stderr, "make_test_stack: %s: cannot make mode %s\n", argv[2], mode);
             return 1;
+        }
     }
     return 0;
 fail:

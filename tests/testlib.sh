@@ -54,10 +54,29 @@ finish() {
     [ "$failures" -eq 0 ]
 }
 
-# Write a little-endian 32-bit value at a byte offset of a file.
+# Write a little-endian 32-bit value at a byte offset of a file. The bytes go
+# through octal escapes: POSIX printf (dash's, /bin/sh on Debian) has no \x.
 poke_u32() {
     file=$1 offset=$2 hex=$3 # hex as 8 digits, e.g. 3b9aca00
-    b0=$(echo "$hex" | cut -c7-8) b1=$(echo "$hex" | cut -c5-6)
-    b2=$(echo "$hex" | cut -c3-4) b3=$(echo "$hex" | cut -c1-2)
-    printf "\\x$b0\\x$b1\\x$b2\\x$b3" | dd of="$file" bs=1 seek="$offset" conv=notrunc status=none
+    bytes=
+    for k in 7 5 3 1; do
+        bytes="$bytes\\$(printf '%03o' "0x$(echo "$hex" | cut -c$k-$((k + 1)))")"
+    done
+    printf "$bytes" | dd of="$file" bs=1 seek="$offset" conv=notrunc status=none
+}
+
+# The `ulimit -v` a memory-bounded command runs under, in KiB: the given bound
+# normally, "unlimited" when $GARNER is built with AddressSanitizer, which
+# reserves terabytes of address space at start and cannot run under any
+# address-space limit (its own allocator limits what a single allocation may
+# take instead).
+vlimit() {
+    if [ -z "${gar_asan+x}" ]; then
+        if ASAN_OPTIONS=help=1 "$GARNER" --version 2>&1 | grep -q "flags for AddressSanitizer"; then
+            gar_asan=1
+        else
+            gar_asan=0
+        fi
+    fi
+    if [ "$gar_asan" = 1 ]; then echo unlimited; else echo "$1"; fi
 }
