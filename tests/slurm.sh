@@ -119,5 +119,8 @@ check "time-limit job completed" -- sh -c "scontrol show job '$job' | grep -q 'J
 check "it was requeued at least once" -- sh -c "scontrol show job '$job' | grep -qE 'Restarts=[1-9]'"
 check "garner checkpointed at the signal and resumed" -- sh -c "grep -q 'requeueing job $job' '$d/garner-$job.log' && grep -q 'resuming from' '$d/garner-$job.log'"
 expect 0 "resolution" -- "$GARNER" reconstruct "$d/slow.ini" --set output.dir="$d/slow-direct"
-check "the resumed map equals an uninterrupted run (1e-6)" -- "$GAR_BUILDDIR/tests/compare_maps" "$d/slow-direct/map.mrc" "$d/slow/map.mrc" 1e-6
+# Symmetry I inserted per operator sums ~10^4 float terms into a low-frequency
+# voxel, so the uninterrupted run's own rounding reaches a few 1e-7 (measured
+# 2.5e-7 and 6.7e-7 here); tests/checkpoint.sh holds resume to 1e-6 on C1.
+check "the resumed map equals an uninterrupted run (2e-6)" -- "$GAR_BUILDDIR/tests/compare_maps" "$d/slow-direct/map.mrc" "$d/slow/map.mrc" 2e-6
 finish
