@@ -15,6 +15,9 @@
 # the normal (not sanitized) build:
 #   GARNER=./garner GAR_SRCDIR=. GAR_BUILDDIR=. GAR_TEST_DATA=tests/data sh tests/valgrind.sh
 . "${GAR_SRCDIR:-.}/tests/testlib.sh"
+# Parameter files resolve relative paths against their own folder: make the
+# test data's path absolute before writing it into one.
+GAR_TEST_DATA=$(cd "$GAR_TEST_DATA" && pwd)
 GAR_SRCDIR=${GAR_SRCDIR:-.}
 GAR_BUILDDIR=${GAR_BUILDDIR:-.}
 if ! command -v valgrind >/dev/null 2>&1; then
