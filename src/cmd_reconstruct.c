@@ -1,4 +1,5 @@
 /* garner reconstruct: particles with known poses into a map, half maps and FSC. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <unistd.h>
@@ -6,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "gar_checkpoint.h"
@@ -441,6 +443,30 @@ static gar_status take_checkpoint(ckpt_ctx *c)
     return GAR_OK;
 }
 
+/* GARNER_TEST_SHARD_DELAY (seconds): a pause after every shard, for the
+ * tests that signal or kill a run part way. It makes "part way" a matter of
+ * work, not of the machine's speed: without it a fast machine can finish
+ * before the test's signal arrives. Not for production use. */
+static double test_shard_delay(void)
+{
+    const char *env = getenv("GARNER_TEST_SHARD_DELAY");
+    char *end;
+    double v;
+    if (env == NULL || *env == '\0')
+        return 0;
+    v = strtod(env, &end);
+    return (*end == '\0' && v > 0 && v < 3600) ? v : 0;
+}
+
+static void pause_seconds(double seconds)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && stop_signal == 0)
+        ;
+}
+
 /* Insert this rank's share. The stacks are cut into shards; with one process
  * it works through them itself, with several rank 0 hands them out on request
  * and the others insert what they get. Shards done in a resumed checkpoint are
@@ -452,6 +478,7 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
     batch_buf b = {NULL, NULL, (size_t)s->batch, box * box};
     shard *shards = NULL;
     size_t done = 0;
+    const double delay = test_shard_delay();
     if (c->rank != 0 || c->size == 1) {
         if ((st = gar_alloc((void **)&b.images, b.batch, b.npix * sizeof(float), "particle batch")) != GAR_OK ||
             (st = gar_alloc((void **)&b.meta, b.batch, sizeof *b.meta, "metadata batch")) != GAR_OK)
@@ -478,6 +505,8 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
                 break;
             gar_sched_mark_done(c->sched, (size_t)k);
             gar_progress_update(c->progress, ++n);
+            if (delay > 0)
+                pause_seconds(delay);
         }
     } else if (c->rank == 0) {
         gar_log_info("%zu shards of up to %zu particles for %d workers", c->n_shards, c->shard_size, c->size - 1);
@@ -500,6 +529,8 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
                 gar_sched_fail(c->sched, st);
                 break;
             }
+            if (delay > 0)
+                pause_seconds(delay);
         }
     }
     if (st == GAR_OK)
@@ -694,6 +725,18 @@ checked:
         goto done;
     if (size > 1 && (st = reduce_partials(rec, &s, rank, &fig)) != GAR_OK)
         goto done;
+    if (size > 1) {
+        /* Rank 0 only hands out shards: its log reports the workers' time
+         * in each stage, summed over them. */
+        double t[3], unused;
+        gar_recon_timings(rec, &t[1], &t[2], &unused);
+        t[0] = fig.t_read;
+        if ((st = gar_mpi_reduce_sum(t, t, 3, 0, sizeof t)) != GAR_OK)
+            goto done;
+        fig.t_read = t[0];
+        fig.t_prepare = t[1];
+        fig.t_insert = t[2];
+    }
     if (rank != 0)
         goto done;
     fig.used[0] = gar_recon_count(rec, 1);
@@ -709,7 +752,14 @@ checked:
         (st = gar_recon_finalize(rec, 2, &half[1])) != GAR_OK ||
         (st = gar_recon_finalize(rec, 0, &full)) != GAR_OK)
         goto done;
-    gar_recon_timings(rec, &fig.t_prepare, &fig.t_insert, &fig.t_finalize);
+    {
+        double prepare, insert;
+        gar_recon_timings(rec, &prepare, &insert, &fig.t_finalize);
+        if (size == 1) {
+            fig.t_prepare = prepare;
+            fig.t_insert = insert;
+        }
+    }
     gar_recon_destroy(&rec);
 
     nshell = box / 2 + 1;
@@ -759,9 +809,9 @@ checked:
             goto done;
         unlink(ck.path);   /* the run is complete: its checkpoint is spent */
         gar_log_info("%zu particles (%zu + %zu) in %.1f s (%.1f particles/s): read %.1f s, prepare %.1f s, "
-                     "insert %.1f s, finish %.1f s", fig.used[0] + fig.used[1], fig.used[0], fig.used[1],
+                     "insert %.1f s%s, finish %.1f s", fig.used[0] + fig.used[1], fig.used[0], fig.used[1],
                      fig.seconds, (fig.used[0] + fig.used[1]) / fig.seconds, fig.t_read, fig.t_prepare,
-                     fig.t_insert, fig.t_finalize);
+                     fig.t_insert, size > 1 ? " (summed over the workers)" : "", fig.t_finalize);
         if (ref != NULL)
             gar_log_info("against the reference: FSC 0.5 at %.2f Å, mean FSC %.3f", fig.resolution_ref,
                          fig.mean_fsc_ref);
@@ -825,6 +875,12 @@ int gar_cmd_reconstruct(int argc, char **argv)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGUSR1, &sa, NULL);
+        /* A blocked signal mask is inherited across exec (some launchers and
+         * CI runners block signals): unblock the two we act on. */
+        sigemptyset(&sa.sa_mask);
+        sigaddset(&sa.sa_mask, SIGTERM);
+        sigaddset(&sa.sa_mask, SIGUSR1);
+        sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
     }
     if (rank != 0)
         gar_log_set_quiet(1);

@@ -10,10 +10,14 @@ expect 0 "" -- "$GARNER" simulate --map "$GAR_TEST_DATA/tii-64.mrc" --count 1200
 printf '[input]\nstacks = s.h5\n[output]\ndir = full\n[reconstruct]\nthreads = 1\nbatch = 16\n[mpi]\nshard_size = 32\n' > "$d/run.ini"
 expect 0 "resolution" -- "$GARNER" reconstruct "$d/run.ini"
 
-# One process, stopped by a signal part way.
+# One process, stopped by a signal part way. GARNER_TEST_SHARD_DELAY pauses
+# 0.1 s after each of the 38 shards, so the run lasts at least 3.8 s however
+# fast the machine; the signal goes once the run has started.
+export GARNER_TEST_SHARD_DELAY=0.1
 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/one" > "$d/one.log" 2>&1 &
 pid=$!
-sleep 1.5
+wait_for "$d/one.log" "1200 particles, 64 px"
+sleep 0.5
 kill -USR1 $pid
 wait $pid
 rc=$?
@@ -22,21 +26,26 @@ check "signal: checkpoint written" -- test -s "$d/one.checkpoint.h5"
 check "signal: no output folder" -- test ! -e "$d/one"
 check "signal: the log says how to go on" -- grep -q "run again with --resume" "$d/one.log"
 : > "$d/one.checkpoint.h5.tmp-999"   # a checkpoint interrupted while being written
+unset GARNER_TEST_SHARD_DELAY
 expect 0 "resuming from" -- "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/one" --resume
 check "resume: same map as uninterrupted (1 process: bitwise)" -- "$cmp" "$d/full/map.mrc" "$d/one/map.mrc" same
 check "resume: 1200 particles" -- grep -q '"particles_used": 1200' "$d/one/summary.json"
 check "resume: the checkpoint is removed" -- test ! -e "$d/one.checkpoint.h5"
 expect 66 "no checkpoint to resume from" -- "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/none" --resume
 
-# Periodic checkpoints (every 0.6 s) leave the map unchanged.
-expect 0 "checkpoint written" -- "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/periodic" --set output.checkpoint_minutes=0.01
+# Periodic checkpoints (every 0.6 s, in a run made to last 3.8 s or more)
+# leave the map unchanged.
+expect 0 "checkpoint written" -- env GARNER_TEST_SHARD_DELAY=0.1 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/periodic" --set output.checkpoint_minutes=0.01
 check "periodic: same map (bitwise)" -- "$cmp" "$d/full/map.mrc" "$d/periodic/map.mrc" same
 
 # Three ranks: the signal reaches every rank through mpiexec.
 if [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null 2>&1; then
-    "$MPIEXEC" -n 3 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/three" > "$d/three.log" 2>&1 &
+    # Two workers, 38 shards, 0.2 s after each: at least 3.8 s of run.
+    GARNER_TEST_SHARD_DELAY=0.2 "$MPIEXEC" -n 3 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/three" \
+        > "$d/three.log" 2>&1 &
     pid=$!
-    sleep 2.5
+    wait_for "$d/three.log" "shards of up to 32 particles for 2 workers"
+    sleep 0.5
     kill -USR1 $pid
     wait $pid
     rc=$?

@@ -49,6 +49,19 @@ check() {
     fi
 }
 
+# wait_for FILE PATTERN [SECONDS]: wait until FILE has a line matching the
+# extended regular expression PATTERN (default limit 60 s); false on timeout.
+wait_for() {
+    n=$(( ${3:-60} * 10 ))
+    while [ $n -gt 0 ]; do
+        grep -qE -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    echo "timed out waiting for '$2' in $1"
+    return 1
+}
+
 finish() {
     echo "$((checks - failures)) passed, $failures failed"
     [ "$failures" -eq 0 ]
