@@ -4,62 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "gar_h5util.h"
 
 #define CKPT_FORMAT "garner-checkpoint"
 #define CKPT_VERSION 1
 
 static const char *shape_names[5] = {"box", "padded", "shard_size", "n_shards", "particles"};
-
-static herr_t write_attr_u64(hid_t loc, const char *name, uint64_t v)
-{
-    hid_t s = H5Screate(H5S_SCALAR), a = -1;
-    herr_t e = -1;
-    if (s >= 0 && (a = H5Acreate2(loc, name, H5T_STD_U64LE, s, H5P_DEFAULT, H5P_DEFAULT)) >= 0)
-        e = H5Awrite(a, H5T_NATIVE_UINT64, &v);
-    if (a >= 0)
-        H5Aclose(a);
-    if (s >= 0)
-        H5Sclose(s);
-    return e;
-}
-
-static herr_t read_attr_u64(hid_t loc, const char *name, uint64_t *v)
-{
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    herr_t e = -1;
-    if (a >= 0) {
-        e = H5Aread(a, H5T_NATIVE_UINT64, v);
-        H5Aclose(a);
-    }
-    return e;
-}
-
-static herr_t write_data(hid_t f, const char *name, hid_t mtype, hid_t ftype, const void *buf, size_t n)
-{
-    hsize_t dims = n;
-    hid_t s = H5Screate_simple(1, &dims, NULL), d = -1;
-    herr_t e = -1;
-    if (s >= 0 && (d = H5Dcreate2(f, name, ftype, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) >= 0)
-        e = H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-    if (d >= 0)
-        H5Dclose(d);
-    if (s >= 0)
-        H5Sclose(s);
-    return e;
-}
-
-static herr_t read_data(hid_t f, const char *name, hid_t mtype, void *buf, size_t n)
-{
-    hid_t d = H5Dopen2(f, name, H5P_DEFAULT), s = -1;
-    herr_t e = -1;
-    if (d >= 0 && (s = H5Dget_space(d)) >= 0 && H5Sget_simple_extent_npoints(s) == (hssize_t)n)
-        e = H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-    if (s >= 0)
-        H5Sclose(s);
-    if (d >= 0)
-        H5Dclose(d);
-    return e;
-}
 
 gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c)
 {
@@ -75,26 +25,19 @@ gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c)
         goto done;
     }
     root = H5Gopen2(f, "/", H5P_DEFAULT);
-    {
-        hid_t s = H5Screate(H5S_SCALAR), t = H5Tcopy(H5T_C_S1), a;
-        H5Tset_size(t, sizeof CKPT_FORMAT);
-        a = H5Acreate2(root, "format", t, s, H5P_DEFAULT, H5P_DEFAULT);
-        H5Awrite(a, t, CKPT_FORMAT);
-        H5Aclose(a);
-        H5Tclose(t);
-        H5Sclose(s);
-    }
-    if (write_attr_u64(root, "format_version", CKPT_VERSION) < 0)
+    if (gar_h5_write_attr_string(root, "format", CKPT_FORMAT) < 0)
+        goto io_fail;
+    if (gar_h5_write_attr_u64(root, "format_version", CKPT_VERSION) < 0)
         goto io_fail;
     for (int i = 0; i < 5; i++)
-        if (write_attr_u64(root, shape_names[i], shape[i]) < 0)
+        if (gar_h5_write_attr_u64(root, shape_names[i], shape[i]) < 0)
             goto io_fail;
-    if (write_data(f, "state", H5T_NATIVE_UINT64, H5T_STD_U64LE, state, 3) < 0 ||
-        write_data(f, "done", H5T_NATIVE_UCHAR, H5T_STD_U8LE, c->done, c->n_shards ? c->n_shards : 1) < 0 ||
-        write_data(f, "data1", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->G[0], 2 * c->nvox) < 0 ||
-        write_data(f, "weight1", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[0], c->nvox) < 0 ||
-        write_data(f, "data2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->G[1], 2 * c->nvox) < 0 ||
-        write_data(f, "weight2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[1], c->nvox) < 0)
+    if (gar_h5_write_column(f, "state", H5T_NATIVE_UINT64, H5T_STD_U64LE, state, 3) < 0 ||
+        gar_h5_write_column(f, "done", H5T_NATIVE_UCHAR, H5T_STD_U8LE, c->done, c->n_shards ? c->n_shards : 1) < 0 ||
+        gar_h5_write_column(f, "data1", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->G[0], 2 * c->nvox) < 0 ||
+        gar_h5_write_column(f, "weight1", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[0], c->nvox) < 0 ||
+        gar_h5_write_column(f, "data2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->G[1], 2 * c->nvox) < 0 ||
+        gar_h5_write_column(f, "weight2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[1], c->nvox) < 0)
         goto io_fail;
     H5Gclose(root);
     root = -1;
@@ -131,24 +74,24 @@ gar_status gar_checkpoint_load(const char *path, gar_checkpoint *c)
         st = gar_error(GAR_ERR_DATA, "%s: not a readable checkpoint", path);
         goto done;
     }
-    if (read_attr_u64(root, "format_version", &v) < 0 || v != CKPT_VERSION) {
+    if (gar_h5_read_attr_u64(root, "format_version", &v) < 0 || v != CKPT_VERSION) {
         st = gar_error(GAR_ERR_DATA, "%s: not a garner checkpoint of version %d", path, CKPT_VERSION);
         goto done;
     }
     for (int i = 0; i < 5; i++) {
-        if (read_attr_u64(root, shape_names[i], &v) < 0 || v != want[i]) {
+        if (gar_h5_read_attr_u64(root, shape_names[i], &v) < 0 || v != want[i]) {
             st = gar_error(GAR_ERR_DATA, "%s: %s %llu in the checkpoint, %llu in this run: resume with the "
                            "inputs and settings that wrote it", path, shape_names[i], (unsigned long long)v,
                            (unsigned long long)want[i]);
             goto done;
         }
     }
-    if (read_data(f, "state", H5T_NATIVE_UINT64, state, 3) < 0 ||
-        read_data(f, "done", H5T_NATIVE_UCHAR, c->done, c->n_shards ? c->n_shards : 1) < 0 ||
-        read_data(f, "data1", H5T_NATIVE_FLOAT, c->G[0], 2 * c->nvox) < 0 ||
-        read_data(f, "weight1", H5T_NATIVE_FLOAT, c->W[0], c->nvox) < 0 ||
-        read_data(f, "data2", H5T_NATIVE_FLOAT, c->G[1], 2 * c->nvox) < 0 ||
-        read_data(f, "weight2", H5T_NATIVE_FLOAT, c->W[1], c->nvox) < 0) {
+    if (gar_h5_read_column(f, "state", H5T_NATIVE_UINT64, state, 3) < 0 ||
+        gar_h5_read_column(f, "done", H5T_NATIVE_UCHAR, c->done, c->n_shards ? c->n_shards : 1) < 0 ||
+        gar_h5_read_column(f, "data1", H5T_NATIVE_FLOAT, c->G[0], 2 * c->nvox) < 0 ||
+        gar_h5_read_column(f, "weight1", H5T_NATIVE_FLOAT, c->W[0], c->nvox) < 0 ||
+        gar_h5_read_column(f, "data2", H5T_NATIVE_FLOAT, c->G[1], 2 * c->nvox) < 0 ||
+        gar_h5_read_column(f, "weight2", H5T_NATIVE_FLOAT, c->W[1], c->nvox) < 0) {
         st = gar_error(GAR_ERR_DATA, "%s: checkpoint is incomplete or of another size", path);
         goto done;
     }

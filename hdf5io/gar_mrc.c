@@ -471,15 +471,16 @@ done:
 
 /* ------------------------------------------------------------ writing */
 
-static void fill_header(unsigned char *hdr, const float *data, size_t nx, size_t ny, size_t nz,
-                        double pixel_size)
-{
-    size_t n = nx * ny * nz, i;
-    double sum = 0, ss = 0, mean, vmin = data[0], vmax = data[0];
-    static const char label[] = "garner";
-    int k;
+/* Statistics of a run of values: count, min, max, mean and the sum of
+ * squared deviations (two passes per run; runs merge exactly, Chan et al.). */
+typedef struct mrc_stats {
+    double n, vmin, vmax, mean, m2;
+} mrc_stats;
 
-    for (i = 0; i < n; i++) {
+static void stats_add(mrc_stats *s, const float *data, size_t n)
+{
+    double sum = 0, ss = 0, mean, vmin = data[0], vmax = data[0];
+    for (size_t i = 0; i < n; i++) {
         double v = data[i];
         sum += v;
         if (v < vmin)
@@ -489,10 +490,34 @@ static void fill_header(unsigned char *hdr, const float *data, size_t nx, size_t
     }
     mean = sum / (double)n;
     /* Second pass: a one-pass sum of squares loses the rms of maps with a large offset. */
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         double d = data[i] - mean;
         ss += d * d;
     }
+    if (s->n == 0) {
+        s->n = (double)n;
+        s->vmin = vmin;
+        s->vmax = vmax;
+        s->mean = mean;
+        s->m2 = ss;
+        return;
+    }
+    double tot = s->n + (double)n, delta = mean - s->mean;
+    s->m2 += ss + delta * delta * s->n * (double)n / tot;
+    s->mean += delta * (double)n / tot;
+    s->n = tot;
+    if (vmin < s->vmin)
+        s->vmin = vmin;
+    if (vmax > s->vmax)
+        s->vmax = vmax;
+}
+
+static void header_from_stats(unsigned char *hdr, const mrc_stats *st, size_t nx, size_t ny, size_t nz,
+                              double pixel_size)
+{
+    static const char label[] = "garner";
+    int k;
+    const double vmin = st->vmin, vmax = st->vmax, mean = st->mean, ss = st->m2, n = st->n > 0 ? st->n : 1;
 
     memset(hdr, 0, MRC_HEADER_BYTES);
     put_i32(hdr, W_NX, (int32_t)nx);
@@ -518,10 +543,18 @@ static void fill_header(unsigned char *hdr, const float *data, size_t nx, size_t
     memcpy(hdr + 4 * W_MAP, "MAP ", 4);
     hdr[4 * W_MACHST + 0] = 0x44;
     hdr[4 * W_MACHST + 1] = 0x44;
-    put_f32(hdr, W_RMS, (float)sqrt(ss / (double)n));
+    put_f32(hdr, W_RMS, (float)sqrt(ss / n));
     put_i32(hdr, W_NLABL, 1);
     memset(hdr + 4 * W_LABELS, ' ', MRC_LABEL_BYTES);
     memcpy(hdr + 4 * W_LABELS, label, sizeof label - 1);
+}
+
+static void fill_header(unsigned char *hdr, const float *data, size_t nx, size_t ny, size_t nz,
+                        double pixel_size)
+{
+    mrc_stats st = {0, 0, 0, 0, 0};
+    stats_add(&st, data, nx * ny * nz);
+    header_from_stats(hdr, &st, nx, ny, nz, pixel_size);
 }
 
 /* Data goes out little-endian; on a big-endian host it is swapped through a
@@ -611,4 +644,120 @@ done:
 gar_status gar_mrc_write(const char *path, const gar_map *map)
 {
     return gar_mrc_write_data(path, map->data, map->nx, map->ny, map->nz, map->pixel_size);
+}
+
+struct gar_mrc_writer {
+    char *path, *tmp;
+    int fd;
+    size_t nx, ny, nz, written;
+    double pixel_size;
+    mrc_stats stats;
+};
+
+gar_status gar_mrc_writer_create(const char *path, size_t nx, size_t ny, size_t nz, double pixel_size,
+                                 gar_mrc_writer **out)
+{
+    gar_status st;
+    gar_mrc_writer *w = NULL;
+    unsigned char hdr[MRC_HEADER_BYTES];
+    size_t n, len = strlen(path) + 32;
+    *out = NULL;
+    if (nx == 0 || ny == 0 || nz == 0 || nx > GAR_MRC_MAX_DIM || ny > GAR_MRC_MAX_DIM || nz > INT32_MAX ||
+        !gar_size_mul3(nx, ny, nz, &n) || !gar_size_mul(n, sizeof(float), &n))
+        return gar_error(GAR_ERR_USAGE, "%s: cannot write a %zu x %zu x %zu stack: nx, ny must be 1..%d and nz "
+                         "1..%ld", path, nx, ny, nz, GAR_MRC_MAX_DIM, (long)INT32_MAX);
+    if ((st = gar_calloc((void **)&w, 1, sizeof *w, "MRC writer")) != GAR_OK)
+        return st;
+    w->fd = -1;
+    if ((st = gar_alloc((void **)&w->tmp, len, 1, "MRC temporary name")) != GAR_OK ||
+        (st = gar_alloc((void **)&w->path, strlen(path) + 1, 1, "MRC path")) != GAR_OK)
+        goto fail;
+    memcpy(w->path, path, strlen(path) + 1);
+    snprintf(w->tmp, len, "%s.tmp-%ld", path, (long)getpid());
+    w->nx = nx;
+    w->ny = ny;
+    w->nz = nz;
+    w->pixel_size = pixel_size;
+    if ((w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create temporary file %s: %s", path, w->tmp, strerror(errno));
+        goto fail;
+    }
+    /* A placeholder header; commit writes the real one with the statistics. */
+    memset(hdr, 0, sizeof hdr);
+    if ((st = write_all(w->fd, hdr, sizeof hdr, w->tmp)) != GAR_OK)
+        goto fail;
+    *out = w;
+    return GAR_OK;
+fail:
+    gar_mrc_writer_abort(&w);
+    return st;
+}
+
+gar_status gar_mrc_writer_append(gar_mrc_writer *w, const float *data, size_t sections)
+{
+    gar_status st;
+    const size_t n = sections * w->nx * w->ny;
+    if (sections == 0)
+        return GAR_OK;
+    if (w->written + sections > w->nz)
+        return gar_error(GAR_ERR_INTERNAL, "%s: more than the %zu sections announced", w->path, w->nz);
+    if ((st = write_floats(w->fd, data, n, w->tmp)) != GAR_OK)
+        return st;
+    stats_add(&w->stats, data, n);
+    w->written += sections;
+    return GAR_OK;
+}
+
+gar_status gar_mrc_writer_commit(gar_mrc_writer **pw)
+{
+    gar_status st = GAR_OK;
+    gar_mrc_writer *w = *pw;
+    unsigned char hdr[MRC_HEADER_BYTES];
+    if (w->written != w->nz) {
+        st = gar_error(GAR_ERR_INTERNAL, "%s: %zu of %zu sections written", w->path, w->written, w->nz);
+        goto done;
+    }
+    header_from_stats(hdr, &w->stats, w->nx, w->ny, w->nz, w->pixel_size);
+    if (lseek(w->fd, 0, SEEK_SET) != 0 || (st = write_all(w->fd, hdr, sizeof hdr, w->tmp)) != GAR_OK) {
+        if (st == GAR_OK)
+            st = gar_error(GAR_ERR_IO, "%s: seek failed: %s", w->tmp, strerror(errno));
+        goto done;
+    }
+    if (fsync(w->fd) != 0) {
+        st = gar_error(GAR_ERR_IO, "%s: fsync failed: %s", w->tmp, strerror(errno));
+        goto done;
+    }
+    if (close(w->fd) != 0) {
+        w->fd = -1;
+        st = gar_error(GAR_ERR_IO, "%s: close failed: %s", w->tmp, strerror(errno));
+        goto done;
+    }
+    w->fd = -1;
+    if (rename(w->tmp, w->path) != 0)
+        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot rename %s into place: %s", w->path, w->tmp, strerror(errno));
+done:
+    if (st != GAR_OK) {
+        gar_mrc_writer_abort(pw);
+        return st;
+    }
+    free(w->tmp);
+    free(w->path);
+    free(w);
+    *pw = NULL;
+    return GAR_OK;
+}
+
+void gar_mrc_writer_abort(gar_mrc_writer **pw)
+{
+    gar_mrc_writer *w;
+    if (pw == NULL || (w = *pw) == NULL)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->tmp != NULL)
+        unlink(w->tmp);
+    free(w->tmp);
+    free(w->path);
+    free(w);
+    *pw = NULL;
 }

@@ -71,6 +71,16 @@ gar_status gar_mrc_write(const char *path, const gar_map *map);
 gar_status gar_mrc_write_data(const char *path, const float *data, size_t nx, size_t ny,
                               size_t nz, double pixel_size);
 
+/* A stack written section by section (memory does not grow with it), mode 2,
+ * under a temporary name renamed by commit; abort removes it. */
+typedef struct gar_mrc_writer gar_mrc_writer;
+gar_status gar_mrc_writer_create(const char *path, size_t nx, size_t ny, size_t nz, double pixel_size,
+                                 gar_mrc_writer **out);
+gar_status gar_mrc_writer_append(gar_mrc_writer *w, const float *data, size_t sections);
+/* Fails (and removes the file) unless exactly nz sections were appended. */
+gar_status gar_mrc_writer_commit(gar_mrc_writer **w);
+void gar_mrc_writer_abort(gar_mrc_writer **w);   /* NULL-safe */
+
 #ifdef __cplusplus
 }
 #endif

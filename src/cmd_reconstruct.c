@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "cmd_common.h"
 #include "gar_checkpoint.h"
 #include "gar_cli.h"
 #include "gar_fsc.h"
@@ -51,185 +52,6 @@ static const char reconstruct_help[] =
     "  --resume                  continue from the checkpoint of an interrupted run\n"
     "  -h, --help                this help\n";
 
-typedef struct recon_settings {
-    const char *const *stacks;
-    size_t n_stacks;
-    int skip_nonfinite;
-    const char *out_dir;
-    int overwrite;
-    const char *symmetry;
-    int sym_volume;
-    int ctf, outer_mask;
-    long pad, blob_order, threads, batch, shard_size, reduce_chunk_mb;
-    double blob_radius, blob_alpha, max_res, checkpoint_minutes;
-    const char *reference;
-} recon_settings;
-
-static gar_status read_settings(const gar_params *p, recon_settings *s)
-{
-    gar_status st;
-    const char *mode = NULL, *nonfinite = NULL;
-    memset(s, 0, sizeof *s);
-    if ((st = gar_params_get_path_list(p, "input", "stacks", &s->stacks, &s->n_stacks)) != GAR_OK ||
-        (st = gar_params_get_string(p, "input", "nonfinite", &nonfinite)) != GAR_OK ||
-        (st = gar_params_get_path(p, "output", "dir", &s->out_dir)) != GAR_OK ||
-        (st = gar_params_get_bool(p, "output", "overwrite", &s->overwrite)) != GAR_OK ||
-        (st = gar_params_get_double(p, "output", "checkpoint_minutes", &s->checkpoint_minutes)) != GAR_OK ||
-        (st = gar_params_get_string(p, "reconstruct", "symmetry", &s->symmetry)) != GAR_OK ||
-        (st = gar_params_get_string(p, "reconstruct", "symmetry_mode", &mode)) != GAR_OK ||
-        (st = gar_params_get_bool(p, "reconstruct", "ctf", &s->ctf)) != GAR_OK ||
-        (st = gar_params_get_bool(p, "reconstruct", "outer_mask", &s->outer_mask)) != GAR_OK ||
-        (st = gar_params_get_int(p, "reconstruct", "pad", &s->pad)) != GAR_OK ||
-        (st = gar_params_get_double(p, "reconstruct", "blob_radius", &s->blob_radius)) != GAR_OK ||
-        (st = gar_params_get_double(p, "reconstruct", "blob_alpha", &s->blob_alpha)) != GAR_OK ||
-        (st = gar_params_get_int(p, "reconstruct", "blob_order", &s->blob_order)) != GAR_OK ||
-        (st = gar_params_get_double(p, "reconstruct", "max_resolution", &s->max_res)) != GAR_OK ||
-        (st = gar_params_get_int(p, "reconstruct", "threads", &s->threads)) != GAR_OK ||
-        (st = gar_params_get_int(p, "reconstruct", "batch", &s->batch)) != GAR_OK ||
-        (st = gar_params_get_int(p, "mpi", "shard_size", &s->shard_size)) != GAR_OK ||
-        (st = gar_params_get_int(p, "mpi", "reduce_chunk_mb", &s->reduce_chunk_mb)) != GAR_OK)
-        return st;
-    if (gar_params_is_set(p, "reconstruct", "reference") &&
-        (st = gar_params_get_path(p, "reconstruct", "reference", &s->reference)) != GAR_OK)
-        return st;
-    s->sym_volume = strcmp(mode, "volume") == 0;
-    s->skip_nonfinite = strcmp(nonfinite, "skip") == 0;
-    return GAR_OK;
-}
-
-/* Copy a file byte for byte (the parameter file into the output). */
-static gar_status copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb"), *out = NULL;
-    char buf[65536];
-    size_t n;
-    gar_status st = GAR_OK;
-    if (in == NULL)
-        return gar_error(GAR_ERR_NOINPUT, "%s: cannot read", from);
-    out = fopen(to, "wb");
-    if (out == NULL) {
-        fclose(in);
-        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", to);
-    }
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n) {
-            st = gar_error(GAR_ERR_IO, "%s: write failed", to);
-            break;
-        }
-    fclose(in);
-    if (fclose(out) != 0 && st == GAR_OK)
-        st = gar_error(GAR_ERR_IO, "%s: write failed", to);
-    return st;
-}
-
-static gar_status write_fsc_csv(const char *path, const double *fsc, const double *fsc_ref, size_t n,
-                                size_t box, double pixel)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", path);
-    fprintf(f, "shell,resolution_A,fsc_half_maps%s\n", fsc_ref ? ",fsc_reference" : "");
-    for (size_t s = 0; s < n; s++) {
-        double res = s > 0 ? box * pixel / (double)s : INFINITY;
-        if (s > 0)
-            fprintf(f, "%zu,%.4f,%.6f", s, res, fsc[s]);
-        else
-            fprintf(f, "%zu,inf,%.6f", s, fsc[s]);
-        if (fsc_ref)
-            fprintf(f, ",%.6f", fsc_ref[s]);
-        fprintf(f, "\n");
-    }
-    if (fclose(f) != 0)
-        return gar_error(GAR_ERR_IO, "%s: write failed", path);
-    return GAR_OK;
-}
-
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            fprintf(f, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20)
-            fprintf(f, "\\u%04x", *s);
-        else
-            fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-/* Every schema key with its effective value, typed. */
-static void json_parameters(FILE *f, const gar_params *p)
-{
-    const gar_param_spec *spec = gar_params_schema();
-    const char *section = NULL;
-    int first_section = 1, first_key = 1;
-    fprintf(f, "  \"parameters\": {");
-    for (; spec->section != NULL; spec++) {
-        if (section == NULL || strcmp(section, spec->section) != 0) {
-            fprintf(f, "%s\n    ", first_section ? "" : "\n    },\n    ");
-            json_string(f, spec->section);
-            fprintf(f, ": {");
-            section = spec->section;
-            first_section = 0;
-            first_key = 1;
-        }
-        fprintf(f, "%s\n      ", first_key ? "" : ",");
-        first_key = 0;
-        json_string(f, spec->key);
-        fprintf(f, ": ");
-        if (spec->default_value == NULL && !gar_params_is_set(p, spec->section, spec->key)) {
-            fprintf(f, "null");
-            continue;
-        }
-        switch (spec->type) {
-        case GAR_PARAM_INT: {
-            long v = 0;
-            gar_params_get_int(p, spec->section, spec->key, &v);
-            fprintf(f, "%ld", v);
-            break;
-        }
-        case GAR_PARAM_DOUBLE: {
-            double v = 0;
-            gar_params_get_double(p, spec->section, spec->key, &v);
-            fprintf(f, "%.10g", v);
-            break;
-        }
-        case GAR_PARAM_BOOL: {
-            int v = 0;
-            gar_params_get_bool(p, spec->section, spec->key, &v);
-            fprintf(f, "%s", v ? "true" : "false");
-            break;
-        }
-        case GAR_PARAM_PATH: {
-            const char *v = "";
-            gar_params_get_path(p, spec->section, spec->key, &v);
-            json_string(f, v);
-            break;
-        }
-        case GAR_PARAM_PATH_LIST: {
-            const char *const *v = NULL;
-            size_t n = 0;
-            gar_params_get_path_list(p, spec->section, spec->key, &v, &n);
-            fprintf(f, "[");
-            for (size_t i = 0; i < n; i++) {
-                if (i)
-                    fprintf(f, ", ");
-                json_string(f, v[i]);
-            }
-            fprintf(f, "]");
-            break;
-        }
-        default: {
-            const char *v = "";
-            gar_params_get_string(p, spec->section, spec->key, &v);
-            json_string(f, v);
-        }
-        }
-    }
-    fprintf(f, "\n    }\n  }\n");
-}
-
 typedef struct run_figures {
     size_t used[2], skipped;
     double resolution, resolution_ref, mean_fsc_ref, seconds;
@@ -263,18 +85,13 @@ static gar_status write_summary(const char *path, const gar_params *p, const run
             r->memory_estimate);
     fprintf(f, "  \"box\": %zu,\n  \"pixel_size_A\": %.6g,\n  \"padded_size\": %zu,\n  \"threads\": %d,\n",
             r->box, r->pixel, r->padded, r->threads);
-    json_parameters(f, p);
+    cmd_json_parameters(f, p);
     fprintf(f, "}\n");
     if (fclose(f) != 0)
         return gar_error(GAR_ERR_IO, "%s: write failed", path);
     return GAR_OK;
 }
 
-/* A value's origin for messages: "run.ini:7: [reconstruct] symmetry". */
-static void where(const gar_params *p, const char *section, const char *key, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s: [%s] %s", gar_params_origin(p, section, key), section, key);
-}
 
 /* A batch of images and metadata read from a stack. */
 typedef struct batch_buf {
@@ -584,10 +401,10 @@ static gar_status run(gar_params *p, const char *params_path, int rank, int size
 
     memset(&fig, 0, sizeof fig);
     memset(&ck, 0, sizeof ck);
-    if ((st = read_settings(p, &s)) != GAR_OK)
+    if ((st = cmd_read_recon_settings(p, &s)) != GAR_OK)
         goto checked;
     if ((st = gar_symmetry_create(s.symmetry, &sym)) != GAR_OK) {
-        where(p, "reconstruct", "symmetry", loc, sizeof loc);
+        cmd_where(p, "reconstruct", "symmetry", loc, sizeof loc);
         gar_error_context(st, "%s", loc);
         goto checked;
     }
@@ -602,13 +419,13 @@ static gar_status run(gar_params *p, const char *params_path, int rank, int size
         goto checked;
     }
     if (s.ctf && !(gar_inputs_columns(in) & GAR_COL_CTF)) {
-        where(p, "reconstruct", "ctf", loc, sizeof loc);
+        cmd_where(p, "reconstruct", "ctf", loc, sizeof loc);
         st = gar_error(GAR_ERR_DATA, "%s = yes, but the stacks hold no defocus columns; set it to no for "
                        "data without a CTF", loc);
         goto checked;
     }
     if (s.max_res > 0 && s.max_res < 2.0 * fig.pixel - 1e-9) {
-        where(p, "reconstruct", "max_resolution", loc, sizeof loc);
+        cmd_where(p, "reconstruct", "max_resolution", loc, sizeof loc);
         st = gar_error(GAR_ERR_USAGE, "%s: %g Å is finer than Nyquist (%g Å for %g Å pixels)", loc, s.max_res,
                        2.0 * fig.pixel, fig.pixel);
         goto checked;
@@ -617,7 +434,7 @@ static gar_status run(gar_params *p, const char *params_path, int rank, int size
         if ((st = gar_mrc_read(s.reference, &ref)) != GAR_OK)
             goto checked;
         if (ref->nx != box || ref->ny != box || ref->nz != box) {
-            where(p, "reconstruct", "reference", loc, sizeof loc);
+            cmd_where(p, "reconstruct", "reference", loc, sizeof loc);
             st = gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
                            s.reference, ref->nx, ref->ny, ref->nz, box, box);
             goto checked;
@@ -665,7 +482,7 @@ static gar_status run(gar_params *p, const char *params_path, int rank, int size
             goto checked;
         }
     }
-    where(p, "output", "dir", loc, sizeof loc);
+    cmd_where(p, "output", "dir", loc, sizeof loc);
     if (rank == 0 && (st = gar_outdir_begin(s.out_dir, s.overwrite, s.stacks, s.n_stacks, loc, &out)) != GAR_OK)
         goto checked;
     gar_log_info("%zu particles, %zu px at %.4g Å/px, padded %zu, symmetry %s (%s), CTF %s, %d rank%s × "
@@ -779,13 +596,13 @@ checked:
     if ((st = gar_mrc_write(gar_outdir_file(out, "map.mrc"), full)) != GAR_OK ||
         (st = gar_mrc_write(gar_outdir_file(out, "half1.mrc"), half[0])) != GAR_OK ||
         (st = gar_mrc_write(gar_outdir_file(out, "half2.mrc"), half[1])) != GAR_OK ||
-        (st = write_fsc_csv(gar_outdir_file(out, "fsc.csv"), fsc, fsc_ref, nshell, box, fig.pixel)) != GAR_OK ||
+        (st = cmd_write_fsc_csv(gar_outdir_file(out, "fsc.csv"), fsc, fsc_ref, nshell, box, fig.pixel)) != GAR_OK ||
         (st = gar_plot_fsc2(gar_outdir_file(out, "fsc.png"), fsc, fsc_ref, nshell, box, fig.pixel, 0.143,
                             fig.resolution, "garner reconstruct: FSC", "half maps",
                             "against reference")) != GAR_OK ||
         (st = gar_plot_slices(gar_outdir_file(out, "slices.png"), full, "garner reconstruct: central sections")) != GAR_OK)
         goto done;
-    if (params_path != NULL && (st = copy_file(params_path, gar_outdir_file(out, "params.ini"))) != GAR_OK)
+    if (params_path != NULL && (st = cmd_copy_file(params_path, gar_outdir_file(out, "params.ini"))) != GAR_OK)
         goto done;
     {
         const char *path = gar_outdir_file(out, "params-effective.ini");

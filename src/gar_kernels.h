@@ -228,4 +228,55 @@ GAR_HD void gar_gather_voxel(const gar_plane *pl, float qx, float qy, float qz, 
     *g_im += sim;
     *w += sw;
 }
+/* ---------------------------------------------------------------- projection */
+
+/* One sample of a central slice: the padded Hermitian half transform F
+ * (complex interleaved, index ((z·M + y)·H + x), H = M/2 + 1, x >= 0 only,
+ * y and z wrapped) read by trilinear interpolation at padded coordinates
+ * (qx, qy, qz); a point with qx < 0 is read as the conjugate at −q. The
+ * caller keeps |q| < M/2 − 1, so no neighbour wraps onto the opposite edge.
+ * Trilinear interpolation multiplies the map by sinc² per axis, which the
+ * reference undoes beforehand (gar_refproj.c). */
+GAR_HD void gar_slice_sample(const float *GAR_RESTRICT F, int M, float qx, float qy, float qz,
+                             float *out_re, float *out_im)
+{
+    const int H = M / 2 + 1;
+    float sign = 1.0f;
+    if (qx < 0.0f) {
+        qx = -qx;
+        qy = -qy;
+        qz = -qz;
+        sign = -1.0f;
+    }
+    const float fx = floorf(qx), fy = floorf(qy), fz = floorf(qz);
+    const float tx = qx - fx, ty = qy - fy, tz = qz - fz;
+    const int x0 = (int)fx, y0 = (int)fy, z0 = (int)fz;
+    float re = 0.0f, im = 0.0f;
+    for (int dz = 0; dz <= 1; dz++) {
+        const int z = z0 + dz;
+        const size_t zi = (size_t)(z < 0 ? z + M : z);
+        const float wz = dz ? tz : 1.0f - tz;
+        for (int dy = 0; dy <= 1; dy++) {
+            const int y = y0 + dy;
+            const size_t row = (zi * (size_t)M + (size_t)(y < 0 ? y + M : y)) * (size_t)H;
+            const float wzy = wz * (dy ? ty : 1.0f - ty);
+            const float *v = F + 2 * (row + (size_t)x0);
+            re += wzy * ((1.0f - tx) * v[0] + tx * v[2]);
+            im += wzy * ((1.0f - tx) * v[1] + tx * v[3]);
+        }
+    }
+    *out_re = re;
+    *out_im = sign * im;
+}
+
+/* A soft-edged disc or ball: 1 inside radius r0, a raised cosine over
+ * `edge` pixels outside it, 0 beyond (r, r0, edge in pixels). */
+GAR_HD float gar_soft_mask(float r, float r0, float edge)
+{
+    if (r <= r0)
+        return 1.0f;
+    if (r >= r0 + edge)
+        return 0.0f;
+    return 0.5f + 0.5f * cosf((float)GAR_PI * (r - r0) / edge);
+}
 #endif

@@ -676,3 +676,85 @@ done:
         cairo_surface_destroy(surface);
     return st;
 }
+
+/* Directions as a map of rot (x, −180..180°) against tilt (y, 0..180°),
+ * each 5° × 5° cell shaded by its count over the cell's solid angle (a
+ * uniform distribution is a flat grey), white where empty. */
+gar_status gar_plot_angdist(const char *path, const double *rot_deg, const double *tilt_deg, size_t n,
+                            const char *title)
+{
+    enum { NX = 72, NY = 36, CELL = 10, X0 = 70, Y0 = 50, W = NX * CELL, H = NY * CELL };
+    gar_status st = GAR_OK;
+    cairo_surface_t *surface = NULL;
+    cairo_t *cr = NULL;
+    double count[NX * NY], dens_max = 0;
+    char buf[64];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++) {
+        double r = fmod(rot_deg[i] + 180.0, 360.0), t = tilt_deg[i];
+        if (r < 0)
+            r += 360.0;
+        int cx = (int)(r / 5.0), cy = (int)(t / 5.0);
+        if (!isfinite(r) || !isfinite(t))
+            continue;
+        cx = cx < 0 ? 0 : cx >= NX ? NX - 1 : cx;
+        cy = cy < 0 ? 0 : cy >= NY ? NY - 1 : cy;
+        count[cy * NX + cx] += 1;
+    }
+    /* density per steradian: the cell's solid angle is Δφ (cos θ0 − cos θ1) */
+    for (int cy = 0; cy < NY; cy++) {
+        double sa = (5.0 * M_PI / 180.0) * (cos(cy * 5.0 * M_PI / 180.0) - cos((cy + 1) * 5.0 * M_PI / 180.0));
+        for (int cx = 0; cx < NX; cx++) {
+            count[cy * NX + cx] /= sa;
+            if (count[cy * NX + cx] > dens_max)
+                dens_max = count[cy * NX + cx];
+        }
+    }
+    surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, X0 + W + 30, Y0 + H + 60);
+    cr = cairo_create(surface);
+    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+        st = gar_error(GAR_ERR_OUTPUT, "cannot create the picture %s: %s", path,
+                       cairo_status_to_string(cairo_status(cr)));
+        goto done;
+    }
+    set_rgb(cr, 0xFFFFFF);
+    cairo_paint(cr);
+    for (int cy = 0; cy < NY; cy++)
+        for (int cx = 0; cx < NX; cx++) {
+            double d = count[cy * NX + cx];
+            if (d <= 0)
+                continue;
+            double g = 1.0 - 0.9 * sqrt(d / dens_max);   /* darker = more particles */
+            cairo_set_source_rgb(cr, g, g, 0.35 + 0.65 * g);
+            cairo_rectangle(cr, X0 + cx * CELL, Y0 + cy * CELL, CELL, CELL);
+            cairo_fill(cr);
+        }
+    set_rgb(cr, 0x909090);
+    cairo_set_line_width(cr, 1.0);
+    cairo_rectangle(cr, X0 - 0.5, Y0 - 0.5, W + 1, H + 1);
+    cairo_stroke(cr);
+    set_font(cr, 12, 0);
+    set_rgb(cr, RGB_TEXT);
+    for (int a = -180; a <= 180; a += 60) {
+        snprintf(buf, sizeof buf, "%d", a);
+        show_text(cr, buf, X0 + (a + 180) / 360.0 * W, Y0 + H + 6, 0.5, 0.0);
+    }
+    for (int t = 0; t <= 180; t += 45) {
+        snprintf(buf, sizeof buf, "%d", t);
+        show_text(cr, buf, X0 - 8, Y0 + t / 180.0 * H, 1.0, 0.5);
+    }
+    show_text(cr, "rot (degrees)", X0 + 0.5 * W, Y0 + H + 26, 0.5, 0.0);
+    snprintf(buf, sizeof buf, "tilt");
+    show_text(cr, buf, 12, Y0 + 0.5 * H, 0.0, 0.5);
+    if (title != NULL) {
+        set_font(cr, 16, 1);
+        show_text(cr, title, X0 + 0.5 * W, 26, 0.5, 1.0);
+    }
+    st = write_png(surface, cr, path);
+done:
+    if (cr != NULL)
+        cairo_destroy(cr);
+    if (surface != NULL)
+        cairo_surface_destroy(surface);
+    return st;
+}

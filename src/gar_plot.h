@@ -75,6 +75,11 @@ int gar_plot_slices_layout(size_t nx, size_t ny, size_t nz, int *scale, int pane
  * a title line (title may be NULL). */
 gar_status gar_plot_slices(const char *path, const gar_map *map, const char *title);
 
+/* The distribution of particle directions (rot against tilt, degrees), shaded
+ * by density per solid angle. */
+gar_status gar_plot_angdist(const char *path, const double *rot_deg, const double *tilt_deg, size_t n,
+                            const char *title);
+
 #ifdef __cplusplus
 }
 #endif

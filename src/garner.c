@@ -21,6 +21,8 @@ static const command commands[] = {
     {"import", gar_cmd_import, "import RELION 3.1 STAR + MRCS particles into a garner HDF5 stack"},
     {"simulate", gar_cmd_simulate, "simulate particles with known poses from a map"},
     {"reconstruct", gar_cmd_reconstruct, "reconstruct a map from particles with known poses"},
+    {"refine", gar_cmd_refine, "find the particles' poses and refine the map (gold standard)"},
+    {"export", gar_cmd_export, "write refined poses and particles as a RELION STAR file and MRC stack"},
     {"phantom", gar_cmd_phantom, "make a pseudo-atomic phantom map with exact point-group symmetry"},
     {"submit", gar_cmd_submit, "write a Slurm batch script for a run and submit it"},
     {"fsc", gar_cmd_fsc, "Fourier shell correlation between two maps"},

@@ -1,0 +1,38 @@
+/* garner: what the commands that reconstruct share (reconstruct, refine):
+ * the [reconstruct] settings, and the files every run writes. */
+#ifndef GAR_CMD_COMMON_H
+#define GAR_CMD_COMMON_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "gar_params.h"
+#include "gar_status.h"
+
+typedef struct recon_settings {
+    const char *const *stacks;
+    size_t n_stacks;
+    int skip_nonfinite;
+    const char *out_dir;
+    int overwrite;
+    const char *symmetry;
+    int sym_volume;
+    int ctf, outer_mask;
+    long pad, blob_order, threads, batch, shard_size, reduce_chunk_mb;
+    double blob_radius, blob_alpha, max_res, checkpoint_minutes;
+    const char *reference;
+} recon_settings;
+
+/* The [input], [output], [reconstruct] and [mpi] keys. */
+gar_status cmd_read_recon_settings(const gar_params *p, recon_settings *s);
+/* Copy a file byte for byte (the parameter file into the output). */
+gar_status cmd_copy_file(const char *from, const char *to);
+/* shell, resolution_A, fsc_half_maps[, fsc_reference] */
+gar_status cmd_write_fsc_csv(const char *path, const double *fsc, const double *fsc_ref, size_t n, size_t box,
+                             double pixel);
+void cmd_json_string(FILE *f, const char *s);
+/* "parameters": every schema key with its effective value, typed. */
+void cmd_json_parameters(FILE *f, const gar_params *p);
+/* A value's origin for messages: "run.ini:7: [reconstruct] symmetry". */
+void cmd_where(const gar_params *p, const char *section, const char *key, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,554 @@
+/* garner: pose search by projection matching (see gar_search.h). */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "gar_fft.h"
+#include "gar_geometry.h"
+#include "gar_kernels.h"
+#include "gar_search.h"
+
+#define LOCAL_HALF 2   /* local search: ±2 steps per rotation axis and origin axis */
+
+/* Per-thread scratch. */
+typedef struct search_ws {
+    gar_fft2 *fft;
+    float *xr, *xi;        /* the particle's band, B each */
+    float *wc, *wc2;       /* w·C and w·C², B each */
+    float *Y;              /* n_shift rows of 2B */
+    float *P, *P2;         /* slices computed here: n_local rows of 2B and B */
+    float *S;              /* scores, n_shift × max(n_coarse, n_local) */
+    float *nP;             /* per-pose Σ w C² |P|² */
+    double *mats;          /* n_local × 9 */
+    double *sx, *sy;       /* the origin grid, pixels */
+} search_ws;
+
+struct gar_search {
+    gar_search_config cfg;
+    size_t N, B;                  /* box, band pixels */
+    float *ku, *kv, *w;           /* band: frequencies and Hermitian weights */
+    size_t n_coarse;              /* global: coarse poses */
+    double *coarse_mats;          /* n_coarse × 9 */
+    float *cP[2], *cP2[2];        /* coarse slices per half set (cP[1] may alias cP[0]) */
+    size_t n_local;               /* poses scored per refinement cube (all top_k cubes) */
+    size_t n_shift_max;
+    int threads;
+    search_ws *ws;
+};
+
+void gar_rotation_from_vector(const double r[3], double R[9])
+{
+    double th = sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
+    double x = 0, y = 0, z = 1, c = cos(th), s = sin(th), t = 1 - c;
+    if (th > 0) {
+        x = r[0] / th;
+        y = r[1] / th;
+        z = r[2] / th;
+    }
+    R[0] = t * x * x + c;
+    R[1] = t * x * y - s * z;
+    R[2] = t * x * z + s * y;
+    R[3] = t * x * y + s * z;
+    R[4] = t * y * y + c;
+    R[5] = t * y * z - s * x;
+    R[6] = t * x * z - s * y;
+    R[7] = t * y * z + s * x;
+    R[8] = t * z * z + c;
+}
+
+gar_status gar_search_directions(const gar_symmetry *sym, double step_deg, double **dirs, size_t *n)
+{
+    gar_status st;
+    const double step = step_deg * GAR_PI / 180.0;
+    /* A generic direction (on no symmetry axis of any group garner knows):
+     * its Dirichlet cell among its images is one asymmetric unit. */
+    double v[3] = {0.3141, 0.2718, 0.9096};
+    const size_t order = sym ? gar_symmetry_order(sym) : 1;
+    size_t total, kept = 0;
+    double *out = NULL, nv = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+    double *images = NULL;
+    *dirs = NULL;
+    *n = 0;
+    if (!(step_deg > 0.05 && step_deg <= 90))
+        return gar_error(GAR_ERR_USAGE, "angular step %g degrees: expected (0.05, 90]", step_deg);
+    total = (size_t)ceil(4.0 * GAR_PI / (step * step));
+    if (total < 2)
+        total = 2;
+    for (int a = 0; a < 3; a++)
+        v[a] /= nv;
+    if ((st = gar_alloc((void **)&out, total, 2 * sizeof(double), "directions")) != GAR_OK ||
+        (st = gar_alloc((void **)&images, order, 3 * sizeof(double), "directions")) != GAR_OK) {
+        free(out);
+        return st;
+    }
+    /* d is kept when d·v >= d·(Rᵀ v) for every operator R (d·R v = Rᵀd·v:
+     * the images of d under the group are R d, and d is the one nearest v). */
+    for (size_t g = 0; g < order; g++) {
+        if (sym == NULL)
+            memcpy(images, v, sizeof v);
+        else
+            gar_mat3_apply_t(gar_symmetry_matrix(sym, g), v, images + 3 * g);
+    }
+    const double golden = GAR_PI * (3.0 - sqrt(5.0));
+    for (size_t i = 0; i < total; i++) {
+        double z = 1.0 - (2.0 * i + 1.0) / (double)total, rxy = sqrt(1.0 - z * z), phi = golden * (double)i;
+        double d[3] = {rxy * cos(phi), rxy * sin(phi), z};
+        double own = d[0] * v[0] + d[1] * v[1] + d[2] * v[2];
+        int keep = 1;
+        for (size_t g = 1; g < order && keep; g++) {
+            const double *u = images + 3 * g;
+            if (d[0] * u[0] + d[1] * u[1] + d[2] * u[2] > own + 1e-12)
+                keep = 0;
+        }
+        if (!keep)
+            continue;
+        out[2 * kept] = atan2(d[1], d[0]) * 180.0 / GAR_PI;
+        out[2 * kept + 1] = acos(z) * 180.0 / GAR_PI;
+        kept++;
+    }
+    free(images);
+    *dirs = out;
+    *n = kept;
+    return GAR_OK;
+}
+
+static gar_status build_band(gar_search *s)
+{
+    gar_status st;
+    const int r = (int)floor(s->cfg.band_radius);
+    const double r2 = s->cfg.band_radius * s->cfg.band_radius;
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        n = 0;
+        for (int v = -r; v <= r; v++)
+            for (int u = 0; u <= r; u++) {
+                double k2 = (double)u * u + (double)v * v;
+                if (k2 < 1 || k2 > r2)
+                    continue;
+                if (pass == 1) {
+                    s->ku[n] = (float)u;
+                    s->kv[n] = (float)v;
+                    s->w[n] = u > 0 ? 2.0f : 1.0f;
+                }
+                n++;
+            }
+        if (pass == 0 && ((st = gar_alloc((void **)&s->ku, n, sizeof(float), "search band")) != GAR_OK ||
+                          (st = gar_alloc((void **)&s->kv, n, sizeof(float), "search band")) != GAR_OK ||
+                          (st = gar_alloc((void **)&s->w, n, sizeof(float), "search band")) != GAR_OK))
+            return st;
+    }
+    s->B = n;
+    return GAR_OK;
+}
+
+/* Slices of `ref` at n poses into rows of P (2B: re then im) and P2 (|P|²). */
+static void slices(const gar_search *s, const gar_refproj *ref, const double *mats, size_t n, float *P, float *P2)
+{
+    const size_t B = s->B;
+    for (size_t c = 0; c < n; c++) {
+        float *re = P + c * 2 * B, *im = re + B, *p2 = P2 + c * B;
+        gar_refproj_slice(ref, mats + 9 * c, s->ku, s->kv, B, re, im);
+        for (size_t k = 0; k < B; k++)
+            p2[k] = re[k] * re[k] + im[k] * im[k];
+    }
+}
+
+static gar_status build_coarse(gar_search *s)
+{
+    gar_status st;
+    double *dirs = NULL;
+    size_t n_dirs, n_psi;
+    const double step = 2.0 * s->cfg.angular_step_deg;
+    if ((st = gar_search_directions(s->cfg.sym, step, &dirs, &n_dirs)) != GAR_OK)
+        return st;
+    n_psi = (size_t)ceil(360.0 / step);
+    s->n_coarse = n_dirs * n_psi;
+    if ((st = gar_alloc((void **)&s->coarse_mats, s->n_coarse, 9 * sizeof(double), "coarse poses")) != GAR_OK)
+        goto done;
+    for (size_t d = 0; d < n_dirs; d++)
+        for (size_t p = 0; p < n_psi; p++)
+            gar_euler_to_matrix(dirs[2 * d], dirs[2 * d + 1], 360.0 * (double)p / (double)n_psi,
+                                s->coarse_mats + 9 * (d * n_psi + p));
+    for (int h = 0; h < 2; h++) {
+        if (h == 1 && s->cfg.ref[1] == s->cfg.ref[0]) {
+            s->cP[1] = s->cP[0];
+            s->cP2[1] = s->cP2[0];
+            break;
+        }
+        if ((st = gar_alloc((void **)&s->cP[h], s->n_coarse, 2 * s->B * sizeof(float), "coarse slices")) != GAR_OK ||
+            (st = gar_alloc((void **)&s->cP2[h], s->n_coarse, s->B * sizeof(float), "coarse slices")) != GAR_OK)
+            goto done;
+        const size_t nc = s->n_coarse;
+        const gar_refproj *ref = s->cfg.ref[h];
+        float *P = s->cP[h], *P2 = s->cP2[h];
+#pragma omp parallel for num_threads(s->threads) schedule(static)
+        for (size_t c = 0; c < nc; c++)
+            slices(s, ref, s->coarse_mats + 9 * c, 1, P + c * 2 * s->B, P2 + c * s->B);
+    }
+done:
+    free(dirs);
+    return st;
+}
+
+static size_t shift_axis_count(const gar_search *s)
+{
+    if (s->cfg.mode == GAR_SEARCH_LOCAL)
+        return 2 * LOCAL_HALF + 1;
+    return 2 * (size_t)floor(s->cfg.shift_range_A / s->cfg.shift_step_A + 1e-9) + 1;
+}
+
+gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
+{
+    gar_status st;
+    gar_search *s = NULL;
+    size_t ns, cube, rows;
+    *out = NULL;
+    if (cfg->box < 8 || cfg->box % 2 || !(cfg->band_radius >= 1.0) || cfg->band_radius > cfg->box / 2.0 - 2.0)
+        return gar_error(GAR_ERR_USAGE, "search band of %g shells for a %zu box: expected 1 to %g",
+                         cfg->band_radius, cfg->box, cfg->box / 2.0 - 2.0);
+    if (!(cfg->shift_step_A > 0) || cfg->shift_range_A < 0 || cfg->shift_range_A / cfg->shift_step_A > 64)
+        return gar_error(GAR_ERR_USAGE, "origin search over %g Å in steps of %g Å: expected a step > 0 and "
+                         "at most 64 steps each way", cfg->shift_range_A, cfg->shift_step_A);
+    if (cfg->ref[0] == NULL || cfg->ref[1] == NULL || gar_refproj_box(cfg->ref[0]) != cfg->box ||
+        gar_refproj_box(cfg->ref[1]) != cfg->box)
+        return gar_error(GAR_ERR_INTERNAL, "search references missing or of another box");
+    if ((st = gar_calloc((void **)&s, 1, sizeof *s, "search")) != GAR_OK)
+        return st;
+    /* Threads are garner's (one particle each): OpenBLAS runs in the caller's. */
+    openblas_set_num_threads(1);
+    s->cfg = *cfg;
+    if (s->cfg.top_k < 1)
+        s->cfg.top_k = 1;
+    s->N = cfg->box;
+    s->threads = cfg->threads > 0 ? cfg->threads : 1;
+    if ((st = build_band(s)) != GAR_OK)
+        goto fail;
+    if (cfg->mode == GAR_SEARCH_GLOBAL && (st = build_coarse(s)) != GAR_OK)
+        goto fail;
+    cube = cfg->mode == GAR_SEARCH_GLOBAL ? 27 : (2 * LOCAL_HALF + 1) * (2 * LOCAL_HALF + 1) * (2 * LOCAL_HALF + 1);
+    s->n_local = cfg->mode == GAR_SEARCH_GLOBAL ? cube * (size_t)s->cfg.top_k : cube;
+    ns = shift_axis_count(s);
+    s->n_shift_max = ns * ns;
+    rows = s->n_coarse > s->n_local ? s->n_coarse : s->n_local;
+    if ((st = gar_calloc((void **)&s->ws, (size_t)s->threads, sizeof *s->ws, "search workspace")) != GAR_OK)
+        goto fail;
+    for (int t = 0; t < s->threads; t++) {
+        search_ws *w = &s->ws[t];
+        const size_t B = s->B;
+        if ((st = gar_fft2_create(s->N, &w->fft)) != GAR_OK ||
+            (st = gar_alloc((void **)&w->xr, B, sizeof(float), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->xi, B, sizeof(float), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->wc, B, sizeof(float), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->wc2, B, sizeof(float), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->Y, s->n_shift_max, 2 * B * sizeof(float), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->P, s->n_local, 2 * B * sizeof(float), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->P2, s->n_local, B * sizeof(float), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->S, s->n_shift_max, rows * sizeof(float), "search scores")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->nP, rows, sizeof(float), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->mats, s->n_local, 9 * sizeof(double), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->sx, s->n_shift_max, sizeof(double), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->sy, s->n_shift_max, sizeof(double), "search")) != GAR_OK)
+            goto fail;
+    }
+    *out = s;
+    return GAR_OK;
+fail:
+    gar_search_destroy(&s);
+    return st;
+}
+
+void gar_search_destroy(gar_search **ps)
+{
+    gar_search *s;
+    if (ps == NULL || (s = *ps) == NULL)
+        return;
+    if (s->ws != NULL)
+        for (int t = 0; t < s->threads; t++) {
+            search_ws *w = &s->ws[t];
+            gar_fft2_destroy(&w->fft);
+            free(w->xr);
+            free(w->xi);
+            free(w->wc);
+            free(w->wc2);
+            free(w->Y);
+            free(w->P);
+            free(w->P2);
+            free(w->S);
+            free(w->nP);
+            free(w->mats);
+            free(w->sx);
+            free(w->sy);
+        }
+    free(s->ws);
+    if (s->cP[1] != s->cP[0]) {
+        free(s->cP[1]);
+        free(s->cP2[1]);
+    }
+    free(s->cP[0]);
+    free(s->cP2[0]);
+    free(s->coarse_mats);
+    free(s->ku);
+    free(s->kv);
+    free(s->w);
+    free(s);
+    *ps = NULL;
+}
+
+size_t gar_search_coarse_poses(const gar_search *s) { return s->n_coarse; }
+size_t gar_search_band_pixels(const gar_search *s) { return s->B; }
+
+static const gar_optics *find_optics(const gar_search *s, int32_t group)
+{
+    for (size_t i = 0; i < s->cfg.n_optics; i++)
+        if (s->cfg.optics[i].group == group)
+            return &s->cfg.optics[i];
+    return NULL;
+}
+
+/* The particle's band X (background-levelled, soft-masked, centred), w·C,
+ * w·C², and Σ w |X|². */
+static gar_status prepare_particle(const gar_search *s, search_ws *w, const float *image, const gar_particle *meta,
+                                   double *normX)
+{
+    const size_t N = s->N, H = N / 2 + 1;
+    float *real = gar_fft2_real(w->fft);
+    const float *c;
+    const double rm = s->cfg.mask_radius_px > 0 ? s->cfg.mask_radius_px : N / 2.0 - 3.0, px = s->cfg.pixel_size_A;
+    double bg = 0.0, nx = 0.0;
+    size_t nbg = 0;
+    gar_ctf ctf;
+    if (s->cfg.ctf) {
+        const gar_optics *o = find_optics(s, meta->optics_group);
+        if (o == NULL)
+            return gar_error(GAR_ERR_DATA, "optics group %d is not in the stack's optics table", meta->optics_group);
+        ctf = gar_ctf_prepare(meta->defocus_u_A, meta->defocus_v_A, meta->defocus_angle_deg, o->voltage_kV,
+                              o->cs_mm, o->amplitude_contrast, meta->phase_shift_deg);
+    }
+    for (size_t y = 0; y < N; y++)
+        for (size_t x = 0; x < N; x++) {
+            double dx = (double)x - N / 2, dy = (double)y - N / 2;
+            if (dx * dx + dy * dy > rm * rm) {
+                bg += image[y * N + x];
+                nbg++;
+            }
+        }
+    bg = nbg ? bg / nbg : 0.0;
+    /* Centre N/2 to index 0 (wrapped): the transform carries no (−1)^k. */
+    for (size_t y = 0; y < N; y++)
+        for (size_t x = 0; x < N; x++) {
+            double dx = (double)x - N / 2, dy = (double)y - N / 2;
+            float m = gar_soft_mask((float)sqrt(dx * dx + dy * dy), (float)rm, 5.0f);
+            real[((y + N / 2) % N) * N + (x + N / 2) % N] = (float)((image[y * N + x] - bg) * m);
+        }
+    gar_fft2_forward(w->fft);
+    c = gar_fft2_complex(w->fft);
+    for (size_t k = 0; k < s->B; k++) {
+        const int u = (int)s->ku[k], v = (int)s->kv[k];
+        const float *z = c + 2 * ((size_t)((v + (int)N) % (int)N) * H + (size_t)u);
+        float C = 1.0f;
+        if (s->cfg.ctf)
+            C = gar_ctf_eval(&ctf, (float)(u / (N * px)), (float)(v / (N * px)));
+        w->xr[k] = z[0];
+        w->xi[k] = z[1];
+        w->wc[k] = s->w[k] * C;
+        w->wc2[k] = s->w[k] * C * C;
+        nx += (double)s->w[k] * ((double)z[0] * z[0] + (double)z[1] * z[1]);
+    }
+    *normX = nx;
+    return GAR_OK;
+}
+
+/* Rows of Y: w C X_o for the n origins (sx, sy) (pixels), X_o = X e^{−2πi k·o/N}. */
+static void particle_rows(const gar_search *s, search_ws *w, size_t n)
+{
+    const size_t B = s->B;
+    const double f = -2.0 * GAR_PI / (double)s->N;
+    for (size_t i = 0; i < n; i++) {
+        float *yr = w->Y + i * 2 * B, *yi = yr + B;
+        for (size_t k = 0; k < B; k++) {
+            double ph = f * (s->ku[k] * w->sx[i] + s->kv[k] * w->sy[i]);
+            float cr = (float)cos(ph), ci = (float)sin(ph);
+            float xr = w->xr[k] * cr - w->xi[k] * ci, xi = w->xr[k] * ci + w->xi[k] * cr;
+            yr[k] = w->wc[k] * xr;
+            yi[k] = w->wc[k] * xi;
+        }
+    }
+}
+
+/* Scores S (n_shift × n_pose) = Y Pᵀ, and nP = P2 · wC². */
+static void score_poses(const gar_search *s, search_ws *w, size_t n_shift, const float *P, const float *P2,
+                        size_t n_pose)
+{
+    const int B = (int)s->B;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_shift, (int)n_pose, 2 * B, 1.0f, w->Y, 2 * B, P,
+                2 * B, 0.0f, w->S, (int)n_pose);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n_pose, B, 1.0f, P2, B, w->wc2, 1, 0.0f, w->nP, 1);
+}
+
+static inline double ncc(const search_ws *w, size_t n_pose, size_t i_shift, size_t pose, double normX)
+{
+    double d = normX * (double)w->nP[pose];
+    return d > 0 ? (double)w->S[i_shift * n_pose + pose] / sqrt(d) : -2.0;
+}
+
+/* A square grid of ns × ns origins about (cx, cy), step apart (pixels). */
+static size_t origin_grid(search_ws *w, size_t ns, double cx, double cy, double step)
+{
+    const long h = (long)(ns / 2);
+    size_t n = 0;
+    for (long j = -h; j <= h; j++)
+        for (long i = -h; i <= h; i++) {
+            w->sx[n] = cx + (double)i * step;
+            w->sy[n] = cy + (double)j * step;
+            n++;
+        }
+    return n;
+}
+
+/* Sub-step origin: a parabola through the best grid point and its neighbours
+ * along each axis (the best point itself where it lies on the grid's edge). */
+static void refine_origin(const search_ws *w, size_t ns, size_t n_pose, size_t pose, size_t best, double normX,
+                          double step, double *ox, double *oy)
+{
+    const size_t i = best % ns, j = best / ns;
+    *ox = w->sx[best];
+    *oy = w->sy[best];
+    double s0 = ncc(w, n_pose, best, pose, normX);
+    if (i > 0 && i + 1 < ns) {
+        double a = ncc(w, n_pose, best - 1, pose, normX), b = ncc(w, n_pose, best + 1, pose, normX);
+        double den = a - 2 * s0 + b;
+        if (den < 0)
+            *ox += 0.5 * step * (a - b) / den;
+    }
+    if (j > 0 && j + 1 < ns) {
+        double a = ncc(w, n_pose, best - ns, pose, normX), b = ncc(w, n_pose, best + ns, pose, normX);
+        double den = a - 2 * s0 + b;
+        if (den < 0)
+            *oy += 0.5 * step * (a - b) / den;
+    }
+}
+
+/* The poses R(δ)·A for δ on the cube {−h..h}³ × step (radians). */
+static size_t pose_cube(const double A[9], int h, double step, double *out)
+{
+    size_t n = 0;
+    for (int a = -h; a <= h; a++)
+        for (int b = -h; b <= h; b++)
+            for (int c = -h; c <= h; c++) {
+                double r[3] = {a * step, b * step, c * step}, R[9];
+                gar_rotation_from_vector(r, R);
+                gar_mat3_mul(R, A, out + 9 * n);
+                n++;
+            }
+    return n;
+}
+
+/* Best pose index and origin index over the score matrix. */
+static double best_of(const search_ws *w, size_t n_shift, size_t n_pose, double normX, size_t *pose, size_t *shift)
+{
+    double best = -3.0;
+    *pose = 0;
+    *shift = 0;
+    for (size_t c = 0; c < n_pose; c++)
+        for (size_t i = 0; i < n_shift; i++) {
+            double v = ncc(w, n_pose, i, c, normX);
+            if (v > best) {
+                best = v;
+                *pose = c;
+                *shift = i;
+            }
+        }
+    return best;
+}
+
+static gar_status search_one(gar_search *s, search_ws *w, const float *image, gar_particle *meta, double *score)
+{
+    gar_status st;
+    double normX = 0, step = s->cfg.angular_step_deg * GAR_PI / 180.0, px = s->cfg.pixel_size_A, A[9];
+    const int h = meta->half_set == 2;
+    size_t n_shift, n_pose, ns = shift_axis_count(s), bp, bs;
+    double shift_step, cx = meta->origin_x_A / px, cy = meta->origin_y_A / px;
+    if ((st = prepare_particle(s, w, image, meta, &normX)) != GAR_OK)
+        return st;
+    if (s->cfg.mode == GAR_SEARCH_GLOBAL) {
+        /* Coarse grid: best score over origins for every pose, then the top k. */
+        int K = s->cfg.top_k;
+        size_t top[64];
+        double topv[64];
+        if (K > 64)
+            K = 64;
+        shift_step = s->cfg.shift_step_A / px;
+        n_shift = origin_grid(w, ns, cx, cy, shift_step);
+        particle_rows(s, w, n_shift);
+        score_poses(s, w, n_shift, s->cP[h], s->cP2[h], s->n_coarse);
+        int nk = 0;
+        for (size_t c = 0; c < s->n_coarse; c++) {
+            double v = -3.0;
+            for (size_t i = 0; i < n_shift; i++) {
+                double x = ncc(w, s->n_coarse, i, c, normX);
+                if (x > v)
+                    v = x;
+            }
+            if (nk < K || v > topv[nk - 1]) {
+                int j = nk < K ? nk++ : K - 1;
+                while (j > 0 && topv[j - 1] < v) {
+                    topv[j] = topv[j - 1];
+                    top[j] = top[j - 1];
+                    j--;
+                }
+                topv[j] = v;
+                top[j] = c;
+            }
+        }
+        n_pose = 0;
+        for (int k = 0; k < nk; k++)
+            n_pose += pose_cube(s->coarse_mats + 9 * top[k], 1, step, w->mats + 9 * n_pose);
+    } else {
+        /* Local: the cube about the previous pose, origins about the previous one. */
+        gar_euler_to_matrix(meta->rot_deg, meta->tilt_deg, meta->psi_deg, A);
+        shift_step = 0.5 * s->cfg.shift_step_A / px;
+        n_shift = origin_grid(w, ns, cx, cy, shift_step);
+        particle_rows(s, w, n_shift);
+        n_pose = pose_cube(A, LOCAL_HALF, step, w->mats);
+    }
+    slices(s, s->cfg.ref[h], w->mats, n_pose, w->P, w->P2);
+    score_poses(s, w, n_shift, w->P, w->P2, n_pose);
+    *score = best_of(w, n_shift, n_pose, normX, &bp, &bs);
+    refine_origin(w, ns, n_pose, bp, bs, normX, shift_step, &cx, &cy);
+    gar_matrix_to_euler(w->mats + 9 * bp, &meta->rot_deg, &meta->tilt_deg, &meta->psi_deg);
+    meta->origin_x_A = cx * px;
+    meta->origin_y_A = cy * px;
+    return GAR_OK;
+}
+
+gar_status gar_search_batch(gar_search *s, const float *images, gar_particle *meta, double *score, size_t count)
+{
+    gar_status st = GAR_OK;
+    char msg[512] = "";
+    const size_t npix = s->N * s->N;
+    for (size_t i = 0; i < count; i++)
+        if (meta[i].half_set != 1 && meta[i].half_set != 2)
+            return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta[i].half_set);
+#pragma omp parallel for num_threads(s->threads) schedule(dynamic, 1)
+    for (size_t i = 0; i < count; i++) {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        gar_status e = search_one(s, &s->ws[t], images + i * npix, &meta[i], &score[i]);
+        if (e != GAR_OK) {
+#pragma omp critical
+            if (st == GAR_OK) {
+                st = e;
+                snprintf(msg, sizeof msg, "%s", gar_errmsg());
+            }
+        }
+    }
+    if (st != GAR_OK)
+        return gar_error(st, "%s", msg);
+    return GAR_OK;
+}

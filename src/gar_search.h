@@ -1,0 +1,85 @@
+/* garner: pose search by projection matching (DESIGN.md, "Pose search").
+ *
+ * Each particle is compared with central slices of its half set's reference
+ * (gar_refproj) over a band of frequencies 1 <= |k| <= band_radius, with the
+ * particle's CTF applied to the reference. The score is the normalised cross
+ * correlation
+ *     NCC(A, o) = Σ w C Re[X_o conj(P_A)] / sqrt(Σ w |X|² · Σ w C² |P_A|²),
+ * X_o the particle's transform with origin o removed (the phase
+ * e^{−2πi k·o/N}, as the reconstruction applies it), P_A the slice at pose A,
+ * C the CTF and w = 2 for kx > 0, 1 on the kx = 0 column (the half plane
+ * stands for the whole). For a set of poses and a grid of origins, all scores
+ * come from one matrix product, S = Y·Pᵀ, Y holding the particle at every
+ * origin (w C X_o) and P the slices: OpenBLAS on the CPU, and the same layout
+ * suits cuBLAS.
+ *
+ * Global search: poses on a coarse grid (directions uniform over the
+ * symmetry group's asymmetric unit at twice the step, in-plane angles at
+ * twice the step, slices computed once per reference), the best `top_k`
+ * refined on the cube of rotations ±step about them. Local search: the cube
+ * ±2 steps about the particle's previous pose, origins ±2 half-steps about
+ * its previous origin. Both end with a parabolic fit of the origin between
+ * grid points. */
+#ifndef GAR_SEARCH_H
+#define GAR_SEARCH_H
+
+#include <stddef.h>
+#include "gar_particle.h"
+#include "gar_refproj.h"
+#include "gar_status.h"
+#include "gar_symmetry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum gar_search_mode { GAR_SEARCH_GLOBAL = 0, GAR_SEARCH_LOCAL = 1 } gar_search_mode;
+
+typedef struct gar_search_config {
+    size_t box;                  /* N */
+    double pixel_size_A;
+    double band_radius;          /* shells of the box, < N/2 − 1 */
+    double mask_radius_px;       /* soft circular mask on the particles (<= 0: none) */
+    int ctf;
+    const gar_optics *optics;    /* not copied: must outlive the search */
+    size_t n_optics;
+    const gar_symmetry *sym;     /* NULL: C1; not copied */
+    gar_search_mode mode;
+    double angular_step_deg;     /* the final sampling of this search */
+    double shift_range_A;        /* global search: origins within this of the previous one */
+    double shift_step_A;
+    int top_k;                   /* global: coarse poses refined (>= 1) */
+    int threads;
+    const gar_refproj *ref[2];   /* half sets 1 and 2 (may be the same); not copied */
+} gar_search_config;
+
+typedef struct gar_search gar_search;
+
+gar_status gar_search_create(const gar_search_config *cfg, gar_search **out);
+void gar_search_destroy(gar_search **s);   /* NULL-safe */
+
+/* Poses on the coarse grid of a global search (0 for a local one). */
+size_t gar_search_coarse_poses(const gar_search *s);
+/* Frequencies compared per particle. */
+size_t gar_search_band_pixels(const gar_search *s);
+
+/* Search `count` particles (images count × N × N, row-major). meta[i] gives
+ * the half set, the CTF and (local search, and the origin of a global one)
+ * the previous pose; its pose and origin are replaced by the best found, and
+ * score[i] receives that pose's NCC. Threads over particles. */
+gar_status gar_search_batch(gar_search *s, const float *images, gar_particle *meta, double *score, size_t count);
+
+/* Directions (rot, tilt in degrees, tilt in [0, 180]) about `step_deg` apart,
+ * uniform over the sphere (a Fibonacci lattice) and restricted to one
+ * asymmetric unit of sym (NULL: C1): the Dirichlet cell of a generic
+ * direction among its images under the group. *dirs: 2 × *n doubles, caller
+ * frees. */
+gar_status gar_search_directions(const gar_symmetry *sym, double step_deg, double **dirs, size_t *n);
+
+/* The rotation by the rotation vector (radians) r: axis r/|r|, angle |r|. */
+void gar_rotation_from_vector(const double r[3], double R[9]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,99 @@
+/* Test helper: refined poses against the true poses a simulated stack holds.
+ *   compare_poses STACK.h5 POSES.h5 SYMMETRY MIN_WITHIN MAX_MEDIAN_SHIFT
+ * prints the fraction of particles within 5 degrees of the truth (modulo the
+ * symmetry), the median angular error and the median origin error (Å); exits
+ * 0 when the fraction is at least MIN_WITHIN and the median origin error at
+ * most MAX_MEDIAN_SHIFT Å.
+ *   compare_poses A.h5 B.h5 same
+ * exits 0 when two poses files hold bitwise the same poses. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gar_kernels.h"
+#include "gar_poses.h"
+#include "gar_stack.h"
+#include "gar_symmetry.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int same_poses(const char *a, const char *b)
+{
+    size_t n = 0, m = 0;
+    gar_pose *pa, *pb;
+    gar_refine_state sa, sb;
+    if (gar_poses_count(a, &n) != GAR_OK || gar_poses_count(b, &m) != GAR_OK || n != m) {
+        fprintf(stderr, "%s\n", gar_errmsg());
+        return 1;
+    }
+    pa = calloc(n ? n : 1, sizeof *pa);
+    pb = calloc(n ? n : 1, sizeof *pb);
+    if (gar_poses_read(a, pa, n, &sa) != GAR_OK || gar_poses_read(b, pb, n, &sb) != GAR_OK) {
+        fprintf(stderr, "%s\n", gar_errmsg());
+        return 1;
+    }
+    size_t differ = 0;
+    for (size_t i = 0; i < n; i++)
+        differ += memcmp(&pa[i], &pb[i], sizeof pa[i]) != 0;
+    printf("%zu of %zu poses differ\n", differ, n);
+    free(pa);
+    free(pb);
+    return differ != 0;
+}
+
+int main(int argc, char **argv)
+{
+    gar_stack *stack = NULL;
+    gar_symmetry *sym = NULL;
+    gar_pose *poses = NULL;
+    gar_particle *truth = NULL;
+    gar_refine_state state;
+    double *ang = NULL, *shift = NULL;
+    size_t n, within = 0;
+    int rc = 1;
+    if (argc == 4 && strcmp(argv[3], "same") == 0)
+        return same_poses(argv[1], argv[2]);
+    if (argc != 6)
+        return 64;
+    if (gar_stack_open(argv[1], &stack) != GAR_OK || gar_symmetry_create(argv[3], &sym) != GAR_OK) {
+        fprintf(stderr, "%s\n", gar_errmsg());
+        goto done;
+    }
+    n = gar_stack_count(stack);
+    poses = calloc(n, sizeof *poses);
+    truth = calloc(n, sizeof *truth);
+    ang = calloc(n, sizeof *ang);
+    shift = calloc(n, sizeof *shift);
+    if (gar_poses_read(argv[2], poses, n, &state) != GAR_OK || gar_stack_read_meta(stack, 0, n, truth) != GAR_OK) {
+        fprintf(stderr, "%s\n", gar_errmsg());
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double A[9], B[9];
+        gar_euler_to_matrix(poses[i].rot_deg, poses[i].tilt_deg, poses[i].psi_deg, A);
+        gar_euler_to_matrix(truth[i].rot_deg, truth[i].tilt_deg, truth[i].psi_deg, B);
+        ang[i] = gar_symmetry_angle_between(sym, A, B);
+        shift[i] = hypot(poses[i].origin_x_A - truth[i].origin_x_A, poses[i].origin_y_A - truth[i].origin_y_A);
+        within += ang[i] <= 5.0;
+    }
+    qsort(ang, n, sizeof *ang, cmp_double);
+    qsort(shift, n, sizeof *shift, cmp_double);
+    double frac = (double)within / (double)n, med_a = ang[n / 2], med_s = shift[n / 2];
+    printf("%zu particles: %.1f %% within 5 degrees (need %.1f %%), median angular error %.2f degrees, "
+           "median origin error %.2f Å (need <= %s)\n",
+           n, 100 * frac, 100 * atof(argv[4]), med_a, med_s, argv[5]);
+    rc = frac >= atof(argv[4]) && med_s <= atof(argv[5]) ? 0 : 1;
+done:
+    gar_stack_close(&stack);
+    gar_symmetry_destroy(&sym);
+    free(poses);
+    free(truth);
+    free(ang);
+    free(shift);
+    return rc;
+}

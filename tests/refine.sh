@@ -1,0 +1,96 @@
+#!/bin/sh
+# garner refine on simulated particles of phantoms (CTF, 3 Å shifts, SNR 1),
+# starting from the true map low-passed to 20 Å and ignoring the stack's
+# poses: the poses found against the truth, the map against the known-pose
+# reconstruction, the outputs, --continue after a kill, and bad settings.
+. "${GAR_SRCDIR:-.}/tests/testlib.sh"
+d=$(scratch refine)
+cmp_poses="$GAR_BUILDDIR/tests/compare_poses"
+json() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1" | head -n 1; }
+
+# C1 (the issue's acceptance case at 1000 particles, to fit CI's time).
+expect 0 "" -- "$GARNER" phantom --symmetry C1 --box 64 --pixel-size 3 --seed 3 --out "$d/c1.mrc"
+expect 0 "" -- "$GARNER" simulate --map "$d/c1.mrc" --count 1000 --snr 1 --shift-sigma 3 --seed 4 --out "$d/c1.h5"
+printf '[input]\nstacks = c1.h5\n[output]\ndir = c1\n[refine]\ninitial_map = c1.mrc\ninitial_resolution = 20\niterations = 8\n[reconstruct]\nreference = c1.mrc\n' > "$d/c1.ini"
+expect 0 "resolution" -- "$GARNER" refine "$d/c1.ini"
+for f in map.mrc half1.mrc half2.mrc fsc.csv fsc.png angdist.png slices.png poses.h5 summary.json params.ini \
+         iter_001/half1.mrc iter_001/poses.h5; do
+    check "output $f" -- test -s "$d/c1/$f"
+done
+check "C1: >= 90 % within 5 degrees, median origin error <= 1 Å" -- "$cmp_poses" "$d/c1.h5" "$d/c1/poses.h5" C1 0.9 1.0
+# The known-pose reconstruction of the same particles.
+printf '[input]\nstacks = c1.h5\n[output]\ndir = known\n[reconstruct]\nreference = c1.mrc\n' > "$d/known.ini"
+expect 0 "resolution" -- "$GARNER" reconstruct "$d/known.ini"
+refined=$(json "$d/c1/summary.json" resolution_reference_A)
+known=$(json "$d/known/summary.json" resolution_reference_A)
+echo "FSC 0.5 against the truth: refined $refined Å, known poses $known Å"
+check "C1: FSC 0.5 against truth within 10 % of the known-pose map's" -- \
+    awk -v a="$refined" -v b="$known" 'BEGIN { exit !(a > 0 && a <= 1.1 * b) }'
+
+# D7: the search covers one asymmetric unit; errors modulo the group.
+expect 0 "" -- "$GARNER" phantom --symmetry D7 --box 64 --pixel-size 3 --seed 5 --out "$d/d7.mrc"
+expect 0 "" -- "$GARNER" simulate --map "$d/d7.mrc" --count 600 --snr 1 --shift-sigma 3 --seed 6 --out "$d/d7.h5"
+printf '[input]\nstacks = d7.h5\n[output]\ndir = d7\n[refine]\ninitial_map = d7.mrc\ninitial_resolution = 20\nsymmetry = D7\niterations = 8\n[reconstruct]\nreference = d7.mrc\n' > "$d/d7.ini"
+expect 0 "resolution" -- "$GARNER" refine "$d/d7.ini"
+check "D7: >= 90 % within 5 degrees modulo D7, median origin error <= 1 Å" -- \
+    "$cmp_poses" "$d/d7.h5" "$d/d7/poses.h5" D7 0.9 1.0
+printf '[input]\nstacks = d7.h5\n[output]\ndir = d7known\n[reconstruct]\nsymmetry = D7\nreference = d7.mrc\n' > "$d/d7known.ini"
+expect 0 "resolution" -- "$GARNER" reconstruct "$d/d7known.ini"
+refined=$(json "$d/d7/summary.json" resolution_reference_A)
+known=$(json "$d/d7known/summary.json" resolution_reference_A)
+echo "D7, FSC 0.5 against the truth: refined $refined Å, known poses $known Å"
+check "D7: FSC 0.5 against truth within 10 % of the known-pose map's" -- \
+    awk -v a="$refined" -v b="$known" 'BEGIN { exit !(a > 0 && a <= 1.1 * b) }'
+
+# export: a RELION 3.1 STAR file and MRC stack; imported back and
+# reconstructed with known poses, the refinement's own map.
+expect 0 "wrote" -- "$GARNER" export --stack "$d/d7.h5" --poses "$d/d7/poses.h5" --star "$d/d7exp.star"
+check "export: one STAR row per particle" -- test "$(grep -c '@d7exp.mrcs ' "$d/d7exp.star")" -eq 600
+check "export: RELION's labels" -- grep -q "_rlnOriginXAngst" "$d/d7exp.star"
+expect 64 "exists" -- "$GARNER" export --stack "$d/d7.h5" --poses "$d/d7/poses.h5" --star "$d/d7exp.star"
+expect 65 "poses for 1000 particles" -- "$GARNER" export --stack "$d/c1.h5" --poses "$d/d7/poses.h5" --star "$d/bad.star"
+check "export: nothing left by the failed export" -- test ! -e "$d/bad.star" -a ! -e "$d/bad.mrcs"
+expect 0 "" -- "$GARNER" import --star "$d/d7exp.star" --out "$d/d7exp.h5"
+printf '[input]\nstacks = d7exp.h5\n[output]\ndir = d7exp\n[reconstruct]\nsymmetry = D7\n' > "$d/d7exp.ini"
+expect 0 "resolution" -- "$GARNER" reconstruct "$d/d7exp.ini"
+check "export, import, reconstruct: the refinement's map (1e-4)" -- \
+    "$GAR_BUILDDIR/tests/compare_maps" "$d/d7/map.mrc" "$d/d7exp/map.mrc" 1e-4
+if command -v relion_reconstruct >/dev/null 2>&1; then
+    # RELION reads the export: its map of the exported particles agrees with
+    # garner's, mean FSC above 0.99 over the shells where the half maps' FSC
+    # is above 0.5 (beyond, noise dominates and the two algorithms weight it
+    # differently; the lowest shells hold a few dozen voxels each).
+    (cd "$d" && relion_reconstruct --i d7exp.star --o relion-d7.mrc --ctf --sym D7 > relion-d7.log 2>&1)
+    "$GARNER" fsc --mask-outer "$d/relion-d7.mrc" "$d/d7/map.mrc" > "$d/relion-d7.fsc" 2>&1
+    last=$(awk -F, 'NR > 1 && $3 >= 0.5 {s = $1} NR > 1 && $3 < 0.5 {exit} END {print s}' "$d/d7/fsc.csv")
+    stats=$(awk -F, -v last="$last" '$1 ~ /^[0-9]+$/ && $1 >= 1 && $1 <= last {n++; t += $3; if (m == "" || $3 < m) m = $3}
+        END {printf "%.4f %.4f", t / n, m}' "$d/relion-d7.fsc")
+    echo "RELION's map of the export against garner's over shells 1-$last: mean and lowest FSC $stats"
+    check "RELION reads the export: mean FSC > 0.99 with garner's map where the half maps agree" -- \
+        awk -v w="${stats%% *}" 'BEGIN { exit !(w > 0.99) }'
+else
+    echo "relion_reconstruct not installed: the RELION check of the export is skipped"
+fi
+
+# --continue: a run killed in its third iteration, continued, ends with the
+# poses of the uninterrupted D7 run above, bit for bit.
+"$GARNER" refine "$d/d7.ini" --set output.dir="$d/d7cont" > "$d/d7cont.log" 2>&1 &
+pid=$!
+wait_for "$d/d7cont.log" "iteration 3: local search"
+kill -9 $pid
+wait $pid
+check "the killed run left iterations 1 and 2" -- test -s "$d/d7cont/iter_002/poses.h5"
+check "and no final map" -- test ! -e "$d/d7cont/map.mrc"
+expect 0 "continuing from iteration" -- "$GARNER" refine "$d/d7.ini" --set output.dir="$d/d7cont" --continue
+check "continued: the same final poses as the uninterrupted run" -- \
+    "$cmp_poses" "$d/d7/poses.h5" "$d/d7cont/poses.h5" same
+check "continued: the same map" -- "$GAR_BUILDDIR/tests/compare_maps" "$d/d7/map.mrc" "$d/d7cont/map.mrc" same
+
+# Bad settings: one line naming the key, no output.
+expect 66 "no finished iteration to continue from" -- "$GARNER" refine "$d/c1.ini" --set output.dir="$d/none" --continue
+expect 0 "" -- "$GARNER" phantom --symmetry C1 --box 48 --pixel-size 3 --out "$d/small.mrc"
+expect 65 "[refine] initial_map" -- "$GARNER" refine "$d/c1.ini" --set refine.initial_map="$d/small.mrc" --set output.dir="$d/bad1"
+expect 64 "[reconstruct] symmetry" -- "$GARNER" refine "$d/c1.ini" --set reconstruct.symmetry=C2 --set output.dir="$d/bad2"
+expect 64 "[refine] initial_resolution" -- "$GARNER" refine "$d/c1.ini" --set refine.initial_resolution=6 --set output.dir="$d/bad3"
+check "no output folders from bad settings" -- test ! -e "$d/bad1" -a ! -e "$d/bad2" -a ! -e "$d/bad3" -a ! -e "$d/none"
+finish
