@@ -63,6 +63,29 @@ int gar_mpi_bcast_int(int value, int root)
     return value;
 }
 
+gar_status gar_mpi_bcast_bytes(void *buf, size_t n, int root)
+{
+    const size_t chunk = (size_t)1 << 30;
+    for (size_t off = 0; off < n; off += chunk) {
+        int m = (int)(n - off < chunk ? n - off : chunk);
+        if (MPI_Bcast((char *)buf + off, m, MPI_BYTE, root, MPI_COMM_WORLD) != MPI_SUCCESS)
+            return gar_error(GAR_ERR_INTERNAL, "MPI_Bcast of %d bytes at offset %zu failed", m, off);
+    }
+    return GAR_OK;
+}
+
+gar_status gar_mpi_agree_report(gar_status local, int size)
+{
+    int first;
+    gar_status all;
+    if (size == 1)
+        return local;
+    all = gar_mpi_agree(local, &first);
+    if (all != GAR_OK && first > 0)
+        gar_mpi_forward_error(first, 0);
+    return all;
+}
+
 void gar_mpi_stop(void)
 {
     int init = 0, fin = 0;

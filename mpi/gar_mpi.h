@@ -23,6 +23,12 @@ void gar_mpi_stop(void);
 /* Broadcast an int from root. Collective. */
 int gar_mpi_bcast_int(int value, int root);
 
+/* Broadcast n bytes from root (in calls of at most 1 GiB). Collective. */
+gar_status gar_mpi_bcast_bytes(void *buf, size_t n, int root);
+/* gar_mpi_agree for a command: every rank gets the status of the lowest
+ * failing rank, whose message rank 0 then holds to report once. size 1: local.
+ * Collective. */
+gar_status gar_mpi_agree_report(gar_status local, int size);
 /* Collective: on rank 0, buf receives "0: PID@HOST, 1: PID@HOST, ..." for
  * every rank (so a launcher's report of a dead PID names the rank); on other
  * ranks buf is "". */

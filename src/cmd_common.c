@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd_common.h"
+#include "gar_stack.h"
 
 gar_status cmd_read_recon_settings(const gar_params *p, recon_settings *s)
 {
@@ -174,4 +175,28 @@ void cmd_json_parameters(FILE *f, const gar_params *p)
 void cmd_where(const gar_params *p, const char *section, const char *key, char *buf, size_t len)
 {
     snprintf(buf, len, "%s: [%s] %s", gar_params_origin(p, section, key), section, key);
+}
+
+/* Every stack cut into shards of `size` particles (the last of each stack shorter). */
+gar_status cmd_make_shards(gar_inputs *in, size_t size, cmd_shard **out, size_t *n_out)
+{
+    size_t n = 0, k = 0;
+    cmd_shard *list = NULL;
+    gar_status st;
+    for (size_t i = 0; i < gar_inputs_n_stacks(in); i++)
+        n += (gar_stack_count(gar_inputs_stack(in, i)) + size - 1) / size;
+    if ((st = gar_alloc((void **)&list, n ? n : 1, sizeof *list, "shard list")) != GAR_OK)
+        return st;
+    for (size_t i = 0; i < gar_inputs_n_stacks(in); i++) {
+        size_t count = gar_stack_count(gar_inputs_stack(in, i));
+        for (size_t first = 0; first < count; first += size) {
+            list[k].stack = i;
+            list[k].first = first;
+            list[k].count = count - first < size ? count - first : size;
+            k++;
+        }
+    }
+    *out = list;
+    *n_out = n;
+    return GAR_OK;
 }

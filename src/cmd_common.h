@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include "gar_inputs.h"
 #include "gar_params.h"
 #include "gar_status.h"
 
@@ -34,5 +35,13 @@ void cmd_json_string(FILE *f, const char *s);
 void cmd_json_parameters(FILE *f, const gar_params *p);
 /* A value's origin for messages: "run.ini:7: [reconstruct] symmetry". */
 void cmd_where(const gar_params *p, const char *section, const char *key, char *buf, size_t len);
+
+/* A shard: consecutive particles of one stack, the unit workers ask for. */
+typedef struct cmd_shard {
+    size_t stack, first, count;
+} cmd_shard;
+/* Every stack cut into shards of `size` particles (the last of each stack
+ * shorter); *out is freed by the caller. */
+gar_status cmd_make_shards(gar_inputs *in, size_t size, cmd_shard **out, size_t *n_out);
 
 #endif

@@ -138,47 +138,6 @@ static gar_status insert_range(gar_stack *stack, size_t first0, size_t count, ga
     return GAR_OK;
 }
 
-/* A shard: consecutive particles of one stack, the unit workers ask for. */
-typedef struct shard {
-    size_t stack, first, count;
-} shard;
-
-/* Every stack cut into shards of `size` particles (the last of each stack shorter). */
-static gar_status make_shards(gar_inputs *in, size_t size, shard **out, size_t *n_out)
-{
-    size_t n = 0, k = 0;
-    shard *list = NULL;
-    gar_status st;
-    for (size_t i = 0; i < gar_inputs_n_stacks(in); i++)
-        n += (gar_stack_count(gar_inputs_stack(in, i)) + size - 1) / size;
-    if ((st = gar_alloc((void **)&list, n ? n : 1, sizeof *list, "shard list")) != GAR_OK)
-        return st;
-    for (size_t i = 0; i < gar_inputs_n_stacks(in); i++) {
-        size_t count = gar_stack_count(gar_inputs_stack(in, i));
-        for (size_t first = 0; first < count; first += size) {
-            list[k].stack = i;
-            list[k].first = first;
-            list[k].count = count - first < size ? count - first : size;
-            k++;
-        }
-    }
-    *out = list;
-    *n_out = n;
-    return GAR_OK;
-}
-
-/* All ranks learn whether any failed; the first failure's message reaches rank 0. */
-static gar_status agree(gar_status st, int size)
-{
-    int first;
-    gar_status all;
-    if (size == 1)
-        return st;
-    all = gar_mpi_agree(st, &first);
-    if (all != GAR_OK && first > 0)
-        gar_mpi_forward_error(first, 0);
-    return all;
-}
 
 /* Set by SIGTERM or SIGUSR1 (Slurm's --signal): checkpoint and stop. */
 static volatile sig_atomic_t stop_signal = 0;
@@ -249,7 +208,7 @@ static gar_status take_checkpoint(ckpt_ctx *c)
         k.done = (unsigned char *)gar_sched_done(c->sched);
         st = gar_checkpoint_save(c->path, &k);
     }
-    if ((st = agree(st, c->size)) != GAR_OK)
+    if ((st = gar_mpi_agree_report(st, c->size)) != GAR_OK)
         return st;
     stop = c->size > 1 ? gar_mpi_bcast_int(stop_signal != 0, 0) : stop_signal != 0;
     c->last = gar_wall_seconds();
@@ -293,7 +252,7 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
     gar_status st = GAR_OK;
     const recon_settings *s = c->s;
     batch_buf b = {NULL, NULL, (size_t)s->batch, box * box};
-    shard *shards = NULL;
+    cmd_shard *shards = NULL;
     size_t done = 0;
     const double delay = test_shard_delay();
     if (c->rank != 0 || c->size == 1) {
@@ -301,7 +260,7 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
             (st = gar_alloc((void **)&b.meta, b.batch, sizeof *b.meta, "metadata batch")) != GAR_OK)
             goto done;
     }
-    if ((st = make_shards(in, c->shard_size, &shards, &c->n_shards)) != GAR_OK ||
+    if ((st = cmd_make_shards(in, c->shard_size, &shards, &c->n_shards)) != GAR_OK ||
         (st = gar_sched_create(c->n_shards, &c->sched)) != GAR_OK)
         goto done;
     if (resumed_done != NULL)
@@ -316,7 +275,7 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
                 break;
             if ((st = gar_sched_next(c->sched, &k)) != GAR_OK || k < 0)
                 break;
-            const shard *sh = &shards[k];
+            const cmd_shard *sh = &shards[k];
             if ((st = insert_range(gar_inputs_stack(in, sh->stack), sh->first, sh->count, c->rec, s, &b,
                                    c->fig, NULL, &done)) != GAR_OK)
                 break;
@@ -339,7 +298,7 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
                     break;
                 continue;
             }
-            const shard *sh = &shards[k];
+            const cmd_shard *sh = &shards[k];
             st = insert_range(gar_inputs_stack(in, sh->stack), sh->first, sh->count, c->rec, s, &b, c->fig,
                               NULL, &done);
             if (st != GAR_OK) {
@@ -534,11 +493,11 @@ static gar_status run(gar_params *p, const char *params_path, int rank, int size
     }
 checked:
     /* The first collective: every rank has validated the same inputs. */
-    if ((st = agree(st, size)) != GAR_OK)
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
         goto done;
     st = distribute(in, &ck, resumed_done, box);
     gar_sched_destroy(&ck.sched);
-    if ((st = agree(st, size)) != GAR_OK)
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
         goto done;
     if (size > 1 && (st = reduce_partials(rec, &s, rank, &fig)) != GAR_OK)
         goto done;

@@ -97,6 +97,8 @@ typedef struct refine_run {
     size_t n_shells;
     iter_record rec[1000];
     size_t n_rec;
+    int rank, size;
+    size_t *stack_base;        /* global index of each stack's first particle */
 } refine_run;
 
 static gar_status read_refine_settings(const gar_params *p, refine_settings *f)
@@ -183,85 +185,181 @@ static void free_references(gar_refproj *ref[2])
     ref[1] = NULL;
 }
 
-/* One pass over the stacks: search each batch (when `search` is given),
- * then insert it with the poses found. *changed: the fraction of particles
- * whose pose moved by more than `step` degrees (modulo the symmetry). */
-static gar_status pass(refine_run *r, gar_search *search, gar_recon *rec, double step, double *changed)
+/* Buffers for one range of particles at a time. */
+typedef struct pass_buf {
+    float *images;
+    gar_particle *meta;
+    double *score;
+    size_t *idx;
+} pass_buf;
+
+/* Particles [first, first + count) of stack k (global indices from base):
+ * search each batch (when `search` is given), then insert it with the poses
+ * found. Found poses go to r->poses and updated[i] is set; *moved counts the
+ * poses that moved by more than `step` degrees (modulo the symmetry). */
+static gar_status search_range(refine_run *r, gar_search *search, gar_recon *rec, pass_buf *b, size_t k, size_t first0,
+                               size_t count, size_t base, double step, unsigned char *updated, size_t *moved)
+{
+    gar_status st;
+    const size_t batch = (size_t)r->rs.batch, npix = r->box * r->box, end = first0 + count;
+    gar_stack *stack = gar_inputs_stack(r->in, k);
+    for (size_t first = first0; first < end; first += batch) {
+        size_t cnt = end - first < batch ? end - first : batch, kept = 0;
+        if ((st = gar_stack_read_images(stack, first, cnt, b->images)) != GAR_OK ||
+            (st = gar_stack_read_meta(stack, first, cnt, b->meta)) != GAR_OK)
+            return st;
+        for (size_t i = 0; i < cnt; i++) {
+            const gar_pose *q = &r->poses[base + first + i];
+            if (!gar_image_is_finite(b->images + i * npix, npix)) {
+                if (!r->rs.skip_nonfinite)
+                    return gar_error(GAR_ERR_DATA, "%s: particle %zu: image holds NaN or Inf (set [input] "
+                                     "nonfinite = skip to leave such particles out)", gar_stack_path(stack), first + i);
+                continue;
+            }
+            if (kept != i)
+                memcpy(b->images + kept * npix, b->images + i * npix, npix * sizeof(float));
+            b->meta[kept] = b->meta[i];
+            b->meta[kept].rot_deg = q->rot_deg;
+            b->meta[kept].tilt_deg = q->tilt_deg;
+            b->meta[kept].psi_deg = q->psi_deg;
+            b->meta[kept].origin_x_A = q->origin_x_A;
+            b->meta[kept].origin_y_A = q->origin_y_A;
+            b->meta[kept].half_set = q->half_set;
+            b->idx[kept] = base + first + i;
+            kept++;
+        }
+        if (search != NULL && kept > 0 && (st = gar_search_batch(search, b->images, b->meta, b->score, kept)) != GAR_OK)
+            return st;
+        for (size_t i = 0; i < kept && search != NULL; i++) {
+            gar_pose *q = &r->poses[b->idx[i]];
+            double A[9], B[9];
+            gar_euler_to_matrix(q->rot_deg, q->tilt_deg, q->psi_deg, A);
+            gar_euler_to_matrix(b->meta[i].rot_deg, b->meta[i].tilt_deg, b->meta[i].psi_deg, B);
+            *moved += gar_symmetry_angle_between(r->sym, A, B) > step;
+            q->rot_deg = b->meta[i].rot_deg;
+            q->tilt_deg = b->meta[i].tilt_deg;
+            q->psi_deg = b->meta[i].psi_deg;
+            q->origin_x_A = b->meta[i].origin_x_A;
+            q->origin_y_A = b->meta[i].origin_y_A;
+            q->score = b->score[i];
+            updated[b->idx[i]] = 1;
+        }
+        if (kept > 0 && (st = gar_recon_insert(rec, b->images, b->meta, kept)) != GAR_OK)
+            return st;
+    }
+    return GAR_OK;
+}
+
+static void shard_progress(size_t handed_out, void *arg) { gar_progress_update((gar_progress *)arg, handed_out); }
+
+/* Sum the workers' partial volumes and counts, and bring the poses they found
+ * to rank 0 (each particle was searched by one rank: a sum of the rows, with
+ * a flag for the rows a rank wrote). Collective. */
+static gar_status gather_results(refine_run *r, gar_recon *rec, const unsigned char *updated, size_t *moved)
+{
+    gar_status st = GAR_OK;
+    const size_t chunk = (size_t)r->rs.reduce_chunk_mb << 20, nvox = gar_recon_voxels(rec), n = r->n;
+    double counts[3] = {(double)gar_recon_count(rec, 1), (double)gar_recon_count(rec, 2), (double)*moved};
+    double *rows = NULL;
+    for (int h = 1; h <= 2; h++)
+        if ((st = gar_mpi_reduce_float_sum(gar_recon_data(rec, h), 2 * nvox, 0, chunk)) != GAR_OK ||
+            (st = gar_mpi_reduce_float_sum(gar_recon_weight(rec, h), nvox, 0, chunk)) != GAR_OK)
+            return st;
+    if ((st = gar_mpi_reduce_sum(counts, counts, 3, 0, chunk)) != GAR_OK ||
+        (st = gar_calloc((void **)&rows, n ? n : 1, 7 * sizeof(double), "poses")) != GAR_OK)
+        return st;
+    for (size_t i = 0; i < n; i++)
+        if (updated[i]) {
+            const gar_pose *q = &r->poses[i];
+            double *x = rows + 7 * i;
+            x[0] = q->rot_deg, x[1] = q->tilt_deg, x[2] = q->psi_deg;
+            x[3] = q->origin_x_A, x[4] = q->origin_y_A, x[5] = q->score, x[6] = 1;
+        }
+    if ((st = gar_mpi_reduce_sum(rows, rows, 7 * n, 0, chunk)) == GAR_OK) {
+        gar_recon_set_count(rec, 1, (size_t)counts[0]);
+        gar_recon_set_count(rec, 2, (size_t)counts[1]);
+        *moved = (size_t)counts[2];
+        for (size_t i = 0; i < n; i++) {
+            const double *x = rows + 7 * i;
+            if (x[6] > 0.5) {
+                gar_pose *q = &r->poses[i];
+                q->rot_deg = x[0], q->tilt_deg = x[1], q->psi_deg = x[2];
+                q->origin_x_A = x[3], q->origin_y_A = x[4], q->score = x[5];
+            }
+        }
+    }
+    free(rows);
+    return st;
+}
+
+/* One pass over all particles: with one process it works through the shards
+ * itself; with several, rank 0 hands them out on request and the workers
+ * search and insert them; then the results meet on rank 0. *changed (rank
+ * 0): the fraction of particles whose pose moved by more than `step`. */
+static gar_status iteration_pass(refine_run *r, int searching, gar_search *search, gar_recon *rec, double step,
+                                 double *changed)
 {
     gar_status st = GAR_OK;
     const size_t batch = (size_t)r->rs.batch, npix = r->box * r->box;
-    float *images = NULL;
-    gar_particle *meta = NULL;
-    double *score = NULL;
-    size_t *idx = NULL, base = 0, moved = 0, done = 0;
-    gar_progress *prog = gar_progress_create(search ? "search" : "reconstruct", "particles", r->n, 30.0);
-    if ((st = gar_alloc((void **)&images, batch, npix * sizeof(float), "particle batch")) != GAR_OK ||
-        (st = gar_alloc((void **)&meta, batch, sizeof *meta, "metadata batch")) != GAR_OK ||
-        (st = gar_alloc((void **)&score, batch, sizeof *score, "scores")) != GAR_OK ||
-        (st = gar_alloc((void **)&idx, batch, sizeof *idx, "particle indices")) != GAR_OK)
-        goto done;
-    for (size_t k = 0; k < gar_inputs_n_stacks(r->in); k++) {
-        gar_stack *stack = gar_inputs_stack(r->in, k);
-        const size_t count = gar_stack_count(stack);
-        for (size_t first = 0; first < count; first += batch) {
-            size_t cnt = count - first < batch ? count - first : batch, kept = 0;
-            if ((st = gar_stack_read_images(stack, first, cnt, images)) != GAR_OK ||
-                (st = gar_stack_read_meta(stack, first, cnt, meta)) != GAR_OK)
-                goto done;
-            for (size_t i = 0; i < cnt; i++) {
-                const gar_pose *q = &r->poses[base + first + i];
-                if (!gar_image_is_finite(images + i * npix, npix)) {
-                    if (!r->rs.skip_nonfinite) {
-                        st = gar_error(GAR_ERR_DATA, "%s: particle %zu: image holds NaN or Inf (set [input] "
-                                       "nonfinite = skip to leave such particles out)", gar_stack_path(stack),
-                                       first + i);
-                        goto done;
-                    }
-                    continue;
-                }
-                if (kept != i)
-                    memcpy(images + kept * npix, images + i * npix, npix * sizeof(float));
-                meta[kept] = meta[i];
-                meta[kept].rot_deg = q->rot_deg;
-                meta[kept].tilt_deg = q->tilt_deg;
-                meta[kept].psi_deg = q->psi_deg;
-                meta[kept].origin_x_A = q->origin_x_A;
-                meta[kept].origin_y_A = q->origin_y_A;
-                meta[kept].half_set = q->half_set;
-                idx[kept] = base + first + i;
-                kept++;
-            }
-            if (search != NULL && kept > 0 && (st = gar_search_batch(search, images, meta, score, kept)) != GAR_OK)
-                goto done;
-            for (size_t i = 0; i < kept && search != NULL; i++) {
-                gar_pose *q = &r->poses[idx[i]];
-                double A[9], B[9], a;
-                gar_euler_to_matrix(q->rot_deg, q->tilt_deg, q->psi_deg, A);
-                gar_euler_to_matrix(meta[i].rot_deg, meta[i].tilt_deg, meta[i].psi_deg, B);
-                a = gar_symmetry_angle_between(r->sym, A, B);
-                moved += a > step;
-                q->rot_deg = meta[i].rot_deg;
-                q->tilt_deg = meta[i].tilt_deg;
-                q->psi_deg = meta[i].psi_deg;
-                q->origin_x_A = meta[i].origin_x_A;
-                q->origin_y_A = meta[i].origin_y_A;
-                q->score = score[i];
-            }
-            if (kept > 0 && (st = gar_recon_insert(rec, images, meta, kept)) != GAR_OK)
-                goto done;
-            done += cnt;
-            gar_progress_update(prog, done);
-        }
-        base += count;
+    pass_buf b = {NULL, NULL, NULL, NULL};
+    unsigned char *updated = NULL;
+    cmd_shard *shards = NULL;
+    gar_sched *sched = NULL;
+    size_t n_shards = 0, moved = 0, shard_size = (size_t)r->rs.shard_size;
+    gar_progress *prog = NULL;
+    if (shard_size == 0) {
+        size_t parts = r->size > 1 ? 8 * (size_t)(r->size - 1) : 16;
+        shard_size = (r->n + parts - 1) / parts;
+        if (shard_size < batch)
+            shard_size = batch;
     }
+    if ((st = gar_alloc((void **)&b.images, batch, npix * sizeof(float), "particle batch")) != GAR_OK ||
+        (st = gar_alloc((void **)&b.meta, batch, sizeof *b.meta, "metadata batch")) != GAR_OK ||
+        (st = gar_alloc((void **)&b.score, batch, sizeof *b.score, "scores")) != GAR_OK ||
+        (st = gar_alloc((void **)&b.idx, batch, sizeof *b.idx, "particle indices")) != GAR_OK ||
+        (st = gar_calloc((void **)&updated, r->n ? r->n : 1, 1, "pose flags")) != GAR_OK ||
+        (st = cmd_make_shards(r->in, shard_size, &shards, &n_shards)) != GAR_OK)
+        goto done;
+    if (r->size > 1 && (st = gar_sched_create(n_shards, &sched)) != GAR_OK)
+        goto done;
+    if (r->rank == 0)
+        prog = gar_progress_create(searching ? "search" : "reconstruct", "shards", n_shards, 30.0);
+    if (r->size == 1) {
+        for (size_t k = 0; k < n_shards && st == GAR_OK; k++) {
+            const cmd_shard *sh = &shards[k];
+            st = search_range(r, search, rec, &b, sh->stack, sh->first, sh->count, r->stack_base[sh->stack], step,
+                              updated, &moved);
+            gar_progress_update(prog, k + 1);
+        }
+    } else if (r->rank == 0) {
+        st = gar_sched_serve(sched, 2e-3, shard_progress, NULL, prog);
+    } else {
+        long k;
+        while ((st = gar_sched_next(sched, &k)) == GAR_OK && k >= 0) {
+            const cmd_shard *sh = &shards[k];
+            st = search_range(r, search, rec, &b, sh->stack, sh->first, sh->count, r->stack_base[sh->stack], step,
+                              updated, &moved);
+            if (st != GAR_OK) {
+                gar_sched_fail(sched, st);
+                break;
+            }
+        }
+    }
+    if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK)
+        goto done;
     gar_progress_finish(&prog);
+    if (r->size > 1 && (st = gather_results(r, rec, updated, &moved)) != GAR_OK)
+        goto done;
     *changed = r->n ? (double)moved / (double)r->n : 0;
 done:
     gar_progress_destroy(&prog);
-    free(images);
-    free(meta);
-    free(score);
-    free(idx);
+    gar_sched_destroy(&sched);
+    free(shards);
+    free(updated);
+    free(b.images);
+    free(b.meta);
+    free(b.score);
+    free(b.idx);
     return st;
 }
 
@@ -467,7 +565,7 @@ done:
     return st;
 }
 
-static gar_status run(gar_params *p, const char *params_path, int resume)
+static gar_status run(gar_params *p, const char *params_path, int resume, int rank, int size)
 {
     gar_status st = GAR_OK;
     refine_run *r = NULL;
@@ -481,21 +579,23 @@ static gar_status run(gar_params *p, const char *params_path, int resume)
     if ((st = gar_calloc((void **)&r, 1, sizeof *r, "refinement")) != GAR_OK)
         return st;
     r->p = p;
+    r->rank = rank;
+    r->size = size;
     if ((st = cmd_read_recon_settings(p, &r->rs)) != GAR_OK || (st = read_refine_settings(p, &r->f)) != GAR_OK)
-        goto done;
+        goto checked;
     if (gar_params_is_set(p, "reconstruct", "symmetry") && strcmp(r->rs.symmetry, r->f.symmetry) != 0) {
         cmd_where(p, "reconstruct", "symmetry", loc, sizeof loc);
         st = gar_error(GAR_ERR_USAGE, "%s = %s, but refine uses [refine] symmetry (%s): set the symmetry there "
                        "only", loc, r->rs.symmetry, r->f.symmetry);
-        goto done;
+        goto checked;
     }
     if ((st = gar_symmetry_create(r->f.symmetry, &r->sym)) != GAR_OK) {
         cmd_where(p, "refine", "symmetry", loc, sizeof loc);
         gar_error_context(st, "%s", loc);
-        goto done;
+        goto checked;
     }
     if ((st = gar_inputs_open(r->rs.stacks, r->rs.n_stacks, &r->in)) != GAR_OK)
-        goto done;
+        goto checked;
     r->n = gar_inputs_count(r->in);
     r->box = gar_inputs_box(r->in);
     r->px = gar_inputs_pixel_size(r->in);
@@ -504,48 +604,50 @@ static gar_status run(gar_params *p, const char *params_path, int resume)
         cmd_where(p, "reconstruct", "ctf", loc, sizeof loc);
         st = gar_error(GAR_ERR_DATA, "%s = yes, but the stacks hold no defocus columns; set it to no for data "
                        "without a CTF", loc);
-        goto done;
+        goto checked;
     }
     if ((st = gar_mrc_read(r->f.initial_map, &initial)) != GAR_OK)
-        goto done;
+        goto checked;
     if (initial->nx != r->box || initial->ny != r->box || initial->nz != r->box) {
         cmd_where(p, "refine", "initial_map", loc, sizeof loc);
         st = gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc, r->f.initial_map,
                        initial->nx, initial->ny, initial->nz, r->box, r->box);
-        goto done;
+        goto checked;
     }
     if (initial->pixel_size > 0 && fabs(initial->pixel_size / r->px - 1) > 0.01) {
         cmd_where(p, "refine", "initial_map", loc, sizeof loc);
         st = gar_error(GAR_ERR_DATA, "%s: %s has %.4g Å pixels, the particles %.4g Å", loc, r->f.initial_map,
                        initial->pixel_size, r->px);
-        goto done;
+        goto checked;
     }
     if (r->rs.reference != NULL && (st = gar_mrc_read(r->rs.reference, &truth)) != GAR_OK)
-        goto done;
+        goto checked;
     if (truth != NULL && (truth->nx != r->box || truth->ny != r->box || truth->nz != r->box)) {
         cmd_where(p, "reconstruct", "reference", loc, sizeof loc);
         st = gar_error(GAR_ERR_DATA, "%s: %s is not a %zu³ map", loc, r->rs.reference, r->box);
-        goto done;
+        goto checked;
     }
     r->mask_px = r->f.mask_diameter > 0 ? 0.5 * r->f.mask_diameter / r->px : 0.45 * (double)r->box;
     if (r->mask_px > 0.5 * (double)r->box) {
         cmd_where(p, "refine", "mask_diameter", loc, sizeof loc);
         st = gar_error(GAR_ERR_USAGE, "%s: %g Å is wider than the box (%g Å)", loc, r->f.mask_diameter,
                        r->box * r->px);
-        goto done;
+        goto checked;
     }
     if (shell_of(r, r->f.initial_res) >= r->box / 2.0 - 3) {
         cmd_where(p, "refine", "initial_resolution", loc, sizeof loc);
         st = gar_error(GAR_ERR_USAGE, "%s: %g Å is too close to Nyquist (%g Å) to start from", loc,
                        r->f.initial_res, 2 * r->px);
-        goto done;
+        goto checked;
     }
 
     r->optics = gar_stack_optics(gar_inputs_stack(r->in, 0), &r->n_optics);
     if ((st = gar_alloc((void **)&r->ops, gar_symmetry_order(r->sym), 9 * sizeof(double), "operators")) != GAR_OK ||
         (st = gar_calloc((void **)&r->poses, r->n ? r->n : 1, sizeof *r->poses, "poses")) != GAR_OK ||
-        (st = gar_calloc((void **)&r->fsc, r->n_shells, sizeof *r->fsc, "FSC")) != GAR_OK)
-        goto done;
+        (st = gar_calloc((void **)&r->fsc, r->n_shells, sizeof *r->fsc, "FSC")) != GAR_OK ||
+        (st = gar_calloc((void **)&r->stack_base, gar_inputs_n_stacks(r->in), sizeof *r->stack_base,
+                         "stack offsets")) != GAR_OK)
+        goto checked;
     for (size_t i = 0; i < gar_symmetry_order(r->sym); i++)
         memcpy(r->ops + 9 * i, gar_symmetry_matrix(r->sym, i), 9 * sizeof(double));
     memset(&r->rcfg, 0, sizeof r->rcfg);
@@ -568,113 +670,149 @@ static gar_status run(gar_params *p, const char *params_path, int resume)
     /* The start: half sets from the stacks, no poses (a global search needs none). */
     {
         size_t base = 0;
-        gar_particle m;
-        for (size_t k = 0; k < gar_inputs_n_stacks(r->in); k++) {
+        gar_particle *m = NULL;
+        if ((st = gar_alloc((void **)&m, 4096, sizeof *m, "metadata")) != GAR_OK)
+            goto checked;
+        for (size_t k = 0; k < gar_inputs_n_stacks(r->in) && st == GAR_OK; k++) {
             gar_stack *stack = gar_inputs_stack(r->in, k);
-            for (size_t i = 0; i < gar_stack_count(stack); i++) {
-                if ((st = gar_stack_read_meta(stack, i, 1, &m)) != GAR_OK)
-                    goto done;
-                r->poses[base + i].half_set = m.half_set;
+            r->stack_base[k] = base;
+            for (size_t i = 0; i < gar_stack_count(stack) && st == GAR_OK; i += 4096) {
+                size_t cnt = gar_stack_count(stack) - i < 4096 ? gar_stack_count(stack) - i : 4096;
+                if ((st = gar_stack_read_meta(stack, i, cnt, m)) == GAR_OK)
+                    for (size_t j = 0; j < cnt; j++)
+                        r->poses[base + i + j].half_set = m[j].half_set;
             }
             base += gar_stack_count(stack);
         }
+        free(m);
+        if (st != GAR_OK)
+            goto checked;
     }
     r->state.angular_step_deg = r->f.step;
     r->state.local = r->f.step <= r->f.local_below;
+checked:
+    /* Every rank checked the same inputs. */
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+        goto done;
 
-    /* The output folder: new, or the one to continue. */
+    /* The output folder (rank 0): new, or the one to continue. */
     cmd_where(p, "output", "dir", loc, sizeof loc);
-    if (resume) {
+    if (rank == 0 && resume) {
         size_t last = last_iteration(r);
-        if (last == 0) {
+        if (last == 0)
             st = gar_error(GAR_ERR_NOINPUT, "%s: %s holds no finished iteration to continue from", loc, r->rs.out_dir);
-            goto done;
-        }
-        if ((st = load_iteration(r, last)) != GAR_OK)
-            goto done;
-        gar_log_info("continuing from iteration %zu of %s: resolution %.2f Å, next step %.3g degrees", last,
-                     r->rs.out_dir, r->state.resolution_A, r->state.angular_step_deg);
-    } else {
+        else if ((st = load_iteration(r, last)) == GAR_OK)
+            gar_log_info("continuing from iteration %zu of %s: resolution %.2f Å, next step %.3g degrees", last,
+                         r->rs.out_dir, r->state.resolution_A, r->state.angular_step_deg);
+    } else if (rank == 0) {
         gar_outdir *out = NULL;
         /* Checks the folder (not an input, empty unless overwrite); refine writes into it directly. */
-        if ((st = gar_outdir_begin(r->rs.out_dir, r->rs.overwrite, r->rs.stacks, r->rs.n_stacks, loc, &out)) != GAR_OK)
-            goto done;
-        gar_outdir_abort(&out);
-        if ((st = make_dir(r->rs.out_dir)) != GAR_OK)
-            goto done;
+        if ((st = gar_outdir_begin(r->rs.out_dir, r->rs.overwrite, r->rs.stacks, r->rs.n_stacks, loc, &out)) == GAR_OK) {
+            gar_outdir_abort(&out);
+            st = make_dir(r->rs.out_dir);
+        }
     }
-    gar_log_info("%zu particles, %zu px at %.4g Å/px, symmetry %s, from %s at %g Å, step %g degrees, %d threads",
-                 r->n, r->box, r->px, gar_symmetry_name(r->sym), r->f.initial_map, r->f.initial_res, r->f.step,
-                 r->rcfg.threads);
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+        goto done;
+    gar_log_info("%zu particles, %zu px at %.4g Å/px, symmetry %s, from %s at %g Å, step %g degrees, %d rank%s × %d "
+                 "threads", r->n, r->box, r->px, gar_symmetry_name(r->sym), r->f.initial_map, r->f.initial_res,
+                 r->f.step, size, size > 1 ? "s" : "", r->rcfg.threads);
 
-    while (!r->state.converged && r->state.iteration < (uint64_t)r->f.iterations) {
+    for (;;) {
+        /* Rank 0 holds the state: every rank starts the iteration from it. */
+        if (size > 1 && ((st = gar_mpi_bcast_bytes(&r->state, sizeof r->state, 0)) != GAR_OK ||
+                         (st = gar_mpi_bcast_bytes(r->poses, r->n * sizeof *r->poses, 0)) != GAR_OK ||
+                         (st = gar_mpi_bcast_bytes(r->fsc, r->n_shells * sizeof *r->fsc, 0)) != GAR_OK))
+            goto done;
+        if (size > 1 && r->state.iteration > 0) {
+            for (int h = 0; h < 2 && st == GAR_OK; h++)
+                if (r->half[h] == NULL)
+                    st = gar_map_create(r->box, r->box, r->box, r->px, &r->half[h]);
+            if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+                goto done;
+            for (int h = 0; h < 2 && st == GAR_OK; h++)
+                st = gar_mpi_bcast_bytes(r->half[h]->data, gar_map_voxels(r->half[h]) * sizeof(float), 0);
+            if (st != GAR_OK)
+                goto done;
+        }
+        if (r->state.converged || r->state.iteration >= (uint64_t)r->f.iterations)
+            break;
         const size_t it = (size_t)r->state.iteration + 1;
         const double t_it = gar_wall_seconds(), step = r->state.angular_step_deg;
         const int local = (int)r->state.local;
         const double band = it == 1 ? fmin(shell_of(r, r->f.initial_res), r->box / 2.0 - 3.0)
                                     : search_band(r, r->state.resolution_A);
         double changed = 0, res;
-        gar_search_config sc;
-        if ((st = make_references(r, it == 1 ? initial : NULL, band, ref)) != GAR_OK)
-            goto done;
-        memset(&sc, 0, sizeof sc);
-        sc.box = r->box;
-        sc.pixel_size_A = r->px;
-        sc.band_radius = band;
-        sc.mask_radius_px = r->mask_px;
-        sc.ctf = r->rs.ctf;
-        sc.optics = r->optics;
-        sc.n_optics = r->n_optics;
-        sc.sym = r->sym;
-        sc.mode = local ? GAR_SEARCH_LOCAL : GAR_SEARCH_GLOBAL;
-        sc.angular_step_deg = step;
-        sc.shift_range_A = r->f.shift_range > 0 ? r->f.shift_range : 5 * r->px;
-        sc.shift_step_A = r->f.shift_step > 0 ? r->f.shift_step : r->px;
-        sc.top_k = 8;
-        sc.threads = r->rcfg.threads;
-        sc.ref[0] = ref[0];
-        sc.ref[1] = ref[1];
-        if ((st = gar_search_create(&sc, &search)) != GAR_OK || (st = gar_recon_create(&r->rcfg, &rec)) != GAR_OK)
+        gar_recon_destroy(&rec);
+        if (rank != 0 || size == 1) {
+            gar_search_config sc;
+            memset(&sc, 0, sizeof sc);
+            sc.box = r->box;
+            sc.pixel_size_A = r->px;
+            sc.band_radius = band;
+            sc.mask_radius_px = r->mask_px;
+            sc.ctf = r->rs.ctf;
+            sc.optics = r->optics;
+            sc.n_optics = r->n_optics;
+            sc.sym = r->sym;
+            sc.mode = local ? GAR_SEARCH_LOCAL : GAR_SEARCH_GLOBAL;
+            sc.angular_step_deg = step;
+            sc.shift_range_A = r->f.shift_range > 0 ? r->f.shift_range : 5 * r->px;
+            sc.shift_step_A = r->f.shift_step > 0 ? r->f.shift_step : r->px;
+            sc.top_k = 8;
+            sc.threads = r->rcfg.threads;
+            if ((st = make_references(r, it == 1 ? initial : NULL, band, ref)) == GAR_OK) {
+                sc.ref[0] = ref[0];
+                sc.ref[1] = ref[1];
+                st = gar_search_create(&sc, &search);
+            }
+        }
+        if (st == GAR_OK)
+            st = gar_recon_create(&r->rcfg, &rec);
+        if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
             goto done;
         gar_log_info("iteration %zu: %s search at %.3g degrees over %.1f shells (%.1f Å)%s", it,
                      local ? "local" : "global", step, band, r->box * r->px / band,
-                     ref[0] == ref[1] && it > 1 ? ", half sets joined" : "");
-        if ((st = pass(r, search, rec, step, &changed)) != GAR_OK)
+                     it > 1 && r->state.resolution_A > r->f.join_below ? ", half sets joined" : "");
+        if ((st = iteration_pass(r, 1, search, rec, step, &changed)) != GAR_OK)
             goto done;
         gar_search_destroy(&search);
         free_references(ref);
-        gar_map_destroy(&r->half[0]);
-        gar_map_destroy(&r->half[1]);
-        if ((st = gar_recon_finalize(rec, 1, &r->half[0])) != GAR_OK ||
-            (st = gar_recon_finalize(rec, 2, &r->half[1])) != GAR_OK ||
-            (st = gar_fsc_compute(r->half[0], r->half[1], r->fsc)) != GAR_OK)
+        if (rank == 0) {
+            gar_map_destroy(&r->half[0]);
+            gar_map_destroy(&r->half[1]);
+            if ((st = gar_recon_finalize(rec, 1, &r->half[0])) == GAR_OK &&
+                (st = gar_recon_finalize(rec, 2, &r->half[1])) == GAR_OK &&
+                (st = gar_fsc_compute(r->half[0], r->half[1], r->fsc)) == GAR_OK) {
+                res = gar_fsc_resolution(r->fsc, r->n_shells, r->box, r->px, 0.143);
+                r->state.iteration = it;
+                advance(r, res, it == 1 ? 1.0 : changed);
+                if (r->n_rec < sizeof r->rec / sizeof r->rec[0])
+                    r->rec[r->n_rec++] = (iter_record){step, res, it == 1 ? 1.0 : changed, gar_wall_seconds() - t_it,
+                                                       band, local};
+                if ((st = write_iteration(r, it)) == GAR_OK)
+                    gar_log_info("iteration %zu: resolution %.2f Å (FSC 0.143), %.0f %% of poses moved more than "
+                                 "%.3g degrees, %.1f s%s", it, res, 100 * (it == 1 ? 1.0 : changed), step,
+                                 gar_wall_seconds() - t_it, r->state.converged ? "; converged" : "");
+            }
+        }
+        if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
             goto done;
-        res = gar_fsc_resolution(r->fsc, r->n_shells, r->box, r->px, 0.143);
-        r->state.iteration = it;
-        advance(r, res, it == 1 ? 1.0 : changed);
-        if (r->n_rec < sizeof r->rec / sizeof r->rec[0])
-            r->rec[r->n_rec++] = (iter_record){step, res, it == 1 ? 1.0 : changed, gar_wall_seconds() - t_it, band,
-                                               local};
-        if ((st = write_iteration(r, it)) != GAR_OK)
-            goto done;
-        gar_log_info("iteration %zu: resolution %.2f Å (FSC 0.143), %.0f %% of poses moved more than %.3g degrees, "
-                     "%.1f s%s", it, res, 100 * (it == 1 ? 1.0 : changed), step, gar_wall_seconds() - t_it,
-                     r->state.converged ? "; converged" : "");
-        if (r->state.iteration < (uint64_t)r->f.iterations && !r->state.converged)
-            gar_recon_destroy(&rec);
     }
     if (rec == NULL) {
         /* Continued after the last iteration: reconstruct from its poses. */
         double unused;
-        if ((st = gar_recon_create(&r->rcfg, &rec)) != GAR_OK || (st = pass(r, NULL, rec, 0, &unused)) != GAR_OK)
+        st = gar_recon_create(&r->rcfg, &rec);
+        if ((st = gar_mpi_agree_report(st, size)) != GAR_OK || (st = iteration_pass(r, 0, NULL, rec, 0, &unused)) != GAR_OK)
             goto done;
     }
-    if ((st = write_final(r, rec, params_path, truth, gar_wall_seconds() - t0)) != GAR_OK)
-        goto done;
-    gar_log_info("%s after %llu iterations in %.1f s", r->state.converged ? "converged" : "stopped",
-                 (unsigned long long)r->state.iteration, gar_wall_seconds() - t0);
-    gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", r->rs.out_dir,
-                 r->state.resolution_A);
+    if (rank == 0 && (st = write_final(r, rec, params_path, truth, gar_wall_seconds() - t0)) == GAR_OK) {
+        gar_log_info("%s after %llu iterations in %.1f s", r->state.converged ? "converged" : "stopped",
+                     (unsigned long long)r->state.iteration, gar_wall_seconds() - t0);
+        gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", r->rs.out_dir,
+                     r->state.resolution_A);
+    }
+    st = gar_mpi_agree_report(st, size);
 done:
     gar_search_destroy(&search);
     free_references(ref);
@@ -687,6 +825,7 @@ done:
         free(r->fsc);
         free(r->poses);
         free(r->ops);
+        free(r->stack_base);
         gar_inputs_close(&r->in);
         gar_symmetry_destroy(&r->sym);
         free(r);
@@ -726,17 +865,19 @@ int gar_cmd_refine(int argc, char **argv)
         return gar_cli_usage_error("refine", "expected one parameter file");
     if ((st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
         return gar_cli_fail(st);
+    if (rank != 0)
+        gar_log_set_quiet(1);
     if (size > 1) {
-        st = gar_error(GAR_ERR_USAGE, "refine runs in one process with threads for now (%d MPI ranks started): "
-                       "run it without mpiexec or srun, with [reconstruct] threads for the cores", size);
-        goto out;
+        char map[4096];
+        gar_mpi_rank_map(map, sizeof map);
+        gar_log_info("%d ranks (pid@host): %s", size, map);
     }
     if ((st = gar_params_load(argv[optind], &p)) != GAR_OK)
         goto out;
     for (size_t i = 0; i < n_sets && st == GAR_OK; i++)
         st = gar_params_set(p, sets[i]);
     if (st == GAR_OK)
-        st = run(p, argv[optind], resume);
+        st = run(p, argv[optind], resume, rank, size);
     gar_params_destroy(&p);
 out:
     gar_mpi_stop();

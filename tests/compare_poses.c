@@ -1,6 +1,7 @@
 /* Test helper: refined poses against the true poses a simulated stack holds.
  *   compare_poses STACK.h5 POSES.h5 SYMMETRY MIN_WITHIN MAX_MEDIAN_SHIFT
- * prints the fraction of particles within 5 degrees of the truth (modulo the
+ * (POSES.h5 a garner poses file, or a stack whose pose columns hold the
+ * poses, e.g. RELION's refined STAR file imported with garner import) prints the fraction of particles within 5 degrees of the truth (modulo the
  * symmetry), the median angular error and the median origin error (Å); exits
  * 0 when the fraction is at least MIN_WITHIN and the median origin error at
  * most MAX_MEDIAN_SHIFT Å.
@@ -69,9 +70,29 @@ int main(int argc, char **argv)
     truth = calloc(n, sizeof *truth);
     ang = calloc(n, sizeof *ang);
     shift = calloc(n, sizeof *shift);
-    if (gar_poses_read(argv[2], poses, n, &state) != GAR_OK || gar_stack_read_meta(stack, 0, n, truth) != GAR_OK) {
+    if (gar_stack_read_meta(stack, 0, n, truth) != GAR_OK) {
         fprintf(stderr, "%s\n", gar_errmsg());
         goto done;
+    }
+    if (gar_poses_read(argv[2], poses, n, &state) != GAR_OK) {
+        gar_stack *other = NULL;
+        gar_particle *m = calloc(n ? n : 1, sizeof *m);
+        if (gar_stack_open(argv[2], &other) != GAR_OK || gar_stack_count(other) != n ||
+            gar_stack_read_meta(other, 0, n, m) != GAR_OK) {
+            fprintf(stderr, "%s: neither a poses file nor a stack of %zu particles\n", argv[2], n);
+            free(m);
+            gar_stack_close(&other);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            poses[i].rot_deg = m[i].rot_deg;
+            poses[i].tilt_deg = m[i].tilt_deg;
+            poses[i].psi_deg = m[i].psi_deg;
+            poses[i].origin_x_A = m[i].origin_x_A;
+            poses[i].origin_y_A = m[i].origin_y_A;
+        }
+        free(m);
+        gar_stack_close(&other);
     }
     for (size_t i = 0; i < n; i++) {
         double A[9], B[9];

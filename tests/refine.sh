@@ -12,7 +12,13 @@ json() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1" | head -n 1; }
 expect 0 "" -- "$GARNER" phantom --symmetry C1 --box 64 --pixel-size 3 --seed 3 --out "$d/c1.mrc"
 expect 0 "" -- "$GARNER" simulate --map "$d/c1.mrc" --count 1000 --snr 1 --shift-sigma 3 --seed 4 --out "$d/c1.h5"
 printf '[input]\nstacks = c1.h5\n[output]\ndir = c1\n[refine]\ninitial_map = c1.mrc\ninitial_resolution = 20\niterations = 8\n[reconstruct]\nreference = c1.mrc\n' > "$d/c1.ini"
-expect 0 "resolution" -- "$GARNER" refine "$d/c1.ini"
+# With MPI where there is a launcher: rank 0 hands out shards, two workers
+# search and insert them.
+launch="" one=""
+if [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null 2>&1; then
+    launch="$MPIEXEC -n 3" one="--set reconstruct.threads=1"
+fi
+expect 0 "resolution" -- $launch "$GARNER" refine "$d/c1.ini" $one
 for f in map.mrc half1.mrc half2.mrc fsc.csv fsc.png angdist.png slices.png poses.h5 summary.json params.ini \
          iter_001/half1.mrc iter_001/poses.h5; do
     check "output $f" -- test -s "$d/c1/$f"
