@@ -14,52 +14,29 @@ static const char *shape_names[5] = {"box", "padded", "shard_size", "n_shards", 
 gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c)
 {
     char tmp[4096];
-    hid_t f = -1, root = -1;
-    gar_status st = GAR_OK;
+    hid_t f;
+    int failed = 0, rc;
     const uint64_t shape[5] = {c->box, c->padded, c->shard_size, c->n_shards, c->particles};
     const uint64_t state[3] = {c->count[0], c->count[1], c->skipped};
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    if ((f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
-        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create the checkpoint", tmp);
-        goto done;
-    }
-    root = H5Gopen2(f, "/", H5P_DEFAULT);
-    if (gar_h5_write_attr_string(root, "format", CKPT_FORMAT) < 0)
-        goto io_fail;
-    if (gar_h5_write_attr_u64(root, "format_version", CKPT_VERSION) < 0)
-        goto io_fail;
-    for (int i = 0; i < 5; i++)
-        if (gar_h5_write_attr_u64(root, shape_names[i], shape[i]) < 0)
-            goto io_fail;
-    if (gar_h5_write_column(f, "state", H5T_NATIVE_UINT64, H5T_STD_U64LE, state, 3) < 0 ||
-        gar_h5_write_column(f, "done", H5T_NATIVE_UCHAR, H5T_STD_U8LE, c->done, c->n_shards ? c->n_shards : 1) < 0 ||
-        gar_h5_write_column(f, "data1", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->G[0], 2 * c->nvox) < 0 ||
-        gar_h5_write_column(f, "weight1", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[0], c->nvox) < 0 ||
-        gar_h5_write_column(f, "data2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->G[1], 2 * c->nvox) < 0 ||
-        gar_h5_write_column(f, "weight2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[1], c->nvox) < 0)
-        goto io_fail;
-    H5Gclose(root);
-    root = -1;
-    if (H5Fclose(f) < 0) {
-        f = -1;
-        goto io_fail;
-    }
-    f = -1;
-    if (rename(tmp, path) != 0) {
-        st = gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s", tmp, path);
-        goto done;
-    }
+    if ((f = gar_h5_create_temp(path, tmp, sizeof tmp)) < 0)
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create the checkpoint", tmp);
+    failed = gar_h5_write_attr_string(f, "format", CKPT_FORMAT) < 0 ||
+             gar_h5_write_attr_u64(f, "format_version", CKPT_VERSION) < 0;
+    for (int i = 0; i < 5 && !failed; i++)
+        failed = gar_h5_write_attr_u64(f, shape_names[i], shape[i]) < 0;
+    failed = failed ||
+             gar_h5_write_column(f, "state", H5T_NATIVE_UINT64, H5T_STD_U64LE, state, 3) < 0 ||
+             gar_h5_write_column(f, "done", H5T_NATIVE_UCHAR, H5T_STD_U8LE, c->done, c->n_shards ? c->n_shards : 1) < 0 ||
+             gar_h5_write_column(f, "data1", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->G[0], 2 * c->nvox) < 0 ||
+             gar_h5_write_column(f, "weight1", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[0], c->nvox) < 0 ||
+             gar_h5_write_column(f, "data2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->G[1], 2 * c->nvox) < 0 ||
+             gar_h5_write_column(f, "weight2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[1], c->nvox) < 0;
+    if ((rc = gar_h5_finish_temp(f, tmp, path, failed)) == -2)
+        return gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s", tmp, path);
+    if (rc != 0)
+        return gar_error(GAR_ERR_IO, "%s: writing the checkpoint failed", tmp);
     return GAR_OK;
-io_fail:
-    st = gar_error(GAR_ERR_IO, "%s: writing the checkpoint failed", tmp);
-done:
-    if (root >= 0)
-        H5Gclose(root);
-    if (f >= 0)
-        H5Fclose(f);
-    unlink(tmp);
-    return st;
 }
 
 gar_status gar_checkpoint_load(const char *path, gar_checkpoint *c)

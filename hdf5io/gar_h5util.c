@@ -1,7 +1,9 @@
 #include "gar_h5util.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static herr_t write_attr(hid_t loc, const char *name, hid_t ftype, hid_t mtype, const void *v)
 {
@@ -105,4 +107,22 @@ herr_t gar_h5_read_column(hid_t loc, const char *name, hid_t mtype, void *buf, s
     if (d >= 0)
         H5Dclose(d);
     return e;
+}
+
+hid_t gar_h5_create_temp(const char *path, char *tmp, size_t len)
+{
+    snprintf(tmp, len, "%s.tmp-%ld", path, (long)getpid());
+    return H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+int gar_h5_finish_temp(hid_t f, const char *tmp, const char *path, int failed)
+{
+    int rc = failed ? -3 : 0;
+    if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
+        rc = -1;
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -2;
+    if (rc != 0)
+        unlink(tmp);
+    return rc;
 }

@@ -21,4 +21,12 @@ herr_t gar_h5_write_column(hid_t loc, const char *name, hid_t mtype, hid_t ftype
 /* Read a 1-D dataset that must hold exactly n elements. */
 herr_t gar_h5_read_column(hid_t loc, const char *name, hid_t mtype, void *buf, size_t n);
 
+/* Create the temporary sibling of `path` (path.tmp-PID, its name into tmp)
+ * for a file written whole and then renamed; < 0 on failure. */
+hid_t gar_h5_create_temp(const char *path, char *tmp, size_t len);
+/* Close f (if >= 0); unless `failed`, rename tmp to path. On any failure tmp
+ * is removed. 0: done; -1: the close (a write) failed; -2: the rename failed;
+ * -3: `failed` was set. */
+int gar_h5_finish_temp(hid_t f, const char *tmp, const char *path, int failed);
+
 #endif

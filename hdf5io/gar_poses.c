@@ -27,20 +27,20 @@ gar_status gar_poses_write(const char *path, const gar_pose *poses, size_t n, co
     double *col = NULL;
     int32_t *half = NULL;
     int64_t *index = NULL;
+    int failed = 1, rc;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if ((st = gar_alloc((void **)&col, n ? n : 1, sizeof *col, "poses")) != GAR_OK ||
         (st = gar_alloc((void **)&half, n ? n : 1, sizeof *half, "poses")) != GAR_OK ||
         (st = gar_alloc((void **)&index, n ? n : 1, sizeof *index, "poses")) != GAR_OK)
         goto done;
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    if ((f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)) < 0) {
+    if ((f = gar_h5_create_temp(path, tmp, sizeof tmp)) < 0) {
         st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create", tmp);
         goto done;
     }
     if (gar_h5_write_attr_string(f, "format", POSES_FORMAT) < 0 ||
         gar_h5_write_attr_u64(f, "format_version", POSES_VERSION) < 0 ||
-        gar_h5_write_attr_u64(f, "particles", n) < 0 || (g = H5Gcreate2(f, "refine", H5P_DEFAULT, H5P_DEFAULT,
-                                                                         H5P_DEFAULT)) < 0 ||
+        gar_h5_write_attr_u64(f, "particles", n) < 0 ||
+        (g = H5Gcreate2(f, "refine", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
         gar_h5_write_attr_u64(g, "iteration", st_in->iteration) < 0 ||
         gar_h5_write_attr_f64(g, "angular_step_deg", st_in->angular_step_deg) < 0 ||
         gar_h5_write_attr_f64(g, "resolution_A", st_in->resolution_A) < 0 ||
@@ -49,44 +49,32 @@ gar_status gar_poses_write(const char *path, const gar_pose *poses, size_t n, co
         gar_h5_write_attr_f64(g, "changed_fraction", st_in->changed_fraction) < 0 ||
         gar_h5_write_attr_u64(g, "local", st_in->local) < 0 ||
         gar_h5_write_attr_u64(g, "converged", st_in->converged) < 0)
-        goto io_fail;
+        goto finish;
     H5Gclose(g);
     if ((g = H5Gcreate2(f, "poses", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
-        goto io_fail;
+        goto finish;
     for (size_t i = 0; i < n; i++) {
         index[i] = (int64_t)i;
         half[i] = poses[i].half_set;
     }
     if (gar_h5_write_column(g, "index", H5T_NATIVE_INT64, H5T_STD_I64LE, index, n) < 0 ||
         gar_h5_write_column(g, "half_set", H5T_NATIVE_INT32, H5T_STD_I32LE, half, n) < 0)
-        goto io_fail;
+        goto finish;
     for (int c = 0; c < 6; c++) {
         for (size_t i = 0; i < n; i++)
             col[i] = *column_of((gar_pose *)&poses[i], c);
         if (gar_h5_write_column(g, columns[c], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, col, n) < 0)
-            goto io_fail;
+            goto finish;
     }
-    H5Gclose(g);
-    g = -1;
-    if (H5Fclose(f) < 0) {
-        f = -1;
-        goto io_fail;
-    }
-    f = -1;
-    if (rename(tmp, path) != 0) {
-        st = gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s", tmp, path);
-        goto done;
-    }
-    goto done;
-io_fail:
-    st = gar_error(GAR_ERR_IO, "%s: writing the poses failed", tmp);
-done:
+    failed = 0;
+finish:
     if (g >= 0)
         H5Gclose(g);
-    if (f >= 0)
-        H5Fclose(f);
-    if (st != GAR_OK)
-        unlink(tmp);
+    if ((rc = gar_h5_finish_temp(f, tmp, path, failed)) == -2)
+        st = gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s", tmp, path);
+    else if (rc != 0)
+        st = gar_error(GAR_ERR_IO, "%s: writing the poses failed", tmp);
+done:
     free(col);
     free(half);
     free(index);

@@ -3,7 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
 #include "cmd_common.h"
+#include "gar_cli.h"
+#include "gar_log.h"
+#include "gar_mpi.h"
 #include "gar_stack.h"
 
 gar_status cmd_read_recon_settings(const gar_params *p, recon_settings *s)
@@ -199,4 +203,75 @@ gar_status cmd_make_shards(gar_inputs *in, size_t size, cmd_shard **out, size_t 
     *out = list;
     *n_out = n;
     return GAR_OK;
+}
+
+int cmd_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
+                      void (*on_start)(void), cmd_run_fn run)
+{
+    const struct option longopts[] = {
+        {"set", required_argument, NULL, 's'},
+        {resume_option, no_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *sets[256];
+    size_t n_sets = 0;
+    int c, rank = 0, size = 1, resume = 0;
+    gar_params *p = NULL;
+    gar_status st;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (n_sets == sizeof sets / sizeof sets[0])
+                return gar_cli_usage_error(name, "too many --set options");
+            sets[n_sets++] = optarg;
+            break;
+        case 'r': resume = 1; break;
+        case 'h': fputs(help, stdout); return 0;
+        default: return gar_cli_usage_error(name, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return gar_cli_usage_error(name, "expected one parameter file");
+    if ((st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
+        return gar_cli_fail(st);
+    if (on_start != NULL)
+        on_start();
+    if (rank != 0)
+        gar_log_set_quiet(1);
+    if (size > 1) {
+        char map[4096];
+        gar_mpi_rank_map(map, sizeof map);
+        gar_log_info("%d ranks (pid@host): %s", size, map);
+    }
+    {
+        /* srun --mpi=none starts singletons that would each do the whole job. */
+        const char *ntasks = getenv("SLURM_NTASKS");
+        if (ntasks != NULL && atoi(ntasks) > 1 && atoi(ntasks) != size) {
+            st = gar_error(GAR_ERR_USAGE, "Slurm started %s tasks but MPI sees %d process%s: launch with "
+                           "srun --mpi=pmi2 (or mpiexec), not --mpi=none", ntasks, size, size > 1 ? "es" : "");
+            goto out;
+        }
+    }
+    if ((st = gar_params_load(argv[optind], &p)) != GAR_OK)
+        goto out;
+    for (size_t i = 0; i < n_sets && st == GAR_OK; i++)
+        st = gar_params_set(p, sets[i]);
+    if (st == GAR_OK)
+        st = run(p, argv[optind], resume, rank, size);
+    gar_params_destroy(&p);
+out:
+    gar_mpi_stop();
+    /* Every rank found the same error; rank 0 says it once. */
+    if (st != GAR_OK && rank != 0)
+        return gar_status_exit_code(st);
+    /* A checkpoint at a signal is the expected end of a job at its time limit. */
+    if (st == GAR_ERR_CHECKPOINT) {
+        gar_log_info("%s", gar_errmsg());
+        return gar_status_exit_code(st);
+    }
+    return st == GAR_OK ? 0 : gar_cli_fail(st);
 }

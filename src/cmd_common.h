@@ -44,4 +44,15 @@ typedef struct cmd_shard {
  * shorter); *out is freed by the caller. */
 gar_status cmd_make_shards(gar_inputs *in, size_t size, cmd_shard **out, size_t *n_out);
 
+/* What a parallel command (reconstruct, refine) does once MPI is up. */
+typedef gar_status (*cmd_run_fn)(gar_params *p, const char *params_path, int resume, int rank, int size);
+
+/* The main of a command run as `[mpiexec -n P] garner NAME PARAMS [--set
+ * section.key=value ...] [--RESUME_OPTION]`: options, MPI start-up (and
+ * `on_start`, if not NULL, right after it), the rank map in the log, the
+ * check against `srun --mpi=none`, the parameter file, `run`, and the exit
+ * code (75 for a checkpoint, one message from rank 0 for an error). */
+int cmd_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
+                      void (*on_start)(void), cmd_run_fn run);
+
 #endif

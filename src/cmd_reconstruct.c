@@ -339,7 +339,7 @@ static gar_status reduce_partials(gar_recon *rec, const recon_settings *s, int r
     return GAR_OK;
 }
 
-static gar_status run(gar_params *p, const char *params_path, int rank, int size, int resume)
+static gar_status run(gar_params *p, const char *params_path, int resume, int rank, int size)
 {
     gar_status st = GAR_OK;
     recon_settings s;
@@ -611,85 +611,24 @@ done:
     return st;
 }
 
+/* SIGTERM and SIGUSR1 (Slurm's --signal) set stop_signal: checkpoint and stop. */
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    /* A blocked signal mask is inherited across exec (some launchers and
+     * CI runners block signals): unblock the two we act on. */
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGUSR1);
+    sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
+}
+
 int gar_cmd_reconstruct(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"set", required_argument, NULL, 's'},
-        {"resume", no_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *sets[256];
-    size_t n_sets = 0;
-    int c, rank = 0, size = 1, resume = 0;
-    gar_params *p = NULL;
-    gar_status st;
-
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (n_sets == sizeof sets / sizeof sets[0])
-                return gar_cli_usage_error("reconstruct", "too many --set options");
-            sets[n_sets++] = optarg;
-            break;
-        case 'r': resume = 1; break;
-        case 'h': fputs(reconstruct_help, stdout); return 0;
-        default:
-            return gar_cli_usage_error("reconstruct", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1)
-        return gar_cli_usage_error("reconstruct", "expected one parameter file");
-    if ((st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
-        return gar_cli_fail(st);
-    {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_stop_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGUSR1, &sa, NULL);
-        /* A blocked signal mask is inherited across exec (some launchers and
-         * CI runners block signals): unblock the two we act on. */
-        sigemptyset(&sa.sa_mask);
-        sigaddset(&sa.sa_mask, SIGTERM);
-        sigaddset(&sa.sa_mask, SIGUSR1);
-        sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
-    }
-    if (rank != 0)
-        gar_log_set_quiet(1);
-    if (size > 1) {
-        char map[4096];
-        gar_mpi_rank_map(map, sizeof map);
-        gar_log_info("%d ranks (pid@host): %s", size, map);
-    }
-    {
-        /* srun --mpi=none starts singletons that would each do the whole job. */
-        const char *ntasks = getenv("SLURM_NTASKS");
-        if (ntasks != NULL && atoi(ntasks) > 1 && atoi(ntasks) != size) {
-            st = gar_error(GAR_ERR_USAGE, "Slurm started %s tasks but MPI sees %d process%s: launch with "
-                           "srun --mpi=pmi2 (or mpiexec), not --mpi=none", ntasks, size, size > 1 ? "es" : "");
-            goto out;
-        }
-    }
-    if ((st = gar_params_load(argv[optind], &p)) != GAR_OK)
-        goto out;
-    for (size_t i = 0; i < n_sets && st == GAR_OK; i++)
-        st = gar_params_set(p, sets[i]);
-    if (st == GAR_OK)
-        st = run(p, argv[optind], rank, size, resume);
-    gar_params_destroy(&p);
-out:
-    gar_mpi_stop();
-    /* Every rank found the same error; rank 0 says it once. */
-    if (st != GAR_OK && rank != 0)
-        return gar_status_exit_code(st);
-    /* A checkpoint at a signal is the expected end of a job at its time limit. */
-    if (st == GAR_ERR_CHECKPOINT) {
-        gar_log_info("%s", gar_errmsg());
-        return gar_status_exit_code(st);
-    }
-    return st == GAR_OK ? 0 : gar_cli_fail(st);
+    return cmd_parallel_main(argc, argv, "reconstruct", reconstruct_help, "resume", install_signal_handlers, run);
 }

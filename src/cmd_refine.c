@@ -835,53 +835,5 @@ done:
 
 int gar_cmd_refine(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"set", required_argument, NULL, 's'},
-        {"continue", no_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *sets[256];
-    size_t n_sets = 0;
-    int c, rank = 0, size = 1, resume = 0;
-    gar_params *p = NULL;
-    gar_status st;
-
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            if (n_sets == sizeof sets / sizeof sets[0])
-                return gar_cli_usage_error("refine", "too many --set options");
-            sets[n_sets++] = optarg;
-            break;
-        case 'c': resume = 1; break;
-        case 'h': fputs(refine_help, stdout); return 0;
-        default: return gar_cli_usage_error("refine", "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind != argc - 1)
-        return gar_cli_usage_error("refine", "expected one parameter file");
-    if ((st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
-        return gar_cli_fail(st);
-    if (rank != 0)
-        gar_log_set_quiet(1);
-    if (size > 1) {
-        char map[4096];
-        gar_mpi_rank_map(map, sizeof map);
-        gar_log_info("%d ranks (pid@host): %s", size, map);
-    }
-    if ((st = gar_params_load(argv[optind], &p)) != GAR_OK)
-        goto out;
-    for (size_t i = 0; i < n_sets && st == GAR_OK; i++)
-        st = gar_params_set(p, sets[i]);
-    if (st == GAR_OK)
-        st = run(p, argv[optind], resume, rank, size);
-    gar_params_destroy(&p);
-out:
-    gar_mpi_stop();
-    if (st != GAR_OK && rank != 0)
-        return gar_status_exit_code(st);
-    return st == GAR_OK ? 0 : gar_cli_fail(st);
+    return cmd_parallel_main(argc, argv, "refine", refine_help, "continue", NULL, run);
 }

@@ -319,8 +319,6 @@ static void draw_fsc(cairo_t *cr, const double *fsc, const double *fsc_ref, size
                           1.0 / resolution_A <= f.nyquist * (1 + 1e-9);
     char buf[64];
 
-    set_rgb(cr, 0xFFFFFF);
-    cairo_paint(cr);
     draw_frequency_axis(cr, &f);
     draw_angstrom_axis(cr, &f);
     draw_fsc_axis(cr, &f);
@@ -439,6 +437,19 @@ done:
     return st;
 }
 
+/* A white picture of w × h pixels to draw on. */
+static gar_status begin_picture(const char *path, int w, int h, cairo_surface_t **surface, cairo_t **cr)
+{
+    *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+    *cr = cairo_create(*surface);
+    if (cairo_status(*cr) != CAIRO_STATUS_SUCCESS)
+        return gar_error(GAR_ERR_OUTPUT, "cannot create the picture %s: %s", path,
+                         cairo_status_to_string(cairo_status(*cr)));
+    set_rgb(*cr, 0xFFFFFF);
+    cairo_paint(*cr);
+    return GAR_OK;
+}
+
 void gar_plot_fsc_geometry(int *x0, int *y0, int *w, int *h)
 {
     if (x0 != NULL)
@@ -466,13 +477,8 @@ gar_status gar_plot_fsc2(const char *path, const double *fsc, const double *fsc_
                        path != NULL ? path : "(null)", box, pixel_size_A);
         goto done;
     }
-    surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, GAR_PLOT_FSC_WIDTH, GAR_PLOT_FSC_HEIGHT);
-    cr = cairo_create(surface);
-    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
-        st = gar_error(GAR_ERR_OUTPUT, "cannot create the picture %s: %s", path,
-                       cairo_status_to_string(cairo_status(cr)));
+    if ((st = begin_picture(path, GAR_PLOT_FSC_WIDTH, GAR_PLOT_FSC_HEIGHT, &surface, &cr)) != GAR_OK)
         goto done;
-    }
     draw_fsc(cr, fsc, fsc_ref, n_shells, box, pixel_size_A, threshold, resolution_A, title, label,
              label_ref);
     st = write_png(surface, cr, path);
@@ -638,15 +644,8 @@ gar_status gar_plot_slices(const char *path, const gar_map *map, const char *tit
                        path, map->nx, map->ny, map->nz, CAIRO_MAX_SIDE);
         goto done;
     }
-    surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height);
-    cr = cairo_create(surface);
-    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
-        st = gar_error(GAR_ERR_OUTPUT, "cannot create the picture %s: %s", path,
-                       cairo_status_to_string(cairo_status(cr)));
+    if ((st = begin_picture(path, width, height, &surface, &cr)) != GAR_OK)
         goto done;
-    }
-    set_rgb(cr, 0xFFFFFF);
-    cairo_paint(cr);
     draw_panels(surface, map, scale, panel_x, panel_y);
 
     pw[0] = map->nx, pw[1] = map->nx, pw[2] = map->ny;
@@ -710,15 +709,8 @@ gar_status gar_plot_angdist(const char *path, const double *rot_deg, const doubl
                 dens_max = count[cy * NX + cx];
         }
     }
-    surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, X0 + W + 30, Y0 + H + 60);
-    cr = cairo_create(surface);
-    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
-        st = gar_error(GAR_ERR_OUTPUT, "cannot create the picture %s: %s", path,
-                       cairo_status_to_string(cairo_status(cr)));
+    if ((st = begin_picture(path, X0 + W + 30, Y0 + H + 60, &surface, &cr)) != GAR_OK)
         goto done;
-    }
-    set_rgb(cr, 0xFFFFFF);
-    cairo_paint(cr);
     for (int cy = 0; cy < NY; cy++)
         for (int cx = 0; cx < NX; cx++) {
             double d = count[cy * NX + cx];

@@ -13,42 +13,8 @@
 #include "gar_search.h"
 #include "gar_simulate.h"
 #include "gar_symmetry.h"
+#include "testsim.h"
 #include "testutil.h"
-
-typedef struct sim_set {
-    size_t n, box;
-    float *images;
-    gar_particle *meta;
-    gar_optics optics;
-} sim_set;
-
-static void simulate(const gar_map *raw, size_t n, double snr, int ctf, double shift_sigma, uint64_t seed,
-                     sim_set *out)
-{
-    gar_map *m = NULL;
-    gar_sim_worker *w = NULL;
-    gar_sim_config cfg;
-    size_t box = raw->nx;
-    gar_sim_config_default(&cfg);
-    cfg.pixel_size_A = raw->pixel_size;
-    cfg.snr = snr;
-    cfg.apply_ctf = ctf;
-    cfg.shift_sigma_A = shift_sigma;
-    cfg.seed = seed;
-    ck_assert_int_eq(gar_sim_prepare_map(raw, &m), GAR_OK);
-    ck_assert_int_eq(gar_sim_worker_create(box, &w), GAR_OK);
-    out->n = n;
-    out->box = box;
-    out->images = malloc(sizeof(float) * n * box * box);
-    out->meta = malloc(sizeof(gar_particle) * n);
-    for (size_t i = 0; i < n; i++) {
-        gar_sim_draw(&cfg, i, &out->meta[i]);
-        ck_assert_int_eq(gar_sim_render(w, m, &cfg, i, &out->meta[i], out->images + i * box * box, NULL), GAR_OK);
-    }
-    gar_sim_optics(&cfg, box, &out->optics);
-    gar_sim_worker_destroy(&w);
-    gar_map_destroy(&m);
-}
 
 static gar_map *phantom(const char *symmetry, size_t box)
 {
@@ -178,8 +144,7 @@ START_TEST(test_slice_matches_projection)
     free(real);
     free(cplx);
     gar_refproj_destroy(&ref);
-    free(s.images);
-    free(s.meta);
+    sim_free(&s);
     gar_map_destroy(&m);
 }
 END_TEST
@@ -252,8 +217,7 @@ START_TEST(test_global_search_noise_free)
     ck_assert_msg(worst_s < 1.0, "worst origin error %.2f Å (expected < 1)", worst_s);
     free(found);
     free(score);
-    free(s.images);
-    free(s.meta);
+    sim_free(&s);
     gar_map_destroy(&m);
 }
 END_TEST
@@ -281,8 +245,7 @@ START_TEST(test_global_search_d7)
     ck_assert_msg(worst < 5.0, "worst pose error modulo D7 %.2f degrees (expected < 5)", worst);
     free(found);
     free(score);
-    free(s.images);
-    free(s.meta);
+    sim_free(&s);
     gar_map_destroy(&m);
     gar_symmetry_destroy(&d7);
 }
@@ -326,8 +289,7 @@ START_TEST(test_local_search_recovers)
     ck_assert_msg(worst_s < 0.5, "worst origin error %.2f Å (expected < 0.5)", worst_s);
     free(found);
     free(score);
-    free(s.images);
-    free(s.meta);
+    sim_free(&s);
     gar_map_destroy(&m);
 }
 END_TEST

@@ -1,0 +1,54 @@
+/* Shared by the Check tests that need simulated particles in memory. */
+#ifndef GAR_TESTSIM_H
+#define GAR_TESTSIM_H
+
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include "gar_map.h"
+#include "gar_particle.h"
+#include "gar_simulate.h"
+
+/* Particles simulated from a map (prepared for the simulator) into arrays. */
+typedef struct sim_set {
+    size_t n, box;
+    float *images;
+    gar_particle *meta;
+    gar_optics optics;
+} sim_set;
+
+static inline void simulate(const gar_map *raw, size_t n, double snr, int ctf, double shift_sigma, uint64_t seed,
+                     sim_set *out)
+{
+    gar_map *m = NULL;
+    gar_sim_worker *w = NULL;
+    gar_sim_config cfg;
+    size_t box = raw->nx;
+    gar_sim_config_default(&cfg);
+    cfg.pixel_size_A = raw->pixel_size > 0 ? raw->pixel_size : 3.0;
+    cfg.snr = snr;
+    cfg.apply_ctf = ctf;
+    cfg.shift_sigma_A = shift_sigma;
+    cfg.seed = seed;
+    ck_assert_int_eq(gar_sim_prepare_map(raw, &m), GAR_OK);
+    ck_assert_int_eq(gar_sim_worker_create(box, &w), GAR_OK);
+    out->n = n;
+    out->box = box;
+    out->images = malloc(sizeof(float) * n * box * box);
+    out->meta = malloc(sizeof(gar_particle) * n);
+    for (size_t i = 0; i < n; i++) {
+        gar_sim_draw(&cfg, i, &out->meta[i]);
+        ck_assert_int_eq(gar_sim_render(w, m, &cfg, i, &out->meta[i], out->images + i * box * box, NULL), GAR_OK);
+    }
+    gar_sim_optics(&cfg, box, &out->optics);
+    gar_sim_worker_destroy(&w);
+    gar_map_destroy(&m);
+}
+
+static inline void sim_free(sim_set *s)
+{
+    free(s->images);
+    free(s->meta);
+}
+
+#endif
