@@ -25,11 +25,14 @@ typedef struct search_ws {
     float *nP;             /* per-pose Σ w C² |P|² */
     double *mats;          /* n_local × 9 */
     double *sx, *sy;       /* the origin grid, pixels */
+    float *eu, *ev;        /* per-row phase tables: e^{−2πi u ox/N}, u = 0..R; e^{−2πi v oy/N}, v = −R..R */
 } search_ws;
 
 struct gar_search {
     gar_search_config cfg;
-    size_t N, B;                  /* box, band pixels */
+    size_t N, B;                  /* box, band pixels (ordered by |k|) */
+    size_t Bc;                    /* global: the first Bc of them, the coarse grid's band */
+    int R;                        /* band radius, whole shells */
     float *ku, *kv, *w;           /* band: frequencies and Hermitian weights */
     size_t n_coarse;              /* global: coarse poses */
     double *coarse_mats;          /* n_coarse × 9 */
@@ -116,43 +119,83 @@ gar_status gar_search_directions(const gar_symmetry *sym, double step_deg, doubl
     return GAR_OK;
 }
 
+typedef struct band_px {
+    int u, v, k2;
+} band_px;
+
+static int by_radius(const void *a, const void *b)
+{
+    const band_px *x = a, *y = b;
+    if (x->k2 != y->k2)
+        return x->k2 < y->k2 ? -1 : 1;
+    if (x->v != y->v)
+        return x->v < y->v ? -1 : 1;
+    return (x->u > y->u) - (x->u < y->u);
+}
+
+/* The band 1 <= |k| <= band_radius of the half plane, ordered by |k| so that
+ * a lower band is a prefix of it. */
 static gar_status build_band(gar_search *s)
 {
     gar_status st;
     const int r = (int)floor(s->cfg.band_radius);
     const double r2 = s->cfg.band_radius * s->cfg.band_radius;
+    band_px *px = NULL;
     size_t n = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        n = 0;
-        for (int v = -r; v <= r; v++)
-            for (int u = 0; u <= r; u++) {
-                double k2 = (double)u * u + (double)v * v;
-                if (k2 < 1 || k2 > r2)
-                    continue;
-                if (pass == 1) {
-                    s->ku[n] = (float)u;
-                    s->kv[n] = (float)v;
-                    s->w[n] = u > 0 ? 2.0f : 1.0f;
-                }
-                n++;
-            }
-        if (pass == 0 && ((st = gar_alloc((void **)&s->ku, n, sizeof(float), "search band")) != GAR_OK ||
-                          (st = gar_alloc((void **)&s->kv, n, sizeof(float), "search band")) != GAR_OK ||
-                          (st = gar_alloc((void **)&s->w, n, sizeof(float), "search band")) != GAR_OK))
-            return st;
+    if ((st = gar_alloc((void **)&px, (size_t)(2 * r + 1) * (size_t)(r + 1), sizeof *px, "search band")) != GAR_OK)
+        return st;
+    for (int v = -r; v <= r; v++)
+        for (int u = 0; u <= r; u++) {
+            int k2 = u * u + v * v;
+            if (k2 < 1 || k2 > r2)
+                continue;
+            px[n].u = u;
+            px[n].v = v;
+            px[n].k2 = k2;
+            n++;
+        }
+    qsort(px, n, sizeof *px, by_radius);
+    if ((st = gar_alloc((void **)&s->ku, n, sizeof(float), "search band")) != GAR_OK ||
+        (st = gar_alloc((void **)&s->kv, n, sizeof(float), "search band")) != GAR_OK ||
+        (st = gar_alloc((void **)&s->w, n, sizeof(float), "search band")) != GAR_OK) {
+        free(px);
+        return st;
     }
+    for (size_t k = 0; k < n; k++) {
+        s->ku[k] = (float)px[k].u;
+        s->kv[k] = (float)px[k].v;
+        s->w[k] = px[k].u > 0 ? 2.0f : 1.0f;
+    }
+    free(px);
     s->B = n;
+    s->R = r;
     return GAR_OK;
 }
 
-/* Slices of `ref` at n poses into rows of P (2B: re then im) and P2 (|P|²). */
-static void slices(const gar_search *s, const gar_refproj *ref, const double *mats, size_t n, float *P, float *P2)
+/* The coarse grid's band: a pose error of one coarse step θ moves a point at
+ * the mask radius ρ by ρθ pixels, which decorrelates frequencies beyond about
+ * N/(ρθ) cycles per box; comparing them only adds noise and work. */
+static void coarse_band(gar_search *s)
 {
-    const size_t B = s->B;
+    const double theta = 2.0 * s->cfg.angular_step_deg * GAR_PI / 180.0;
+    const double rho = s->cfg.mask_radius_px > 0 ? s->cfg.mask_radius_px : 0.45 * (double)s->N;
+    double rc = (double)s->N / (rho * theta);
+    if (rc < 4)
+        rc = 4;
+    s->Bc = 0;
+    while (s->Bc < s->B && (double)s->ku[s->Bc] * s->ku[s->Bc] + (double)s->kv[s->Bc] * s->kv[s->Bc] <= rc * rc)
+        s->Bc++;
+}
+
+/* Slices of `ref` at n poses over the first nb band pixels, into rows of P
+ * (2 nb: re then im) and P2 (|P|², nb). */
+static void slices(const gar_search *s, const gar_refproj *ref, const double *mats, size_t n, size_t nb, float *P,
+                   float *P2)
+{
     for (size_t c = 0; c < n; c++) {
-        float *re = P + c * 2 * B, *im = re + B, *p2 = P2 + c * B;
-        gar_refproj_slice(ref, mats + 9 * c, s->ku, s->kv, B, re, im);
-        for (size_t k = 0; k < B; k++)
+        float *re = P + c * 2 * nb, *im = re + nb, *p2 = P2 + c * nb;
+        gar_refproj_slice(ref, mats + 9 * c, s->ku, s->kv, nb, re, im);
+        for (size_t k = 0; k < nb; k++)
             p2[k] = re[k] * re[k] + im[k] * im[k];
     }
 }
@@ -179,15 +222,15 @@ static gar_status build_coarse(gar_search *s)
             s->cP2[1] = s->cP2[0];
             break;
         }
-        if ((st = gar_alloc((void **)&s->cP[h], s->n_coarse, 2 * s->B * sizeof(float), "coarse slices")) != GAR_OK ||
-            (st = gar_alloc((void **)&s->cP2[h], s->n_coarse, s->B * sizeof(float), "coarse slices")) != GAR_OK)
+        if ((st = gar_alloc((void **)&s->cP[h], s->n_coarse, 2 * s->Bc * sizeof(float), "coarse slices")) != GAR_OK ||
+            (st = gar_alloc((void **)&s->cP2[h], s->n_coarse, s->Bc * sizeof(float), "coarse slices")) != GAR_OK)
             goto done;
         const size_t nc = s->n_coarse;
         const gar_refproj *ref = s->cfg.ref[h];
         float *P = s->cP[h], *P2 = s->cP2[h];
 #pragma omp parallel for num_threads(s->threads) schedule(static)
         for (size_t c = 0; c < nc; c++)
-            slices(s, ref, s->coarse_mats + 9 * c, 1, P + c * 2 * s->B, P2 + c * s->B);
+            slices(s, ref, s->coarse_mats + 9 * c, 1, s->Bc, P + c * 2 * s->Bc, P2 + c * s->Bc);
     }
 done:
     free(dirs);
@@ -227,8 +270,12 @@ gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
     s->threads = cfg->threads > 0 ? cfg->threads : 1;
     if ((st = build_band(s)) != GAR_OK)
         goto fail;
-    if (cfg->mode == GAR_SEARCH_GLOBAL && (st = build_coarse(s)) != GAR_OK)
-        goto fail;
+    s->Bc = s->B;
+    if (cfg->mode == GAR_SEARCH_GLOBAL) {
+        coarse_band(s);
+        if ((st = build_coarse(s)) != GAR_OK)
+            goto fail;
+    }
     cube = cfg->mode == GAR_SEARCH_GLOBAL ? 27 : (2 * LOCAL_HALF + 1) * (2 * LOCAL_HALF + 1) * (2 * LOCAL_HALF + 1);
     s->n_local = cfg->mode == GAR_SEARCH_GLOBAL ? cube * (size_t)s->cfg.top_k : cube;
     ns = shift_axis_count(s);
@@ -251,7 +298,9 @@ gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
             (st = gar_alloc((void **)&w->nP, rows, sizeof(float), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->mats, s->n_local, 9 * sizeof(double), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->sx, s->n_shift_max, sizeof(double), "search")) != GAR_OK ||
-            (st = gar_alloc((void **)&w->sy, s->n_shift_max, sizeof(double), "search")) != GAR_OK)
+            (st = gar_alloc((void **)&w->sy, s->n_shift_max, sizeof(double), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->eu, (size_t)s->R + 1, 2 * sizeof(float), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->ev, 2 * (size_t)s->R + 1, 2 * sizeof(float), "search")) != GAR_OK)
             goto fail;
     }
     *out = s;
@@ -282,6 +331,8 @@ void gar_search_destroy(gar_search **ps)
             free(w->mats);
             free(w->sx);
             free(w->sy);
+            free(w->eu);
+            free(w->ev);
         }
     free(s->ws);
     if (s->cP[1] != s->cP[0]) {
@@ -312,7 +363,7 @@ static const gar_optics *find_optics(const gar_search *s, int32_t group)
 /* The particle's band X (background-levelled, soft-masked, centred), w·C,
  * w·C², and Σ w |X|². */
 static gar_status prepare_particle(const gar_search *s, search_ws *w, const float *image, const gar_particle *meta,
-                                   double *normX)
+                                   double *normX, double *normXc)
 {
     const size_t N = s->N, H = N / 2 + 1;
     float *real = gar_fft2_real(w->fft);
@@ -357,33 +408,44 @@ static gar_status prepare_particle(const gar_search *s, search_ws *w, const floa
         w->wc[k] = s->w[k] * C;
         w->wc2[k] = s->w[k] * C * C;
         nx += (double)s->w[k] * ((double)z[0] * z[0] + (double)z[1] * z[1]);
+        if (k + 1 == s->Bc)
+            *normXc = nx;
     }
     *normX = nx;
     return GAR_OK;
 }
 
-/* Rows of Y: w C X_o for the n origins (sx, sy) (pixels), X_o = X e^{−2πi k·o/N}. */
-static void particle_rows(const gar_search *s, search_ws *w, size_t n)
+/* Rows of Y over the first nb band pixels (2 nb each: re then im): w C X_o
+ * for the n origins (sx, sy) (pixels), X_o = X e^{−2πi k·o/N}. The phase is
+ * separable, e^{−2πi u ox/N} e^{−2πi v oy/N}: 3R + 2 sines per row, not nb. */
+static void particle_rows(const gar_search *s, search_ws *w, size_t n, size_t nb)
 {
-    const size_t B = s->B;
     const double f = -2.0 * GAR_PI / (double)s->N;
+    const int R = s->R;
     for (size_t i = 0; i < n; i++) {
-        float *yr = w->Y + i * 2 * B, *yi = yr + B;
-        for (size_t k = 0; k < B; k++) {
-            double ph = f * (s->ku[k] * w->sx[i] + s->kv[k] * w->sy[i]);
-            float cr = (float)cos(ph), ci = (float)sin(ph);
-            float xr = w->xr[k] * cr - w->xi[k] * ci, xi = w->xr[k] * ci + w->xi[k] * cr;
+        float *yr = w->Y + i * 2 * nb, *yi = yr + nb;
+        for (int u = 0; u <= R; u++) {
+            w->eu[2 * u] = (float)cos(f * u * w->sx[i]);
+            w->eu[2 * u + 1] = (float)sin(f * u * w->sx[i]);
+        }
+        for (int v = -R; v <= R; v++) {
+            w->ev[2 * (v + R)] = (float)cos(f * v * w->sy[i]);
+            w->ev[2 * (v + R) + 1] = (float)sin(f * v * w->sy[i]);
+        }
+        for (size_t k = 0; k < nb; k++) {
+            const float *a = w->eu + 2 * (int)s->ku[k], *b = w->ev + 2 * ((int)s->kv[k] + R);
+            const float cr = a[0] * b[0] - a[1] * b[1], ci = a[0] * b[1] + a[1] * b[0];
+            const float xr = w->xr[k] * cr - w->xi[k] * ci, xi = w->xr[k] * ci + w->xi[k] * cr;
             yr[k] = w->wc[k] * xr;
             yi[k] = w->wc[k] * xi;
         }
     }
 }
 
-/* Scores S (n_shift × n_pose) = Y Pᵀ, and nP = P2 · wC². */
-static void score_poses(const gar_search *s, search_ws *w, size_t n_shift, const float *P, const float *P2,
-                        size_t n_pose)
+/* Scores S (n_shift × n_pose) = Y Pᵀ, and nP = P2 · wC², over the first nb band pixels. */
+static void score_poses(search_ws *w, size_t n_shift, const float *P, const float *P2, size_t n_pose, size_t nb)
 {
-    const int B = (int)s->B;
+    const int B = (int)nb;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_shift, (int)n_pose, 2 * B, 1.0f, w->Y, 2 * B, P,
                 2 * B, 0.0f, w->S, (int)n_pose);
     cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n_pose, B, 1.0f, P2, B, w->wc2, 1, 0.0f, w->nP, 1);
@@ -468,11 +530,11 @@ static double best_of(const search_ws *w, size_t n_shift, size_t n_pose, double 
 static gar_status search_one(gar_search *s, search_ws *w, const float *image, gar_particle *meta, double *score)
 {
     gar_status st;
-    double normX = 0, step = s->cfg.angular_step_deg * GAR_PI / 180.0, px = s->cfg.pixel_size_A, A[9];
+    double normX = 0, normXc = 0, step = s->cfg.angular_step_deg * GAR_PI / 180.0, px = s->cfg.pixel_size_A, A[9];
     const int h = meta->half_set == 2;
     size_t n_shift, n_pose, ns = shift_axis_count(s), bp, bs;
     double shift_step, cx = meta->origin_x_A / px, cy = meta->origin_y_A / px;
-    if ((st = prepare_particle(s, w, image, meta, &normX)) != GAR_OK)
+    if ((st = prepare_particle(s, w, image, meta, &normX, &normXc)) != GAR_OK)
         return st;
     if (s->cfg.mode == GAR_SEARCH_GLOBAL) {
         /* Coarse grid: best score over origins for every pose, then the top k. */
@@ -483,13 +545,13 @@ static gar_status search_one(gar_search *s, search_ws *w, const float *image, ga
             K = 64;
         shift_step = s->cfg.shift_step_A / px;
         n_shift = origin_grid(w, ns, cx, cy, shift_step);
-        particle_rows(s, w, n_shift);
-        score_poses(s, w, n_shift, s->cP[h], s->cP2[h], s->n_coarse);
+        particle_rows(s, w, n_shift, s->Bc);
+        score_poses(w, n_shift, s->cP[h], s->cP2[h], s->n_coarse, s->Bc);
         int nk = 0;
         for (size_t c = 0; c < s->n_coarse; c++) {
             double v = -3.0;
             for (size_t i = 0; i < n_shift; i++) {
-                double x = ncc(w, s->n_coarse, i, c, normX);
+                double x = ncc(w, s->n_coarse, i, c, normXc);
                 if (x > v)
                     v = x;
             }
@@ -507,16 +569,17 @@ static gar_status search_one(gar_search *s, search_ws *w, const float *image, ga
         n_pose = 0;
         for (int k = 0; k < nk; k++)
             n_pose += pose_cube(s->coarse_mats + 9 * top[k], 1, step, w->mats + 9 * n_pose);
+        particle_rows(s, w, n_shift, s->B);   /* the whole band from here on */
     } else {
         /* Local: the cube about the previous pose, origins about the previous one. */
         gar_euler_to_matrix(meta->rot_deg, meta->tilt_deg, meta->psi_deg, A);
         shift_step = 0.5 * s->cfg.shift_step_A / px;
         n_shift = origin_grid(w, ns, cx, cy, shift_step);
-        particle_rows(s, w, n_shift);
+        particle_rows(s, w, n_shift, s->B);
         n_pose = pose_cube(A, LOCAL_HALF, step, w->mats);
     }
-    slices(s, s->cfg.ref[h], w->mats, n_pose, w->P, w->P2);
-    score_poses(s, w, n_shift, w->P, w->P2, n_pose);
+    slices(s, s->cfg.ref[h], w->mats, n_pose, s->B, w->P, w->P2);
+    score_poses(w, n_shift, w->P, w->P2, n_pose, s->B);
     *score = best_of(w, n_shift, n_pose, normX, &bp, &bs);
     refine_origin(w, ns, n_pose, bp, bs, normX, shift_step, &cx, &cy);
     gar_matrix_to_euler(w->mats + 9 * bp, &meta->rot_deg, &meta->tilt_deg, &meta->psi_deg);
