@@ -78,11 +78,11 @@ else
     echo "relion_reconstruct not installed: the RELION check of the export is skipped"
 fi
 
-# --continue: a run killed in its third iteration, continued, ends with the
+# --continue: a run killed after its second iteration, continued, ends with the
 # poses of the uninterrupted D7 run above, bit for bit.
 "$GARNER" refine "$d/d7.ini" --set output.dir="$d/d7cont" > "$d/d7cont.log" 2>&1 &
 pid=$!
-wait_for "$d/d7cont.log" "iteration 3: local search"
+wait_for "$d/d7cont.log" "iteration 2: resolution"
 kill -9 $pid
 wait $pid
 check "the killed run left iterations 1 and 2" -- test -s "$d/d7cont/iter_002/poses.h5"
