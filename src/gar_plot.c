@@ -450,6 +450,16 @@ static gar_status begin_picture(const char *path, int w, int h, cairo_surface_t 
     return GAR_OK;
 }
 
+/* Free what begin_picture made (either may be NULL); passes st through. */
+static gar_status end_picture(cairo_surface_t *surface, cairo_t *cr, gar_status st)
+{
+    if (cr != NULL)
+        cairo_destroy(cr);
+    if (surface != NULL)
+        cairo_surface_destroy(surface);
+    return st;
+}
+
 void gar_plot_fsc_geometry(int *x0, int *y0, int *w, int *h)
 {
     if (x0 != NULL)
@@ -483,11 +493,7 @@ gar_status gar_plot_fsc2(const char *path, const double *fsc, const double *fsc_
              label_ref);
     st = write_png(surface, cr, path);
 done:
-    if (cr != NULL)
-        cairo_destroy(cr);
-    if (surface != NULL)
-        cairo_surface_destroy(surface);
-    return st;
+    return end_picture(surface, cr, st);
 }
 
 gar_status gar_plot_fsc(const char *path, const double *fsc, size_t n_shells, size_t box,
@@ -669,11 +675,7 @@ gar_status gar_plot_slices(const char *path, const gar_map *map, const char *tit
     }
     st = write_png(surface, cr, path);
 done:
-    if (cr != NULL)
-        cairo_destroy(cr);
-    if (surface != NULL)
-        cairo_surface_destroy(surface);
-    return st;
+    return end_picture(surface, cr, st);
 }
 
 /* Directions as a map of rot (x, −180..180°) against tilt (y, 0..180°),
@@ -744,9 +746,5 @@ gar_status gar_plot_angdist(const char *path, const double *rot_deg, const doubl
     }
     st = write_png(surface, cr, path);
 done:
-    if (cr != NULL)
-        cairo_destroy(cr);
-    if (surface != NULL)
-        cairo_surface_destroy(surface);
-    return st;
+    return end_picture(surface, cr, st);
 }

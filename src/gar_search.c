@@ -33,6 +33,8 @@ struct gar_search {
     size_t N, B;                  /* box, band pixels (ordered by |k|) */
     size_t Bc;                    /* global: the first Bc of them, the coarse grid's band */
     int R;                        /* band radius, whole shells */
+    double *cube;                 /* n_cube rotations about the identity (pose_cube) */
+    size_t n_cube;
     float *ku, *kv, *w;           /* band: frequencies and Hermitian weights */
     size_t n_coarse;              /* global: coarse poses */
     double *coarse_mats;          /* n_coarse × 9 */
@@ -244,11 +246,38 @@ static size_t shift_axis_count(const gar_search *s)
     return 2 * (size_t)floor(s->cfg.shift_range_A / s->cfg.shift_step_A + 1e-9) + 1;
 }
 
+/* The rotations R(δ) for δ on the cube {−h..h}³ × step (radians): the same
+ * for every particle, so made once per search. */
+static gar_status make_cube(gar_search *s, int h, double step)
+{
+    gar_status st;
+    const size_t side = (size_t)(2 * h + 1);
+    size_t n = 0;
+    if ((st = gar_alloc((void **)&s->cube, side * side * side, 9 * sizeof(double), "rotation cube")) != GAR_OK)
+        return st;
+    for (int a = -h; a <= h; a++)
+        for (int b = -h; b <= h; b++)
+            for (int c = -h; c <= h; c++) {
+                double r[3] = {a * step, b * step, c * step};
+                gar_rotation_from_vector(r, s->cube + 9 * n++);
+            }
+    s->n_cube = n;
+    return GAR_OK;
+}
+
+/* The poses R(δ)·A for every rotation of the cube. */
+static size_t pose_cube(const gar_search *s, const double A[9], double *out)
+{
+    for (size_t n = 0; n < s->n_cube; n++)
+        gar_mat3_mul(s->cube + 9 * n, A, out + 9 * n);
+    return s->n_cube;
+}
+
 gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
 {
     gar_status st;
     gar_search *s = NULL;
-    size_t ns, cube, rows;
+    size_t ns, rows;
     *out = NULL;
     if (cfg->box < 8 || cfg->box % 2 || !(cfg->band_radius >= 1.0) || cfg->band_radius > cfg->box / 2.0 - 2.0)
         return gar_error(GAR_ERR_USAGE, "search band of %g shells for a %zu box: expected 1 to %g",
@@ -276,8 +305,10 @@ gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
         if ((st = build_coarse(s)) != GAR_OK)
             goto fail;
     }
-    cube = cfg->mode == GAR_SEARCH_GLOBAL ? 27 : (2 * LOCAL_HALF + 1) * (2 * LOCAL_HALF + 1) * (2 * LOCAL_HALF + 1);
-    s->n_local = cfg->mode == GAR_SEARCH_GLOBAL ? cube * (size_t)s->cfg.top_k : cube;
+    if ((st = make_cube(s, cfg->mode == GAR_SEARCH_GLOBAL ? 1 : LOCAL_HALF, cfg->angular_step_deg * GAR_PI / 180.0)) !=
+        GAR_OK)
+        goto fail;
+    s->n_local = cfg->mode == GAR_SEARCH_GLOBAL ? s->n_cube * (size_t)s->cfg.top_k : s->n_cube;
     ns = shift_axis_count(s);
     s->n_shift_max = ns * ns;
     rows = s->n_coarse > s->n_local ? s->n_coarse : s->n_local;
@@ -342,6 +373,7 @@ void gar_search_destroy(gar_search **ps)
     free(s->cP[0]);
     free(s->cP2[0]);
     free(s->coarse_mats);
+    free(s->cube);
     free(s->ku);
     free(s->kv);
     free(s->w);
@@ -494,21 +526,6 @@ static void refine_origin(const search_ws *w, size_t ns, size_t n_pose, size_t p
     }
 }
 
-/* The poses R(δ)·A for δ on the cube {−h..h}³ × step (radians). */
-static size_t pose_cube(const double A[9], int h, double step, double *out)
-{
-    size_t n = 0;
-    for (int a = -h; a <= h; a++)
-        for (int b = -h; b <= h; b++)
-            for (int c = -h; c <= h; c++) {
-                double r[3] = {a * step, b * step, c * step}, R[9];
-                gar_rotation_from_vector(r, R);
-                gar_mat3_mul(R, A, out + 9 * n);
-                n++;
-            }
-    return n;
-}
-
 /* Best pose index and origin index over the score matrix. */
 static double best_of(const search_ws *w, size_t n_shift, size_t n_pose, double normX, size_t *pose, size_t *shift)
 {
@@ -530,7 +547,7 @@ static double best_of(const search_ws *w, size_t n_shift, size_t n_pose, double 
 static gar_status search_one(gar_search *s, search_ws *w, const float *image, gar_particle *meta, double *score)
 {
     gar_status st;
-    double normX = 0, normXc = 0, step = s->cfg.angular_step_deg * GAR_PI / 180.0, px = s->cfg.pixel_size_A, A[9];
+    double normX = 0, normXc = 0, px = s->cfg.pixel_size_A, A[9];
     const int h = meta->half_set == 2;
     size_t n_shift, n_pose, ns = shift_axis_count(s), bp, bs;
     double shift_step, cx = meta->origin_x_A / px, cy = meta->origin_y_A / px;
@@ -568,7 +585,7 @@ static gar_status search_one(gar_search *s, search_ws *w, const float *image, ga
         }
         n_pose = 0;
         for (int k = 0; k < nk; k++)
-            n_pose += pose_cube(s->coarse_mats + 9 * top[k], 1, step, w->mats + 9 * n_pose);
+            n_pose += pose_cube(s, s->coarse_mats + 9 * top[k], w->mats + 9 * n_pose);
         particle_rows(s, w, n_shift, s->B);   /* the whole band from here on */
     } else {
         /* Local: the cube about the previous pose, origins about the previous one. */
@@ -576,7 +593,7 @@ static gar_status search_one(gar_search *s, search_ws *w, const float *image, ga
         shift_step = 0.5 * s->cfg.shift_step_A / px;
         n_shift = origin_grid(w, ns, cx, cy, shift_step);
         particle_rows(s, w, n_shift, s->B);
-        n_pose = pose_cube(A, LOCAL_HALF, step, w->mats);
+        n_pose = pose_cube(s, A, w->mats);
     }
     slices(s, s->cfg.ref[h], w->mats, n_pose, s->B, w->P, w->P2);
     score_poses(w, n_shift, w->P, w->P2, n_pose, s->B);
