@@ -192,6 +192,63 @@ typedef struct gar_plane {
     int R;
 } gar_plane;
 
+/* The blob weight at squared distance r2 (< a²) from the table, linearly
+ * interpolated (no bounds check: gar_gather_voxel passes r2 = 0 for taps
+ * outside the radius). */
+GAR_HD float gar_blob_table_weight(const float *GAR_RESTRICT table, float inv_step, float r2)
+{
+    const float x = r2 * inv_step;
+    const int t = (int)x;
+    return table[t] + (x - (float)t) * (table[t + 1] - table[t]);
+}
+
+/* The order-0 blob computed on the fly in single precision, for the GPU
+ * variant that keeps no table: I_0(α√(1−r²/a²)) / I_0(α) by `terms` terms of
+ * the power series (terms >= 1.2 α + 8 reaches float precision), inv_a2 = 1/a²,
+ * inv_i0 = 1 / I_0(α). */
+GAR_HD float gar_blob_otf(float r2, float inv_a2, float alpha, float inv_i0, int terms)
+{
+    float t = 1.0f - r2 * inv_a2;
+    t = t > 0.0f ? t : 0.0f;
+    const float x = 0.5f * alpha * sqrtf(t), x2 = x * x;
+    float term = 1.0f, sum = 1.0f;
+    for (int k = 1; k <= terms; k++) {
+        term *= x2 / (float)(k * k);
+        sum += term;
+    }
+    return sum * inv_i0;
+}
+
+/* The loop of one voxel's gather, with the blob weight of a tap at squared
+ * distance D2 given by the expression WEIGHT (a macro so that the table and
+ * the on-the-fly variants share every other line). */
+#define GAR_GATHER_VOXEL_BODY(WEIGHT)                                                              \
+    const float rz2 = qz * qz;                                                                     \
+    const float r = sqrtf(a2 - rz2);                                                               \
+    const int u0 = (int)ceilf(qx - r), u1 = (int)floorf(qx + r);                                   \
+    const int v0 = (int)ceilf(qy - r), v1 = (int)floorf(qy + r);                                   \
+    const int stride = 2 * pl->R + 1;                                                              \
+    const float *GAR_RESTRICT re = pl->re, *GAR_RESTRICT im = pl->im, *GAR_RESTRICT c2 = pl->c2;   \
+    float sre = 0.0f, sim = 0.0f, sw = 0.0f;                                                       \
+    for (int v = v0; v <= v1; v++) {                                                               \
+        const float dy = (float)v - qy;                                                            \
+        const float d2y = dy * dy + rz2;                                                           \
+        const size_t row = (size_t)(v + pl->R) * stride + pl->R;                                   \
+        for (int u = u0; u <= u1; u++) {                                                           \
+            const float dx = (float)u - qx;                                                        \
+            const float d2 = dx * dx + d2y;                                                        \
+            const float m = d2 < a2 ? 1.0f : 0.0f;                                                 \
+            const float D2 = d2 * m;                                                               \
+            const float b = m * (WEIGHT);                                                          \
+            sre += b * re[row + u];                                                                \
+            sim += b * im[row + u];                                                                \
+            sw += b * c2[row + u];                                                                 \
+        }                                                                                          \
+    }                                                                                              \
+    *g_re += sre;                                                                                  \
+    *g_im += sim;                                                                                  \
+    *w += sw;
+
 /* One voxel's gather: the voxel sits at (qx, qy) in the particle's plane at
  * distance qz from it (|qz| < a checked by the caller). Adds Σ b·CTF·X to
  * (g_re, g_im) and Σ b·CTF² to w over the pixels within the blob radius
@@ -201,33 +258,176 @@ GAR_HD void gar_gather_voxel(const gar_plane *pl, float qx, float qy, float qz, 
                              const float *GAR_RESTRICT table, float inv_step, float *g_re,
                              float *g_im, float *w)
 {
-    const float rz2 = qz * qz;
-    const float r = sqrtf(a2 - rz2);
-    const int u0 = (int)ceilf(qx - r), u1 = (int)floorf(qx + r);
-    const int v0 = (int)ceilf(qy - r), v1 = (int)floorf(qy + r);
-    const int stride = 2 * pl->R + 1;
-    const float *GAR_RESTRICT re = pl->re, *GAR_RESTRICT im = pl->im, *GAR_RESTRICT c2 = pl->c2;
-    float sre = 0.0f, sim = 0.0f, sw = 0.0f;
-    for (int v = v0; v <= v1; v++) {
-        const float dy = (float)v - qy;
-        const float d2y = dy * dy + rz2;
-        const size_t row = (size_t)(v + pl->R) * stride + pl->R;
-        for (int u = u0; u <= u1; u++) {
-            const float dx = (float)u - qx;
-            const float d2 = dx * dx + d2y;
-            const float m = d2 < a2 ? 1.0f : 0.0f;
-            const float x = d2 * m * inv_step;
-            const int t = (int)x;
-            const float b = m * (table[t] + (x - (float)t) * (table[t + 1] - table[t]));
-            sre += b * re[row + u];
-            sim += b * im[row + u];
-            sw += b * c2[row + u];
-        }
-    }
-    *g_re += sre;
-    *g_im += sim;
-    *w += sw;
+    GAR_GATHER_VOXEL_BODY(gar_blob_table_weight(table, inv_step, D2))
 }
+
+/* The same with the order-0 blob computed per tap (gar_blob_otf). */
+GAR_HD void gar_gather_voxel_otf(const gar_plane *pl, float qx, float qy, float qz, float a2,
+                                 float alpha, float inv_i0, int terms, float *g_re, float *g_im,
+                                 float *w)
+{
+    const float inv_a2 = 1.0f / a2;
+    GAR_GATHER_VOXEL_BODY(gar_blob_otf(D2, inv_a2, alpha, inv_i0, terms))
+}
+
+/* ---------------------------------------------------------------- particles */
+
+/* What the insertion needs of one particle, prepared on the host from its
+ * metadata (gar_recon.c) and used by the CPU and the GPU preparation alike. */
+typedef struct gar_particle_geom {
+    double A[9];     /* pose (gar_euler_to_matrix) */
+    double ox, oy;   /* origin shift in pixels */
+    gar_ctf ctf;     /* valid when use_ctf */
+    int use_ctf;
+    int half;        /* half set, 0 or 1 */
+} gar_particle_geom;
+
+/* A particle's pixel (x, y) of an N × N image is background (used for the
+ * normalisation) outside the inscribed circle. */
+GAR_HD int gar_is_background(int x, int y, int N)
+{
+    const double dx = (double)x - N / 2, dy = (double)y - N / 2;
+    return dx * dx + dy * dy > 0.25 * N * N;
+}
+
+/* One axis' factor of the shift phase, (−1)^k e^{−2πi k o / M}: it moves the
+ * particle's origin by o pixels and puts it at M/2. The pixel (u, v) has the
+ * phase (cu + i su)(cv + i sv). */
+GAR_HD void gar_shift_phase(int k, double o, double M, double *c, double *s)
+{
+    const double sg = (k & 1) ? -1.0 : 1.0;
+    const double ang = -2.0 * GAR_PI * k * o / M;
+    *c = sg * cos(ang);
+    *s = sg * sin(ang);
+}
+
+/* The largest |u| kept in row v of a prepared plane (pixels within rlim of
+ * the centre and inside the transform, half = M/2), or −1 if row v is empty. */
+GAR_HD int gar_plane_row_umax(int v, double rlim, int half)
+{
+    const double vv = (double)v * v;
+    int umax;
+    if (vv > rlim * rlim || (v < 0 ? -v : v) >= half)
+        return -1;
+    umax = (int)floor(sqrt(rlim * rlim - vv));
+    return umax > half ? half : umax;
+}
+
+/* The CTF weight of pixel (u, v) of a transform of M pixels of px Å (Mpx =
+ * M·px), 1 without CTF. */
+GAR_HD float gar_plane_ctf_weight(const gar_particle_geom *g, int u, int v, double Mpx)
+{
+    return g->use_ctf ? gar_ctf_eval(&g->ctf, (float)(u / Mpx), (float)(v / Mpx)) : 1.0f;
+}
+
+/* One pixel (u, v) of a prepared plane from the particle's r2c transform c
+ * (M rows of M/2+1 complex values, interleaved): the Hermitian mate for
+ * u < 0, the shift phase, and the CTF weight w: out = (w·Re, w·Im, w²). */
+GAR_HD void gar_plane_pixel(const float *GAR_RESTRICT c, int M, int u, int v, double cu, double su,
+                            double cv, double sv, float wgt, float out[3])
+{
+    const size_t H = (size_t)(M / 2 + 1);
+    float re, im;
+    if (u >= 0) {
+        const float *z = c + 2 * ((size_t)((v + M) % M) * H + (size_t)u);
+        re = z[0];
+        im = z[1];
+    } else {
+        const float *z = c + 2 * ((size_t)((-v + M) % M) * H + (size_t)(-u));
+        re = z[0];
+        im = -z[1];
+    }
+    const double cr = cu * cv - su * sv;
+    const double ci = cu * sv + su * cv;
+    const float rr = (float)(re * cr - im * ci), ii = (float)(re * ci + im * cr);
+    out[0] = wgt * rr;
+    out[1] = wgt * ii;
+    out[2] = wgt * wgt;
+}
+
+/* ---------------------------------------------------------------- slices */
+
+/* One slice to insert (a particle, or a particle under one symmetry
+ * operator): its rotation, and the coordinate plane most parallel to it.
+ * Axis c is the column axis (|n[c]| >= 1/√3, n the slice's normal); (o, i)
+ * the plane's outer and inner axes, z outer when it lies in the plane. */
+typedef struct gar_slice_geom {
+    float A[9];
+    double n[3];
+    double inv_nc;
+    int c, o, i;
+    int half;     /* half set, 0 or 1 */
+    int plane;    /* the particle's plane within its batch */
+} gar_slice_geom;
+
+GAR_HD void gar_slice_geom_make(const double Ad[9], int half, int plane, gar_slice_geom *g)
+{
+    for (int k = 0; k < 9; k++)
+        g->A[k] = (float)Ad[k];
+    g->n[0] = Ad[6];
+    g->n[1] = Ad[7];
+    g->n[2] = Ad[8];
+    if (fabs(g->n[2]) >= fabs(g->n[0]) && fabs(g->n[2]) >= fabs(g->n[1])) {
+        g->c = 2, g->o = 1, g->i = 0;
+    } else if (fabs(g->n[1]) >= fabs(g->n[0])) {
+        g->c = 1, g->o = 2, g->i = 0;
+    } else {
+        g->c = 0, g->o = 2, g->i = 1;
+    }
+    g->inv_nc = 1.0 / g->n[g->c];
+    g->half = half;
+    g->plane = plane;
+}
+
+/* The column (k[o], k[i]) = (ko, ki) of slice g: if it lies within the
+ * resolution disc, *rr = ko² + ki² and [*lo, *hi] is the range of k[c]
+ * within the bounds [lo_b, hi_b] whose voxels are within a of the slice;
+ * returns 0 when there is none. */
+GAR_HD int gar_slice_column(const gar_slice_geom *g, int ko, int ki, double a, double kmax2,
+                            const int lo_b[3], const int hi_b[3], double *rr, int *lo, int *hi)
+{
+    const double r2 = (double)ko * ko + (double)ki * ki;
+    double c0, c1;
+    int l, h;
+    if (r2 > kmax2)
+        return 0;
+    const double s = g->n[g->o] * ko + g->n[g->i] * ki;
+    c0 = (-a - s) * g->inv_nc;
+    c1 = (a - s) * g->inv_nc;
+    if (c0 > c1) {
+        const double tmp = c0;
+        c0 = c1;
+        c1 = tmp;
+    }
+    l = (int)ceil(c0);
+    h = (int)floor(c1);
+    if (l < lo_b[g->c])
+        l = lo_b[g->c];
+    if (h > hi_b[g->c])
+        h = hi_b[g->c];
+    *rr = r2;
+    *lo = l;
+    *hi = h;
+    return l <= h;
+}
+
+/* Voxel K = (kx, ky, kz) against a slice of rotation A: q = A·K; if the
+ * voxel lies within the blob radius of the slice (qz² < a2), gather from the
+ * plane into the sums and return 1. */
+GAR_HD int gar_slice_voxel(const float A[9], int kx, int ky, int kz, const gar_plane *pl, float a2,
+                           const float *GAR_RESTRICT table, float inv_step, float *g_re, float *g_im,
+                           float *w)
+{
+    const float fx = (float)kx, fy = (float)ky, fz = (float)kz;
+    const float qz = A[6] * fx + A[7] * fy + A[8] * fz;
+    if (qz * qz >= a2)
+        return 0;
+    const float qx = A[0] * fx + A[1] * fy + A[2] * fz;
+    const float qy = A[3] * fx + A[4] * fy + A[5] * fz;
+    gar_gather_voxel(pl, qx, qy, qz, a2, table, inv_step, g_re, g_im, w);
+    return 1;
+}
+
 /* ---------------------------------------------------------------- projection */
 
 /* One sample of a central slice: the padded Hermitian half transform F

@@ -38,7 +38,7 @@ struct gar_recon {
     int threads;
     gar_fft2 **fft;           /* one per thread */
     float *planes;            /* batch × 3 × plane_pixels (re, im, CTF²) */
-    double *mats;             /* batch × 9: each particle's rotation */
+    gar_particle_geom *geoms; /* batch: each particle's pose, shift, CTF */
 };
 
 size_t gar_recon_padded_size(size_t box, int pad) { return gar_fft_good_size((size_t)pad * box); }
@@ -157,7 +157,7 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     }
     if ((st = gar_alloc((void **)&r->planes, cfg->batch, 3 * r->plane_pixels * sizeof(float),
                         "particle planes")) != GAR_OK ||
-        (st = gar_alloc((void **)&r->mats, cfg->batch, 9 * sizeof(double), "particle rotations")) != GAR_OK ||
+        (st = gar_alloc((void **)&r->geoms, cfg->batch, sizeof *r->geoms, "particle geometry")) != GAR_OK ||
         (st = gar_calloc((void **)&r->fft, (size_t)r->threads, sizeof *r->fft, "FFT plans")) != GAR_OK)
         goto fail;
     for (int t = 0; t < r->threads; t++)
@@ -187,7 +187,7 @@ void gar_recon_destroy(gar_recon **pr)
             gar_fft2_destroy(&r->fft[t]);
     free(r->fft);
     free(r->planes);
-    free(r->mats);
+    free(r->geoms);
     free(r->optics);
     free(r->ops);
     free(r->grid);
@@ -238,41 +238,55 @@ static const gar_optics *find_optics(const gar_recon *r, int32_t group)
     return NULL;
 }
 
-gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
-                                   const gar_particle *meta, float *plane)
+/* What the insertion needs of one particle: pose, shift in pixels, CTF,
+ * half set. */
+static gar_status particle_geom(const gar_recon *r, const gar_particle *meta, gar_particle_geom *g)
 {
-    gar_fft2 *fft = r->fft[thread];
-    float *real = gar_fft2_real(fft);
-    const float *c;
-    const size_t N = r->N, M = r->M, H = r->H, off = M / 2 - N / 2, pp = r->plane_pixels;
-    const int R = r->R, side = 2 * R + 1, half = (int)(M / 2);
-    float *pre = plane, *pim = plane + pp, *pc2 = plane + 2 * pp;
-    double bg = 0.0, ox, oy, px = r->cfg.pixel_size_A;
-    size_t nbg = 0;
-    double rlim = r->kmax + r->a + 1.0;
-    gar_ctf ctf;
     const gar_optics *o = find_optics(r, meta->optics_group);
-    /* Separable shift phase e^{−2πi(u·ox + v·oy)/M} times (−1)^(u+v), which puts
-     * the origin at M/2: one cos/sin per row and per column, not per pixel. */
-    double ph_u[2][2 * GAR_RECON_MAX_R + 1], ph_v[2][2 * GAR_RECON_MAX_R + 1];
-
+    memset(g, 0, sizeof *g);
+    if (meta->half_set != 1 && meta->half_set != 2)
+        return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta->half_set);
     if (r->cfg.ctf) {
         if (o == NULL)
             return gar_error(GAR_ERR_DATA, "optics group %d is not in the stack's optics table",
                              meta->optics_group);
-        ctf = gar_ctf_prepare(meta->defocus_u_A, meta->defocus_v_A, meta->defocus_angle_deg,
-                              o->voltage_kV, o->cs_mm, o->amplitude_contrast, meta->phase_shift_deg);
+        g->ctf = gar_ctf_prepare(meta->defocus_u_A, meta->defocus_v_A, meta->defocus_angle_deg,
+                                 o->voltage_kV, o->cs_mm, o->amplitude_contrast, meta->phase_shift_deg);
+        g->use_ctf = 1;
     }
+    gar_euler_to_matrix(meta->rot_deg, meta->tilt_deg, meta->psi_deg, g->A);
+    g->ox = meta->origin_x_A / r->cfg.pixel_size_A;
+    g->oy = meta->origin_y_A / r->cfg.pixel_size_A;
+    g->half = meta->half_set - 1;
+    return GAR_OK;
+}
+
+/* The plane of one particle from its image (the CPU twin of the GPU's
+ * pad, FFT and plane kernels; the per-pixel maths is shared). */
+static void prepare_plane_geom(gar_recon *r, int thread, const float *image, const gar_particle_geom *g,
+                               float *plane)
+{
+    gar_fft2 *fft = r->fft[thread];
+    float *real = gar_fft2_real(fft);
+    const float *c;
+    const size_t N = r->N, M = r->M, off = M / 2 - N / 2, pp = r->plane_pixels;
+    const int R = r->R, side = 2 * R + 1, half = (int)(M / 2);
+    float *pre = plane, *pim = plane + pp, *pc2 = plane + 2 * pp;
+    double bg = 0.0;
+    const double Mpx = (double)M * r->cfg.pixel_size_A;
+    size_t nbg = 0;
+    double rlim = r->kmax + r->a + 1.0;
+    /* Separable shift phase: one cos/sin per row and per column, not per pixel. */
+    double ph_u[2][2 * GAR_RECON_MAX_R + 1], ph_v[2][2 * GAR_RECON_MAX_R + 1];
+
     /* Normalise: remove the mean of the background outside the particle
      * circle, so zero padding adds no step at the box edge. */
     for (size_t y = 0; y < N; y++)
-        for (size_t x = 0; x < N; x++) {
-            double dx = (double)x - N / 2, dy = (double)y - N / 2;
-            if (dx * dx + dy * dy > 0.25 * N * N) {
+        for (size_t x = 0; x < N; x++)
+            if (gar_is_background((int)x, (int)y, (int)N)) {
                 bg += image[y * N + x];
                 nbg++;
             }
-        }
     bg = nbg ? bg / nbg : 0.0;
     memset(real, 0, M * M * sizeof(float));
     for (size_t y = 0; y < N; y++)
@@ -281,46 +295,33 @@ gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
     gar_fft2_forward(fft);
     c = gar_fft2_complex(fft);
 
-    ox = meta->origin_x_A / px;
-    oy = meta->origin_y_A / px;
     for (int k = -R; k <= R; k++) {
-        double sg = (k & 1) ? -1.0 : 1.0;
-        ph_u[0][k + R] = sg * cos(-2.0 * GAR_PI * k * ox / (double)M);
-        ph_u[1][k + R] = sg * sin(-2.0 * GAR_PI * k * ox / (double)M);
-        ph_v[0][k + R] = sg * cos(-2.0 * GAR_PI * k * oy / (double)M);
-        ph_v[1][k + R] = sg * sin(-2.0 * GAR_PI * k * oy / (double)M);
+        gar_shift_phase(k, g->ox, (double)M, &ph_u[0][k + R], &ph_u[1][k + R]);
+        gar_shift_phase(k, g->oy, (double)M, &ph_v[0][k + R], &ph_v[1][k + R]);
     }
     memset(plane, 0, 3 * pp * sizeof(float));
     for (int v = -R; v <= R; v++) {
         size_t row = (size_t)(v + R) * side + R;
-        double vv = (double)v * v;
-        if (vv > rlim * rlim || abs(v) >= half)
-            continue;
-        int umax = (int)floor(sqrt(rlim * rlim - vv));
-        if (umax > half)
-            umax = half;
+        int umax = gar_plane_row_umax(v, rlim, half);
         for (int u = -umax; u <= umax; u++) {
-            float re, im, wgt = 1.0f;
-            if (u >= 0) {
-                const float *z = c + 2 * ((size_t)((v + (int)M) % (int)M) * H + (size_t)u);
-                re = z[0];
-                im = z[1];
-            } else {
-                const float *z = c + 2 * ((size_t)((-v + (int)M) % (int)M) * H + (size_t)(-u));
-                re = z[0];
-                im = -z[1];
-            }
-            double cr = ph_u[0][u + R] * ph_v[0][v + R] - ph_u[1][u + R] * ph_v[1][v + R];
-            double ci = ph_u[0][u + R] * ph_v[1][v + R] + ph_u[1][u + R] * ph_v[0][v + R];
-            float rr = (float)(re * cr - im * ci), ii = (float)(re * ci + im * cr);
-            if (r->cfg.ctf)
-                wgt = gar_ctf_eval(&ctf, (float)(u / (M * px)), (float)(v / (M * px)));
-            pre[row + u] = wgt * rr;
-            pim[row + u] = wgt * ii;
-            pc2[row + u] = wgt * wgt;
+            float px[3];
+            gar_plane_pixel(c, (int)M, u, v, ph_u[0][u + R], ph_u[1][u + R], ph_v[0][v + R], ph_v[1][v + R],
+                            gar_plane_ctf_weight(g, u, v, Mpx), px);
+            pre[row + u] = px[0];
+            pim[row + u] = px[1];
+            pc2[row + u] = px[2];
         }
     }
-    return GAR_OK;
+}
+
+gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
+                                   const gar_particle *meta, float *plane)
+{
+    gar_particle_geom g;
+    gar_status st = particle_geom(r, meta, &g);
+    if (st == GAR_OK)
+        prepare_plane_geom(r, thread, image, &g, plane);
+    return st;
 }
 
 static inline size_t vox_index(const gar_recon *r, int kx, int ky, int kz)
@@ -337,19 +338,6 @@ static inline int first_owned(int lo, int t, int T)
     int m = ((lo % T) + T) % T;
     int d = (t - m + T) % T;
     return lo + d;
-}
-
-static inline __attribute__((always_inline)) void gather_into(gar_recon *r, const gar_plane *pl, const float A[9], int kx, int ky,
-                               int kz, float *G, float *W)
-{
-    float fx = (float)kx, fy = (float)ky, fz = (float)kz;
-    float qz = A[6] * fx + A[7] * fy + A[8] * fz;
-    if (qz * qz >= r->a2)
-        return;
-    float qx = A[0] * fx + A[1] * fy + A[2] * fz;
-    float qy = A[3] * fx + A[4] * fy + A[5] * fz;
-    size_t idx = vox_index(r, kx, ky, kz);
-    gar_gather_voxel(pl, qx, qy, qz, r->a2, r->blob, r->inv_step, &G[2 * idx], &G[2 * idx + 1], &W[idx]);
 }
 
 /* On x86-64 the insertion loop is also built for x86-64-v3 (AVX2 + FMA) and
@@ -371,46 +359,27 @@ GAR_CPU_CLONES
 static void insert_slice(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
                          float *G, float *W)
 {
-    float A[9];
+    gar_slice_geom g;
     const double kmax2 = r->kmax * r->kmax, a = r->a;
-    const double n[3] = {Ad[6], Ad[7], Ad[8]};
     const int lo_b[3] = {0, -r->kbound, -r->kbound}, hi_b[3] = {r->kxbound, r->kbound, r->kbound};
-    int c, o, i;
-    for (int k = 0; k < 9; k++)
-        A[k] = (float)Ad[k];
-    if (fabs(n[2]) >= fabs(n[0]) && fabs(n[2]) >= fabs(n[1])) {
-        c = 2, o = 1, i = 0;
-    } else if (fabs(n[1]) >= fabs(n[0])) {
-        c = 1, o = 2, i = 0;
-    } else {
-        c = 0, o = 2, i = 1;
-    }
-    /* |n[c]| >= 1/√3, so the division is safe. */
-    const double inv_nc = 1.0 / n[c];
+    gar_slice_geom_make(Ad, 0, 0, &g);
+    const int o = g.o, i = g.i, c = g.c;
     const int o_first = o == 2 ? first_owned(lo_b[o], t, T) : lo_b[o], o_step = o == 2 ? T : 1;
     int k[3];
     for (k[o] = o_first; k[o] <= hi_b[o]; k[o] += o_step)
         for (k[i] = lo_b[i]; k[i] <= hi_b[i]; k[i]++) {
-            const double rr = (double)k[o] * k[o] + (double)k[i] * k[i];
-            if (rr > kmax2)
+            double rr;
+            int lo, hi;
+            if (!gar_slice_column(&g, k[o], k[i], a, kmax2, lo_b, hi_b, &rr, &lo, &hi))
                 continue;
-            const double s = n[o] * k[o] + n[i] * k[i];
-            double c0 = (-a - s) * inv_nc, c1 = (a - s) * inv_nc;
-            if (c0 > c1) {
-                double tmp = c0;
-                c0 = c1;
-                c1 = tmp;
-            }
-            int lo = (int)ceil(c0), hi = (int)floor(c1);
-            if (lo < lo_b[c])
-                lo = lo_b[c];
-            if (hi > hi_b[c])
-                hi = hi_b[c];
             if (c == 2)
                 lo = first_owned(lo, t, T);
             for (k[c] = lo; k[c] <= hi; k[c] += c == 2 ? T : 1)
-                if (rr + (double)k[c] * k[c] <= kmax2)
-                    gather_into(r, plane, A, k[0], k[1], k[2], G, W);
+                if (rr + (double)k[c] * k[c] <= kmax2) {
+                    const size_t idx = vox_index(r, k[0], k[1], k[2]);
+                    gar_slice_voxel(g.A, k[0], k[1], k[2], plane, r->a2, r->blob, r->inv_step, &G[2 * idx],
+                                    &G[2 * idx + 1], &W[idx]);
+                }
         }
 }
 
@@ -437,9 +406,9 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
 #ifdef _OPENMP
         t = omp_get_thread_num();
 #endif
-        gar_status s = gar_recon_prepare_plane(r, t, images + i * npix, &meta[i],
-                                               r->planes + i * 3 * r->plane_pixels);
-        gar_euler_to_matrix(meta[i].rot_deg, meta[i].tilt_deg, meta[i].psi_deg, r->mats + 9 * i);
+        gar_status s = particle_geom(r, &meta[i], &r->geoms[i]);
+        if (s == GAR_OK)
+            prepare_plane_geom(r, t, images + i * npix, &r->geoms[i], r->planes + i * 3 * r->plane_pixels);
         if (s != GAR_OK) {
 #pragma omp critical
             if (st == GAR_OK) {
@@ -461,13 +430,13 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
         t = omp_get_thread_num();
 #endif
         for (size_t i = 0; i < count; i++) {
-            int h = meta[i].half_set - 1;
+            int h = r->geoms[i].half;
             const float *base = r->planes + i * 3 * r->plane_pixels;
             gar_plane pl = {base, base + r->plane_pixels, base + 2 * r->plane_pixels, r->R};
             for (size_t s = 0; s < n_ops; s++) {
                 /* Pose A and operator R: the particle is also the slice at A·Rᵀ. */
                 double As[9];
-                const double *Rm = r->ops + 9 * s, *A = r->mats + 9 * i;
+                const double *Rm = r->ops + 9 * s, *A = r->geoms[i].A;
                 for (int a = 0; a < 3; a++)
                     for (int b = 0; b < 3; b++)
                         As[3 * a + b] = A[3 * a] * Rm[3 * b] + A[3 * a + 1] * Rm[3 * b + 1] +
