@@ -1,11 +1,19 @@
 /* garner: GPU entry points, callable from C. No CUDA types cross this header:
- * src/ never includes CUDA headers. Built from gar_gpu_cuda.cu by nvcc when
+ * src/ never includes CUDA headers. Built from the .cu files by nvcc when
  * configure finds CUDA, otherwise from gar_gpu_stub.c, whose functions return
- * GAR_ERR_NOT_BUILT ("built without CUDA"). */
+ * GAR_ERR_NOT_BUILT ("built without CUDA").
+ *
+ * The inserter is the GPU twin of gar_recon's CPU insertion: it computes the
+ * same sums (data Σ b·CTF·X and weights Σ b·CTF² per half set, over the
+ * Hermitian half of the padded volume) with the per-pixel and per-voxel maths
+ * of src/gar_kernels.h. One inserter drives one device: it owns a host thread,
+ * two streams (copies, kernels), pinned staging buffers and the device
+ * volumes, so batches are copied while the previous one is inserted. */
 #ifndef GAR_GPU_H
 #define GAR_GPU_H
 
 #include <stddef.h>
+#include "gar_kernels.h"
 #include "gar_status.h"
 
 #ifdef __cplusplus
@@ -20,6 +28,73 @@ gar_status gar_gpu_device_count(int *count);
 /* One line describing the CUDA runtime and driver this build uses
  * ("CUDA runtime 13.0, driver 12.8, archs 80,90" or "built without CUDA"). */
 void gar_gpu_describe(char *buf, size_t len);
+/* The device's name ("NVIDIA H100 80GB HBM3"). */
+gar_status gar_gpu_device_name(int device, char *buf, size_t len);
+
+typedef enum gar_gpu_tuning {
+    GAR_TUNE_AUTO = 0,   /* use the cached variant, else time the variants on the first batch */
+    GAR_TUNE_OFF,        /* the default variant, no timing, no cache */
+    GAR_TUNE_CACHED,     /* the cached variant if there is one, else the default; never time */
+    GAR_TUNE_FORCE       /* time the variants on the first batch even if cached (garner tune) */
+} gar_gpu_tuning;
+
+typedef struct gar_gpu_insert_config {
+    int device;                  /* CUDA device number */
+    int box;                     /* N */
+    int padded;                  /* M */
+    int plane_radius;            /* R of the prepared planes */
+    int kbound, kxbound;         /* integer bounds on |ky|, |kz| and on kx */
+    double kmax;                 /* resolution limit, padded voxels */
+    double blob_radius;          /* a, padded voxels */
+    double blob_alpha;
+    int blob_order;
+    const float *blob_table;     /* GAR_BLOB_TABLE values, copied */
+    float inv_step;
+    double pixel_size_A;
+    const double *ops;           /* operators applied at insertion, n_ops × 9, copied */
+    size_t n_ops;
+    size_t batch;                /* largest count passed to submit */
+    int fft_on_gpu;              /* submit images (pad, FFT, shift, CTF on the device), else prepared planes */
+    gar_gpu_tuning tuning;
+    const char *tuning_cache;    /* cache file; NULL or "": none */
+    const char *tuning_key;      /* the run's part of the cache key (box, pad, symmetry mode, operators) */
+    int variant;                 /* 0: as tuning says; k > 0: variant k − 1 (tests, benchmarks) */
+} gar_gpu_insert_config;
+
+/* The gather variants, in the order `variant` counts them (0 without CUDA). */
+int gar_gpu_variant_count(void);
+const char *gar_gpu_variant_name(int i);
+
+typedef struct gar_gpu_inserter gar_gpu_inserter;
+
+/* Device memory an inserter needs: fixed + batch × per_particle bytes
+ * (with fft_on_gpu as configured), and per_particle_other for the other
+ * fft_on_gpu setting. */
+gar_status gar_gpu_memory_need(const gar_gpu_insert_config *cfg, size_t *fixed, size_t *per_particle,
+                               size_t *per_particle_other);
+
+/* Checks the device's free memory first: if the run does not fit, the error
+ * says what would (a smaller batch, or fft_on_gpu = no). */
+gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, gar_gpu_inserter **out);
+void gar_gpu_inserter_destroy(gar_gpu_inserter **g);   /* NULL-safe; waits for queued work */
+
+/* Queue `count` particles: `data` holds count images of N² floats when
+ * fft_on_gpu, else count prepared planes of 3·(2R+1)² floats
+ * (gar_recon_prepare_plane's layout); geoms one per particle. Copies into
+ * pinned memory and returns; blocks only while the device is two batches
+ * behind. The error of an earlier batch is returned here. */
+gar_status gar_gpu_inserter_submit(gar_gpu_inserter *g, const float *data, const gar_particle_geom *geoms,
+                                   size_t count);
+
+/* Wait for every queued batch, add the device's sums into the host arrays
+ * G[h] (complex interleaved) and W[h] (h = half set 0, 1; M·M·(M/2+1)
+ * voxels) and zero them on the device. */
+gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const G[2], float *const W[2]);
+
+/* The variant in use ("voxel 32x4x1 table:shared tz1"); after a tuning,
+ * `report` (may be NULL) gets one line per variant with its time. */
+const char *gar_gpu_inserter_variant(const gar_gpu_inserter *g);
+void gar_gpu_inserter_tuning_report(const gar_gpu_inserter *g, char *report, size_t len);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,18 @@ extern "C" gar_status gar_gpu_device_count(int *count)
     return GAR_OK;
 }
 
+extern "C" gar_status gar_gpu_device_name(int device, char *buf, size_t len)
+{
+    cudaDeviceProp prop;
+    cudaError_t err = cudaGetDeviceProperties(&prop, device);
+    if (err != cudaSuccess) {
+        snprintf(buf, len, "GPU %d", device);
+        return gar_error(GAR_ERR_NO_DEVICE, "GPU %d: %s", device, cudaGetErrorString(err));
+    }
+    snprintf(buf, len, "%s", prop.name);
+    return GAR_OK;
+}
+
 extern "C" void gar_gpu_describe(char *buf, size_t len)
 {
     int runtime = 0, driver = 0, cufft = 0;

@@ -389,3 +389,31 @@ void gar_sched_fail(gar_sched *s, gar_status st)
     memcpy(buf + sizeof code, gar_errmsg(), len);
     MPI_Send(buf, (int)(sizeof code + len), MPI_CHAR, 0, TAG_FAIL, MPI_COMM_WORLD);
 }
+
+void gar_mpi_node_workers(int *worker, int *workers)
+{
+    int rank, size, color;
+    MPI_Comm workers_comm, node;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size == 1) {
+        *worker = 0;
+        *workers = 1;
+        return;
+    }
+    /* The workers alone, then those of them that share a node (ordered by
+     * world rank): a node's index among its workers, whatever SLURM_LOCALID
+     * says (0 for every rank under mpiexec). */
+    color = rank == 0 ? MPI_UNDEFINED : 1;
+    MPI_Comm_split(MPI_COMM_WORLD, color, rank, &workers_comm);
+    if (rank == 0) {
+        *worker = 0;
+        *workers = 0;
+        return;
+    }
+    MPI_Comm_split_type(workers_comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+    MPI_Comm_rank(node, worker);
+    MPI_Comm_size(node, workers);
+    MPI_Comm_free(&node);
+    MPI_Comm_free(&workers_comm);
+}

@@ -34,6 +34,12 @@ gar_status gar_mpi_agree_report(gar_status local, int size);
  * ranks buf is "". */
 void gar_mpi_rank_map(char *buf, size_t len);
 
+/* Collective: this rank's index among the worker ranks of its node and
+ * their number (MPI_Comm_split_type over the workers), for binding GPUs.
+ * Size 1: 0 of 1 (the one rank does the work). Rank 0 of a larger run is the
+ * master: 0 of 0. */
+void gar_mpi_node_workers(int *worker, int *workers);
+
 /* Element-wise sum of `count` doubles from every rank into `out` on `root`,
  * in calls of at most `chunk_bytes` each (and never more than INT_MAX
  * elements), so a volume of any size reduces without overflowing MPI's int

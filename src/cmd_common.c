@@ -6,14 +6,20 @@
 #include <getopt.h>
 #include "cmd_common.h"
 #include "gar_cli.h"
+#include "gar_gpu.h"
 #include "gar_log.h"
 #include "gar_mpi.h"
 #include "gar_stack.h"
+#include "gar_sysinfo.h"
+
+/* This rank's index among its node's workers and their number
+ * (cmd_parallel_main sets them once MPI is up; one process: 0 of 1). */
+static int node_worker = 0, node_workers = 1;
 
 gar_status cmd_read_recon_settings(const gar_params *p, recon_settings *s)
 {
     gar_status st;
-    const char *mode = NULL, *nonfinite = NULL;
+    const char *mode = NULL, *nonfinite = NULL, *devices = NULL, *tuning = NULL, *cache = NULL;
     memset(s, 0, sizeof *s);
     if ((st = gar_params_get_path_list(p, "input", "stacks", &s->stacks, &s->n_stacks)) != GAR_OK ||
         (st = gar_params_get_string(p, "input", "nonfinite", &nonfinite)) != GAR_OK ||
@@ -32,14 +38,83 @@ gar_status cmd_read_recon_settings(const gar_params *p, recon_settings *s)
         (st = gar_params_get_int(p, "reconstruct", "threads", &s->threads)) != GAR_OK ||
         (st = gar_params_get_int(p, "reconstruct", "batch", &s->batch)) != GAR_OK ||
         (st = gar_params_get_int(p, "mpi", "shard_size", &s->shard_size)) != GAR_OK ||
-        (st = gar_params_get_int(p, "mpi", "reduce_chunk_mb", &s->reduce_chunk_mb)) != GAR_OK)
+        (st = gar_params_get_int(p, "mpi", "reduce_chunk_mb", &s->reduce_chunk_mb)) != GAR_OK ||
+        (st = gar_params_get_string(p, "gpu", "devices", &devices)) != GAR_OK ||
+        (st = gar_params_get_bool(p, "gpu", "fft_on_gpu", &s->gpu_fft)) != GAR_OK ||
+        (st = gar_params_get_string(p, "gpu", "tuning", &tuning)) != GAR_OK ||
+        (st = gar_params_get_string(p, "gpu", "tuning_cache", &cache)) != GAR_OK)
         return st;
+    if ((st = gar_gpu_choose(devices, node_worker, node_workers, s->gpus, &s->n_gpus, s->gpu_why,
+                             sizeof s->gpu_why)) != GAR_OK) {
+        char loc[512];
+        cmd_where(p, "gpu", "devices", loc, sizeof loc);
+        return gar_error_context(st, "%s", loc);
+    }
+    s->gpu_tuning = strcmp(tuning, "off") == 0 ? GAR_TUNE_OFF : strcmp(tuning, "cached") == 0 ? GAR_TUNE_CACHED
+                                                                                              : GAR_TUNE_AUTO;
+    if (strcmp(cache, "auto") == 0)
+        gar_gpu_default_cache(s->gpu_cache, sizeof s->gpu_cache);
+    else if (strcmp(cache, "none") != 0)
+        snprintf(s->gpu_cache, sizeof s->gpu_cache, "%s", cache);
     if (gar_params_is_set(p, "reconstruct", "reference") &&
         (st = gar_params_get_path(p, "reconstruct", "reference", &s->reference)) != GAR_OK)
         return st;
     s->sym_volume = strcmp(mode, "volume") == 0;
     s->skip_nonfinite = strcmp(nonfinite, "skip") == 0;
     return GAR_OK;
+}
+
+void cmd_recon_config(const recon_settings *s, size_t box, double pixel_A, const gar_optics *optics,
+                      size_t n_optics, const double *ops, size_t n_ops, gar_recon_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->box = box;
+    cfg->pixel_size_A = pixel_A;
+    cfg->pad = (int)s->pad;
+    cfg->max_resolution_A = s->max_res;
+    cfg->blob_radius = s->blob_radius;
+    cfg->blob_alpha = s->blob_alpha;
+    cfg->blob_order = (int)s->blob_order;
+    cfg->ctf = s->ctf;
+    cfg->optics = optics;
+    cfg->n_optics = n_optics;
+    cfg->sym_ops = ops;
+    cfg->n_ops = n_ops;
+    cfg->sym_mode = s->sym_volume ? GAR_SYM_VOLUME : GAR_SYM_INSERT;
+    cfg->threads = s->threads > 0 ? (int)s->threads : gar_usable_cores();
+    cfg->batch = (size_t)s->batch;
+    cfg->outer_mask = s->outer_mask;
+    cfg->gpu_devices = s->gpus;
+    cfg->n_gpu_devices = s->n_gpus;
+    cfg->gpu_fft = s->gpu_fft;
+    cfg->gpu_tuning = s->gpu_tuning;
+    cfg->gpu_tuning_cache = s->gpu_cache[0] ? s->gpu_cache : NULL;
+}
+
+void cmd_log_devices(const recon_settings *s, const gar_recon *rec)
+{
+    char list[1024] = "";
+    size_t used = 0;
+    if (s->n_gpus == 0) {
+        gar_log_info("insertion on the CPU: %s", s->gpu_why);
+        return;
+    }
+    for (size_t d = 0; d < s->n_gpus && used + 1 < sizeof list; d++) {
+        char name[256];
+        gar_gpu_device_name(s->gpus[d], name, sizeof name);
+        int w = snprintf(list + used, sizeof list - used, "%s%d (%s)", d ? ", " : "", s->gpus[d], name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    if (rec == NULL) {
+        static const char *const tuning[] = {"auto", "off", "cached", "forced"};
+        gar_log_info("insertion on GPU%s %s: %s; FFT on %s; tuning %s", s->n_gpus > 1 ? "s" : "", list,
+                     s->gpu_why, s->gpu_fft ? "the GPU" : "the CPU", tuning[s->gpu_tuning]);
+        return;
+    }
+    for (size_t d = 0; d < gar_recon_gpu_count(rec); d++)
+        gar_log_info("GPU %d: gather variant %s", s->gpus[d], gar_recon_gpu_variant(rec, d, NULL, 0));
 }
 
 /* Copy a file byte for byte (the parameter file into the output). */
@@ -208,10 +283,11 @@ gar_status cmd_make_shards(gar_inputs *in, size_t size, cmd_shard **out, size_t 
 int cmd_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
                       void (*on_start)(void), cmd_run_fn run)
 {
+    /* Without a resume option its row ends the table early. */
     const struct option longopts[] = {
         {"set", required_argument, NULL, 's'},
-        {resume_option, no_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
+        {resume_option, no_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     const char *sets[256];
@@ -240,6 +316,8 @@ int cmd_parallel_main(int argc, char **argv, const char *name, const char *help,
         return gar_cli_fail(st);
     if (on_start != NULL)
         on_start();
+    if (size > 1)
+        gar_mpi_node_workers(&node_worker, &node_workers);
     if (rank != 0)
         gar_log_set_quiet(1);
     if (size > 1) {

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "gar_inputs.h"
+#include "gar_gpusel.h"
 #include "gar_params.h"
+#include "gar_recon.h"
 #include "gar_status.h"
 
 typedef struct recon_settings {
@@ -21,10 +23,27 @@ typedef struct recon_settings {
     long pad, blob_order, threads, batch, shard_size, reduce_chunk_mb;
     double blob_radius, blob_alpha, max_res, checkpoint_minutes;
     const char *reference;
+    /* [gpu]: the devices this rank drives (none: the CPU) and why */
+    int gpus[GAR_GPU_MAX_DEVICES];
+    size_t n_gpus;
+    char gpu_why[512];
+    int gpu_fft, gpu_tuning;
+    char gpu_cache[4096];
 } recon_settings;
 
-/* The [input], [output], [reconstruct] and [mpi] keys. */
+/* The [input], [output], [reconstruct], [gpu] and [mpi] keys; the GPUs are
+ * chosen for this rank's place on its node (cmd_parallel_main finds it). */
 gar_status cmd_read_recon_settings(const gar_params *p, recon_settings *s);
+/* The reconstructor's configuration from the settings, for particles of
+ * `box` pixels of `pixel_A` Å, the stacks' optics and the symmetry
+ * operators (copied by gar_recon_create; s must outlive that call). */
+void cmd_recon_config(const recon_settings *s, size_t box, double pixel_A, const gar_optics *optics,
+                      size_t n_optics, const double *ops, size_t n_ops, gar_recon_config *cfg);
+/* Log the insertion's devices (GPUs, with the reason, or the CPU) with
+ * rec = NULL before a run; with the reconstructor after it, each GPU's
+ * gather variant. */
+void cmd_log_devices(const recon_settings *s, const gar_recon *rec);
+
 /* Copy a file byte for byte (the parameter file into the output). */
 gar_status cmd_copy_file(const char *from, const char *to);
 /* shell, resolution_A, fsc_half_maps[, fsc_reference] */
@@ -51,7 +70,8 @@ typedef gar_status (*cmd_run_fn)(gar_params *p, const char *params_path, int res
  * section.key=value ...] [--RESUME_OPTION]`: options, MPI start-up (and
  * `on_start`, if not NULL, right after it), the rank map in the log, the
  * check against `srun --mpi=none`, the parameter file, `run`, and the exit
- * code (75 for a checkpoint, one message from rank 0 for an error). */
+ * code (75 for a checkpoint, one message from rank 0 for an error).
+ * resume_option NULL: the command has none. */
 int cmd_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
                       void (*on_start)(void), cmd_run_fn run);
 

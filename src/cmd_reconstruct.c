@@ -199,7 +199,7 @@ static gar_status take_checkpoint(ckpt_ctx *c)
             c->fig->skipped = 0;
         }
     }
-    if (st == GAR_OK && c->rank == 0) {
+    if (st == GAR_OK && c->rank == 0 && (st = gar_recon_flush(c->rec)) == GAR_OK) {
         gar_checkpoint k;
         checkpoint_shape(c, &k);
         k.count[0] = gar_recon_count(c->rec, 1);
@@ -325,6 +325,8 @@ static gar_status reduce_partials(gar_recon *rec, const recon_settings *s, int r
     gar_status st;
     size_t chunk = (size_t)s->reduce_chunk_mb << 20, nvox = gar_recon_voxels(rec);
     double counts[3] = {(double)gar_recon_count(rec, 1), (double)gar_recon_count(rec, 2), (double)fig->skipped};
+    if ((st = gar_recon_flush(rec)) != GAR_OK)
+        return st;
     for (int h = 1; h <= 2; h++)
         if ((st = gar_mpi_reduce_float_sum(gar_recon_data(rec, h), 2 * nvox, 0, chunk)) != GAR_OK ||
             (st = gar_mpi_reduce_float_sum(gar_recon_weight(rec, h), nvox, 0, chunk)) != GAR_OK)
@@ -407,23 +409,7 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
         goto checked;
     for (size_t i = 0; i < gar_symmetry_order(sym); i++)
         memcpy(ops + 9 * i, gar_symmetry_matrix(sym, i), 9 * sizeof(double));
-    memset(&cfg, 0, sizeof cfg);
-    cfg.box = box;
-    cfg.pixel_size_A = fig.pixel;
-    cfg.pad = (int)s.pad;
-    cfg.max_resolution_A = s.max_res;
-    cfg.blob_radius = s.blob_radius;
-    cfg.blob_alpha = s.blob_alpha;
-    cfg.blob_order = (int)s.blob_order;
-    cfg.ctf = s.ctf;
-    cfg.optics = optics;
-    cfg.n_optics = n_optics;
-    cfg.sym_ops = ops;
-    cfg.n_ops = gar_symmetry_order(sym);
-    cfg.sym_mode = s.sym_volume ? GAR_SYM_VOLUME : GAR_SYM_INSERT;
-    cfg.threads = s.threads > 0 ? (int)s.threads : gar_usable_cores();
-    cfg.batch = (size_t)s.batch;
-    cfg.outer_mask = s.outer_mask;
+    cmd_recon_config(&s, box, fig.pixel, optics, n_optics, ops, gar_symmetry_order(sym), &cfg);
     fig.threads = cfg.threads;
     fig.padded = gar_recon_padded_size(box, cfg.pad);
 
@@ -449,6 +435,8 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
                  gar_inputs_count(in), box, fig.pixel, fig.padded, gar_symmetry_name(sym),
                  s.sym_volume ? "volume" : "insert", s.ctf ? "yes" : "no", size, size > 1 ? "s" : "",
                  cfg.threads, need, avail);
+    if (rank == 0 || size == 1)
+        cmd_log_devices(&s, NULL);
     if ((st = gar_recon_create(&cfg, &rec)) != GAR_OK)
         goto checked;
     /* Shards: the unit of work handed out, and of the checkpoints. */

@@ -261,6 +261,8 @@ static gar_status gather_results(refine_run *r, gar_recon *rec, const unsigned c
     const size_t chunk = (size_t)r->rs.reduce_chunk_mb << 20, nvox = gar_recon_voxels(rec), n = r->n;
     double counts[3] = {(double)gar_recon_count(rec, 1), (double)gar_recon_count(rec, 2), (double)*moved};
     double *rows = NULL;
+    if ((st = gar_recon_flush(rec)) != GAR_OK)
+        return st;
     for (int h = 1; h <= 2; h++)
         if ((st = gar_mpi_reduce_float_sum(gar_recon_data(rec, h), 2 * nvox, 0, chunk)) != GAR_OK ||
             (st = gar_mpi_reduce_float_sum(gar_recon_weight(rec, h), nvox, 0, chunk)) != GAR_OK)
@@ -651,21 +653,7 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     for (size_t i = 0; i < gar_symmetry_order(r->sym); i++)
         memcpy(r->ops + 9 * i, gar_symmetry_matrix(r->sym, i), 9 * sizeof(double));
     memset(&r->rcfg, 0, sizeof r->rcfg);
-    r->rcfg.box = r->box;
-    r->rcfg.pixel_size_A = r->px;
-    r->rcfg.pad = (int)r->rs.pad;
-    r->rcfg.blob_radius = r->rs.blob_radius;
-    r->rcfg.blob_alpha = r->rs.blob_alpha;
-    r->rcfg.blob_order = (int)r->rs.blob_order;
-    r->rcfg.ctf = r->rs.ctf;
-    r->rcfg.optics = r->optics;
-    r->rcfg.n_optics = r->n_optics;
-    r->rcfg.sym_ops = r->ops;
-    r->rcfg.n_ops = gar_symmetry_order(r->sym);
-    r->rcfg.sym_mode = r->rs.sym_volume ? GAR_SYM_VOLUME : GAR_SYM_INSERT;
-    r->rcfg.threads = r->rs.threads > 0 ? (int)r->rs.threads : gar_usable_cores();
-    r->rcfg.batch = (size_t)r->rs.batch;
-    r->rcfg.outer_mask = r->rs.outer_mask;
+    cmd_recon_config(&r->rs, r->box, r->px, r->optics, r->n_optics, r->ops, gar_symmetry_order(r->sym), &r->rcfg);
 
     /* The start: half sets from the stacks, no poses (a global search needs none). */
     {

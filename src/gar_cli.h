@@ -15,6 +15,7 @@ int gar_cmd_simulate(int argc, char **argv);
 int gar_cmd_info(int argc, char **argv);
 int gar_cmd_reconstruct(int argc, char **argv);
 int gar_cmd_refine(int argc, char **argv);
+int gar_cmd_tune(int argc, char **argv);
 int gar_cmd_export(int argc, char **argv);
 int gar_cmd_fsc(int argc, char **argv);
 int gar_cmd_submit(int argc, char **argv);

@@ -71,6 +71,25 @@ GAR_HD void gar_mat3_apply_t(const double M[9], const double x[3], double y[3])
     y[2] = M[2] * x[0] + M[5] * x[1] + M[8] * x[2];
 }
 
+/* C = A Bᵀ for row-major 3x3 matrices: the slice of a particle of pose A
+ * under the symmetry operator B. */
+GAR_HD void gar_mat3_mul_bt(const double A[9], const double B[9], double C[9])
+{
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+            C[3 * a + b] = A[3 * a] * B[3 * b] + A[3 * a + 1] * B[3 * b + 1] + A[3 * a + 2] * B[3 * b + 2];
+}
+
+/* The index of voxel (kx, ky, kz) of a Hermitian half volume of padded size
+ * M (kx >= 0; ky, kz in (−M, M), wrapped): FFTW's r2c layout [kz][ky][kx]
+ * with M/2+1 values per row. */
+GAR_HD size_t gar_vox_index(size_t M, int kx, int ky, int kz)
+{
+    const int m = (int)M;
+    const size_t z = (size_t)(kz < 0 ? kz + m : kz), y = (size_t)(ky < 0 ? ky + m : ky);
+    return (z * M + y) * (M / 2 + 1) + (size_t)kx;
+}
+
 /* ---------------------------------------------------------------- CTF */
 
 /* CTF parameters reduced to what the per-pixel evaluation needs, prepared
@@ -411,6 +430,19 @@ GAR_HD int gar_slice_column(const gar_slice_geom *g, int ko, int ki, double a, d
     return l <= h;
 }
 
+/* The position q = A·K of voxel K relative to a slice of rotation A; 0 when
+ * it lies a blob radius or more from the slice (qz² >= a2, q[0..1] unset). */
+GAR_HD int gar_slice_q(const float A[9], int kx, int ky, int kz, float a2, float q[3])
+{
+    const float fx = (float)kx, fy = (float)ky, fz = (float)kz;
+    q[2] = A[6] * fx + A[7] * fy + A[8] * fz;
+    if (q[2] * q[2] >= a2)
+        return 0;
+    q[0] = A[0] * fx + A[1] * fy + A[2] * fz;
+    q[1] = A[3] * fx + A[4] * fy + A[5] * fz;
+    return 1;
+}
+
 /* Voxel K = (kx, ky, kz) against a slice of rotation A: q = A·K; if the
  * voxel lies within the blob radius of the slice (qz² < a2), gather from the
  * plane into the sums and return 1. */
@@ -418,13 +450,10 @@ GAR_HD int gar_slice_voxel(const float A[9], int kx, int ky, int kz, const gar_p
                            const float *GAR_RESTRICT table, float inv_step, float *g_re, float *g_im,
                            float *w)
 {
-    const float fx = (float)kx, fy = (float)ky, fz = (float)kz;
-    const float qz = A[6] * fx + A[7] * fy + A[8] * fz;
-    if (qz * qz >= a2)
+    float q[3];
+    if (!gar_slice_q(A, kx, ky, kz, a2, q))
         return 0;
-    const float qx = A[0] * fx + A[1] * fy + A[2] * fz;
-    const float qy = A[3] * fx + A[4] * fy + A[5] * fz;
-    gar_gather_voxel(pl, qx, qy, qz, a2, table, inv_step, g_re, g_im, w);
+    gar_gather_voxel(pl, q[0], q[1], q[2], a2, table, inv_step, g_re, g_im, w);
     return 1;
 }
 

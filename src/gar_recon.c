@@ -10,6 +10,7 @@
 #endif
 
 #include "gar_fft.h"
+#include "gar_gpu.h"
 #include "gar_kernels.h"
 #include "gar_log.h"
 
@@ -39,6 +40,9 @@ struct gar_recon {
     gar_fft2 **fft;           /* one per thread */
     float *planes;            /* batch × 3 × plane_pixels (re, im, CTF²) */
     gar_particle_geom *geoms; /* batch: each particle's pose, shift, CTF */
+    gar_gpu_inserter **gpu;   /* one per entry of cfg.gpu_devices */
+    size_t n_gpu, gpu_next;
+    char *gpu_cache;
 };
 
 size_t gar_recon_padded_size(size_t box, int pad) { return gar_fft_good_size((size_t)pad * box); }
@@ -64,7 +68,8 @@ size_t gar_recon_memory_bytes(const gar_recon_config *cfg)
     size_t finish = nvox * 3 * sizeof(float) + nvox * 2 * sizeof(float) + M * M * M * sizeof(float);
     if (cfg->sym_mode == GAR_SYM_VOLUME && cfg->n_ops > 1)
         finish += nvox * 3 * sizeof(float);
-    size_t planes = cfg->batch * side * side * 3 * sizeof(float);
+    /* Planes on the host unless GPUs make them from the images. */
+    size_t planes = cfg->n_gpu_devices > 0 && cfg->gpu_fft ? 0 : cfg->batch * side * side * 3 * sizeof(float);
     size_t ffts = (size_t)cfg->threads * (M * M + M * H * 2) * sizeof(float);
     return volumes + finish + planes + ffts;
 }
@@ -99,6 +104,72 @@ static gar_status volume_alloc(void **out, size_t bytes, const char *what)
 #endif
     memset(*out, 0, rounded);
     return GAR_OK;
+}
+
+/* One inserter per entry of cfg.gpu_devices, each doing the insertion this
+ * reconstructor would do on the CPU (same sizes, blob table and operators). */
+static gar_status create_gpus(gar_recon *r)
+{
+    gar_status st;
+    const gar_recon_config *cfg = &r->cfg;
+    static const double identity[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    const int insert_ops = cfg->sym_mode == GAR_SYM_INSERT;
+    char key[256];
+    gar_gpu_insert_config g;
+    snprintf(key, sizeof key, "box=%zu pad=%d padded=%zu symmetry=%s ops=%zu kmax=%.3f blob=%.3g/%.3g/%d",
+             r->N, cfg->pad, r->M, insert_ops ? "insert" : "volume", insert_ops ? r->n_ops : (size_t)1, r->kmax,
+             cfg->blob_radius, cfg->blob_alpha, cfg->blob_order);
+    memset(&g, 0, sizeof g);
+    g.box = (int)r->N;
+    g.padded = (int)r->M;
+    g.plane_radius = r->R;
+    g.kbound = r->kbound;
+    g.kxbound = r->kxbound;
+    g.kmax = r->kmax;
+    g.blob_radius = cfg->blob_radius;
+    g.blob_alpha = cfg->blob_alpha;
+    g.blob_order = cfg->blob_order;
+    g.blob_table = r->blob;
+    g.inv_step = r->inv_step;
+    g.pixel_size_A = cfg->pixel_size_A;
+    g.ops = insert_ops ? r->ops : identity;
+    g.n_ops = insert_ops ? r->n_ops : 1;
+    g.batch = cfg->batch;
+    g.fft_on_gpu = cfg->gpu_fft;
+    g.tuning = (gar_gpu_tuning)cfg->gpu_tuning;
+    g.tuning_cache = cfg->gpu_tuning_cache;
+    g.tuning_key = key;
+    g.variant = cfg->gpu_variant;
+    if ((st = gar_calloc((void **)&r->gpu, cfg->n_gpu_devices, sizeof *r->gpu, "GPU inserters")) != GAR_OK)
+        return st;
+    for (size_t d = 0; d < cfg->n_gpu_devices; d++) {
+        g.device = cfg->gpu_devices[d];
+        if ((st = gar_gpu_inserter_create(&g, &r->gpu[d])) != GAR_OK)
+            return st;
+        r->n_gpu = d + 1;
+    }
+    return GAR_OK;
+}
+
+gar_status gar_recon_flush(gar_recon *r)
+{
+    gar_status st;
+    /* In device order, so the host sums are the same from run to run. */
+    for (size_t d = 0; d < r->n_gpu; d++)
+        if ((st = gar_gpu_inserter_collect(r->gpu[d], r->G, r->W)) != GAR_OK)
+            return st;
+    return GAR_OK;
+}
+
+size_t gar_recon_gpu_count(const gar_recon *r) { return r->n_gpu; }
+
+const char *gar_recon_gpu_variant(const gar_recon *r, size_t d, char *report, size_t len)
+{
+    if (d >= r->n_gpu)
+        return NULL;
+    if (report != NULL)
+        gar_gpu_inserter_tuning_report(r->gpu[d], report, len);
+    return gar_gpu_inserter_variant(r->gpu[d]);
 }
 
 gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
@@ -155,9 +226,15 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
             (st = volume_alloc((void **)&r->W[h], r->nvox * sizeof(float), "Fourier weight volume")) != GAR_OK)
             goto fail;
     }
-    if ((st = gar_alloc((void **)&r->planes, cfg->batch, 3 * r->plane_pixels * sizeof(float),
-                        "particle planes")) != GAR_OK ||
-        (st = gar_alloc((void **)&r->geoms, cfg->batch, sizeof *r->geoms, "particle geometry")) != GAR_OK ||
+    /* GPUs first: a device that cannot hold the run says so before the host
+     * allocates planes it would not need. */
+    if (cfg->n_gpu_devices > 0 && (st = create_gpus(r)) != GAR_OK)
+        goto fail;
+    if ((r->n_gpu == 0 || !cfg->gpu_fft) &&
+        (st = gar_alloc((void **)&r->planes, cfg->batch, 3 * r->plane_pixels * sizeof(float),
+                        "particle planes")) != GAR_OK)
+        goto fail;
+    if ((st = gar_alloc((void **)&r->geoms, cfg->batch, sizeof *r->geoms, "particle geometry")) != GAR_OK ||
         (st = gar_calloc((void **)&r->fft, (size_t)r->threads, sizeof *r->fft, "FFT plans")) != GAR_OK)
         goto fail;
     for (int t = 0; t < r->threads; t++)
@@ -165,6 +242,7 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
             goto fail;
     if ((st = gridding_table(r, &r->grid, &r->ngrid, &r->gstep)) != GAR_OK)
         goto fail;
+    r->cfg.gpu_devices = NULL;   /* the caller's array; the inserters hold what they need */
     *out = r;
     return GAR_OK;
 fail:
@@ -178,6 +256,9 @@ void gar_recon_destroy(gar_recon **pr)
     if (pr == NULL || *pr == NULL)
         return;
     r = *pr;
+    for (size_t d = 0; d < r->n_gpu; d++)
+        gar_gpu_inserter_destroy(&r->gpu[d]);
+    free(r->gpu);
     for (int h = 0; h < 2; h++) {
         free(r->G[h]);
         free(r->W[h]);
@@ -326,10 +407,7 @@ gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
 
 static inline size_t vox_index(const gar_recon *r, int kx, int ky, int kz)
 {
-    /* |ky|, |kz| < M, so wrapping needs a compare, not an integer division. */
-    const int M = (int)r->M;
-    const size_t z = (size_t)(kz < 0 ? kz + M : kz), y = (size_t)(ky < 0 ? ky + M : ky);
-    return (z * r->M + y) * r->H + (size_t)kx;
+    return gar_vox_index(r->M, kx, ky, kz);
 }
 
 /* First value >= lo that is ≡ t (mod T), for signed lo. */
@@ -389,6 +467,8 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
     const size_t npix = r->N * r->N;
     const int T = r->threads;
     const size_t n_ops = r->cfg.sym_mode == GAR_SYM_INSERT ? r->n_ops : 1;
+    /* The CPU prepares the planes unless the GPUs do it from the images. */
+    const int planes_on_host = r->n_gpu == 0 || !r->cfg.gpu_fft;
     if (count > r->cfg.batch)
         return gar_error(GAR_ERR_INTERNAL, "insert of %zu particles exceeds the batch of %zu", count,
                          r->cfg.batch);
@@ -407,7 +487,7 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
         t = omp_get_thread_num();
 #endif
         gar_status s = particle_geom(r, &meta[i], &r->geoms[i]);
-        if (s == GAR_OK)
+        if (s == GAR_OK && planes_on_host)
             prepare_plane_geom(r, t, images + i * npix, &r->geoms[i], r->planes + i * 3 * r->plane_pixels);
         if (s != GAR_OK) {
 #pragma omp critical
@@ -421,6 +501,19 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
         return gar_error(st, "%s", msg);
     double t1 = gar_wall_seconds();
     r->seconds[0] += t1 - t0;
+
+    if (r->n_gpu > 0) {
+        /* Batches go to the devices in turn (a fixed order, so a run is
+         * repeatable); each inserts while the next batch is read. */
+        gar_gpu_inserter *gpu = r->gpu[r->gpu_next];
+        r->gpu_next = (r->gpu_next + 1) % r->n_gpu;
+        if ((st = gar_gpu_inserter_submit(gpu, planes_on_host ? r->planes : images, r->geoms, count)) != GAR_OK)
+            return st;
+        for (size_t i = 0; i < count; i++)
+            r->count[r->geoms[i].half]++;
+        r->seconds[1] += gar_wall_seconds() - t1;
+        return GAR_OK;
+    }
 
     /* Phase 2: voxels in parallel; every thread visits the particles in order. */
 #pragma omp parallel num_threads(T)
@@ -436,11 +529,7 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
             for (size_t s = 0; s < n_ops; s++) {
                 /* Pose A and operator R: the particle is also the slice at A·Rᵀ. */
                 double As[9];
-                const double *Rm = r->ops + 9 * s, *A = r->geoms[i].A;
-                for (int a = 0; a < 3; a++)
-                    for (int b = 0; b < 3; b++)
-                        As[3 * a + b] = A[3 * a] * Rm[3 * b] + A[3 * a + 1] * Rm[3 * b + 1] +
-                                        A[3 * a + 2] * Rm[3 * b + 2];
+                gar_mat3_mul_bt(r->geoms[i].A, r->ops + 9 * s, As);
                 insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
             }
         }
@@ -580,6 +669,8 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
     const size_t nshell = (size_t)KX + 2;
     const double t_start = gar_wall_seconds();
     *out = NULL;
+    if ((st = gar_recon_flush(r)) != GAR_OK)
+        return st;
 
     if (half == 1 || half == 2) {
         G = r->G[half - 1];

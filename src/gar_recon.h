@@ -51,6 +51,14 @@ typedef struct gar_recon_config {
     int threads;                 /* >= 1 */
     size_t batch;                /* largest count passed to gar_recon_insert */
     int outer_mask;              /* soft-mask the map outside the inscribed sphere */
+    /* GPUs (gpu/gar_gpu.h): none when n_gpu_devices is 0. A device may be
+     * listed twice (two inserters on one GPU). Batches go to them in turn. */
+    const int *gpu_devices;      /* CUDA device numbers; read at create only */
+    size_t n_gpu_devices;
+    int gpu_fft;                 /* pad, FFT, shift and CTF on the device */
+    int gpu_tuning;              /* a gar_gpu_tuning */
+    const char *gpu_tuning_cache;  /* NULL: no cache */
+    int gpu_variant;             /* 0: as tuned; k > 0: gather variant k − 1 (tests, benchmarks) */
 } gar_recon_config;
 
 /* The outer mask: 1 inside radius N/2 − w, a raised cosine to 0 at N/2, with
@@ -73,6 +81,16 @@ void gar_recon_destroy(gar_recon **r);
  * pose, origin, CTF, half set and optics group. Each goes into its half set. */
 gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta,
                             size_t count);
+
+/* With GPUs: wait for their queued batches and add their sums into the
+ * host volumes (gar_recon_data/weight), in device order. Call it before
+ * reading or reducing those volumes; finalize calls it itself. Without GPUs
+ * a no-op. */
+gar_status gar_recon_flush(gar_recon *r);
+/* The number of GPU inserters, and device d's gather variant (NULL if none)
+ * with its tuning report (one line per variant) in `report` if not NULL. */
+size_t gar_recon_gpu_count(const gar_recon *r);
+const char *gar_recon_gpu_variant(const gar_recon *r, size_t d, char *report, size_t len);
 
 /* Wall seconds spent so far preparing particles (FFT, CTF), inserting them,
  * and finishing maps. */

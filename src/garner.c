@@ -22,6 +22,7 @@ static const command commands[] = {
     {"simulate", gar_cmd_simulate, "simulate particles with known poses from a map"},
     {"reconstruct", gar_cmd_reconstruct, "reconstruct a map from particles with known poses"},
     {"refine", gar_cmd_refine, "find the particles' poses and refine the map (gold standard)"},
+    {"tune", gar_cmd_tune, "time the GPU gather variants for a run and cache the fastest"},
     {"export", gar_cmd_export, "write refined poses and particles as a RELION STAR file and MRC stack"},
     {"phantom", gar_cmd_phantom, "make a pseudo-atomic phantom map with exact point-group symmetry"},
     {"submit", gar_cmd_submit, "write a Slurm batch script for a run and submit it"},
