@@ -44,4 +44,17 @@ check "--overwrite replaced the stack" -- sh -c "'$GARNER' info '$d/s.h5' | grep
 expect 64 "is a directory" -- "$GARNER" simulate --map "$map" --count 4 --out "$d"
 check "no temporary files left behind" -- sh -c "! ls '$d' | grep -q tmp"
 
+# [gpu]: a bad device list is one line naming the key; where no GPU can be
+# used, auto falls back to the CPU (and says so), an explicit device is an
+# error (69), and garner tune has nothing to tune (69). No output is left.
+printf '[input]\nstacks = s.h5\n[output]\ndir = gpu-out\n[reconstruct]\nctf = no\n' > "$d/gpu.ini"
+expect 64 "[gpu] devices: '0,x': expected auto, none, or device numbers" -- \
+    "$GARNER" reconstruct "$d/gpu.ini" --set gpu.devices=0,x
+if ! "$GARNER" --version | grep -q "CUDA runtime" || "$GARNER" --version | grep -q "no driver"; then
+    expect 69 "[gpu] devices: GPU 0 asked for, but" -- "$GARNER" reconstruct "$d/gpu.ini" --set gpu.devices=0
+    check "no output folder after the GPU error" -- test ! -e "$d/gpu-out"
+    expect 69 "nothing to tune: [gpu] devices = auto found no GPU" -- "$GARNER" tune "$d/gpu.ini"
+    expect 0 "insertion on the CPU: [gpu] devices = auto found no GPU" -- "$GARNER" reconstruct "$d/gpu.ini"
+fi
+
 finish

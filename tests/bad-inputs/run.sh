@@ -160,6 +160,7 @@ params pad.ini "[input]" "stacks = good.h5" "[output]" "dir = out" "[reconstruct
 params blob-inf.ini "[input]" "stacks = good.h5" "[output]" "dir = out" "[reconstruct]" "blob_radius = inf"
 params bool.ini "[input]" "stacks = good.h5" "[output]" "dir = out" "overwrite = perhaps"
 params symmetry.ini "[input]" "stacks = good.h5" "[output]" "dir = out" "[reconstruct]" "symmetry = X5"
+params gpu.ini "[input]" "stacks = good.h5" "[output]" "dir = out" "[gpu]" "devices = 0;1"
 params before-section.ini "dir = out" "[input]" "stacks = good.h5"
 params folder-stack.ini "[input]" "stacks = folder" "[output]" "dir = out"
 params nandefocus.ini "[input]" "stacks = nandefocus.h5" "[output]" "dir = never-used"
