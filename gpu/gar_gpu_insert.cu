@@ -471,7 +471,9 @@ static int cache_lookup(const gar_gpu_inserter *g)
     if (g->cache_path == NULL || (f = fopen(g->cache_path, "r")) == NULL)
         return -1;
     while (fgets(line, sizeof line, f) != NULL) {
-        char *model = strtok(line, "\t\n"), *key = strtok(NULL, "\t\n"), *name = strtok(NULL, "\t\n");
+        char *save = NULL;   /* strtok_r: inserters of several devices may read and write at once */
+        char *model = strtok_r(line, "\t\n", &save), *key = strtok_r(NULL, "\t\n", &save),
+             *name = strtok_r(NULL, "\t\n", &save);
         if (model == NULL || key == NULL || name == NULL || model[0] == '#')
             continue;
         if (strcmp(model, g->device_name) != 0 || strcmp(key, g->key) != 0)
@@ -519,7 +521,8 @@ static void cache_store(const gar_gpu_inserter *g, double us_per_slice)
             if (line[0] == '#')
                 continue;
             snprintf(copy, sizeof copy, "%s", line);
-            char *model = strtok(copy, "\t\n"), *key = strtok(NULL, "\t\n");
+            char *save = NULL;
+            char *model = strtok_r(copy, "\t\n", &save), *key = strtok_r(NULL, "\t\n", &save);
             if (model != NULL && key != NULL && strcmp(model, g->device_name) == 0 && strcmp(key, g->key) == 0)
                 continue;
             fputs(line, out);
