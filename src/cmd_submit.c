@@ -18,15 +18,17 @@ static const char submit_help[] =
     "\n"
     "Write a Slurm batch script for `garner reconstruct PARAMS` from garner's\n"
     "template (share/garner/garner.sbatch.in) and submit it with sbatch. The job\n"
-    "runs `srun --mpi=pmi2 --kill-on-bad-exit=1`, one rank per node driving all of\n"
-    "its GPUs by default (--ranks-per-node G for one rank per GPU). Two minutes\n"
+    "runs `srun --mpi=pmi2 --kill-on-bad-exit=1`. On one node, one rank drives all\n"
+    "of its GPUs; on several nodes with --gpus-per-node G, G ranks per node (one\n"
+    "per GPU): rank 0 only hands out work, and the other ranks of its node take\n"
+    "its GPUs between them, so no GPU stays idle. Two minutes\n"
     "before the time limit garner checkpoints and exits 75; the job is requeued\n"
     "and resumes. The script is written beside the parameter file as\n"
     "PARAMS.sbatch, the log as garner-JOBID.log.\n"
     "\n"
     "options:\n"
     "  --nodes N            nodes (default 1)\n"
-    "  --ranks-per-node R   MPI ranks per node (default 1; use the GPU count for one rank per GPU)\n"
+    "  --ranks-per-node R   MPI ranks per node (default 1, or G on several nodes with --gpus-per-node G)\n"
     "  --gpus-per-node G    GPUs per node (default: none requested)\n"
     "  --cpus-per-task C    cores per rank (default: none requested)\n"
     "  --partition P        Slurm partition (default: the cluster's default)\n"
@@ -112,6 +114,7 @@ int gar_cmd_submit(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
     };
     size_t nodes = 1, ranks = 1, gpus = 0, cpus = 0;
+    int ranks_given = 0;
     const char *partition = "", *time_limit = "01:00:00", *job = "garner";
     int dry = 0, c, rc = 0;
     gar_status st = GAR_OK;
@@ -124,7 +127,10 @@ int gar_cmd_submit(int argc, char **argv)
     while (st == GAR_OK && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n': st = gar_cli_size("--nodes", optarg, &nodes); break;
-        case 'r': st = gar_cli_size("--ranks-per-node", optarg, &ranks); break;
+        case 'r':
+            st = gar_cli_size("--ranks-per-node", optarg, &ranks);
+            ranks_given = 1;
+            break;
         case 'g': st = gar_cli_size("--gpus-per-node", optarg, &gpus); break;
         case 'c': st = gar_cli_size("--cpus-per-task", optarg, &cpus); break;
         case 'p': partition = optarg; break;
@@ -141,6 +147,10 @@ int gar_cmd_submit(int argc, char **argv)
         return gar_cli_usage_error("submit", "expected one parameter file");
     if (nodes < 1 || ranks < 1)
         return gar_cli_usage_error("submit", "--nodes and --ranks-per-node must be at least 1");
+    /* One rank per node would leave the first node's GPUs idle: its rank is
+     * the master. With one rank per GPU its other ranks share them out. */
+    if (!ranks_given && nodes > 1 && gpus > 0)
+        ranks = gpus;
     if (realpath(argv[optind], params) == NULL) {
         st = gar_error(GAR_ERR_NOINPUT, "%s: %s", argv[optind], strerror(errno));
         return gar_cli_fail(st);

@@ -12,6 +12,9 @@ check "signal two minutes before the limit, requeue, resume" -- sh -c "grep -q -
 check "srun --mpi=pmi2 --kill-on-bad-exit=1 with the parameter file" -- grep -q "srun --mpi=pmi2 --kill-on-bad-exit=1 .*garner reconstruct $(cd "$d" && pwd)/run.ini" "$d/gpu.sbatch"
 check "no @FIELD@ left" -- sh -c "! grep -q '@[A-Z_]*@' '$d/gpu.sbatch'"
 check "bash accepts it" -- bash -n "$d/gpu.sbatch"
+check "several GPU nodes: one rank per GPU, so the master's node drives its GPUs" -- grep -q -- '--ntasks-per-node=8' "$d/gpu.sbatch"
+"$GARNER" submit "$d/run.ini" --nodes 1 --gpus-per-node 8 --dry-run > "$d/gpu1.sbatch"
+check "one GPU node: one rank drives them all" -- grep -q -- '--ntasks-per-node=1' "$d/gpu1.sbatch"
 "$GARNER" submit "$d/run.ini" --dry-run > "$d/cpu.sbatch"
 check "no empty #SBATCH lines without GPUs, cores or partition" -- sh -c "! grep -qE '^#SBATCH --[a-z-]+=\$' '$d/cpu.sbatch' && ! grep -q 'gpus-per-node\|partition\|cpus-per-task' '$d/cpu.sbatch'"
 expect 66 "nothing.ini" -- "$GARNER" submit "$d/nothing.ini" --dry-run
