@@ -60,6 +60,8 @@ typedef struct run_figures {
     int threads;
     size_t memory_estimate;
     double t_read, t_prepare, t_insert, t_finalize;
+    size_t gpu_inserters;        /* over all ranks */
+    char gpu_variant[128];       /* device 0's gather variant (one process only) */
 } run_figures;
 
 static gar_status write_summary(const char *path, const gar_params *p, const run_figures *r)
@@ -85,6 +87,12 @@ static gar_status write_summary(const char *path, const gar_params *p, const run
             r->memory_estimate);
     fprintf(f, "  \"box\": %zu,\n  \"pixel_size_A\": %.6g,\n  \"padded_size\": %zu,\n  \"threads\": %d,\n",
             r->box, r->pixel, r->padded, r->threads);
+    fprintf(f, "  \"gpu_inserters\": %zu,\n", r->gpu_inserters);
+    if (r->gpu_variant[0]) {
+        fprintf(f, "  \"gpu_variant\": ");
+        cmd_json_string(f, r->gpu_variant);
+        fprintf(f, ",\n");
+    }
     cmd_json_parameters(f, p);
     fprintf(f, "}\n");
     if (fclose(f) != 0)
@@ -489,17 +497,23 @@ checked:
         goto done;
     if (size > 1 && (st = reduce_partials(rec, &s, rank, &fig)) != GAR_OK)
         goto done;
+    fig.gpu_inserters = gar_recon_gpu_count(rec);
     if (size > 1) {
         /* Rank 0 only hands out shards: its log reports the workers' time
-         * in each stage, summed over them. */
-        double t[3], unused;
+         * in each stage, summed over them, and their GPUs. */
+        double t[4], unused;
         gar_recon_timings(rec, &t[1], &t[2], &unused);
         t[0] = fig.t_read;
-        if ((st = gar_mpi_reduce_sum(t, t, 3, 0, sizeof t)) != GAR_OK)
+        t[3] = (double)fig.gpu_inserters;
+        if ((st = gar_mpi_reduce_sum(t, t, 4, 0, sizeof t)) != GAR_OK)
             goto done;
         fig.t_read = t[0];
         fig.t_prepare = t[1];
         fig.t_insert = t[2];
+        fig.gpu_inserters = (size_t)t[3];
+    } else if (fig.gpu_inserters > 0) {
+        cmd_log_devices(&s, rec);
+        snprintf(fig.gpu_variant, sizeof fig.gpu_variant, "%s", gar_recon_gpu_variant(rec, 0, NULL, 0));
     }
     if (rank != 0)
         goto done;

@@ -49,7 +49,7 @@ if [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null 2>&1; then
     kill -USR1 $pid
     wait $pid
     rc=$?
-    check "3 ranks, signal: exit 75" -- test "$rc" -eq 75
+    check "3 ranks, signal: exit 75 (got $rc)" -- test "$rc" -eq 75
     check "3 ranks, signal: checkpoint written" -- test -s "$d/three.checkpoint.h5"
     expect 0 "resuming from" -- "$MPIEXEC" -n 3 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/three" --resume
     check "3 ranks, resume: map within 1e-6 of uninterrupted" -- "$cmp" "$d/full/map.mrc" "$d/three/map.mrc" 1e-6
