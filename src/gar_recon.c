@@ -116,9 +116,11 @@ static gar_status create_gpus(gar_recon *r)
     const int insert_ops = cfg->sym_mode == GAR_SYM_INSERT;
     char key[256];
     gar_gpu_insert_config g;
-    snprintf(key, sizeof key, "box=%zu pad=%d padded=%zu symmetry=%s ops=%zu kmax=%.3f blob=%.3g/%.3g/%d",
-             r->N, cfg->pad, r->M, insert_ops ? "insert" : "volume", insert_ops ? r->n_ops : (size_t)1, r->kmax,
-             cfg->blob_radius, cfg->blob_alpha, cfg->blob_order);
+    /* Not the resolution limit: refine changes it every iteration, and the
+     * ranking of the variants hardly moves with it. */
+    snprintf(key, sizeof key, "box=%zu pad=%d padded=%zu symmetry=%s ops=%zu blob=%.3g/%.3g/%d", r->N, cfg->pad,
+             r->M, insert_ops ? "insert" : "volume", insert_ops ? r->n_ops : (size_t)1, cfg->blob_radius,
+             cfg->blob_alpha, cfg->blob_order);
     memset(&g, 0, sizeof g);
     g.box = (int)r->N;
     g.padded = (int)r->M;
