@@ -20,7 +20,7 @@ static const char tune_help[] =
     "run's particles, on each GPU that [gpu] devices gives this process, print\n"
     "the times, and store the fastest in the tuning cache ([gpu] tuning_cache),\n"
     "keyed by GPU model and the run's shape (box, padding, symmetry mode and\n"
-    "operators, resolution limit, blob), where `garner reconstruct` with\n"
+    "operators, blob), where `garner reconstruct` or `refine` with\n"
     "[gpu] tuning = auto or cached finds it. Writes nothing else.\n"
     "\n"
     "options:\n"
