@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <getopt.h>
+#include <unistd.h>
 #include "cmd_common.h"
 #include "gar_cli.h"
 #include "gar_exactsum.h"
@@ -333,6 +334,30 @@ void cmd_partials_clear(cmd_partials *p)
         gar_exactsum_clear(p->acc);
 }
 
+/* Collective: for every rank, rank 0 logs where it runs and what a GPU
+ * binding goes by: its node-local rank, and the GPUs a launcher (Slurm's
+ * --gres, for one) made visible to it. Information only: a failure here
+ * (out of memory on rank 0, or no node-local rank) leaves a line out or says
+ * so in it, and never stops the run. */
+static void log_placement(int rank, int size)
+{
+    int local = 0, local_size = 1;
+    char host[256] = "?", line[GAR_MPI_LINE], *all = NULL;
+    const char *gpus = getenv("CUDA_VISIBLE_DEVICES");
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+    if (gar_mpi_node_rank(&local, &local_size) == GAR_OK)
+        snprintf(line, sizeof line, "rank %d on %.100s: node-local rank %d of %d, CUDA_VISIBLE_DEVICES=%.80s",
+                 rank, host, local, local_size, gpus != NULL ? gpus : "unset");
+    else
+        snprintf(line, sizeof line, "rank %d on %.100s: %.120s", rank, host, gar_errmsg());
+    if (gar_mpi_gather_lines(line, &all) == GAR_OK && all != NULL)
+        for (int r = 0; r < size; r++)
+            gar_log_info("%s", all + (size_t)r * GAR_MPI_LINE);
+    free(all);
+}
+
 int cmd_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
                       void (*on_start)(void), cmd_run_fn run)
 {
@@ -374,6 +399,7 @@ int cmd_parallel_main(int argc, char **argv, const char *name, const char *help,
         char map[4096];
         gar_mpi_rank_map(map, sizeof map);
         gar_log_info("%d ranks (pid@host): %s", size, map);
+        log_placement(rank, size);
     }
     {
         /* srun --mpi=none starts singletons that would each do the whole job. */
