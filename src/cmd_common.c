@@ -1,8 +1,10 @@
 /* garner: what the commands that reconstruct share (see cmd_common.h). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <getopt.h>
 #include <unistd.h>
 #include "cmd_common.h"
@@ -332,6 +334,37 @@ void cmd_partials_clear(cmd_partials *p)
     gar_recon_clear(p->rec);
     if (p->acc != NULL)
         gar_exactsum_clear(p->acc);
+}
+
+void cmd_log_spread(const gar_sched *sched, int size)
+{
+    char line[1024];
+    size_t used = 0;
+    line[0] = '\0';
+    for (int r = 1; r < size && used + 1 < sizeof line; r++) {
+        int w = snprintf(line + used, sizeof line - used, "%s%zu", r > 1 ? " " : "", gar_sched_taken(sched, r));
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    gar_log_info("shards per worker (ranks 1 to %d): %s", size - 1, line);
+}
+
+void cmd_test_shard_pause(const volatile sig_atomic_t *stop)
+{
+    const char *env = getenv("GARNER_TEST_SHARD_DELAY");
+    char *end;
+    double v;
+    struct timespec ts;
+    if (env == NULL || *env == '\0')
+        return;
+    v = strtod(env, &end);
+    if (*end != '\0' || !(v > 0 && v < 3600))
+        return;
+    ts.tv_sec = (time_t)v;
+    ts.tv_nsec = (long)((v - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && (stop == NULL || *stop == 0))
+        ;
 }
 
 /* Collective: for every rank, rank 0 logs where it runs and what a GPU

@@ -3,9 +3,11 @@
 #ifndef GAR_CMD_COMMON_H
 #define GAR_CMD_COMMON_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include "gar_inputs.h"
+#include "gar_mpi.h"
 #include "gar_params.h"
 #include "gar_recon.h"
 #include "gar_status.h"
@@ -82,6 +84,18 @@ gar_status cmd_partials_reduce(cmd_partials *p, double *extra, size_t n_extra);
 /* Volumes, counts and accumulator back to zero (a worker, once rank 0 holds
  * the sums in a checkpoint). */
 void cmd_partials_clear(cmd_partials *p);
+
+/* Rank 0 of a parallel run, once every shard is handed out: log how many
+ * each worker took (how the work was spread). */
+void cmd_log_spread(const gar_sched *sched, int size);
+
+/* GARNER_TEST_SHARD_DELAY (seconds): a pause after every shard, for the
+ * tests that signal or kill a run part way and those that make the workers
+ * split the shards differently. It makes "part way" a matter of work, not of
+ * the machine's speed: without it a fast machine can finish before the
+ * test's signal arrives. A signal ends the pause early once *stop (may be
+ * NULL) is set. Not for production use. */
+void cmd_test_shard_pause(const volatile sig_atomic_t *stop);
 
 /* What a parallel command (reconstruct, refine) does once MPI is up. */
 typedef gar_status (*cmd_run_fn)(gar_params *p, const char *params_path, int resume, int rank, int size);

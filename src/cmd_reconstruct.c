@@ -1,5 +1,4 @@
 /* garner reconstruct: particles with known poses into a map, half maps and FSC. */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <unistd.h>
@@ -7,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "cmd_common.h"
@@ -228,45 +226,6 @@ static gar_status take_checkpoint(ckpt_ctx *c)
     return GAR_OK;
 }
 
-/* GARNER_TEST_SHARD_DELAY (seconds): a pause after every shard, for the
- * tests that signal or kill a run part way. It makes "part way" a matter of
- * work, not of the machine's speed: without it a fast machine can finish
- * before the test's signal arrives. Not for production use. */
-static double test_shard_delay(void)
-{
-    const char *env = getenv("GARNER_TEST_SHARD_DELAY");
-    char *end;
-    double v;
-    if (env == NULL || *env == '\0')
-        return 0;
-    v = strtod(env, &end);
-    return (*end == '\0' && v > 0 && v < 3600) ? v : 0;
-}
-
-static void pause_seconds(double seconds)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)seconds;
-    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && stop_signal == 0)
-        ;
-}
-
-/* Rank 0, once the shards are all handed out: how many each worker took. */
-static void log_spread(const gar_sched *sched, int size)
-{
-    char line[1024];
-    size_t used = 0;
-    line[0] = '\0';
-    for (int r = 1; r < size && used + 1 < sizeof line; r++) {
-        int w = snprintf(line + used, sizeof line - used, "%s%zu", r > 1 ? " " : "", gar_sched_taken(sched, r));
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
-    gar_log_info("shards per worker (ranks 1 to %d): %s", size - 1, line);
-}
-
 /* Insert this rank's share. The stacks are cut into shards; with one process
  * it works through them itself, with several rank 0 hands them out on request
  * and the others insert what they get. Shards done in a resumed checkpoint are
@@ -278,7 +237,6 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
     batch_buf b = {NULL, NULL, (size_t)s->batch, box * box};
     cmd_shard *shards = NULL;
     size_t done = 0;
-    const double delay = test_shard_delay();
     if (c->rank != 0 || c->size == 1) {
         if ((st = gar_alloc((void **)&b.images, b.batch, b.npix * sizeof(float), "particle batch")) != GAR_OK ||
             (st = gar_alloc((void **)&b.meta, b.batch, sizeof *b.meta, "metadata batch")) != GAR_OK)
@@ -306,8 +264,7 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
                 break;
             gar_sched_mark_done(c->sched, (size_t)k);
             gar_progress_update(c->progress, ++n);
-            if (delay > 0)
-                pause_seconds(delay);
+            cmd_test_shard_pause(&stop_signal);
         }
     } else if (c->rank == 0) {
         gar_log_info("%zu shards of up to %zu particles for %d workers", c->n_shards, c->shard_size, c->size - 1);
@@ -316,7 +273,7 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
             if ((st = take_checkpoint(c)) != GAR_OK)
                 break;
         if (st == GAR_OK)
-            log_spread(c->sched, c->size);
+            cmd_log_spread(c->sched, c->size);
     } else {
         long k;
         while ((st = gar_sched_next(c->sched, &k)) == GAR_OK && k != -1) {
@@ -334,8 +291,7 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
                 gar_sched_fail(c->sched, st);
                 break;
             }
-            if (delay > 0)
-                pause_seconds(delay);
+            cmd_test_shard_pause(&stop_signal);
         }
     }
     if (st == GAR_OK)

@@ -326,9 +326,11 @@ static gar_status iteration_pass(refine_run *r, int searching, gar_search *searc
             st = search_range(r, search, rec, &b, sh->stack, sh->first, sh->count, r->stack_base[sh->stack], step,
                               updated, &moved);
             gar_progress_update(prog, k + 1);
+            cmd_test_shard_pause(NULL);
         }
     } else if (r->rank == 0) {
-        st = gar_sched_serve(sched, 2e-3, shard_progress, NULL, prog);
+        if ((st = gar_sched_serve(sched, 2e-3, shard_progress, NULL, prog)) == GAR_OK)
+            cmd_log_spread(sched, r->size);
     } else {
         long k;
         while ((st = gar_sched_next(sched, &k)) == GAR_OK && k >= 0) {
@@ -341,6 +343,7 @@ static gar_status iteration_pass(refine_run *r, int searching, gar_search *searc
                 gar_sched_fail(sched, st);
                 break;
             }
+            cmd_test_shard_pause(NULL);
         }
     }
     if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK)
