@@ -32,29 +32,65 @@ gar_status gar_mpi_start(int *argc, char ***argv, int *rank, int *size)
     return GAR_OK;
 }
 
+gar_status gar_mpi_gather_lines(const char *line, char **all)
+{
+    char mine[GAR_MPI_LINE];
+    int rank, size;
+    gar_status st = GAR_OK;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    *all = NULL;
+    snprintf(mine, sizeof mine, "%s", line);
+    if (rank == 0)
+        st = gar_alloc((void **)all, (size_t)size, GAR_MPI_LINE, "gathered lines");
+    /* Without a buffer on rank 0 there is no gather; every rank must know. */
+    if (gar_mpi_bcast_int(st == GAR_OK, 0))
+        MPI_Gather(mine, GAR_MPI_LINE, MPI_CHAR, *all, GAR_MPI_LINE, MPI_CHAR, 0, MPI_COMM_WORLD);
+    return st;
+}
+
 void gar_mpi_rank_map(char *buf, size_t len)
 {
-    enum { ENTRY = 80 };
-    char mine[ENTRY], host[MPI_MAX_PROCESSOR_NAME], *all = NULL;
+    char mine[GAR_MPI_LINE], host[MPI_MAX_PROCESSOR_NAME], *all = NULL;
     int rank, size, n = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     MPI_Get_processor_name(host, &n);
-    snprintf(mine, sizeof mine, "%ld@%.60s", (long)getpid(), host);
+    snprintf(mine, sizeof mine, "%ld@%.200s", (long)getpid(), host);
     buf[0] = '\0';
-    if (rank == 0)
-        all = malloc((size_t)size * ENTRY);
-    MPI_Gather(mine, ENTRY, MPI_CHAR, all, ENTRY, MPI_CHAR, 0, MPI_COMM_WORLD);
-    if (rank == 0 && all != NULL) {
+    if (gar_mpi_gather_lines(mine, &all) == GAR_OK && all != NULL) {
         size_t used = 0;
         for (int r = 0; r < size && used + 1 < len; r++) {
-            int w = snprintf(buf + used, len - used, "%s%d: %s", r ? ", " : "", r, all + (size_t)r * ENTRY);
+            int w = snprintf(buf + used, len - used, "%s%d: %s", r ? ", " : "", r, all + (size_t)r * GAR_MPI_LINE);
             if (w < 0)
                 break;
             used += (size_t)w;
         }
     }
     free(all);
+}
+
+gar_status gar_mpi_node_rank(int *local_rank, int *local_size)
+{
+    int init = 0, fin = 0, rank = 0, size = 1;
+    MPI_Comm node = MPI_COMM_NULL;
+    *local_rank = 0;
+    *local_size = 1;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    if (!init || fin)
+        return GAR_OK;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size == 1)
+        return GAR_OK;
+    /* Keyed by world rank: node-local ranks follow the world ranks' order. */
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS)
+        return gar_error(GAR_ERR_INTERNAL, "rank %d: MPI_Comm_split_type (shared memory) failed", rank);
+    MPI_Comm_rank(node, local_rank);
+    MPI_Comm_size(node, local_size);
+    MPI_Comm_free(&node);
+    return GAR_OK;
 }
 
 int gar_mpi_bcast_int(int value, int root)
@@ -95,15 +131,23 @@ void gar_mpi_stop(void)
         MPI_Finalize();
 }
 
+/* Elements per reduction call: chunk_bytes worth (at least one), at most
+ * max_elements (MPI counts are int) and at most count (at least one). */
+static size_t chunk_elements(size_t chunk_bytes, size_t element_bytes, size_t max_elements, size_t count)
+{
+    size_t chunk = chunk_bytes / element_bytes;
+    if (chunk > max_elements)
+        chunk = max_elements;
+    if (chunk > count)
+        chunk = count;
+    return chunk ? chunk : 1;
+}
+
 gar_status gar_mpi_reduce_sum(const double *in, double *out, size_t count, int root, size_t chunk_bytes)
 {
     int rank;
-    size_t chunk = chunk_bytes / sizeof(double);
+    size_t chunk = chunk_elements(chunk_bytes, sizeof(double), INT_MAX, count);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (chunk == 0)
-        chunk = 1;
-    if (chunk > (size_t)INT_MAX)
-        chunk = (size_t)INT_MAX;
     for (size_t off = 0; off < count; off += chunk) {
         int n = (int)(count - off < chunk ? count - off : chunk);
         const void *send = in + off;
@@ -119,16 +163,10 @@ gar_status gar_mpi_reduce_sum(const double *in, double *out, size_t count, int r
 gar_status gar_mpi_reduce_float_sum(float *data, size_t count, int root, size_t chunk_bytes)
 {
     int rank;
-    size_t chunk = chunk_bytes / sizeof(double);
+    size_t chunk = chunk_elements(chunk_bytes, sizeof(double), INT_MAX, count);
     double *buf = NULL;
     gar_status st;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (chunk == 0)
-        chunk = 1;
-    if (chunk > (size_t)INT_MAX)
-        chunk = (size_t)INT_MAX;
-    if (chunk > count)
-        chunk = count ? count : 1;
     if ((st = gar_alloc((void **)&buf, chunk, sizeof(double), "reduction buffer")) != GAR_OK)
         return st;
     for (size_t off = 0; off < count && st == GAR_OK; off += chunk) {
@@ -143,6 +181,41 @@ gar_status gar_mpi_reduce_float_sum(float *data, size_t count, int root, size_t 
                 data[off + i] = (float)buf[i];
     }
     free(buf);
+    return st;
+}
+
+gar_status gar_mpi_reduce_exact(const gar_exactsum *acc, size_t offset, float *x, size_t count, int root,
+                                size_t chunk_bytes, int threads)
+{
+    int rank, size;
+    const size_t value_bytes = GAR_EXACT_LIMBS * sizeof(int64_t);
+    size_t chunk = chunk_elements(chunk_bytes, value_bytes, INT_MAX / GAR_EXACT_LIMBS, count);
+    int64_t *limbs = NULL;
+    gar_status st;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if ((size_t)size > GAR_EXACT_MAX_TERMS)
+        return gar_error(GAR_ERR_USAGE, "exact sums over %d ranks: at most %zu (set [mpi] reproducible = no)",
+                         size, GAR_EXACT_MAX_TERMS);
+    if (rank == root && x == NULL)
+        st = gar_error(GAR_ERR_INTERNAL, "gar_mpi_reduce_exact: no output array on the root");
+    else
+        st = gar_alloc((void **)&limbs, chunk, value_bytes, "reduction buffer");
+    st = gar_mpi_agree_report(st, size);
+    for (size_t off = 0; st == GAR_OK && off < count; off += chunk) {
+        size_t n = count - off < chunk ? count - off : chunk;
+        /* Every rank's chunk must pack before any rank enters the reduction:
+         * a rank that failed alone would leave the root waiting for it. */
+        st = gar_exactsum_pack(acc, offset + off, x != NULL ? x + off : NULL, n, limbs, threads);
+        if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+            break;
+        if (MPI_Reduce(rank == root ? MPI_IN_PLACE : limbs, rank == root ? limbs : NULL, (int)(GAR_EXACT_LIMBS * n),
+                       MPI_INT64_T, MPI_SUM, root, MPI_COMM_WORLD) != MPI_SUCCESS)
+            st = gar_error(GAR_ERR_INTERNAL, "MPI_Reduce of %zu exact values at offset %zu failed", n, off);
+        else if (rank == root)
+            gar_exactsum_unpack(limbs, n, x + off, threads);
+    }
+    free(limbs);
     return st;
 }
 
@@ -184,6 +257,7 @@ struct gar_sched {
     size_t handed;        /* shards handed out (progress) */
     unsigned char *done;  /* n_shards flags */
     long *current;        /* master: each rank's shard in progress, -1 if none */
+    size_t *taken;        /* master: shards handed to each rank */
     int rank, size;
     int active;           /* master: workers not yet told there is no more work */
 };
@@ -204,7 +278,8 @@ gar_status gar_sched_create(size_t n_shards, gar_sched **out)
     MPI_Comm_size(MPI_COMM_WORLD, &s->size);
     s->active = s->size - 1;
     if ((st = gar_calloc((void **)&s->done, n_shards ? n_shards : 1, 1, "shard flags")) != GAR_OK ||
-        (st = gar_alloc((void **)&s->current, (size_t)s->size, sizeof(long), "shard table")) != GAR_OK) {
+        (st = gar_alloc((void **)&s->current, (size_t)s->size, sizeof(long), "shard table")) != GAR_OK ||
+        (st = gar_calloc((void **)&s->taken, (size_t)s->size, sizeof(size_t), "shard counts")) != GAR_OK) {
         gar_sched_destroy(&s);
         return st;
     }
@@ -220,6 +295,7 @@ void gar_sched_destroy(gar_sched **s)
         return;
     free((*s)->done);
     free((*s)->current);
+    free((*s)->taken);
     free(*s);
     *s = NULL;
 }
@@ -231,6 +307,8 @@ void gar_sched_mark_done(gar_sched *s, size_t shard)
 }
 
 const unsigned char *gar_sched_done(const gar_sched *s) { return s->done; }
+
+size_t gar_sched_taken(const gar_sched *s, int rank) { return rank >= 0 && rank < s->size ? s->taken[rank] : 0; }
 
 /* The next shard not yet done, or -1. */
 static long take_shard(gar_sched *s)
@@ -329,6 +407,7 @@ gar_status gar_sched_serve(gar_sched *s, double poll_seconds,
             }
             MPI_Send(&reply, 1, MPI_LONG, w, TAG_SHARD, MPI_COMM_WORLD);
             s->current[w] = reply;
+            s->taken[w]++;
             if (progress != NULL)
                 progress(s->handed, arg);
         } else if (status.MPI_TAG == TAG_FAIL) {

@@ -6,6 +6,7 @@
 #define GAR_MPI_H
 
 #include <stddef.h>
+#include "gar_exactsum.h"
 #include "gar_status.h"
 
 #ifdef __cplusplus
@@ -40,6 +41,20 @@ void gar_mpi_rank_map(char *buf, size_t len);
  * master: 0 of 0. */
 void gar_mpi_node_workers(int *worker, int *workers);
 
+/* Bytes per entry of gar_mpi_gather_lines. */
+#define GAR_MPI_LINE 256
+/* Collective: every rank's `line` (cut to GAR_MPI_LINE − 1 bytes) to rank 0,
+ * where *all receives `size` entries of GAR_MPI_LINE bytes, rank r's at
+ * r·GAR_MPI_LINE, each NUL-terminated; the caller frees it. On other ranks
+ * *all is NULL. GAR_ERR_NOMEM (rank 0 only; nothing is gathered then). */
+gar_status gar_mpi_gather_lines(const char *line, char **all);
+
+/* This rank's place among the ranks on its node (MPI_Comm_split_type with
+ * MPI_COMM_TYPE_SHARED, keyed by world rank), for binding a rank to a GPU.
+ * Collective over MPI_COMM_WORLD when it has two ranks or more; with one
+ * rank, or MPI not running, 0 and 1 without communication. */
+gar_status gar_mpi_node_rank(int *local_rank, int *local_size);
+
 /* Element-wise sum of `count` doubles from every rank into `out` on `root`,
  * in calls of at most `chunk_bytes` each (and never more than INT_MAX
  * elements), so a volume of any size reduces without overflowing MPI's int
@@ -58,6 +73,24 @@ gar_status gar_mpi_reduce_sum(const double *in, double *out, size_t count, int r
  * widened to double, reduced, and narrowed back on root (in place there).
  * `data` is read on every rank and written only on root. Collective. */
 gar_status gar_mpi_reduce_float_sum(float *data, size_t count, int root, size_t chunk_bytes);
+
+/* Exact element-wise sum of `count` values over every rank into x on root,
+ * rounded once, to the nearest float (gar_exactsum.h): the result does not
+ * depend on how the terms were spread over the ranks or in what order each
+ * rank added its own. Each rank contributes values [offset, offset + count)
+ * of its accumulator `acc` (NULL: none) plus x[0 .. count) (NULL: none); x is
+ * read on every rank that passes it and written only on root, where it must
+ * not be NULL. Collective; every rank passes the same count, offset, root and
+ * chunk_bytes. `threads` OpenMP threads convert to and from limbs.
+ *
+ * In calls of at most `chunk_bytes` of limbs (24 bytes a value, never more
+ * than INT_MAX limbs) with MPI_Reduce(MPI_INT64_T, MPI_SUM); before each call
+ * the ranks agree that every rank's values are in range, so a value that is
+ * not (NaN, infinity, beyond 2^62) fails every rank, with the failing rank's
+ * message on rank 0 as gar_mpi_agree_report leaves it. Cost as for
+ * gar_mpi_reduce_sum, with 3·count int64 in place of count doubles. */
+gar_status gar_mpi_reduce_exact(const gar_exactsum *acc, size_t offset, float *x, size_t count, int root,
+                                size_t chunk_bytes, int threads);
 
 /* Every rank passes its own status; all get back the status of the lowest
  * rank that failed (GAR_OK if none) and that rank in *first (-1 if none).
@@ -84,6 +117,8 @@ void gar_sched_mark_done(gar_sched *s, size_t shard);
 /* Done flags, one byte per shard: on the master (or a single rank) the shards
  * whose worker has since asked for more, i.e. finished. */
 const unsigned char *gar_sched_done(const gar_sched *s);
+/* Master: the shards handed to `rank` so far (how the work was spread). */
+size_t gar_sched_taken(const gar_sched *s, int rank);
 
 /* Master: serve requests. Returns GAR_OK once every worker has been told
  * there is no more work. If `want_checkpoint(arg)` becomes true, no new

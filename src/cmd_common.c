@@ -1,12 +1,16 @@
 /* garner: what the commands that reconstruct share (see cmd_common.h). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <getopt.h>
+#include <unistd.h>
 #include "cmd_common.h"
 #include "gar_cli.h"
 #include "gar_gpu.h"
+#include "gar_exactsum.h"
 #include "gar_log.h"
 #include "gar_mpi.h"
 #include "gar_stack.h"
@@ -42,7 +46,8 @@ gar_status cmd_read_recon_settings(const gar_params *p, recon_settings *s)
         (st = gar_params_get_string(p, "gpu", "devices", &devices)) != GAR_OK ||
         (st = gar_params_get_bool(p, "gpu", "fft_on_gpu", &s->gpu_fft)) != GAR_OK ||
         (st = gar_params_get_string(p, "gpu", "tuning", &tuning)) != GAR_OK ||
-        (st = gar_params_get_string(p, "gpu", "tuning_cache", &cache)) != GAR_OK)
+        (st = gar_params_get_string(p, "gpu", "tuning_cache", &cache)) != GAR_OK ||
+        (st = gar_params_get_bool(p, "mpi", "reproducible", &s->reproducible)) != GAR_OK)
         return st;
     if ((st = gar_gpu_choose(devices, node_worker, node_workers, s->gpus, &s->n_gpus, s->gpu_why,
                              sizeof s->gpu_why)) != GAR_OK) {
@@ -280,6 +285,191 @@ gar_status cmd_make_shards(gar_inputs *in, size_t size, cmd_shard **out, size_t 
     return GAR_OK;
 }
 
+struct cmd_partials {
+    gar_recon *rec;
+    gar_exactsum *acc;    /* a worker's, with exact sums; NULL otherwise */
+    int exact, rank, threads;
+    size_t chunk;         /* bytes per reduction call */
+};
+
+int cmd_exact_sums(const recon_settings *s, int size) { return s->reproducible && size >= 3; }
+
+/* The values an accumulator holds for volumes of nvox voxels: for each half
+ * set the data (complex) at 3·nvox·(h−1), the weights 2·nvox further. */
+static size_t exact_values(size_t nvox) { return 6 * nvox; }
+
+size_t cmd_partials_memory_bytes(const gar_recon_config *cfg, const recon_settings *s, int rank, int size)
+{
+    size_t values = exact_values(gar_recon_config_voxels(cfg)), buffer = values * GAR_EXACT_LIMBS * sizeof(int64_t);
+    if (!cmd_exact_sums(s, size))
+        return 0;
+    if (buffer > (size_t)s->reduce_chunk_mb << 20)
+        buffer = (size_t)s->reduce_chunk_mb << 20;
+    return buffer + (rank != 0 ? gar_exactsum_bytes(values) : 0);
+}
+
+gar_status cmd_partials_create(gar_recon *rec, const recon_settings *s, int threads, int rank, int size,
+                               cmd_partials **out)
+{
+    gar_status st;
+    cmd_partials *p = NULL;
+    *out = NULL;
+    if ((st = gar_calloc((void **)&p, 1, sizeof *p, "partial volumes")) != GAR_OK)
+        return st;
+    p->rec = rec;
+    p->exact = cmd_exact_sums(s, size);
+    p->rank = rank;
+    p->threads = threads;
+    p->chunk = (size_t)s->reduce_chunk_mb << 20;
+    /* Rank 0 inserts nothing: its volumes (a resumed checkpoint's sums) go
+     * into the reduction as floats, and it needs no accumulator. */
+    if (p->exact && rank != 0 &&
+        (st = gar_exactsum_create(exact_values(gar_recon_voxels(rec)), threads, &p->acc)) != GAR_OK) {
+        free(p);
+        return gar_error_context(st, "[mpi] reproducible = yes (set it to no for float sums, in less memory)");
+    }
+    *out = p;
+    return GAR_OK;
+}
+
+void cmd_partials_destroy(cmd_partials **p)
+{
+    if (p == NULL || *p == NULL)
+        return;
+    gar_exactsum_destroy(&(*p)->acc);
+    free(*p);
+    *p = NULL;
+}
+
+/* Half set h's data (complex) or weights: the floats, their count, and
+ * their place in the accumulator. */
+static float *volume(cmd_partials *p, int h, int weights, size_t *count, size_t *offset)
+{
+    size_t nvox = gar_recon_voxels(p->rec);
+    *count = weights ? nvox : 2 * nvox;
+    *offset = 3 * nvox * (size_t)(h - 1) + (weights ? 2 * nvox : 0);
+    return weights ? gar_recon_weight(p->rec, h) : gar_recon_data(p->rec, h);
+}
+
+static const char *const volume_name[2] = {"data", "weights"};
+
+gar_status cmd_partials_fold(cmd_partials *p)
+{
+    gar_status st;
+    size_t count, offset, n1, n2;
+    if (p->acc == NULL)
+        return GAR_OK;
+    if ((st = gar_recon_flush(p->rec)) != GAR_OK)   /* the GPUs' sums, into the floats */
+        return st;
+    for (int h = 1; h <= 2; h++)
+        for (int w = 0; w <= 1; w++) {
+            const float *x = volume(p, h, w, &count, &offset);
+            if ((st = gar_exactsum_add(p->acc, offset, x, count)) != GAR_OK)
+                return gar_error_context(st, "half set %d %s (with [mpi] reproducible = no the sums are floats)",
+                                         h, volume_name[w]);
+        }
+    n1 = gar_recon_count(p->rec, 1);
+    n2 = gar_recon_count(p->rec, 2);
+    gar_recon_clear(p->rec);
+    gar_recon_set_count(p->rec, 1, n1);
+    gar_recon_set_count(p->rec, 2, n2);
+    return GAR_OK;
+}
+
+gar_status cmd_partials_reduce(cmd_partials *p, double *extra, size_t n_extra)
+{
+    gar_status st = GAR_OK;
+    double sums[8];
+    size_t count, offset;
+    if (n_extra > 6)
+        return gar_error(GAR_ERR_INTERNAL, "cmd_partials_reduce: %zu extra sums", n_extra);
+    if ((st = gar_recon_flush(p->rec)) != GAR_OK)
+        return st;
+    for (int h = 1; h <= 2; h++)
+        for (int w = 0; w <= 1; w++) {
+            float *x = volume(p, h, w, &count, &offset);
+            if (p->exact)
+                st = gar_mpi_reduce_exact(p->acc, offset, x, count, 0, p->chunk, p->threads);
+            else
+                st = gar_mpi_reduce_float_sum(x, count, 0, p->chunk);
+            if (st != GAR_OK)
+                return gar_error_context(st, "half set %d %s", h, volume_name[w]);
+        }
+    sums[0] = (double)gar_recon_count(p->rec, 1);
+    sums[1] = (double)gar_recon_count(p->rec, 2);
+    memcpy(sums + 2, extra, n_extra * sizeof *extra);
+    if ((st = gar_mpi_reduce_sum(sums, sums, 2 + n_extra, 0, sizeof sums)) != GAR_OK)
+        return st;
+    if (p->rank == 0) {
+        gar_recon_set_count(p->rec, 1, (size_t)sums[0]);
+        gar_recon_set_count(p->rec, 2, (size_t)sums[1]);
+        memcpy(extra, sums + 2, n_extra * sizeof *extra);
+    }
+    return GAR_OK;
+}
+
+void cmd_partials_clear(cmd_partials *p)
+{
+    gar_recon_clear(p->rec);
+    if (p->acc != NULL)
+        gar_exactsum_clear(p->acc);
+}
+
+void cmd_log_spread(const gar_sched *sched, int size)
+{
+    char line[1024];
+    size_t used = 0;
+    line[0] = '\0';
+    for (int r = 1; r < size && used + 1 < sizeof line; r++) {
+        int w = snprintf(line + used, sizeof line - used, "%s%zu", r > 1 ? " " : "", gar_sched_taken(sched, r));
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    gar_log_info("shards per worker (ranks 1 to %d): %s", size - 1, line);
+}
+
+void cmd_test_shard_pause(const volatile sig_atomic_t *stop)
+{
+    const char *env = getenv("GARNER_TEST_SHARD_DELAY");
+    char *end;
+    double v;
+    struct timespec ts;
+    if (env == NULL || *env == '\0')
+        return;
+    v = strtod(env, &end);
+    if (*end != '\0' || !(v > 0 && v < 3600))
+        return;
+    ts.tv_sec = (time_t)v;
+    ts.tv_nsec = (long)((v - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && (stop == NULL || *stop == 0))
+        ;
+}
+
+/* Collective: for every rank, rank 0 logs where it runs and what a GPU
+ * binding goes by: its node-local rank, and the GPUs a launcher (Slurm's
+ * --gres, for one) made visible to it. Information only: a failure here
+ * (out of memory on rank 0, or no node-local rank) leaves a line out or says
+ * so in it, and never stops the run. */
+static void log_placement(int rank, int size)
+{
+    int local = 0, local_size = 1;
+    char host[256] = "?", line[GAR_MPI_LINE], *all = NULL;
+    const char *gpus = getenv("CUDA_VISIBLE_DEVICES");
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+    if (gar_mpi_node_rank(&local, &local_size) == GAR_OK)
+        snprintf(line, sizeof line, "rank %d on %.100s: node-local rank %d of %d, CUDA_VISIBLE_DEVICES=%.80s",
+                 rank, host, local, local_size, gpus != NULL ? gpus : "unset");
+    else
+        snprintf(line, sizeof line, "rank %d on %.100s: %.120s", rank, host, gar_errmsg());
+    if (gar_mpi_gather_lines(line, &all) == GAR_OK && all != NULL)
+        for (int r = 0; r < size; r++)
+            gar_log_info("%s", all + (size_t)r * GAR_MPI_LINE);
+    free(all);
+}
+
 int cmd_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
                       void (*on_start)(void), cmd_run_fn run)
 {
@@ -324,6 +514,7 @@ int cmd_parallel_main(int argc, char **argv, const char *name, const char *help,
         char map[4096];
         gar_mpi_rank_map(map, sizeof map);
         gar_log_info("%d ranks (pid@host): %s", size, map);
+        log_placement(rank, size);
     }
     {
         /* srun --mpi=none starts singletons that would each do the whole job. */

@@ -3,10 +3,12 @@
 #ifndef GAR_CMD_COMMON_H
 #define GAR_CMD_COMMON_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include "gar_inputs.h"
 #include "gar_gpusel.h"
+#include "gar_mpi.h"
 #include "gar_params.h"
 #include "gar_recon.h"
 #include "gar_status.h"
@@ -19,7 +21,7 @@ typedef struct recon_settings {
     int overwrite;
     const char *symmetry;
     int sym_volume;
-    int ctf, outer_mask;
+    int ctf, outer_mask, reproducible;
     long pad, blob_order, threads, batch, shard_size, reduce_chunk_mb;
     double blob_radius, blob_alpha, max_res, checkpoint_minutes;
     const char *reference;
@@ -62,6 +64,56 @@ typedef struct cmd_shard {
 /* Every stack cut into shards of `size` particles (the last of each stack
  * shorter); *out is freed by the caller. */
 gar_status cmd_make_shards(gar_inputs *in, size_t size, cmd_shard **out, size_t *n_out);
+
+/* ---- the partial volumes of a parallel run (reconstruct, refine) ----
+ * Every rank has a gar_recon; workers insert the shards they are handed, and
+ * the volumes meet on rank 0. Rank 0 hands a shard to whichever worker asks
+ * first, so with two or more workers the split of shards between them, and
+ * with it the order of float sums, changes from run to run. With [mpi]
+ * reproducible = yes such a run sums exactly: after every shard a worker
+ * folds its float volumes into a fixed-point accumulator (gar_exactsum) and
+ * zeroes them, and the accumulators are summed in integers on rank 0, which
+ * rounds the total to float once. Each shard's own float sum starts from
+ * zero and takes its particles in order, so the map no longer depends on who
+ * took which shard. One process, or one worker, sums the shards in the same
+ * order every run: there float sums are repeatable and no accumulator is
+ * kept. */
+typedef struct cmd_partials cmd_partials;
+
+/* Whether a run of `size` ranks sums its volumes exactly. */
+int cmd_exact_sums(const recon_settings *s, int size);
+/* The bytes `rank` holds for the reduction beyond its gar_recon: for exact
+ * sums, the accumulator on a worker (16 bytes for each of the 6 floats of a
+ * voxel: data and weight of both half sets) and a buffer of limbs of at most
+ * [mpi] reduce_chunk_mb on every rank. */
+size_t cmd_partials_memory_bytes(const gar_recon_config *cfg, const recon_settings *s, int rank, int size);
+/* The partial volumes of `rec` (not owned; it must outlive *out); `threads`
+ * convert to and from the fixed-point form. */
+gar_status cmd_partials_create(gar_recon *rec, const recon_settings *s, int threads, int rank, int size,
+                               cmd_partials **out);
+void cmd_partials_destroy(cmd_partials **p);   /* NULL-safe */
+/* A worker, after each shard: with exact sums, add the volumes into the
+ * accumulator and zero them (the particle counts stay); otherwise nothing. */
+gar_status cmd_partials_fold(cmd_partials *p);
+/* Collective: the volumes and particle counts of every rank summed into rank
+ * 0's gar_recon, and extra[0 .. n_extra) (n_extra <= 6) summed into rank 0's
+ * extra. Other ranks keep theirs. */
+gar_status cmd_partials_reduce(cmd_partials *p, double *extra, size_t n_extra);
+/* Volumes, counts and accumulator back to zero (a worker, once rank 0 holds
+ * the sums in a checkpoint). */
+void cmd_partials_clear(cmd_partials *p);
+
+/* Rank 0 of a parallel run, once every shard is handed out: log how many
+ * each worker took (how the work was spread). */
+void cmd_log_spread(const gar_sched *sched, int size);
+
+/* GARNER_TEST_SHARD_DELAY (seconds): a pause after every shard, for the
+ * tests that signal or kill a run part way and those that make the workers
+ * split the shards differently. It makes "part way" a matter of work, not of
+ * the machine's speed: without it a fast machine can finish before the
+ * test's signal arrives. A signal ends the pause early once *stop (may be
+ * NULL) is set. Not for production use. */
+void cmd_test_shard_pause(const volatile sig_atomic_t *stop);
 
 /* What a parallel command (reconstruct, refine) does once MPI is up. */
 typedef gar_status (*cmd_run_fn)(gar_params *p, const char *params_path, int resume, int rank, int size);

@@ -1,5 +1,4 @@
 /* garner reconstruct: particles with known poses into a map, half maps and FSC. */
-#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <unistd.h>
@@ -7,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "config.h"
 #include "cmd_common.h"
@@ -156,6 +154,7 @@ static void on_stop_signal(int sig) { stop_signal = sig; }
 typedef struct ckpt_ctx {
     const recon_settings *s;
     gar_recon *rec;
+    cmd_partials *parts;
     run_figures *fig;
     gar_sched *sched;
     gar_progress *progress;
@@ -176,8 +175,6 @@ static void shard_progress(size_t handed_out, void *arg)
     gar_progress_update(((ckpt_ctx *)arg)->progress, handed_out);
 }
 
-static gar_status reduce_partials(gar_recon *rec, const recon_settings *s, int rank, run_figures *fig);
-
 static void checkpoint_shape(const ckpt_ctx *c, gar_checkpoint *k)
 {
     memset(k, 0, sizeof *k);
@@ -193,6 +190,16 @@ static void checkpoint_shape(const ckpt_ctx *c, gar_checkpoint *k)
     }
 }
 
+/* Collective: the partial volumes, counts and skips of all ranks summed on rank 0. */
+static gar_status reduce_partials(ckpt_ctx *c)
+{
+    double skipped = (double)c->fig->skipped;
+    gar_status st = cmd_partials_reduce(c->parts, &skipped, 1);
+    if (st == GAR_OK && c->rank == 0)
+        c->fig->skipped = (size_t)skipped;
+    return st;
+}
+
 /* Collective: sum every rank's work so far into rank 0, which writes the
  * checkpoint; the workers start again from zero. GAR_ERR_CHECKPOINT if the run
  * is to stop (a signal reached rank 0), GAR_OK to go on. */
@@ -201,9 +208,9 @@ static gar_status take_checkpoint(ckpt_ctx *c)
     gar_status st = GAR_OK;
     int stop;
     if (c->size > 1) {
-        st = reduce_partials(c->rec, c->s, c->rank, c->fig);
+        st = reduce_partials(c);
         if (st == GAR_OK && c->rank != 0) {
-            gar_recon_clear(c->rec);
+            cmd_partials_clear(c->parts);
             c->fig->skipped = 0;
         }
     }
@@ -227,30 +234,6 @@ static gar_status take_checkpoint(ckpt_ctx *c)
     return GAR_OK;
 }
 
-/* GARNER_TEST_SHARD_DELAY (seconds): a pause after every shard, for the
- * tests that signal or kill a run part way. It makes "part way" a matter of
- * work, not of the machine's speed: without it a fast machine can finish
- * before the test's signal arrives. Not for production use. */
-static double test_shard_delay(void)
-{
-    const char *env = getenv("GARNER_TEST_SHARD_DELAY");
-    char *end;
-    double v;
-    if (env == NULL || *env == '\0')
-        return 0;
-    v = strtod(env, &end);
-    return (*end == '\0' && v > 0 && v < 3600) ? v : 0;
-}
-
-static void pause_seconds(double seconds)
-{
-    struct timespec ts;
-    ts.tv_sec = (time_t)seconds;
-    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && stop_signal == 0)
-        ;
-}
-
 /* Insert this rank's share. The stacks are cut into shards; with one process
  * it works through them itself, with several rank 0 hands them out on request
  * and the others insert what they get. Shards done in a resumed checkpoint are
@@ -262,7 +245,6 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
     batch_buf b = {NULL, NULL, (size_t)s->batch, box * box};
     cmd_shard *shards = NULL;
     size_t done = 0;
-    const double delay = test_shard_delay();
     if (c->rank != 0 || c->size == 1) {
         if ((st = gar_alloc((void **)&b.images, b.batch, b.npix * sizeof(float), "particle batch")) != GAR_OK ||
             (st = gar_alloc((void **)&b.meta, b.batch, sizeof *b.meta, "metadata batch")) != GAR_OK)
@@ -285,12 +267,12 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
                 break;
             const cmd_shard *sh = &shards[k];
             if ((st = insert_range(gar_inputs_stack(in, sh->stack), sh->first, sh->count, c->rec, s, &b,
-                                   c->fig, NULL, &done)) != GAR_OK)
+                                   c->fig, NULL, &done)) != GAR_OK ||
+                (st = cmd_partials_fold(c->parts)) != GAR_OK)
                 break;
             gar_sched_mark_done(c->sched, (size_t)k);
             gar_progress_update(c->progress, ++n);
-            if (delay > 0)
-                pause_seconds(delay);
+            cmd_test_shard_pause(&stop_signal);
         }
     } else if (c->rank == 0) {
         gar_log_info("%zu shards of up to %zu particles for %d workers", c->n_shards, c->shard_size, c->size - 1);
@@ -298,6 +280,8 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
         while ((st = gar_sched_serve(c->sched, 2e-3, shard_progress, want_checkpoint, c)) == GAR_ERR_CHECKPOINT)
             if ((st = take_checkpoint(c)) != GAR_OK)
                 break;
+        if (st == GAR_OK)
+            cmd_log_spread(c->sched, c->size);
     } else {
         long k;
         while ((st = gar_sched_next(c->sched, &k)) == GAR_OK && k != -1) {
@@ -309,12 +293,13 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
             const cmd_shard *sh = &shards[k];
             st = insert_range(gar_inputs_stack(in, sh->stack), sh->first, sh->count, c->rec, s, &b, c->fig,
                               NULL, &done);
+            if (st == GAR_OK)
+                st = cmd_partials_fold(c->parts);
             if (st != GAR_OK) {
                 gar_sched_fail(c->sched, st);
                 break;
             }
-            if (delay > 0)
-                pause_seconds(delay);
+            cmd_test_shard_pause(&stop_signal);
         }
     }
     if (st == GAR_OK)
@@ -325,28 +310,6 @@ done:
     free(b.images);
     free(b.meta);
     return st;
-}
-
-/* Sum the partial volumes, counts and skips of all ranks on rank 0. */
-static gar_status reduce_partials(gar_recon *rec, const recon_settings *s, int rank, run_figures *fig)
-{
-    gar_status st;
-    size_t chunk = (size_t)s->reduce_chunk_mb << 20, nvox = gar_recon_voxels(rec);
-    double counts[3] = {(double)gar_recon_count(rec, 1), (double)gar_recon_count(rec, 2), (double)fig->skipped};
-    if ((st = gar_recon_flush(rec)) != GAR_OK)
-        return st;
-    for (int h = 1; h <= 2; h++)
-        if ((st = gar_mpi_reduce_float_sum(gar_recon_data(rec, h), 2 * nvox, 0, chunk)) != GAR_OK ||
-            (st = gar_mpi_reduce_float_sum(gar_recon_weight(rec, h), nvox, 0, chunk)) != GAR_OK)
-            return st;
-    if ((st = gar_mpi_reduce_sum(counts, counts, 3, 0, chunk)) != GAR_OK)
-        return st;
-    if (rank == 0) {
-        gar_recon_set_count(rec, 1, (size_t)counts[0]);
-        gar_recon_set_count(rec, 2, (size_t)counts[1]);
-        fig->skipped = (size_t)counts[2];
-    }
-    return GAR_OK;
 }
 
 static gar_status run(gar_params *p, const char *params_path, int resume, int rank, int size)
@@ -421,19 +384,32 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     fig.threads = cfg.threads;
     fig.padded = gar_recon_padded_size(box, cfg.pad);
 
-    /* Memory: check before allocating anything large. */
-    fig.memory_estimate = gar_recon_memory_bytes(&cfg) + cfg.batch * box * box * sizeof(float);
+    /* Memory: check before allocating anything large. Each rank checks its
+     * own need; a worker of a run with exact sums also holds an accumulator
+     * four times the size of its volumes. The log gives a worker's need, the
+     * largest. */
     {
+        const size_t common = gar_recon_memory_bytes(&cfg) + cfg.batch * box * box * sizeof(float);
+        const size_t exact = cmd_partials_memory_bytes(&cfg, &s, rank, size);
         size_t avail_bytes = gar_available_memory(mem_src, sizeof mem_src);
+        char exact_note[96] = "", exact_bytes[32];
+        fig.memory_estimate = common + exact;
         gar_format_bytes((double)fig.memory_estimate, need, sizeof need);
         gar_format_bytes((double)avail_bytes, avail, sizeof avail);
+        if (exact > 0) {
+            gar_format_bytes((double)exact, exact_bytes, sizeof exact_bytes);
+            snprintf(exact_note, sizeof exact_note, ", %s of it for exact sums ([mpi] reproducible = no saves it)",
+                     exact_bytes);
+        }
         if (avail_bytes > 0 && fig.memory_estimate > avail_bytes) {
-            st = gar_error(GAR_ERR_NOMEM, "this reconstruction needs %s (box %zu, padded %zu, batch %zu) but "
+            st = gar_error(GAR_ERR_NOMEM, "this reconstruction needs %s (box %zu, padded %zu, batch %zu%s) but "
                            "only %s is available (%s); lower [reconstruct] pad, batch or max_resolution, "
                            "or run on a node with more memory",
-                           need, box, fig.padded, cfg.batch, avail, mem_src);
+                           need, box, fig.padded, cfg.batch, exact_note, avail, mem_src);
             goto checked;
         }
+        if (rank == 0 && size > 1)
+            gar_format_bytes((double)(common + cmd_partials_memory_bytes(&cfg, &s, 1, size)), need, sizeof need);
     }
     cmd_where(p, "output", "dir", loc, sizeof loc);
     if (rank == 0 && (st = gar_outdir_begin(s.out_dir, s.overwrite, s.stacks, s.n_stacks, loc, &out)) != GAR_OK)
@@ -445,7 +421,8 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
                  cfg.threads, need, avail);
     if (rank == 0 || size == 1)
         cmd_log_devices(&s, NULL);
-    if ((st = gar_recon_create(&cfg, &rec)) != GAR_OK)
+    if ((st = gar_recon_create(&cfg, &rec)) != GAR_OK ||
+        (st = cmd_partials_create(rec, &s, cfg.threads, rank, size, &ck.parts)) != GAR_OK)
         goto checked;
     /* Shards: the unit of work handed out, and of the checkpoints. */
     ck.s = &s;
@@ -495,7 +472,7 @@ checked:
     gar_sched_destroy(&ck.sched);
     if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
         goto done;
-    if (size > 1 && (st = reduce_partials(rec, &s, rank, &fig)) != GAR_OK)
+    if (size > 1 && (st = reduce_partials(&ck)) != GAR_OK)
         goto done;
     fig.gpu_inserters = gar_recon_gpu_count(rec);
     if (size > 1) {
@@ -538,6 +515,7 @@ checked:
             fig.t_insert = insert;
         }
     }
+    cmd_partials_destroy(&ck.parts);
     gar_recon_destroy(&rec);
 
     nshell = box / 2 + 1;
@@ -600,6 +578,7 @@ done:
     gar_sched_destroy(&ck.sched);
     free(resumed_done);
     gar_outdir_abort(&out);
+    cmd_partials_destroy(&ck.parts);
     gar_recon_destroy(&rec);
     gar_map_destroy(&half[0]);
     gar_map_destroy(&half[1]);

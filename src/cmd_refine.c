@@ -252,22 +252,17 @@ static gar_status search_range(refine_run *r, gar_search *search, gar_recon *rec
 
 static void shard_progress(size_t handed_out, void *arg) { gar_progress_update((gar_progress *)arg, handed_out); }
 
-/* Sum the workers' partial volumes and counts, and bring the poses they found
- * to rank 0 (each particle was searched by one rank: a sum of the rows, with
- * a flag for the rows a rank wrote). Collective. */
-static gar_status gather_results(refine_run *r, gar_recon *rec, const unsigned char *updated, size_t *moved)
+/* Sum the workers' partial volumes and counts (cmd_partials_reduce, exact
+ * as for reconstruct), and bring the poses they found to rank 0 (each
+ * particle was searched by one rank: a sum of the rows, with a flag for the
+ * rows a rank wrote, adds only zeros to each row and is exact). Collective. */
+static gar_status gather_results(refine_run *r, cmd_partials *parts, const unsigned char *updated, size_t *moved)
 {
     gar_status st = GAR_OK;
-    const size_t chunk = (size_t)r->rs.reduce_chunk_mb << 20, nvox = gar_recon_voxels(rec), n = r->n;
-    double counts[3] = {(double)gar_recon_count(rec, 1), (double)gar_recon_count(rec, 2), (double)*moved};
+    const size_t chunk = (size_t)r->rs.reduce_chunk_mb << 20, n = r->n;
+    double moved_sum = (double)*moved;
     double *rows = NULL;
-    if ((st = gar_recon_flush(rec)) != GAR_OK)
-        return st;
-    for (int h = 1; h <= 2; h++)
-        if ((st = gar_mpi_reduce_float_sum(gar_recon_data(rec, h), 2 * nvox, 0, chunk)) != GAR_OK ||
-            (st = gar_mpi_reduce_float_sum(gar_recon_weight(rec, h), nvox, 0, chunk)) != GAR_OK)
-            return st;
-    if ((st = gar_mpi_reduce_sum(counts, counts, 3, 0, chunk)) != GAR_OK ||
+    if ((st = cmd_partials_reduce(parts, &moved_sum, 1)) != GAR_OK ||
         (st = gar_calloc((void **)&rows, n ? n : 1, 7 * sizeof(double), "poses")) != GAR_OK)
         return st;
     for (size_t i = 0; i < n; i++)
@@ -278,9 +273,7 @@ static gar_status gather_results(refine_run *r, gar_recon *rec, const unsigned c
             x[3] = q->origin_x_A, x[4] = q->origin_y_A, x[5] = q->score, x[6] = 1;
         }
     if ((st = gar_mpi_reduce_sum(rows, rows, 7 * n, 0, chunk)) == GAR_OK) {
-        gar_recon_set_count(rec, 1, (size_t)counts[0]);
-        gar_recon_set_count(rec, 2, (size_t)counts[1]);
-        *moved = (size_t)counts[2];
+        *moved = (size_t)moved_sum;
         for (size_t i = 0; i < n; i++) {
             const double *x = rows + 7 * i;
             if (x[6] > 0.5) {
@@ -296,10 +289,11 @@ static gar_status gather_results(refine_run *r, gar_recon *rec, const unsigned c
 
 /* One pass over all particles: with one process it works through the shards
  * itself; with several, rank 0 hands them out on request and the workers
- * search and insert them; then the results meet on rank 0. *changed (rank
- * 0): the fraction of particles whose pose moved by more than `step`. */
-static gar_status iteration_pass(refine_run *r, int searching, gar_search *search, gar_recon *rec, double step,
-                                 double *changed)
+ * search and insert them into `rec`, folding it into `parts` after each shard;
+ * then the results meet on rank 0. *changed (rank 0): the fraction of
+ * particles whose pose moved by more than `step`. */
+static gar_status iteration_pass(refine_run *r, int searching, gar_search *search, cmd_partials *parts,
+                                 gar_recon *rec, double step, double *changed)
 {
     gar_status st = GAR_OK;
     const size_t batch = (size_t)r->rs.batch, npix = r->box * r->box;
@@ -310,8 +304,8 @@ static gar_status iteration_pass(refine_run *r, int searching, gar_search *searc
     size_t n_shards = 0, moved = 0, shard_size = (size_t)r->rs.shard_size;
     gar_progress *prog = NULL;
     if (shard_size == 0) {
-        size_t parts = r->size > 1 ? 8 * (size_t)(r->size - 1) : 16;
-        shard_size = (r->n + parts - 1) / parts;
+        size_t pieces = r->size > 1 ? 8 * (size_t)(r->size - 1) : 16;
+        shard_size = (r->n + pieces - 1) / pieces;
         if (shard_size < batch)
             shard_size = batch;
     }
@@ -332,25 +326,30 @@ static gar_status iteration_pass(refine_run *r, int searching, gar_search *searc
             st = search_range(r, search, rec, &b, sh->stack, sh->first, sh->count, r->stack_base[sh->stack], step,
                               updated, &moved);
             gar_progress_update(prog, k + 1);
+            cmd_test_shard_pause(NULL);
         }
     } else if (r->rank == 0) {
-        st = gar_sched_serve(sched, 2e-3, shard_progress, NULL, prog);
+        if ((st = gar_sched_serve(sched, 2e-3, shard_progress, NULL, prog)) == GAR_OK)
+            cmd_log_spread(sched, r->size);
     } else {
         long k;
         while ((st = gar_sched_next(sched, &k)) == GAR_OK && k >= 0) {
             const cmd_shard *sh = &shards[k];
             st = search_range(r, search, rec, &b, sh->stack, sh->first, sh->count, r->stack_base[sh->stack], step,
                               updated, &moved);
+            if (st == GAR_OK)
+                st = cmd_partials_fold(parts);
             if (st != GAR_OK) {
                 gar_sched_fail(sched, st);
                 break;
             }
+            cmd_test_shard_pause(NULL);
         }
     }
     if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK)
         goto done;
     gar_progress_finish(&prog);
-    if (r->size > 1 && (st = gather_results(r, rec, updated, &moved)) != GAR_OK)
+    if (r->size > 1 && (st = gather_results(r, parts, updated, &moved)) != GAR_OK)
         goto done;
     *changed = r->n ? (double)moved / (double)r->n : 0;
 done:
@@ -567,12 +566,22 @@ done:
     return st;
 }
 
+/* An iteration's reconstructor and the partial volumes over it (every rank). */
+static gar_status make_recon(refine_run *r, gar_recon **rec, cmd_partials **parts)
+{
+    gar_status st;
+    if ((st = gar_recon_create(&r->rcfg, rec)) != GAR_OK)
+        return st;
+    return cmd_partials_create(*rec, &r->rs, r->rcfg.threads, r->rank, r->size, parts);
+}
+
 static gar_status run(gar_params *p, const char *params_path, int resume, int rank, int size)
 {
     gar_status st = GAR_OK;
     refine_run *r = NULL;
     gar_map *initial = NULL, *truth = NULL;
     gar_recon *rec = NULL;
+    cmd_partials *parts = NULL;
     gar_search *search = NULL;
     gar_refproj *ref[2] = {NULL, NULL};
     char loc[512];
@@ -731,6 +740,7 @@ checked:
         const double band = it == 1 ? fmin(shell_of(r, r->f.initial_res), r->box / 2.0 - 3.0)
                                     : search_band(r, r->state.resolution_A);
         double changed = 0, res;
+        cmd_partials_destroy(&parts);
         gar_recon_destroy(&rec);
         if (rank != 0 || size == 1) {
             gar_search_config sc;
@@ -756,13 +766,13 @@ checked:
             }
         }
         if (st == GAR_OK)
-            st = gar_recon_create(&r->rcfg, &rec);
+            st = make_recon(r, &rec, &parts);
         if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
             goto done;
         gar_log_info("iteration %zu: %s search at %.3g degrees over %.1f shells (%.1f Å)%s", it,
                      local ? "local" : "global", step, band, r->box * r->px / band,
                      it > 1 && r->state.resolution_A > r->f.join_below ? ", half sets joined" : "");
-        if ((st = iteration_pass(r, 1, search, rec, step, &changed)) != GAR_OK)
+        if ((st = iteration_pass(r, 1, search, parts, rec, step, &changed)) != GAR_OK)
             goto done;
         gar_search_destroy(&search);
         free_references(ref);
@@ -790,8 +800,9 @@ checked:
     if (rec == NULL) {
         /* Continued after the last iteration: reconstruct from its poses. */
         double unused;
-        st = gar_recon_create(&r->rcfg, &rec);
-        if ((st = gar_mpi_agree_report(st, size)) != GAR_OK || (st = iteration_pass(r, 0, NULL, rec, 0, &unused)) != GAR_OK)
+        st = make_recon(r, &rec, &parts);
+        if ((st = gar_mpi_agree_report(st, size)) != GAR_OK ||
+            (st = iteration_pass(r, 0, NULL, parts, rec, 0, &unused)) != GAR_OK)
             goto done;
     }
     if (rank == 0 && (st = write_final(r, rec, params_path, truth, gar_wall_seconds() - t0)) == GAR_OK) {
@@ -804,6 +815,7 @@ checked:
 done:
     gar_search_destroy(&search);
     free_references(ref);
+    cmd_partials_destroy(&parts);
     gar_recon_destroy(&rec);
     gar_map_destroy(&initial);
     gar_map_destroy(&truth);

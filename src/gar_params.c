@@ -244,6 +244,11 @@ static const gar_param_spec schema[] = {
      .min = 1,
      .max = 16384,
      .doc = "largest message of the reduction of partial volumes, in MiB"},
+    {.section = "mpi",
+     .key = "reproducible",
+     .type = GAR_PARAM_BOOL,
+     .default_value = "yes",
+     .doc = "exact sums of the partial volumes: a repeated run gives the same map bit for bit (more memory)"},
     {.section = NULL},
 };
 

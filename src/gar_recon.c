@@ -57,10 +57,16 @@ static double resolution_to_kmax(const gar_recon_config *cfg, size_t M)
     return k > nyquist ? nyquist : k;
 }
 
+size_t gar_recon_config_voxels(const gar_recon_config *cfg)
+{
+    size_t M = gar_recon_padded_size(cfg->box, cfg->pad);
+    return M * M * (M / 2 + 1);
+}
+
 size_t gar_recon_memory_bytes(const gar_recon_config *cfg)
 {
     size_t M = gar_recon_padded_size(cfg->box, cfg->pad), H = M / 2 + 1;
-    size_t nvox = M * M * H;
+    size_t nvox = gar_recon_config_voxels(cfg);
     double kmax = resolution_to_kmax(cfg, M);
     size_t R = (size_t)ceil(kmax + cfg->blob_radius) + 1, side = 2 * R + 1;
     size_t volumes = 2 * nvox * 3 * sizeof(float);

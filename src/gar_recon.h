@@ -73,6 +73,8 @@ typedef struct gar_recon gar_recon;
 size_t gar_recon_padded_size(size_t box, int pad);
 /* Bytes the reconstructor will hold (volumes, batch planes, FFT buffers). */
 size_t gar_recon_memory_bytes(const gar_recon_config *cfg);
+/* The voxels of each of its volumes, M × M × (M/2+1), before it is created. */
+size_t gar_recon_config_voxels(const gar_recon_config *cfg);
 
 gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out);
 void gar_recon_destroy(gar_recon **r);

@@ -1,6 +1,9 @@
 /* The MPI layer under mpiexec -n P: the chunked reduction against exact
- * sums, the on-request scheduler (every shard exactly once, the master idle
- * at under 5 % of a core), and a worker's failure reaching the master. */
+ * sums, the exact (fixed-point) reduction against one accumulator holding
+ * every term, the on-request scheduler (every shard exactly once, the master
+ * idle at under 5 % of a core), a worker's failure reaching the master, and
+ * the node-local rank. */
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +59,71 @@ static void test_reduce(void)
     free(out);
 }
 
+/* Term t of value i: magnitudes over 1e-8 .. 1e8, both signs. */
+static float term(int t, size_t i)
+{
+    return (float)(sin(0.37 * (double)i + 1.3 * t) * pow(10.0, (double)((i * 7 + (size_t)t * 3) % 17) - 8.0));
+}
+
+static void test_reduce_exact(void)
+{
+    /* Over 30 calls of 1000 values; terms 1.. spread over the ranks' accumulators
+     * (term t on rank t mod P), term 0 passed by rank 0 as floats. */
+    const size_t n = 30011, chunk = 1000 * GAR_EXACT_LIMBS * sizeof(int64_t);
+    const int terms = 3 * size + 2;
+    gar_exactsum *acc = NULL, *all = NULL;
+    float *x = malloc(n * sizeof *x), *want = malloc(n * sizeof *want);
+    int64_t *limbs = malloc(n * GAR_EXACT_LIMBS * sizeof *limbs);
+    gar_status st;
+    check(gar_exactsum_create(n, 2, &acc) == GAR_OK, "exact reduce: accumulator created");
+    for (int t = 1; t < terms; t++)
+        if (t % size == rank) {
+            for (size_t i = 0; i < n; i++)
+                x[i] = term(t, i);
+            gar_exactsum_add(acc, 0, x, n);
+        }
+    for (size_t i = 0; i < n; i++)
+        x[i] = rank == 0 ? term(0, i) : 0.0f;
+    st = gar_mpi_reduce_exact(acc, 0, rank == 0 ? x : NULL, n, 0, chunk, 2);
+    check(st == GAR_OK, "exact reduce returns");
+    if (rank == 0) {
+        /* Every term, in order, in one accumulator. */
+        gar_exactsum_create(n, 1, &all);
+        for (int t = 0; t < terms; t++) {
+            for (size_t i = 0; i < n; i++)
+                want[i] = term(t, i);
+            gar_exactsum_add(all, 0, want, n);
+        }
+        gar_exactsum_pack(all, 0, NULL, n, limbs, 1);
+        gar_exactsum_unpack(limbs, n, want, 1);
+        check(memcmp(x, want, n * sizeof *x) == 0, "exact reduce: the bits of one accumulator holding every term");
+        gar_exactsum_destroy(&all);
+    }
+    /* A NaN on the last rank fails every rank; rank 0 holds its message. */
+    for (size_t i = 0; i < n; i++)
+        x[i] = 0.0f;
+    if (rank == size - 1)
+        x[5] = NAN;
+    st = gar_mpi_reduce_exact(NULL, 0, x, n, 0, chunk, 1);
+    check(st == GAR_ERR_DATA, "exact reduce: a NaN on the last rank fails every rank");
+    if (rank == 0)
+        check(strstr(gar_errmsg(), "at 5 is not finite") != NULL, gar_errmsg());
+    gar_exactsum_destroy(&acc);
+    free(x);
+    free(want);
+    free(limbs);
+}
+
+static void test_node_rank(void)
+{
+    int local = -1, local_size = -1, ok;
+    check(gar_mpi_node_rank(&local, &local_size) == GAR_OK, "node rank returns");
+    /* mpiexec here starts every rank on this one machine. */
+    ok = local == rank && local_size == size;
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    check(ok, "node-local rank and size equal the world's on one node");
+}
+
 static void test_scheduler(void)
 {
     const size_t n = 600;
@@ -92,10 +160,13 @@ static void test_scheduler(void)
     int counts[64] = {0};
     MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (rank == 0 && size > 2) {
-        int all_worked = 1;
-        for (int r = 1; r < size; r++)
+        int all_worked = 1, agree = 1;
+        for (int r = 1; r < size; r++) {
             all_worked &= counts[r] > 0;
+            agree &= gar_sched_taken(s, r) == (size_t)counts[r];
+        }
         check(all_worked, "every worker took shards");
+        check(agree, "the master's count of shards per worker is right");
     }
     gar_sched_destroy(&s);
     free(seen);
@@ -131,6 +202,8 @@ int main(int argc, char **argv)
     if (gar_mpi_start(&argc, &argv, &rank, &size) != GAR_OK)
         return 99;
     test_reduce();
+    test_reduce_exact();
+    test_node_rank();
     test_scheduler();
     test_failure();
     int all = 0;

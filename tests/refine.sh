@@ -2,7 +2,8 @@
 # garner refine on simulated particles of phantoms (CTF, 3 Å shifts, SNR 1),
 # starting from the true map low-passed to 20 Å and ignoring the stack's
 # poses: the poses found against the truth, the map against the known-pose
-# reconstruction, the outputs, --continue after a kill, and bad settings.
+# reconstruction, the outputs, --continue after a kill, under MPI the same
+# maps and poses from a repeated run, and bad settings.
 . "${GAR_SRCDIR:-.}/tests/testlib.sh"
 d=$(scratch refine)
 cmp_poses="$GAR_BUILDDIR/tests/compare_poses"
@@ -91,6 +92,29 @@ expect 0 "continuing from iteration" -- "$GARNER" refine "$d/d7.ini" --set outpu
 check "continued: the same final poses as the uninterrupted run" -- \
     "$cmp_poses" "$d/d7/poses.h5" "$d/d7cont/poses.h5" same
 check "continued: the same map" -- "$GAR_BUILDDIR/tests/compare_maps" "$d/d7/map.mrc" "$d/d7cont/map.mrc" same
+
+# Under MPI, as for reconstruct: a repeat whose workers split the shards
+# differently (worker 1 pauses 0.5 s after each of its shards, through
+# mpiexec's per-rank -env and GARNER_TEST_SHARD_DELAY) gives the same maps
+# and poses bit for bit ([mpi] reproducible = yes, the default).
+if [ -n "$launch" ]; then
+    expect 0 "" -- "$GARNER" simulate --map "$d/c1.mrc" --count 300 --snr 1 --shift-sigma 3 --seed 7 --out "$d/rep.h5"
+    printf '[input]\nstacks = rep.h5\n[output]\ndir = rep1\n[refine]\ninitial_map = c1.mrc\ninitial_resolution = 20\niterations = 2\n[reconstruct]\nthreads = 1\n[mpi]\nshard_size = 20\n' > "$d/rep.ini"
+    "$MPIEXEC" -n 3 "$GARNER" refine "$d/rep.ini" > "$d/rep1.log" 2>&1
+    check "refine, P = 3: exit 0" -- test $? -eq 0
+    set -- refine "$d/rep.ini" --set output.dir="$d/rep2"
+    "$MPIEXEC" -n 1 "$GARNER" "$@" : -n 1 -env GARNER_TEST_SHARD_DELAY 0.5 "$GARNER" "$@" : -n 1 "$GARNER" "$@" \
+        > "$d/rep2.log" 2>&1
+    check "refine, P = 3, worker 1 slowed: exit 0" -- test $? -eq 0
+    s1=$(sed -n 's/.*shards per worker (ranks 1 to 2): //p' "$d/rep1.log" | tr '\n' ' ')
+    s2=$(sed -n 's/.*shards per worker (ranks 1 to 2): //p' "$d/rep2.log" | tr '\n' ' ')
+    echo "refine, P = 3: shards per worker in each pass: ${s1}in the first run, ${s2}in the second"
+    check "refine: the two runs split the shards differently" -- test "$s1" != "$s2"
+    for f in map.mrc half1.mrc half2.mrc iter_001/half1.mrc iter_002/half2.mrc; do
+        check "refine, repeated: $f bitwise identical (cmp)" -- cmp "$d/rep1/$f" "$d/rep2/$f"
+    done
+    check "refine, repeated: the same poses" -- "$cmp_poses" "$d/rep1/poses.h5" "$d/rep2/poses.h5" same
+fi
 
 # Bad settings: one line naming the key, no output.
 expect 66 "no finished iteration to continue from" -- "$GARNER" refine "$d/c1.ini" --set output.dir="$d/none" --continue

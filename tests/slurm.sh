@@ -2,7 +2,10 @@
 # A real Slurm on localhost: munged on a private socket, slurmctld and slurmd
 # from a minimal slurm.conf written here (no systemd or cgroups needed), the
 # example job submitted with `garner submit` (sbatch, srun --mpi=pmi2, 2
-# ranks), the map checked, everything stopped. Exit 77 (skip) where Slurm or
+# ranks, one GPU), the map and the GPU binding's inputs checked, everything
+# stopped. The node declares two fake GPUs in gres.conf (File=/dev/tty0 and
+# /dev/tty1: Slurm only counts the files), so Slurm sets CUDA_VISIBLE_DEVICES
+# as it would on a GPU node, with no hardware. Exit 77 (skip) where Slurm or
 # munge is not installed or the daemons cannot start.
 . "${GAR_SRCDIR:-.}/tests/testlib.sh"
 # About six minutes (one requeue is held by Slurm for two): run where asked
@@ -56,8 +59,14 @@ ReturnToService=2
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 MinJobAge=600
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
+GresTypes=gpu
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) Gres=gpu:2 State=UNKNOWN
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+CONF
+cat > "$d/gres.conf" <<CONF
+AutoDetect=off
+NodeName=$host Name=gpu File=/dev/tty0
+NodeName=$host Name=gpu File=/dev/tty1
 CONF
 export SLURM_CONF="$d/slurm.conf"
 sleep 1
@@ -81,7 +90,7 @@ echo "slurm is up: node $host $state"
 expect 0 "" -- "$GARNER" simulate --map "$GAR_TEST_DATA/tii-64.mrc" --count 600 --snr 1 --seed 9 --out "$d/s.h5"
 printf '[input]\nstacks = s.h5\n[output]\ndir = out\n[reconstruct]\nthreads = 1\n[mpi]\nshard_size = 50\n' > "$d/run.ini"
 export GARNER_TEMPLATE="$GAR_SRCDIR/scripts/garner.sbatch.in"
-sub=$("$GARNER" submit "$d/run.ini" --nodes 1 --ranks-per-node 2 --time 5 --job-name garner-test 2>&1)
+sub=$("$GARNER" submit "$d/run.ini" --nodes 1 --ranks-per-node 2 --gpus-per-node 1 --time 5 --job-name garner-test 2>&1)
 echo "$sub"
 job=$(printf '%s\n' "$sub" | sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p')
 check "sbatch accepted the job" -- test -n "$job"
@@ -96,6 +105,9 @@ check "job completed" -- sh -c "scontrol show job '$job' | grep -q 'JobState=COM
 check "map produced" -- test -s "$d/out/map.mrc"
 check "job log ends with the map and its resolution" -- grep -q "map: .*out/map.mrc, resolution" "$d/garner-$job.log"
 check "the job ran 2 ranks under srun" -- grep -q "2 ranks (pid@host)" "$d/garner-$job.log"
+# The job's one (fake) GPU is visible to both ranks of the node as device 0.
+check "rank 1's node-local rank and its GPU from Slurm in the log" -- \
+    grep -qE "rank 1 on .+: node-local rank 1 of 2, CUDA_VISIBLE_DEVICES=0\$" "$d/garner-$job.log"
 
 # A job that reaches its time limit: Slurm signals USR1 two minutes before
 # the 3-minute limit (its timer may send it up to a minute earlier), garner
