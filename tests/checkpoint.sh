@@ -38,7 +38,11 @@ expect 66 "no checkpoint to resume from" -- "$GARNER" reconstruct "$d/run.ini" -
 expect 0 "checkpoint written" -- env GARNER_TEST_SHARD_DELAY=0.1 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/periodic" --set output.checkpoint_minutes=0.01
 check "periodic: same map (bitwise)" -- "$cmp" "$d/full/map.mrc" "$d/periodic/map.mrc" same
 
-# Three ranks: the signal reaches every rank through mpiexec.
+# Three ranks, each sent the signal, as Slurm's --signal does (slurmstepd
+# signals every task). Signalled itself, MPICH's mpiexec forwards it too, but
+# twice under heavy load it then exited 0 although rank 0 had logged the
+# checkpoint and its exit with 75 (Hydra returns 0 for a proxy whose exit
+# statuses it did not receive); not reproduced in 16 tries without load.
 if [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null 2>&1; then
     # Two workers, 38 shards, 0.2 s after each: at least 3.8 s of run.
     GARNER_TEST_SHARD_DELAY=0.2 "$MPIEXEC" -n 3 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/three" \
@@ -46,7 +50,7 @@ if [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null 2>&1; then
     pid=$!
     wait_for "$d/three.log" "shards of up to 32 particles for 2 workers"
     sleep 0.5
-    kill -USR1 $pid
+    pkill -USR1 -f "garner reconstruct $d/run.ini --set output.dir=$d/three"
     wait $pid
     rc=$?
     check "3 ranks, signal: exit 75 (got $rc)" -- test "$rc" -eq 75
