@@ -41,8 +41,8 @@ check "periodic: same map (bitwise)" -- "$cmp" "$d/full/map.mrc" "$d/periodic/ma
 # Three ranks, each sent the signal, as Slurm's --signal does (slurmstepd
 # signals every task). Signalled itself, MPICH's mpiexec forwards it too, but
 # twice under heavy load it then exited 0 although rank 0 had logged the
-# checkpoint and its exit with 75 (Hydra returns 0 for a proxy whose exit
-# statuses it did not receive); not reproduced in 16 tries without load.
+# checkpoint and its exit with 75 (cause in the launcher not found); not
+# reproduced in 16 tries without load.
 if [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null 2>&1; then
     # Two workers, 38 shards, 0.2 s after each: at least 3.8 s of run.
     GARNER_TEST_SHARD_DELAY=0.2 "$MPIEXEC" -n 3 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/three" \
