@@ -463,6 +463,19 @@ extern "C" gar_status gar_gpu_memory_need(const gar_gpu_insert_config *cfg, size
 
 /* ---- tuning cache: lines "model<TAB>key<TAB>variant<TAB>µs per slice" ---- */
 
+/* The variant named by a cache line (cut up in place) if the line is this
+ * model's and run shape's entry, else NULL. strtok_r: inserters of several
+ * devices may read and write the cache at once. */
+static const char *cache_entry_name(const gar_gpu_inserter *g, char *line)
+{
+    char *save = NULL;
+    const char *model = strtok_r(line, "\t\n", &save), *key = strtok_r(NULL, "\t\n", &save),
+               *name = strtok_r(NULL, "\t\n", &save);
+    if (model == NULL || key == NULL || name == NULL || model[0] == '#')
+        return NULL;
+    return strcmp(model, g->device_name) == 0 && strcmp(key, g->key) == 0 ? name : NULL;
+}
+
 static int cache_lookup(const gar_gpu_inserter *g)
 {
     FILE *f;
@@ -471,12 +484,8 @@ static int cache_lookup(const gar_gpu_inserter *g)
     if (g->cache_path == NULL || (f = fopen(g->cache_path, "r")) == NULL)
         return -1;
     while (fgets(line, sizeof line, f) != NULL) {
-        char *save = NULL;   /* strtok_r: inserters of several devices may read and write at once */
-        char *model = strtok_r(line, "\t\n", &save), *key = strtok_r(NULL, "\t\n", &save),
-             *name = strtok_r(NULL, "\t\n", &save);
-        if (model == NULL || key == NULL || name == NULL || model[0] == '#')
-            continue;
-        if (strcmp(model, g->device_name) != 0 || strcmp(key, g->key) != 0)
+        const char *name = cache_entry_name(g, line);
+        if (name == NULL)
             continue;
         for (int v = 0; v < n_variants; v++)
             if (strcmp(variants[v].name, name) == 0 && variant_usable(variants[v], g->ctx))
@@ -521,9 +530,7 @@ static void cache_store(const gar_gpu_inserter *g, double us_per_slice)
             if (line[0] == '#')
                 continue;
             snprintf(copy, sizeof copy, "%s", line);
-            char *save = NULL;
-            char *model = strtok_r(copy, "\t\n", &save), *key = strtok_r(NULL, "\t\n", &save);
-            if (model != NULL && key != NULL && strcmp(model, g->device_name) == 0 && strcmp(key, g->key) == 0)
+            if (cache_entry_name(g, copy) != NULL)
                 continue;
             fputs(line, out);
         }

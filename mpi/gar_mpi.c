@@ -70,12 +70,12 @@ void gar_mpi_rank_map(char *buf, size_t len)
     free(all);
 }
 
-gar_status gar_mpi_node_rank(int *local_rank, int *local_size)
+gar_status gar_mpi_node_place(gar_mpi_place *place)
 {
-    int init = 0, fin = 0, rank = 0, size = 1;
+    int init = 0, fin = 0, rank = 0, size = 1, leader = 0;
     MPI_Comm node = MPI_COMM_NULL;
-    *local_rank = 0;
-    *local_size = 1;
+    place->local_rank = place->worker = 0;
+    place->local_size = place->workers = 1;
     MPI_Initialized(&init);
     MPI_Finalized(&fin);
     if (!init || fin)
@@ -87,9 +87,16 @@ gar_status gar_mpi_node_rank(int *local_rank, int *local_size)
     /* Keyed by world rank: node-local ranks follow the world ranks' order. */
     if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS)
         return gar_error(GAR_ERR_INTERNAL, "rank %d: MPI_Comm_split_type (shared memory) failed", rank);
-    MPI_Comm_rank(node, local_rank);
-    MPI_Comm_size(node, local_size);
+    MPI_Comm_rank(node, &place->local_rank);
+    MPI_Comm_size(node, &place->local_size);
+    /* Does this node hold the master? Its local rank 0 says which world rank it is. */
+    leader = rank;
+    MPI_Bcast(&leader, 1, MPI_INT, 0, node);
     MPI_Comm_free(&node);
+    place->worker = leader == 0 ? place->local_rank - 1 : place->local_rank;
+    place->workers = leader == 0 ? place->local_size - 1 : place->local_size;
+    if (rank == 0)
+        place->worker = place->workers = 0;   /* the master */
     return GAR_OK;
 }
 
@@ -467,32 +474,4 @@ void gar_sched_fail(gar_sched *s, gar_status st)
     memcpy(buf, &code, sizeof code);
     memcpy(buf + sizeof code, gar_errmsg(), len);
     MPI_Send(buf, (int)(sizeof code + len), MPI_CHAR, 0, TAG_FAIL, MPI_COMM_WORLD);
-}
-
-void gar_mpi_node_workers(int *worker, int *workers)
-{
-    int rank, size, color;
-    MPI_Comm workers_comm, node;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size == 1) {
-        *worker = 0;
-        *workers = 1;
-        return;
-    }
-    /* The workers alone, then those of them that share a node (ordered by
-     * world rank): a node's index among its workers, whatever SLURM_LOCALID
-     * says (0 for every rank under mpiexec). */
-    color = rank == 0 ? MPI_UNDEFINED : 1;
-    MPI_Comm_split(MPI_COMM_WORLD, color, rank, &workers_comm);
-    if (rank == 0) {
-        *worker = 0;
-        *workers = 0;
-        return;
-    }
-    MPI_Comm_split_type(workers_comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
-    MPI_Comm_rank(node, worker);
-    MPI_Comm_size(node, workers);
-    MPI_Comm_free(&node);
-    MPI_Comm_free(&workers_comm);
 }

@@ -35,12 +35,6 @@ gar_status gar_mpi_agree_report(gar_status local, int size);
  * ranks buf is "". */
 void gar_mpi_rank_map(char *buf, size_t len);
 
-/* Collective: this rank's index among the worker ranks of its node and
- * their number (MPI_Comm_split_type over the workers), for binding GPUs.
- * Size 1: 0 of 1 (the one rank does the work). Rank 0 of a larger run is the
- * master: 0 of 0. */
-void gar_mpi_node_workers(int *worker, int *workers);
-
 /* Bytes per entry of gar_mpi_gather_lines. */
 #define GAR_MPI_LINE 256
 /* Collective: every rank's `line` (cut to GAR_MPI_LINE − 1 bytes) to rank 0,
@@ -49,11 +43,19 @@ void gar_mpi_node_workers(int *worker, int *workers);
  * *all is NULL. GAR_ERR_NOMEM (rank 0 only; nothing is gathered then). */
 gar_status gar_mpi_gather_lines(const char *line, char **all);
 
-/* This rank's place among the ranks on its node (MPI_Comm_split_type with
- * MPI_COMM_TYPE_SHARED, keyed by world rank), for binding a rank to a GPU.
- * Collective over MPI_COMM_WORLD when it has two ranks or more; with one
- * rank, or MPI not running, 0 and 1 without communication. */
-gar_status gar_mpi_node_rank(int *local_rank, int *local_size);
+/* This rank's place on its node, for binding it to GPUs: its rank among the
+ * node's ranks (MPI_Comm_split_type with MPI_COMM_TYPE_SHARED, keyed by world
+ * rank) and their number, and its index among the node's workers and their
+ * number. Rank 0 of a run of two or more ranks is the master (worker 0 of 0)
+ * and, keyed by world rank, local rank 0 of its node, so that node's workers
+ * are its other ranks. Collective over MPI_COMM_WORLD when it has two ranks
+ * or more; with one rank, or MPI not running, 0 of 1 throughout, without
+ * communication. */
+typedef struct gar_mpi_place {
+    int local_rank, local_size;
+    int worker, workers;
+} gar_mpi_place;
+gar_status gar_mpi_node_place(gar_mpi_place *place);
 
 /* Element-wise sum of `count` doubles from every rank into `out` on `root`,
  * in calls of at most `chunk_bytes` each (and never more than INT_MAX

@@ -70,7 +70,7 @@ gar_status cmd_read_recon_settings(const gar_params *p, recon_settings *s)
 }
 
 void cmd_recon_config(const recon_settings *s, size_t box, double pixel_A, const gar_optics *optics,
-                      size_t n_optics, const double *ops, size_t n_ops, gar_recon_config *cfg)
+                      size_t n_optics, const gar_symmetry *sym, gar_recon_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->box = box;
@@ -83,8 +83,8 @@ void cmd_recon_config(const recon_settings *s, size_t box, double pixel_A, const
     cfg->ctf = s->ctf;
     cfg->optics = optics;
     cfg->n_optics = n_optics;
-    cfg->sym_ops = ops;
-    cfg->n_ops = n_ops;
+    cfg->sym_ops = gar_symmetry_matrices(sym);
+    cfg->n_ops = gar_symmetry_order(sym);
     cfg->sym_mode = s->sym_volume ? GAR_SYM_VOLUME : GAR_SYM_INSERT;
     cfg->threads = s->threads > 0 ? (int)s->threads : gar_usable_cores();
     cfg->batch = (size_t)s->batch;
@@ -451,17 +451,16 @@ void cmd_test_shard_pause(const volatile sig_atomic_t *stop)
  * --gres, for one) made visible to it. Information only: a failure here
  * (out of memory on rank 0, or no node-local rank) leaves a line out or says
  * so in it, and never stops the run. */
-static void log_placement(int rank, int size)
+static void log_placement(int rank, int size, gar_status placed, const gar_mpi_place *place)
 {
-    int local = 0, local_size = 1;
     char host[256] = "?", line[GAR_MPI_LINE], *all = NULL;
     const char *gpus = getenv("CUDA_VISIBLE_DEVICES");
     if (gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "?");
     host[sizeof host - 1] = '\0';
-    if (gar_mpi_node_rank(&local, &local_size) == GAR_OK)
+    if (placed == GAR_OK)
         snprintf(line, sizeof line, "rank %d on %.100s: node-local rank %d of %d, CUDA_VISIBLE_DEVICES=%.80s",
-                 rank, host, local, local_size, gpus != NULL ? gpus : "unset");
+                 rank, host, place->local_rank, place->local_size, gpus != NULL ? gpus : "unset");
     else
         snprintf(line, sizeof line, "rank %d on %.100s: %.120s", rank, host, gar_errmsg());
     if (gar_mpi_gather_lines(line, &all) == GAR_OK && all != NULL)
@@ -506,15 +505,21 @@ int cmd_parallel_main(int argc, char **argv, const char *name, const char *help,
         return gar_cli_fail(st);
     if (on_start != NULL)
         on_start();
-    if (size > 1)
-        gar_mpi_node_workers(&node_worker, &node_workers);
+    /* Where this rank runs: logged below, and what the GPU binding goes by
+     * (cmd_read_recon_settings). */
+    gar_mpi_place place;
+    gar_status placed = gar_mpi_node_place(&place);
+    if (placed == GAR_OK) {
+        node_worker = place.worker;
+        node_workers = place.workers;
+    }
     if (rank != 0)
         gar_log_set_quiet(1);
     if (size > 1) {
         char map[4096];
         gar_mpi_rank_map(map, sizeof map);
         gar_log_info("%d ranks (pid@host): %s", size, map);
-        log_placement(rank, size);
+        log_placement(rank, size, placed, &place);
     }
     {
         /* srun --mpi=none starts singletons that would each do the whole job. */

@@ -12,6 +12,7 @@
 #include "gar_params.h"
 #include "gar_recon.h"
 #include "gar_status.h"
+#include "gar_symmetry.h"
 
 typedef struct recon_settings {
     const char *const *stacks;
@@ -37,10 +38,10 @@ typedef struct recon_settings {
  * chosen for this rank's place on its node (cmd_parallel_main finds it). */
 gar_status cmd_read_recon_settings(const gar_params *p, recon_settings *s);
 /* The reconstructor's configuration from the settings, for particles of
- * `box` pixels of `pixel_A` Å, the stacks' optics and the symmetry
- * operators (copied by gar_recon_create; s must outlive that call). */
+ * `box` pixels of `pixel_A` Å, the stacks' optics and the symmetry group
+ * (copied by gar_recon_create; s and sym must outlive that call). */
 void cmd_recon_config(const recon_settings *s, size_t box, double pixel_A, const gar_optics *optics,
-                      size_t n_optics, const double *ops, size_t n_ops, gar_recon_config *cfg);
+                      size_t n_optics, const gar_symmetry *sym, gar_recon_config *cfg);
 /* Log the insertion's devices (GPUs, with the reason, or the CPU) with
  * rec = NULL before a run; with the reconstructor after it, each GPU's
  * gather variant. */

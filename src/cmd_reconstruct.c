@@ -321,7 +321,7 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     gar_recon *rec = NULL;
     gar_outdir *out = NULL;
     gar_map *half[2] = {NULL, NULL}, *full = NULL, *ref = NULL;
-    double *fsc = NULL, *fsc_ref = NULL, *ops = NULL;
+    double *fsc = NULL, *fsc_ref = NULL;
     size_t box = 0, nshell, n_optics = 0;
     const gar_optics *optics;
     gar_recon_config cfg;
@@ -376,11 +376,7 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     /* Gather the optics of every stack (groups are numbered per stack, and
      * garner's import numbers them from RELION's, so they agree across stacks). */
     optics = gar_stack_optics(gar_inputs_stack(in, 0), &n_optics);
-    if ((st = gar_alloc((void **)&ops, gar_symmetry_order(sym), 9 * sizeof(double), "operators")) != GAR_OK)
-        goto checked;
-    for (size_t i = 0; i < gar_symmetry_order(sym); i++)
-        memcpy(ops + 9 * i, gar_symmetry_matrix(sym, i), 9 * sizeof(double));
-    cmd_recon_config(&s, box, fig.pixel, optics, n_optics, ops, gar_symmetry_order(sym), &cfg);
+    cmd_recon_config(&s, box, fig.pixel, optics, n_optics, sym, &cfg);
     fig.threads = cfg.threads;
     fig.padded = gar_recon_padded_size(box, cfg.pad);
 
@@ -586,7 +582,6 @@ done:
     gar_map_destroy(&ref);
     free(fsc);
     free(fsc_ref);
-    free(ops);
     gar_inputs_close(&in);
     gar_symmetry_destroy(&sym);
     return st;

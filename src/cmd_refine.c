@@ -87,7 +87,6 @@ typedef struct refine_run {
     const gar_optics *optics;
     size_t n_optics;
     gar_symmetry *sym;
-    double *ops;
     gar_recon_config rcfg;
     gar_pose *poses;
     gar_refine_state state;
@@ -653,16 +652,13 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     }
 
     r->optics = gar_stack_optics(gar_inputs_stack(r->in, 0), &r->n_optics);
-    if ((st = gar_alloc((void **)&r->ops, gar_symmetry_order(r->sym), 9 * sizeof(double), "operators")) != GAR_OK ||
-        (st = gar_calloc((void **)&r->poses, r->n ? r->n : 1, sizeof *r->poses, "poses")) != GAR_OK ||
+    if ((st = gar_calloc((void **)&r->poses, r->n ? r->n : 1, sizeof *r->poses, "poses")) != GAR_OK ||
         (st = gar_calloc((void **)&r->fsc, r->n_shells, sizeof *r->fsc, "FSC")) != GAR_OK ||
         (st = gar_calloc((void **)&r->stack_base, gar_inputs_n_stacks(r->in), sizeof *r->stack_base,
                          "stack offsets")) != GAR_OK)
         goto checked;
-    for (size_t i = 0; i < gar_symmetry_order(r->sym); i++)
-        memcpy(r->ops + 9 * i, gar_symmetry_matrix(r->sym, i), 9 * sizeof(double));
     memset(&r->rcfg, 0, sizeof r->rcfg);
-    cmd_recon_config(&r->rs, r->box, r->px, r->optics, r->n_optics, r->ops, gar_symmetry_order(r->sym), &r->rcfg);
+    cmd_recon_config(&r->rs, r->box, r->px, r->optics, r->n_optics, r->sym, &r->rcfg);
 
     /* The start: half sets from the stacks, no poses (a global search needs none). */
     {
@@ -824,7 +820,6 @@ done:
         gar_map_destroy(&r->half[1]);
         free(r->fsc);
         free(r->poses);
-        free(r->ops);
         free(r->stack_base);
         gar_inputs_close(&r->in);
         gar_symmetry_destroy(&r->sym);

@@ -35,7 +35,6 @@ static gar_status tune_run(gar_params *p, const char *params_path, int resume, i
     gar_inputs *in = NULL;
     gar_recon *rec = NULL;
     gar_recon_config cfg;
-    double *ops = NULL;
     float *images = NULL;
     gar_particle *meta = NULL;
     const gar_optics *optics;
@@ -54,14 +53,10 @@ static gar_status tune_run(gar_params *p, const char *params_path, int resume, i
     box = gar_inputs_box(in);
     stack = gar_inputs_stack(in, 0);
     optics = gar_stack_optics(stack, &n_optics);
-    if ((st = gar_alloc((void **)&ops, gar_symmetry_order(sym), 9 * sizeof(double), "operators")) != GAR_OK)
-        goto done;
-    for (size_t i = 0; i < gar_symmetry_order(sym); i++)
-        memcpy(ops + 9 * i, gar_symmetry_matrix(sym, i), 9 * sizeof(double));
     s.gpu_tuning = GAR_TUNE_FORCE;
     if (s.ctf && !(gar_inputs_columns(in) & GAR_COL_CTF))
         s.ctf = 0;
-    cmd_recon_config(&s, box, gar_inputs_pixel_size(in), optics, n_optics, ops, gar_symmetry_order(sym), &cfg);
+    cmd_recon_config(&s, box, gar_inputs_pixel_size(in), optics, n_optics, sym, &cfg);
     count = gar_stack_count(stack) < cfg.batch ? gar_stack_count(stack) : cfg.batch;
     if ((st = gar_alloc((void **)&images, count, box * box * sizeof(float), "particle batch")) != GAR_OK ||
         (st = gar_alloc((void **)&meta, count, sizeof *meta, "metadata batch")) != GAR_OK ||
@@ -90,7 +85,6 @@ done:
     gar_recon_destroy(&rec);
     gar_inputs_close(&in);
     gar_symmetry_destroy(&sym);
-    free(ops);
     free(images);
     free(meta);
     return st;

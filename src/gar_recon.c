@@ -42,7 +42,6 @@ struct gar_recon {
     gar_particle_geom *geoms; /* batch: each particle's pose, shift, CTF */
     gar_gpu_inserter **gpu;   /* one per entry of cfg.gpu_devices */
     size_t n_gpu, gpu_next;
-    char *gpu_cache;
 };
 
 size_t gar_recon_padded_size(size_t box, int pad) { return gar_fft_good_size((size_t)pad * box); }
@@ -328,13 +327,11 @@ static const gar_optics *find_optics(const gar_recon *r, int32_t group)
 }
 
 /* What the insertion needs of one particle: pose, shift in pixels, CTF,
- * half set. */
+ * half set (checked to be 1 or 2 by gar_recon_insert beforehand). */
 static gar_status particle_geom(const gar_recon *r, const gar_particle *meta, gar_particle_geom *g)
 {
     const gar_optics *o = find_optics(r, meta->optics_group);
     memset(g, 0, sizeof *g);
-    if (meta->half_set != 1 && meta->half_set != 2)
-        return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta->half_set);
     if (r->cfg.ctf) {
         if (o == NULL)
             return gar_error(GAR_ERR_DATA, "optics group %d is not in the stack's optics table",

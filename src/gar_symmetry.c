@@ -244,6 +244,8 @@ const double *gar_symmetry_matrix(const gar_symmetry *s, size_t i)
     return i < s->order ? s->ops + 9 * i : NULL;
 }
 
+const double *gar_symmetry_matrices(const gar_symmetry *s) { return s->ops; }
+
 double gar_symmetry_angle_between(const gar_symmetry *s, const double A[9], const double B[9])
 {
     /* The angle of (A Rᵀ)ᵀ B = R (AᵀB) follows from its trace, Σ_ij R_ij M_ji

@@ -26,6 +26,9 @@ const char *gar_symmetry_name(const gar_symmetry *s);   /* canonical: "D7", "I" 
 size_t gar_symmetry_order(const gar_symmetry *s);
 /* Operator i (0 <= i < order), row-major 3x3; operator 0 is the identity. */
 const double *gar_symmetry_matrix(const gar_symmetry *s, size_t i);
+/* Every operator, order × 9 doubles one after another (the reconstructor's
+ * sym_ops). */
+const double *gar_symmetry_matrices(const gar_symmetry *s);
 
 /* Angle in degrees between two particle orientations modulo the group. Pose
  * A and pose A·Rᵀ give the same projection of a symmetric map, so this is the

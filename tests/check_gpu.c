@@ -46,29 +46,16 @@ typedef struct run_opts {
     size_t batch;
 } run_opts;
 
-static gar_status build(const sim_set *s, const run_opts *o, double **ops, gar_recon **out)
+static gar_status build(const sim_set *s, const run_opts *o, gar_recon **out)
 {
     gar_symmetry *sym = NULL;
     gar_recon_config c;
     gar_status st;
     ck_assert_int_eq(gar_symmetry_create(o->symmetry, &sym), GAR_OK);
-    *ops = malloc(gar_symmetry_order(sym) * 9 * sizeof(double));
-    for (size_t i = 0; i < gar_symmetry_order(sym); i++)
-        memcpy(*ops + 9 * i, gar_symmetry_matrix(sym, i), 9 * sizeof(double));
-    memset(&c, 0, sizeof c);
-    c.box = s->box;
-    c.pixel_size_A = s->optics.pixel_size_A;
-    c.pad = 2;
-    c.blob_radius = 1.9;
-    c.blob_alpha = 15;
-    c.ctf = 1;
-    c.optics = &s->optics;
-    c.n_optics = 1;
-    c.sym_ops = *ops;
+    c = test_recon_config(s, 1, 4, o->batch ? o->batch : 32);
+    c.sym_ops = gar_symmetry_matrices(sym);
     c.n_ops = gar_symmetry_order(sym);
     c.sym_mode = o->volume_mode ? GAR_SYM_VOLUME : GAR_SYM_INSERT;
-    c.threads = 4;
-    c.batch = o->batch ? o->batch : 32;
     c.gpu_devices = o->devices;
     c.n_gpu_devices = o->n_devices;
     c.gpu_fft = o->fft_on_gpu;
@@ -84,8 +71,7 @@ static gar_map *reconstruct(const sim_set *s, const run_opts *o, char *variant, 
 {
     gar_recon *r = NULL;
     gar_map *m = NULL;
-    double *ops = NULL;
-    ck_assert_msg(build(s, o, &ops, &r) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_msg(build(s, o, &r) == GAR_OK, "%s", gar_errmsg());
     const size_t batch = o->batch ? o->batch : 32;
     for (size_t first = 0; first < s->n; first += batch) {
         size_t n = s->n - first < batch ? s->n - first : batch;
@@ -96,19 +82,12 @@ static gar_map *reconstruct(const sim_set *s, const run_opts *o, char *variant, 
     if (variant != NULL)
         snprintf(variant, len, "%s", o->n_devices ? gar_recon_gpu_variant(r, 0, NULL, 0) : "cpu");
     gar_recon_destroy(&r);
-    free(ops);
     return m;
 }
 
 static double rel_l2(const gar_map *a, const gar_map *b)
 {
-    double d = 0, n = 0;
-    size_t nv = a->nx * a->ny * a->nz;
-    for (size_t i = 0; i < nv; i++) {
-        d += ((double)a->data[i] - b->data[i]) * ((double)a->data[i] - b->data[i]);
-        n += (double)a->data[i] * a->data[i];
-    }
-    return sqrt(d / n);
+    return test_rel_l2(a->data, b->data, gar_map_voxels(a));
 }
 
 static const int dev0[] = {0}, dev00[] = {0, 0};
@@ -221,18 +200,17 @@ START_TEST(test_out_of_device_memory)
 {
     sim_set s = {0};
     gar_recon *r = NULL;
-    double *ops = NULL;
     s.box = 128;
     s.optics.pixel_size_A = 2.0;
     s.optics.group = 1;
     run_opts o = {"C1", 0, dev0, 1, 1, GAR_TUNE_OFF, 0, NULL, 65536};
-    gar_status st = build(&s, &o, &ops, &r);
+    gar_status st = build(&s, &o, &r);
     fprintf(stderr, "measured: batch 65536 of 128²: %s\n", gar_errmsg());
     ck_assert_int_eq(st, GAR_ERR_NOMEM);
     ck_assert_ptr_nonnull(strstr(gar_errmsg(), "of device memory"));
     ck_assert_ptr_nonnull(strstr(gar_errmsg(), "would fit"));
     ck_assert_ptr_null(strstr(gar_errmsg(), "cudaError"));
-    free(ops);
+    gar_recon_destroy(&r);
 }
 END_TEST
 

@@ -18,23 +18,6 @@
 #include "testsim.h"
 #include "testutil.h"
 
-static gar_recon_config default_config(const sim_set *s, int ctf, int threads, size_t batch)
-{
-    gar_recon_config c;
-    memset(&c, 0, sizeof c);
-    c.box = s->box;
-    c.pixel_size_A = s->optics.pixel_size_A;
-    c.pad = 2;
-    c.blob_radius = 1.9;
-    c.blob_alpha = 15;
-    c.ctf = ctf;
-    c.optics = &s->optics;
-    c.n_optics = 1;
-    c.threads = threads;
-    c.batch = batch;
-    return c;
-}
-
 static gar_recon *reconstruct(const gar_recon_config *c, const sim_set *s, size_t count)
 {
     gar_recon *r = NULL;
@@ -80,7 +63,7 @@ START_TEST(test_blob_table_matches_closed_form)
         s.box = 16;
         s.optics.pixel_size_A = 2.0;
         s.optics.group = 1;
-        c = default_config(&s, 0, 1, 1);
+        c = test_recon_config(&s, 0, 1, 1);
         c.blob_order = order;
         ck_assert_int_eq(gar_recon_create(&c, &r), GAR_OK);
         float inv_step;
@@ -137,7 +120,7 @@ static void gather_vs_scatter(double radius)
     s.meta[0].rot_deg = 23.0;
     s.meta[0].tilt_deg = 67.0;
     s.meta[0].psi_deg = -141.0;
-    gar_recon_config c = default_config(&s, 1, 2, 1);
+    gar_recon_config c = test_recon_config(&s, 1, 2, 1);
     c.blob_radius = radius;
     gar_recon *r = reconstruct(&c, &s, 1);
     int R = gar_recon_plane_radius(r), side = 2 * R + 1;
@@ -212,7 +195,7 @@ START_TEST(test_threads_bitwise_identical)
     const int threads[3] = {1, 2, 4};
     simulate(truth, 48, 0.5, 1, 2.0, 9, &s);
     for (int k = 0; k < 3; k++) {
-        gar_recon_config c = default_config(&s, 1, threads[k], 16);
+        gar_recon_config c = test_recon_config(&s, 1, threads[k], 16);
         gar_recon *r = reconstruct(&c, &s, s.n);
         ck_assert_int_eq(gar_recon_finalize(r, 0, &maps[k]), GAR_OK);
         gar_recon_destroy(&r);
@@ -244,7 +227,7 @@ START_TEST(test_known_pose_noise_free)
     gar_map *truth = load_map("tii-64.mrc"), *map = NULL;
     sim_set s;
     simulate(truth, 400, INFINITY, 0, 2.0, 21, &s);
-    gar_recon_config c = default_config(&s, 0, 2, 64);
+    gar_recon_config c = test_recon_config(&s, 0, 2, 64);
     gar_recon *r = reconstruct(&c, &s, s.n);
     ck_assert_int_eq(gar_recon_finalize(r, 0, &map), GAR_OK);
     gar_sim_solvent(truth);
@@ -265,16 +248,14 @@ START_TEST(test_symmetry_d7_equals_c1_4200)
     gar_map *phantom = NULL, *map_d7 = NULL, *map_c1_big = NULL, *map_c1_small = NULL, *map_vol = NULL;
     gar_phantom_config pc = {64, 3.0, 4, 0, 0};
     sim_set s;
-    double *ops;
+    const double *ops;
     ck_assert_int_eq(gar_symmetry_create("D7", &d7), GAR_OK);
+    ops = gar_symmetry_matrices(d7);
     ck_assert_int_eq(gar_phantom_create(&pc, d7, &phantom), GAR_OK);
     simulate(phantom, 4200, 0.1, 1, 2.0, 17, &s);
     size_t order = gar_symmetry_order(d7);
-    ops = malloc(sizeof(double) * 9 * order);
-    for (size_t i = 0; i < order; i++)
-        memcpy(ops + 9 * i, gar_symmetry_matrix(d7, i), 9 * sizeof(double));
 
-    gar_recon_config c = default_config(&s, 1, 2, 100);
+    gar_recon_config c = test_recon_config(&s, 1, 2, 100);
     c.sym_ops = ops;
     c.n_ops = order;
     gar_recon *r = reconstruct(&c, &s, 300);
@@ -284,7 +265,7 @@ START_TEST(test_symmetry_d7_equals_c1_4200)
     r = reconstruct(&c, &s, 300);
     ck_assert_int_eq(gar_recon_finalize(r, 0, &map_vol), GAR_OK);
     gar_recon_destroy(&r);
-    c = default_config(&s, 1, 2, 100);
+    c = test_recon_config(&s, 1, 2, 100);
     r = reconstruct(&c, &s, 4200);
     ck_assert_int_eq(gar_recon_finalize(r, 0, &map_c1_big), GAR_OK);
     gar_recon_destroy(&r);
@@ -302,7 +283,6 @@ START_TEST(test_symmetry_d7_equals_c1_4200)
     ck_assert_msg(fabs(f_d7 - f_big) < 0.02, "D7 x 300 %.4f vs C1 x 4200 %.4f", f_d7, f_big);
     ck_assert_msg(f_small < f_big - 0.05, "C1 x 300 %.4f is not measurably worse than C1 x 4200 %.4f", f_small, f_big);
     ck_assert_msg(f_vol > f_small + 0.05, "volume symmetrisation %.4f no better than C1 x 300 %.4f", f_vol, f_small);
-    free(ops);
     gar_map_destroy(&map_d7);
     gar_map_destroy(&map_vol);
     gar_map_destroy(&map_c1_big);

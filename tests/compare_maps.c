@@ -8,11 +8,12 @@
 #include <string.h>
 
 #include "gar_mrc.h"
+#include "testutil.h"
 
 int main(int argc, char **argv)
 {
     gar_map *a = NULL, *b = NULL;
-    double num = 0, den = 0, rel;
+    double rel;
     size_t n;
     int rc = 1;
     if (argc != 4)
@@ -30,11 +31,7 @@ int main(int argc, char **argv)
         rc = same ? 0 : 1;
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        num += ((double)a->data[i] - b->data[i]) * ((double)a->data[i] - b->data[i]);
-        den += (double)a->data[i] * a->data[i];
-    }
-    rel = sqrt(num / den);
+    rel = test_rel_l2(a->data, b->data, n);
     printf("relative L2 difference %.3g (tolerance %s)\n", rel, argv[3]);
     rc = rel <= atof(argv[3]) ? 0 : 1;
 done:

@@ -116,12 +116,19 @@ static void test_reduce_exact(void)
 
 static void test_node_rank(void)
 {
-    int local = -1, local_size = -1, ok;
-    check(gar_mpi_node_rank(&local, &local_size) == GAR_OK, "node rank returns");
+    gar_mpi_place place = {-1, -1, -1, -1};
+    int ok, workers_ok;
+    check(gar_mpi_node_place(&place) == GAR_OK, "node rank returns");
     /* mpiexec here starts every rank on this one machine. */
-    ok = local == rank && local_size == size;
+    ok = place.local_rank == rank && place.local_size == size;
     MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
     check(ok, "node-local rank and size equal the world's on one node");
+    /* The master (rank 0 of several) is no worker; the others are numbered from 0. */
+    workers_ok = size == 1 ? place.worker == 0 && place.workers == 1
+                 : rank == 0 ? place.worker == 0 && place.workers == 0
+                             : place.worker == rank - 1 && place.workers == size - 1;
+    MPI_Allreduce(MPI_IN_PLACE, &workers_ok, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+    check(workers_ok, "workers numbered on the node without the master");
 }
 
 static void test_scheduler(void)

@@ -5,8 +5,10 @@
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "gar_map.h"
 #include "gar_particle.h"
+#include "gar_recon.h"
 #include "gar_simulate.h"
 
 /* Particles simulated from a map (prepared for the simulator) into arrays. */
@@ -43,6 +45,25 @@ static inline void simulate(const gar_map *raw, size_t n, double snr, int ctf, d
     gar_sim_optics(&cfg, box, &out->optics);
     gar_sim_worker_destroy(&w);
     gar_map_destroy(&m);
+}
+
+/* The reconstructor's defaults (pad 2, blob 1.9/15/0, no symmetry, CPU) for
+ * a simulated set. */
+static inline gar_recon_config test_recon_config(const sim_set *s, int ctf, int threads, size_t batch)
+{
+    gar_recon_config c;
+    memset(&c, 0, sizeof c);
+    c.box = s->box;
+    c.pixel_size_A = s->optics.pixel_size_A;
+    c.pad = 2;
+    c.blob_radius = 1.9;
+    c.blob_alpha = 15;
+    c.ctf = ctf;
+    c.optics = &s->optics;
+    c.n_optics = 1;
+    c.threads = threads;
+    c.batch = batch;
+    return c;
 }
 
 static inline void sim_free(sim_set *s)

@@ -5,11 +5,23 @@
 #define GAR_TESTUTIL_H
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* |a − b| / |a| over n values, in double. */
+static inline double test_rel_l2(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)a[i] * a[i];
+    }
+    return sqrt(num / den);
+}
 
 /* $GAR_TEST_DATA/name (tests/data in the source tree). */
 static inline const char *test_data(const char *name)
