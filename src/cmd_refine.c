@@ -73,7 +73,7 @@ typedef struct refine_settings {
 
 /* One iteration's record, for the log and summary.json. */
 typedef struct iter_record {
-    double step, resolution, changed, seconds, band;
+    double step, resolution, changed, seconds, band, memory;
     int local;
 } iter_record;
 
@@ -134,6 +134,9 @@ static double search_band(const refine_run *r, double res_A)
     double b = 1.2 * shell_of(r, res_A) + 2.0, top = r->box / 2.0 - 3.0;
     return b < 3.0 ? 3.0 : b > top ? top : b;
 }
+
+/* The first search's band: the initial resolution. */
+static double first_band(const refine_run *r) { return fmin(shell_of(r, r->f.initial_res), r->box / 2.0 - 3.0); }
 
 /* The references of the next iteration. Iteration 1: the initial map, low
  * pass filtered, for both half sets. Later: each half map (or, while the
@@ -497,10 +500,10 @@ static gar_status write_summary(const refine_run *r, const char *path, double se
     fprintf(f, "  \"wall_time_s\": %.3f,\n  \"history\": [", seconds);
     for (size_t i = 0; i < r->n_rec; i++)
         fprintf(f, "%s\n    {\"step_deg\": %.4g, \"search\": \"%s\", \"band_shells\": %.2f, \"resolution_A\": %.4f, "
-                "\"changed_fraction\": %.4f, \"seconds\": %.2f}", i ? "," : "", r->rec[i].step,
-                r->rec[i].local ? "local" : "global", r->rec[i].band, r->rec[i].resolution, r->rec[i].changed,
-                r->rec[i].seconds);
-    fprintf(f, "\n  ],\n");
+                "\"changed_fraction\": %.4f, \"seconds\": %.2f, \"memory_estimate_bytes\": %.0f}", i ? "," : "",
+                r->rec[i].step, r->rec[i].local ? "local" : "global", r->rec[i].band, r->rec[i].resolution,
+                r->rec[i].changed, r->rec[i].seconds, r->rec[i].memory);
+    fprintf(f, "\n  ],\n  \"peak_memory_bytes\": %zu,\n", gar_peak_rss_bytes());
     cmd_json_parameters(f, r->p);
     fprintf(f, "}\n");
     if (fclose(f) != 0)
@@ -566,6 +569,85 @@ done:
 }
 
 /* An iteration's reconstructor and the partial volumes over it (every rank). */
+static void search_config(const refine_run *r, double step, int local, double band, gar_search_config *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    sc->box = r->box;
+    sc->pixel_size_A = r->px;
+    sc->band_radius = band;
+    sc->mask_radius_px = r->mask_px;
+    sc->ctf = r->rs.ctf;
+    sc->optics = r->optics;
+    sc->n_optics = r->n_optics;
+    sc->sym = r->sym;
+    sc->mode = local ? GAR_SEARCH_LOCAL : GAR_SEARCH_GLOBAL;
+    sc->angular_step_deg = step;
+    sc->shift_range_A = r->f.shift_range > 0 ? r->f.shift_range : 5 * r->px;
+    sc->shift_step_A = r->f.shift_step > 0 ? r->f.shift_step : r->px;
+    sc->top_k = 8;
+    sc->threads = r->rcfg.threads;
+}
+
+/* Iteration `it`'s memory on a rank: its references, search and
+ * reconstruction all live at once, beside the maps, the poses and a batch of
+ * particles. */
+typedef struct refine_memory {
+    double search, refs, recon, total;
+} refine_memory;
+
+static gar_status iteration_memory(const refine_run *r, int rank, size_t it, double step, int local, double band,
+                                   refine_memory *m)
+{
+    gar_status st;
+    const int two_refs = it > 1 && r->state.resolution_A <= r->f.join_below;
+    const double vol = (double)r->box * r->box * r->box * sizeof(float);
+    double ref_kept, ref_extra;
+    memset(m, 0, sizeof *m);
+    if (rank != 0 || r->size == 1) {
+        gar_search_config sc;
+        search_config(r, step, local, band, &sc);
+        if ((st = gar_search_memory_bytes(&sc, two_refs, &m->search)) != GAR_OK)
+            return st;
+        gar_refproj_memory_bytes(r->box, &ref_kept, &ref_extra);
+        m->refs = (two_refs ? 2 : 1) * ref_kept + ref_extra;
+    }
+    m->recon = (double)gar_recon_memory_bytes(&r->rcfg) +
+               (double)cmd_partials_memory_bytes(&r->rcfg, &r->rs, rank, r->size);
+    /* Besides: half maps, their average, the initial map and the reference
+     * map; the poses and their flags; a batch of particles with metadata. */
+    m->total = m->search + m->refs + m->recon + 5 * vol + (double)r->n * (sizeof *r->poses + 1) +
+               (double)r->rs.batch * ((double)r->box * r->box * sizeof(float) + sizeof(gar_particle) + 16);
+    return GAR_OK;
+}
+
+/* Checked before the iteration's references, search and reconstruction are
+ * made: iteration 1 before the output folder is made, each later one as it
+ * starts (a later global search at a finer step may need much more). */
+static gar_status check_memory(const refine_run *r, size_t it, double step, int local, double band)
+{
+    gar_status st;
+    refine_memory m;
+    char mem_src[128], need_s[32], avail_s[32], search_s[32], refs_s[32], recon_s[32];
+    size_t avail;
+    if ((st = iteration_memory(r, r->rank, it, step, local, band, &m)) != GAR_OK)
+        return st;
+    avail = gar_available_memory(mem_src, sizeof mem_src);
+    if (avail == 0 || m.total <= (double)avail)
+        return GAR_OK;
+    gar_format_bytes(m.total, need_s, sizeof need_s);
+    gar_format_bytes((double)avail, avail_s, sizeof avail_s);
+    gar_format_bytes(m.search, search_s, sizeof search_s);
+    gar_format_bytes(m.refs, refs_s, sizeof refs_s);
+    gar_format_bytes(m.recon, recon_s, sizeof recon_s);
+    return gar_error(GAR_ERR_NOMEM, "iteration %zu needs %s on this rank (%s search at %.3g degrees over %.1f shells "
+                     "with %d threads: %s; references %s; reconstruction %s) but only %s is available (%s); %s",
+                     it, need_s, local ? "local" : "global", step, band, r->rcfg.threads, search_s, refs_s, recon_s,
+                     avail_s, mem_src,
+                     local ? "lower [reconstruct] threads, batch or pad, or run on a node with more memory"
+                           : "raise [refine] angular_step, or local_search_below to search locally from this step, "
+                             "lower [reconstruct] threads, or run on a node with more memory");
+}
+
 static gar_status make_recon(refine_run *r, gar_recon **rec, cmd_partials **parts)
 {
     gar_status st;
@@ -583,7 +665,7 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     cmd_partials *parts = NULL;
     gar_search *search = NULL;
     gar_refproj *ref[2] = {NULL, NULL};
-    char loc[512];
+    char loc[512], need_s[32], avail_s[32], mem_src[128], mem_note[128] = "";
     double t0 = gar_wall_seconds();
 
     if ((st = gar_calloc((void **)&r, 1, sizeof *r, "refinement")) != GAR_OK)
@@ -683,6 +765,15 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     }
     r->state.angular_step_deg = r->f.step;
     r->state.local = r->f.step <= r->f.local_below;
+    if (!resume && (st = check_memory(r, 1, r->f.step, r->state.local, first_band(r))) == GAR_OK) {
+        /* For the log: a searching rank's need, the largest. */
+        refine_memory m;
+        if (iteration_memory(r, size > 1 ? 1 : 0, 1, r->f.step, r->state.local, first_band(r), &m) == GAR_OK) {
+            gar_format_bytes(m.total, need_s, sizeof need_s);
+            gar_format_bytes((double)gar_available_memory(mem_src, sizeof mem_src), avail_s, sizeof avail_s);
+            snprintf(mem_note, sizeof mem_note, ", memory %s of %s available per rank", need_s, avail_s);
+        }
+    }
 checked:
     /* Every rank checked the same inputs. */
     if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
@@ -708,8 +799,8 @@ checked:
     if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
         goto done;
     gar_log_info("%zu particles, %zu px at %.4g Å/px, symmetry %s, from %s at %g Å, step %g degrees, %d rank%s × %d "
-                 "threads", r->n, r->box, r->px, gar_symmetry_name(r->sym), r->f.initial_map, r->f.initial_res,
-                 r->f.step, size, size > 1 ? "s" : "", r->rcfg.threads);
+                 "threads%s", r->n, r->box, r->px, gar_symmetry_name(r->sym), r->f.initial_map, r->f.initial_res,
+                 r->f.step, size, size > 1 ? "s" : "", r->rcfg.threads, mem_note);
 
     for (;;) {
         /* Rank 0 holds the state: every rank starts the iteration from it. */
@@ -733,28 +824,18 @@ checked:
         const size_t it = (size_t)r->state.iteration + 1;
         const double t_it = gar_wall_seconds(), step = r->state.angular_step_deg;
         const int local = (int)r->state.local;
-        const double band = it == 1 ? fmin(shell_of(r, r->f.initial_res), r->box / 2.0 - 3.0)
-                                    : search_band(r, r->state.resolution_A);
+        const double band = it == 1 ? first_band(r) : search_band(r, r->state.resolution_A);
         double changed = 0, res;
+        refine_memory it_mem;
         cmd_partials_destroy(&parts);
         gar_recon_destroy(&rec);
-        if (rank != 0 || size == 1) {
+        st = check_memory(r, it, step, local, band);
+        /* For the log and summary.json: a searching rank's need, the largest. */
+        if (st == GAR_OK && (st = iteration_memory(r, size > 1 ? 1 : 0, it, step, local, band, &it_mem)) == GAR_OK)
+            gar_format_bytes(it_mem.total, need_s, sizeof need_s);
+        if (st == GAR_OK && (rank != 0 || size == 1)) {
             gar_search_config sc;
-            memset(&sc, 0, sizeof sc);
-            sc.box = r->box;
-            sc.pixel_size_A = r->px;
-            sc.band_radius = band;
-            sc.mask_radius_px = r->mask_px;
-            sc.ctf = r->rs.ctf;
-            sc.optics = r->optics;
-            sc.n_optics = r->n_optics;
-            sc.sym = r->sym;
-            sc.mode = local ? GAR_SEARCH_LOCAL : GAR_SEARCH_GLOBAL;
-            sc.angular_step_deg = step;
-            sc.shift_range_A = r->f.shift_range > 0 ? r->f.shift_range : 5 * r->px;
-            sc.shift_step_A = r->f.shift_step > 0 ? r->f.shift_step : r->px;
-            sc.top_k = 8;
-            sc.threads = r->rcfg.threads;
+            search_config(r, step, local, band, &sc);
             if ((st = make_references(r, it == 1 ? initial : NULL, band, ref)) == GAR_OK) {
                 sc.ref[0] = ref[0];
                 sc.ref[1] = ref[1];
@@ -765,9 +846,9 @@ checked:
             st = make_recon(r, &rec, &parts);
         if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
             goto done;
-        gar_log_info("iteration %zu: %s search at %.3g degrees over %.1f shells (%.1f Å)%s", it,
+        gar_log_info("iteration %zu: %s search at %.3g degrees over %.1f shells (%.1f Å)%s, memory %s per rank", it,
                      local ? "local" : "global", step, band, r->box * r->px / band,
-                     it > 1 && r->state.resolution_A > r->f.join_below ? ", half sets joined" : "");
+                     it > 1 && r->state.resolution_A > r->f.join_below ? ", half sets joined" : "", need_s);
         if ((st = iteration_pass(r, 1, search, parts, rec, step, &changed)) != GAR_OK)
             goto done;
         gar_search_destroy(&search);
@@ -783,7 +864,7 @@ checked:
                 advance(r, res, it == 1 ? 1.0 : changed);
                 if (r->n_rec < sizeof r->rec / sizeof r->rec[0])
                     r->rec[r->n_rec++] = (iter_record){step, res, it == 1 ? 1.0 : changed, gar_wall_seconds() - t_it,
-                                                       band, local};
+                                                       band, it_mem.total, local};
                 if ((st = write_iteration(r, it)) == GAR_OK)
                     gar_log_info("iteration %zu: resolution %.2f Å (FSC 0.143), %.0f %% of poses moved more than "
                                  "%.3g degrees, %.1f s%s", it, res, 100 * (it == 1 ? 1.0 : changed), step,

@@ -87,6 +87,13 @@ void gar_refproj_destroy(gar_refproj **pp)
 
 size_t gar_refproj_box(const gar_refproj *p) { return p->N; }
 
+void gar_refproj_memory_bytes(size_t box, double *kept, double *extra_while_made)
+{
+    const double M = 2.0 * (double)box, H = M / 2 + 1;
+    *kept = H * M * M * 2 * sizeof(float);
+    *extra_while_made = M * M * M * sizeof(float) + (double)box * sizeof(double);
+}
+
 void gar_refproj_slice(const gar_refproj *p, const double A[9], const float *ku, const float *kv, size_t n,
                        float *re, float *im)
 {

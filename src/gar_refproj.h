@@ -27,6 +27,9 @@ typedef struct gar_refproj gar_refproj;
 gar_status gar_refproj_create(const gar_map *map, double mask_radius_px, const double *shell_weight,
                               size_t n_shells, gar_refproj **out);
 void gar_refproj_destroy(gar_refproj **p);   /* NULL-safe */
+/* Bytes a reference of box N keeps (its padded transform) and, while
+ * gar_refproj_create makes it, needs in addition (the padded map). */
+void gar_refproj_memory_bytes(size_t box, double *kept, double *extra_while_made);
 
 size_t gar_refproj_box(const gar_refproj *p);
 

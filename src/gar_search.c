@@ -135,6 +135,19 @@ static int by_radius(const void *a, const void *b)
     return (x->u > y->u) - (x->u < y->u);
 }
 
+static int in_band(int k2, double r2) { return k2 >= 1 && k2 <= r2; }
+
+/* Pixels of the band 1 <= |k| <= radius of the half plane (build_band lists them). */
+static size_t band_count(double radius)
+{
+    const int r = (int)floor(radius);
+    size_t n = 0;
+    for (int v = -r; v <= r; v++)
+        for (int u = 0; u <= r; u++)
+            n += (size_t)in_band(u * u + v * v, radius * radius);
+    return n;
+}
+
 /* The band 1 <= |k| <= band_radius of the half plane, ordered by |k| so that
  * a lower band is a prefix of it. */
 static gar_status build_band(gar_search *s)
@@ -149,7 +162,7 @@ static gar_status build_band(gar_search *s)
     for (int v = -r; v <= r; v++)
         for (int u = 0; u <= r; u++) {
             int k2 = u * u + v * v;
-            if (k2 < 1 || k2 > r2)
+            if (!in_band(k2, r2))
                 continue;
             px[n].u = u;
             px[n].v = v;
@@ -177,16 +190,12 @@ static gar_status build_band(gar_search *s)
 /* The coarse grid's band: a pose error of one coarse step θ moves a point at
  * the mask radius ρ by ρθ pixels, which decorrelates frequencies beyond about
  * N/(ρθ) cycles per box; comparing them only adds noise and work. */
-static void coarse_band(gar_search *s)
+static double coarse_radius(const gar_search_config *cfg)
 {
-    const double theta = 2.0 * s->cfg.angular_step_deg * GAR_PI / 180.0;
-    const double rho = s->cfg.mask_radius_px > 0 ? s->cfg.mask_radius_px : 0.45 * (double)s->N;
-    double rc = (double)s->N / (rho * theta);
-    if (rc < 4)
-        rc = 4;
-    s->Bc = 0;
-    while (s->Bc < s->B && (double)s->ku[s->Bc] * s->ku[s->Bc] + (double)s->kv[s->Bc] * s->kv[s->Bc] <= rc * rc)
-        s->Bc++;
+    const double theta = 2.0 * cfg->angular_step_deg * GAR_PI / 180.0;
+    const double rho = cfg->mask_radius_px > 0 ? cfg->mask_radius_px : 0.45 * (double)cfg->box;
+    const double rc = (double)cfg->box / (rho * theta);
+    return fmin(rc < 4 ? 4 : rc, cfg->band_radius);
 }
 
 /* Slices of `ref` at n poses over the first nb band pixels, into rows of P
@@ -202,6 +211,9 @@ static void slices(const gar_search *s, const gar_refproj *ref, const double *ma
     }
 }
 
+/* In-plane angles of the coarse grid (at twice the step). */
+static size_t coarse_in_plane(const gar_search_config *cfg) { return (size_t)ceil(360.0 / (2.0 * cfg->angular_step_deg)); }
+
 static gar_status build_coarse(gar_search *s)
 {
     gar_status st;
@@ -210,7 +222,7 @@ static gar_status build_coarse(gar_search *s)
     const double step = 2.0 * s->cfg.angular_step_deg;
     if ((st = gar_search_directions(s->cfg.sym, step, &dirs, &n_dirs)) != GAR_OK)
         return st;
-    n_psi = (size_t)ceil(360.0 / step);
+    n_psi = coarse_in_plane(&s->cfg);
     s->n_coarse = n_dirs * n_psi;
     if ((st = gar_alloc((void **)&s->coarse_mats, s->n_coarse, 9 * sizeof(double), "coarse poses")) != GAR_OK)
         goto done;
@@ -239,11 +251,18 @@ done:
     return st;
 }
 
-static size_t shift_axis_count(const gar_search *s)
+static size_t shift_axis_count(const gar_search_config *cfg)
 {
-    if (s->cfg.mode == GAR_SEARCH_LOCAL)
+    if (cfg->mode == GAR_SEARCH_LOCAL)
         return 2 * LOCAL_HALF + 1;
-    return 2 * (size_t)floor(s->cfg.shift_range_A / s->cfg.shift_step_A + 1e-9) + 1;
+    return 2 * (size_t)floor(cfg->shift_range_A / cfg->shift_step_A + 1e-9) + 1;
+}
+
+/* Rotations per refinement cube: (2h + 1)³ (make_cube). */
+static size_t cube_count(const gar_search_config *cfg)
+{
+    const size_t side = cfg->mode == GAR_SEARCH_GLOBAL ? 3 : 2 * LOCAL_HALF + 1;
+    return side * side * side;
 }
 
 /* The rotations R(δ) for δ on the cube {−h..h}³ × step (radians): the same
@@ -273,18 +292,79 @@ static size_t pose_cube(const gar_search *s, const double A[9], double *out)
     return s->n_cube;
 }
 
-gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
+/* What a search of this configuration holds, from its configuration and
+ * its coarse grid's size: gar_search_create allocates by it and
+ * gar_search_memory_bytes counts it. */
+typedef struct search_sizes {
+    size_t B, Bc, n_coarse, n_cube, n_local, n_shift, rows;
+} search_sizes;
+
+/* The coarse grid's band is a prefix of the band (ordered by |k|). */
+static size_t coarse_band_pixels(const gar_search_config *cfg)
 {
-    gar_status st;
-    gar_search *s = NULL;
-    size_t ns, rows;
-    *out = NULL;
+    return band_count(cfg->mode == GAR_SEARCH_GLOBAL ? coarse_radius(cfg) : cfg->band_radius);
+}
+
+static void search_sizes_of(const gar_search_config *cfg, size_t n_coarse, search_sizes *z)
+{
+    const size_t ns = shift_axis_count(cfg), top_k = cfg->top_k > 1 ? (size_t)cfg->top_k : 1;
+    z->B = band_count(cfg->band_radius);
+    z->Bc = coarse_band_pixels(cfg);
+    z->n_coarse = n_coarse;
+    z->n_cube = cube_count(cfg);
+    z->n_local = cfg->mode == GAR_SEARCH_GLOBAL ? z->n_cube * top_k : z->n_cube;
+    z->n_shift = ns * ns;
+    z->rows = n_coarse > z->n_local ? n_coarse : z->n_local;
+}
+
+static gar_status check_config(const gar_search_config *cfg)
+{
     if (cfg->box < 8 || cfg->box % 2 || !(cfg->band_radius >= 1.0) || cfg->band_radius > cfg->box / 2.0 - 2.0)
         return gar_error(GAR_ERR_USAGE, "search band of %g shells for a %zu box: expected 1 to %g",
                          cfg->band_radius, cfg->box, cfg->box / 2.0 - 2.0);
     if (!(cfg->shift_step_A > 0) || cfg->shift_range_A < 0 || cfg->shift_range_A / cfg->shift_step_A > 64)
         return gar_error(GAR_ERR_USAGE, "origin search over %g Å in steps of %g Å: expected a step > 0 and "
                          "at most 64 steps each way", cfg->shift_range_A, cfg->shift_step_A);
+    return GAR_OK;
+}
+
+gar_status gar_search_memory_bytes(const gar_search_config *cfg, int two_references, double *bytes)
+{
+    gar_status st;
+    search_sizes z;
+    size_t n_coarse = 0;
+    const double f = sizeof(float), d = sizeof(double), N = (double)cfg->box, R = floor(cfg->band_radius);
+    double shared, per_thread;
+    *bytes = 0;
+    if ((st = check_config(cfg)) != GAR_OK)
+        return st;
+    if (cfg->mode == GAR_SEARCH_GLOBAL) {
+        double *dirs = NULL;
+        size_t n_dirs = 0;
+        if ((st = gar_search_directions(cfg->sym, 2.0 * cfg->angular_step_deg, &dirs, &n_dirs)) != GAR_OK)
+            return st;
+        free(dirs);
+        n_coarse = n_dirs * coarse_in_plane(cfg);
+    }
+    search_sizes_of(cfg, n_coarse, &z);
+    /* In doubles: a mistaken configuration may ask for more than size_t counts. */
+    shared = 3.0 * z.B * f + (double)z.n_coarse * 9 * d + (two_references ? 2.0 : 1.0) * z.n_coarse * 3.0 * z.Bc * f +
+             (double)z.n_cube * 9 * d;
+    per_thread = 4.0 * z.B * f + (double)z.n_shift * 2 * z.B * f + (double)z.n_local * 3 * z.B * f +
+                 (double)z.n_shift * z.rows * f + (double)z.rows * f + (double)z.n_local * 9 * d +
+                 (double)z.n_shift * 2 * d + (3 * R + 2) * 2 * f + N * N * f + N * (N / 2 + 1) * 2 * f;
+    *bytes = shared + (cfg->threads > 0 ? cfg->threads : 1) * per_thread;
+    return GAR_OK;
+}
+
+gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
+{
+    gar_status st;
+    gar_search *s = NULL;
+    search_sizes z;
+    *out = NULL;
+    if ((st = check_config(cfg)) != GAR_OK)
+        return st;
     if (cfg->ref[0] == NULL || cfg->ref[1] == NULL || gar_refproj_box(cfg->ref[0]) != cfg->box ||
         gar_refproj_box(cfg->ref[1]) != cfg->box)
         return gar_error(GAR_ERR_INTERNAL, "search references missing or of another box");
@@ -299,19 +379,15 @@ gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
     s->threads = cfg->threads > 0 ? cfg->threads : 1;
     if ((st = build_band(s)) != GAR_OK)
         goto fail;
-    s->Bc = s->B;
-    if (cfg->mode == GAR_SEARCH_GLOBAL) {
-        coarse_band(s);
-        if ((st = build_coarse(s)) != GAR_OK)
-            goto fail;
-    }
+    s->Bc = coarse_band_pixels(&s->cfg);
+    if (cfg->mode == GAR_SEARCH_GLOBAL && (st = build_coarse(s)) != GAR_OK)
+        goto fail;
+    search_sizes_of(&s->cfg, s->n_coarse, &z);
     if ((st = make_cube(s, cfg->mode == GAR_SEARCH_GLOBAL ? 1 : LOCAL_HALF, cfg->angular_step_deg * GAR_PI / 180.0)) !=
         GAR_OK)
         goto fail;
-    s->n_local = cfg->mode == GAR_SEARCH_GLOBAL ? s->n_cube * (size_t)s->cfg.top_k : s->n_cube;
-    ns = shift_axis_count(s);
-    s->n_shift_max = ns * ns;
-    rows = s->n_coarse > s->n_local ? s->n_coarse : s->n_local;
+    s->n_local = z.n_local;
+    s->n_shift_max = z.n_shift;
     if ((st = gar_calloc((void **)&s->ws, (size_t)s->threads, sizeof *s->ws, "search workspace")) != GAR_OK)
         goto fail;
     for (int t = 0; t < s->threads; t++) {
@@ -325,8 +401,8 @@ gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
             (st = gar_alloc((void **)&w->Y, s->n_shift_max, 2 * B * sizeof(float), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->P, s->n_local, 2 * B * sizeof(float), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->P2, s->n_local, B * sizeof(float), "search")) != GAR_OK ||
-            (st = gar_alloc((void **)&w->S, s->n_shift_max, rows * sizeof(float), "search scores")) != GAR_OK ||
-            (st = gar_alloc((void **)&w->nP, rows, sizeof(float), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->S, s->n_shift_max, z.rows * sizeof(float), "search scores")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->nP, z.rows, sizeof(float), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->mats, s->n_local, 9 * sizeof(double), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->sx, s->n_shift_max, sizeof(double), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->sy, s->n_shift_max, sizeof(double), "search")) != GAR_OK ||
@@ -549,7 +625,7 @@ static gar_status search_one(gar_search *s, search_ws *w, const float *image, ga
     gar_status st;
     double normX = 0, normXc = 0, px = s->cfg.pixel_size_A, A[9];
     const int h = meta->half_set == 2;
-    size_t n_shift, n_pose, ns = shift_axis_count(s), bp, bs;
+    size_t n_shift, n_pose, ns = shift_axis_count(&s->cfg), bp, bs;
     double shift_step, cx = meta->origin_x_A / px, cy = meta->origin_y_A / px;
     if ((st = prepare_particle(s, w, image, meta, &normX, &normXc)) != GAR_OK)
         return st;

@@ -58,6 +58,12 @@ typedef struct gar_search gar_search;
 gar_status gar_search_create(const gar_search_config *cfg, gar_search **out);
 void gar_search_destroy(gar_search **s);   /* NULL-safe */
 
+/* The bytes gar_search_create would allocate for cfg (cfg->ref unused;
+ * two_references: the half sets have their own references, so a global
+ * search keeps two sets of coarse slices). Fails on a configuration
+ * gar_search_create refuses. A double: a mistaken configuration may need
+ * more than size_t counts. */
+gar_status gar_search_memory_bytes(const gar_search_config *cfg, int two_references, double *bytes);
 /* Poses on the coarse grid of a global search (0 for a local one). */
 size_t gar_search_coarse_poses(const gar_search *s);
 /* Frequencies compared per particle. */

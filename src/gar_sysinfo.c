@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 int gar_usable_cores(void)
@@ -24,6 +25,42 @@ static int read_u64(const char *path, unsigned long long *out)
     ok = fscanf(f, "%llu", out) == 1;
     fclose(f);
     return ok;
+}
+
+/* A field of /proc/self/status in bytes ("VmSize", "VmData"); 0 if unread. */
+static unsigned long long self_status_bytes(const char *field)
+{
+    char line[256];
+    unsigned long long kb = 0;
+    const size_t n = strlen(field);
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+            if (sscanf(line + n + 1, "%llu", &kb) != 1)
+                kb = 0;
+            break;
+        }
+    fclose(f);
+    return kb * 1024ULL;
+}
+
+/* A process limit (ulimit -v, -d; Slurm propagates them) leaves the limit
+ * less what the process already maps. */
+static void limit_by_rlimit(int resource, const char *field, const char *name, unsigned long long *best,
+                            char *source, size_t len)
+{
+    struct rlimit rl;
+    unsigned long long used, left;
+    if (getrlimit(resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    used = self_status_bytes(field);
+    left = (unsigned long long)rl.rlim_cur > used ? (unsigned long long)rl.rlim_cur - used : 1;
+    if (*best == 0 || left < *best) {
+        *best = left;
+        snprintf(source, len, "%s", name);
+    }
 }
 
 size_t gar_available_memory(char *source, size_t len)
@@ -57,6 +94,8 @@ size_t gar_available_memory(char *source, size_t len)
             snprintf(source, len, "cgroup memory.limit_in_bytes");
         }
     }
+    limit_by_rlimit(RLIMIT_AS, "VmSize", "ulimit -v, less the address space in use", &best, source, len);
+    limit_by_rlimit(RLIMIT_DATA, "VmData", "ulimit -d, less the data in use", &best, source, len);
     return (size_t)best;
 }
 

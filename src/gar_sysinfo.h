@@ -1,6 +1,7 @@
 /* garner: what this process may use of the machine: cores (its affinity mask,
- * which Slurm's --cpus-per-task sets) and memory (the smaller of the kernel's
- * MemAvailable and the cgroup's limit less its usage). */
+ * which Slurm's --cpus-per-task sets) and memory (the smallest of the
+ * kernel's MemAvailable, the cgroup's limit less its usage, and the
+ * process's `ulimit -v` and `ulimit -d` less what it already uses). */
 #ifndef GAR_SYSINFO_H
 #define GAR_SYSINFO_H
 

@@ -2,6 +2,7 @@
  * slices agree with simulated projections, and global and local searches
  * find the poses and origins of simulated particles. */
 #include <check.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +295,62 @@ START_TEST(test_local_search_recovers)
 }
 END_TEST
 
+/* gar_search_memory_bytes against what gar_search_create allocates (glibc's
+ * count of bytes in use, before and after): within 10 % below and 25 %
+ * above, for global searches at two steps, with one or two references, and
+ * a local one. Allocators that do not count (sanitizers, valgrind) report no
+ * change, and the comparison is skipped there. */
+START_TEST(test_memory_estimate)
+{
+    gar_map *m = phantom("C1", 48);
+    gar_refproj *ref[2] = {NULL, NULL};
+    gar_optics optics = {.group = 1, .pixel_size_A = 3.0, .voltage_kV = 300, .cs_mm = 2.7, .amplitude_contrast = 0.1, .image_size = 48};
+    const struct {
+        gar_search_mode mode;
+        double step;
+        int two;
+    } cases[] = {{GAR_SEARCH_GLOBAL, 7.5, 0}, {GAR_SEARCH_GLOBAL, 5.0, 1}, {GAR_SEARCH_LOCAL, 2.0, 1}};
+    ck_assert_int_eq(gar_refproj_create(m, 0.45 * 48, NULL, 0, &ref[0]), GAR_OK);
+    ck_assert_int_eq(gar_refproj_create(m, 0.45 * 48, NULL, 0, &ref[1]), GAR_OK);
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        gar_search_config c;
+        gar_search *search = NULL;
+        double estimate = 0, used;
+        memset(&c, 0, sizeof c);
+        c.box = 48;
+        c.pixel_size_A = 3.0;
+        c.band_radius = 18;
+        c.mask_radius_px = 0.45 * 48;
+        c.ctf = 1;
+        c.optics = &optics;
+        c.n_optics = 1;
+        c.mode = cases[k].mode;
+        c.angular_step_deg = cases[k].step;
+        c.shift_range_A = 15;
+        c.shift_step_A = 3;
+        c.top_k = 8;
+        c.threads = 2;
+        c.ref[0] = ref[0];
+        c.ref[1] = ref[cases[k].two];
+        ck_assert_msg(gar_search_memory_bytes(&c, cases[k].two, &estimate) == GAR_OK, "%s", gar_errmsg());
+        struct mallinfo2 before = mallinfo2();
+        ck_assert_msg(gar_search_create(&c, &search) == GAR_OK, "%s", gar_errmsg());
+        struct mallinfo2 after = mallinfo2();
+        used = (double)(after.uordblks + after.hblkhd) - (double)(before.uordblks + before.hblkhd);
+        gar_search_destroy(&search);
+        printf("%s search at %g degrees, %d reference(s): estimate %.0f bytes, allocated %.0f\n",
+               c.mode == GAR_SEARCH_GLOBAL ? "global" : "local", c.angular_step_deg, cases[k].two + 1, estimate, used);
+        if (used <= 0)
+            continue;
+        ck_assert_msg(estimate >= 0.9 * used && estimate <= 1.25 * used,
+                      "case %zu: estimate %.0f bytes, allocated %.0f", k, estimate, used);
+    }
+    gar_refproj_destroy(&ref[0]);
+    gar_refproj_destroy(&ref[1]);
+    gar_map_destroy(&m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("search");
@@ -305,6 +362,7 @@ int main(void)
     tcase_add_test(tc, test_global_search_noise_free);
     tcase_add_test(tc, test_global_search_d7);
     tcase_add_test(tc, test_local_search_recovers);
+    tcase_add_test(tc, test_memory_estimate);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -34,6 +34,18 @@ expect 65 "huge.mrc" -- sh -c "ulimit -v $(vlimit 1048576); exec '$GARNER' info 
 expect 65 "huge.mrc" -- sh -c "ulimit -v $(vlimit 1048576); exec '$GARNER' simulate --map '$d/huge.mrc' --count 2 --out '$d/huge.h5'"
 check "no output from the huge header" -- test ! -e "$d/huge.h5"
 
+# The memory check before allocating: a reconstruction needing more than
+# `ulimit -v` leaves (16 GiB for pad 4 and batches of 20000) is refused with
+# the limit named, and no output folder (not under AddressSanitizer: see
+# vlimit in testlib.sh).
+if [ "$(vlimit 2097152)" != unlimited ]; then
+    expect 0 "" -- "$GARNER" simulate --map "$map" --count 4 --seed 3 --out "$d/mem.h5"
+    printf '[input]\nstacks = mem.h5\n[output]\ndir = mem-out\n[reconstruct]\npad = 4\nbatch = 20000\n' > "$d/mem.ini"
+    expect 71 "but only" -- sh -c "ulimit -v 2097152; exec '$GARNER' reconstruct '$d/mem.ini'"
+    expect 71 "(ulimit -v, less the address space in use)" -- sh -c "ulimit -v 2097152; exec '$GARNER' reconstruct '$d/mem.ini'"
+    check "no output folder after the memory refusal" -- test ! -e "$d/mem-out"
+fi
+
 # simulate, then info, then refusing to overwrite.
 expect 0 "" -- "$GARNER" simulate --map "$map" --count 10 --snr 1 --seed 3 --out "$d/s.h5"
 check "info reports 10 particles and no NaN" -- \

@@ -169,6 +169,8 @@ params corrupt.ini "[input]" "stacks = corrupt.h5" "[output]" "dir = never-used"
 params bad-reference.ini "[input]" "stacks = good.h5" "[output]" "dir = never-used" \
     "[reconstruct]" "reference = mode99.mrc"
 params long.ini "[input]" "stacks = $(printf '%0250d' 0).h5"
+params refine-fine.ini "[input]" "stacks = good.h5" "[output]" "dir = never-used" "[refine]" \
+    "angular_step = 0.1" "local_search_below = 0"
 params regress-escaped-space.ini "[input]" 'stacks = a\  good.h5' "[output]" "dir = never-used"
 params regress-semicolon.ini "[input]" "stacks = good.h5" "[output]" "dir = never-used" \
     "[reconstruct]" "symmetry =;x"
