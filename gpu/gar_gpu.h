@@ -96,6 +96,38 @@ gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const G[2], floa
 const char *gar_gpu_inserter_variant(const gar_gpu_inserter *g);
 void gar_gpu_inserter_tuning_report(const gar_gpu_inserter *g, char *report, size_t len);
 
+/* The coarse stage of a global pose search (gar_search.c) on one device:
+ * every particle's rows Y (one per trial origin: w C X_o over the coarse
+ * band, re then im) against every coarse slice P, as one cuBLAS product per
+ * half set and chunk of particles, S = Y Pᵀ; then per particle the best
+ * `k` poses by their best origin's NCC (gar_ncc, gar_top_offer). Only the
+ * poses and scores come back. */
+typedef struct gar_gpu_scorer gar_gpu_scorer;
+
+typedef struct gar_gpu_scorer_config {
+    int device;
+    const float *P[2], *P2[2];   /* half sets' slices: n_pose rows of 2 nb (re, im) and nb (|P|²); copied */
+    size_t n_pose, nb;
+    size_t n_shift;              /* rows per particle */
+    size_t max_particles;        /* largest n passed to gar_gpu_scorer_top */
+    int k;                       /* poses kept per particle, 1..GAR_GPU_TOP_MAX */
+} gar_gpu_scorer_config;
+
+#define GAR_GPU_TOP_MAX 16
+
+/* Device memory the scorer needs (slices, and products for a chunk of
+ * particles). */
+size_t gar_gpu_scorer_memory(const gar_gpu_scorer_config *cfg);
+/* Checks the device's free memory first (GAR_ERR_NOMEM naming the need). */
+gar_status gar_gpu_scorer_create(const gar_gpu_scorer_config *cfg, gar_gpu_scorer **out);
+void gar_gpu_scorer_destroy(gar_gpu_scorer **g);   /* NULL-safe */
+/* n particles, all of half set h (0, 1): Y holds n × n_shift rows of 2 nb,
+ * wc2 n rows of nb (w C²), normX n values (Σ w |X|² over the band). top and
+ * topv receive n × k poses and scores, best first. Blocks until done. Call
+ * from one host thread at a time per scorer. */
+gar_status gar_gpu_scorer_top(gar_gpu_scorer *g, int h, const float *Y, const float *wc2, const double *normX,
+                              size_t n, size_t *top, double *topv);
+
 #ifdef __cplusplus
 }
 #endif

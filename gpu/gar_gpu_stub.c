@@ -74,3 +74,29 @@ const char *gar_gpu_variant_name(int i)
     (void)i;
     return NULL;
 }
+
+size_t gar_gpu_scorer_memory(const gar_gpu_scorer_config *cfg)
+{
+    (void)cfg;
+    return 0;
+}
+
+gar_status gar_gpu_scorer_create(const gar_gpu_scorer_config *cfg, gar_gpu_scorer **out)
+{
+    (void)cfg;
+    *out = NULL;
+    return gar_error(GAR_ERR_NOT_BUILT, NOT_BUILT);
+}
+
+void gar_gpu_scorer_destroy(gar_gpu_scorer **g)
+{
+    if (g != NULL)
+        *g = NULL;
+}
+
+gar_status gar_gpu_scorer_top(gar_gpu_scorer *g, int h, const float *Y, const float *wc2, const double *normX,
+                              size_t n, size_t *top, double *topv)
+{
+    (void)g, (void)h, (void)Y, (void)wc2, (void)normX, (void)n, (void)top, (void)topv;
+    return gar_error(GAR_ERR_NOT_BUILT, NOT_BUILT);
+}

@@ -586,6 +586,9 @@ static void search_config(const refine_run *r, double step, int local, double ba
     sc->shift_step_A = r->f.shift_step > 0 ? r->f.shift_step : r->px;
     sc->top_k = 8;
     sc->threads = r->rcfg.threads;
+    sc->gpu_devices = r->rcfg.gpu_devices;
+    sc->n_gpu_devices = r->rcfg.n_gpu_devices;
+    sc->batch = (size_t)r->rs.batch;
 }
 
 /* Iteration `it`'s memory on a rank: its references, search and
@@ -801,6 +804,12 @@ checked:
     gar_log_info("%zu particles, %zu px at %.4g Å/px, symmetry %s, from %s at %g Å, step %g degrees, %d rank%s × %d "
                  "threads%s", r->n, r->box, r->px, gar_symmetry_name(r->sym), r->f.initial_map, r->f.initial_res,
                  r->f.step, size, size > 1 ? "s" : "", r->rcfg.threads, mem_note);
+    if (rank == 0 || size == 1) {
+        cmd_log_devices(&r->rs, NULL);
+        if (r->rcfg.n_gpu_devices > 0)
+            gar_log_info("search: the coarse stage of global searches on the same GPU%s (cuBLAS), the rest on "
+                         "the CPU threads", r->rcfg.n_gpu_devices > 1 ? "s" : "");
+    }
 
     for (;;) {
         /* Rank 0 holds the state: every rank starts the iteration from it. */

@@ -508,4 +508,34 @@ GAR_HD float gar_soft_mask(float r, float r0, float edge)
         return 0.0f;
     return 0.5f + 0.5f * cosf((float)GAR_PI * (r - r0) / edge);
 }
+
+/* Pose search (gar_search.c on the CPU, gpu/gar_gpu_search.cu on a GPU).
+ * The normalised cross-correlation of a score: corr = Σ w C Re[X conj(P)],
+ * normX = Σ w |X|², normP = Σ w C² |P|²; −2 (below any score) where a norm
+ * is 0. */
+GAR_HD double gar_ncc(float corr, double normX, float normP)
+{
+    const double d = normX * (double)normP;
+    return d > 0 ? (double)corr / sqrt(d) : -2.0;
+}
+
+/* Pose (v, c) ranks before (w, d): a higher score, or the same and a lower index. */
+GAR_HD int gar_top_before(double v, size_t c, double w, size_t d) { return v > w || (v == w && c < d); }
+
+/* Offer pose c with score v to a list of the best (at most K, best first,
+ * *n held). The list is always the first K of the offered poses sorted by
+ * score, ties by index, in whatever order they are offered. */
+GAR_HD void gar_top_offer(double *topv, size_t *top, int *n, int K, double v, size_t c)
+{
+    if (*n == K && !gar_top_before(v, c, topv[K - 1], top[K - 1]))
+        return;
+    int j = *n < K ? (*n)++ : K - 1;
+    while (j > 0 && gar_top_before(v, c, topv[j - 1], top[j - 1])) {
+        topv[j] = topv[j - 1];
+        top[j] = top[j - 1];
+        j--;
+    }
+    topv[j] = v;
+    top[j] = c;
+}
 #endif

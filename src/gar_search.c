@@ -9,10 +9,16 @@
 #endif
 #include "gar_fft.h"
 #include "gar_geometry.h"
+#include "gar_gpu.h"
+#include "gar_log.h"
 #include "gar_kernels.h"
 #include "gar_search.h"
 
 #define LOCAL_HALF 2   /* local search: ±2 steps per rotation axis and origin axis */
+#define GAR_SEARCH_TOP_MAX 64   /* coarse poses refined, at most */
+/* The GPU's best coarse score may differ from the CPU's by float rounding
+ * (another order of additions); more than this means the GPU path is wrong. */
+#define GPU_CHECK_TOLERANCE 1e-3
 
 /* Per-thread scratch. */
 typedef struct search_ws {
@@ -43,6 +49,17 @@ struct gar_search {
     size_t n_shift_max;
     int threads;
     search_ws *ws;
+    /* The coarse stage on GPUs (global searches given devices): one scorer a
+     * device, and the batch staged for them. */
+    gar_gpu_scorer *scorer[GAR_SEARCH_MAX_GPUS];
+    int n_scorers;
+    int gpu_checked, gpu_off;
+    size_t staged;                /* particles the staging holds */
+    float *st_band;               /* staged × 4 B: xr, xi, wc, wc2 */
+    double *st_norm;              /* staged × 2: normX, normXc */
+    float *st_Y, *st_W;           /* staged × n_shift × 2 Bc; staged × Bc */
+    double *st_normc, *st_topv;   /* staged; staged × K */
+    size_t *st_top, *st_slot;     /* staged × K; staged */
 };
 
 void gar_rotation_from_vector(const double r[3], double R[9])
@@ -292,6 +309,29 @@ static size_t pose_cube(const gar_search *s, const double A[9], double *out)
     return s->n_cube;
 }
 
+static int coarse_keep(const gar_search *s)
+{
+    return s->cfg.top_k < GAR_SEARCH_TOP_MAX ? s->cfg.top_k : GAR_SEARCH_TOP_MAX;
+}
+
+/* The coarse stage goes to the GPUs for a global search given devices (and
+ * no more kept poses than the GPU ranks). */
+static int uses_gpus(const gar_search_config *cfg)
+{
+    const int K = cfg->top_k < 1 ? 1 : cfg->top_k;
+    return cfg->mode == GAR_SEARCH_GLOBAL && cfg->n_gpu_devices > 0 && K <= GAR_GPU_TOP_MAX;
+}
+
+/* Particles a global search stages at a time. */
+static size_t staged_count(const gar_search_config *cfg) { return cfg->batch > 0 ? cfg->batch : 64; }
+
+/* Host bytes staged a particle by a global search. */
+static double staged_bytes(size_t B, size_t Bc, size_t n_shift, int K)
+{
+    return 4.0 * B * sizeof(float) + 3.0 * sizeof(double) + (double)n_shift * 2 * Bc * sizeof(float) +
+           (double)Bc * sizeof(float) + (double)K * (sizeof(double) + sizeof(size_t)) + sizeof(size_t);
+}
+
 /* What a search of this configuration holds, from its configuration and
  * its coarse grid's size: gar_search_create allocates by it and
  * gar_search_memory_bytes counts it. */
@@ -354,6 +394,62 @@ gar_status gar_search_memory_bytes(const gar_search_config *cfg, int two_referen
                  (double)z.n_shift * z.rows * f + (double)z.rows * f + (double)z.n_local * 9 * d +
                  (double)z.n_shift * 2 * d + (3 * R + 2) * 2 * f + N * N * f + N * (N / 2 + 1) * 2 * f;
     *bytes = shared + (cfg->threads > 0 ? cfg->threads : 1) * per_thread;
+    if (cfg->mode == GAR_SEARCH_GLOBAL)
+        *bytes += (double)staged_count(cfg) *
+                  staged_bytes(z.B, z.Bc, z.n_shift, cfg->top_k < 1 ? 1 : cfg->top_k);
+    return GAR_OK;
+}
+
+/* A global search's staging for a batch. */
+static gar_status create_staging(gar_search *s, const search_sizes *z)
+{
+    gar_status st;
+    const size_t n = staged_count(&s->cfg), K = (size_t)coarse_keep(s);
+    if ((st = gar_alloc((void **)&s->st_band, n, 4 * s->B * sizeof(float), "search staging")) != GAR_OK ||
+        (st = gar_alloc((void **)&s->st_norm, n, 2 * sizeof(double), "search staging")) != GAR_OK ||
+        (st = gar_alloc((void **)&s->st_Y, n, z->n_shift * 2 * s->Bc * sizeof(float), "search staging")) != GAR_OK ||
+        (st = gar_alloc((void **)&s->st_W, n, s->Bc * sizeof(float), "search staging")) != GAR_OK ||
+        (st = gar_alloc((void **)&s->st_normc, n, sizeof(double), "search staging")) != GAR_OK ||
+        (st = gar_alloc((void **)&s->st_topv, n, K * sizeof(double), "search staging")) != GAR_OK ||
+        (st = gar_alloc((void **)&s->st_top, n, K * sizeof(size_t), "search staging")) != GAR_OK ||
+        (st = gar_alloc((void **)&s->st_slot, n, sizeof(size_t), "search staging")) != GAR_OK)
+        return st;
+    s->staged = n;
+    return GAR_OK;
+}
+
+/* One scorer a device, each holding the coarse slices of both half sets. */
+static gar_status create_scorers(gar_search *s, const search_sizes *z)
+{
+    gar_status st;
+    const size_t K = (size_t)coarse_keep(s);
+    if (s->cfg.n_gpu_devices > GAR_SEARCH_MAX_GPUS)
+        return gar_error(GAR_ERR_USAGE, "%zu GPUs for the search: at most %d", s->cfg.n_gpu_devices,
+                         GAR_SEARCH_MAX_GPUS);
+    for (size_t d = 0; d < s->cfg.n_gpu_devices; d++) {
+        gar_gpu_scorer_config gc;
+        memset(&gc, 0, sizeof gc);
+        gc.device = s->cfg.gpu_devices[d];
+        gc.P[0] = s->cP[0];
+        gc.P[1] = s->cP[1];
+        gc.P2[0] = s->cP2[0];
+        gc.P2[1] = s->cP2[1];
+        gc.n_pose = s->n_coarse;
+        gc.nb = s->Bc;
+        gc.n_shift = z->n_shift;
+        gc.max_particles = s->staged;
+        gc.k = (int)K;
+        if ((st = gar_gpu_scorer_create(&gc, &s->scorer[d])) == GAR_ERR_NOT_BUILT) {
+            /* No cuBLAS on this node: the CPU threads do the coarse stage. */
+            gar_log_warn("search: %s; the coarse stage runs on the CPU", gar_errmsg());
+            while (s->n_scorers > 0)
+                gar_gpu_scorer_destroy(&s->scorer[--s->n_scorers]);
+            return GAR_OK;
+        }
+        if (st != GAR_OK)
+            return st;
+        s->n_scorers++;
+    }
     return GAR_OK;
 }
 
@@ -410,6 +506,10 @@ gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
             (st = gar_alloc((void **)&w->ev, 2 * (size_t)s->R + 1, 2 * sizeof(float), "search")) != GAR_OK)
             goto fail;
     }
+    if (cfg->mode == GAR_SEARCH_GLOBAL && (st = create_staging(s, &z)) != GAR_OK)
+        goto fail;
+    if (uses_gpus(cfg) && (st = create_scorers(s, &z)) != GAR_OK)
+        goto fail;
     *out = s;
     return GAR_OK;
 fail:
@@ -442,6 +542,16 @@ void gar_search_destroy(gar_search **ps)
             free(w->ev);
         }
     free(s->ws);
+    for (int d = 0; d < s->n_scorers; d++)
+        gar_gpu_scorer_destroy(&s->scorer[d]);
+    free(s->st_band);
+    free(s->st_norm);
+    free(s->st_Y);
+    free(s->st_W);
+    free(s->st_normc);
+    free(s->st_topv);
+    free(s->st_top);
+    free(s->st_slot);
     if (s->cP[1] != s->cP[0]) {
         free(s->cP[1]);
         free(s->cP2[1]);
@@ -468,10 +578,24 @@ static const gar_optics *find_optics(const gar_search *s, int32_t group)
     return NULL;
 }
 
+/* A particle's band (prepare_particle): X, w·C and w·C² at the B band
+ * pixels, and Σ w |X|² over the band and over the coarse band. In a thread's
+ * scratch, or staged for the whole batch when the coarse stage runs on GPUs. */
+typedef struct particle_band {
+    float *xr, *xi, *wc, *wc2;
+    double normX, normXc;
+} particle_band;
+
+static particle_band thread_band(search_ws *w)
+{
+    particle_band b = {w->xr, w->xi, w->wc, w->wc2, 0.0, 0.0};
+    return b;
+}
+
 /* The particle's band X (background-levelled, soft-masked, centred), w·C,
- * w·C², and Σ w |X|². */
+ * w·C², and Σ w |X|² over the band and the coarse band, into b. */
 static gar_status prepare_particle(const gar_search *s, search_ws *w, const float *image, const gar_particle *meta,
-                                   double *normX, double *normXc)
+                                   particle_band *b)
 {
     const size_t N = s->N, H = N / 2 + 1;
     float *real = gar_fft2_real(w->fft);
@@ -511,27 +635,27 @@ static gar_status prepare_particle(const gar_search *s, search_ws *w, const floa
         float C = 1.0f;
         if (s->cfg.ctf)
             C = gar_ctf_eval(&ctf, (float)(u / (N * px)), (float)(v / (N * px)));
-        w->xr[k] = z[0];
-        w->xi[k] = z[1];
-        w->wc[k] = s->w[k] * C;
-        w->wc2[k] = s->w[k] * C * C;
+        b->xr[k] = z[0];
+        b->xi[k] = z[1];
+        b->wc[k] = s->w[k] * C;
+        b->wc2[k] = s->w[k] * C * C;
         nx += (double)s->w[k] * ((double)z[0] * z[0] + (double)z[1] * z[1]);
         if (k + 1 == s->Bc)
-            *normXc = nx;
+            b->normXc = nx;
     }
-    *normX = nx;
+    b->normX = nx;
     return GAR_OK;
 }
 
 /* Rows of Y over the first nb band pixels (2 nb each: re then im): w C X_o
  * for the n origins (sx, sy) (pixels), X_o = X e^{−2πi k·o/N}. The phase is
  * separable, e^{−2πi u ox/N} e^{−2πi v oy/N}: 3R + 2 sines per row, not nb. */
-static void particle_rows(const gar_search *s, search_ws *w, size_t n, size_t nb)
+static void particle_rows(const gar_search *s, search_ws *w, const particle_band *b, size_t n, size_t nb, float *Y)
 {
     const double f = -2.0 * GAR_PI / (double)s->N;
     const int R = s->R;
     for (size_t i = 0; i < n; i++) {
-        float *yr = w->Y + i * 2 * nb, *yi = yr + nb;
+        float *yr = Y + i * 2 * nb, *yi = yr + nb;
         for (int u = 0; u <= R; u++) {
             w->eu[2 * u] = (float)cos(f * u * w->sx[i]);
             w->eu[2 * u + 1] = (float)sin(f * u * w->sx[i]);
@@ -541,28 +665,28 @@ static void particle_rows(const gar_search *s, search_ws *w, size_t n, size_t nb
             w->ev[2 * (v + R) + 1] = (float)sin(f * v * w->sy[i]);
         }
         for (size_t k = 0; k < nb; k++) {
-            const float *a = w->eu + 2 * (int)s->ku[k], *b = w->ev + 2 * ((int)s->kv[k] + R);
-            const float cr = a[0] * b[0] - a[1] * b[1], ci = a[0] * b[1] + a[1] * b[0];
-            const float xr = w->xr[k] * cr - w->xi[k] * ci, xi = w->xr[k] * ci + w->xi[k] * cr;
-            yr[k] = w->wc[k] * xr;
-            yi[k] = w->wc[k] * xi;
+            const float *a = w->eu + 2 * (int)s->ku[k], *e = w->ev + 2 * ((int)s->kv[k] + R);
+            const float cr = a[0] * e[0] - a[1] * e[1], ci = a[0] * e[1] + a[1] * e[0];
+            const float xr = b->xr[k] * cr - b->xi[k] * ci, xi = b->xr[k] * ci + b->xi[k] * cr;
+            yr[k] = b->wc[k] * xr;
+            yi[k] = b->wc[k] * xi;
         }
     }
 }
 
-/* Scores S (n_shift × n_pose) = Y Pᵀ, and nP = P2 · wC², over the first nb band pixels. */
-static void score_poses(search_ws *w, size_t n_shift, const float *P, const float *P2, size_t n_pose, size_t nb)
+/* Scores S (n_shift × n_pose) = Y Pᵀ and nP = P2 · wC², over the first nb band pixels, into w. */
+static void score_poses(search_ws *w, const float *Y, const float *wc2, size_t n_shift, const float *P, const float *P2,
+                        size_t n_pose, size_t nb)
 {
     const int B = (int)nb;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_shift, (int)n_pose, 2 * B, 1.0f, w->Y, 2 * B, P,
-                2 * B, 0.0f, w->S, (int)n_pose);
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n_pose, B, 1.0f, P2, B, w->wc2, 1, 0.0f, w->nP, 1);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_shift, (int)n_pose, 2 * B, 1.0f, Y, 2 * B, P, 2 * B,
+                0.0f, w->S, (int)n_pose);
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n_pose, B, 1.0f, P2, B, wc2, 1, 0.0f, w->nP, 1);
 }
 
 static inline double ncc(const search_ws *w, size_t n_pose, size_t i_shift, size_t pose, double normX)
 {
-    double d = normX * (double)w->nP[pose];
-    return d > 0 ? (double)w->S[i_shift * n_pose + pose] / sqrt(d) : -2.0;
+    return gar_ncc(w->S[i_shift * n_pose + pose], normX, w->nP[pose]);
 }
 
 /* A square grid of ns × ns origins about (cx, cy), step apart (pixels). */
@@ -620,91 +744,245 @@ static double best_of(const search_ws *w, size_t n_shift, size_t n_pose, double 
     return best;
 }
 
-static gar_status search_one(gar_search *s, search_ws *w, const float *image, gar_particle *meta, double *score)
+/* Coarse stage of a global search on the CPU, from a particle's rows Y over
+ * the coarse band (one per origin), its w·C² and Σ w |X|² there: every
+ * coarse pose's best origin, and the best K poses into top, topv (the rest
+ * of K, when there are fewer poses, −3 and 0). */
+static int coarse_top_from_rows(const gar_search *s, search_ws *w, const float *Y, const float *wc2, double normXc,
+                                int h, size_t n_shift, size_t *top, double *topv)
 {
-    gar_status st;
-    double normX = 0, normXc = 0, px = s->cfg.pixel_size_A, A[9];
-    const int h = meta->half_set == 2;
-    size_t n_shift, n_pose, ns = shift_axis_count(&s->cfg), bp, bs;
-    double shift_step, cx = meta->origin_x_A / px, cy = meta->origin_y_A / px;
-    if ((st = prepare_particle(s, w, image, meta, &normX, &normXc)) != GAR_OK)
-        return st;
-    if (s->cfg.mode == GAR_SEARCH_GLOBAL) {
-        /* Coarse grid: best score over origins for every pose, then the top k. */
-        int K = s->cfg.top_k;
-        size_t top[64];
-        double topv[64];
-        if (K > 64)
-            K = 64;
-        shift_step = s->cfg.shift_step_A / px;
-        n_shift = origin_grid(w, ns, cx, cy, shift_step);
-        particle_rows(s, w, n_shift, s->Bc);
-        score_poses(w, n_shift, s->cP[h], s->cP2[h], s->n_coarse, s->Bc);
-        int nk = 0;
-        for (size_t c = 0; c < s->n_coarse; c++) {
-            double v = -3.0;
-            for (size_t i = 0; i < n_shift; i++) {
-                double x = ncc(w, s->n_coarse, i, c, normXc);
-                if (x > v)
-                    v = x;
-            }
-            if (nk < K || v > topv[nk - 1]) {
-                int j = nk < K ? nk++ : K - 1;
-                while (j > 0 && topv[j - 1] < v) {
-                    topv[j] = topv[j - 1];
-                    top[j] = top[j - 1];
-                    j--;
-                }
-                topv[j] = v;
-                top[j] = c;
-            }
+    const int K = coarse_keep(s);
+    int nk = 0;
+    score_poses(w, Y, wc2, n_shift, s->cP[h], s->cP2[h], s->n_coarse, s->Bc);
+    for (size_t c = 0; c < s->n_coarse; c++) {
+        double v = -3.0;
+        for (size_t i = 0; i < n_shift; i++) {
+            double x = ncc(w, s->n_coarse, i, c, normXc);
+            if (x > v)
+                v = x;
         }
-        n_pose = 0;
+        gar_top_offer(topv, top, &nk, K, v, c);
+    }
+    for (int k = nk; k < K; k++) {
+        topv[k] = -3.0;
+        top[k] = 0;
+    }
+    return nk;
+}
+
+/* The origin grid of a particle's search: about its previous origin, the
+ * search's step (a local search's is half); *step in pixels. */
+static size_t particle_origins(const gar_search *s, search_ws *w, const gar_particle *meta, double *step)
+{
+    const double px = s->cfg.pixel_size_A;
+    *step = (s->cfg.mode == GAR_SEARCH_GLOBAL ? 1.0 : 0.5) * s->cfg.shift_step_A / px;
+    return origin_grid(w, shift_axis_count(&s->cfg), meta->origin_x_A / px, meta->origin_y_A / px, *step);
+}
+
+/* The fine stage over the whole band: the cubes about the nk coarse poses
+ * of a global search, or about the previous pose for a local one; the best
+ * pose and its origin (to sub-step precision) replace meta's. */
+static void fine_search(gar_search *s, search_ws *w, const particle_band *b, int h, size_t n_shift, double shift_step,
+                        const size_t *top, int nk, gar_particle *meta, double *score)
+{
+    const double px = s->cfg.pixel_size_A;
+    double A[9], cx, cy;
+    size_t n_pose = 0, bp, bs;
+    if (s->cfg.mode == GAR_SEARCH_GLOBAL) {
         for (int k = 0; k < nk; k++)
             n_pose += pose_cube(s, s->coarse_mats + 9 * top[k], w->mats + 9 * n_pose);
-        particle_rows(s, w, n_shift, s->B);   /* the whole band from here on */
     } else {
-        /* Local: the cube about the previous pose, origins about the previous one. */
         gar_euler_to_matrix(meta->rot_deg, meta->tilt_deg, meta->psi_deg, A);
-        shift_step = 0.5 * s->cfg.shift_step_A / px;
-        n_shift = origin_grid(w, ns, cx, cy, shift_step);
-        particle_rows(s, w, n_shift, s->B);
         n_pose = pose_cube(s, A, w->mats);
     }
+    particle_rows(s, w, b, n_shift, s->B, w->Y);
     slices(s, s->cfg.ref[h], w->mats, n_pose, s->B, w->P, w->P2);
-    score_poses(w, n_shift, w->P, w->P2, n_pose, s->B);
-    *score = best_of(w, n_shift, n_pose, normX, &bp, &bs);
-    refine_origin(w, ns, n_pose, bp, bs, normX, shift_step, &cx, &cy);
+    score_poses(w, w->Y, b->wc2, n_shift, w->P, w->P2, n_pose, s->B);
+    *score = best_of(w, n_shift, n_pose, b->normX, &bp, &bs);
+    refine_origin(w, shift_axis_count(&s->cfg), n_pose, bp, bs, b->normX, shift_step, &cx, &cy);
     gar_matrix_to_euler(w->mats + 9 * bp, &meta->rot_deg, &meta->tilt_deg, &meta->psi_deg);
     meta->origin_x_A = cx * px;
     meta->origin_y_A = cy * px;
+}
+
+/* A local search of one particle, in a thread's scratch. */
+static gar_status search_local(gar_search *s, search_ws *w, const float *image, gar_particle *meta, double *score)
+{
+    gar_status st;
+    particle_band b = thread_band(w);
+    size_t n_shift;
+    double shift_step;
+    if ((st = prepare_particle(s, w, image, meta, &b)) != GAR_OK)
+        return st;
+    n_shift = particle_origins(s, w, meta, &shift_step);
+    fine_search(s, w, &b, meta->half_set == 2, n_shift, shift_step, NULL, 0, meta, score);
     return GAR_OK;
 }
 
-gar_status gar_search_batch(gar_search *s, const float *images, gar_particle *meta, double *score, size_t count)
+/* The first error of a parallel loop, with its message (the thread's own). */
+static void keep_error(gar_status e, gar_status *st, char *msg, size_t len)
+{
+    if (e == GAR_OK)
+        return;
+#pragma omp critical(gar_search_error)
+    if (*st == GAR_OK) {
+        *st = e;
+        snprintf(msg, len, "%s", gar_errmsg());
+    }
+}
+
+static int thread_index(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static gar_status search_batch_local(gar_search *s, const float *images, gar_particle *meta, double *score,
+                                     size_t count)
 {
     gar_status st = GAR_OK;
     char msg[512] = "";
     const size_t npix = s->N * s->N;
+#pragma omp parallel for num_threads(s->threads) schedule(dynamic, 1)
     for (size_t i = 0; i < count; i++)
-        if (meta[i].half_set != 1 && meta[i].half_set != 2)
-            return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta[i].half_set);
+        keep_error(search_local(s, &s->ws[thread_index()], images + i * npix, &meta[i], &score[i]), &st, msg,
+                   sizeof msg);
+    return st == GAR_OK ? GAR_OK : gar_error(st, "%s", msg);
+}
+
+static particle_band staged_band(const gar_search *s, size_t slot)
+{
+    float *base = s->st_band + slot * 4 * s->B;
+    particle_band b = {base, base + s->B, base + 2 * s->B, base + 3 * s->B, s->st_norm[2 * slot],
+                       s->st_norm[2 * slot + 1]};
+    return b;
+}
+
+/* The coarse stage of the staged particles [first, first + n), all of half
+ * set h, on the CPU threads or shared among the GPUs. */
+static gar_status coarse_stage(gar_search *s, int h, size_t first, size_t n, int on_gpus)
+{
+    gar_status st = GAR_OK;
+    char msg[512] = "";
+    const size_t K = (size_t)coarse_keep(s), Bc = s->Bc, ns = s->n_shift_max;
+    if (!on_gpus) {
+#pragma omp parallel for num_threads(s->threads) schedule(dynamic, 1)
+        for (size_t slot = first; slot < first + n; slot++)
+            coarse_top_from_rows(s, &s->ws[thread_index()], s->st_Y + slot * ns * 2 * Bc, s->st_W + slot * Bc,
+                                 s->st_normc[slot], h, ns, s->st_top + slot * K, s->st_topv + slot * K);
+        return GAR_OK;
+    }
+    const size_t D = (size_t)s->n_scorers, per = (n + D - 1) / D;
+#pragma omp parallel for num_threads(s->n_scorers) schedule(static, 1)
+    for (size_t d = 0; d < D; d++) {
+        const size_t a = first + d * per, m = d * per >= n ? 0 : (n - d * per < per ? n - d * per : per);
+        if (m > 0)
+            keep_error(gar_gpu_scorer_top(s->scorer[d], h, s->st_Y + a * ns * 2 * Bc, s->st_W + a * Bc,
+                                          s->st_normc + a, m, s->st_top + a * K, s->st_topv + a * K),
+                       &st, msg, sizeof msg);
+    }
+    return st == GAR_OK ? GAR_OK : gar_error(st, "%s", msg);
+}
+
+/* The first batch on the GPUs checks one particle's best coarse score
+ * against the CPU's; a disagreement turns the GPUs off for this search. */
+static void check_gpu_stage(gar_search *s, const gar_particle *meta)
+{
+    search_ws *w = &s->ws[0];
+    const size_t slot = s->st_slot[0], K = (size_t)coarse_keep(s);
+    size_t top[GAR_SEARCH_TOP_MAX];
+    double topv[GAR_SEARCH_TOP_MAX];
+    s->gpu_checked = 1;
+    coarse_top_from_rows(s, w, s->st_Y + slot * s->n_shift_max * 2 * s->Bc, s->st_W + slot * s->Bc,
+                         s->st_normc[slot], meta->half_set == 2, s->n_shift_max, top, topv);
+    if (!(fabs(topv[0] - s->st_topv[slot * K]) <= GPU_CHECK_TOLERANCE)) {
+        gar_log_warn("search: the GPU's best coarse score for a particle is %.6f, the CPU's %.6f: the search goes "
+                     "on on the CPU only", s->st_topv[slot * K], topv[0]);
+        s->gpu_off = 1;
+        return;
+    }
+    gar_log_debug("search: GPU and CPU agree on a particle's best coarse score (%.6f, %.6f)", s->st_topv[slot * K],
+                  topv[0]);
+}
+
+/* A global search of at most `staged` particles in three stages: (1) every
+ * particle's band and origin rows over the coarse band, on the CPU threads,
+ * staged half set by half set; (2) the coarse stage (coarse_stage); (3) the
+ * fine stage about the best coarse poses, on the CPU threads. */
+static gar_status search_batch_global(gar_search *s, const float *images, gar_particle *meta, double *score,
+                                      size_t count)
+{
+    gar_status st = GAR_OK;
+    char msg[512] = "";
+    const size_t npix = s->N * s->N, K = (size_t)coarse_keep(s), Bc = s->Bc, ns = s->n_shift_max;
+    const int nk = (int)(K < s->n_coarse ? K : s->n_coarse);
+    size_t n_half[2] = {0, 0}, next[2];
+    for (size_t i = 0; i < count; i++)
+        n_half[meta[i].half_set == 2]++;
+    next[0] = 0;
+    next[1] = n_half[0];
+    for (size_t i = 0; i < count; i++)
+        s->st_slot[i] = next[meta[i].half_set == 2]++;
 #pragma omp parallel for num_threads(s->threads) schedule(dynamic, 1)
     for (size_t i = 0; i < count; i++) {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        gar_status e = search_one(s, &s->ws[t], images + i * npix, &meta[i], &score[i]);
-        if (e != GAR_OK) {
-#pragma omp critical
-            if (st == GAR_OK) {
-                st = e;
-                snprintf(msg, sizeof msg, "%s", gar_errmsg());
-            }
+        search_ws *w = &s->ws[thread_index()];
+        const size_t slot = s->st_slot[i];
+        particle_band b = staged_band(s, slot);
+        double step;
+        gar_status e = prepare_particle(s, w, images + i * npix, &meta[i], &b);
+        if (e == GAR_OK) {
+            const size_t n_shift = particle_origins(s, w, &meta[i], &step);
+            particle_rows(s, w, &b, n_shift, Bc, s->st_Y + slot * ns * 2 * Bc);
+            memcpy(s->st_W + slot * Bc, b.wc2, Bc * sizeof(float));
+            s->st_norm[2 * slot] = b.normX;
+            s->st_norm[2 * slot + 1] = s->st_normc[slot] = b.normXc;
         }
+        keep_error(e, &st, msg, sizeof msg);
     }
     if (st != GAR_OK)
         return gar_error(st, "%s", msg);
+    for (int pass = 0; pass < 2; pass++) {
+        const int on_gpus = s->n_scorers > 0 && !s->gpu_off;
+        for (int h = 0; h < 2 && st == GAR_OK; h++)
+            if (n_half[h] > 0)
+                st = coarse_stage(s, h, h ? n_half[0] : 0, n_half[h], on_gpus);
+        if (st != GAR_OK)
+            return st;
+        if (!on_gpus || s->gpu_checked)
+            break;
+        check_gpu_stage(s, &meta[0]);
+        if (!s->gpu_off)
+            break;   /* else the CPU does the coarse stage again */
+    }
+#pragma omp parallel for num_threads(s->threads) schedule(dynamic, 1)
+    for (size_t i = 0; i < count; i++) {
+        search_ws *w = &s->ws[thread_index()];
+        const size_t slot = s->st_slot[i];
+        particle_band b = staged_band(s, slot);
+        double step;
+        const size_t n_shift = particle_origins(s, w, &meta[i], &step);
+        fine_search(s, w, &b, meta[i].half_set == 2, n_shift, step, s->st_top + slot * K, nk, &meta[i], &score[i]);
+    }
     return GAR_OK;
+}
+
+int gar_search_gpus(const gar_search *s) { return s->gpu_off ? 0 : s->n_scorers; }
+
+gar_status gar_search_batch(gar_search *s, const float *images, gar_particle *meta, double *score, size_t count)
+{
+    gar_status st = GAR_OK;
+    const size_t npix = s->N * s->N;
+    for (size_t i = 0; i < count; i++)
+        if (meta[i].half_set != 1 && meta[i].half_set != 2)
+            return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta[i].half_set);
+    if (s->cfg.mode == GAR_SEARCH_LOCAL)
+        return search_batch_local(s, images, meta, score, count);
+    for (size_t a = 0; a < count && st == GAR_OK; a += s->staged) {
+        const size_t m = count - a < s->staged ? count - a : s->staged;
+        st = search_batch_global(s, images + a * npix, meta + a, score + a, m);
+    }
+    return st;
 }

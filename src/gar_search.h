@@ -51,7 +51,14 @@ typedef struct gar_search_config {
     int top_k;                   /* global: coarse poses refined (>= 1) */
     int threads;
     const gar_refproj *ref[2];   /* half sets 1 and 2 (may be the same); not copied */
+    /* GPUs for the coarse stage of a global search (at most
+     * GAR_SEARCH_MAX_GPUS; copied). None: all on the CPU. */
+    const int *gpu_devices;
+    size_t n_gpu_devices;
+    size_t batch;                /* largest count passed to gar_search_batch (staged for the GPUs) */
 } gar_search_config;
+
+#define GAR_SEARCH_MAX_GPUS 64
 
 typedef struct gar_search gar_search;
 
@@ -64,6 +71,9 @@ void gar_search_destroy(gar_search **s);   /* NULL-safe */
  * gar_search_create refuses. A double: a mistaken configuration may need
  * more than size_t counts. */
 gar_status gar_search_memory_bytes(const gar_search_config *cfg, int two_references, double *bytes);
+/* Devices running the coarse stage (0: all on the CPU, or the GPU check on
+ * the first batch failed). */
+int gar_search_gpus(const gar_search *s);
 /* Poses on the coarse grid of a global search (0 for a local one). */
 size_t gar_search_coarse_poses(const gar_search *s);
 /* Frequencies compared per particle. */
