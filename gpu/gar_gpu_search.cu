@@ -113,6 +113,8 @@ static size_t chunk_of(const gar_gpu_scorer_config *cfg)
         c = 1;
     if (c > cfg->max_particles)
         c = cfg->max_particles > 0 ? cfg->max_particles : 1;
+    if (c > 65535)   /* a chunk's particles are the y dimension of best_over_origins' grid */
+        c = 65535;
     return c;
 }
 
