@@ -861,6 +861,16 @@ static particle_band staged_band(const gar_search *s, size_t slot)
     return b;
 }
 
+/* For the batch's particle in `slot`, on the calling thread: its scratch,
+ * its staged band, and its origin grid (returns its size; *step in pixels). */
+static size_t staged_particle(gar_search *s, size_t slot, const gar_particle *meta, search_ws **w, particle_band *b,
+                              double *step)
+{
+    *w = &s->ws[thread_index()];
+    *b = staged_band(s, slot);
+    return particle_origins(s, *w, meta, step);
+}
+
 /* The coarse stage of the staged particles [first, first + n), all of half
  * set h, on the CPU threads or shared among the GPUs. */
 static gar_status coarse_stage(gar_search *s, int h, size_t first, size_t n, int on_gpus)
@@ -928,13 +938,12 @@ static gar_status search_batch_global(gar_search *s, const float *images, gar_pa
         s->st_slot[i] = next[meta[i].half_set == 2]++;
 #pragma omp parallel for num_threads(s->threads) schedule(dynamic, 1)
     for (size_t i = 0; i < count; i++) {
-        search_ws *w = &s->ws[thread_index()];
-        const size_t slot = s->st_slot[i];
-        particle_band b = staged_band(s, slot);
+        search_ws *w;
+        particle_band b;
         double step;
+        const size_t slot = s->st_slot[i], n_shift = staged_particle(s, slot, &meta[i], &w, &b, &step);
         gar_status e = prepare_particle(s, w, images + i * npix, &meta[i], &b);
         if (e == GAR_OK) {
-            const size_t n_shift = particle_origins(s, w, &meta[i], &step);
             particle_rows(s, w, &b, n_shift, Bc, s->st_Y + slot * ns * 2 * Bc);
             memcpy(s->st_W + slot * Bc, b.wc2, Bc * sizeof(float));
             s->st_norm[2 * slot] = b.normX;
@@ -959,11 +968,10 @@ static gar_status search_batch_global(gar_search *s, const float *images, gar_pa
     }
 #pragma omp parallel for num_threads(s->threads) schedule(dynamic, 1)
     for (size_t i = 0; i < count; i++) {
-        search_ws *w = &s->ws[thread_index()];
-        const size_t slot = s->st_slot[i];
-        particle_band b = staged_band(s, slot);
+        search_ws *w;
+        particle_band b;
         double step;
-        const size_t n_shift = particle_origins(s, w, &meta[i], &step);
+        const size_t slot = s->st_slot[i], n_shift = staged_particle(s, slot, &meta[i], &w, &b, &step);
         fine_search(s, w, &b, meta[i].half_set == 2, n_shift, step, s->st_top + slot * K, nk, &meta[i], &score[i]);
     }
     return GAR_OK;

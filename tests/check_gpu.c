@@ -232,25 +232,10 @@ END_TEST
 static gar_particle *search_all(const sim_set *s, const gar_refproj *ref, const int *devices, size_t n_devices,
                                 int *gpus_used)
 {
-    gar_search_config c;
+    gar_search_config c = test_search_config(s, ref, GAR_SEARCH_GLOBAL, 7.5);
     gar_search *search = NULL;
     gar_particle *found = malloc(sizeof *found * s->n);
     double *score = malloc(sizeof *score * s->n);
-    memset(&c, 0, sizeof c);
-    c.box = s->box;
-    c.pixel_size_A = s->optics.pixel_size_A;
-    c.band_radius = s->box / 4.0;
-    c.mask_radius_px = 0.45 * s->box;
-    c.ctf = 1;
-    c.optics = &s->optics;
-    c.n_optics = 1;
-    c.mode = GAR_SEARCH_GLOBAL;
-    c.angular_step_deg = 7.5;
-    c.shift_range_A = 3 * s->optics.pixel_size_A;
-    c.shift_step_A = s->optics.pixel_size_A;
-    c.top_k = 8;
-    c.threads = 2;
-    c.ref[0] = c.ref[1] = ref;
     c.gpu_devices = devices;
     c.n_gpu_devices = n_devices;
     c.batch = 16;

@@ -9,6 +9,7 @@
 #include "gar_map.h"
 #include "gar_particle.h"
 #include "gar_recon.h"
+#include "gar_search.h"
 #include "gar_simulate.h"
 
 /* Particles simulated from a map (prepared for the simulator) into arrays. */
@@ -63,6 +64,32 @@ static inline gar_recon_config test_recon_config(const sim_set *s, int ctf, int 
     c.n_optics = 1;
     c.threads = threads;
     c.batch = batch;
+    return c;
+}
+
+/* The search settings the search tests share for a simulated set: band to a
+ * quarter of the box, mask at 0.45 of it, CTF, origins within 3 pixels in
+ * steps of 1, 8 coarse poses refined, 2 threads, one reference for both half
+ * sets, the CPU. */
+static inline gar_search_config test_search_config(const sim_set *s, const gar_refproj *ref, gar_search_mode mode,
+                                                   double step_deg)
+{
+    gar_search_config c;
+    memset(&c, 0, sizeof c);
+    c.box = s->box;
+    c.pixel_size_A = s->optics.pixel_size_A;
+    c.band_radius = s->box / 4.0;
+    c.mask_radius_px = 0.45 * s->box;
+    c.ctf = 1;
+    c.optics = &s->optics;
+    c.n_optics = 1;
+    c.mode = mode;
+    c.angular_step_deg = step_deg;
+    c.shift_range_A = 3 * s->optics.pixel_size_A;
+    c.shift_step_A = s->optics.pixel_size_A;
+    c.top_k = 8;
+    c.threads = 2;
+    c.ref[0] = c.ref[1] = ref;
     return c;
 }
 
