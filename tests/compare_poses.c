@@ -105,9 +105,14 @@ int main(int argc, char **argv)
     qsort(ang, n, sizeof *ang, cmp_double);
     qsort(shift, n, sizeof *shift, cmp_double);
     double frac = (double)within / (double)n, med_a = ang[n / 2], med_s = shift[n / 2];
+    size_t far = 0;
+    for (size_t i = 0; i < n; i++)
+        far += ang[i] > 20.0;
     printf("%zu particles: %.1f %% within 5 degrees (need %.1f %%), median angular error %.2f degrees, "
-           "median origin error %.2f Å (need <= %s)\n",
-           n, 100 * frac, 100 * atof(argv[4]), med_a, med_s, argv[5]);
+           "median origin error %.2f Å (need <= %s); %.1f %% more than 20 degrees off, 90th percentile %.2f "
+           "degrees\n",
+           n, 100 * frac, 100 * atof(argv[4]), med_a, med_s, argv[5], 100.0 * (double)far / (double)n,
+           ang[(9 * n) / 10]);
     rc = frac >= atof(argv[4]) && med_s <= atof(argv[5]) ? 0 : 1;
 done:
     gar_stack_close(&stack);
