@@ -1,5 +1,6 @@
 /* garner: what the commands that reconstruct share (see cmd_common.h). */
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -427,6 +428,26 @@ void cmd_log_spread(const gar_sched *sched, int size)
         used += (size_t)w;
     }
     gar_log_info("shards per worker (ranks 1 to %d): %s", size - 1, line);
+}
+
+volatile sig_atomic_t cmd_stop_signal = 0;
+
+static void on_stop_signal(int sig) { cmd_stop_signal = sig; }
+
+void cmd_catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    /* A blocked signal mask is inherited across exec (some launchers and
+     * CI runners block signals): unblock the two we act on. */
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaddset(&sa.sa_mask, SIGUSR1);
+    sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
 }
 
 void cmd_test_shard_pause(const volatile sig_atomic_t *stop)

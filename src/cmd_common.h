@@ -108,6 +108,12 @@ void cmd_partials_clear(cmd_partials *p);
  * each worker took (how the work was spread). */
 void cmd_log_spread(const gar_sched *sched, int size);
 
+/* Set by SIGTERM or SIGUSR1 (Slurm's --signal) once cmd_catch_stop_signals
+ * has run: reconstruct writes a checkpoint and stops, refine stops keeping
+ * its finished iterations; both exit 75. */
+extern volatile sig_atomic_t cmd_stop_signal;
+void cmd_catch_stop_signals(void);
+
 /* GARNER_TEST_SHARD_DELAY (seconds): a pause after every shard, for the
  * tests that signal or kill a run part way and those that make the workers
  * split the shards differently. It makes "part way" a matter of work, not of

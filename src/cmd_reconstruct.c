@@ -145,10 +145,6 @@ static gar_status insert_range(gar_stack *stack, size_t first0, size_t count, ga
 }
 
 
-/* Set by SIGTERM or SIGUSR1 (Slurm's --signal): checkpoint and stop. */
-static volatile sig_atomic_t stop_signal = 0;
-
-static void on_stop_signal(int sig) { stop_signal = sig; }
 
 /* What a checkpoint needs to know about the run. */
 typedef struct ckpt_ctx {
@@ -167,7 +163,7 @@ typedef struct ckpt_ctx {
 static int want_checkpoint(void *arg)
 {
     const ckpt_ctx *c = arg;
-    return stop_signal != 0 || (c->every_s > 0 && gar_wall_seconds() - c->last >= c->every_s);
+    return cmd_stop_signal != 0 || (c->every_s > 0 && gar_wall_seconds() - c->last >= c->every_s);
 }
 
 static void shard_progress(size_t handed_out, void *arg)
@@ -225,7 +221,7 @@ static gar_status take_checkpoint(ckpt_ctx *c)
     }
     if ((st = gar_mpi_agree_report(st, c->size)) != GAR_OK)
         return st;
-    stop = c->size > 1 ? gar_mpi_bcast_int(stop_signal != 0, 0) : stop_signal != 0;
+    stop = c->size > 1 ? gar_mpi_bcast_int(cmd_stop_signal != 0, 0) : cmd_stop_signal != 0;
     c->last = gar_wall_seconds();
     if (stop)
         return gar_error(GAR_ERR_CHECKPOINT, "stopped by a signal: checkpoint written to %s; run again with "
@@ -272,7 +268,7 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
                 break;
             gar_sched_mark_done(c->sched, (size_t)k);
             gar_progress_update(c->progress, ++n);
-            cmd_test_shard_pause(&stop_signal);
+            cmd_test_shard_pause(&cmd_stop_signal);
         }
     } else if (c->rank == 0) {
         gar_log_info("%zu shards of up to %zu particles for %d workers", c->n_shards, c->shard_size, c->size - 1);
@@ -299,7 +295,7 @@ static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *r
                 gar_sched_fail(c->sched, st);
                 break;
             }
-            cmd_test_shard_pause(&stop_signal);
+            cmd_test_shard_pause(&cmd_stop_signal);
         }
     }
     if (st == GAR_OK)
@@ -587,24 +583,7 @@ done:
     return st;
 }
 
-/* SIGTERM and SIGUSR1 (Slurm's --signal) set stop_signal: checkpoint and stop. */
-static void install_signal_handlers(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    /* A blocked signal mask is inherited across exec (some launchers and
-     * CI runners block signals): unblock the two we act on. */
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGTERM);
-    sigaddset(&sa.sa_mask, SIGUSR1);
-    sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
-}
-
 int gar_cmd_reconstruct(int argc, char **argv)
 {
-    return cmd_parallel_main(argc, argv, "reconstruct", reconstruct_help, "resume", install_signal_handlers, run);
+    return cmd_parallel_main(argc, argv, "reconstruct", reconstruct_help, "resume", cmd_catch_stop_signals, run);
 }

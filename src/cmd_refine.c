@@ -63,7 +63,10 @@ static const char refine_help[] =
     "options:\n"
     "  --set section.key=value   override a parameter (repeatable)\n"
     "  --continue                go on from the last finished iteration in [output] dir\n"
-    "  -h, --help                this help\n";
+    "  -h, --help                this help\n"
+    "\n"
+    "SIGTERM or SIGUSR1 (Slurm's --signal) stops the run between shards with exit\n"
+    "75, keeping the finished iterations for --continue.\n";
 
 typedef struct refine_settings {
     const char *initial_map, *symmetry;
@@ -254,6 +257,21 @@ static gar_status search_range(refine_run *r, gar_search *search, gar_recon *rec
 
 static void shard_progress(size_t handed_out, void *arg) { gar_progress_update((gar_progress *)arg, handed_out); }
 
+/* A signal (Slurm's --signal before the time limit) stops the pass between
+ * shards; the finished iterations stay on disk for --continue. */
+static int want_stop(void *arg)
+{
+    (void)arg;
+    return cmd_stop_signal != 0;
+}
+
+static gar_status stopped(const refine_run *r)
+{
+    return gar_error(GAR_ERR_CHECKPOINT, "stopped by a signal during iteration %llu: %s holds the iterations "
+                     "finished before it; run again with --continue to go on from there",
+                     (unsigned long long)r->state.iteration + 1, r->rs.out_dir);
+}
+
 /* Sum the workers' partial volumes and counts (cmd_partials_reduce, exact
  * as for reconstruct), and bring the poses they found to rank 0 (each
  * particle was searched by one rank: a sum of the rows, with a flag for the
@@ -325,14 +343,20 @@ static gar_status iteration_pass(refine_run *r, int searching, gar_search *searc
     if (r->size == 1) {
         for (size_t k = 0; k < n_shards && st == GAR_OK; k++) {
             const cmd_shard *sh = &shards[k];
+            if (want_stop(NULL)) {
+                st = stopped(r);
+                break;
+            }
             st = search_range(r, search, rec, &b, sh->stack, sh->first, sh->count, r->stack_base[sh->stack], step,
                               updated, &moved);
             gar_progress_update(prog, k + 1);
-            cmd_test_shard_pause(NULL);
+            cmd_test_shard_pause(&cmd_stop_signal);
         }
     } else if (r->rank == 0) {
-        if ((st = gar_sched_serve(sched, 2e-3, shard_progress, NULL, prog)) == GAR_OK)
+        if ((st = gar_sched_serve(sched, 2e-3, shard_progress, want_stop, prog)) == GAR_OK)
             cmd_log_spread(sched, r->size);
+        else if (st == GAR_ERR_CHECKPOINT)
+            st = stopped(r);
     } else {
         long k;
         while ((st = gar_sched_next(sched, &k)) == GAR_OK && k >= 0) {
@@ -345,8 +369,10 @@ static gar_status iteration_pass(refine_run *r, int searching, gar_search *searc
                 gar_sched_fail(sched, st);
                 break;
             }
-            cmd_test_shard_pause(NULL);
+            cmd_test_shard_pause(&cmd_stop_signal);
         }
+        if (st == GAR_OK && k == -2)   /* rank 0 stops the run */
+            st = stopped(r);
     }
     if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK)
         goto done;
@@ -920,5 +946,5 @@ done:
 
 int gar_cmd_refine(int argc, char **argv)
 {
-    return cmd_parallel_main(argc, argv, "refine", refine_help, "continue", NULL, run);
+    return cmd_parallel_main(argc, argv, "refine", refine_help, "continue", cmd_catch_stop_signals, run);
 }

@@ -16,17 +16,20 @@
 static const char submit_help[] =
     "usage: garner submit PARAMS [options]\n"
     "\n"
-    "Write a Slurm batch script for `garner reconstruct PARAMS` from garner's\n"
+    "Write a Slurm batch script for `garner reconstruct PARAMS` (or refine, with\n"
+    "--command refine) from garner's\n"
     "template (share/garner/garner.sbatch.in) and submit it with sbatch. The job\n"
     "runs `srun --mpi=pmi2 --kill-on-bad-exit=1`. On one node, one rank drives all\n"
     "of its GPUs; on several nodes with --gpus-per-node G, G ranks per node (one\n"
     "per GPU): rank 0 only hands out work, and the other ranks of its node take\n"
     "its GPUs between them, so no GPU stays idle. Two minutes\n"
-    "before the time limit garner checkpoints and exits 75; the job is requeued\n"
-    "and resumes. The script is written beside the parameter file as\n"
+    "before the time limit garner checkpoints (refine: keeps its finished\n"
+    "iterations) and exits 75; the job is requeued and resumes (refine:\n"
+    "--continue). The script is written beside the parameter file as\n"
     "PARAMS.sbatch, the log as garner-JOBID.log.\n"
     "\n"
     "options:\n"
+    "  --command C          reconstruct (default) or refine\n"
     "  --nodes N            nodes (default 1)\n"
     "  --ranks-per-node R   MPI ranks per node (default 1, or G on several nodes with --gpus-per-node G)\n"
     "  --gpus-per-node G    GPUs per node (default: none requested)\n"
@@ -111,11 +114,12 @@ int gar_cmd_submit(int argc, char **argv)
         {"gpus-per-node", required_argument, NULL, 'g'}, {"cpus-per-task", required_argument, NULL, 'c'},
         {"partition", required_argument, NULL, 'p'},  {"time", required_argument, NULL, 't'},
         {"job-name", required_argument, NULL, 'j'},   {"dry-run", no_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0},
+        {"command", required_argument, NULL, 'm'},    {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     size_t nodes = 1, ranks = 1, gpus = 0, cpus = 0;
     int ranks_given = 0;
-    const char *partition = "", *time_limit = "01:00:00", *job = "garner";
+    const char *partition = "", *time_limit = "01:00:00", *job = "garner", *command = "reconstruct";
     int dry = 0, c, rc = 0;
     gar_status st = GAR_OK;
     char params[PATH_MAX], garner[PATH_MAX], tpl_path[PATH_MAX], script[PATH_MAX + 32], log[PATH_MAX + 32];
@@ -137,6 +141,11 @@ int gar_cmd_submit(int argc, char **argv)
         case 't': time_limit = optarg; break;
         case 'j': job = optarg; break;
         case 'd': dry = 1; break;
+        case 'm':
+            if (strcmp(optarg, "reconstruct") != 0 && strcmp(optarg, "refine") != 0)
+                return gar_cli_usage_error("submit", "--command '%s': expected reconstruct or refine", optarg);
+            command = optarg;
+            break;
         case 'h': fputs(submit_help, stdout); return 0;
         default: return gar_cli_usage_error("submit", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -176,7 +185,8 @@ int gar_cmd_submit(int argc, char **argv)
     field fields[] = {
         {"JOB", job},           {"NODES", s_nodes}, {"RANKS_PER_NODE", s_ranks}, {"CPUS", s_cpus},
         {"GPUS", s_gpus},       {"PARTITION", partition}, {"TIME", time_limit}, {"LOG", log},
-        {"GARNER", garner},     {"PARAMS", params},
+        {"GARNER", garner},     {"PARAMS", params},   {"COMMAND", command},
+        {"RESUME", strcmp(command, "refine") == 0 ? "--continue" : "--resume"},
     };
     if (dry) {
         st = fill(tpl, stdout, fields, sizeof fields / sizeof fields[0]);

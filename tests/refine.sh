@@ -79,8 +79,9 @@ else
     echo "relion_reconstruct not installed: the RELION check of the export is skipped"
 fi
 
-# --continue: a run killed after its second iteration, continued, ends with the
-# poses of the uninterrupted D7 run above, bit for bit.
+# --continue: a run killed after its second iteration, continued (and stopped
+# by a signal, and continued again), ends with the poses of the uninterrupted
+# D7 run above, bit for bit.
 "$GARNER" refine "$d/d7.ini" --set output.dir="$d/d7cont" > "$d/d7cont.log" 2>&1 &
 pid=$!
 wait_for "$d/d7cont.log" "iteration 2: resolution"
@@ -88,6 +89,20 @@ kill -9 $pid
 wait $pid
 check "the killed run left iterations 1 and 2" -- test -s "$d/d7cont/iter_002/poses.h5"
 check "and no final map" -- test ! -e "$d/d7cont/map.mrc"
+# The continued run is stopped by SIGUSR1 (as Slurm's --signal does before the
+# time limit) during its first iteration: exit 75, the finished iterations
+# kept; continued again, it finishes.
+GARNER_TEST_SHARD_DELAY=0.2 "$GARNER" refine "$d/d7.ini" --set output.dir="$d/d7cont" --continue \
+    > "$d/d7sig.log" 2>&1 &
+pid=$!
+wait_for "$d/d7sig.log" "iteration 3: "
+kill -USR1 $pid
+wait $pid
+rc=$?
+check "SIGUSR1: exit 75" -- test $rc -eq 75
+check "SIGUSR1: says how to go on" -- grep -q "stopped by a signal during iteration 3: .* run again with --continue" \
+    "$d/d7sig.log"
+check "SIGUSR1: iteration 2 kept, no final map" -- test -s "$d/d7cont/iter_002/poses.h5" -a ! -e "$d/d7cont/map.mrc"
 expect 0 "continuing from iteration" -- "$GARNER" refine "$d/d7.ini" --set output.dir="$d/d7cont" --continue
 check "continued: the same final poses as the uninterrupted run" -- \
     "$cmp_poses" "$d/d7/poses.h5" "$d/d7cont/poses.h5" same

@@ -17,5 +17,10 @@ check "several GPU nodes: one rank per GPU, so the master's node drives its GPUs
 check "one GPU node: one rank drives them all" -- grep -q -- '--ntasks-per-node=1' "$d/gpu1.sbatch"
 "$GARNER" submit "$d/run.ini" --dry-run > "$d/cpu.sbatch"
 check "no empty #SBATCH lines without GPUs, cores or partition" -- sh -c "! grep -qE '^#SBATCH --[a-z-]+=\$' '$d/cpu.sbatch' && ! grep -q 'gpus-per-node\|partition\|cpus-per-task' '$d/cpu.sbatch'"
+"$GARNER" submit "$d/run.ini" --command refine --dry-run > "$d/refine.sbatch"
+check "--command refine: runs garner refine and continues after a requeue" -- sh -c \
+    "grep -q 'garner refine $(cd "$d" && pwd)/run.ini' '$d/refine.sbatch' && grep -q 'resume=\"--continue\"' '$d/refine.sbatch' && ! grep -q -- '--resume' '$d/refine.sbatch'"
+check "--command refine: bash accepts it" -- bash -n "$d/refine.sbatch"
+expect 64 "--command 'frobnicate': expected reconstruct or refine" -- "$GARNER" submit "$d/run.ini" --command frobnicate --dry-run
 expect 66 "nothing.ini" -- "$GARNER" submit "$d/nothing.ini" --dry-run
 finish
