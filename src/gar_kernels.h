@@ -457,6 +457,17 @@ GAR_HD int gar_slice_voxel(const float A[9], int kx, int ky, int kz, const gar_p
     return 1;
 }
 
+/* On x86-64 the CPU's hot loops (insertion, reference slices) are also
+ * built for x86-64-v3 (AVX2 + FMA; floorf becomes one instruction) and the
+ * loader picks the version the CPU runs; on one machine the choice is fixed,
+ * so results stay bitwise repeatable. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__CUDACC__)
+#define GAR_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define GAR_CPU_CLONES
+#endif
+
 /* ---------------------------------------------------------------- projection */
 
 /* One sample of a central slice: the padded Hermitian half transform F

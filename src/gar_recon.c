@@ -423,15 +423,6 @@ static inline int first_owned(int lo, int t, int T)
     return lo + d;
 }
 
-/* On x86-64 the insertion loop is also built for x86-64-v3 (AVX2 + FMA) and
- * the loader picks the version the CPU runs; on one machine the choice is
- * fixed, so results stay bitwise repeatable. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define GAR_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define GAR_CPU_CLONES
-#endif
-
 /* The voxels of thread t (kz ≡ t mod T) within the blob radius of one slice:
  * iterate the coordinate plane most parallel to the slice, and along each
  * column only the few voxels with |n·K| < a, n the slice's normal. Axis c is

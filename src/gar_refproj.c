@@ -94,6 +94,7 @@ void gar_refproj_memory_bytes(size_t box, double *kept, double *extra_while_made
     *extra_while_made = M * M * M * sizeof(float) + (double)box * sizeof(double);
 }
 
+GAR_CPU_CLONES
 void gar_refproj_slice(const gar_refproj *p, const double A[9], const float *ku, const float *kv, size_t n,
                        float *re, float *im)
 {

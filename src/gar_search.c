@@ -782,11 +782,37 @@ static size_t particle_origins(const gar_search *s, search_ws *w, const gar_part
 /* The fine stage over the whole band: the cubes about the nk coarse poses
  * of a global search, or about the previous pose for a local one; the best
  * pose and its origin (to sub-step precision) replace meta's. */
+/* Sub-step pose: along each rotation axis of the best pose's cube, a
+ * parabola through its score and its two neighbours' at the same origin (the
+ * best pose itself where it lies on the cube's face), as refine_origin does
+ * for the origin. Returns R(δ)·A0, δ the refined rotation vector about the
+ * cube's centre A0. */
+static void refine_pose(const gar_search *s, const search_ws *w, size_t n_pose, size_t bp, size_t bs, double normX,
+                        const double A0[9], double out[9])
+{
+    const int hw = s->cfg.mode == GAR_SEARCH_GLOBAL ? 1 : LOCAL_HALF, side = 2 * hw + 1;
+    const size_t j = bp % s->n_cube, stride[3] = {(size_t)(side * side), (size_t)side, 1};
+    const int at[3] = {(int)(j / stride[0]), (int)(j / stride[1]) % side, (int)j % side};
+    const double step = s->cfg.angular_step_deg * GAR_PI / 180.0, s0 = ncc(w, n_pose, bs, bp, normX);
+    double r[3], R[9];
+    for (int a = 0; a < 3; a++) {
+        r[a] = (double)(at[a] - hw) * step;
+        if (at[a] > 0 && at[a] < side - 1) {
+            const double m = ncc(w, n_pose, bs, bp - stride[a], normX), p = ncc(w, n_pose, bs, bp + stride[a], normX);
+            const double den = m - 2 * s0 + p;
+            if (den < 0)
+                r[a] += 0.5 * step * (m - p) / den;
+        }
+    }
+    gar_rotation_from_vector(r, R);
+    gar_mat3_mul(R, A0, out);
+}
+
 static void fine_search(gar_search *s, search_ws *w, const particle_band *b, int h, size_t n_shift, double shift_step,
                         const size_t *top, int nk, gar_particle *meta, double *score)
 {
     const double px = s->cfg.pixel_size_A;
-    double A[9], cx, cy;
+    double A[9], R[9], cx, cy;
     size_t n_pose = 0, bp, bs;
     if (s->cfg.mode == GAR_SEARCH_GLOBAL) {
         for (int k = 0; k < nk; k++)
@@ -800,7 +826,9 @@ static void fine_search(gar_search *s, search_ws *w, const particle_band *b, int
     score_poses(w, w->Y, b->wc2, n_shift, w->P, w->P2, n_pose, s->B);
     *score = best_of(w, n_shift, n_pose, b->normX, &bp, &bs);
     refine_origin(w, shift_axis_count(&s->cfg), n_pose, bp, bs, b->normX, shift_step, &cx, &cy);
-    gar_matrix_to_euler(w->mats + 9 * bp, &meta->rot_deg, &meta->tilt_deg, &meta->psi_deg);
+    refine_pose(s, w, n_pose, bp, bs, b->normX,
+                s->cfg.mode == GAR_SEARCH_GLOBAL ? s->coarse_mats + 9 * top[bp / s->n_cube] : A, R);
+    gar_matrix_to_euler(R, &meta->rot_deg, &meta->tilt_deg, &meta->psi_deg);
     meta->origin_x_A = cx * px;
     meta->origin_y_A = cy * px;
 }

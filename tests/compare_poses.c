@@ -1,10 +1,11 @@
 /* Test helper: refined poses against the true poses a simulated stack holds.
- *   compare_poses STACK.h5 POSES.h5 SYMMETRY MIN_WITHIN MAX_MEDIAN_SHIFT
+ *   compare_poses STACK.h5 POSES.h5 SYMMETRY MIN_WITHIN MAX_MEDIAN_SHIFT [MAX_MEDIAN_ANGLE]
  * (POSES.h5 a garner poses file, or a stack whose pose columns hold the
  * poses, e.g. RELION's refined STAR file imported with garner import) prints the fraction of particles within 5 degrees of the truth (modulo the
  * symmetry), the median angular error and the median origin error (Å); exits
  * 0 when the fraction is at least MIN_WITHIN and the median origin error at
- * most MAX_MEDIAN_SHIFT Å.
+ * most MAX_MEDIAN_SHIFT Å (and, when given, the median angular error at most
+ * MAX_MEDIAN_ANGLE degrees).
  *   compare_poses A.h5 B.h5 same
  * exits 0 when two poses files hold bitwise the same poses. */
 #include <math.h>
@@ -59,7 +60,7 @@ int main(int argc, char **argv)
     int rc = 1;
     if (argc == 4 && strcmp(argv[3], "same") == 0)
         return same_poses(argv[1], argv[2]);
-    if (argc != 6)
+    if (argc != 6 && argc != 7)
         return 64;
     if (gar_stack_open(argv[1], &stack) != GAR_OK || gar_symmetry_create(argv[3], &sym) != GAR_OK) {
         fprintf(stderr, "%s\n", gar_errmsg());
@@ -113,7 +114,7 @@ int main(int argc, char **argv)
            "degrees\n",
            n, 100 * frac, 100 * atof(argv[4]), med_a, med_s, argv[5], 100.0 * (double)far / (double)n,
            ang[(9 * n) / 10]);
-    rc = frac >= atof(argv[4]) && med_s <= atof(argv[5]) ? 0 : 1;
+    rc = frac >= atof(argv[4]) && med_s <= atof(argv[5]) && (argc < 7 || med_a <= atof(argv[6])) ? 0 : 1;
 done:
     gar_stack_close(&stack);
     gar_symmetry_destroy(&sym);

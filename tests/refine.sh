@@ -24,7 +24,10 @@ for f in map.mrc half1.mrc half2.mrc fsc.csv fsc.png angdist.png slices.png pose
          iter_001/half1.mrc iter_001/poses.h5; do
     check "output $f" -- test -s "$d/c1/$f"
 done
-check "C1: >= 90 % within 5 degrees, median origin error <= 1 Å" -- "$cmp_poses" "$d/c1.h5" "$d/c1/poses.h5" C1 0.9 1.0
+# The median angular error is below half the final 1.875° step: the poses are
+# refined between the grid's points (0.45° measured; 1.03° before that).
+check "C1: >= 90 % within 5 degrees, median origin error <= 1 Å, median angle <= 0.8°" -- \
+    "$cmp_poses" "$d/c1.h5" "$d/c1/poses.h5" C1 0.9 1.0 0.8
 # The known-pose reconstruction of the same particles.
 printf '[input]\nstacks = c1.h5\n[output]\ndir = known\n[reconstruct]\nreference = c1.mrc\n' > "$d/known.ini"
 expect 0 "resolution" -- "$GARNER" reconstruct "$d/known.ini"
@@ -39,8 +42,8 @@ expect 0 "" -- "$GARNER" phantom --symmetry D7 --box 64 --pixel-size 3 --seed 5 
 expect 0 "" -- "$GARNER" simulate --map "$d/d7.mrc" --count 600 --snr 1 --shift-sigma 3 --seed 6 --out "$d/d7.h5"
 printf '[input]\nstacks = d7.h5\n[output]\ndir = d7\n[refine]\ninitial_map = d7.mrc\ninitial_resolution = 20\nsymmetry = D7\niterations = 8\n[reconstruct]\nreference = d7.mrc\n' > "$d/d7.ini"
 expect 0 "resolution" -- "$GARNER" refine "$d/d7.ini"
-check "D7: >= 90 % within 5 degrees modulo D7, median origin error <= 1 Å" -- \
-    "$cmp_poses" "$d/d7.h5" "$d/d7/poses.h5" D7 0.9 1.0
+check "D7: >= 90 % within 5 degrees modulo D7, median origin error <= 1 Å, median angle <= 0.8°" -- \
+    "$cmp_poses" "$d/d7.h5" "$d/d7/poses.h5" D7 0.9 1.0 0.8
 printf '[input]\nstacks = d7.h5\n[output]\ndir = d7known\n[reconstruct]\nsymmetry = D7\nreference = d7.mrc\n' > "$d/d7known.ini"
 expect 0 "resolution" -- "$GARNER" reconstruct "$d/d7known.ini"
 refined=$(json "$d/d7/summary.json" resolution_reference_A)
