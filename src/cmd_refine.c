@@ -651,14 +651,20 @@ static gar_status iteration_memory(const refine_run *r, int rank, size_t it, dou
 
 /* Checked before the iteration's references, search and reconstruction are
  * made: iteration 1 before the output folder is made, each later one as it
- * starts (a later global search at a finer step may need much more). */
-static gar_status check_memory(const refine_run *r, size_t it, double step, int local, double band)
+ * starts (a later global search at a finer step may need much more).
+ * *searching receives a searching rank's need, the largest, for the log
+ * (this rank's own unless it is the master of a parallel run). */
+static gar_status check_memory(const refine_run *r, size_t it, double step, int local, double band,
+                               refine_memory *searching)
 {
     gar_status st;
     refine_memory m;
     char mem_src[128], need_s[32], avail_s[32], search_s[32], refs_s[32], recon_s[32];
     size_t avail;
     if ((st = iteration_memory(r, r->rank, it, step, local, band, &m)) != GAR_OK)
+        return st;
+    *searching = m;
+    if (r->rank == 0 && r->size > 1 && (st = iteration_memory(r, 1, it, step, local, band, searching)) != GAR_OK)
         return st;
     avail = gar_available_memory(mem_src, sizeof mem_src);
     if (avail == 0 || m.total <= (double)avail)
@@ -794,10 +800,9 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     }
     r->state.angular_step_deg = r->f.step;
     r->state.local = r->f.step <= r->f.local_below;
-    if (!resume && (st = check_memory(r, 1, r->f.step, r->state.local, first_band(r))) == GAR_OK) {
-        /* For the log: a searching rank's need, the largest. */
+    if (!resume) {
         refine_memory m;
-        if (iteration_memory(r, size > 1 ? 1 : 0, 1, r->f.step, r->state.local, first_band(r), &m) == GAR_OK) {
+        if ((st = check_memory(r, 1, r->f.step, r->state.local, first_band(r), &m)) == GAR_OK) {
             gar_format_bytes(m.total, need_s, sizeof need_s);
             gar_format_bytes((double)gar_available_memory(mem_src, sizeof mem_src), avail_s, sizeof avail_s);
             snprintf(mem_note, sizeof mem_note, ", memory %s of %s available per rank", need_s, avail_s);
@@ -864,9 +869,7 @@ checked:
         refine_memory it_mem;
         cmd_partials_destroy(&parts);
         gar_recon_destroy(&rec);
-        st = check_memory(r, it, step, local, band);
-        /* For the log and summary.json: a searching rank's need, the largest. */
-        if (st == GAR_OK && (st = iteration_memory(r, size > 1 ? 1 : 0, it, step, local, band, &it_mem)) == GAR_OK)
+        if ((st = check_memory(r, it, step, local, band, &it_mem)) == GAR_OK)
             gar_format_bytes(it_mem.total, need_s, sizeof need_s);
         if (st == GAR_OK && (rank != 0 || size == 1)) {
             gar_search_config sc;

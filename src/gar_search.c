@@ -275,10 +275,14 @@ static size_t shift_axis_count(const gar_search_config *cfg)
     return 2 * (size_t)floor(cfg->shift_range_A / cfg->shift_step_A + 1e-9) + 1;
 }
 
+/* Steps each way of a pose cube: ±1 about each coarse pose of a global
+ * search, ±LOCAL_HALF about the previous pose of a local one. */
+static int cube_half(const gar_search_config *cfg) { return cfg->mode == GAR_SEARCH_GLOBAL ? 1 : LOCAL_HALF; }
+
 /* Rotations per refinement cube: (2h + 1)³ (make_cube). */
 static size_t cube_count(const gar_search_config *cfg)
 {
-    const size_t side = cfg->mode == GAR_SEARCH_GLOBAL ? 3 : 2 * LOCAL_HALF + 1;
+    const size_t side = 2 * (size_t)cube_half(cfg) + 1;
     return side * side * side;
 }
 
@@ -309,16 +313,17 @@ static size_t pose_cube(const gar_search *s, const double A[9], double *out)
     return s->n_cube;
 }
 
-static int coarse_keep(const gar_search *s)
+/* Coarse poses a global search refines: top_k within 1..GAR_SEARCH_TOP_MAX. */
+static int coarse_keep(const gar_search_config *cfg)
 {
-    return s->cfg.top_k < GAR_SEARCH_TOP_MAX ? s->cfg.top_k : GAR_SEARCH_TOP_MAX;
+    return cfg->top_k < 1 ? 1 : cfg->top_k < GAR_SEARCH_TOP_MAX ? cfg->top_k : GAR_SEARCH_TOP_MAX;
 }
 
 /* The coarse stage goes to the GPUs for a global search given devices (and
  * no more kept poses than the GPU ranks). */
 static int uses_gpus(const gar_search_config *cfg)
 {
-    const int K = cfg->top_k < 1 ? 1 : cfg->top_k;
+    const int K = coarse_keep(cfg);
     return cfg->mode == GAR_SEARCH_GLOBAL && cfg->n_gpu_devices > 0 && K <= GAR_GPU_TOP_MAX;
 }
 
@@ -347,7 +352,7 @@ static size_t coarse_band_pixels(const gar_search_config *cfg)
 
 static void search_sizes_of(const gar_search_config *cfg, size_t n_coarse, search_sizes *z)
 {
-    const size_t ns = shift_axis_count(cfg), top_k = cfg->top_k > 1 ? (size_t)cfg->top_k : 1;
+    const size_t ns = shift_axis_count(cfg), top_k = (size_t)coarse_keep(cfg);
     z->B = band_count(cfg->band_radius);
     z->Bc = coarse_band_pixels(cfg);
     z->n_coarse = n_coarse;
@@ -396,7 +401,7 @@ gar_status gar_search_memory_bytes(const gar_search_config *cfg, int two_referen
     *bytes = shared + (cfg->threads > 0 ? cfg->threads : 1) * per_thread;
     if (cfg->mode == GAR_SEARCH_GLOBAL)
         *bytes += (double)staged_count(cfg) *
-                  staged_bytes(z.B, z.Bc, z.n_shift, cfg->top_k < 1 ? 1 : cfg->top_k);
+                  staged_bytes(z.B, z.Bc, z.n_shift, coarse_keep(cfg));
     return GAR_OK;
 }
 
@@ -404,7 +409,7 @@ gar_status gar_search_memory_bytes(const gar_search_config *cfg, int two_referen
 static gar_status create_staging(gar_search *s, const search_sizes *z)
 {
     gar_status st;
-    const size_t n = staged_count(&s->cfg), K = (size_t)coarse_keep(s);
+    const size_t n = staged_count(&s->cfg), K = (size_t)coarse_keep(&s->cfg);
     if ((st = gar_alloc((void **)&s->st_band, n, 4 * s->B * sizeof(float), "search staging")) != GAR_OK ||
         (st = gar_alloc((void **)&s->st_norm, n, 2 * sizeof(double), "search staging")) != GAR_OK ||
         (st = gar_alloc((void **)&s->st_Y, n, z->n_shift * 2 * s->Bc * sizeof(float), "search staging")) != GAR_OK ||
@@ -422,7 +427,7 @@ static gar_status create_staging(gar_search *s, const search_sizes *z)
 static gar_status create_scorers(gar_search *s, const search_sizes *z)
 {
     gar_status st;
-    const size_t K = (size_t)coarse_keep(s);
+    const size_t K = (size_t)coarse_keep(&s->cfg);
     if (s->cfg.n_gpu_devices > GAR_SEARCH_MAX_GPUS)
         return gar_error(GAR_ERR_USAGE, "%zu GPUs for the search: at most %d", s->cfg.n_gpu_devices,
                          GAR_SEARCH_MAX_GPUS);
@@ -469,8 +474,6 @@ gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
     /* Threads are garner's (one particle each): OpenBLAS runs in the caller's. */
     openblas_set_num_threads(1);
     s->cfg = *cfg;
-    if (s->cfg.top_k < 1)
-        s->cfg.top_k = 1;
     s->N = cfg->box;
     s->threads = cfg->threads > 0 ? cfg->threads : 1;
     if ((st = build_band(s)) != GAR_OK)
@@ -479,7 +482,7 @@ gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
     if (cfg->mode == GAR_SEARCH_GLOBAL && (st = build_coarse(s)) != GAR_OK)
         goto fail;
     search_sizes_of(&s->cfg, s->n_coarse, &z);
-    if ((st = make_cube(s, cfg->mode == GAR_SEARCH_GLOBAL ? 1 : LOCAL_HALF, cfg->angular_step_deg * GAR_PI / 180.0)) !=
+    if ((st = make_cube(s, cube_half(cfg), cfg->angular_step_deg * GAR_PI / 180.0)) !=
         GAR_OK)
         goto fail;
     s->n_local = z.n_local;
@@ -751,7 +754,7 @@ static double best_of(const search_ws *w, size_t n_shift, size_t n_pose, double 
 static int coarse_top_from_rows(const gar_search *s, search_ws *w, const float *Y, const float *wc2, double normXc,
                                 int h, size_t n_shift, size_t *top, double *topv)
 {
-    const int K = coarse_keep(s);
+    const int K = coarse_keep(&s->cfg);
     int nk = 0;
     score_poses(w, Y, wc2, n_shift, s->cP[h], s->cP2[h], s->n_coarse, s->Bc);
     for (size_t c = 0; c < s->n_coarse; c++) {
@@ -790,7 +793,7 @@ static size_t particle_origins(const gar_search *s, search_ws *w, const gar_part
 static void refine_pose(const gar_search *s, const search_ws *w, size_t n_pose, size_t bp, size_t bs, double normX,
                         const double A0[9], double out[9])
 {
-    const int hw = s->cfg.mode == GAR_SEARCH_GLOBAL ? 1 : LOCAL_HALF, side = 2 * hw + 1;
+    const int hw = cube_half(&s->cfg), side = 2 * hw + 1;
     const size_t j = bp % s->n_cube, stride[3] = {(size_t)(side * side), (size_t)side, 1};
     const int at[3] = {(int)(j / stride[0]), (int)(j / stride[1]) % side, (int)j % side};
     const double step = s->cfg.angular_step_deg * GAR_PI / 180.0, s0 = ncc(w, n_pose, bs, bp, normX);
@@ -905,7 +908,7 @@ static gar_status coarse_stage(gar_search *s, int h, size_t first, size_t n, int
 {
     gar_status st = GAR_OK;
     char msg[512] = "";
-    const size_t K = (size_t)coarse_keep(s), Bc = s->Bc, ns = s->n_shift_max;
+    const size_t K = (size_t)coarse_keep(&s->cfg), Bc = s->Bc, ns = s->n_shift_max;
     if (!on_gpus) {
 #pragma omp parallel for num_threads(s->threads) schedule(dynamic, 1)
         for (size_t slot = first; slot < first + n; slot++)
@@ -930,7 +933,7 @@ static gar_status coarse_stage(gar_search *s, int h, size_t first, size_t n, int
 static void check_gpu_stage(gar_search *s, const gar_particle *meta)
 {
     search_ws *w = &s->ws[0];
-    const size_t slot = s->st_slot[0], K = (size_t)coarse_keep(s);
+    const size_t slot = s->st_slot[0], K = (size_t)coarse_keep(&s->cfg);
     size_t top[GAR_SEARCH_TOP_MAX];
     double topv[GAR_SEARCH_TOP_MAX];
     s->gpu_checked = 1;
@@ -955,7 +958,7 @@ static gar_status search_batch_global(gar_search *s, const float *images, gar_pa
 {
     gar_status st = GAR_OK;
     char msg[512] = "";
-    const size_t npix = s->N * s->N, K = (size_t)coarse_keep(s), Bc = s->Bc, ns = s->n_shift_max;
+    const size_t npix = s->N * s->N, K = (size_t)coarse_keep(&s->cfg), Bc = s->Bc, ns = s->n_shift_max;
     const int nk = (int)(K < s->n_coarse ? K : s->n_coarse);
     size_t n_half[2] = {0, 0}, next[2];
     for (size_t i = 0; i < count; i++)
