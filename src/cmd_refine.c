@@ -77,6 +77,7 @@ typedef struct refine_settings {
 /* One iteration's record, for the log and summary.json. */
 typedef struct iter_record {
     double step, resolution, changed, seconds, band, memory;
+    double search_seconds;   /* in gar_search_batch, mean over the searching processes */
     int local;
 } iter_record;
 
@@ -98,6 +99,7 @@ typedef struct refine_run {
     double *fsc;               /* and their FSC */
     size_t n_shells;
     iter_record rec[1000];
+    double search_seconds;     /* this process's time in gar_search_batch, this pass */
     size_t n_rec;
     int rank, size;
     size_t *stack_base;        /* global index of each stack's first particle */
@@ -198,6 +200,14 @@ typedef struct pass_buf {
     size_t *idx;
 } pass_buf;
 
+/* Particles searched per second by one process, from the searching
+ * processes' mean time in the search (0 when there was none). */
+static double search_rate(const refine_run *r, double search_seconds)
+{
+    const double per_process = r->size > 1 ? (double)r->n / (double)(r->size - 1) : (double)r->n;
+    return search_seconds > 0 ? per_process / search_seconds : 0;
+}
+
 /* Particles [first, first + count) of stack k (global indices from base):
  * search each batch (when `search` is given), then insert it with the poses
  * found. Found poses go to r->poses and updated[i] is set; *moved counts the
@@ -233,8 +243,12 @@ static gar_status search_range(refine_run *r, gar_search *search, gar_recon *rec
             b->idx[kept] = base + first + i;
             kept++;
         }
-        if (search != NULL && kept > 0 && (st = gar_search_batch(search, b->images, b->meta, b->score, kept)) != GAR_OK)
-            return st;
+        if (search != NULL && kept > 0) {
+            const double t = gar_wall_seconds();
+            if ((st = gar_search_batch(search, b->images, b->meta, b->score, kept)) != GAR_OK)
+                return st;
+            r->search_seconds += gar_wall_seconds() - t;
+        }
         for (size_t i = 0; i < kept && search != NULL; i++) {
             gar_pose *q = &r->poses[b->idx[i]];
             double A[9], B[9];
@@ -280,9 +294,9 @@ static gar_status gather_results(refine_run *r, cmd_partials *parts, const unsig
 {
     gar_status st = GAR_OK;
     const size_t chunk = (size_t)r->rs.reduce_chunk_mb << 20, n = r->n;
-    double moved_sum = (double)*moved;
+    double sums[2] = {(double)*moved, r->search_seconds};
     double *rows = NULL;
-    if ((st = cmd_partials_reduce(parts, &moved_sum, 1)) != GAR_OK ||
+    if ((st = cmd_partials_reduce(parts, sums, 2)) != GAR_OK ||
         (st = gar_calloc((void **)&rows, n ? n : 1, 7 * sizeof(double), "poses")) != GAR_OK)
         return st;
     for (size_t i = 0; i < n; i++)
@@ -293,7 +307,8 @@ static gar_status gather_results(refine_run *r, cmd_partials *parts, const unsig
             x[3] = q->origin_x_A, x[4] = q->origin_y_A, x[5] = q->score, x[6] = 1;
         }
     if ((st = gar_mpi_reduce_sum(rows, rows, 7 * n, 0, chunk)) == GAR_OK) {
-        *moved = (size_t)moved_sum;
+        *moved = (size_t)sums[0];
+        r->search_seconds = sums[1] / (double)(r->size - 1);   /* rank 0 hands out, workers search */
         for (size_t i = 0; i < n; i++) {
             const double *x = rows + 7 * i;
             if (x[6] > 0.5) {
@@ -323,6 +338,7 @@ static gar_status iteration_pass(refine_run *r, int searching, gar_search *searc
     gar_sched *sched = NULL;
     size_t n_shards = 0, moved = 0, shard_size = (size_t)r->rs.shard_size;
     gar_progress *prog = NULL;
+    r->search_seconds = 0;
     if (shard_size == 0) {
         size_t pieces = r->size > 1 ? 8 * (size_t)(r->size - 1) : 16;
         shard_size = (r->n + pieces - 1) / pieces;
@@ -526,9 +542,11 @@ static gar_status write_summary(const refine_run *r, const char *path, double se
     fprintf(f, "  \"wall_time_s\": %.3f,\n  \"history\": [", seconds);
     for (size_t i = 0; i < r->n_rec; i++)
         fprintf(f, "%s\n    {\"step_deg\": %.4g, \"search\": \"%s\", \"band_shells\": %.2f, \"resolution_A\": %.4f, "
-                "\"changed_fraction\": %.4f, \"seconds\": %.2f, \"memory_estimate_bytes\": %.0f}", i ? "," : "",
+                "\"changed_fraction\": %.4f, \"seconds\": %.2f, \"search_seconds\": %.2f, "
+                "\"search_particles_per_s\": %.1f, \"memory_estimate_bytes\": %.0f}", i ? "," : "",
                 r->rec[i].step, r->rec[i].local ? "local" : "global", r->rec[i].band, r->rec[i].resolution,
-                r->rec[i].changed, r->rec[i].seconds, r->rec[i].memory);
+                r->rec[i].changed, r->rec[i].seconds, r->rec[i].search_seconds,
+                search_rate(r, r->rec[i].search_seconds), r->rec[i].memory);
     fprintf(f, "\n  ],\n  \"peak_memory_bytes\": %zu,\n", gar_peak_rss_bytes());
     cmd_json_parameters(f, r->p);
     fprintf(f, "}\n");
@@ -902,11 +920,12 @@ checked:
                 advance(r, res, it == 1 ? 1.0 : changed);
                 if (r->n_rec < sizeof r->rec / sizeof r->rec[0])
                     r->rec[r->n_rec++] = (iter_record){step, res, it == 1 ? 1.0 : changed, gar_wall_seconds() - t_it,
-                                                       band, it_mem.total, local};
+                                                       band, it_mem.total, r->search_seconds, local};
                 if ((st = write_iteration(r, it)) == GAR_OK)
                     gar_log_info("iteration %zu: resolution %.2f Å (FSC 0.143), %.0f %% of poses moved more than "
-                                 "%.3g degrees, %.1f s%s", it, res, 100 * (it == 1 ? 1.0 : changed), step,
-                                 gar_wall_seconds() - t_it, r->state.converged ? "; converged" : "");
+                                 "%.3g degrees, %.1f s (search %.1f s, %.0f particles/s per process)%s", it, res,
+                                 100 * (it == 1 ? 1.0 : changed), step, gar_wall_seconds() - t_it, r->search_seconds,
+                                 search_rate(r, r->search_seconds), r->state.converged ? "; converged" : "");
             }
         }
         if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)

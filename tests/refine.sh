@@ -24,6 +24,13 @@ for f in map.mrc half1.mrc half2.mrc fsc.csv fsc.png angdist.png slices.png pose
          iter_001/half1.mrc iter_001/poses.h5; do
     check "output $f" -- test -s "$d/c1/$f"
 done
+# Each iteration records its time in the search (the workers' mean), which
+# bench-refine turns into particles per second: positive, within the
+# iteration's time.
+check "C1: every iteration's search time in summary.json, > 0 and <= the iteration's" -- \
+    awk '/"search_seconds"/ { n++; match($0, /"seconds": [0-9.]+/); t = substr($0, RSTART + 11, RLENGTH - 11) + 0;
+         match($0, /"search_seconds": [0-9.]+/); s = substr($0, RSTART + 18, RLENGTH - 18) + 0; if (!(s > 0 && s <= t)) bad++ }
+         END { exit !(n >= 2 && !bad) }' "$d/c1/summary.json"
 # The median angular error is below half the final 1.875° step: the poses are
 # refined between the grid's points (0.45° measured; 1.03° before that).
 check "C1: >= 90 % within 5 degrees, median origin error <= 1 Å, median angle <= 0.8°" -- \
