@@ -10,6 +10,7 @@
 #endif
 
 #include "gar_fft.h"
+#include "gar_gather_simd.h"
 #include "gar_gpu.h"
 #include "gar_kernels.h"
 #include "gar_log.h"
@@ -29,6 +30,8 @@ struct gar_recon {
     float blob[GAR_BLOB_TABLE];
     float inv_step;
     float a, a2;
+    gar_blob_poly poly;       /* the blob for the AVX-512 gather */
+    int simd;                 /* insert with it (gar_gather_simd.h) */
     float *G[2];              /* complex interleaved, nvox × 2 */
     float *W[2];
     size_t count[2];
@@ -88,6 +91,11 @@ static void build_blob_table(gar_recon *r)
     r->inv_step = (float)(1.0 / step);
     r->a = (float)a;
     r->a2 = (float)(a * a);
+    /* The AVX-512 gather where the CPU has it and its blob pieces match the
+     * blob to float precision (they do for any α and order tried; a blob
+     * they could not follow keeps the scalar gather). */
+    r->simd = gar_gather_simd_available(a) &&
+              gar_blob_poly_fit(a, r->cfg.blob_alpha, r->cfg.blob_order, &r->poly) <= GAR_BLOB_POLY_TOLERANCE;
 }
 
 static gar_status gridding_table(const gar_recon *r, double **table, size_t *n, double *step);
@@ -423,6 +431,43 @@ static inline int first_owned(int lo, int t, int T)
     return lo + d;
 }
 
+/* The traversal of insert_slice, for each of its gathers: the statement
+ * given runs for each voxel K = k within reach, with its index idx. */
+#ifndef GAR_PREFETCH_COLUMNS
+#define GAR_PREFETCH_COLUMNS 4
+#endif
+#define GAR_INSERT_SLICE_BODY(...)                                                                         \
+    gar_slice_geom g;                                                                                      \
+    const double kmax2 = r->kmax * r->kmax, a = r->a;                                                      \
+    const int lo_b[3] = {0, -r->kbound, -r->kbound}, hi_b[3] = {r->kxbound, r->kbound, r->kbound};         \
+    gar_slice_geom_make(Ad, 0, 0, &g);                                                                     \
+    const int o = g.o, i = g.i, c = g.c;                                                                   \
+    const int o_first = o == 2 ? first_owned(lo_b[o], t, T) : lo_b[o], o_step = o == 2 ? T : 1;            \
+    int k[3];                                                                                              \
+    for (k[o] = o_first; k[o] <= hi_b[o]; k[o] += o_step)                                                  \
+        for (k[i] = lo_b[i]; k[i] <= hi_b[i]; k[i]++) {                                                    \
+            double rr;                                                                                     \
+            int lo, hi;                                                                                    \
+            if (!gar_slice_column(&g, k[o], k[i], a, kmax2, lo_b, hi_b, &rr, &lo, &hi))                    \
+                continue;                                                                                  \
+            if (c == 2)                                                                                    \
+                lo = first_owned(lo, t, T);                                                                \
+            if (k[i] + GAR_PREFETCH_COLUMNS <= hi_b[i]) {                                                  \
+                int kp[3] = {k[0], k[1], k[2]};                                                            \
+                kp[i] += GAR_PREFETCH_COLUMNS;                                                             \
+                for (kp[c] = lo; kp[c] <= hi; kp[c] += c == 2 ? T : 1) {                                   \
+                    const size_t j = vox_index(r, kp[0], kp[1], kp[2]);                                    \
+                    __builtin_prefetch(&G[2 * j], 1);                                                      \
+                    __builtin_prefetch(&W[j], 1);                                                          \
+                }                                                                                          \
+            }                                                                                              \
+            for (k[c] = lo; k[c] <= hi; k[c] += c == 2 ? T : 1)                                            \
+                if (rr + (double)k[c] * k[c] <= kmax2) {                                                   \
+                    const size_t idx = vox_index(r, k[0], k[1], k[2]);                                     \
+                    __VA_ARGS__;                                                                           \
+                }                                                                                          \
+        }
+
 /* The voxels of thread t (kz ≡ t mod T) within the blob radius of one slice:
  * iterate the coordinate plane most parallel to the slice, and along each
  * column only the few voxels with |n·K| < a, n the slice's normal. Axis c is
@@ -433,29 +478,23 @@ GAR_CPU_CLONES
 static void insert_slice(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
                          float *G, float *W)
 {
-    gar_slice_geom g;
-    const double kmax2 = r->kmax * r->kmax, a = r->a;
-    const int lo_b[3] = {0, -r->kbound, -r->kbound}, hi_b[3] = {r->kxbound, r->kbound, r->kbound};
-    gar_slice_geom_make(Ad, 0, 0, &g);
-    const int o = g.o, i = g.i, c = g.c;
-    const int o_first = o == 2 ? first_owned(lo_b[o], t, T) : lo_b[o], o_step = o == 2 ? T : 1;
-    int k[3];
-    for (k[o] = o_first; k[o] <= hi_b[o]; k[o] += o_step)
-        for (k[i] = lo_b[i]; k[i] <= hi_b[i]; k[i]++) {
-            double rr;
-            int lo, hi;
-            if (!gar_slice_column(&g, k[o], k[i], a, kmax2, lo_b, hi_b, &rr, &lo, &hi))
-                continue;
-            if (c == 2)
-                lo = first_owned(lo, t, T);
-            for (k[c] = lo; k[c] <= hi; k[c] += c == 2 ? T : 1)
-                if (rr + (double)k[c] * k[c] <= kmax2) {
-                    const size_t idx = vox_index(r, k[0], k[1], k[2]);
-                    gar_slice_voxel(g.A, k[0], k[1], k[2], plane, r->a2, r->blob, r->inv_step, &G[2 * idx],
-                                    &G[2 * idx + 1], &W[idx]);
-                }
-        }
+    GAR_INSERT_SLICE_BODY(gar_slice_voxel(g.A, k[0], k[1], k[2], plane, r->a2, r->blob, r->inv_step, &G[2 * idx],
+                                          &G[2 * idx + 1], &W[idx]))
 }
+
+#ifdef GAR_HAVE_AVX512_GATHER
+/* The same voxels, each gathered by gar_gather_voxel_avx512. */
+GAR_AVX512_TARGET
+static void insert_slice_avx512(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
+                                float *G, float *W)
+{
+    gar_blob_zmm z;
+    gar_blob_zmm_load(&r->poly, &z);
+    GAR_INSERT_SLICE_BODY(float q[3];
+                          if (gar_slice_q(g.A, k[0], k[1], k[2], r->a2, q))
+                              gar_gather_voxel_avx512(plane, q[0], q[1], q[2], &z, &G[2 * idx], &W[idx]))
+}
+#endif
 
 gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta, size_t count)
 {
@@ -526,7 +565,12 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
                 /* Pose A and operator R: the particle is also the slice at A·Rᵀ. */
                 double As[9];
                 gar_mat3_mul_bt(r->geoms[i].A, r->ops + 9 * s, As);
-                insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
+#ifdef GAR_HAVE_AVX512_GATHER
+                if (r->simd)
+                    insert_slice_avx512(r, &pl, As, t, T, r->G[h], r->W[h]);
+                else
+#endif
+                    insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
             }
         }
     }

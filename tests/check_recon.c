@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gar_fsc.h"
+#include "gar_gather_simd.h"
 #include "gar_geometry.h"
 #include "gar_kernels.h"
 #include "gar_mrc.h"
@@ -182,8 +183,106 @@ static void gather_vs_scatter(double radius)
 
 START_TEST(test_gather_matches_scatter)
 {
+    /* Where the CPU has AVX-512, radius 1.9 runs the SIMD gather; once more
+     * with the scalar one (radius 2.5 always runs the scalar gather). */
+    fprintf(stderr, "gather at radius 1.9: %s\n", gar_gather_simd_available(1.9) ? "AVX-512" : "scalar");
     gather_vs_scatter(1.9);
+    setenv("GARNER_SCALAR_GATHER", "1", 1);
+    ck_assert(!gar_gather_simd_available(1.9));
+    gather_vs_scatter(1.9);
+    unsetenv("GARNER_SCALAR_GATHER");
     gather_vs_scatter(2.5);
+}
+END_TEST
+
+/* The SIMD gather's blob pieces against the closed form, evaluated here
+ * (float Horner, as the registers do) at points between the fit's nodes. */
+START_TEST(test_blob_pieces_match_closed_form)
+{
+    const double radii[3] = {1.5, 1.9, 1.99}, alphas[3] = {8.0, 15.0, 20.0};
+    for (int k = 0; k < 3; k++)
+        for (int order = 0; order <= 2; order++) {
+            const double a = radii[k], alpha = alphas[k];
+            gar_blob_poly p;
+            double fit = gar_blob_poly_fit(a, alpha, order, &p), worst = 0;
+            for (int i = 0; i < 7919; i++) {
+                double x = (i + 0.5) / 7919.0, y = x * GAR_BLOB_PIECES;
+                int piece = (int)y;
+                float t = (float)(y - piece), b = p.c[4][piece];
+                for (int j = 3; j >= 0; j--)
+                    b = fmaf(b, t, p.c[j][piece]);
+                double e = fabs((double)b - gar_blob_value(a * sqrt(x), a, alpha, order));
+                if (e > worst)
+                    worst = e;
+            }
+            fprintf(stderr, "measured: blob a %.2f alpha %.0f order %d: pieces vs closed form %.2e (fit says %.2e)\n",
+                    a, alpha, order, worst, fit);
+            ck_assert_msg(worst < 1e-6 && fit < 1e-6, "a %g alpha %g order %d: pieces differ by %g", a, alpha, order,
+                          worst);
+        }
+}
+END_TEST
+
+#ifdef GAR_HAVE_AVX512_GATHER
+/* One voxel at a time, random positions against a random plane: the SIMD
+ * gather against gar_gather_voxel (the scalar maths the GPU shares). */
+GAR_AVX512_TARGET static void simd_vs_scalar(double a, double alpha, double *worst_abs, double *worst_rel)
+{
+    const int R = 12, side = 2 * R + 1;
+    float *buf = malloc(3 * (size_t)side * side * sizeof(float)), table[GAR_BLOB_TABLE];
+    const double step = a * a / (GAR_BLOB_TABLE - 1);
+    gar_blob_poly p;
+    gar_blob_zmm z;
+    ck_assert_ptr_nonnull(buf);
+    srand(17);
+    for (int i = 0; i < 3 * side * side; i++)
+        buf[i] = (float)rand() / RAND_MAX - (i >= 2 * side * side ? 0.0f : 0.5f);
+    for (int i = 0; i < GAR_BLOB_TABLE; i++)
+        table[i] = (float)gar_blob_value(sqrt(i * step), a, alpha, 0);
+    ck_assert(gar_blob_poly_fit(a, alpha, 0, &p) < 1e-6);
+    gar_blob_zmm_load(&p, &z);
+    gar_plane pl = {buf, buf + side * side, buf + 2 * side * side, R};
+    const float a2 = (float)(a * a), lim = (float)(R - a - 1);
+    for (int n = 0; n < 20000; n++) {
+        float qx = lim * (2.0f * rand() / RAND_MAX - 1), qy = lim * (2.0f * rand() / RAND_MAX - 1);
+        float qz = (float)a * 0.999f * (2.0f * rand() / RAND_MAX - 1);
+        float s[3] = {0, 0, 0}, g[2] = {0, 0}, w = 0;
+        gar_gather_voxel(&pl, qx, qy, qz, a2, table, (float)(1.0 / step), &s[0], &s[1], &s[2]);
+        gar_gather_voxel_avx512(&pl, qx, qy, qz, &z, g, &w);
+        /* Each tap's weight is within ~1e-7 of the closed form in both (the
+         * table, the pieces), so up to 16 taps differ by a few 1e-6 in all;
+         * and a tap at r = a to rounding may be in one and not the other,
+         * a difference of up to b(a) = 1/I0(α) (3e-6 at α 15, 4e-4 at 10). */
+        const double e = fmax(fabs(g[0] - s[0]), fmax(fabs(g[1] - s[1]), fabs(w - s[2])));
+        if (e > *worst_abs)
+            *worst_abs = e;
+        if (s[2] > 0.5 && e / s[2] > *worst_rel)
+            *worst_rel = e / s[2];
+    }
+    free(buf);
+}
+#endif
+
+START_TEST(test_gather_simd_matches_scalar)
+{
+#ifdef GAR_HAVE_AVX512_GATHER
+    if (!gar_gather_simd_available(1.9)) {
+        fprintf(stderr, "SKIP: this CPU has no AVX-512: the scalar gather runs, tested above\n");
+        return;
+    }
+    for (int k = 0; k < 2; k++) {
+        const double a = k ? 1.6 : 1.9, alpha = k ? 10.0 : 15.0;
+        double worst_abs = 0, worst_rel = 0;
+        simd_vs_scalar(a, alpha, &worst_abs, &worst_rel);
+        fprintf(stderr, "measured: blob a %.1f alpha %.0f: AVX-512 gather vs scalar, worst %.2e absolute, %.2e "
+                "relative (sums of weight > 0.5)\n", a, alpha, worst_abs, worst_rel);
+        const double edge = gar_blob_value(a * (1 - 1e-12), a, alpha, 0), tol = 4e-6 + edge;
+        ck_assert_msg(worst_abs < tol && worst_rel < 2 * tol, "AVX-512 gather differs from the scalar one by %g "
+                      "(%g relative; tolerance %g)", worst_abs, worst_rel, tol);
+    }
+#else
+    fprintf(stderr, "SKIP: built without the AVX-512 gather\n");
+#endif
 }
 END_TEST
 
@@ -302,6 +401,8 @@ int main(void)
     tcase_add_test(tc, test_blob_table_matches_closed_form);
     tcase_add_test(tc, test_blob_on_the_fly_matches_closed_form);
     tcase_add_test(tc, test_gather_matches_scatter);
+    tcase_add_test(tc, test_blob_pieces_match_closed_form);
+    tcase_add_test(tc, test_gather_simd_matches_scalar);
     tcase_add_test(tc, test_threads_bitwise_identical);
     tcase_add_test(tc, test_known_pose_noise_free);
     tcase_add_test(tc, test_symmetry_d7_equals_c1_4200);
