@@ -394,16 +394,22 @@ static void prepare_plane_geom(gar_recon *r, int thread, const float *image, con
         gar_shift_phase(k, g->oy, (double)M, &ph_v[0][k + R], &ph_v[1][k + R]);
     }
     memset(plane, 0, 3 * pp * sizeof(float));
-    for (int v = -R; v <= R; v++) {
-        size_t row = (size_t)(v + R) * side + R;
-        int umax = gar_plane_row_umax(v, rlim, half);
-        for (int u = -umax; u <= umax; u++) {
+    /* Half the pixels: the plane of a real image is Hermitian, pixel −k the
+     * conjugate of pixel k (the CTF is even, the shift phase's sines odd,
+     * exactly so in floating point), so each is written twice. */
+    for (int v = 0; v <= R; v++) {
+        const size_t row = (size_t)(v + R) * side + R, mirror = (size_t)(R - v) * side + R;
+        const int umax = gar_plane_row_umax(v, rlim, half);
+        for (int u = v == 0 ? 0 : -umax; u <= umax; u++) {
             float px[3];
             gar_plane_pixel(c, (int)M, u, v, ph_u[0][u + R], ph_u[1][u + R], ph_v[0][v + R], ph_v[1][v + R],
                             gar_plane_ctf_weight(g, u, v, Mpx), px);
             pre[row + u] = px[0];
             pim[row + u] = px[1];
             pc2[row + u] = px[2];
+            pre[mirror - u] = px[0];
+            pim[mirror - u] = -px[1];
+            pc2[mirror - u] = px[2];
         }
     }
 }
