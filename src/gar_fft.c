@@ -3,6 +3,10 @@
 #include <fftw3.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* FFTW's planner keeps global state: serialise all planning here. */
 static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -96,6 +100,110 @@ static gar_status fft3(size_t n, float *real, float *cplx, int forward)
 
 gar_status gar_fft3_r2c(size_t n, float *real_in, float *cplx_out) { return fft3(n, real_in, cplx_out, 1); }
 gar_status gar_fft3_c2r(size_t n, float *cplx_in, float *real_out) { return fft3(n, real_out, cplx_in, 0); }
+
+/* Lines gathered per transform call in the strided passes: 8 complex
+ * values of consecutive x are one 64-byte line of memory. */
+#define CROP_BLOCK 8
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+gar_status gar_fft3_c2r_crop(size_t m, size_t n, double kmax, float *cplx, float *out, int threads)
+{
+    gar_status st = GAR_OK;
+    const size_t H = m / 2 + 1, o = m / 2 - n / 2, B = CROP_BLOCK, nblk = (H + B - 1) / B;
+    const double kmax2 = kmax * kmax;
+    fftwf_plan lines = NULL, rows = NULL;
+    fftwf_complex *cbuf = NULL;
+    float *rbuf = NULL;
+    if (m < 2 || m % 2 || n % 2 || n > m || m > 4096 || threads < 1)
+        return gar_error(GAR_ERR_INTERNAL, "cropped 3D FFT %zu -> %zu out of range", m, n);
+    /* Per thread: B lines of m complex (passes 1, 2), then n rows of H
+     * complex to n rows of m reals (pass 3); each thread's buffers keep
+     * the alignment of the first, which FFTW's new-array execute needs. */
+    const size_t cper = ((B * m > n * H ? B * m : n * H) + 15) / 16 * 16, rper = (n * (m + 2) + 31) / 32 * 32;
+    cbuf = fftwf_alloc_complex(cper * (size_t)threads);
+    rbuf = fftwf_alloc_real(rper * (size_t)threads);
+    if (cbuf == NULL || rbuf == NULL) {
+        st = gar_error(GAR_ERR_NOMEM, "buffers of a %zu^3 inverse FFT", m);
+        goto done;
+    }
+    {
+        const int len = (int)m;
+        pthread_mutex_lock(&planner_lock);
+        lines = fftwf_plan_many_dft(1, &len, (int)B, cbuf, NULL, 1, len, cbuf, NULL, 1, len, FFTW_BACKWARD,
+                                    FFTW_ESTIMATE);
+        rows = fftwf_plan_many_dft_c2r(1, &len, (int)n, cbuf, NULL, 1, (int)H, rbuf, NULL, 1, len + 2,
+                                       FFTW_ESTIMATE);
+        pthread_mutex_unlock(&planner_lock);
+    }
+    if (lines == NULL || rows == NULL) {
+        st = gar_error(GAR_ERR_INTERNAL, "FFTW could not plan a cropped %zu^3 inverse transform", m);
+        goto done;
+    }
+    fftwf_complex *F = (fftwf_complex *)cplx;
+    /* Pass 1, along z: every (y, x-block) with a nonzero line; only the n
+     * central z are kept (written back in place). */
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 4)
+    for (size_t job = 0; job < m * nblk; job++) {
+        const size_t y = job / nblk, x0 = (job % nblk) * B, nb = H - x0 < B ? H - x0 : B;
+        const double ky = (double)(y < m / 2 ? (long)y : (long)y - (long)m);
+        if ((double)x0 * x0 + ky * ky > kmax2)
+            continue;
+        fftwf_complex *buf = cbuf + cper * (size_t)thread_id();
+        memset(buf, 0, B * m * sizeof *buf);
+        for (size_t z = 0; z < m; z++)
+            for (size_t b = 0; b < nb; b++)
+                memcpy(buf[b * m + z], F[(z * m + y) * H + x0 + b], sizeof *buf);
+        fftwf_execute_dft(lines, buf, buf);
+        for (size_t z = o; z < o + n; z++)
+            for (size_t b = 0; b < nb; b++)
+                memcpy(F[(z * m + y) * H + x0 + b], buf[b * m + z], sizeof *buf);
+    }
+    /* Pass 2, along y, in the n kept z planes; the n central y are kept. */
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 4)
+    for (size_t job = 0; job < n * nblk; job++) {
+        const size_t z = o + job / nblk, x0 = (job % nblk) * B, nb = H - x0 < B ? H - x0 : B;
+        fftwf_complex *buf = cbuf + cper * (size_t)thread_id();
+        memset(buf, 0, B * m * sizeof *buf);
+        for (size_t y = 0; y < m; y++)
+            for (size_t b = 0; b < nb; b++)
+                memcpy(buf[b * m + y], F[(z * m + y) * H + x0 + b], sizeof *buf);
+        fftwf_execute_dft(lines, buf, buf);
+        for (size_t y = o; y < o + n; y++)
+            for (size_t b = 0; b < nb; b++)
+                memcpy(F[(z * m + y) * H + x0 + b], buf[b * m + y], sizeof *buf);
+    }
+    /* Pass 3, along x (complex to real), the n kept rows of each kept z
+     * plane; the n central x are kept. */
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (size_t zi = 0; zi < n; zi++) {
+        const int t = thread_id();
+        fftwf_complex *buf = cbuf + cper * (size_t)t;
+        float *rb = rbuf + rper * (size_t)t;
+        const size_t z = o + zi;
+        memcpy(buf, F[(z * m + o) * H], n * H * sizeof *buf);
+        fftwf_execute_dft_c2r(rows, buf, rb);
+        for (size_t yi = 0; yi < n; yi++)
+            memcpy(out + (zi * n + yi) * n, rb + yi * (m + 2) + o, n * sizeof(float));
+    }
+done:
+    pthread_mutex_lock(&planner_lock);
+    if (lines)
+        fftwf_destroy_plan(lines);
+    if (rows)
+        fftwf_destroy_plan(rows);
+    pthread_mutex_unlock(&planner_lock);
+    fftwf_free(cbuf);
+    fftwf_free(rbuf);
+    return st;
+}
 
 size_t gar_fft_good_size(size_t n)
 {

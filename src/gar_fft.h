@@ -41,6 +41,16 @@ void gar_fft2_inverse(gar_fft2 *f);
 gar_status gar_fft3_r2c(size_t n, float *real_in, float *cplx_out);
 gar_status gar_fft3_c2r(size_t n, float *cplx_in, float *real_out);
 
+/* The central n³ of the inverse of an m³ transform (m, n even, n <= m):
+ * out[z][y][x] = full[z + o][y + o][x + o], o = m/2 − n/2, where full is what
+ * gar_fft3_c2r(m) gives (equal to rounding). `cplx` ([z][y][m/2+1], zero at
+ * |k| > kmax, which lets whole lines be skipped; kmax >= m for none) is
+ * destroyed. Done as 1D transforms along z, then y, then x, each pass only
+ * over the lines the crop needs (about half the work of the full
+ * transform), on `threads` threads; each line's arithmetic is the same
+ * whatever the thread count, so the result is too. */
+gar_status gar_fft3_c2r_crop(size_t m, size_t n, double kmax, float *cplx, float *out, int threads);
+
 /* Signed frequency of FFT index i for size n. */
 static inline long gar_fft_freq(size_t i, size_t n)
 {

@@ -72,8 +72,11 @@ size_t gar_recon_memory_bytes(const gar_recon_config *cfg)
     double kmax = resolution_to_kmax(cfg, M);
     size_t R = (size_t)ceil(kmax + cfg->blob_radius) + 1, side = 2 * R + 1;
     size_t volumes = 2 * nvox * 3 * sizeof(float);
-    /* finalize: a summed or symmetrised copy, the complex map, the real M³ map */
-    size_t finish = nvox * 3 * sizeof(float) + nvox * 2 * sizeof(float) + M * M * M * sizeof(float);
+    /* finalize: a summed or symmetrised copy, the complex map, the real N³
+     * map, and the cropped inverse FFT's buffers per thread */
+    const size_t N = cfg->box;
+    size_t finish = nvox * 3 * sizeof(float) + nvox * 2 * sizeof(float) + N * N * N * sizeof(float) +
+                    (size_t)cfg->threads * ((N * H > 8 * M ? N * H : 8 * M) * 2 + N * (M + 2) + 64) * sizeof(float);
     if (cfg->sym_mode == GAR_SYM_VOLUME && cfg->n_ops > 1)
         finish += nvox * 3 * sizeof(float);
     /* Planes on the host unless GPUs make them from the images. */
@@ -770,7 +773,7 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
         }
 
     if ((st = gar_calloc((void **)&F, r->nvox, 2 * sizeof(float), "Fourier map")) != GAR_OK ||
-        (st = gar_alloc((void **)&vol, (size_t)M * M, (size_t)M * sizeof(float), "padded map")) != GAR_OK)
+        (st = gar_alloc((void **)&vol, (size_t)N * N, (size_t)N * sizeof(float), "map before correction")) != GAR_OK)
         goto done;
 #pragma omp parallel for num_threads(r->threads) schedule(static)
     for (int kz = -K; kz <= K; kz++)
@@ -795,13 +798,14 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
     free(Gs);
     free(Ws);
     Gsum = Wsum = Gs = Ws = NULL;
-    if ((st = gar_fft3_c2r(r->M, F, vol)) != GAR_OK)
+    /* Only the central N³ of the M³ inverse is kept: the cropped transform
+     * computes no more than that, on the run's threads. */
+    if ((st = gar_fft3_c2r_crop(r->M, r->N, r->kmax + 1, F, vol, r->threads)) != GAR_OK)
         goto done;
     if ((st = gar_map_create(r->N, r->N, r->N, r->cfg.pixel_size_A, &map)) != GAR_OK)
         goto done;
     {
         const double norm = 1.0 / ((double)M * M * M);
-        const int off = M / 2 - N / 2;
 #pragma omp parallel for num_threads(r->threads) schedule(static)
         for (int z = 0; z < N; z++)
             for (int y = 0; y < N; y++)
@@ -811,7 +815,7 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
                     size_t j = (size_t)rad;
                     double f = rad - j;
                     double corr = j + 1 < ngrid ? grid[j] + f * (grid[j + 1] - grid[j]) : grid[ngrid - 1];
-                    size_t src = ((size_t)(z + off) * M + (size_t)(y + off)) * M + (size_t)(x + off);
+                    size_t src = ((size_t)z * N + (size_t)y) * N + (size_t)x;
                     double mask = r->cfg.outer_mask ? gar_recon_outer_mask(r->N, rad * gstep) : 1.0;
                     map->data[((size_t)z * N + y) * N + x] = (float)(mask * vol[src] * norm / corr);
                 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gar_fft.h"
 #include "gar_fsc.h"
 #include "gar_gather_simd.h"
 #include "gar_geometry.h"
@@ -286,6 +287,60 @@ START_TEST(test_gather_simd_matches_scalar)
 }
 END_TEST
 
+/* The cropped inverse 3D FFT of the finish against the centre of FFTW's
+ * whole one, with the input zero beyond kmax as the finish leaves it, and
+ * the same bits on 1, 2 and 3 threads. */
+START_TEST(test_fft3_crop_matches_full)
+{
+    const size_t sizes[2][2] = {{48, 24}, {40, 14}};
+    for (int c = 0; c < 2; c++) {
+        const size_t m = sizes[c][0], n = sizes[c][1], H = m / 2 + 1, nc = m * m * H, o = m / 2 - n / 2;
+        const double kmax = 0.4 * m;
+        float *spec = malloc(nc * 2 * sizeof(float)), *work = malloc(nc * 2 * sizeof(float));
+        float *full = malloc(m * m * m * sizeof(float)), *crop[3];
+        ck_assert(spec && work && full);
+        /* The transform of a random real volume (Hermitian where it must be),
+         * zeroed beyond kmax. */
+        srand(23);
+        for (size_t i = 0; i < m * m * m; i++)
+            full[i] = (float)rand() / RAND_MAX - 0.5f;
+        ck_assert_int_eq(gar_fft3_r2c(m, full, spec), GAR_OK);
+        for (size_t z = 0; z < m; z++)
+            for (size_t y = 0; y < m; y++)
+                for (size_t x = 0; x < H; x++) {
+                    double kz = gar_fft_freq(z, m), ky = gar_fft_freq(y, m);
+                    if (x * x + ky * ky + kz * kz > kmax * kmax)
+                        spec[2 * ((z * m + y) * H + x)] = spec[2 * ((z * m + y) * H + x) + 1] = 0;
+                }
+        memcpy(work, spec, nc * 2 * sizeof(float));
+        ck_assert_int_eq(gar_fft3_c2r(m, work, full), GAR_OK);
+        double num = 0, den = 0;
+        for (int t = 0; t < 3; t++) {
+            crop[t] = malloc(n * n * n * sizeof(float));
+            memcpy(work, spec, nc * 2 * sizeof(float));
+            ck_assert_int_eq(gar_fft3_c2r_crop(m, n, kmax, work, crop[t], t + 1), GAR_OK);
+        }
+        for (size_t z = 0; z < n; z++)
+            for (size_t y = 0; y < n; y++)
+                for (size_t x = 0; x < n; x++) {
+                    double want = full[((z + o) * m + y + o) * m + x + o], got = crop[0][(z * n + y) * n + x];
+                    num += (got - want) * (got - want);
+                    den += want * want;
+                }
+        fprintf(stderr, "measured: cropped inverse FFT %zu -> %zu against the full one: relative L2 %.2e\n", m, n,
+                sqrt(num / den));
+        ck_assert_msg(den > 0 && sqrt(num / den) < 1e-6, "relative L2 %g", sqrt(num / den));
+        ck_assert(memcmp(crop[0], crop[1], n * n * n * sizeof(float)) == 0);
+        ck_assert(memcmp(crop[0], crop[2], n * n * n * sizeof(float)) == 0);
+        for (int t = 0; t < 3; t++)
+            free(crop[t]);
+        free(spec);
+        free(work);
+        free(full);
+    }
+}
+END_TEST
+
 START_TEST(test_threads_bitwise_identical)
 {
     gar_map *truth = load_map("tii-64.mrc");
@@ -403,6 +458,7 @@ int main(void)
     tcase_add_test(tc, test_gather_matches_scatter);
     tcase_add_test(tc, test_blob_pieces_match_closed_form);
     tcase_add_test(tc, test_gather_simd_matches_scalar);
+    tcase_add_test(tc, test_fft3_crop_matches_full);
     tcase_add_test(tc, test_threads_bitwise_identical);
     tcase_add_test(tc, test_known_pose_noise_free);
     tcase_add_test(tc, test_symmetry_d7_equals_c1_4200);
