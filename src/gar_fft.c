@@ -114,6 +114,24 @@ static int thread_id(void)
 #endif
 }
 
+/* One block of a strided pass: the nb (<= CROP_BLOCK) lines of m complex
+ * values starting at `first`, `first` + 1, ... with `stride` between a line's
+ * elements, transformed by `plan` in `buf` (CROP_BLOCK × m); elements
+ * [o, o + n) of each are written back in place. */
+static void crop_lines(fftwf_plan plan, fftwf_complex *first, size_t stride, size_t m, size_t nb, size_t o,
+                       size_t n, fftwf_complex *buf)
+{
+    if (nb < CROP_BLOCK)   /* the unused lines are transformed too: keep them finite */
+        memset(buf + nb * m, 0, (CROP_BLOCK - nb) * m * sizeof *buf);
+    for (size_t e = 0; e < m; e++)
+        for (size_t b = 0; b < nb; b++)
+            memcpy(buf[b * m + e], first[e * stride + b], sizeof *buf);
+    fftwf_execute_dft(plan, buf, buf);
+    for (size_t e = o; e < o + n; e++)
+        for (size_t b = 0; b < nb; b++)
+            memcpy(first[e * stride + b], buf[b * m + e], sizeof *buf);
+}
+
 gar_status gar_fft3_c2r_crop(size_t m, size_t n, double kmax, float *cplx, float *out, int threads)
 {
     gar_status st = GAR_OK;
@@ -152,33 +170,18 @@ gar_status gar_fft3_c2r_crop(size_t m, size_t n, double kmax, float *cplx, float
      * central z are kept (written back in place). */
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 4)
     for (size_t job = 0; job < m * nblk; job++) {
-        const size_t y = job / nblk, x0 = (job % nblk) * B, nb = H - x0 < B ? H - x0 : B;
+        const size_t y = job / nblk, x0 = (job % nblk) * B;
         const double ky = (double)(y < m / 2 ? (long)y : (long)y - (long)m);
-        if ((double)x0 * x0 + ky * ky > kmax2)
-            continue;
-        fftwf_complex *buf = cbuf + cper * (size_t)thread_id();
-        memset(buf, 0, B * m * sizeof *buf);
-        for (size_t z = 0; z < m; z++)
-            for (size_t b = 0; b < nb; b++)
-                memcpy(buf[b * m + z], F[(z * m + y) * H + x0 + b], sizeof *buf);
-        fftwf_execute_dft(lines, buf, buf);
-        for (size_t z = o; z < o + n; z++)
-            for (size_t b = 0; b < nb; b++)
-                memcpy(F[(z * m + y) * H + x0 + b], buf[b * m + z], sizeof *buf);
+        if ((double)x0 * x0 + ky * ky <= kmax2)
+            crop_lines(lines, F + y * H + x0, m * H, m, H - x0 < B ? H - x0 : B, o, n,
+                       cbuf + cper * (size_t)thread_id());
     }
     /* Pass 2, along y, in the n kept z planes; the n central y are kept. */
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 4)
     for (size_t job = 0; job < n * nblk; job++) {
-        const size_t z = o + job / nblk, x0 = (job % nblk) * B, nb = H - x0 < B ? H - x0 : B;
-        fftwf_complex *buf = cbuf + cper * (size_t)thread_id();
-        memset(buf, 0, B * m * sizeof *buf);
-        for (size_t y = 0; y < m; y++)
-            for (size_t b = 0; b < nb; b++)
-                memcpy(buf[b * m + y], F[(z * m + y) * H + x0 + b], sizeof *buf);
-        fftwf_execute_dft(lines, buf, buf);
-        for (size_t y = o; y < o + n; y++)
-            for (size_t b = 0; b < nb; b++)
-                memcpy(F[(z * m + y) * H + x0 + b], buf[b * m + y], sizeof *buf);
+        const size_t z = o + job / nblk, x0 = (job % nblk) * B;
+        crop_lines(lines, F + z * m * H + x0, H, m, H - x0 < B ? H - x0 : B, o, n,
+                   cbuf + cper * (size_t)thread_id());
     }
     /* Pass 3, along x (complex to real), the n kept rows of each kept z
      * plane; the n central x are kept. */

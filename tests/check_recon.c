@@ -230,16 +230,24 @@ END_TEST
 GAR_AVX512_TARGET static void simd_vs_scalar(double a, double alpha, double *worst_abs, double *worst_rel)
 {
     const int R = 12, side = 2 * R + 1;
-    float *buf = malloc(3 * (size_t)side * side * sizeof(float)), table[GAR_BLOB_TABLE];
-    const double step = a * a / (GAR_BLOB_TABLE - 1);
+    float *buf = malloc(3 * (size_t)side * side * sizeof(float)), inv_step;
     gar_blob_poly p;
     gar_blob_zmm z;
+    /* The scalar gather's table as the reconstructor builds it. */
+    sim_set sm = {0};
+    gar_recon *r = NULL;
+    sm.box = 16;
+    sm.optics.pixel_size_A = 2.0;
+    sm.optics.group = 1;
+    gar_recon_config c = test_recon_config(&sm, 0, 1, 1);
+    c.blob_radius = a;
+    c.blob_alpha = alpha;
+    ck_assert_int_eq(gar_recon_create(&c, &r), GAR_OK);
+    const float *table = gar_recon_blob_table(r, &inv_step);
     ck_assert_ptr_nonnull(buf);
     srand(17);
     for (int i = 0; i < 3 * side * side; i++)
         buf[i] = (float)rand() / RAND_MAX - (i >= 2 * side * side ? 0.0f : 0.5f);
-    for (int i = 0; i < GAR_BLOB_TABLE; i++)
-        table[i] = (float)gar_blob_value(sqrt(i * step), a, alpha, 0);
     ck_assert(gar_blob_poly_fit(a, alpha, 0, &p) < 1e-6);
     gar_blob_zmm_load(&p, &z);
     gar_plane pl = {buf, buf + side * side, buf + 2 * side * side, R};
@@ -248,7 +256,7 @@ GAR_AVX512_TARGET static void simd_vs_scalar(double a, double alpha, double *wor
         float qx = lim * (2.0f * rand() / RAND_MAX - 1), qy = lim * (2.0f * rand() / RAND_MAX - 1);
         float qz = (float)a * 0.999f * (2.0f * rand() / RAND_MAX - 1);
         float s[3] = {0, 0, 0}, g[2] = {0, 0}, w = 0;
-        gar_gather_voxel(&pl, qx, qy, qz, a2, table, (float)(1.0 / step), &s[0], &s[1], &s[2]);
+        gar_gather_voxel(&pl, qx, qy, qz, a2, table, inv_step, &s[0], &s[1], &s[2]);
         gar_gather_voxel_avx512(&pl, qx, qy, qz, &z, g, &w);
         /* Each tap's weight is within ~1e-7 of the closed form in both (the
          * table, the pieces), so up to 16 taps differ by a few 1e-6 in all;
@@ -261,6 +269,7 @@ GAR_AVX512_TARGET static void simd_vs_scalar(double a, double alpha, double *wor
             *worst_rel = e / s[2];
     }
     free(buf);
+    gar_recon_destroy(&r);
 }
 #endif
 
