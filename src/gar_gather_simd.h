@@ -90,6 +90,7 @@ gar_gather_voxel_avx512(const gar_plane *pl, float qx, float qy, float qz, const
     const __m512i piece = _mm512_min_epi32(_mm512_cvttps_epi32(x), _mm512_set1_epi32(GAR_BLOB_PIECES - 1));
     const __m512 t = _mm512_sub_ps(x, _mm512_cvtepi32_ps(piece));
     __m512 b = _mm512_permutex2var_ps(z->lo[4], piece, z->hi[4]);
+#pragma GCC unroll 4
     for (int k = 3; k >= 0; k--)
         b = _mm512_fmadd_ps(b, t, _mm512_permutex2var_ps(z->lo[k], piece, z->hi[k]));
     b = _mm512_maskz_mov_ps(inside, b);

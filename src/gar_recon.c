@@ -41,7 +41,9 @@ struct gar_recon {
     double gstep;
     int threads;
     gar_fft2 **fft;           /* one per thread */
-    float *planes;            /* batch × 3 × plane_pixels (re, im, CTF²) */
+    float *F, *Ws, *vol;      /* finalize's Fourier map, symmetrised weights, real map */
+    float *planes;            /* plane_slots × 3 × plane_pixels (re, im, CTF²) */
+    size_t plane_slots;
     gar_particle_geom *geoms; /* batch: each particle's pose, shift, CTF */
     gar_gpu_inserter **gpu;   /* one per entry of cfg.gpu_devices */
     size_t n_gpu, gpu_next;
@@ -59,6 +61,18 @@ static double resolution_to_kmax(const gar_recon_config *cfg, size_t M)
     return k > nyquist ? nyquist : k;
 }
 
+/* Planes held at once: a whole batch for GPUs that take planes from the
+ * host, none for GPUs that make them; on the CPU a few per thread, since
+ * every thread inserts every plane and a plane of a 128² particle at pad 2
+ * takes 0.8 MB (fresh memory is slow to touch on some machines). */
+static size_t gar_recon_plane_slots(const gar_recon_config *cfg, size_t n_gpu)
+{
+    size_t slots = 2 * (size_t)cfg->threads < 16 ? 16 : 2 * (size_t)cfg->threads;
+    if (n_gpu > 0)
+        return cfg->gpu_fft ? 0 : cfg->batch;
+    return slots < cfg->batch ? slots : cfg->batch;
+}
+
 size_t gar_recon_config_voxels(const gar_recon_config *cfg)
 {
     size_t M = gar_recon_padded_size(cfg->box, cfg->pad);
@@ -72,15 +86,17 @@ size_t gar_recon_memory_bytes(const gar_recon_config *cfg)
     double kmax = resolution_to_kmax(cfg, M);
     size_t R = (size_t)ceil(kmax + cfg->blob_radius) + 1, side = 2 * R + 1;
     size_t volumes = 2 * nvox * 3 * sizeof(float);
-    /* finalize: a summed or symmetrised copy, the complex map, the real N³
-     * map, and the cropped inverse FFT's buffers per thread */
+    /* finalize: the complex map (which holds the symmetrised data when the
+     * volume is symmetrised, with a copy of the weights beside it), the real
+     * N³ map before correction and the map returned, and the cropped inverse
+     * FFT's buffers per thread */
     const size_t N = cfg->box;
-    size_t finish = nvox * 3 * sizeof(float) + nvox * 2 * sizeof(float) + N * N * N * sizeof(float) +
+    size_t finish = nvox * 2 * sizeof(float) + 2 * N * N * N * sizeof(float) +
                     (size_t)cfg->threads * ((N * H > 8 * M ? N * H : 8 * M) * 2 + N * (M + 2) + 64) * sizeof(float);
     if (cfg->sym_mode == GAR_SYM_VOLUME && cfg->n_ops > 1)
-        finish += nvox * 3 * sizeof(float);
+        finish += nvox * sizeof(float);
     /* Planes on the host unless GPUs make them from the images. */
-    size_t planes = cfg->n_gpu_devices > 0 && cfg->gpu_fft ? 0 : cfg->batch * side * side * 3 * sizeof(float);
+    size_t planes = gar_recon_plane_slots(cfg, cfg->n_gpu_devices) * side * side * 3 * sizeof(float);
     size_t ffts = (size_t)cfg->threads * (M * M + M * H * 2) * sizeof(float);
     return volumes + finish + planes + ffts;
 }
@@ -248,8 +264,9 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
      * allocates planes it would not need. */
     if (cfg->n_gpu_devices > 0 && (st = create_gpus(r)) != GAR_OK)
         goto fail;
-    if ((r->n_gpu == 0 || !cfg->gpu_fft) &&
-        (st = gar_alloc((void **)&r->planes, cfg->batch, 3 * r->plane_pixels * sizeof(float),
+    r->plane_slots = gar_recon_plane_slots(cfg, r->n_gpu);
+    if (r->plane_slots > 0 &&
+        (st = gar_alloc((void **)&r->planes, r->plane_slots, 3 * r->plane_pixels * sizeof(float),
                         "particle planes")) != GAR_OK)
         goto fail;
     if ((st = gar_alloc((void **)&r->geoms, cfg->batch, sizeof *r->geoms, "particle geometry")) != GAR_OK ||
@@ -286,6 +303,9 @@ void gar_recon_destroy(gar_recon **pr)
             gar_fft2_destroy(&r->fft[t]);
     free(r->fft);
     free(r->planes);
+    free(r->F);
+    free(r->Ws);
+    free(r->vol);
     free(r->geoms);
     free(r->optics);
     free(r->ops);
@@ -440,19 +460,34 @@ static inline int first_owned(int lo, int t, int T)
     return lo + d;
 }
 
-/* The traversal of insert_slice, for each of its gathers: the statement
- * given runs for each voxel K = k within reach, with its index idx. */
-/* How many columns ahead the voxels' data are prefetched (2, 4 and 8
- * measured about the same; none was 8 % slower). */
-#define GAR_PREFETCH_COLUMNS 4
-#define GAR_INSERT_SLICE_BODY(...)                                                                         \
+/* The voxels of one slice are found column by column, but gathered from a
+ * queue: a column holds only 3 to 6 voxels, and with the gather inside the
+ * column loop nearly every column's end was a mispredicted branch that left
+ * the next voxels' long dependency chains (window loads, blob polynomial,
+ * horizontal sums) to start one after another. Queued, the gathers run in a
+ * loop of fixed trip count that the CPU overlaps, and each voxel's data is
+ * prefetched when it is queued, a queue's length before it is updated. */
+#define GAR_VOXEL_QUEUE 64
+typedef struct voxel_queue {
+    float qx[GAR_VOXEL_QUEUE], qy[GAR_VOXEL_QUEUE], qz[GAR_VOXEL_QUEUE];
+    size_t idx[GAR_VOXEL_QUEUE];
+    int n;
+} voxel_queue;
+
+/* The traversal of insert_slice: each voxel K = k within reach whose
+ * position q = A·K lies within the blob radius of the slice is queued with
+ * its index; FLUSH (a statement) runs the queue's gathers, in queue order,
+ * whenever it is full and at the end. */
+#define GAR_INSERT_SLICE_BODY(FLUSH)                                                                       \
     gar_slice_geom g;                                                                                      \
+    voxel_queue qu;                                                                                        \
     const double kmax2 = r->kmax * r->kmax, a = r->a;                                                      \
     const int lo_b[3] = {0, -r->kbound, -r->kbound}, hi_b[3] = {r->kxbound, r->kbound, r->kbound};         \
     gar_slice_geom_make(Ad, 0, 0, &g);                                                                     \
-    const int o = g.o, i = g.i, c = g.c;                                                                   \
+    const int o = g.o, i = g.i, c = g.c, c_step = c == 2 ? T : 1;                                          \
     const int o_first = o == 2 ? first_owned(lo_b[o], t, T) : lo_b[o], o_step = o == 2 ? T : 1;            \
     int k[3];                                                                                              \
+    qu.n = 0;                                                                                              \
     for (k[o] = o_first; k[o] <= hi_b[o]; k[o] += o_step)                                                  \
         for (k[i] = lo_b[i]; k[i] <= hi_b[i]; k[i]++) {                                                    \
             double rr;                                                                                     \
@@ -461,21 +496,24 @@ static inline int first_owned(int lo, int t, int T)
                 continue;                                                                                  \
             if (c == 2)                                                                                    \
                 lo = first_owned(lo, t, T);                                                                \
-            if (k[i] + GAR_PREFETCH_COLUMNS <= hi_b[i]) {                                                  \
-                int kp[3] = {k[0], k[1], k[2]};                                                            \
-                kp[i] += GAR_PREFETCH_COLUMNS;                                                             \
-                for (kp[c] = lo; kp[c] <= hi; kp[c] += c == 2 ? T : 1) {                                   \
-                    const size_t j = vox_index(r, kp[0], kp[1], kp[2]);                                    \
-                    __builtin_prefetch(&G[2 * j], 1);                                                      \
-                    __builtin_prefetch(&W[j], 1);                                                          \
+            for (k[c] = lo; k[c] <= hi; k[c] += c_step) {                                                  \
+                float q[3];                                                                                \
+                if (rr + (double)k[c] * k[c] > kmax2 || !gar_slice_q(g.A, k[0], k[1], k[2], r->a2, q))     \
+                    continue;                                                                              \
+                const size_t idx = vox_index(r, k[0], k[1], k[2]);                                         \
+                __builtin_prefetch(&G[2 * idx], 1);                                                        \
+                __builtin_prefetch(&W[idx], 1);                                                            \
+                qu.qx[qu.n] = q[0];                                                                        \
+                qu.qy[qu.n] = q[1];                                                                        \
+                qu.qz[qu.n] = q[2];                                                                        \
+                qu.idx[qu.n] = idx;                                                                        \
+                if (++qu.n == GAR_VOXEL_QUEUE) {                                                           \
+                    FLUSH;                                                                                 \
+                    qu.n = 0;                                                                              \
                 }                                                                                          \
             }                                                                                              \
-            for (k[c] = lo; k[c] <= hi; k[c] += c == 2 ? T : 1)                                            \
-                if (rr + (double)k[c] * k[c] <= kmax2) {                                                   \
-                    const size_t idx = vox_index(r, k[0], k[1], k[2]);                                     \
-                    __VA_ARGS__;                                                                           \
-                }                                                                                          \
-        }
+        }                                                                                                  \
+    FLUSH;
 
 /* The voxels of thread t (kz ≡ t mod T) within the blob radius of one slice:
  * iterate the coordinate plane most parallel to the slice, and along each
@@ -485,30 +523,49 @@ static inline int first_owned(int lo, int t, int T)
  * directly. Only kx >= 0 is stored. */
 GAR_CPU_CLONES
 static void insert_slice(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
-                         float *G, float *W)
+                         float *GAR_RESTRICT G, float *GAR_RESTRICT W)
 {
-    GAR_INSERT_SLICE_BODY(gar_slice_voxel(g.A, k[0], k[1], k[2], plane, r->a2, r->blob, r->inv_step, &G[2 * idx],
-                                          &G[2 * idx + 1], &W[idx]))
+    GAR_INSERT_SLICE_BODY(for (int j = 0; j < qu.n; j++) {
+        const size_t x = qu.idx[j];
+        gar_gather_voxel(plane, qu.qx[j], qu.qy[j], qu.qz[j], r->a2, r->blob, r->inv_step, &G[2 * x], &G[2 * x + 1],
+                         &W[x]);
+    })
 }
 
 #ifdef GAR_HAVE_AVX512_GATHER
 /* The same voxels, each gathered by gar_gather_voxel_avx512. */
 GAR_AVX512_TARGET
 static void insert_slice_avx512(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
-                                float *G, float *W)
+                                float *GAR_RESTRICT G, float *GAR_RESTRICT W)
 {
     gar_blob_zmm z;
+    const gar_plane pl = *plane;   /* held in registers: the stores below cannot change it */
     gar_blob_zmm_load(&r->poly, &z);
-    GAR_INSERT_SLICE_BODY(float q[3];
-                          if (gar_slice_q(g.A, k[0], k[1], k[2], r->a2, q))
-                              gar_gather_voxel_avx512(plane, q[0], q[1], q[2], &z, &G[2 * idx], &W[idx]))
+    GAR_INSERT_SLICE_BODY(for (int j = 0; j < qu.n; j++) {
+        const size_t x = qu.idx[j];
+        gar_gather_voxel_avx512(&pl, qu.qx[j], qu.qy[j], qu.qz[j], &z, &G[2 * x], &W[x]);
+    })
 }
 #endif
+
+/* The planes of particles [first, first + n) of a batch whose geometry is
+ * made, into plane slots 0 .. n − 1 (one FFT plan per thread). */
+static void prepare_planes(gar_recon *r, const float *images, size_t first, size_t n)
+{
+    const size_t npix = r->N * r->N;
+#pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
+    for (size_t i = 0; i < n; i++) {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        prepare_plane_geom(r, t, images + (first + i) * npix, &r->geoms[first + i], r->planes + i * 3 * r->plane_pixels);
+    }
+}
 
 gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta, size_t count)
 {
     gar_status st = GAR_OK;
-    const size_t npix = r->N * r->N;
     const int T = r->threads;
     const size_t n_ops = r->cfg.sym_mode == GAR_SYM_INSERT ? r->n_ops : 1;
     /* The CPU prepares the planes unless the GPUs do it from the images. */
@@ -521,32 +578,16 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
             return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta[i].half_set);
 
     double t0 = gar_wall_seconds();
-    /* Phase 1: particles in parallel (each thread its own FFT plan). Error
-     * messages are per thread, so the first one is carried back here. */
-    char msg[512] = "";
-#pragma omp parallel for num_threads(T) schedule(dynamic, 1)
-    for (size_t i = 0; i < count; i++) {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        gar_status s = particle_geom(r, &meta[i], &r->geoms[i]);
-        if (s == GAR_OK && planes_on_host)
-            prepare_plane_geom(r, t, images + i * npix, &r->geoms[i], r->planes + i * 3 * r->plane_pixels);
-        if (s != GAR_OK) {
-#pragma omp critical
-            if (st == GAR_OK) {
-                st = s;
-                snprintf(msg, sizeof msg, "%s", gar_errmsg());
-            }
-        }
-    }
-    if (st != GAR_OK)
-        return gar_error(st, "%s", msg);
-    double t1 = gar_wall_seconds();
-    r->seconds[0] += t1 - t0;
+    for (size_t i = 0; i < count; i++)
+        if ((st = particle_geom(r, &meta[i], &r->geoms[i])) != GAR_OK)
+            return st;
 
     if (r->n_gpu > 0) {
+        /* Host planes for the whole batch when the GPUs take planes. */
+        if (planes_on_host)
+            prepare_planes(r, images, 0, count);
+        double t1 = gar_wall_seconds();
+        r->seconds[0] += t1 - t0;
         /* Batches go to the devices in turn (a fixed order, so a run is
          * repeatable); each inserts while the next batch is read. */
         gar_gpu_inserter *gpu = r->gpu[r->gpu_next];
@@ -559,40 +600,59 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
         return GAR_OK;
     }
 
-    /* Phase 2: voxels in parallel; every thread visits the particles in order. */
+    /* On the CPU, a few planes at a time (r->plane_slots): prepared with the
+     * particles in parallel, then inserted with the voxels in parallel,
+     * every thread visiting the particles in order. */
+    for (size_t first = 0; first < count; first += r->plane_slots) {
+        const size_t n = count - first < r->plane_slots ? count - first : r->plane_slots;
+        prepare_planes(r, images, first, n);
+        double t2 = gar_wall_seconds();
+        r->seconds[0] += t2 - t0;
 #pragma omp parallel num_threads(T)
-    {
-        int t = 0;
+        {
+            int t = 0;
 #ifdef _OPENMP
-        t = omp_get_thread_num();
+            t = omp_get_thread_num();
 #endif
-        for (size_t i = 0; i < count; i++) {
-            int h = r->geoms[i].half;
-            const float *base = r->planes + i * 3 * r->plane_pixels;
-            gar_plane pl = {base, base + r->plane_pixels, base + 2 * r->plane_pixels, r->R};
-            for (size_t s = 0; s < n_ops; s++) {
-                /* Pose A and operator R: the particle is also the slice at A·Rᵀ. */
-                double As[9];
-                gar_mat3_mul_bt(r->geoms[i].A, r->ops + 9 * s, As);
+            for (size_t i = 0; i < n; i++) {
+                const gar_particle_geom *pg = &r->geoms[first + i];
+                const int h = pg->half;
+                const float *base = r->planes + i * 3 * r->plane_pixels;
+                gar_plane pl = {base, base + r->plane_pixels, base + 2 * r->plane_pixels, r->R};
+                for (size_t s = 0; s < n_ops; s++) {
+                    /* Pose A and operator R: the particle is also the slice at A·Rᵀ. */
+                    double As[9];
+                    gar_mat3_mul_bt(pg->A, r->ops + 9 * s, As);
 #ifdef GAR_HAVE_AVX512_GATHER
-                if (r->simd)
-                    insert_slice_avx512(r, &pl, As, t, T, r->G[h], r->W[h]);
-                else
+                    if (r->simd)
+                        insert_slice_avx512(r, &pl, As, t, T, r->G[h], r->W[h]);
+                    else
 #endif
-                    insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
+                        insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
+                }
             }
         }
+        t0 = gar_wall_seconds();
+        r->seconds[1] += t0 - t2;
     }
     for (size_t i = 0; i < count; i++)
         r->count[meta[i].half_set - 1]++;
-    r->seconds[1] += gar_wall_seconds() - t1;
     return GAR_OK;
 }
 
+/* What a map is made from: one half set's sums (b = NULL) or both added
+ * voxel by voxel, in float as a summed copy would hold them. */
+typedef struct fin_source {
+    const float *Ga, *Wa, *Gb, *Wb;
+} fin_source;
+
+static inline float source_w(const fin_source *s, size_t i) { return s->Wb ? s->Wa[i] + s->Wb[i] : s->Wa[i]; }
+static inline float source_g(const fin_source *s, size_t i) { return s->Gb ? s->Ga[i] + s->Gb[i] : s->Ga[i]; }
+
 /* Trilinear sample of the Hermitian half volume at p (padded voxels); points
  * with px < 0 read the Friedel mate. */
-static void sample_half(const gar_recon *r, const float *G, const float *W, double px, double py,
-                        double pz, double *gre, double *gim, double *w)
+static void sample_half(const gar_recon *r, const fin_source *src, double px, double py, double pz, double *gre,
+                        double *gim, double *w)
 {
     double sgn = 1.0;
     if (px < 0) {
@@ -612,9 +672,9 @@ static void sample_half(const gar_recon *r, const float *G, const float *W, doub
                 if (wt == 0.0 || x >= (int)r->H)
                     continue;
                 size_t idx = vox_index(r, x, y0 + dy, z0 + dz);
-                re += wt * G[2 * idx];
-                im += wt * G[2 * idx + 1];
-                ww += wt * W[idx];
+                re += wt * source_g(src, 2 * idx);
+                im += wt * source_g(src, 2 * idx + 1);
+                ww += wt * source_w(src, idx);
             }
     *gre = re;
     *gim = sgn * im;
@@ -622,7 +682,7 @@ static void sample_half(const gar_recon *r, const float *G, const float *W, doub
 }
 
 /* G and W summed over the group by trilinear interpolation (RELION's approach). */
-static void symmetrise_volume(const gar_recon *r, const float *G, const float *W, float *Gs, float *Ws)
+static void symmetrise_volume(const gar_recon *r, const fin_source *src, float *Gs, float *Ws)
 {
     const int K = r->kbound, KX = r->kxbound;
     const double kmax2 = r->kmax * r->kmax;
@@ -642,7 +702,7 @@ static void symmetrise_volume(const gar_recon *r, const float *G, const float *W
                     double py = R[3] * kx + R[4] * ky + R[5] * kz;
                     double pz = R[6] * kx + R[7] * ky + R[8] * kz;
                     double a, b, c;
-                    sample_half(r, G, W, px, py, pz, &a, &b, &c);
+                    sample_half(r, src, px, py, pz, &a, &b, &c);
                     sre += a;
                     sim += b;
                     sw += c;
@@ -705,8 +765,8 @@ static gar_status gridding_table(const gar_recon *r, double **table, size_t *n, 
 gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
 {
     gar_status st = GAR_OK;
-    float *Gsum = NULL, *Wsum = NULL, *Gs = NULL, *Ws = NULL, *F = NULL, *vol = NULL;
-    const float *G, *W;
+    float *F, *vol;
+    fin_source src = {r->G[0], r->W[0], r->G[1], r->W[1]};
     double *shell_sum = NULL, *plane_sum = NULL;
     size_t *shell_n = NULL, *plane_n = NULL;
     const double *grid = r->grid;
@@ -720,29 +780,32 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
     *out = NULL;
     if ((st = gar_recon_flush(r)) != GAR_OK)
         return st;
-
+    /* The Fourier map and the real map before correction are kept from one
+     * call to the next: a run makes three maps (refine, two an iteration). */
+    if (r->F == NULL && (st = volume_alloc((void **)&r->F, r->nvox * 2 * sizeof(float), "Fourier map")) != GAR_OK)
+        return st;
+    if (r->vol == NULL &&
+        (st = gar_alloc((void **)&r->vol, (size_t)N * N, (size_t)N * sizeof(float), "map before correction")) != GAR_OK)
+        return st;
+    F = r->F;
+    vol = r->vol;
     if (half == 1 || half == 2) {
-        G = r->G[half - 1];
-        W = r->W[half - 1];
-    } else {
-        if ((st = gar_alloc((void **)&Gsum, r->nvox, 2 * sizeof(float), "summed data")) != GAR_OK ||
-            (st = gar_alloc((void **)&Wsum, r->nvox, sizeof(float), "summed weights")) != GAR_OK)
-            goto done;
-        for (size_t i = 0; i < 2 * r->nvox; i++)
-            Gsum[i] = r->G[0][i] + r->G[1][i];
-        for (size_t i = 0; i < r->nvox; i++)
-            Wsum[i] = r->W[0][i] + r->W[1][i];
-        G = Gsum;
-        W = Wsum;
+        src.Ga = r->G[half - 1];
+        src.Wa = r->W[half - 1];
+        src.Gb = src.Wb = NULL;
     }
     if (r->cfg.sym_mode == GAR_SYM_VOLUME && r->n_ops > 1) {
-        if ((st = gar_alloc((void **)&Gs, r->nvox, 2 * sizeof(float), "symmetrised data")) != GAR_OK ||
-            (st = gar_alloc((void **)&Ws, r->nvox, sizeof(float), "symmetrised weights")) != GAR_OK)
-            goto done;
-        symmetrise_volume(r, G, W, Gs, Ws);
-        G = Gs;
-        W = Ws;
-    }
+        /* The symmetrised data go into F, which the weighting below then
+         * turns into the map in place. */
+        if (r->Ws == NULL &&
+            (st = volume_alloc((void **)&r->Ws, r->nvox * sizeof(float), "symmetrised weights")) != GAR_OK)
+            return st;
+        symmetrise_volume(r, &src, F, r->Ws);
+        src.Ga = F;
+        src.Wa = r->Ws;
+        src.Gb = src.Wb = NULL;
+    } else
+        memset(F, 0, r->nvox * 2 * sizeof(float));
 
     /* Radial mean of W per integer shell: sums per kz plane in parallel, then
      * the planes added in kz order, so the result does not depend on the
@@ -762,7 +825,7 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
                 if (k2 > kmax2)
                     continue;
                 size_t s = (size_t)(sqrt(k2) + 0.5);
-                ps[s] += W[vox_index(r, kx, ky, kz)];
+                ps[s] += source_w(&src, vox_index(r, kx, ky, kz));
                 pn[s]++;
             }
     }
@@ -772,9 +835,6 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
             shell_n[s] += plane_n[(size_t)p * nshell + s];
         }
 
-    if ((st = gar_calloc((void **)&F, r->nvox, 2 * sizeof(float), "Fourier map")) != GAR_OK ||
-        (st = gar_alloc((void **)&vol, (size_t)N * N, (size_t)N * sizeof(float), "map before correction")) != GAR_OK)
-        goto done;
 #pragma omp parallel for num_threads(r->threads) schedule(static)
     for (int kz = -K; kz <= K; kz++)
         for (int ky = -K; ky <= K; ky++)
@@ -783,21 +843,19 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
                 if (k2 > kmax2)
                     continue;
                 size_t idx = vox_index(r, kx, ky, kz), s = (size_t)(sqrt(k2) + 0.5);
-                double w = W[idx], floor_w = shell_n[s] ? 1e-3 * shell_sum[s] / shell_n[s] : 0.0;
-                if (!(w > 0))
-                    continue;
-                if (w < floor_w)
-                    w = floor_w;
+                double w = source_w(&src, idx), floor_w = shell_n[s] ? 1e-3 * shell_sum[s] / shell_n[s] : 0.0;
                 /* (−1)^(kx+ky+kz) puts the real-space origin at M/2. */
                 double sg = ((kx + ky + kz) & 1) ? -1.0 : 1.0;
-                F[2 * idx] = (float)(sg * G[2 * idx] / w);
-                F[2 * idx + 1] = (float)(sg * G[2 * idx + 1] / w);
+                double gre = source_g(&src, 2 * idx), gim = source_g(&src, 2 * idx + 1);
+                if (!(w > 0)) {
+                    F[2 * idx] = F[2 * idx + 1] = 0.0f;
+                    continue;
+                }
+                if (w < floor_w)
+                    w = floor_w;
+                F[2 * idx] = (float)(sg * gre / w);
+                F[2 * idx + 1] = (float)(sg * gim / w);
             }
-    free(Gsum);
-    free(Wsum);
-    free(Gs);
-    free(Ws);
-    Gsum = Wsum = Gs = Ws = NULL;
     /* Only the central N³ of the M³ inverse is kept: the cropped transform
      * computes no more than that, on the run's threads. */
     if ((st = gar_fft3_c2r_crop(r->M, r->N, r->kmax + 1, F, vol, r->threads)) != GAR_OK)
@@ -815,9 +873,9 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
                     size_t j = (size_t)rad;
                     double f = rad - j;
                     double corr = j + 1 < ngrid ? grid[j] + f * (grid[j + 1] - grid[j]) : grid[ngrid - 1];
-                    size_t src = ((size_t)z * N + (size_t)y) * N + (size_t)x;
+                    const size_t at = ((size_t)z * N + (size_t)y) * N + (size_t)x;
                     double mask = r->cfg.outer_mask ? gar_recon_outer_mask(r->N, rad * gstep) : 1.0;
-                    map->data[((size_t)z * N + y) * N + x] = (float)(mask * vol[src] * norm / corr);
+                    map->data[at] = (float)(mask * vol[at] * norm / corr);
                 }
     }
     *out = map;
@@ -825,12 +883,6 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
     r->seconds[2] += gar_wall_seconds() - t_start;
 done:
     gar_map_destroy(&map);
-    free(Gsum);
-    free(Wsum);
-    free(Gs);
-    free(Ws);
-    free(F);
-    free(vol);
     free(shell_sum);
     free(shell_n);
     free(plane_sum);
