@@ -461,24 +461,28 @@ static inline int first_owned(int lo, int t, int T)
 }
 
 /* The voxels of one slice are found column by column, but gathered from a
- * queue: a column holds only 3 to 6 voxels, and with the gather inside the
+ * queue: a column holds only 3 to 7 voxels, and with the gather inside the
  * column loop nearly every column's end was a mispredicted branch that left
  * the next voxels' long dependency chains (window loads, blob polynomial,
  * horizontal sums) to start one after another. Queued, the gathers run in a
- * loop of fixed trip count that the CPU overlaps, and each voxel's data is
- * prefetched when it is queued, a queue's length before it is updated. */
-#define GAR_VOXEL_QUEUE 64
+ * loop of fixed trip count that the CPU overlaps. The queue has room for a
+ * column of up to 8 voxels beyond its flush mark, and 8 slack entries that
+ * the gathers' prefetch distance may read. */
+#define GAR_VOXEL_QUEUE 128
+#define GAR_QUEUE_PREFETCH 8
 typedef struct voxel_queue {
-    float qx[GAR_VOXEL_QUEUE], qy[GAR_VOXEL_QUEUE], qz[GAR_VOXEL_QUEUE];
-    size_t idx[GAR_VOXEL_QUEUE];
+    float qx[GAR_VOXEL_QUEUE + 8], qy[GAR_VOXEL_QUEUE + 8], qz[GAR_VOXEL_QUEUE + 8];
+    size_t idx[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_PREFETCH];
     int n;
 } voxel_queue;
 
-/* The traversal of insert_slice: each voxel K = k within reach whose
- * position q = A·K lies within the blob radius of the slice is queued with
- * its index; FLUSH (a statement) runs the queue's gathers, in queue order,
- * whenever it is full and at the end. */
-#define GAR_INSERT_SLICE_BODY(FLUSH)                                                                       \
+/* The traversal of insert_slice: for each column (k[o], k[i]) within reach,
+ * COLUMN (a statement) queues its voxels k[c] = lo, lo + c_step, ... <= hi
+ * whose squared radius rr + k[c]² is within kmax2 and whose position q = A·K
+ * lies within the blob radius of the slice; FLUSH (a statement) runs the
+ * queue's gathers, in queue order, when the queue is nearly full and at
+ * the end. */
+#define GAR_INSERT_SLICE_BODY(COLUMN, FLUSH)                                                               \
     gar_slice_geom g;                                                                                      \
     voxel_queue qu;                                                                                        \
     const double kmax2 = r->kmax * r->kmax, a = r->a;                                                      \
@@ -487,6 +491,7 @@ typedef struct voxel_queue {
     const int o = g.o, i = g.i, c = g.c, c_step = c == 2 ? T : 1;                                          \
     const int o_first = o == 2 ? first_owned(lo_b[o], t, T) : lo_b[o], o_step = o == 2 ? T : 1;            \
     int k[3];                                                                                              \
+    memset(qu.idx, 0, sizeof qu.idx);                                                                      \
     qu.n = 0;                                                                                              \
     for (k[o] = o_first; k[o] <= hi_b[o]; k[o] += o_step)                                                  \
         for (k[i] = lo_b[i]; k[i] <= hi_b[i]; k[i]++) {                                                    \
@@ -496,24 +501,23 @@ typedef struct voxel_queue {
                 continue;                                                                                  \
             if (c == 2)                                                                                    \
                 lo = first_owned(lo, t, T);                                                                \
-            for (k[c] = lo; k[c] <= hi; k[c] += c_step) {                                                  \
-                float q[3];                                                                                \
-                if (rr + (double)k[c] * k[c] > kmax2 || !gar_slice_q(g.A, k[0], k[1], k[2], r->a2, q))     \
-                    continue;                                                                              \
-                const size_t idx = vox_index(r, k[0], k[1], k[2]);                                         \
-                __builtin_prefetch(&G[2 * idx], 1);                                                        \
-                __builtin_prefetch(&W[idx], 1);                                                            \
-                qu.qx[qu.n] = q[0];                                                                        \
-                qu.qy[qu.n] = q[1];                                                                        \
-                qu.qz[qu.n] = q[2];                                                                        \
-                qu.idx[qu.n] = idx;                                                                        \
-                if (++qu.n == GAR_VOXEL_QUEUE) {                                                           \
-                    FLUSH;                                                                                 \
-                    qu.n = 0;                                                                              \
-                }                                                                                          \
+            COLUMN;                                                                                        \
+            if (qu.n > GAR_VOXEL_QUEUE - 8) {                                                              \
+                FLUSH;                                                                                     \
+                qu.n = 0;                                                                                  \
             }                                                                                              \
         }                                                                                                  \
     FLUSH;
+
+/* The gathers of a queue, each voxel's data prefetched a few voxels ahead;
+ * GATHER (a statement) gathers queue entry j into voxel x. */
+#define GAR_QUEUE_GATHERS(GATHER)                                                                          \
+    for (int j = 0; j < qu.n; j++) {                                                                       \
+        const size_t x = qu.idx[j], xp = qu.idx[j + GAR_QUEUE_PREFETCH];                                   \
+        __builtin_prefetch(&G[2 * xp], 1);                                                                 \
+        __builtin_prefetch(&W[xp], 1);                                                                     \
+        GATHER;                                                                                            \
+    }
 
 /* The voxels of thread t (kz ≡ t mod T) within the blob radius of one slice:
  * iterate the coordinate plane most parallel to the slice, and along each
@@ -525,26 +529,85 @@ GAR_CPU_CLONES
 static void insert_slice(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
                          float *GAR_RESTRICT G, float *GAR_RESTRICT W)
 {
-    GAR_INSERT_SLICE_BODY(for (int j = 0; j < qu.n; j++) {
-        const size_t x = qu.idx[j];
-        gar_gather_voxel(plane, qu.qx[j], qu.qy[j], qu.qz[j], r->a2, r->blob, r->inv_step, &G[2 * x], &G[2 * x + 1],
-                         &W[x]);
-    })
+    GAR_INSERT_SLICE_BODY(
+        for (k[c] = lo; k[c] <= hi; k[c] += c_step) {
+            float q[3];
+            if (rr + (double)k[c] * k[c] > kmax2 || !gar_slice_q(g.A, k[0], k[1], k[2], r->a2, q))
+                continue;
+            qu.qx[qu.n] = q[0];
+            qu.qy[qu.n] = q[1];
+            qu.qz[qu.n] = q[2];
+            qu.idx[qu.n++] = vox_index(r, k[0], k[1], k[2]);
+        },
+        GAR_QUEUE_GATHERS(gar_gather_voxel(plane, qu.qx[j], qu.qy[j], qu.qz[j], r->a2, r->blob, r->inv_step,
+                                           &G[2 * x], &G[2 * x + 1], &W[x])))
 }
 
 #ifdef GAR_HAVE_AVX512_GATHER
-/* The same voxels, each gathered by gar_gather_voxel_avx512. */
+/* Queues the voxels k[c] = lo, lo + step, ... <= hi of column (k[o], k[i]) =
+ * (ko, ki) of slice g, 8 at a time: the same tests and the same arithmetic
+ * as the scalar traversal (gar_slice_q's products and sums in the order
+ * gcc contracts them to FMAs there: A1·y first, then A0·x, then A2·z),
+ * in vector lanes, the survivors compressed into the queue. rr and kmax2
+ * compare as integers: rr + k² is an integer, so it is within kmax2 exactly
+ * when it is within floor(kmax2). */
+GAR_AVX512_TARGET static inline __attribute__((always_inline)) void
+queue_column_avx512(const gar_recon *r, const gar_slice_geom *g, int ko, int ki, int lo, int hi, int step,
+                    int rr, int kmax2_floor, voxel_queue *qu)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i vstep = _mm256_set1_epi32(step), vhi = _mm256_set1_epi32(hi);
+    const __m256i m = _mm256_set1_epi32((int)r->M), zero = _mm256_setzero_si256();
+    const __m256 a2 = _mm256_set1_ps(r->a2);
+    const __m512i H = _mm512_set1_epi64((long long)r->H), Mq = _mm512_set1_epi64((long long)r->M);
+    for (int base = lo; base <= hi; base += 8 * step) {
+        const __m256i kc = _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_mullo_epi32(lane, vstep));
+        __m256i kv[3];
+        kv[g->o] = _mm256_set1_epi32(ko);
+        kv[g->i] = _mm256_set1_epi32(ki);
+        kv[g->c] = kc;
+        __mmask8 keep = _mm256_cmple_epi32_mask(kc, vhi) &
+                        _mm256_cmple_epi32_mask(_mm256_add_epi32(_mm256_set1_epi32(rr), _mm256_mullo_epi32(kc, kc)),
+                                                _mm256_set1_epi32(kmax2_floor));
+        const __m256 fx = _mm256_cvtepi32_ps(kv[0]), fy = _mm256_cvtepi32_ps(kv[1]), fz = _mm256_cvtepi32_ps(kv[2]);
+        const float *A = g->A;
+        __m256 q2 = _mm256_mul_ps(_mm256_set1_ps(A[7]), fy);
+        q2 = _mm256_fmadd_ps(_mm256_set1_ps(A[6]), fx, q2);
+        q2 = _mm256_fmadd_ps(_mm256_set1_ps(A[8]), fz, q2);
+        keep &= _mm256_cmp_ps_mask(_mm256_mul_ps(q2, q2), a2, _CMP_LT_OQ);
+        __m256 q0 = _mm256_mul_ps(_mm256_set1_ps(A[1]), fy);
+        q0 = _mm256_fmadd_ps(_mm256_set1_ps(A[0]), fx, q0);
+        q0 = _mm256_fmadd_ps(_mm256_set1_ps(A[2]), fz, q0);
+        __m256 q1 = _mm256_mul_ps(_mm256_set1_ps(A[4]), fy);
+        q1 = _mm256_fmadd_ps(_mm256_set1_ps(A[3]), fx, q1);
+        q1 = _mm256_fmadd_ps(_mm256_set1_ps(A[5]), fz, q1);
+        /* gar_vox_index: y and z wrapped, (z·M + y)·H + x in 64 bits. */
+        const __m256i y = _mm256_mask_add_epi32(kv[1], _mm256_cmplt_epi32_mask(kv[1], zero), kv[1], m);
+        const __m256i z = _mm256_mask_add_epi32(kv[2], _mm256_cmplt_epi32_mask(kv[2], zero), kv[2], m);
+        __m512i idx = _mm512_mullo_epi64(_mm512_cvtepi32_epi64(z), Mq);
+        idx = _mm512_add_epi64(idx, _mm512_cvtepi32_epi64(y));
+        idx = _mm512_add_epi64(_mm512_mullo_epi64(idx, H), _mm512_cvtepi32_epi64(kv[0]));
+        _mm256_mask_compressstoreu_ps(qu->qx + qu->n, keep, q0);
+        _mm256_mask_compressstoreu_ps(qu->qy + qu->n, keep, q1);
+        _mm256_mask_compressstoreu_ps(qu->qz + qu->n, keep, q2);
+        _mm512_mask_compressstoreu_epi64(qu->idx + qu->n, keep, idx);
+        qu->n += __builtin_popcount(keep);
+    }
+}
+
+/* The same voxels, found 8 at a time and each gathered by
+ * gar_gather_voxel_avx512. */
 GAR_AVX512_TARGET
 static void insert_slice_avx512(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
                                 float *GAR_RESTRICT G, float *GAR_RESTRICT W)
 {
     gar_blob_zmm z;
     const gar_plane pl = *plane;   /* held in registers: the stores below cannot change it */
+    const int kmax2_floor = (int)floor(r->kmax * r->kmax);
     gar_blob_zmm_load(&r->poly, &z);
-    GAR_INSERT_SLICE_BODY(for (int j = 0; j < qu.n; j++) {
-        const size_t x = qu.idx[j];
-        gar_gather_voxel_avx512(&pl, qu.qx[j], qu.qy[j], qu.qz[j], &z, &G[2 * x], &W[x]);
-    })
+    GAR_INSERT_SLICE_BODY(queue_column_avx512(r, &g, k[o], k[i], lo, hi, c_step, (int)rr, kmax2_floor, &qu),
+                          GAR_QUEUE_GATHERS(gar_gather_voxel_avx512(&pl, qu.qx[j], qu.qy[j], qu.qz[j], &z,
+                                                                    &G[2 * x], &W[x])))
 }
 #endif
 
