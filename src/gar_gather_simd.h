@@ -1,6 +1,6 @@
-/* The CPU's gather of one voxel in AVX-512 registers: the 4 × 4 pixels
- * around the voxel's foot on the plane are the 16 lanes of one register, and
- * the blob is a piecewise polynomial held in registers, so a voxel needs no
+/* The CPU's gather in AVX-512 registers: the 4 × 4 pixels around each
+ * voxel's foot on the plane are taken as four rows of four lanes, and the
+ * blob is a piecewise polynomial held in registers, so a voxel needs no
  * table loads and no data-dependent loop bounds (the scalar gather's trip
  * counts of 3 or 4 are mispredicted often). It computes the sum that
  * gar_gather_voxel (gar_kernels.h, shared with the GPU) computes, with the
@@ -44,7 +44,7 @@ int gar_gather_simd_available(double a);
 /* The pieces' coefficients in registers: lo[k] pieces 0-15, hi[k] 16-31. */
 typedef struct gar_blob_zmm {
     __m512 lo[5], hi[5];
-    __m512 scale, a2, col, row;
+    __m512 scale, a2, col;
     float a;
 } gar_blob_zmm;
 
@@ -58,33 +58,27 @@ GAR_AVX512_TARGET static inline __attribute__((always_inline)) void gar_blob_zmm
     z->scale = _mm512_set1_ps(p->scale);
     z->a2 = _mm512_set1_ps(p->a2);
     z->col = _mm512_set_ps(3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0);
-    z->row = _mm512_set_ps(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     z->a = p->a;
 }
 
-/* Rows v0 .. v0 + 3, columns u0 .. u0 + 3 of one plane, from `base` (the
- * index of (u0, v0)) with row stride s, as lanes 4·row + column. */
-GAR_AVX512_TARGET static inline __attribute__((always_inline)) __m512 gar_plane_window(const float *p, size_t base,
-                                                                                        size_t s)
+#ifndef GAR_GATHER_PREFETCH
+#define GAR_GATHER_PREFETCH 32
+#endif
+
+/* Four 4-pixel rows of one plane, from indices b0 .. b3, as lanes 4·k + column. */
+GAR_AVX512_TARGET static inline __attribute__((always_inline)) __m512 gar_plane_rows4(const float *p, int b0, int b1,
+                                                                                       int b2, int b3)
 {
-    __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(p + base));
-    v = _mm512_insertf32x4(v, _mm_loadu_ps(p + base + s), 1);
-    v = _mm512_insertf32x4(v, _mm_loadu_ps(p + base + 2 * s), 2);
-    return _mm512_insertf32x4(v, _mm_loadu_ps(p + base + 3 * s), 3);
+    __m512 v = _mm512_castps128_ps512(_mm_loadu_ps(p + b0));
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(p + b1), 1);
+    v = _mm512_insertf32x4(v, _mm_loadu_ps(p + b2), 2);
+    return _mm512_insertf32x4(v, _mm_loadu_ps(p + b3), 3);
 }
 
-/* gar_gather_voxel's sums for the voxel at (qx, qy) in the plane, qz from
- * it (|qz| < a checked by the caller), over the pixels within the blob
- * radius, added to g[0] (real), g[1] (imaginary) and w. */
-GAR_AVX512_TARGET static inline __attribute__((always_inline)) void
-gar_gather_voxel_avx512(const gar_plane *pl, float qx, float qy, float qz, const gar_blob_zmm *z, float *g, float *w)
+/* The blob at squared distances d2 (0 at a² and beyond), from the pieces. */
+GAR_AVX512_TARGET static inline __attribute__((always_inline)) __m512 gar_blob_eval_zmm(const gar_blob_zmm *z,
+                                                                                        __m512 d2)
 {
-    const int u0 = (int)ceilf(qx - z->a), v0 = (int)ceilf(qy - z->a);
-    const size_t s = (size_t)(2 * pl->R + 1);
-    const size_t base = (size_t)(v0 + pl->R) * s + (size_t)(u0 + pl->R);
-    const __m512 dx = _mm512_add_ps(z->col, _mm512_set1_ps((float)u0 - qx));
-    const __m512 dy = _mm512_add_ps(z->row, _mm512_set1_ps((float)v0 - qy));
-    const __m512 d2 = _mm512_fmadd_ps(dx, dx, _mm512_fmadd_ps(dy, dy, _mm512_set1_ps(qz * qz)));
     const __mmask16 inside = _mm512_cmp_ps_mask(d2, z->a2, _CMP_LT_OQ);
     const __m512 x = _mm512_mul_ps(d2, z->scale);
     const __m512i piece = _mm512_min_epi32(_mm512_cvttps_epi32(x), _mm512_set1_epi32(GAR_BLOB_PIECES - 1));
@@ -93,24 +87,89 @@ gar_gather_voxel_avx512(const gar_plane *pl, float qx, float qy, float qz, const
 #pragma GCC unroll 4
     for (int k = 3; k >= 0; k--)
         b = _mm512_fmadd_ps(b, t, _mm512_permutex2var_ps(z->lo[k], piece, z->hi[k]));
-    b = _mm512_maskz_mov_ps(inside, b);
-    const __m512 pre = _mm512_mul_ps(b, gar_plane_window(pl->re, base, s));
-    const __m512 pim = _mm512_mul_ps(b, gar_plane_window(pl->im, base, s));
-    const __m512 pc2 = _mm512_mul_ps(b, gar_plane_window(pl->c2, base, s));
-    /* The three horizontal sums together: 128-bit lanes [re, im, c2, c2]
-     * of partial sums, then each lane's four summed in place. */
-    const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(pre, pim, _MM_SHUFFLE(1, 0, 1, 0)),
-                                    _mm512_shuffle_f32x4(pre, pim, _MM_SHUFFLE(3, 2, 3, 2)));
-    const __m512 cc = _mm512_add_ps(_mm512_shuffle_f32x4(pc2, pc2, _MM_SHUFFLE(1, 0, 1, 0)),
-                                    _mm512_shuffle_f32x4(pc2, pc2, _MM_SHUFFLE(3, 2, 3, 2)));
-    __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cc, _MM_SHUFFLE(2, 0, 2, 0)),
-                             _mm512_shuffle_f32x4(ab, cc, _MM_SHUFFLE(3, 1, 3, 1)));
-    u = _mm512_add_ps(u, _mm512_permute_ps(u, _MM_SHUFFLE(2, 3, 0, 1)));
-    u = _mm512_add_ps(u, _mm512_permute_ps(u, _MM_SHUFFLE(1, 0, 3, 2)));
-    const __m128 reim = _mm_unpacklo_ps(_mm512_castps512_ps128(u), _mm512_extractf32x4_ps(u, 1));
-    const __m128 old = _mm_castpd_ps(_mm_load_sd((const double *)g));
-    _mm_store_sd((double *)g, _mm_castps_pd(_mm_add_ps(old, reim)));
-    *w += _mm_cvtss_f32(_mm512_extractf32x4_ps(u, 2));
+    return _mm512_maskz_mov_ps(inside, b);
+}
+
+/* Adds one voxel's sums (re, im, c2, -) to its data and weight. */
+GAR_AVX512_TARGET static inline __attribute__((always_inline)) void gar_gather_add(float *G, float *W, size_t x,
+                                                                                    __m128 s)
+{
+    const __m128 old = _mm_castpd_ps(_mm_load_sd((const double *)&G[2 * x]));
+    _mm_store_sd((double *)&G[2 * x], _mm_castps_pd(_mm_add_ps(old, s)));
+    W[x] += _mm_cvtss_f32(_mm_movehl_ps(s, s));
+}
+
+/* The gathers of n queued voxels: voxel j sits at (qx[j], qy[j]) in the
+ * plane and qz[j] from it (|qz| < a checked by the caller); Σ b·CTF·X is
+ * added to G[2·idx[j]], G[2·idx[j] + 1] and Σ b·CTF² to W[idx[j]], over
+ * the pixels within the blob radius, as gar_gather_voxel does. Four voxels
+ * at a time, one row of the 4 × 4 window around each voxel's foot per step,
+ * in lanes 4·voxel + column: the rows of a voxel add up in the lanes, and a
+ * single in-lane reduction serves four voxels (one window per register
+ * spent about 95 instructions a voxel, much of it on horizontal sums and
+ * scalar set-up; this, about 45). Entries n .. n + 15 of qx, qy, qz are
+ * read and must hold positions within the plane (their sums are not
+ * written); idx[n .. n + 7] are prefetched. */
+GAR_AVX512_TARGET static inline __attribute__((always_inline)) void
+gar_gather_queue_avx512(const gar_plane *pl, const float *qx, const float *qy, const float *qz, const size_t *idx,
+                        int n, const gar_blob_zmm *z, float *G, float *W)
+{
+    const int s = 2 * pl->R + 1;
+    const __m512 av = _mm512_set1_ps(z->a), Rf = _mm512_set1_ps((float)pl->R);
+    const __m512i sv = _mm512_set1_epi32(s);
+    const __m512i rep = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    for (int j = 0; j < n; j += 16) {
+        /* Sixteen voxels' window corners (u0, v0) = ⌈q − a⌉, their offsets
+         * from the foot and their first pixels' indices. */
+        const __m512 qxv = _mm512_loadu_ps(qx + j), qyv = _mm512_loadu_ps(qy + j), qzv = _mm512_loadu_ps(qz + j);
+        const __m512 u0 = _mm512_roundscale_ps(_mm512_sub_ps(qxv, av), _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+        const __m512 v0 = _mm512_roundscale_ps(_mm512_sub_ps(qyv, av), _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC);
+        const __m512 fu = _mm512_sub_ps(u0, qxv), fv = _mm512_sub_ps(v0, qyv), q2 = _mm512_mul_ps(qzv, qzv);
+        int base[16];
+        _mm512_storeu_si512(base, _mm512_add_epi32(_mm512_mullo_epi32(_mm512_cvtps_epi32(_mm512_add_ps(v0, Rf)), sv),
+                                                   _mm512_cvtps_epi32(_mm512_add_ps(u0, Rf))));
+        const int groups = n - j >= 16 ? 4 : (n - j + 3) / 4;
+        for (int gi = 0; gi < groups; gi++) {
+            const int *b = base + 4 * gi;
+            const size_t *ix = idx + j + 4 * gi;
+            for (int k = 0; k < 4; k++) {
+                __builtin_prefetch(&G[2 * ix[GAR_GATHER_PREFETCH + k]], 1);
+                __builtin_prefetch(&W[ix[GAR_GATHER_PREFETCH + k]], 1);
+            }
+            const __m512i sel = _mm512_add_epi32(_mm512_set1_epi32(4 * gi), rep);
+            const __m512 dx = _mm512_add_ps(z->col, _mm512_permutexvar_ps(sel, fu));
+            const __m512 dy0 = _mm512_permutexvar_ps(sel, fv), qq = _mm512_permutexvar_ps(sel, q2);
+            __m512 are = _mm512_setzero_ps(), aim = _mm512_setzero_ps(), ac2 = _mm512_setzero_ps();
+#pragma GCC unroll 4
+            for (int r = 0; r < 4; r++) {
+                const __m512 dy = _mm512_add_ps(_mm512_set1_ps((float)r), dy0);
+                const __m512 w = gar_blob_eval_zmm(z, _mm512_fmadd_ps(dx, dx, _mm512_fmadd_ps(dy, dy, qq)));
+                const int o = r * s;
+                are = _mm512_fmadd_ps(w, gar_plane_rows4(pl->re, b[0] + o, b[1] + o, b[2] + o, b[3] + o), are);
+                aim = _mm512_fmadd_ps(w, gar_plane_rows4(pl->im, b[0] + o, b[1] + o, b[2] + o, b[3] + o), aim);
+                ac2 = _mm512_fmadd_ps(w, gar_plane_rows4(pl->c2, b[0] + o, b[1] + o, b[2] + o, b[3] + o), ac2);
+            }
+            /* Columns (0 + 1) and (2 + 3) in each lane pair, then voxel k's
+             * (re, im, c2) totals in lanes 4k .. 4k + 2. */
+            are = _mm512_add_ps(are, _mm512_permute_ps(are, _MM_SHUFFLE(2, 3, 0, 1)));
+            aim = _mm512_add_ps(aim, _mm512_permute_ps(aim, _MM_SHUFFLE(2, 3, 0, 1)));
+            ac2 = _mm512_add_ps(ac2, _mm512_permute_ps(ac2, _MM_SHUFFLE(2, 3, 0, 1)));
+            const __m512 lo = _mm512_mask_blend_ps(0x4444, _mm512_mask_blend_ps(0x2222, are, aim), ac2);
+            const __m512 hi = _mm512_mask_blend_ps(0x8888, _mm512_mask_blend_ps(0x4444, ac2, are), aim);
+            const __m512 sum = _mm512_add_ps(lo, _mm512_permute_ps(hi, _MM_SHUFFLE(1, 0, 3, 2)));
+            if (n - j - 4 * gi >= 4) {
+                gar_gather_add(G, W, ix[0], _mm512_castps512_ps128(sum));
+                gar_gather_add(G, W, ix[1], _mm512_extractf32x4_ps(sum, 1));
+                gar_gather_add(G, W, ix[2], _mm512_extractf32x4_ps(sum, 2));
+                gar_gather_add(G, W, ix[3], _mm512_extractf32x4_ps(sum, 3));
+            } else {
+                float part[16];
+                _mm512_storeu_ps(part, sum);
+                for (int k = 0; k < n - j - 4 * gi; k++)
+                    gar_gather_add(G, W, ix[k], _mm_loadu_ps(part + 4 * k));
+            }
+        }
+    }
 }
 #endif
 

@@ -466,13 +466,16 @@ static inline int first_owned(int lo, int t, int T)
  * the next voxels' long dependency chains (window loads, blob polynomial,
  * horizontal sums) to start one after another. Queued, the gathers run in a
  * loop of fixed trip count that the CPU overlaps. The queue has room for a
- * column of up to 8 voxels beyond its flush mark, and 8 slack entries that
- * the gathers' prefetch distance may read. */
+ * column of up to 8 voxels beyond its flush mark, and 16 slack entries that
+ * the gathers may read ahead (zeroed at first: a position at the plane's
+ * centre and voxel 0, harmless to read; later, earlier voxels'). */
 #define GAR_VOXEL_QUEUE 128
+#define GAR_QUEUE_SLACK (16 + GAR_GATHER_PREFETCH)
 #define GAR_QUEUE_PREFETCH 8
 typedef struct voxel_queue {
-    float qx[GAR_VOXEL_QUEUE + 8], qy[GAR_VOXEL_QUEUE + 8], qz[GAR_VOXEL_QUEUE + 8];
-    size_t idx[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_PREFETCH];
+    float qx[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK], qy[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK];
+    float qz[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK];
+    size_t idx[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK];
     int n;
 } voxel_queue;
 
@@ -491,8 +494,7 @@ typedef struct voxel_queue {
     const int o = g.o, i = g.i, c = g.c, c_step = c == 2 ? T : 1;                                          \
     const int o_first = o == 2 ? first_owned(lo_b[o], t, T) : lo_b[o], o_step = o == 2 ? T : 1;            \
     int k[3];                                                                                              \
-    memset(qu.idx, 0, sizeof qu.idx);                                                                      \
-    qu.n = 0;                                                                                              \
+    memset(&qu, 0, sizeof qu);                                                                             \
     for (k[o] = o_first; k[o] <= hi_b[o]; k[o] += o_step)                                                  \
         for (k[i] = lo_b[i]; k[i] <= hi_b[i]; k[i]++) {                                                    \
             double rr;                                                                                     \
@@ -595,8 +597,8 @@ queue_column_avx512(const gar_recon *r, const gar_slice_geom *g, int ko, int ki,
     }
 }
 
-/* The same voxels, found 8 at a time and each gathered by
- * gar_gather_voxel_avx512. */
+/* The same voxels, found 8 at a time and gathered 4 at a time by
+ * gar_gather_queue_avx512. */
 GAR_AVX512_TARGET
 static void insert_slice_avx512(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
                                 float *GAR_RESTRICT G, float *GAR_RESTRICT W)
@@ -606,8 +608,7 @@ static void insert_slice_avx512(gar_recon *r, const gar_plane *plane, const doub
     const int kmax2_floor = (int)floor(r->kmax * r->kmax);
     gar_blob_zmm_load(&r->poly, &z);
     GAR_INSERT_SLICE_BODY(queue_column_avx512(r, &g, k[o], k[i], lo, hi, c_step, (int)rr, kmax2_floor, &qu),
-                          GAR_QUEUE_GATHERS(gar_gather_voxel_avx512(&pl, qu.qx[j], qu.qy[j], qu.qz[j], &z,
-                                                                    &G[2 * x], &W[x])))
+                          gar_gather_queue_avx512(&pl, qu.qx, qu.qy, qu.qz, qu.idx, qu.n, &z, G, W))
 }
 #endif
 
