@@ -35,12 +35,13 @@ expect 65 "huge.mrc" -- sh -c "ulimit -v $(vlimit 1048576); exec '$GARNER' simul
 check "no output from the huge header" -- test ! -e "$d/huge.h5"
 
 # The memory check before allocating: a reconstruction needing more than
-# `ulimit -v` leaves (16 GiB for pad 4 and batches of 20000) is refused with
+# `ulimit -v` leaves (16 GiB for particles of 256² at pad 4) is refused with
 # the limit named, and no output folder (not under AddressSanitizer: see
 # vlimit in testlib.sh).
 if [ "$(vlimit 2097152)" != unlimited ]; then
-    expect 0 "" -- "$GARNER" simulate --map "$map" --count 4 --seed 3 --out "$d/mem.h5"
-    printf '[input]\nstacks = mem.h5\n[output]\ndir = mem-out\n[reconstruct]\npad = 4\nbatch = 20000\n' > "$d/mem.ini"
+    expect 0 "" -- "$GARNER" phantom --symmetry C1 --box 256 --pixel-size 1 --out "$d/mem.mrc"
+    expect 0 "" -- "$GARNER" simulate --map "$d/mem.mrc" --count 2 --seed 3 --out "$d/mem.h5"
+    printf '[input]\nstacks = mem.h5\n[output]\ndir = mem-out\n[reconstruct]\npad = 4\n' > "$d/mem.ini"
     expect 71 "but only" -- sh -c "ulimit -v 2097152; exec '$GARNER' reconstruct '$d/mem.ini'"
     expect 71 "(ulimit -v, less the address space in use)" -- sh -c "ulimit -v 2097152; exec '$GARNER' reconstruct '$d/mem.ini'"
     check "no output folder after the memory refusal" -- test ! -e "$d/mem-out"
