@@ -76,21 +76,20 @@ double gar_blob_poly_fit(double a, double alpha, int order, gar_blob_poly *p)
     return worst;
 }
 
-int gar_gather_simd_available(double a)
+int gar_simd_cpu_available(void)
 {
 #ifdef GAR_HAVE_AVX512_GATHER
-    /* GARNER_SCALAR_GATHER=1 keeps the scalar gather (tests compare the two;
+    /* GARNER_SCALAR_GATHER=1 keeps the scalar code (tests compare the two;
      * also a way round a CPU or emulator that misreports AVX-512). */
     const char *env = getenv("GARNER_SCALAR_GATHER");
     if (env != NULL && *env != '\0' && strcmp(env, "0") != 0)
-        return 0;
-    if (!(a >= 1.5 && a < 2.0))
         return 0;
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
 #else
-    (void)a;
     return 0;
 #endif
 }
+
+int gar_gather_simd_available(double a) { return a >= 1.5 && a < 2.0 && gar_simd_cpu_available(); }

@@ -30,6 +30,10 @@ typedef struct gar_blob_poly {
  * (b(0) = 1, so it is relative to the peak). */
 double gar_blob_poly_fit(double a, double alpha, int order, gar_blob_poly *p);
 
+/* 1 when this CPU and build can run the AVX-512 code (gather, plane
+ * preparation) and GARNER_SCALAR_GATHER does not ask for the scalar code. */
+int gar_simd_cpu_available(void);
+
 /* 1 when this CPU and build can run the AVX-512 gather for a blob of radius
  * a: the 4 × 4 window holds every pixel within a of any point when a < 2,
  * and stays inside a plane of radius kmax + a + 1 when a >= 1.5. */

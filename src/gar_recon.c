@@ -9,8 +9,10 @@
 #include <omp.h>
 #endif
 
+#include "config.h"
 #include "gar_fft.h"
 #include "gar_gather_simd.h"
+#include "gar_plane_simd.h"
 #include "gar_gpu.h"
 #include "gar_kernels.h"
 #include "gar_log.h"
@@ -32,6 +34,7 @@ struct gar_recon {
     float a, a2;
     gar_blob_poly poly;       /* the blob for the AVX-512 gather */
     int simd;                 /* insert with it (gar_gather_simd.h) */
+    int simd_plane;           /* prepare planes with AVX-512 (gar_plane_simd.h) */
     float *G[2];              /* complex interleaved, nvox × 2 */
     float *W[2];
     size_t count[2];
@@ -41,6 +44,7 @@ struct gar_recon {
     double gstep;
     int threads;
     gar_fft2 **fft;           /* one per thread */
+    float *kx;                /* (float)(u / (M·px)), u in [−R, R], indexed u + R */
     float *F, *Ws, *vol;      /* finalize's Fourier map, symmetrised weights, real map */
     float *planes;            /* plane_slots × 3 × plane_pixels (re, im, CTF²) */
     size_t plane_slots;
@@ -113,6 +117,7 @@ static void build_blob_table(gar_recon *r)
     /* The AVX-512 gather where the CPU has it and its blob pieces match the
      * blob to float precision (they do for any α and order tried; a blob
      * they could not follow keeps the scalar gather). */
+    r->simd_plane = gar_simd_cpu_available();
     r->simd = gar_gather_simd_available(a) &&
               gar_blob_poly_fit(a, r->cfg.blob_alpha, r->cfg.blob_order, &r->poly) <= GAR_BLOB_POLY_TOLERANCE;
 }
@@ -277,16 +282,27 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     if (cfg->n_gpu_devices > 0 && (st = create_gpus(r)) != GAR_OK)
         goto fail;
     r->plane_slots = gar_recon_plane_slots(cfg, r->n_gpu);
+    /* Zeroed once: each particle writes the same pixels (those within
+     * kmax + a + 1), and the gathers read a little beyond them. */
     if (r->plane_slots > 0 &&
-        (st = gar_alloc((void **)&r->planes, r->plane_slots, 3 * r->plane_pixels * sizeof(float),
-                        "particle planes")) != GAR_OK)
+        (st = gar_calloc((void **)&r->planes, r->plane_slots, 3 * r->plane_pixels * sizeof(float),
+                         "particle planes")) != GAR_OK)
         goto fail;
     if ((st = gar_alloc((void **)&r->geoms, cfg->batch, sizeof *r->geoms, "particle geometry")) != GAR_OK ||
         (st = gar_calloc((void **)&r->fft, (size_t)r->threads, sizeof *r->fft, "FFT plans")) != GAR_OK)
         goto fail;
-    for (int t = 0; t < r->threads; t++)
+    /* The padding stays zero: each particle rewrites only the centre, and an
+     * out-of-place r2c transform keeps its input (FFTW_PRESERVE_INPUT is
+     * its default there). */
+    for (int t = 0; t < r->threads; t++) {
         if ((st = gar_fft2_create(r->M, &r->fft[t])) != GAR_OK)
             goto fail;
+        memset(gar_fft2_real(r->fft[t]), 0, r->M * r->M * sizeof(float));
+    }
+    if ((st = gar_alloc((void **)&r->kx, (size_t)(2 * r->R + 1), sizeof(float), "frequency table")) != GAR_OK)
+        goto fail;
+    for (int u = -r->R; u <= r->R; u++)
+        r->kx[u + r->R] = (float)(u / ((double)r->M * cfg->pixel_size_A));
     if ((st = gridding_table(r, &r->grid, &r->ngrid, &r->gstep)) != GAR_OK)
         goto fail;
     r->cfg.gpu_devices = NULL;   /* the caller's array; the inserters hold what they need */
@@ -315,6 +331,7 @@ void gar_recon_destroy(gar_recon **pr)
             gar_fft2_destroy(&r->fft[t]);
     free(r->fft);
     free(r->planes);
+    free(r->kx);
     free(r->F);
     free(r->Ws);
     free(r->vol);
@@ -390,6 +407,30 @@ static gar_status particle_geom(const gar_recon *r, const gar_particle *meta, ga
     return GAR_OK;
 }
 
+#ifdef GAR_HAVE_AVX512_GATHER
+/* The rows of a plane, sixteen pixels at a time (gar_plane_simd.h); the
+ * same pixels, mates and order of writes as the scalar loop below. */
+GAR_AVX512_TARGET static void plane_rows_avx512(const gar_recon *r, const float *c, const gar_particle_geom *g,
+                                                const double *cu, const double *su, const double *cv,
+                                                const double *sv, float *plane)
+{
+    const int R = r->R, half = (int)(r->M / 2);
+    const double rlim = r->kmax + r->a + 1.0;
+    gar_plane_rowctx x = {r->kx, cu, su, 0.0, 0.0, 0.0f, g->use_ctf ? &g->ctf : NULL, c, (int)r->M, R};
+    for (int v = 0; v <= R; v++) {
+        const int umax = gar_plane_row_umax(v, rlim, half);
+        x.cv = cv[v + R];
+        x.sv = sv[v + R];
+        x.ky = r->kx[v + R];
+        for (int m0 = 0; m0 <= umax; m0 += 16)
+            gar_plane_pixels16(&x, v, 1, m0, umax - m0 + 1 < 16 ? umax - m0 + 1 : 16, plane, r->plane_pixels);
+        if (v > 0)
+            for (int m0 = 1; m0 <= umax; m0 += 16)
+                gar_plane_pixels16(&x, v, -1, m0, umax - m0 + 1 < 16 ? umax - m0 + 1 : 16, plane, r->plane_pixels);
+    }
+}
+#endif
+
 /* The plane of one particle from its image (the CPU twin of the GPU's
  * pad, FFT and plane kernels; the per-pixel maths is shared). */
 static void prepare_plane_geom(gar_recon *r, int thread, const float *image, const gar_particle_geom *g,
@@ -417,7 +458,6 @@ static void prepare_plane_geom(gar_recon *r, int thread, const float *image, con
                 nbg++;
             }
     bg = nbg ? bg / nbg : 0.0;
-    memset(real, 0, M * M * sizeof(float));
     for (size_t y = 0; y < N; y++)
         for (size_t x = 0; x < N; x++)
             real[(y + off) * M + x + off] = (float)(image[y * N + x] - bg);
@@ -428,7 +468,12 @@ static void prepare_plane_geom(gar_recon *r, int thread, const float *image, con
         gar_shift_phase(k, g->ox, (double)M, &ph_u[0][k + R], &ph_u[1][k + R]);
         gar_shift_phase(k, g->oy, (double)M, &ph_v[0][k + R], &ph_v[1][k + R]);
     }
-    memset(plane, 0, 3 * pp * sizeof(float));
+#ifdef GAR_HAVE_AVX512_GATHER
+    if (r->simd_plane) {
+        plane_rows_avx512(r, c, g, ph_u[0], ph_u[1], ph_v[0], ph_v[1], plane);
+        return;
+    }
+#endif
     /* Half the pixels: the plane of a real image is Hermitian, pixel −k the
      * conjugate of pixel k (the CTF is even, the shift phase's sines odd,
      * exactly so in floating point), so each is written twice. */
@@ -454,6 +499,9 @@ gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
 {
     gar_particle_geom g;
     gar_status st = particle_geom(r, meta, &g);
+    /* The pixels beyond kmax + a + 1 are never written (the slots of a
+     * batch are zeroed once), so a caller's plane is zeroed here. */
+    memset(plane, 0, 3 * r->plane_pixels * sizeof(float));
     if (st == GAR_OK)
         prepare_plane_geom(r, thread, image, &g, plane);
     return st;
