@@ -528,10 +528,11 @@ static inline int first_owned(int lo, int t, int T)
  * loop of fixed trip count that the CPU overlaps. The gathers prefetch each
  * voxel's data a fixed distance ahead within the queue, so the first few of
  * each flush go without: a long queue makes those few (512: 7 % faster than
- * 128, 1024 no better). The queue has room for a column of up to 8 voxels
- * beyond its flush mark, and slack entries that the gathers may read ahead
- * (zeroed at first: a position at the plane's centre and voxel 0, harmless
- * to read; later, earlier voxels'). */
+ * 128, 1024 no better). It is flushed once it holds more than
+ * GAR_VOXEL_QUEUE − 8 voxels, after a whole column (at most 2a√3 + 1 = 14
+ * voxels at the largest blob radius, 4), and has slack entries beyond that
+ * which the gathers may read ahead (zeroed at first: a position at the
+ * plane's centre and voxel 0, harmless to read; later, earlier voxels'). */
 #ifndef GAR_VOXEL_QUEUE
 #define GAR_VOXEL_QUEUE 512
 #endif
