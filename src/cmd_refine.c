@@ -512,9 +512,13 @@ static void advance(refine_run *r, double resolution, double changed)
     } else {
         s->stalls++;
     }
-    /* The finest step worth searching: about the angle the resolution subtends
-     * at the particle's radius. */
-    r->finest_step = fmax(0.5, (s->best_resolution_A / (0.5 * D)) * 180.0 / GAR_PI * 0.5);
+    /* The finest step worth searching: a quarter of the angle the resolution
+     * subtends at the particle's radius. Half of it (as before) ended the
+     * tii-64 benchmark one step coarser: one more local iteration there cost
+     * 14-20 % more time and gave a median angular error of 0.54° instead of
+     * 0.61° at SNR 1, 1.87° instead of 2.04° at SNR 0.2 (92.3 % within 5°
+     * instead of 90.8 %). */
+    r->finest_step = fmax(0.5, (s->best_resolution_A / (0.5 * D)) * 180.0 / GAR_PI * 0.25);
     if (s->stalls > 0) {
         if (s->angular_step_deg > r->finest_step) {
             s->angular_step_deg *= 0.5;
