@@ -14,6 +14,7 @@
 #include "gar_exactsum.h"
 #include "gar_log.h"
 #include "gar_mpi.h"
+#include "gar_partials.h"
 #include "gar_stack.h"
 #include "gar_sysinfo.h"
 
@@ -288,25 +289,15 @@ gar_status cmd_make_shards(gar_inputs *in, size_t size, cmd_shard **out, size_t 
 
 struct cmd_partials {
     gar_recon *rec;
-    gar_exactsum *acc;    /* a worker's, with exact sums; NULL otherwise */
-    int exact, rank, threads;
-    size_t chunk;         /* bytes per reduction call */
+    gar_partials *parts;
 };
 
-int cmd_exact_sums(const recon_settings *s, int size) { return s->reproducible && size >= 3; }
-
-/* The values an accumulator holds for volumes of nvox voxels: for each half
- * set the data (complex) at 3·nvox·(h−1), the weights 2·nvox further. */
-static size_t exact_values(size_t nvox) { return 6 * nvox; }
+int cmd_exact_sums(const recon_settings *s, int size) { return gar_partials_exact(s->reproducible, size); }
 
 size_t cmd_partials_memory_bytes(const gar_recon_config *cfg, const recon_settings *s, int rank, int size)
 {
-    size_t values = exact_values(gar_recon_config_voxels(cfg)), buffer = values * GAR_EXACT_LIMBS * sizeof(int64_t);
-    if (!cmd_exact_sums(s, size))
-        return 0;
-    if (buffer > (size_t)s->reduce_chunk_mb << 20)
-        buffer = (size_t)s->reduce_chunk_mb << 20;
-    return buffer + (rank != 0 ? gar_exactsum_bytes(values) : 0);
+    return gar_partials_memory_bytes(gar_recon_config_voxels(cfg), cmd_exact_sums(s, size),
+                                     (size_t)s->reduce_chunk_mb << 20, rank);
 }
 
 gar_status cmd_partials_create(gar_recon *rec, const recon_settings *s, int threads, int rank, int size,
@@ -318,16 +309,10 @@ gar_status cmd_partials_create(gar_recon *rec, const recon_settings *s, int thre
     if ((st = gar_calloc((void **)&p, 1, sizeof *p, "partial volumes")) != GAR_OK)
         return st;
     p->rec = rec;
-    p->exact = cmd_exact_sums(s, size);
-    p->rank = rank;
-    p->threads = threads;
-    p->chunk = (size_t)s->reduce_chunk_mb << 20;
-    /* Rank 0 inserts nothing: its volumes (a resumed checkpoint's sums) go
-     * into the reduction as floats, and it needs no accumulator. */
-    if (p->exact && rank != 0 &&
-        (st = gar_exactsum_create(exact_values(gar_recon_voxels(rec)), threads, &p->acc)) != GAR_OK) {
+    if ((st = gar_partials_create(gar_recon_voxels(rec), cmd_exact_sums(s, size), (size_t)s->reduce_chunk_mb << 20,
+                                  threads, rank, &p->parts)) != GAR_OK) {
         free(p);
-        return gar_error_context(st, "[mpi] reproducible = yes (set it to no for float sums, in less memory)");
+        return st;
     }
     *out = p;
     return GAR_OK;
@@ -337,83 +322,29 @@ void cmd_partials_destroy(cmd_partials **p)
 {
     if (p == NULL || *p == NULL)
         return;
-    gar_exactsum_destroy(&(*p)->acc);
+    gar_partials_destroy(&(*p)->parts);
     free(*p);
     *p = NULL;
 }
 
-/* Half set h's data (complex) or weights: the floats, their count, and
- * their place in the accumulator. */
-static float *volume(cmd_partials *p, int h, int weights, size_t *count, size_t *offset)
-{
-    size_t nvox = gar_recon_voxels(p->rec);
-    *count = weights ? nvox : 2 * nvox;
-    *offset = 3 * nvox * (size_t)(h - 1) + (weights ? 2 * nvox : 0);
-    return weights ? gar_recon_weight(p->rec, h) : gar_recon_data(p->rec, h);
-}
-
-static const char *const volume_name[2] = {"data", "weights"};
-
 gar_status cmd_partials_fold(cmd_partials *p)
 {
-    gar_status st;
-    size_t count, offset, n1, n2;
-    if (p->acc == NULL)
-        return GAR_OK;
-    if ((st = gar_recon_flush(p->rec)) != GAR_OK)   /* the GPUs' sums, into the floats */
-        return st;
-    for (int h = 1; h <= 2; h++)
-        for (int w = 0; w <= 1; w++) {
-            const float *x = volume(p, h, w, &count, &offset);
-            if ((st = gar_exactsum_add(p->acc, offset, x, count)) != GAR_OK)
-                return gar_error_context(st, "half set %d %s (with [mpi] reproducible = no the sums are floats)",
-                                         h, volume_name[w]);
-        }
-    n1 = gar_recon_count(p->rec, 1);
-    n2 = gar_recon_count(p->rec, 2);
-    gar_recon_clear(p->rec);
-    gar_recon_set_count(p->rec, 1, n1);
-    gar_recon_set_count(p->rec, 2, n2);
-    return GAR_OK;
+    gar_recon_partial v;
+    gar_status st = gar_recon_partial_view(p->rec, &v);
+    return st != GAR_OK ? st : gar_partials_fold(p->parts, &v);
 }
 
 gar_status cmd_partials_reduce(cmd_partials *p, double *extra, size_t n_extra)
 {
-    gar_status st = GAR_OK;
-    double sums[8];
-    size_t count, offset;
-    if (n_extra > 6)
-        return gar_error(GAR_ERR_INTERNAL, "cmd_partials_reduce: %zu extra sums", n_extra);
-    if ((st = gar_recon_flush(p->rec)) != GAR_OK)
-        return st;
-    for (int h = 1; h <= 2; h++)
-        for (int w = 0; w <= 1; w++) {
-            float *x = volume(p, h, w, &count, &offset);
-            if (p->exact)
-                st = gar_mpi_reduce_exact(p->acc, offset, x, count, 0, p->chunk, p->threads);
-            else
-                st = gar_mpi_reduce_float_sum(x, count, 0, p->chunk);
-            if (st != GAR_OK)
-                return gar_error_context(st, "half set %d %s", h, volume_name[w]);
-        }
-    sums[0] = (double)gar_recon_count(p->rec, 1);
-    sums[1] = (double)gar_recon_count(p->rec, 2);
-    memcpy(sums + 2, extra, n_extra * sizeof *extra);
-    if ((st = gar_mpi_reduce_sum(sums, sums, 2 + n_extra, 0, sizeof sums)) != GAR_OK)
-        return st;
-    if (p->rank == 0) {
-        gar_recon_set_count(p->rec, 1, (size_t)sums[0]);
-        gar_recon_set_count(p->rec, 2, (size_t)sums[1]);
-        memcpy(extra, sums + 2, n_extra * sizeof *extra);
-    }
-    return GAR_OK;
+    gar_recon_partial v;
+    gar_status st = gar_recon_partial_view(p->rec, &v);
+    return st != GAR_OK ? st : gar_partials_reduce(p->parts, &v, extra, n_extra);
 }
 
 void cmd_partials_clear(cmd_partials *p)
 {
-    gar_recon_clear(p->rec);
-    if (p->acc != NULL)
-        gar_exactsum_clear(p->acc);
+    gar_recon_reset(p->rec);
+    gar_partials_clear(p->parts);
 }
 
 void cmd_log_spread(const gar_sched *sched, int size)

@@ -180,9 +180,11 @@ static void checkpoint_shape(const ckpt_ctx *c, gar_checkpoint *k)
     k->n_shards = c->n_shards;
     k->particles = c->particles;
     k->nvox = gar_recon_voxels(c->rec);
+    gar_recon_partial v;
+    gar_recon_partial_view(c->rec, &v);   /* the GPUs' sums are flushed before a checkpoint */
     for (int h = 0; h < 2; h++) {
-        k->G[h] = gar_recon_data(c->rec, h + 1);
-        k->W[h] = gar_recon_weight(c->rec, h + 1);
+        k->G[h] = v.data[h];
+        k->W[h] = v.weight[h];
     }
 }
 
@@ -447,8 +449,11 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
         k.done = resumed_done;
         if ((st = gar_checkpoint_load(ck.path, &k)) != GAR_OK)
             goto checked;
-        gar_recon_set_count(rec, 1, (size_t)k.count[0]);
-        gar_recon_set_count(rec, 2, (size_t)k.count[1]);
+        gar_recon_partial v;
+        if ((st = gar_recon_partial_view(rec, &v)) != GAR_OK)
+            goto checked;
+        v.count[0] = (size_t)k.count[0];
+        v.count[1] = (size_t)k.count[1];
         fig.skipped = (size_t)k.skipped;
         size_t finished = 0;
         for (size_t i = 0; i < ck.n_shards; i++)

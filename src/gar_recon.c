@@ -354,18 +354,31 @@ size_t gar_recon_count(const gar_recon *r, int half)
 {
     return half == 1 ? r->count[0] : half == 2 ? r->count[1] : r->count[0] + r->count[1];
 }
-void gar_recon_set_count(gar_recon *r, int half, size_t n) { r->count[half == 2] = n; }
 
-void gar_recon_clear(gar_recon *r)
+gar_status gar_recon_partial_view(gar_recon *r, gar_recon_partial *view)
 {
+    gar_status st = gar_recon_flush(r);
+    for (int h = 0; h < 2; h++) {
+        view->data[h] = r->G[h];
+        view->weight[h] = r->W[h];
+    }
+    view->count = r->count;
+    view->nvox = r->nvox;
+    view->padded = r->M;
+    return st;
+}
+
+gar_status gar_recon_reset(gar_recon *r)
+{
+    /* The GPUs' pending sums come into the host volumes first, and go with them. */
+    gar_status st = gar_recon_flush(r);
     for (int h = 0; h < 2; h++) {
         volume_zero(r->G[h], r->nvox * 2 * sizeof(float), r->threads);
         volume_zero(r->W[h], r->nvox * sizeof(float), r->threads);
         r->count[h] = 0;
     }
+    return st;
 }
-float *gar_recon_data(gar_recon *r, int half) { return r->G[half == 2]; }
-float *gar_recon_weight(gar_recon *r, int half) { return r->W[half == 2]; }
 size_t gar_recon_size(const gar_recon *r) { return r->M; }
 size_t gar_recon_voxels(const gar_recon *r) { return r->nvox; }
 int gar_recon_plane_radius(const gar_recon *r) { return r->R; }

@@ -100,11 +100,26 @@ void gar_recon_timings(const gar_recon *r, double *prepare, double *insert, doub
 
 /* Particles inserted so far into half set 1 and 2 (half 0: both). */
 size_t gar_recon_count(const gar_recon *r, int half);
-/* Set the count of a half set, after the volumes of several processes were
- * summed into this one. */
-void gar_recon_set_count(gar_recon *r, int half, size_t n);
-/* Zero the sums and counts (a worker's, once rank 0 holds them in a checkpoint). */
-void gar_recon_clear(gar_recon *r);
+
+/* The partial sums of a reconstructor: what a reduction over processes
+ * (mpi/gar_partials.h) and a checkpoint read and write. The arrays are the
+ * reconstructor's own (valid until it is destroyed); the counts may be
+ * written, after the sums of several processes were added into this one. */
+typedef struct gar_recon_partial {
+    float *data[2];     /* half set 1, 2: G, complex interleaved, 2 × nvox floats */
+    float *weight[2];   /* half set 1, 2: W, nvox floats */
+    size_t *count;      /* particles in half set 1 and 2: count[0], count[1] */
+    size_t nvox;        /* M × M × (M/2+1) */
+    size_t padded;      /* M */
+} gar_recon_partial;
+/* The view, once the GPUs' queued batches are added into the host sums
+ * (gar_recon_flush). Call it again after inserting more. */
+gar_status gar_recon_partial_view(gar_recon *r, gar_recon_partial *view);
+/* Zero the sums (the GPUs' pending ones too) and the counts, keeping the
+ * plans, tables, threads and devices: the reconstructor is ready for a new
+ * pass with the same configuration (refine: one reconstructor a run, reset
+ * each iteration; a worker once rank 0 holds its sums in a checkpoint). */
+gar_status gar_recon_reset(gar_recon *r);
 
 /* The map from half set 1 or 2, or both (half = 0): symmetrise the volume if
  * so configured, F = G / max(W, floor) with the floor 1/1000 of the shell's
@@ -113,10 +128,6 @@ void gar_recon_clear(gar_recon *r);
  * accumulated sums, so it may be called for each half and for both. */
 gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out);
 
-/* Raw access for tests and for the reductions: the half set's data (complex,
- * interleaved) and weights, M × M × (M/2+1) entries each. */
-float *gar_recon_data(gar_recon *r, int half);
-float *gar_recon_weight(gar_recon *r, int half);
 size_t gar_recon_size(const gar_recon *r);   /* M */
 size_t gar_recon_voxels(const gar_recon *r); /* M × M × (M/2+1) */
 

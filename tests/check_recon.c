@@ -161,7 +161,9 @@ static void gather_vs_scatter(double radius)
                         W[idx] += b * pc2;
                     }
         }
-    const float *Gg = gar_recon_data(r, s.meta[0].half_set), *Wg = gar_recon_weight(r, s.meta[0].half_set);
+    gar_recon_partial view;
+    ck_assert_int_eq(gar_recon_partial_view(r, &view), GAR_OK);
+    const float *Gg = view.data[s.meta[0].half_set - 1], *Wg = view.weight[s.meta[0].half_set - 1];
     double num = 0, den = 0, wnum = 0, wden = 0;
     for (size_t i = 0; i < nvox; i++) {
         num += (G[2 * i] - Gg[2 * i]) * (G[2 * i] - Gg[2 * i]) + (G[2 * i + 1] - Gg[2 * i + 1]) * (G[2 * i + 1] - Gg[2 * i + 1]);
