@@ -1,0 +1,47 @@
+/* garner: a file (or folder) appears under its name only when complete.
+ *
+ * Every output is written under a temporary name beside its final one and
+ * renamed into place: rename(2) within a folder is atomic, so a crash, a
+ * full disk or a signal never leaves a complete-looking name on a partial
+ * file, and a reader sees the old file or the new one, never a mix.
+ *
+ *   gar_atomic a;
+ *   if ((st = gar_atomic_begin(&a, path, 0)) != GAR_OK) return st;
+ *   ... write a.tmp ...
+ *   st = ok ? gar_atomic_commit(&a) : (gar_atomic_abort(&a), st);
+ *
+ * The temporary name holds the process id, so two processes writing the same
+ * file never share a temporary. */
+#ifndef GAR_ATOMIC_H
+#define GAR_ATOMIC_H
+
+#include "gar_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GAR_ATOMIC_PATH 4096
+
+typedef struct gar_atomic {
+    char path[GAR_ATOMIC_PATH];        /* the final name */
+    char tmp[GAR_ATOMIC_PATH + 64];    /* where to write */
+    int active;                        /* begun, neither committed nor aborted */
+} gar_atomic;
+
+/* The temporary name for `path`: "PATH.tmp-PID", or with hidden set
+ * "DIR/.NAME.tmp-PID" (outputs inside a result folder, where a visible
+ * temporary would look like a result). GAR_ERR_OUTPUT for a name too long.
+ * Creates nothing. */
+gar_status gar_atomic_begin(gar_atomic *a, const char *path, int hidden);
+/* Rename the temporary into place (replacing what was there); on failure
+ * the temporary is removed and the error names both and the reason. */
+gar_status gar_atomic_commit(gar_atomic *a);
+/* Remove the temporary (a file, or an empty folder) if begun and not
+ * committed; safe to call twice or after commit. */
+void gar_atomic_abort(gar_atomic *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
