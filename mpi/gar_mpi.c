@@ -226,6 +226,59 @@ gar_status gar_mpi_reduce_exact(const gar_exactsum *acc, size_t offset, float *x
     return st;
 }
 
+gar_status gar_mpi_gather_rows(const void *rows, size_t n_rows, size_t row_bytes, int root, void **all,
+                               size_t *n_all)
+{
+    int rank, size, mine, ok = 1;
+    int *counts = NULL, *displs = NULL;
+    MPI_Datatype row;
+    gar_status st = GAR_OK;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    *all = NULL;
+    *n_all = 0;
+    mine = n_rows <= INT_MAX ? (int)n_rows : -1;
+    if (rank == root && ((st = gar_alloc((void **)&counts, (size_t)size, sizeof *counts, "row counts")) != GAR_OK ||
+                         (st = gar_alloc((void **)&displs, (size_t)size, sizeof *displs, "row offsets")) != GAR_OK))
+        ok = 0;
+    /* Every rank learns whether root can take the rows: none waits alone. */
+    if (!gar_mpi_bcast_int(ok, root))
+        goto done;
+    MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, root, MPI_COMM_WORLD);
+    if (rank == root) {
+        size_t total = 0;
+        for (int r = 0; r < size && ok; r++) {
+            if (counts[r] < 0 || total + (size_t)counts[r] > INT_MAX) {
+                st = gar_error(GAR_ERR_INTERNAL, "gar_mpi_gather_rows: more than %d rows", INT_MAX);
+                ok = 0;
+                break;
+            }
+            displs[r] = (int)total;
+            total += (size_t)counts[r];
+        }
+        if (ok && total > 0 && (st = gar_alloc(all, total, row_bytes, "gathered rows")) != GAR_OK)
+            ok = 0;
+        *n_all = ok ? total : 0;
+    }
+    if (!gar_mpi_bcast_int(ok, root))
+        goto done;
+    MPI_Type_contiguous((int)row_bytes, MPI_BYTE, &row);
+    MPI_Type_commit(&row);
+    MPI_Gatherv(rows, mine, row, *all, counts, displs, row, root, MPI_COMM_WORLD);
+    MPI_Type_free(&row);
+done:
+    if (!ok && rank == root) {
+        free(*all);
+        *all = NULL;
+        *n_all = 0;
+    }
+    free(counts);
+    free(displs);
+    if (!ok && st == GAR_OK)
+        st = gar_error(GAR_ERR_INTERNAL, "gar_mpi_gather_rows: rank %d could not take the rows", root);
+    return st;
+}
+
 gar_status gar_mpi_agree(gar_status local, int *first)
 {
     int rank, size, mine, lowest, code = (int)local;

@@ -94,6 +94,15 @@ gar_status gar_mpi_reduce_float_sum(float *data, size_t count, int root, size_t 
 gar_status gar_mpi_reduce_exact(const gar_exactsum *acc, size_t offset, float *x, size_t count, int root,
                                 size_t chunk_bytes, int threads);
 
+/* Collective: every rank's n_rows rows of row_bytes bytes each to root,
+ * where *all receives them all, rank by rank in rank order, and *n_all their
+ * number; the caller frees *all (NULL when there are none). On other ranks
+ * *all is NULL and *n_all 0. For results that each rank computed for a few
+ * items of a list (refine's poses: index and pose), in place of a sum over
+ * a whole list. Rows per rank and in all at most INT_MAX. */
+gar_status gar_mpi_gather_rows(const void *rows, size_t n_rows, size_t row_bytes, int root, void **all,
+                               size_t *n_all);
+
 /* Every rank passes its own status; all get back the status of the lowest
  * rank that failed (GAR_OK if none) and that rank in *first (-1 if none).
  * Collective. */

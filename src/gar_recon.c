@@ -377,6 +377,9 @@ gar_status gar_recon_reset(gar_recon *r)
         volume_zero(r->W[h], r->nvox * sizeof(float), r->threads);
         r->count[h] = 0;
     }
+    /* Batches go to the GPUs in turn from the first again, as in a new
+     * reconstructor: the device sums, and so the map, are the same. */
+    r->gpu_next = 0;
     return st;
 }
 size_t gar_recon_size(const gar_recon *r) { return r->M; }

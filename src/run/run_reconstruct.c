@@ -1,54 +1,30 @@
-/* garner reconstruct: particles with known poses into a map, half maps and FSC. */
-#include <getopt.h>
-#include <signal.h>
-#include <unistd.h>
+/* garner reconstruct, the run: particles with known poses into a map, half
+ * maps and FSC, with checkpoints (see gar_run.h; the command line:
+ * src/cli/cmd_reconstruct.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
-#include "cmd_common.h"
 #include "gar_checkpoint.h"
-#include "gar_cli.h"
 #include "gar_fsc.h"
 #include "gar_inputs.h"
 #include "gar_log.h"
 #include "gar_mpi.h"
 #include "gar_mrc.h"
 #include "gar_outdir.h"
-#include "gar_params.h"
+#include "gar_partials.h"
 #include "gar_plot.h"
 #include "gar_recon.h"
+#include "gar_run.h"
+#include "gar_stack.h"
 #include "gar_symmetry.h"
 #include "gar_sysinfo.h"
-
-static const char reconstruct_help[] =
-    "usage: garner reconstruct PARAMS [--set section.key=value ...]\n"
-    "\n"
-    "Reconstruct a map from the particle stacks named in the parameter file,\n"
-    "with the poses, shifts and CTF parameters stored in them, by gather-based\n"
-    "direct Fourier inversion with a Kaiser-Bessel blob. Writes into [output] dir:\n"
-    "  map.mrc         both half sets\n"
-    "  half1.mrc       half set 1 (rlnRandomSubset 1)\n"
-    "  half2.mrc       half set 2\n"
-    "  fsc.csv         shell, resolution (Å), FSC between the half maps\n"
-    "                  (and against [reconstruct] reference, if given)\n"
-    "  fsc.png         the FSC curve with the 0.143 line and the resolution\n"
-    "  slices.png      three central sections of the map\n"
-    "  summary.json    particles, resolution, time, rate, memory, parameters\n"
-    "  params.ini      the parameter file as given; params-effective.ini with\n"
-    "                  every key's value (defaults and --set included)\n"
-    "The folder appears only when complete. docs/PARAMETERS.md lists every key.\n"
-    "\n"
-    "SIGTERM or SIGUSR1 (Slurm's --signal), or [output] checkpoint_minutes, writes\n"
-    "a checkpoint DIR.checkpoint.h5 beside the output folder; after a signal garner\n"
-    "exits 75 and --resume continues from the checkpoint.\n"
-    "\n"
-    "options:\n"
-    "  --set section.key=value   override a parameter (repeatable)\n"
-    "  --resume                  continue from the checkpoint of an interrupted run\n"
-    "  -h, --help                this help\n";
+#include "run_files.h"
+#include "run_settings.h"
+#include "run_shards.h"
 
 typedef struct run_figures {
     size_t used[2], skipped;
@@ -88,10 +64,10 @@ static gar_status write_summary(const char *path, const gar_params *p, const run
     fprintf(f, "  \"gpu_inserters\": %zu,\n", r->gpu_inserters);
     if (r->gpu_variant[0]) {
         fprintf(f, "  \"gpu_variant\": ");
-        cmd_json_string(f, r->gpu_variant);
+        run_json_string(f, r->gpu_variant);
         fprintf(f, ",\n");
     }
-    cmd_json_parameters(f, p);
+    run_json_parameters(f, p);
     fprintf(f, "}\n");
     if (fclose(f) != 0)
         return gar_error(GAR_ERR_IO, "%s: write failed", path);
@@ -99,100 +75,69 @@ static gar_status write_summary(const char *path, const gar_params *p, const run
 }
 
 
-/* A batch of images and metadata read from a stack. */
-typedef struct batch_buf {
-    float *images;
-    gar_particle *meta;
-    size_t batch, npix;
-} batch_buf;
-
-/* Read, filter and insert particles [first0, first0 + count) of one stack,
- * batch by batch (one contiguous HDF5 read each). *done counts particles. */
-static gar_status insert_range(gar_stack *stack, size_t first0, size_t count, gar_recon *rec,
-                               const recon_settings *s, batch_buf *b, run_figures *fig,
-                               gar_progress *progress, size_t *done)
-{
-    gar_status st;
-    const size_t npix = b->npix, end = first0 + count;
-    for (size_t first = first0; first < end; first += b->batch) {
-        size_t cnt = end - first < b->batch ? end - first : b->batch, kept = 0;
-        double t0 = gar_wall_seconds();
-        if ((st = gar_stack_read_images(stack, first, cnt, b->images)) != GAR_OK ||
-            (st = gar_stack_read_meta(stack, first, cnt, b->meta)) != GAR_OK)
-            return st;
-        fig->t_read += gar_wall_seconds() - t0;
-        for (size_t i = 0; i < cnt; i++) {
-            if (!gar_image_is_finite(b->images + i * npix, npix)) {
-                if (!s->skip_nonfinite)
-                    return gar_error(GAR_ERR_DATA, "%s: particle %zu: image holds NaN or Inf (set "
-                                     "[input] nonfinite = skip to leave such particles out)",
-                                     gar_stack_path(stack), first + i);
-                fig->skipped++;
-                continue;
-            }
-            if (kept != i) {
-                memcpy(b->images + kept * npix, b->images + i * npix, npix * sizeof(float));
-                b->meta[kept] = b->meta[i];
-            }
-            kept++;
-        }
-        if (kept > 0 && (st = gar_recon_insert(rec, b->images, b->meta, kept)) != GAR_OK)
-            return gar_error_context(st, "%s: particles %zu-%zu", gar_stack_path(stack), first, first + cnt - 1);
-        *done += cnt;
-        gar_progress_update(progress, *done);
-    }
-    return GAR_OK;
-}
-
-
-
-/* What a checkpoint needs to know about the run. */
-typedef struct ckpt_ctx {
+/* A reconstruction's pass and what its checkpoints need to know. */
+typedef struct recon_pass {
     const recon_settings *s;
     gar_recon *rec;
-    cmd_partials *parts;
+    gar_partials *parts;
     run_figures *fig;
-    gar_sched *sched;
-    gar_progress *progress;
     int rank, size;
     char path[4096];
     size_t box, shard_size, n_shards, particles;
     double every_s, last;
-} ckpt_ctx;
+} recon_pass;
+
+/* A worker, or the one process: insert a batch. */
+static gar_status insert_batch(void *arg, run_batch *b)
+{
+    recon_pass *c = arg;
+    gar_status st = gar_recon_insert(c->rec, b->images, b->meta, b->count);
+    if (st != GAR_OK)
+        return gar_error_context(st, "%s: particles %zu-%zu", b->path, b->first, b->first + b->span - 1);
+    return GAR_OK;
+}
+
+/* After each shard: with exact sums, fold it into the accumulator. */
+static gar_status fold_shard(void *arg)
+{
+    recon_pass *c = arg;
+    gar_recon_partial v;
+    gar_status st = gar_recon_partial_view(c->rec, &v);
+    return st != GAR_OK ? st : gar_partials_fold(c->parts, &v);
+}
 
 static int want_checkpoint(void *arg)
 {
-    const ckpt_ctx *c = arg;
-    return cmd_stop_signal != 0 || (c->every_s > 0 && gar_wall_seconds() - c->last >= c->every_s);
+    const recon_pass *c = arg;
+    return run_stop_signal != 0 || (c->every_s > 0 && gar_wall_seconds() - c->last >= c->every_s);
 }
 
-static void shard_progress(size_t handed_out, void *arg)
+/* The checkpoint's shape, and its volumes from the view (flushed). */
+static gar_status checkpoint_shape(const recon_pass *c, gar_checkpoint *k, gar_recon_partial *v)
 {
-    gar_progress_update(((ckpt_ctx *)arg)->progress, handed_out);
-}
-
-static void checkpoint_shape(const ckpt_ctx *c, gar_checkpoint *k)
-{
+    gar_status st = gar_recon_partial_view(c->rec, v);
     memset(k, 0, sizeof *k);
     k->box = c->box;
-    k->padded = gar_recon_size(c->rec);
+    k->padded = v->padded;
     k->shard_size = c->shard_size;
     k->n_shards = c->n_shards;
     k->particles = c->particles;
-    k->nvox = gar_recon_voxels(c->rec);
-    gar_recon_partial v;
-    gar_recon_partial_view(c->rec, &v);   /* the GPUs' sums are flushed before a checkpoint */
+    k->nvox = v->nvox;
     for (int h = 0; h < 2; h++) {
-        k->G[h] = v.data[h];
-        k->W[h] = v.weight[h];
+        k->G[h] = v->data[h];
+        k->W[h] = v->weight[h];
     }
+    return st;
 }
 
 /* Collective: the partial volumes, counts and skips of all ranks summed on rank 0. */
-static gar_status reduce_partials(ckpt_ctx *c)
+static gar_status reduce_partials(recon_pass *c)
 {
     double skipped = (double)c->fig->skipped;
-    gar_status st = cmd_partials_reduce(c->parts, &skipped, 1);
+    gar_recon_partial v;
+    gar_status st = gar_recon_partial_view(c->rec, &v);
+    if (st == GAR_OK)
+        st = gar_partials_reduce(c->parts, &v, &skipped, 1);
     if (st == GAR_OK && c->rank == 0)
         c->fig->skipped = (size_t)skipped;
     return st;
@@ -201,29 +146,33 @@ static gar_status reduce_partials(ckpt_ctx *c)
 /* Collective: sum every rank's work so far into rank 0, which writes the
  * checkpoint; the workers start again from zero. GAR_ERR_CHECKPOINT if the run
  * is to stop (a signal reached rank 0), GAR_OK to go on. */
-static gar_status take_checkpoint(ckpt_ctx *c)
+static gar_status take_checkpoint(void *arg, const unsigned char *done)
 {
+    recon_pass *c = arg;
     gar_status st = GAR_OK;
     int stop;
     if (c->size > 1) {
         st = reduce_partials(c);
         if (st == GAR_OK && c->rank != 0) {
-            cmd_partials_clear(c->parts);
+            st = gar_recon_reset(c->rec);
+            gar_partials_clear(c->parts);
             c->fig->skipped = 0;
         }
     }
-    if (st == GAR_OK && c->rank == 0 && (st = gar_recon_flush(c->rec)) == GAR_OK) {
+    if (st == GAR_OK && c->rank == 0) {
         gar_checkpoint k;
-        checkpoint_shape(c, &k);
-        k.count[0] = gar_recon_count(c->rec, 1);
-        k.count[1] = gar_recon_count(c->rec, 2);
-        k.skipped = c->fig->skipped;
-        k.done = (unsigned char *)gar_sched_done(c->sched);
-        st = gar_checkpoint_save(c->path, &k);
+        gar_recon_partial v;
+        if ((st = checkpoint_shape(c, &k, &v)) == GAR_OK) {
+            k.count[0] = v.count[0];
+            k.count[1] = v.count[1];
+            k.skipped = c->fig->skipped;
+            k.done = (unsigned char *)done;
+            st = gar_checkpoint_save(c->path, &k);
+        }
     }
     if ((st = gar_mpi_agree_report(st, c->size)) != GAR_OK)
         return st;
-    stop = c->size > 1 ? gar_mpi_bcast_int(cmd_stop_signal != 0, 0) : cmd_stop_signal != 0;
+    stop = c->size > 1 ? gar_mpi_bcast_int(run_stop_signal != 0, 0) : run_stop_signal != 0;
     c->last = gar_wall_seconds();
     if (stop)
         return gar_error(GAR_ERR_CHECKPOINT, "stopped by a signal: checkpoint written to %s; run again with "
@@ -232,85 +181,26 @@ static gar_status take_checkpoint(ckpt_ctx *c)
     return GAR_OK;
 }
 
-/* Insert this rank's share. The stacks are cut into shards; with one process
- * it works through them itself, with several rank 0 hands them out on request
- * and the others insert what they get. Shards done in a resumed checkpoint are
- * skipped. A checkpoint is taken between shards when asked for. */
-static gar_status distribute(gar_inputs *in, ckpt_ctx *c, const unsigned char *resumed_done, size_t box)
+/* Insert this rank's share (run_shards.h): shards done in a resumed
+ * checkpoint are skipped, a checkpoint is taken between shards when asked for. */
+static gar_status distribute(gar_inputs *in, recon_pass *c, const unsigned char *resumed_done)
 {
-    gar_status st = GAR_OK;
-    const recon_settings *s = c->s;
-    batch_buf b = {NULL, NULL, (size_t)s->batch, box * box};
-    cmd_shard *shards = NULL;
-    size_t done = 0;
-    if (c->rank != 0 || c->size == 1) {
-        if ((st = gar_alloc((void **)&b.images, b.batch, b.npix * sizeof(float), "particle batch")) != GAR_OK ||
-            (st = gar_alloc((void **)&b.meta, b.batch, sizeof *b.meta, "metadata batch")) != GAR_OK)
-            goto done;
-    }
-    if ((st = cmd_make_shards(in, c->shard_size, &shards, &c->n_shards)) != GAR_OK ||
-        (st = gar_sched_create(c->n_shards, &c->sched)) != GAR_OK)
-        goto done;
+    gar_status st;
+    run_shards *shards = NULL;
+    const run_shard_plan plan = {"reconstruct", 10.0, (size_t)c->s->batch, c->s->skip_nonfinite, &c->fig->skipped,
+                                 &c->fig->t_read, insert_batch, fold_shard, want_checkpoint, take_checkpoint, c};
+    if ((st = run_shards_create(in, c->shard_size, &shards)) != GAR_OK)
+        return st;
     if (resumed_done != NULL)
         for (size_t k = 0; k < c->n_shards; k++)
             if (resumed_done[k])
-                gar_sched_mark_done(c->sched, k);
-    if (c->size == 1) {
-        long k;
-        c->progress = gar_progress_create("reconstruct", "shards", c->n_shards, 10.0);
-        for (size_t n = 0;;) {
-            if (want_checkpoint(c) && (st = take_checkpoint(c)) != GAR_OK)
-                break;
-            if ((st = gar_sched_next(c->sched, &k)) != GAR_OK || k < 0)
-                break;
-            const cmd_shard *sh = &shards[k];
-            if ((st = insert_range(gar_inputs_stack(in, sh->stack), sh->first, sh->count, c->rec, s, &b,
-                                   c->fig, NULL, &done)) != GAR_OK ||
-                (st = cmd_partials_fold(c->parts)) != GAR_OK)
-                break;
-            gar_sched_mark_done(c->sched, (size_t)k);
-            gar_progress_update(c->progress, ++n);
-            cmd_test_shard_pause(&cmd_stop_signal);
-        }
-    } else if (c->rank == 0) {
-        gar_log_info("%zu shards of up to %zu particles for %d workers", c->n_shards, c->shard_size, c->size - 1);
-        c->progress = gar_progress_create("reconstruct", "shards", c->n_shards, 10.0);
-        while ((st = gar_sched_serve(c->sched, 2e-3, shard_progress, want_checkpoint, c)) == GAR_ERR_CHECKPOINT)
-            if ((st = take_checkpoint(c)) != GAR_OK)
-                break;
-        if (st == GAR_OK)
-            cmd_log_spread(c->sched, c->size);
-    } else {
-        long k;
-        while ((st = gar_sched_next(c->sched, &k)) == GAR_OK && k != -1) {
-            if (k == -2) {
-                if ((st = take_checkpoint(c)) != GAR_OK)
-                    break;
-                continue;
-            }
-            const cmd_shard *sh = &shards[k];
-            st = insert_range(gar_inputs_stack(in, sh->stack), sh->first, sh->count, c->rec, s, &b, c->fig,
-                              NULL, &done);
-            if (st == GAR_OK)
-                st = cmd_partials_fold(c->parts);
-            if (st != GAR_OK) {
-                gar_sched_fail(c->sched, st);
-                break;
-            }
-            cmd_test_shard_pause(&cmd_stop_signal);
-        }
-    }
-    if (st == GAR_OK)
-        gar_progress_finish(&c->progress);
-done:
-    gar_progress_destroy(&c->progress);
-    free(shards);
-    free(b.images);
-    free(b.meta);
+                run_shards_mark_done(shards, k);
+    st = run_shards_drive(shards, c->rank, c->size, &plan);
+    run_shards_destroy(&shards);
     return st;
 }
 
-static gar_status run(gar_params *p, const char *params_path, int resume, int rank, int size)
+gar_status gar_run_reconstruct(gar_params *p, const char *params_path, int resume, int rank, int size)
 {
     gar_status st = GAR_OK;
     recon_settings s;
@@ -324,17 +214,17 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     const gar_optics *optics;
     gar_recon_config cfg;
     run_figures fig;
-    ckpt_ctx ck;
+    recon_pass ck;
     unsigned char *resumed_done = NULL;
     char loc[512], mem_src[128], need[32], avail[32];
     double t0 = gar_wall_seconds();
 
     memset(&fig, 0, sizeof fig);
     memset(&ck, 0, sizeof ck);
-    if ((st = cmd_read_recon_settings(p, &s)) != GAR_OK)
+    if ((st = run_read_recon_settings(p, &s)) != GAR_OK)
         goto checked;
     if ((st = gar_symmetry_create(s.symmetry, &sym)) != GAR_OK) {
-        cmd_where(p, "reconstruct", "symmetry", loc, sizeof loc);
+        run_where(p, "reconstruct", "symmetry", loc, sizeof loc);
         gar_error_context(st, "%s", loc);
         goto checked;
     }
@@ -349,13 +239,13 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
         goto checked;
     }
     if (s.ctf && !(gar_inputs_columns(in) & GAR_COL_CTF)) {
-        cmd_where(p, "reconstruct", "ctf", loc, sizeof loc);
+        run_where(p, "reconstruct", "ctf", loc, sizeof loc);
         st = gar_error(GAR_ERR_DATA, "%s = yes, but the stacks hold no defocus columns; set it to no for "
                        "data without a CTF", loc);
         goto checked;
     }
     if (s.max_res > 0 && s.max_res < 2.0 * fig.pixel - 1e-9) {
-        cmd_where(p, "reconstruct", "max_resolution", loc, sizeof loc);
+        run_where(p, "reconstruct", "max_resolution", loc, sizeof loc);
         st = gar_error(GAR_ERR_USAGE, "%s: %g Å is finer than Nyquist (%g Å for %g Å pixels)", loc, s.max_res,
                        2.0 * fig.pixel, fig.pixel);
         goto checked;
@@ -364,7 +254,7 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
         if ((st = gar_mrc_read(s.reference, &ref)) != GAR_OK)
             goto checked;
         if (ref->nx != box || ref->ny != box || ref->nz != box) {
-            cmd_where(p, "reconstruct", "reference", loc, sizeof loc);
+            run_where(p, "reconstruct", "reference", loc, sizeof loc);
             st = gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
                            s.reference, ref->nx, ref->ny, ref->nz, box, box);
             goto checked;
@@ -374,7 +264,7 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     /* Gather the optics of every stack (groups are numbered per stack, and
      * garner's import numbers them from RELION's, so they agree across stacks). */
     optics = gar_stack_optics(gar_inputs_stack(in, 0), &n_optics);
-    cmd_recon_config(&s, box, fig.pixel, optics, n_optics, sym, &cfg);
+    run_recon_config(&s, box, fig.pixel, optics, n_optics, sym, &cfg);
     fig.threads = cfg.threads;
     fig.padded = gar_recon_padded_size(box, cfg.pad);
 
@@ -384,7 +274,7 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
      * largest. */
     {
         const size_t common = gar_recon_memory_bytes(&cfg) + cfg.batch * box * box * sizeof(float);
-        const size_t exact = cmd_partials_memory_bytes(&cfg, &s, rank, size);
+        const size_t exact = run_partials_memory_bytes(&cfg, &s, rank, size);
         size_t avail_bytes = gar_available_memory(mem_src, sizeof mem_src);
         char exact_note[96] = "", exact_bytes[32];
         fig.memory_estimate = common + exact;
@@ -403,9 +293,9 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
             goto checked;
         }
         if (rank == 0 && size > 1)
-            gar_format_bytes((double)(common + cmd_partials_memory_bytes(&cfg, &s, 1, size)), need, sizeof need);
+            gar_format_bytes((double)(common + run_partials_memory_bytes(&cfg, &s, 1, size)), need, sizeof need);
     }
-    cmd_where(p, "output", "dir", loc, sizeof loc);
+    run_where(p, "output", "dir", loc, sizeof loc);
     if (rank == 0 && (st = gar_outdir_begin(s.out_dir, s.overwrite, s.stacks, s.n_stacks, loc, &out)) != GAR_OK)
         goto checked;
     gar_log_info("%zu particles, %zu px at %.4g Å/px, padded %zu, symmetry %s (%s), CTF %s, %d rank%s × "
@@ -414,9 +304,9 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
                  s.sym_volume ? "volume" : "insert", s.ctf ? "yes" : "no", size, size > 1 ? "s" : "",
                  cfg.threads, need, avail);
     if (rank == 0 || size == 1)
-        cmd_log_devices(&s, NULL);
+        run_log_devices(&s, NULL);
     if ((st = gar_recon_create(&cfg, &rec)) != GAR_OK ||
-        (st = cmd_partials_create(rec, &s, cfg.threads, rank, size, &ck.parts)) != GAR_OK)
+        (st = run_partials_create(rec, &s, cfg.threads, rank, size, &ck.parts)) != GAR_OK)
         goto checked;
     /* Shards: the unit of work handed out, and of the checkpoints. */
     ck.s = &s;
@@ -428,13 +318,7 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     ck.particles = gar_inputs_count(in);
     ck.every_s = s.checkpoint_minutes * 60.0;
     ck.last = gar_wall_seconds();
-    ck.shard_size = (size_t)s.shard_size;
-    if (ck.shard_size == 0) {
-        size_t parts = size > 1 ? 8 * (size_t)(size - 1) : 64;
-        ck.shard_size = (ck.particles + parts - 1) / parts;
-        if (ck.shard_size < (size_t)s.batch)
-            ck.shard_size = (size_t)s.batch;
-    }
+    ck.shard_size = run_shard_size(s.shard_size, ck.particles, size, 8, 64, (size_t)s.batch);
     for (size_t i = 0; i < gar_inputs_n_stacks(in); i++)
         ck.n_shards += (gar_stack_count(gar_inputs_stack(in, i)) + ck.shard_size - 1) / ck.shard_size;
     snprintf(ck.path, sizeof ck.path, "%s", s.out_dir);
@@ -443,14 +327,12 @@ static gar_status run(gar_params *p, const char *params_path, int resume, int ra
     strncat(ck.path, ".checkpoint.h5", sizeof ck.path - strlen(ck.path) - 1);
     if (resume && rank == 0) {
         gar_checkpoint k;
-        checkpoint_shape(&ck, &k);
-        if ((st = gar_calloc((void **)&resumed_done, ck.n_shards ? ck.n_shards : 1, 1, "shard flags")) != GAR_OK)
+        gar_recon_partial v;
+        if ((st = checkpoint_shape(&ck, &k, &v)) != GAR_OK ||
+            (st = gar_calloc((void **)&resumed_done, ck.n_shards ? ck.n_shards : 1, 1, "shard flags")) != GAR_OK)
             goto checked;
         k.done = resumed_done;
         if ((st = gar_checkpoint_load(ck.path, &k)) != GAR_OK)
-            goto checked;
-        gar_recon_partial v;
-        if ((st = gar_recon_partial_view(rec, &v)) != GAR_OK)
             goto checked;
         v.count[0] = (size_t)k.count[0];
         v.count[1] = (size_t)k.count[1];
@@ -465,8 +347,7 @@ checked:
     /* The first collective: every rank has validated the same inputs. */
     if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
         goto done;
-    st = distribute(in, &ck, resumed_done, box);
-    gar_sched_destroy(&ck.sched);
+    st = distribute(in, &ck, resumed_done);
     if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
         goto done;
     if (size > 1 && (st = reduce_partials(&ck)) != GAR_OK)
@@ -486,7 +367,7 @@ checked:
         fig.t_insert = t[2];
         fig.gpu_inserters = (size_t)t[3];
     } else if (fig.gpu_inserters > 0) {
-        cmd_log_devices(&s, rec);
+        run_log_devices(&s, rec);
         snprintf(fig.gpu_variant, sizeof fig.gpu_variant, "%s", gar_recon_gpu_variant(rec, 0, NULL, 0));
     }
     if (rank != 0)
@@ -512,7 +393,7 @@ checked:
             fig.t_insert = insert;
         }
     }
-    cmd_partials_destroy(&ck.parts);
+    gar_partials_destroy(&ck.parts);
     gar_recon_destroy(&rec);
 
     nshell = box / 2 + 1;
@@ -532,13 +413,13 @@ checked:
     if ((st = gar_mrc_write(gar_outdir_file(out, "map.mrc"), full)) != GAR_OK ||
         (st = gar_mrc_write(gar_outdir_file(out, "half1.mrc"), half[0])) != GAR_OK ||
         (st = gar_mrc_write(gar_outdir_file(out, "half2.mrc"), half[1])) != GAR_OK ||
-        (st = cmd_write_fsc_csv(gar_outdir_file(out, "fsc.csv"), fsc, fsc_ref, nshell, box, fig.pixel)) != GAR_OK ||
+        (st = run_write_fsc_csv(gar_outdir_file(out, "fsc.csv"), fsc, fsc_ref, nshell, box, fig.pixel)) != GAR_OK ||
         (st = gar_plot_fsc2(gar_outdir_file(out, "fsc.png"), fsc, fsc_ref, nshell, box, fig.pixel, 0.143,
                             fig.resolution, "garner reconstruct: FSC", "half maps",
                             "against reference")) != GAR_OK ||
         (st = gar_plot_slices(gar_outdir_file(out, "slices.png"), full, "garner reconstruct: central sections")) != GAR_OK)
         goto done;
-    if (params_path != NULL && (st = cmd_copy_file(params_path, gar_outdir_file(out, "params.ini"))) != GAR_OK)
+    if (params_path != NULL && (st = run_copy_file(params_path, gar_outdir_file(out, "params.ini"))) != GAR_OK)
         goto done;
     {
         const char *path = gar_outdir_file(out, "params-effective.ini");
@@ -572,10 +453,9 @@ checked:
                      fig.resolution);
     }
 done:
-    gar_sched_destroy(&ck.sched);
     free(resumed_done);
     gar_outdir_abort(&out);
-    cmd_partials_destroy(&ck.parts);
+    gar_partials_destroy(&ck.parts);
     gar_recon_destroy(&rec);
     gar_map_destroy(&half[0]);
     gar_map_destroy(&half[1]);
@@ -588,7 +468,3 @@ done:
     return st;
 }
 
-int gar_cmd_reconstruct(int argc, char **argv)
-{
-    return cmd_parallel_main(argc, argv, "reconstruct", reconstruct_help, "resume", cmd_catch_stop_signals, run);
-}

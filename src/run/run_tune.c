@@ -1,33 +1,19 @@
-/* garner tune: time the GPU gather variants for a run's parameter file and
- * cache the fastest, so that the run itself starts tuned. */
+/* garner tune, the run: time every GPU gather variant on the run's first
+ * batch and cache the fastest (see gar_run.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_common.h"
-#include "gar_cli.h"
 #include "gar_gpu.h"
 #include "gar_inputs.h"
 #include "gar_log.h"
 #include "gar_recon.h"
+#include "gar_run.h"
 #include "gar_stack.h"
 #include "gar_symmetry.h"
+#include "run_settings.h"
 
-static const char tune_help[] =
-    "usage: garner tune PARAMS [--set section.key=value ...]\n"
-    "\n"
-    "Time every variant of the GPU gather kernel on the first batch of the\n"
-    "run's particles, on each GPU that [gpu] devices gives this process, print\n"
-    "the times, and store the fastest in the tuning cache ([gpu] tuning_cache),\n"
-    "keyed by GPU model and the run's shape (box, padding, symmetry mode and\n"
-    "operators, blob), where `garner reconstruct` or `refine` with\n"
-    "[gpu] tuning = auto or cached finds it. Writes nothing else.\n"
-    "\n"
-    "options:\n"
-    "  --set S.K=V   override a parameter (repeatable)\n"
-    "  -h, --help    this help\n";
-
-static gar_status tune_run(gar_params *p, const char *params_path, int resume, int rank, int size)
+gar_status gar_run_tune(gar_params *p, int rank, int size)
 {
     gar_status st;
     recon_settings s;
@@ -40,10 +26,10 @@ static gar_status tune_run(gar_params *p, const char *params_path, int resume, i
     const gar_optics *optics;
     size_t n_optics = 0, box, count;
     gar_stack *stack;
-    (void)params_path, (void)resume, (void)rank;
+    (void)rank;
     if (size > 1)
         return gar_error(GAR_ERR_USAGE, "garner tune runs as one process (without mpiexec or srun)");
-    if ((st = cmd_read_recon_settings(p, &s)) != GAR_OK)
+    if ((st = run_read_recon_settings(p, &s)) != GAR_OK)
         return st;
     if (s.n_gpus == 0)
         return gar_error(GAR_ERR_NO_DEVICE, "nothing to tune: %s", s.gpu_why);
@@ -56,14 +42,14 @@ static gar_status tune_run(gar_params *p, const char *params_path, int resume, i
     s.gpu_tuning = GAR_TUNE_FORCE;
     if (s.ctf && !(gar_inputs_columns(in) & GAR_COL_CTF))
         s.ctf = 0;
-    cmd_recon_config(&s, box, gar_inputs_pixel_size(in), optics, n_optics, sym, &cfg);
+    run_recon_config(&s, box, gar_inputs_pixel_size(in), optics, n_optics, sym, &cfg);
     count = gar_stack_count(stack) < cfg.batch ? gar_stack_count(stack) : cfg.batch;
     if ((st = gar_alloc((void **)&images, count, box * box * sizeof(float), "particle batch")) != GAR_OK ||
         (st = gar_alloc((void **)&meta, count, sizeof *meta, "metadata batch")) != GAR_OK ||
         (st = gar_stack_read_images(stack, 0, count, images)) != GAR_OK ||
         (st = gar_stack_read_meta(stack, 0, count, meta)) != GAR_OK)
         goto done;
-    cmd_log_devices(&s, NULL);
+    run_log_devices(&s, NULL);
     if ((st = gar_recon_create(&cfg, &rec)) != GAR_OK)
         goto done;
     /* Batches go to the devices in turn: one each. */
@@ -90,7 +76,3 @@ done:
     return st;
 }
 
-int gar_cmd_tune(int argc, char **argv)
-{
-    return cmd_parallel_main(argc, argv, "tune", tune_help, NULL, NULL, tune_run);
-}

@@ -34,6 +34,12 @@ gar_status gar_cli_range(const char *opt, const char *text, double *lo, double *
 /* An output file may be created at `path`: its folder exists and is writable,
  * it is not a directory, and it does not exist unless `overwrite`. */
 gar_status gar_cli_check_output_file(const char *opt, const char *path, int overwrite);
+/* The main of a command run as `[mpiexec -n P] garner NAME PARAMS [--set
+ * section.key=value ...] [--RESUME_OPTION]` (resume_option NULL: none):
+ * the options, then gar_run_parallel with `command` (a gar_run_command),
+ * and the exit code (75 for a checkpoint; an error said once, by rank 0). */
+int gar_cli_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
+                          int command);
 /* The command line as one string (for provenance); caller frees. */
 char *gar_cli_provenance(int argc, char **argv);
 

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <getopt.h>
 #include "gar_log.h"
+#include "gar_run.h"
 
 int gar_cli_fail(gar_status st)
 {
@@ -119,4 +121,50 @@ char *gar_cli_provenance(int argc, char **argv)
         strcat(s, argv[i]);
     }
     return s;
+}
+
+int gar_cli_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
+                          int command)
+{
+    /* Without a resume option its row ends the table early. */
+    const struct option longopts[] = {
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {resume_option, no_argument, NULL, 'r'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *sets[256];
+    gar_run_request req = {(gar_run_command)command, NULL, sets, 0, 0};
+    int c, report = 1;
+    gar_status st;
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (req.n_sets == sizeof sets / sizeof sets[0])
+                return gar_cli_usage_error(name, "too many --set options");
+            sets[req.n_sets++] = optarg;
+            break;
+        case 'r': req.resume = 1; break;
+        case 'h': fputs(help, stdout); return 0;
+        default: return gar_cli_usage_error(name, "unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return gar_cli_usage_error(name, "expected one parameter file");
+    req.params_path = argv[optind];
+    st = gar_run_parallel(&req, &report);
+    if (st == GAR_OK)
+        return 0;
+    /* Every rank found the same error; rank 0 says it once. */
+    if (!report)
+        return gar_status_exit_code(st);
+    /* A checkpoint at a signal is the expected end of a job at its time limit. */
+    if (st == GAR_ERR_CHECKPOINT) {
+        gar_log_info("%s", gar_errmsg());
+        return gar_status_exit_code(st);
+    }
+    return gar_cli_fail(st);
 }

@@ -9,7 +9,7 @@
 #include "gar_fft.h"
 #include "gar_gpu.h"
 #include "gar_log.h"
-#include "gar_mpi.h"
+#include "gar_run.h"
 
 typedef struct command {
     const char *name;
@@ -47,7 +47,7 @@ static void print_version(void)
     char mpi[512], gpu[256];
     unsigned maj, min, rel;
     H5get_libversion(&maj, &min, &rel);
-    gar_mpi_describe(mpi, sizeof mpi);
+    gar_run_describe_mpi(mpi, sizeof mpi);
     gar_gpu_describe(gpu, sizeof gpu);
     printf("garner %s\n", PACKAGE_VERSION);
     printf("  MPI:  %s\n", mpi);

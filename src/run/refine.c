@@ -1,0 +1,368 @@
+/* garner refine: the refinement object and its iterations (see gar_refine.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gar_fsc.h"
+#include "gar_log.h"
+#include "gar_mpi.h"
+#include "gar_mrc.h"
+#include "gar_outdir.h"
+#include "gar_run.h"
+#include "gar_stack.h"
+#include "gar_sysinfo.h"
+#include "refine_impl.h"
+#include "run_files.h"
+
+static gar_status read_refine_settings(const gar_params *p, refine_settings *f)
+{
+    gar_status st;
+    memset(f, 0, sizeof *f);
+    if ((st = gar_params_get_path(p, "refine", "initial_map", &f->initial_map)) != GAR_OK ||
+        (st = gar_params_get_double(p, "refine", "initial_resolution", &f->initial_res)) != GAR_OK ||
+        (st = gar_params_get_string(p, "refine", "symmetry", &f->symmetry)) != GAR_OK ||
+        (st = gar_params_get_double(p, "refine", "angular_step", &f->step)) != GAR_OK ||
+        (st = gar_params_get_double(p, "refine", "shift_range", &f->shift_range)) != GAR_OK ||
+        (st = gar_params_get_double(p, "refine", "shift_step", &f->shift_step)) != GAR_OK ||
+        (st = gar_params_get_int(p, "refine", "iterations", &f->iterations)) != GAR_OK ||
+        (st = gar_params_get_double(p, "refine", "local_search_below", &f->local_below)) != GAR_OK ||
+        (st = gar_params_get_double(p, "refine", "join_below", &f->join_below)) != GAR_OK ||
+        (st = gar_params_get_double(p, "refine", "mask_diameter", &f->mask_diameter)) != GAR_OK)
+        return st;
+    return GAR_OK;
+}
+
+/* The settings, the stacks, the initial and reference maps: each checked,
+ * with an error naming the key. */
+static gar_status check_inputs(gar_refine *r)
+{
+    gar_status st;
+    const gar_params *p = r->p;
+    char loc[512];
+    if ((st = run_read_recon_settings(p, &r->rs)) != GAR_OK || (st = read_refine_settings(p, &r->f)) != GAR_OK)
+        return st;
+    if (gar_params_is_set(p, "reconstruct", "symmetry") && strcmp(r->rs.symmetry, r->f.symmetry) != 0) {
+        run_where(p, "reconstruct", "symmetry", loc, sizeof loc);
+        return gar_error(GAR_ERR_USAGE, "%s = %s, but refine uses [refine] symmetry (%s): set the symmetry there "
+                         "only", loc, r->rs.symmetry, r->f.symmetry);
+    }
+    if ((st = gar_symmetry_create(r->f.symmetry, &r->sym)) != GAR_OK) {
+        run_where(p, "refine", "symmetry", loc, sizeof loc);
+        return gar_error_context(st, "%s", loc);
+    }
+    if ((st = gar_inputs_open(r->rs.stacks, r->rs.n_stacks, &r->in)) != GAR_OK)
+        return st;
+    r->n = gar_inputs_count(r->in);
+    r->box = gar_inputs_box(r->in);
+    r->px = gar_inputs_pixel_size(r->in);
+    r->n_shells = r->box / 2 + 1;
+    if (r->rs.ctf && !(gar_inputs_columns(r->in) & GAR_COL_CTF)) {
+        run_where(p, "reconstruct", "ctf", loc, sizeof loc);
+        return gar_error(GAR_ERR_DATA, "%s = yes, but the stacks hold no defocus columns; set it to no for data "
+                         "without a CTF", loc);
+    }
+    if ((st = gar_mrc_read(r->f.initial_map, &r->initial)) != GAR_OK)
+        return st;
+    if (r->initial->nx != r->box || r->initial->ny != r->box || r->initial->nz != r->box) {
+        run_where(p, "refine", "initial_map", loc, sizeof loc);
+        return gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
+                         r->f.initial_map, r->initial->nx, r->initial->ny, r->initial->nz, r->box, r->box);
+    }
+    if (r->initial->pixel_size > 0 && fabs(r->initial->pixel_size / r->px - 1) > 0.01) {
+        run_where(p, "refine", "initial_map", loc, sizeof loc);
+        return gar_error(GAR_ERR_DATA, "%s: %s has %.4g Å pixels, the particles %.4g Å", loc, r->f.initial_map,
+                         r->initial->pixel_size, r->px);
+    }
+    if (r->rs.reference != NULL && (st = gar_mrc_read(r->rs.reference, &r->truth)) != GAR_OK)
+        return st;
+    if (r->truth != NULL && (r->truth->nx != r->box || r->truth->ny != r->box || r->truth->nz != r->box)) {
+        run_where(p, "reconstruct", "reference", loc, sizeof loc);
+        return gar_error(GAR_ERR_DATA, "%s: %s is not a %zu³ map", loc, r->rs.reference, r->box);
+    }
+    r->mask_px = r->f.mask_diameter > 0 ? 0.5 * r->f.mask_diameter / r->px : 0.45 * (double)r->box;
+    if (r->mask_px > 0.5 * (double)r->box) {
+        run_where(p, "refine", "mask_diameter", loc, sizeof loc);
+        return gar_error(GAR_ERR_USAGE, "%s: %g Å is wider than the box (%g Å)", loc, r->f.mask_diameter,
+                         r->box * r->px);
+    }
+    if (refine_shell_of(r, r->f.initial_res) >= r->box / 2.0 - 3) {
+        run_where(p, "refine", "initial_resolution", loc, sizeof loc);
+        return gar_error(GAR_ERR_USAGE, "%s: %g Å is too close to Nyquist (%g Å) to start from", loc,
+                         r->f.initial_res, 2 * r->px);
+    }
+    return GAR_OK;
+}
+
+/* The start: half sets from the stacks, no poses (a global search needs none). */
+static gar_status read_half_sets(gar_refine *r)
+{
+    gar_status st = GAR_OK;
+    size_t base = 0;
+    gar_particle *m = NULL;
+    if ((st = gar_alloc((void **)&m, 4096, sizeof *m, "metadata")) != GAR_OK)
+        return st;
+    for (size_t k = 0; k < gar_inputs_n_stacks(r->in) && st == GAR_OK; k++) {
+        gar_stack *stack = gar_inputs_stack(r->in, k);
+        r->stack_base[k] = base;
+        for (size_t i = 0; i < gar_stack_count(stack) && st == GAR_OK; i += 4096) {
+            size_t cnt = gar_stack_count(stack) - i < 4096 ? gar_stack_count(stack) - i : 4096;
+            if ((st = gar_stack_read_meta(stack, i, cnt, m)) == GAR_OK)
+                for (size_t j = 0; j < cnt; j++)
+                    r->poses[base + i + j].half_set = m[j].half_set;
+        }
+        base += gar_stack_count(stack);
+    }
+    free(m);
+    return st;
+}
+
+/* Rank 0: the output folder, new, or the one to continue from. */
+static gar_status open_output(gar_refine *r, int resume)
+{
+    gar_status st;
+    char loc[512];
+    run_where(r->p, "output", "dir", loc, sizeof loc);
+    if (resume) {
+        size_t last = refine_last_iteration(r);
+        if (last == 0)
+            return gar_error(GAR_ERR_NOINPUT, "%s: %s holds no finished iteration to continue from", loc,
+                             r->rs.out_dir);
+        if ((st = refine_load_iteration(r, last)) == GAR_OK)
+            gar_log_info("continuing from iteration %zu of %s: resolution %.2f Å, next step %.3g degrees", last,
+                         r->rs.out_dir, r->state.resolution_A, r->state.angular_step_deg);
+        return st;
+    }
+    gar_outdir *out = NULL;
+    /* Checks the folder (not an input, empty unless overwrite); refine writes into it directly. */
+    if ((st = gar_outdir_begin(r->rs.out_dir, r->rs.overwrite, r->rs.stacks, r->rs.n_stacks, loc, &out)) == GAR_OK) {
+        gar_outdir_abort(&out);
+        st = refine_make_dir(r->rs.out_dir);
+    }
+    return st;
+}
+
+/* Collective: rank 0 holds the state; every rank starts the next iteration
+ * (or the end) from it: the state, poses, FSC and half maps. */
+static gar_status share_state(gar_refine *r)
+{
+    gar_status st = GAR_OK;
+    if (r->size == 1)
+        return GAR_OK;
+    if ((st = gar_mpi_bcast_bytes(&r->state, sizeof r->state, 0)) != GAR_OK ||
+        (st = gar_mpi_bcast_bytes(r->poses, r->n * sizeof *r->poses, 0)) != GAR_OK ||
+        (st = gar_mpi_bcast_bytes(r->fsc, r->n_shells * sizeof *r->fsc, 0)) != GAR_OK)
+        return st;
+    if (r->state.iteration == 0)
+        return GAR_OK;
+    for (int h = 0; h < 2 && st == GAR_OK; h++)
+        if (r->half[h] == NULL)
+            st = gar_map_create(r->box, r->box, r->box, r->px, &r->half[h]);
+    if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK)
+        return st;
+    for (int h = 0; h < 2 && st == GAR_OK; h++)
+        st = gar_mpi_bcast_bytes(r->half[h]->data, gar_map_voxels(r->half[h]) * sizeof(float), 0);
+    return st;
+}
+
+gar_status gar_refine_create(const gar_params *p, const char *params_path, int resume, int rank, int size,
+                             gar_refine **out)
+{
+    gar_status st = GAR_OK;
+    gar_refine *r = NULL;
+    char need_s[32], avail_s[32], mem_src[128], mem_note[128] = "";
+
+    *out = NULL;
+    if ((st = gar_calloc((void **)&r, 1, sizeof *r, "refinement")) != GAR_OK)
+        return st;
+    r->p = p;
+    r->params_path = params_path;
+    r->rank = rank;
+    r->size = size;
+    r->t0 = gar_wall_seconds();
+    if ((st = check_inputs(r)) != GAR_OK)
+        goto checked;
+    r->optics = gar_stack_optics(gar_inputs_stack(r->in, 0), &r->n_optics);
+    if ((st = gar_calloc((void **)&r->poses, r->n ? r->n : 1, sizeof *r->poses, "poses")) != GAR_OK ||
+        (st = gar_calloc((void **)&r->fsc, r->n_shells, sizeof *r->fsc, "FSC")) != GAR_OK ||
+        (st = gar_calloc((void **)&r->stack_base, gar_inputs_n_stacks(r->in), sizeof *r->stack_base,
+                         "stack offsets")) != GAR_OK)
+        goto checked;
+    run_recon_config(&r->rs, r->box, r->px, r->optics, r->n_optics, r->sym, &r->rcfg);
+    if ((st = read_half_sets(r)) != GAR_OK)
+        goto checked;
+    r->state.angular_step_deg = r->f.step;
+    r->state.local = r->f.step <= r->f.local_below;
+    if (!resume) {
+        refine_memory m;
+        if ((st = refine_check_memory(r, 1, r->f.step, r->state.local, refine_first_band(r), &m)) == GAR_OK) {
+            gar_format_bytes(m.total, need_s, sizeof need_s);
+            gar_format_bytes((double)gar_available_memory(mem_src, sizeof mem_src), avail_s, sizeof avail_s);
+            snprintf(mem_note, sizeof mem_note, ", memory %s of %s available per rank", need_s, avail_s);
+        }
+    }
+checked:
+    /* Every rank checked the same inputs. */
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+        goto fail;
+    if (rank == 0)
+        st = open_output(r, resume);
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+        goto fail;
+    gar_log_info("%zu particles, %zu px at %.4g Å/px, symmetry %s, from %s at %g Å, step %g degrees, %d rank%s × %d "
+                 "threads%s", r->n, r->box, r->px, gar_symmetry_name(r->sym), r->f.initial_map, r->f.initial_res,
+                 r->f.step, size, size > 1 ? "s" : "", r->rcfg.threads, mem_note);
+    if (rank == 0 || size == 1) {
+        run_log_devices(&r->rs, NULL);
+        if (r->rcfg.n_gpu_devices > 0)
+            gar_log_info("search: the coarse stage of global searches on the same GPU%s (cuBLAS), the rest on "
+                         "the CPU threads", r->rcfg.n_gpu_devices > 1 ? "s" : "");
+    }
+    if ((st = share_state(r)) != GAR_OK)
+        goto fail;
+    *out = r;
+    return GAR_OK;
+fail:
+    gar_refine_destroy(&r);
+    return st;
+}
+
+int gar_refine_converged(const gar_refine *r)
+{
+    return r->state.converged || r->state.iteration >= (uint64_t)r->f.iterations;
+}
+
+/* The reconstructor and its partial sums, once a run (the first pass makes them). */
+static gar_status make_recon(gar_refine *r)
+{
+    gar_status st;
+    if (r->rec != NULL)
+        return GAR_OK;
+    if ((st = gar_recon_create(&r->rcfg, &r->rec)) != GAR_OK)
+        return st;
+    return run_partials_create(r->rec, &r->rs, r->rcfg.threads, r->rank, r->size, &r->parts);
+}
+
+/* Rank 0, after a pass: the half maps, their FSC, the next step, the
+ * iteration's folder and its line in the log. */
+static gar_status conclude(gar_refine *r, size_t it, double t_it, double step, double band, double memory,
+                           int local, double changed)
+{
+    gar_status st;
+    double res;
+    gar_map_destroy(&r->half[0]);
+    gar_map_destroy(&r->half[1]);
+    if ((st = gar_recon_finalize(r->rec, 1, &r->half[0])) != GAR_OK ||
+        (st = gar_recon_finalize(r->rec, 2, &r->half[1])) != GAR_OK ||
+        (st = gar_fsc_compute(r->half[0], r->half[1], r->fsc)) != GAR_OK)
+        return st;
+    res = gar_fsc_resolution(r->fsc, r->n_shells, r->box, r->px, 0.143);
+    r->state.iteration = it;
+    refine_advance(r, res, it == 1 ? 1.0 : changed);
+    if (r->n_rec < sizeof r->rec_log / sizeof r->rec_log[0])
+        r->rec_log[r->n_rec++] = (iter_record){step, res, it == 1 ? 1.0 : changed, gar_wall_seconds() - t_it,
+                                               band, memory, r->search_seconds, local};
+    if ((st = refine_write_iteration(r, it)) != GAR_OK)
+        return st;
+    gar_log_info("iteration %zu: resolution %.2f Å (FSC 0.143), %.0f %% of poses moved more than %.3g degrees, "
+                 "%.1f s (search %.1f s, %.0f particles/s per process)%s", it, res, 100 * (it == 1 ? 1.0 : changed),
+                 step, gar_wall_seconds() - t_it, r->search_seconds, refine_search_rate(r, r->search_seconds),
+                 r->state.converged ? "; converged" : "");
+    return GAR_OK;
+}
+
+gar_status gar_refine_iterate(gar_refine *r)
+{
+    gar_status st = GAR_OK;
+    const size_t it = (size_t)r->state.iteration + 1;
+    const double t_it = gar_wall_seconds(), step = r->state.angular_step_deg;
+    const int local = (int)r->state.local;
+    const double band = it == 1 ? refine_first_band(r) : refine_search_band(r, r->state.resolution_A);
+    double changed = 0;
+    char need_s[32] = "";
+    refine_memory it_mem;
+    gar_search *search = NULL;
+    gar_refproj *ref[2] = {NULL, NULL};
+
+    if ((st = refine_check_memory(r, it, step, local, band, &it_mem)) == GAR_OK)
+        gar_format_bytes(it_mem.total, need_s, sizeof need_s);
+    if (st == GAR_OK && (r->rank != 0 || r->size == 1)) {
+        gar_search_config sc;
+        refine_search_config(r, step, local, band, &sc);
+        if ((st = refine_make_references(r, it == 1 ? r->initial : NULL, band, ref)) == GAR_OK) {
+            sc.ref[0] = ref[0];
+            sc.ref[1] = ref[1];
+            st = gar_search_create(&sc, &search);
+        }
+    }
+    if (st == GAR_OK)
+        st = make_recon(r);
+    if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK)
+        goto done;
+    gar_log_info("iteration %zu: %s search at %.3g degrees over %.1f shells (%.1f Å)%s, memory %s per rank", it,
+                 local ? "local" : "global", step, band, r->box * r->px / band,
+                 it > 1 && r->state.resolution_A > r->f.join_below ? ", half sets joined" : "", need_s);
+    if ((st = refine_pass(r, search, step, &changed)) != GAR_OK)
+        goto done;
+    gar_search_destroy(&search);
+    refine_free_references(ref);
+    if (r->rank == 0)
+        st = conclude(r, it, t_it, step, band, it_mem.total, local, changed);
+    if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK)
+        goto done;
+    st = share_state(r);
+done:
+    gar_search_destroy(&search);
+    refine_free_references(ref);
+    return st;
+}
+
+gar_status gar_refine_finish(gar_refine *r)
+{
+    gar_status st = GAR_OK;
+    if (r->passes == 0) {
+        /* Continued after the last iteration: reconstruct from its poses. */
+        double unused;
+        st = make_recon(r);
+        if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK || (st = refine_pass(r, NULL, 0, &unused)) != GAR_OK)
+            return st;
+    }
+    if (r->rank == 0 && (st = refine_write_final(r, gar_wall_seconds() - r->t0)) == GAR_OK) {
+        gar_log_info("%s after %llu iterations in %.1f s", r->state.converged ? "converged" : "stopped",
+                     (unsigned long long)r->state.iteration, gar_wall_seconds() - r->t0);
+        gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", r->rs.out_dir,
+                     r->state.resolution_A);
+    }
+    return gar_mpi_agree_report(st, r->size);
+}
+
+void gar_refine_destroy(gar_refine **rp)
+{
+    gar_refine *r;
+    if (rp == NULL || *rp == NULL)
+        return;
+    r = *rp;
+    gar_partials_destroy(&r->parts);
+    gar_recon_destroy(&r->rec);
+    gar_map_destroy(&r->initial);
+    gar_map_destroy(&r->truth);
+    gar_map_destroy(&r->half[0]);
+    gar_map_destroy(&r->half[1]);
+    free(r->fsc);
+    free(r->poses);
+    free(r->stack_base);
+    gar_inputs_close(&r->in);
+    gar_symmetry_destroy(&r->sym);
+    free(r);
+    *rp = NULL;
+}
+
+gar_status gar_run_refine(gar_params *p, const char *params_path, int resume, int rank, int size)
+{
+    gar_refine *r = NULL;
+    gar_status st = gar_refine_create(p, params_path, resume, rank, size, &r);
+    while (st == GAR_OK && !gar_refine_converged(r))
+        st = gar_refine_iterate(r);
+    if (st == GAR_OK)
+        st = gar_refine_finish(r);
+    gar_refine_destroy(&r);
+    return st;
+}

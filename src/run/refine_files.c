@@ -1,0 +1,192 @@
+/* garner refine: the files: the iteration folders (iter_NNN), the last
+ * finished one for --continue, and the final outputs (see gar_refine.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "config.h"
+#include "gar_atomic.h"
+#include "gar_fsc.h"
+#include "gar_log.h"
+#include "gar_mrc.h"
+#include "gar_plot.h"
+#include "gar_sysinfo.h"
+#include "refine_impl.h"
+#include "run_files.h"
+
+/* dir/name into buf. */
+static const char *join(char *buf, size_t len, const char *dir, const char *name)
+{
+    int n = snprintf(buf, len, "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= len)   /* too long a path: fails later, named in the error */
+        buf[len - 1] = '\0';
+    return buf;
+}
+
+gar_status refine_make_dir(const char *path)
+{
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create the folder: %s", path, strerror(errno));
+    return GAR_OK;
+}
+
+static const char *const iter_files[] = {"half1.mrc", "half2.mrc", "fsc.csv", "poses.h5", NULL};
+
+/* Remove an iteration folder garner wrote (its known files, then the folder). */
+static void remove_iteration_dir(const char *dir)
+{
+    char path[4200];
+    for (int i = 0; iter_files[i] != NULL; i++)
+        unlink(join(path, sizeof path, dir, iter_files[i]));
+    rmdir(dir);
+}
+
+/* Write iteration `it`'s folder under a temporary name, then rename it. */
+gar_status refine_write_iteration(gar_refine *r, size_t it)
+{
+    gar_status st;
+    gar_atomic dir;
+    char final[4200], name[64], path[4400];
+    snprintf(name, sizeof name, "iter_%03zu", it);
+    join(final, sizeof final, r->rs.out_dir, name);
+    if ((st = gar_atomic_begin(&dir, final, 1)) != GAR_OK || (st = refine_make_dir(dir.tmp)) != GAR_OK)
+        return st;
+    if ((st = gar_mrc_write(join(path, sizeof path, dir.tmp, "half1.mrc"), r->half[0])) != GAR_OK ||
+        (st = gar_mrc_write(join(path, sizeof path, dir.tmp, "half2.mrc"), r->half[1])) != GAR_OK ||
+        (st = run_write_fsc_csv(join(path, sizeof path, dir.tmp, "fsc.csv"), r->fsc, NULL, r->n_shells, r->box,
+                                r->px)) != GAR_OK ||
+        (st = gar_poses_write(join(path, sizeof path, dir.tmp, "poses.h5"), r->poses, r->n, &r->state)) != GAR_OK)
+        goto fail;
+    remove_iteration_dir(final);   /* a stale one from an overwritten run */
+    if ((st = gar_atomic_commit(&dir)) != GAR_OK)
+        goto fail;
+    return GAR_OK;
+fail:
+    remove_iteration_dir(dir.tmp);
+    return st;
+}
+
+/* The last finished iteration in the output folder (0: none). */
+size_t refine_last_iteration(const gar_refine *r)
+{
+    DIR *d = opendir(r->rs.out_dir);
+    struct dirent *e;
+    size_t best = 0;
+    char path[4200], sub[4400];
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        unsigned it;
+        char tail;
+        if (sscanf(e->d_name, "iter_%3u%c", &it, &tail) == 1 && it > best &&
+            access(join(sub, sizeof sub, join(path, sizeof path, r->rs.out_dir, e->d_name), "poses.h5"), R_OK) == 0)
+            best = it;
+    }
+    closedir(d);
+    return best;
+}
+
+/* Load iteration `it`: poses, state, half maps, FSC. */
+gar_status refine_load_iteration(gar_refine *r, size_t it)
+{
+    gar_status st;
+    char dir[4200], name[64], path[4400];
+    snprintf(name, sizeof name, "iter_%03zu", it);
+    join(dir, sizeof dir, r->rs.out_dir, name);
+    if ((st = gar_poses_read(join(path, sizeof path, dir, "poses.h5"), r->poses, r->n, &r->state)) != GAR_OK ||
+        (st = gar_mrc_read(join(path, sizeof path, dir, "half1.mrc"), &r->half[0])) != GAR_OK ||
+        (st = gar_mrc_read(join(path, sizeof path, dir, "half2.mrc"), &r->half[1])) != GAR_OK)
+        return st;
+    if (r->half[0]->nx != r->box || r->half[1]->nx != r->box)
+        return gar_error(GAR_ERR_DATA, "%s: half maps of another box than the particles' %zu", dir, r->box);
+    return gar_fsc_compute(r->half[0], r->half[1], r->fsc);
+}
+
+static gar_status write_summary(const gar_refine *r, const char *path, double seconds, double res_ref,
+                                double mean_ref)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", path);
+    fprintf(f, "{\n  \"garner_version\": \"%s\",\n  \"particles\": %zu,\n", PACKAGE_VERSION, r->n);
+    fprintf(f, "  \"iterations\": %llu,\n  \"converged\": %s,\n", (unsigned long long)r->state.iteration,
+            r->state.converged ? "true" : "false");
+    fprintf(f, "  \"resolution_A\": %.4f,\n  \"resolution_criterion\": \"FSC 0.143 between half maps\",\n",
+            r->state.resolution_A);
+    if (res_ref > 0)
+        fprintf(f, "  \"resolution_reference_A\": %.4f,\n  \"mean_fsc_reference\": %.6f,\n", res_ref, mean_ref);
+    fprintf(f, "  \"wall_time_s\": %.3f,\n  \"history\": [", seconds);
+    for (size_t i = 0; i < r->n_rec; i++)
+        fprintf(f, "%s\n    {\"step_deg\": %.4g, \"search\": \"%s\", \"band_shells\": %.2f, \"resolution_A\": %.4f, "
+                "\"changed_fraction\": %.4f, \"seconds\": %.2f, \"search_seconds\": %.2f, "
+                "\"search_particles_per_s\": %.1f, \"memory_estimate_bytes\": %.0f}", i ? "," : "",
+                r->rec_log[i].step, r->rec_log[i].local ? "local" : "global", r->rec_log[i].band, r->rec_log[i].resolution,
+                r->rec_log[i].changed, r->rec_log[i].seconds, r->rec_log[i].search_seconds,
+                refine_search_rate(r, r->rec_log[i].search_seconds), r->rec_log[i].memory);
+    fprintf(f, "\n  ],\n  \"peak_memory_bytes\": %zu,\n", gar_peak_rss_bytes());
+    run_json_parameters(f, r->p);
+    fprintf(f, "}\n");
+    if (fclose(f) != 0)
+        return gar_error(GAR_ERR_IO, "%s: write failed", path);
+    return GAR_OK;
+}
+
+/* The final outputs, each written under a temporary name, then all renamed. */
+gar_status refine_write_final(gar_refine *r, double seconds)
+{
+    gar_status st;
+    gar_map *full = NULL;
+    double *fsc_ref = NULL, *rot = NULL, *tilt = NULL, res_ref = 0, mean_ref = 0;
+    char final[4400];
+    enum { MAP, HALF1, HALF2, FSC_CSV, FSC_PNG, ANGDIST, SLICES, POSES, PARAMS, SUMMARY, N_FILES };
+    static const char *const names[N_FILES] = {"map.mrc", "half1.mrc", "half2.mrc", "fsc.csv", "fsc.png",
+                                               "angdist.png", "slices.png", "poses.h5", "params.ini", "summary.json"};
+    gar_atomic f[N_FILES];
+    memset(f, 0, sizeof f);
+    if ((st = gar_recon_finalize(r->rec, 0, &full)) != GAR_OK ||
+        (st = gar_alloc((void **)&rot, r->n ? r->n : 1, sizeof *rot, "directions")) != GAR_OK ||
+        (st = gar_alloc((void **)&tilt, r->n ? r->n : 1, sizeof *tilt, "directions")) != GAR_OK)
+        goto done;
+    for (size_t i = 0; i < r->n; i++) {
+        rot[i] = r->poses[i].rot_deg;
+        tilt[i] = r->poses[i].tilt_deg;
+    }
+    if (r->truth != NULL) {
+        if ((st = gar_alloc((void **)&fsc_ref, r->n_shells, sizeof *fsc_ref, "FSC")) != GAR_OK ||
+            (st = gar_fsc_compute(full, r->truth, fsc_ref)) != GAR_OK)
+            goto done;
+        res_ref = gar_fsc_resolution(fsc_ref, r->n_shells, r->box, r->px, 0.5);
+        mean_ref = gar_fsc_mean(fsc_ref, 1, r->n_shells - 1);
+    }
+    for (int i = 0; i < N_FILES; i++)
+        if ((st = gar_atomic_begin(&f[i], join(final, sizeof final, r->rs.out_dir, names[i]), 1)) != GAR_OK)
+            goto done;
+    if ((st = gar_mrc_write(f[MAP].tmp, full)) != GAR_OK ||
+        (st = gar_mrc_write(f[HALF1].tmp, r->half[0])) != GAR_OK ||
+        (st = gar_mrc_write(f[HALF2].tmp, r->half[1])) != GAR_OK ||
+        (st = run_write_fsc_csv(f[FSC_CSV].tmp, r->fsc, fsc_ref, r->n_shells, r->box, r->px)) != GAR_OK ||
+        (st = gar_plot_fsc2(f[FSC_PNG].tmp, r->fsc, fsc_ref, r->n_shells, r->box, r->px, 0.143, r->state.resolution_A,
+                            "garner refine: FSC", "half maps", "against reference")) != GAR_OK ||
+        (st = gar_plot_angdist(f[ANGDIST].tmp, rot, tilt, r->n, "garner refine: directions")) != GAR_OK ||
+        (st = gar_plot_slices(f[SLICES].tmp, full, "garner refine: central sections")) != GAR_OK ||
+        (st = gar_poses_write(f[POSES].tmp, r->poses, r->n, &r->state)) != GAR_OK ||
+        (st = run_copy_file(r->params_path, f[PARAMS].tmp)) != GAR_OK ||
+        (st = write_summary(r, f[SUMMARY].tmp, seconds, res_ref, mean_ref)) != GAR_OK)
+        goto done;
+    for (int i = 0; i < N_FILES; i++)
+        if ((st = gar_atomic_commit(&f[i])) != GAR_OK)
+            goto done;
+    if (r->truth != NULL)
+        gar_log_info("against the reference: FSC 0.5 at %.2f Å, mean FSC %.3f", res_ref, mean_ref);
+done:
+    for (int i = 0; i < N_FILES; i++)
+        gar_atomic_abort(&f[i]);
+    gar_map_destroy(&full);
+    free(fsc_ref);
+    free(rot);
+    free(tilt);
+    return st;
+}

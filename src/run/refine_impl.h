@@ -1,0 +1,96 @@
+/* garner: the refinement's state, shared by its files (private to src/run):
+ * refine.c (the object and its iterations), refine_refs.c (references,
+ * sampling schedule, memory), refine_pass.c (a pass over the particles) and
+ * refine_files.c (the iteration folders and the final outputs). */
+#ifndef GAR_REFINE_IMPL_H
+#define GAR_REFINE_IMPL_H
+
+#include <stddef.h>
+#include "gar_inputs.h"
+#include "gar_map.h"
+#include "gar_partials.h"
+#include "gar_poses.h"
+#include "gar_recon.h"
+#include "gar_refine.h"
+#include "gar_refproj.h"
+#include "gar_search.h"
+#include "gar_symmetry.h"
+#include "run_settings.h"
+
+typedef struct refine_settings {
+    const char *initial_map, *symmetry;
+    double initial_res, step, shift_range, shift_step, local_below, join_below, mask_diameter;
+    long iterations;
+} refine_settings;
+
+/* One iteration's record, for the log and summary.json. */
+typedef struct iter_record {
+    double step, resolution, changed, seconds, band, memory;
+    double search_seconds;   /* in gar_search_batch, mean over the searching processes */
+    int local;
+} iter_record;
+
+/* Iteration `it`'s memory on a rank: its references, search and
+ * reconstruction all live at once, beside the maps, the poses and a batch of
+ * particles. */
+typedef struct refine_memory {
+    double search, refs, recon, total;
+} refine_memory;
+
+struct gar_refine {
+    const gar_params *p;
+    const char *params_path;
+    recon_settings rs;
+    refine_settings f;
+    gar_inputs *in;
+    size_t n, box;
+    double px, mask_px;
+    const gar_optics *optics;
+    size_t n_optics;
+    gar_symmetry *sym;
+    gar_recon_config rcfg;
+    gar_recon *rec;            /* one a run, reset every pass */
+    gar_partials *parts;
+    size_t passes;             /* passes over the particles in this process */
+    gar_map *initial, *truth;
+    gar_pose *poses;
+    gar_refine_state state;
+    double finest_step;
+    gar_map *half[2];          /* the last iteration's half maps */
+    double *fsc;               /* and their FSC */
+    size_t n_shells;
+    iter_record rec_log[1000];
+    size_t n_rec;
+    double search_seconds;     /* this process's time in gar_search_batch, this pass */
+    int rank, size;
+    size_t *stack_base;        /* global index of each stack's first particle */
+    double t0;
+};
+
+/* refine_refs.c */
+double refine_shell_of(const gar_refine *r, double res_A);
+double refine_search_band(const gar_refine *r, double res_A);
+double refine_first_band(const gar_refine *r);
+gar_status refine_make_references(gar_refine *r, const gar_map *initial, double band, gar_refproj *ref[2]);
+void refine_free_references(gar_refproj *ref[2]);
+void refine_search_config(const gar_refine *r, double step, int local, double band, gar_search_config *sc);
+void refine_advance(gar_refine *r, double resolution, double changed);
+gar_status refine_check_memory(const gar_refine *r, size_t it, double step, int local, double band,
+                               refine_memory *searching);
+double refine_search_rate(const gar_refine *r, double search_seconds);
+
+/* refine_pass.c: one pass over all particles (search when `search` is not
+ * NULL, insert always); *changed (rank 0): the fraction of particles whose
+ * pose moved by more than `step`. Collective. */
+gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *changed);
+/* The error of a run stopped by a signal during the next iteration. */
+gar_status refine_stopped(const gar_refine *r);
+
+/* refine_files.c */
+gar_status refine_make_dir(const char *path);
+gar_status refine_write_iteration(gar_refine *r, size_t it);
+size_t refine_last_iteration(const gar_refine *r);
+gar_status refine_load_iteration(gar_refine *r, size_t it);
+gar_status refine_write_final(gar_refine *r, double seconds);
+
+#endif

@@ -1,0 +1,146 @@
+/* garner: the files every run writes beside its maps (see run_files.h). */
+#include "run_files.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Copy a file byte for byte (the parameter file into the output). */
+gar_status run_copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb"), *out = NULL;
+    char buf[65536];
+    size_t n;
+    gar_status st = GAR_OK;
+    if (in == NULL)
+        return gar_error(GAR_ERR_NOINPUT, "%s: cannot read", from);
+    out = fopen(to, "wb");
+    if (out == NULL) {
+        fclose(in);
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", to);
+    }
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n) {
+            st = gar_error(GAR_ERR_IO, "%s: write failed", to);
+            break;
+        }
+    fclose(in);
+    if (fclose(out) != 0 && st == GAR_OK)
+        st = gar_error(GAR_ERR_IO, "%s: write failed", to);
+    return st;
+}
+
+gar_status run_write_fsc_csv(const char *path, const double *fsc, const double *fsc_ref, size_t n,
+                                size_t box, double pixel)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", path);
+    fprintf(f, "shell,resolution_A,fsc_half_maps%s\n", fsc_ref ? ",fsc_reference" : "");
+    for (size_t s = 0; s < n; s++) {
+        double res = s > 0 ? box * pixel / (double)s : INFINITY;
+        if (s > 0)
+            fprintf(f, "%zu,%.4f,%.6f", s, res, fsc[s]);
+        else
+            fprintf(f, "%zu,inf,%.6f", s, fsc[s]);
+        if (fsc_ref)
+            fprintf(f, ",%.6f", fsc_ref[s]);
+        fprintf(f, "\n");
+    }
+    if (fclose(f) != 0)
+        return gar_error(GAR_ERR_IO, "%s: write failed", path);
+    return GAR_OK;
+}
+
+void run_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\u%04x", *s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* Every schema key with its effective value, typed. */
+void run_json_parameters(FILE *f, const gar_params *p)
+{
+    const gar_param_spec *spec = gar_params_schema();
+    const char *section = NULL;
+    int first_section = 1, first_key = 1;
+    fprintf(f, "  \"parameters\": {");
+    for (; spec->section != NULL; spec++) {
+        if (section == NULL || strcmp(section, spec->section) != 0) {
+            fprintf(f, "%s\n    ", first_section ? "" : "\n    },\n    ");
+            run_json_string(f, spec->section);
+            fprintf(f, ": {");
+            section = spec->section;
+            first_section = 0;
+            first_key = 1;
+        }
+        fprintf(f, "%s\n      ", first_key ? "" : ",");
+        first_key = 0;
+        run_json_string(f, spec->key);
+        fprintf(f, ": ");
+        if (spec->default_value == NULL && !gar_params_is_set(p, spec->section, spec->key)) {
+            fprintf(f, "null");
+            continue;
+        }
+        switch (spec->type) {
+        case GAR_PARAM_INT: {
+            long v = 0;
+            gar_params_get_int(p, spec->section, spec->key, &v);
+            fprintf(f, "%ld", v);
+            break;
+        }
+        case GAR_PARAM_DOUBLE: {
+            double v = 0;
+            gar_params_get_double(p, spec->section, spec->key, &v);
+            fprintf(f, "%.10g", v);
+            break;
+        }
+        case GAR_PARAM_BOOL: {
+            int v = 0;
+            gar_params_get_bool(p, spec->section, spec->key, &v);
+            fprintf(f, "%s", v ? "true" : "false");
+            break;
+        }
+        case GAR_PARAM_PATH: {
+            const char *v = "";
+            gar_params_get_path(p, spec->section, spec->key, &v);
+            run_json_string(f, v);
+            break;
+        }
+        case GAR_PARAM_PATH_LIST: {
+            const char *const *v = NULL;
+            size_t n = 0;
+            gar_params_get_path_list(p, spec->section, spec->key, &v, &n);
+            fprintf(f, "[");
+            for (size_t i = 0; i < n; i++) {
+                if (i)
+                    fprintf(f, ", ");
+                run_json_string(f, v[i]);
+            }
+            fprintf(f, "]");
+            break;
+        }
+        default: {
+            const char *v = "";
+            gar_params_get_string(p, spec->section, spec->key, &v);
+            run_json_string(f, v);
+        }
+        }
+    }
+    fprintf(f, "\n    }\n  }\n");
+}
+
+/* A value's origin for messages: "run.ini:7: [reconstruct] symmetry". */
+void run_where(const gar_params *p, const char *section, const char *key, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s: [%s] %s", gar_params_origin(p, section, key), section, key);
+}
+

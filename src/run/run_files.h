@@ -1,0 +1,23 @@
+/* garner: the files every run writes beside its maps: the parameter file's
+ * copy, fsc.csv, the parts of summary.json that all commands share; and
+ * where a setting came from, for messages. */
+#ifndef GAR_RUN_FILES_H
+#define GAR_RUN_FILES_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "gar_params.h"
+#include "gar_status.h"
+
+/* Copy a file byte for byte (the parameter file into the output). */
+gar_status run_copy_file(const char *from, const char *to);
+/* shell, resolution_A, fsc_half_maps[, fsc_reference] */
+gar_status run_write_fsc_csv(const char *path, const double *fsc, const double *fsc_ref, size_t n, size_t box,
+                             double pixel);
+void run_json_string(FILE *f, const char *s);
+/* "parameters": every schema key with its effective value, typed. */
+void run_json_parameters(FILE *f, const gar_params *p);
+/* A value's origin for messages: "run.ini:7: [reconstruct] symmetry". */
+void run_where(const gar_params *p, const char *section, const char *key, char *buf, size_t len);
+
+#endif

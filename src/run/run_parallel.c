@@ -1,0 +1,92 @@
+/* garner: a command's run under MPI (see gar_run.h). */
+#include "gar_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "gar_log.h"
+#include "gar_mpi.h"
+#include "run_settings.h"
+#include "run_shards.h"
+
+void gar_run_describe_mpi(char *buf, size_t len) { gar_mpi_describe(buf, len); }
+
+/* Collective: for every rank, rank 0 logs where it runs and what a GPU
+ * binding goes by: its node-local rank, and the GPUs a launcher (Slurm's
+ * --gres, for one) made visible to it. Information only: a failure here
+ * (out of memory on rank 0, or no node-local rank) leaves a line out or says
+ * so in it, and never stops the run. */
+static void log_placement(int rank, int size, gar_status placed, const gar_mpi_place *place)
+{
+    char host[256] = "?", line[GAR_MPI_LINE], *all = NULL;
+    const char *gpus = getenv("CUDA_VISIBLE_DEVICES");
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+    if (placed == GAR_OK)
+        snprintf(line, sizeof line, "rank %d on %.100s: node-local rank %d of %d, CUDA_VISIBLE_DEVICES=%.80s",
+                 rank, host, place->local_rank, place->local_size, gpus != NULL ? gpus : "unset");
+    else
+        snprintf(line, sizeof line, "rank %d on %.100s: %.120s", rank, host, gar_errmsg());
+    if (gar_mpi_gather_lines(line, &all) == GAR_OK && all != NULL)
+        for (int r = 0; r < size; r++)
+            gar_log_info("%s", all + (size_t)r * GAR_MPI_LINE);
+    free(all);
+}
+
+/* srun --mpi=none starts singletons that would each do the whole job. */
+static gar_status check_slurm_tasks(int size)
+{
+    const char *ntasks = getenv("SLURM_NTASKS");
+    if (ntasks != NULL && atoi(ntasks) > 1 && atoi(ntasks) != size)
+        return gar_error(GAR_ERR_USAGE, "Slurm started %s tasks but MPI sees %d process%s: launch with "
+                         "srun --mpi=pmi2 (or mpiexec), not --mpi=none", ntasks, size, size > 1 ? "es" : "");
+    return GAR_OK;
+}
+
+static gar_status run_command(const gar_run_request *req, gar_params *p, int rank, int size)
+{
+    switch (req->command) {
+    case GAR_RUN_RECONSTRUCT: return gar_run_reconstruct(p, req->params_path, req->resume, rank, size);
+    case GAR_RUN_REFINE: return gar_run_refine(p, req->params_path, req->resume, rank, size);
+    case GAR_RUN_TUNE: return gar_run_tune(p, rank, size);
+    }
+    return gar_error(GAR_ERR_INTERNAL, "unknown command %d", (int)req->command);
+}
+
+gar_status gar_run_parallel(const gar_run_request *req, int *report)
+{
+    int rank = 0, size = 1;
+    gar_params *p = NULL;
+    gar_status st, placed;
+    gar_mpi_place place;
+
+    *report = 1;
+    if ((st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
+        return st;
+    /* Reconstruct checkpoints at a signal, refine stops between iterations. */
+    if (req->command != GAR_RUN_TUNE)
+        run_catch_stop_signals();
+    /* Where this rank runs: logged below, and what the GPU binding goes by. */
+    if ((placed = gar_mpi_node_place(&place)) == GAR_OK)
+        run_set_node_place(place.worker, place.workers);
+    if (rank != 0)
+        gar_log_set_quiet(1);
+    if (size > 1) {
+        char map[4096];
+        gar_mpi_rank_map(map, sizeof map);
+        gar_log_info("%d ranks (pid@host): %s", size, map);
+        log_placement(rank, size, placed, &place);
+    }
+    if ((st = check_slurm_tasks(size)) == GAR_OK && (st = gar_params_load(req->params_path, &p)) == GAR_OK) {
+        for (size_t i = 0; i < req->n_sets && st == GAR_OK; i++)
+            st = gar_params_set(p, req->sets[i]);
+        if (st == GAR_OK)
+            st = run_command(req, p, rank, size);
+    }
+    gar_params_destroy(&p);
+    gar_mpi_stop();
+    /* Every rank found the same error; rank 0 says it once. */
+    *report = rank == 0;
+    return st;
+}

@@ -1,0 +1,60 @@
+/* garner: the settings a run that reconstructs reads (reconstruct, refine,
+ * tune): [input], [output], [reconstruct], [gpu] and [mpi]; the
+ * reconstructor's configuration and the partial volumes' sizing from them. */
+#ifndef GAR_RUN_SETTINGS_H
+#define GAR_RUN_SETTINGS_H
+
+#include <stddef.h>
+#include "gar_gpusel.h"
+#include "gar_params.h"
+#include "gar_partials.h"
+#include "gar_recon.h"
+#include "gar_status.h"
+#include "gar_symmetry.h"
+
+typedef struct recon_settings {
+    const char *const *stacks;
+    size_t n_stacks;
+    int skip_nonfinite;
+    const char *out_dir;
+    int overwrite;
+    const char *symmetry;
+    int sym_volume;
+    int ctf, outer_mask, reproducible;
+    long pad, blob_order, threads, batch, shard_size, reduce_chunk_mb;
+    double blob_radius, blob_alpha, max_res, checkpoint_minutes;
+    const char *reference;
+    /* [gpu]: the devices this rank drives (none: the CPU) and why */
+    int gpus[GAR_GPU_MAX_DEVICES];
+    size_t n_gpus;
+    char gpu_why[512];
+    int gpu_fft, gpu_tuning;
+    char gpu_cache[4096];
+} recon_settings;
+
+/* This rank's index among its node's workers and their number, which the
+ * GPU choice goes by (gar_run_parallel sets it once MPI is up). */
+void run_set_node_place(int worker, int workers);
+
+/* The [input], [output], [reconstruct], [gpu] and [mpi] keys; the GPUs are
+ * chosen for this rank's place on its node. */
+gar_status run_read_recon_settings(const gar_params *p, recon_settings *s);
+/* The reconstructor's configuration from the settings, for particles of
+ * `box` pixels of `pixel_A` Å, the stacks' optics and the symmetry group
+ * (copied by gar_recon_create; s and sym must outlive that call). */
+void run_recon_config(const recon_settings *s, size_t box, double pixel_A, const gar_optics *optics,
+                      size_t n_optics, const gar_symmetry *sym, gar_recon_config *cfg);
+/* Log the insertion's devices (GPUs, with the reason, or the CPU) with
+ * rec = NULL before a run; with the reconstructor after it, each GPU's
+ * gather variant. */
+void run_log_devices(const recon_settings *s, const gar_recon *rec);
+
+/* Whether a run of `size` ranks sums its volumes exactly (gar_partials.h). */
+int run_exact_sums(const recon_settings *s, int size);
+/* The bytes `rank` holds for the reduction beyond its gar_recon. */
+size_t run_partials_memory_bytes(const gar_recon_config *cfg, const recon_settings *s, int rank, int size);
+/* The partial volumes for `rec`'s sums. */
+gar_status run_partials_create(const gar_recon *rec, const recon_settings *s, int threads, int rank, int size,
+                               gar_partials **out);
+
+#endif
