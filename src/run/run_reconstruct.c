@@ -200,271 +200,317 @@ static gar_status distribute(gar_inputs *in, recon_pass *c, const unsigned char 
     return st;
 }
 
-gar_status gar_run_reconstruct(gar_params *p, const char *params_path, int resume, int rank, int size)
-{
-    gar_status st = GAR_OK;
+/* A reconstruct run: what its steps share. */
+typedef struct recon_job {
+    const gar_params *p;
+    int rank, size;
     recon_settings s;
-    gar_symmetry *sym = NULL;
-    gar_inputs *in = NULL;
-    gar_recon *rec = NULL;
-    gar_outdir *out = NULL;
-    gar_map *half[2] = {NULL, NULL}, *full = NULL, *ref = NULL;
-    double *fsc = NULL, *fsc_ref = NULL;
-    size_t box = 0, nshell, n_optics = 0;
-    const gar_optics *optics;
+    gar_symmetry *sym;
+    gar_inputs *in;
+    gar_recon *rec;
     gar_recon_config cfg;
+    gar_outdir *out;
+    gar_map *ref;              /* [reconstruct] reference, rank 0 */
+    size_t box;
     run_figures fig;
     recon_pass ck;
-    unsigned char *resumed_done = NULL;
-    char loc[512], mem_src[128], need[32], avail[32];
-    double t0 = gar_wall_seconds();
+    unsigned char *resumed_done;
+    char need[32], avail[32];  /* memory, for the log */
+} recon_job;
 
-    memset(&fig, 0, sizeof fig);
-    memset(&ck, 0, sizeof ck);
-    if ((st = run_read_recon_settings(p, &s)) != GAR_OK)
-        goto checked;
-    if ((st = gar_symmetry_create(s.symmetry, &sym)) != GAR_OK) {
+/* The settings, the symmetry and the stacks, each checked, with an error
+ * naming the key. */
+static gar_status check_inputs(recon_job *j)
+{
+    gar_status st;
+    const gar_params *p = j->p;
+    recon_settings *s = &j->s;
+    char loc[512];
+    if ((st = run_read_recon_settings(p, s)) != GAR_OK)
+        return st;
+    if ((st = gar_symmetry_create(s->symmetry, &j->sym)) != GAR_OK) {
         run_where(p, "reconstruct", "symmetry", loc, sizeof loc);
-        gar_error_context(st, "%s", loc);
-        goto checked;
+        return gar_error_context(st, "%s", loc);
     }
-    if ((st = gar_inputs_open(s.stacks, s.n_stacks, &in)) != GAR_OK)
-        goto checked;
-    box = gar_inputs_box(in);
-    fig.box = box;
-    fig.pixel = gar_inputs_pixel_size(in);
-    if (!(gar_inputs_columns(in) & GAR_COL_POSE)) {
-        st = gar_error(GAR_ERR_DATA, "%s: the stacks hold no poses (rot_deg, tilt_deg, psi_deg); "
-                       "reconstruct needs known poses", s.stacks[0]);
-        goto checked;
-    }
-    if (s.ctf && !(gar_inputs_columns(in) & GAR_COL_CTF)) {
+    if ((st = gar_inputs_open(s->stacks, s->n_stacks, &j->in)) != GAR_OK)
+        return st;
+    j->box = j->fig.box = gar_inputs_box(j->in);
+    j->fig.pixel = gar_inputs_pixel_size(j->in);
+    if (!(gar_inputs_columns(j->in) & GAR_COL_POSE))
+        return gar_error(GAR_ERR_DATA, "%s: the stacks hold no poses (rot_deg, tilt_deg, psi_deg); "
+                         "reconstruct needs known poses", s->stacks[0]);
+    if (s->ctf && !(gar_inputs_columns(j->in) & GAR_COL_CTF)) {
         run_where(p, "reconstruct", "ctf", loc, sizeof loc);
-        st = gar_error(GAR_ERR_DATA, "%s = yes, but the stacks hold no defocus columns; set it to no for "
-                       "data without a CTF", loc);
-        goto checked;
+        return gar_error(GAR_ERR_DATA, "%s = yes, but the stacks hold no defocus columns; set it to no for "
+                         "data without a CTF", loc);
     }
-    if (s.max_res > 0 && s.max_res < 2.0 * fig.pixel - 1e-9) {
+    if (s->max_res > 0 && s->max_res < 2.0 * j->fig.pixel - 1e-9) {
         run_where(p, "reconstruct", "max_resolution", loc, sizeof loc);
-        st = gar_error(GAR_ERR_USAGE, "%s: %g Å is finer than Nyquist (%g Å for %g Å pixels)", loc, s.max_res,
-                       2.0 * fig.pixel, fig.pixel);
-        goto checked;
+        return gar_error(GAR_ERR_USAGE, "%s: %g Å is finer than Nyquist (%g Å for %g Å pixels)", loc, s->max_res,
+                         2.0 * j->fig.pixel, j->fig.pixel);
     }
-    if (s.reference != NULL && rank == 0) {
-        if ((st = gar_mrc_read(s.reference, &ref)) != GAR_OK)
-            goto checked;
-        if (ref->nx != box || ref->ny != box || ref->nz != box) {
+    if (s->reference != NULL && j->rank == 0) {
+        if ((st = gar_mrc_read(s->reference, &j->ref)) != GAR_OK)
+            return st;
+        if (j->ref->nx != j->box || j->ref->ny != j->box || j->ref->nz != j->box) {
             run_where(p, "reconstruct", "reference", loc, sizeof loc);
-            st = gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
-                           s.reference, ref->nx, ref->ny, ref->nz, box, box);
-            goto checked;
+            return gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
+                             s->reference, j->ref->nx, j->ref->ny, j->ref->nz, j->box, j->box);
         }
     }
+    return GAR_OK;
+}
 
-    /* Gather the optics of every stack (groups are numbered per stack, and
-     * garner's import numbers them from RELION's, so they agree across stacks). */
-    optics = gar_stack_optics(gar_inputs_stack(in, 0), &n_optics);
-    run_recon_config(&s, box, fig.pixel, optics, n_optics, sym, &cfg);
-    fig.threads = cfg.threads;
-    fig.padded = gar_recon_padded_size(box, cfg.pad);
-
-    /* Memory: check before allocating anything large. Each rank checks its
-     * own need; a worker of a run with exact sums also holds an accumulator
-     * four times the size of its volumes. The log gives a worker's need, the
-     * largest. */
-    {
-        const size_t common = gar_recon_memory_bytes(&cfg) + cfg.batch * box * box * sizeof(float);
-        const size_t exact = run_partials_memory_bytes(&cfg, &s, rank, size);
-        size_t avail_bytes = gar_available_memory(mem_src, sizeof mem_src);
-        char exact_note[96] = "", exact_bytes[32];
-        fig.memory_estimate = common + exact;
-        gar_format_bytes((double)fig.memory_estimate, need, sizeof need);
-        gar_format_bytes((double)avail_bytes, avail, sizeof avail);
-        if (exact > 0) {
-            gar_format_bytes((double)exact, exact_bytes, sizeof exact_bytes);
-            snprintf(exact_note, sizeof exact_note, ", %s of it for exact sums ([mpi] reproducible = no saves it)",
-                     exact_bytes);
-        }
-        if (avail_bytes > 0 && fig.memory_estimate > avail_bytes) {
-            st = gar_error(GAR_ERR_NOMEM, "this reconstruction needs %s (box %zu, padded %zu, batch %zu%s) but "
-                           "only %s is available (%s); lower [reconstruct] pad, batch or max_resolution, "
-                           "or run on a node with more memory",
-                           need, box, fig.padded, cfg.batch, exact_note, avail, mem_src);
-            goto checked;
-        }
-        if (rank == 0 && size > 1)
-            gar_format_bytes((double)(common + run_partials_memory_bytes(&cfg, &s, 1, size)), need, sizeof need);
+/* Memory: checked before anything large is allocated. Each rank checks its
+ * own need; a worker of a run with exact sums also holds an accumulator
+ * four times the size of its volumes. The log gives a worker's need, the
+ * largest. */
+static gar_status check_memory(recon_job *j)
+{
+    const gar_recon_config *cfg = &j->cfg;
+    const size_t common = gar_recon_memory_bytes(cfg) + cfg->batch * j->box * j->box * sizeof(float);
+    const size_t exact = run_partials_memory_bytes(cfg, &j->s, j->rank, j->size);
+    char mem_src[128], exact_note[96] = "", exact_bytes[32];
+    size_t avail_bytes = gar_available_memory(mem_src, sizeof mem_src);
+    j->fig.memory_estimate = common + exact;
+    gar_format_bytes((double)j->fig.memory_estimate, j->need, sizeof j->need);
+    gar_format_bytes((double)avail_bytes, j->avail, sizeof j->avail);
+    if (exact > 0) {
+        gar_format_bytes((double)exact, exact_bytes, sizeof exact_bytes);
+        snprintf(exact_note, sizeof exact_note, ", %s of it for exact sums ([mpi] reproducible = no saves it)",
+                 exact_bytes);
     }
-    run_where(p, "output", "dir", loc, sizeof loc);
-    if (rank == 0 && (st = gar_outdir_begin(s.out_dir, s.overwrite, s.stacks, s.n_stacks, loc, &out)) != GAR_OK)
-        goto checked;
-    gar_log_info("%zu particles, %zu px at %.4g Å/px, padded %zu, symmetry %s (%s), CTF %s, %d rank%s × "
-                 "%d threads, memory %s of %s available per rank",
-                 gar_inputs_count(in), box, fig.pixel, fig.padded, gar_symmetry_name(sym),
-                 s.sym_volume ? "volume" : "insert", s.ctf ? "yes" : "no", size, size > 1 ? "s" : "",
-                 cfg.threads, need, avail);
-    if (rank == 0 || size == 1)
-        run_log_devices(&s, NULL);
-    if ((st = gar_recon_create(&cfg, &rec)) != GAR_OK ||
-        (st = run_partials_create(rec, &s, cfg.threads, rank, size, &ck.parts)) != GAR_OK)
-        goto checked;
+    if (avail_bytes > 0 && j->fig.memory_estimate > avail_bytes)
+        return gar_error(GAR_ERR_NOMEM, "this reconstruction needs %s (box %zu, padded %zu, batch %zu%s) but "
+                         "only %s is available (%s); lower [reconstruct] pad, batch or max_resolution, "
+                         "or run on a node with more memory",
+                         j->need, j->box, j->fig.padded, cfg->batch, exact_note, j->avail, mem_src);
+    if (j->rank == 0 && j->size > 1)
+        gar_format_bytes((double)(common + run_partials_memory_bytes(cfg, &j->s, 1, j->size)), j->need,
+                         sizeof j->need);
+    return GAR_OK;
+}
+
+/* The reconstructor, its partial sums and the pass's shards; with --resume
+ * (rank 0) the checkpoint's sums, counts and finished shards. */
+static gar_status prepare_pass(recon_job *j, int resume)
+{
+    gar_status st;
+    recon_pass *ck = &j->ck;
+    if ((st = gar_recon_create(&j->cfg, &j->rec)) != GAR_OK ||
+        (st = run_partials_create(j->rec, &j->s, j->cfg.threads, j->rank, j->size, &ck->parts)) != GAR_OK)
+        return st;
     /* Shards: the unit of work handed out, and of the checkpoints. */
-    ck.s = &s;
-    ck.rec = rec;
-    ck.fig = &fig;
-    ck.rank = rank;
-    ck.size = size;
-    ck.box = box;
-    ck.particles = gar_inputs_count(in);
-    ck.every_s = s.checkpoint_minutes * 60.0;
-    ck.last = gar_wall_seconds();
-    ck.shard_size = run_shard_size(s.shard_size, ck.particles, size, 8, 64, (size_t)s.batch);
-    for (size_t i = 0; i < gar_inputs_n_stacks(in); i++)
-        ck.n_shards += (gar_stack_count(gar_inputs_stack(in, i)) + ck.shard_size - 1) / ck.shard_size;
-    snprintf(ck.path, sizeof ck.path, "%s", s.out_dir);
-    for (size_t n = strlen(ck.path); n > 1 && ck.path[n - 1] == '/'; n--)
-        ck.path[n - 1] = '\0';
-    strncat(ck.path, ".checkpoint.h5", sizeof ck.path - strlen(ck.path) - 1);
-    if (resume && rank == 0) {
+    ck->s = &j->s;
+    ck->rec = j->rec;
+    ck->fig = &j->fig;
+    ck->rank = j->rank;
+    ck->size = j->size;
+    ck->box = j->box;
+    ck->particles = gar_inputs_count(j->in);
+    ck->every_s = j->s.checkpoint_minutes * 60.0;
+    ck->last = gar_wall_seconds();
+    ck->shard_size = run_shard_size(j->s.shard_size, ck->particles, j->size, 8, 64, (size_t)j->s.batch);
+    for (size_t i = 0; i < gar_inputs_n_stacks(j->in); i++)
+        ck->n_shards += (gar_stack_count(gar_inputs_stack(j->in, i)) + ck->shard_size - 1) / ck->shard_size;
+    snprintf(ck->path, sizeof ck->path, "%s", j->s.out_dir);
+    for (size_t n = strlen(ck->path); n > 1 && ck->path[n - 1] == '/'; n--)
+        ck->path[n - 1] = '\0';
+    strncat(ck->path, ".checkpoint.h5", sizeof ck->path - strlen(ck->path) - 1);
+    if (resume && j->rank == 0) {
         gar_checkpoint k;
         gar_recon_partial v;
-        if ((st = checkpoint_shape(&ck, &k, &v)) != GAR_OK ||
-            (st = gar_calloc((void **)&resumed_done, ck.n_shards ? ck.n_shards : 1, 1, "shard flags")) != GAR_OK)
-            goto checked;
-        k.done = resumed_done;
-        if ((st = gar_checkpoint_load(ck.path, &k)) != GAR_OK)
-            goto checked;
+        size_t finished = 0;
+        if ((st = checkpoint_shape(ck, &k, &v)) != GAR_OK ||
+            (st = gar_calloc((void **)&j->resumed_done, ck->n_shards ? ck->n_shards : 1, 1, "shard flags")) != GAR_OK)
+            return st;
+        k.done = j->resumed_done;
+        if ((st = gar_checkpoint_load(ck->path, &k)) != GAR_OK)
+            return st;
         v.count[0] = (size_t)k.count[0];
         v.count[1] = (size_t)k.count[1];
-        fig.skipped = (size_t)k.skipped;
-        size_t finished = 0;
-        for (size_t i = 0; i < ck.n_shards; i++)
-            finished += resumed_done[i];
-        gar_log_info("resuming from %s: %zu of %zu shards done, %zu particles inserted", ck.path, finished,
-                     ck.n_shards, (size_t)(k.count[0] + k.count[1]));
+        j->fig.skipped = (size_t)k.skipped;
+        for (size_t i = 0; i < ck->n_shards; i++)
+            finished += j->resumed_done[i];
+        gar_log_info("resuming from %s: %zu of %zu shards done, %zu particles inserted", ck->path, finished,
+                     ck->n_shards, (size_t)(k.count[0] + k.count[1]));
     }
-checked:
-    /* The first collective: every rank has validated the same inputs. */
-    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
-        goto done;
-    st = distribute(in, &ck, resumed_done);
-    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
-        goto done;
-    if (size > 1 && (st = reduce_partials(&ck)) != GAR_OK)
-        goto done;
-    fig.gpu_inserters = gar_recon_gpu_count(rec);
-    if (size > 1) {
+    return GAR_OK;
+}
+
+/* Everything up to the pass, on every rank: checks, the output folder (rank
+ * 0), the reconstructor. */
+static gar_status start(recon_job *j, int resume)
+{
+    gar_status st;
+    char loc[512];
+    const gar_optics *optics;
+    size_t n_optics = 0;
+    if ((st = check_inputs(j)) != GAR_OK)
+        return st;
+    /* Gather the optics of every stack (groups are numbered per stack, and
+     * garner's import numbers them from RELION's, so they agree across stacks). */
+    optics = gar_stack_optics(gar_inputs_stack(j->in, 0), &n_optics);
+    run_recon_config(&j->s, j->box, j->fig.pixel, optics, n_optics, j->sym, &j->cfg);
+    j->fig.threads = j->cfg.threads;
+    j->fig.padded = gar_recon_padded_size(j->box, j->cfg.pad);
+    if ((st = check_memory(j)) != GAR_OK)
+        return st;
+    run_where(j->p, "output", "dir", loc, sizeof loc);
+    if (j->rank == 0 &&
+        (st = gar_outdir_begin(j->s.out_dir, j->s.overwrite, j->s.stacks, j->s.n_stacks, loc, &j->out)) != GAR_OK)
+        return st;
+    gar_log_info("%zu particles, %zu px at %.4g Å/px, padded %zu, symmetry %s (%s), CTF %s, %d rank%s × "
+                 "%d threads, memory %s of %s available per rank",
+                 gar_inputs_count(j->in), j->box, j->fig.pixel, j->fig.padded, gar_symmetry_name(j->sym),
+                 j->s.sym_volume ? "volume" : "insert", j->s.ctf ? "yes" : "no", j->size, j->size > 1 ? "s" : "",
+                 j->cfg.threads, j->need, j->avail);
+    if (j->rank == 0 || j->size == 1)
+        run_log_devices(&j->s, NULL);
+    return prepare_pass(j, resume);
+}
+
+/* Collective, after the pass: the sums on rank 0, and the workers' times
+ * and GPUs for its log. */
+static gar_status gather(recon_job *j)
+{
+    gar_status st;
+    run_figures *fig = &j->fig;
+    if (j->size > 1 && (st = reduce_partials(&j->ck)) != GAR_OK)
+        return st;
+    fig->gpu_inserters = gar_recon_gpu_count(j->rec);
+    if (j->size > 1) {
         /* Rank 0 only hands out shards: its log reports the workers' time
          * in each stage, summed over them, and their GPUs. */
         double t[4], unused;
-        gar_recon_timings(rec, &t[1], &t[2], &unused);
-        t[0] = fig.t_read;
-        t[3] = (double)fig.gpu_inserters;
+        gar_recon_timings(j->rec, &t[1], &t[2], &unused);
+        t[0] = fig->t_read;
+        t[3] = (double)fig->gpu_inserters;
         if ((st = gar_mpi_reduce_sum(t, t, 4, 0, sizeof t)) != GAR_OK)
-            goto done;
-        fig.t_read = t[0];
-        fig.t_prepare = t[1];
-        fig.t_insert = t[2];
-        fig.gpu_inserters = (size_t)t[3];
-    } else if (fig.gpu_inserters > 0) {
-        run_log_devices(&s, rec);
-        snprintf(fig.gpu_variant, sizeof fig.gpu_variant, "%s", gar_recon_gpu_variant(rec, 0, NULL, 0));
+            return st;
+        fig->t_read = t[0];
+        fig->t_prepare = t[1];
+        fig->t_insert = t[2];
+        fig->gpu_inserters = (size_t)t[3];
+    } else if (fig->gpu_inserters > 0) {
+        run_log_devices(&j->s, j->rec);
+        snprintf(fig->gpu_variant, sizeof fig->gpu_variant, "%s", gar_recon_gpu_variant(j->rec, 0, NULL, 0));
     }
-    if (rank != 0)
-        goto done;
-    fig.used[0] = gar_recon_count(rec, 1);
-    fig.used[1] = gar_recon_count(rec, 2);
-    if (fig.used[0] == 0 || fig.used[1] == 0) {
-        st = gar_error(GAR_ERR_DATA, "half set %d has no particles (half 1: %zu, half 2: %zu); both half "
-                       "sets are needed for the FSC", fig.used[0] == 0 ? 1 : 2, fig.used[0], fig.used[1]);
-        goto done;
-    }
+    return GAR_OK;
+}
 
-    gar_log_info("finishing: weights, inverse FFT, gridding correction");
-    if ((st = gar_recon_finalize(rec, 1, &half[0])) != GAR_OK ||
-        (st = gar_recon_finalize(rec, 2, &half[1])) != GAR_OK ||
-        (st = gar_recon_finalize(rec, 0, &full)) != GAR_OK)
-        goto done;
-    {
-        double prepare, insert;
-        gar_recon_timings(rec, &prepare, &insert, &fig.t_finalize);
-        if (size == 1) {
-            fig.t_prepare = prepare;
-            fig.t_insert = insert;
-        }
-    }
-    gar_partials_destroy(&ck.parts);
-    gar_recon_destroy(&rec);
-
-    nshell = box / 2 + 1;
-    if ((st = gar_alloc((void **)&fsc, nshell, sizeof(double), "FSC")) != GAR_OK ||
-        (st = gar_fsc_compute(half[0], half[1], fsc)) != GAR_OK)
-        goto done;
-    fig.resolution = gar_fsc_resolution(fsc, nshell, box, fig.pixel, 0.143);
-    if (ref != NULL) {
-        if ((st = gar_alloc((void **)&fsc_ref, nshell, sizeof(double), "FSC")) != GAR_OK ||
-            (st = gar_fsc_compute(full, ref, fsc_ref)) != GAR_OK)
-            goto done;
-        fig.resolution_ref = gar_fsc_resolution(fsc_ref, nshell, box, fig.pixel, 0.5);
-        fig.mean_fsc_ref = gar_fsc_mean(fsc_ref, 1, nshell - 1);
-    }
-    fig.seconds = gar_wall_seconds() - t0;
-
-    if ((st = gar_mrc_write(gar_outdir_file(out, "map.mrc"), full)) != GAR_OK ||
-        (st = gar_mrc_write(gar_outdir_file(out, "half1.mrc"), half[0])) != GAR_OK ||
-        (st = gar_mrc_write(gar_outdir_file(out, "half2.mrc"), half[1])) != GAR_OK ||
-        (st = run_write_fsc_csv(gar_outdir_file(out, "fsc.csv"), fsc, fsc_ref, nshell, box, fig.pixel)) != GAR_OK ||
-        (st = gar_plot_fsc2(gar_outdir_file(out, "fsc.png"), fsc, fsc_ref, nshell, box, fig.pixel, 0.143,
-                            fig.resolution, "garner reconstruct: FSC", "half maps",
-                            "against reference")) != GAR_OK ||
-        (st = gar_plot_slices(gar_outdir_file(out, "slices.png"), full, "garner reconstruct: central sections")) != GAR_OK)
-        goto done;
-    if (params_path != NULL && (st = run_copy_file(params_path, gar_outdir_file(out, "params.ini"))) != GAR_OK)
-        goto done;
-    {
-        const char *path = gar_outdir_file(out, "params-effective.ini");
-        FILE *f = fopen(path, "w");
-        if (f == NULL) {
-            st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create", path);
-            goto done;
-        }
-        st = gar_params_write(p, f);
-        if (fclose(f) != 0 && st == GAR_OK)
-            st = gar_error(GAR_ERR_IO, "%s: write failed", path);
-        if (st != GAR_OK)
-            goto done;
-    }
-    if ((st = write_summary(gar_outdir_file(out, "summary.json"), p, &fig)) != GAR_OK)
-        goto done;
-    {
-        char final_dir[4096];
-        snprintf(final_dir, sizeof final_dir, "%s", gar_outdir_final(out));
-        if ((st = gar_outdir_commit(&out)) != GAR_OK)
-            goto done;
-        unlink(ck.path);   /* the run is complete: its checkpoint is spent */
-        gar_log_info("%zu particles (%zu + %zu) in %.1f s (%.1f particles/s): read %.1f s, prepare %.1f s, "
-                     "insert %.1f s%s, finish %.1f s", fig.used[0] + fig.used[1], fig.used[0], fig.used[1],
-                     fig.seconds, (fig.used[0] + fig.used[1]) / fig.seconds, fig.t_read, fig.t_prepare,
-                     fig.t_insert, size > 1 ? " (summed over the workers)" : "", fig.t_finalize);
-        if (ref != NULL)
-            gar_log_info("against the reference: FSC 0.5 at %.2f Å, mean FSC %.3f", fig.resolution_ref,
-                         fig.mean_fsc_ref);
-        gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", final_dir,
-                     fig.resolution);
-    }
-done:
-    free(resumed_done);
-    gar_outdir_abort(&out);
-    gar_partials_destroy(&ck.parts);
-    gar_recon_destroy(&rec);
-    gar_map_destroy(&half[0]);
-    gar_map_destroy(&half[1]);
-    gar_map_destroy(&full);
-    gar_map_destroy(&ref);
-    free(fsc);
-    free(fsc_ref);
-    gar_inputs_close(&in);
-    gar_symmetry_destroy(&sym);
+/* The parameters with every key's effective value. */
+static gar_status write_effective_params(const gar_params *p, const char *path)
+{
+    gar_status st;
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", path);
+    st = gar_params_write(p, f);
+    if (fclose(f) != 0 && st == GAR_OK)
+        st = gar_error(GAR_ERR_IO, "%s: write failed", path);
     return st;
 }
 
+/* Rank 0: the maps, FSC, pictures and summary into the output folder, which
+ * then appears under its name; the spent checkpoint goes. */
+static gar_status finish(recon_job *j, const char *params_path, double t0)
+{
+    gar_status st;
+    run_figures *fig = &j->fig;
+    gar_outdir *out = j->out;
+    gar_map *half[2] = {NULL, NULL}, *full = NULL;
+    double *fsc = NULL, *fsc_ref = NULL, prepare, insert;
+    const size_t box = j->box, nshell = box / 2 + 1;
+    char final_dir[4096];
+    fig->used[0] = gar_recon_count(j->rec, 1);
+    fig->used[1] = gar_recon_count(j->rec, 2);
+    if (fig->used[0] == 0 || fig->used[1] == 0)
+        return gar_error(GAR_ERR_DATA, "half set %d has no particles (half 1: %zu, half 2: %zu); both half "
+                         "sets are needed for the FSC", fig->used[0] == 0 ? 1 : 2, fig->used[0], fig->used[1]);
+    gar_log_info("finishing: weights, inverse FFT, gridding correction");
+    if ((st = gar_recon_finalize(j->rec, 1, &half[0])) != GAR_OK ||
+        (st = gar_recon_finalize(j->rec, 2, &half[1])) != GAR_OK ||
+        (st = gar_recon_finalize(j->rec, 0, &full)) != GAR_OK)
+        goto done;
+    gar_recon_timings(j->rec, &prepare, &insert, &fig->t_finalize);
+    if (j->size == 1) {
+        fig->t_prepare = prepare;
+        fig->t_insert = insert;
+    }
+    gar_partials_destroy(&j->ck.parts);
+    gar_recon_destroy(&j->rec);
+    if ((st = gar_alloc((void **)&fsc, nshell, sizeof(double), "FSC")) != GAR_OK ||
+        (st = gar_fsc_compute(half[0], half[1], fsc)) != GAR_OK)
+        goto done;
+    fig->resolution = gar_fsc_resolution(fsc, nshell, box, fig->pixel, 0.143);
+    if (j->ref != NULL) {
+        if ((st = gar_alloc((void **)&fsc_ref, nshell, sizeof(double), "FSC")) != GAR_OK ||
+            (st = gar_fsc_compute(full, j->ref, fsc_ref)) != GAR_OK)
+            goto done;
+        fig->resolution_ref = gar_fsc_resolution(fsc_ref, nshell, box, fig->pixel, 0.5);
+        fig->mean_fsc_ref = gar_fsc_mean(fsc_ref, 1, nshell - 1);
+    }
+    fig->seconds = gar_wall_seconds() - t0;
+    if ((st = gar_mrc_write(gar_outdir_file(out, "map.mrc"), full)) != GAR_OK ||
+        (st = gar_mrc_write(gar_outdir_file(out, "half1.mrc"), half[0])) != GAR_OK ||
+        (st = gar_mrc_write(gar_outdir_file(out, "half2.mrc"), half[1])) != GAR_OK ||
+        (st = run_write_fsc_csv(gar_outdir_file(out, "fsc.csv"), fsc, fsc_ref, nshell, box, fig->pixel)) != GAR_OK ||
+        (st = gar_plot_fsc2(gar_outdir_file(out, "fsc.png"), fsc, fsc_ref, nshell, box, fig->pixel, 0.143,
+                            fig->resolution, "garner reconstruct: FSC", "half maps",
+                            "against reference")) != GAR_OK ||
+        (st = gar_plot_slices(gar_outdir_file(out, "slices.png"), full, "garner reconstruct: central sections")) !=
+            GAR_OK ||
+        (params_path != NULL && (st = run_copy_file(params_path, gar_outdir_file(out, "params.ini"))) != GAR_OK) ||
+        (st = write_effective_params(j->p, gar_outdir_file(out, "params-effective.ini"))) != GAR_OK ||
+        (st = write_summary(gar_outdir_file(out, "summary.json"), j->p, fig)) != GAR_OK)
+        goto done;
+    snprintf(final_dir, sizeof final_dir, "%s", gar_outdir_final(out));
+    if ((st = gar_outdir_commit(&j->out)) != GAR_OK)
+        goto done;
+    unlink(j->ck.path);   /* the run is complete: its checkpoint is spent */
+    gar_log_info("%zu particles (%zu + %zu) in %.1f s (%.1f particles/s): read %.1f s, prepare %.1f s, "
+                 "insert %.1f s%s, finish %.1f s", fig->used[0] + fig->used[1], fig->used[0], fig->used[1],
+                 fig->seconds, (fig->used[0] + fig->used[1]) / fig->seconds, fig->t_read, fig->t_prepare,
+                 fig->t_insert, j->size > 1 ? " (summed over the workers)" : "", fig->t_finalize);
+    if (j->ref != NULL)
+        gar_log_info("against the reference: FSC 0.5 at %.2f Å, mean FSC %.3f", fig->resolution_ref,
+                     fig->mean_fsc_ref);
+    gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", final_dir, fig->resolution);
+done:
+    gar_map_destroy(&half[0]);
+    gar_map_destroy(&half[1]);
+    gar_map_destroy(&full);
+    free(fsc);
+    free(fsc_ref);
+    return st;
+}
+
+gar_status gar_run_reconstruct(gar_params *p, const char *params_path, int resume, int rank, int size)
+{
+    gar_status st;
+    recon_job j;
+    const double t0 = gar_wall_seconds();
+    memset(&j, 0, sizeof j);
+    j.p = p;
+    j.rank = rank;
+    j.size = size;
+    st = start(&j, resume);
+    /* The first collective: every rank has validated the same inputs. */
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+        goto done;
+    st = distribute(j.in, &j.ck, j.resumed_done);
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK || (st = gather(&j)) != GAR_OK)
+        goto done;
+    if (rank == 0)
+        st = finish(&j, params_path, t0);
+done:
+    free(j.resumed_done);
+    gar_outdir_abort(&j.out);
+    gar_partials_destroy(&j.ck.parts);
+    gar_recon_destroy(&j.rec);
+    gar_map_destroy(&j.ref);
+    gar_inputs_close(&j.in);
+    gar_symmetry_destroy(&j.sym);
+    return st;
+}
