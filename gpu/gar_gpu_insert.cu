@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "gar_cuda_check.h"
 #include "gar_gpu.h"
 #include "gar_kernels.h"
 #include "gar_log.h"
@@ -395,6 +396,7 @@ struct gar_gpu_inserter {
     float *table_host;
     char *cache_path, *key;
     char device_name[256];
+    char where[288];                     /* "GPU 0 (name)": the start of its error messages */
     size_t nvox, pp, data_floats;        /* data_floats: per particle in a stage */
     double rlim;
     cudaStream_t copy_stream, compute_stream;
@@ -417,21 +419,6 @@ struct gar_gpu_inserter {
     char errmsg[1024];
 };
 
-static gar_status cuda_fail(cudaError_t e, const gar_gpu_inserter *g, const char *what)
-{
-    return gar_error(e == cudaErrorMemoryAllocation ? GAR_ERR_NOMEM : GAR_ERR_INTERNAL, "GPU %d (%s): %s: %s",
-                     g->cfg.device, g->device_name, what, cudaGetErrorString(e));
-}
-
-#define CUDA_TRY(call, what)                                                                         \
-    do {                                                                                             \
-        cudaError_t e_ = (call);                                                                     \
-        if (e_ != cudaSuccess) {                                                                     \
-            st = cuda_fail(e_, g, what);                                                             \
-            goto done;                                                                               \
-        }                                                                                            \
-    } while (0)
-
 static size_t padded_half_voxels(int M) { return (size_t)M * M * (M / 2 + 1); }
 
 extern "C" gar_status gar_gpu_memory_need(const gar_gpu_insert_config *cfg, size_t *fixed, size_t *per_particle,
@@ -448,6 +435,7 @@ extern "C" gar_status gar_gpu_memory_need(const gar_gpu_insert_config *cfg, size
              (cfg->tuning == GAR_TUNE_AUTO || cfg->tuning == GAR_TUNE_FORCE ? nvox * 3 * sizeof(float) : 0) +
              ((size_t)64 << 20);   /* the CUDA context's own margin */
     const size_t meta = 2 * (sizeof(gar_particle_geom) + cfg->n_ops * sizeof(gar_slice_geom));
+    /* An estimate, not a failure: without cuFFT's, assume a transform's size. */
     if (cufftEstimateMany(2, n, NULL, 1, 0, NULL, 1, 0, CUFFT_R2C, 1, &fft_work) != CUFFT_SUCCESS)
         fft_work = M * H * 2 * sizeof(float);
     /* On the device: two staged batches of images, the padded images, their
@@ -557,9 +545,9 @@ static gar_status tune(gar_gpu_inserter *g, const GatherArgs &args)
     size_t used = 0;
     LaunchCtx c = g->ctx;
     c.g = args;
-    CUDA_TRY(cudaMalloc((void **)&scratch, g->nvox * 3 * sizeof(float)), "tuning scratch volume");
-    CUDA_TRY(cudaEventCreate(&t0), "event");
-    CUDA_TRY(cudaEventCreate(&t1), "event");
+    GAR_CUDA_TRY(cudaMalloc((void **)&scratch, g->nvox * 3 * sizeof(float)), g->where, "tuning scratch volume");
+    GAR_CUDA_TRY(cudaEventCreate(&t0), g->where, "event");
+    GAR_CUDA_TRY(cudaEventCreate(&t1), g->where, "event");
     c.g.G[0] = c.g.G[1] = scratch;
     c.g.W[0] = c.g.W[1] = scratch + 2 * g->nvox;
     g->report[0] = '\0';
@@ -574,17 +562,18 @@ static gar_status tune(gar_gpu_inserter *g, const GatherArgs &args)
         if (e == cudaSuccess)
             e = cudaStreamSynchronize(c.stream);
         if (e != cudaSuccess) {
-            /* A launch-configuration error leaves the context usable. */
+            /* A launch-configuration error leaves the context usable: the
+             * variant is reported and skipped, not an error. */
             cudaGetLastError();
             snprintf(g->report + len, sizeof g->report - len, "  %-44s  failed: %s\n", variants[v].name,
                      cudaGetErrorString(e));
             continue;
         }
-        CUDA_TRY(cudaEventRecord(t0, c.stream), "event");
-        CUDA_TRY(variants[v].launch(c), "gather kernel");
-        CUDA_TRY(cudaEventRecord(t1, c.stream), "event");
-        CUDA_TRY(cudaEventSynchronize(t1), "gather kernel");
-        CUDA_TRY(cudaEventElapsedTime(&ms, t0, t1), "event");
+        GAR_CUDA_TRY(cudaEventRecord(t0, c.stream), g->where, "event");
+        GAR_CUDA_TRY(variants[v].launch(c), g->where, "gather kernel");
+        GAR_CUDA_TRY(cudaEventRecord(t1, c.stream), g->where, "event");
+        GAR_CUDA_TRY(cudaEventSynchronize(t1), g->where, "gather kernel");
+        GAR_CUDA_TRY(cudaEventElapsedTime(&ms, t0, t1), g->where, "event");
         snprintf(g->report + len, sizeof g->report - len, "  %-44s  %9.3f ms  %8.3f µs/slice\n", variants[v].name,
                  ms, 1e3 * ms / (args.n_slices > 0 ? args.n_slices : 1));
         used++;
@@ -594,14 +583,13 @@ static gar_status tune(gar_gpu_inserter *g, const GatherArgs &args)
         }
     }
     if (used == 0) {
-        st = gar_error(GAR_ERR_INTERNAL, "GPU %d (%s): no gather variant could run:\n%s", g->cfg.device,
-                       g->device_name, g->report);
+        st = gar_error(GAR_ERR_INTERNAL, "%s: no gather variant could run:\n%s", g->where, g->report);
         goto done;
     }
     g->variant = best_v;
     g->tuned = 1;
-    gar_log_info("GPU %d (%s): tuned the gather on %d slices; fastest: %s (%.3f µs per slice)", g->cfg.device,
-                 g->device_name, args.n_slices, variants[best_v].name, 1e3 * best / args.n_slices);
+    gar_log_info("%s: tuned the gather on %d slices; fastest: %s (%.3f µs per slice)", g->where, args.n_slices,
+                 variants[best_v].name, 1e3 * best / args.n_slices);
     cache_store(g, 1e3 * best / (args.n_slices > 0 ? args.n_slices : 1));
 done:
     if (t0)
@@ -627,28 +615,29 @@ static gar_status process_stage(gar_gpu_inserter *g, stage_buf *s)
             gar_mat3_mul_bt(s->host_geoms[i].A, g->ops + 9 * k, As);
             gar_slice_geom_make(As, s->host_geoms[i].half, (int)i, &s->host_slices[i * g->cfg.n_ops + k]);
         }
-    CUDA_TRY(cudaStreamWaitEvent(g->copy_stream, s->computed, 0), "stream wait");
-    CUDA_TRY(cudaMemcpyAsync(s->dev_data, s->host_data, s->count * g->data_floats * sizeof(float),
-                             cudaMemcpyHostToDevice, g->copy_stream), "copy of particles");
-    CUDA_TRY(cudaMemcpyAsync(s->dev_geoms, s->host_geoms, s->count * sizeof(gar_particle_geom),
-                             cudaMemcpyHostToDevice, g->copy_stream), "copy of particle geometry");
-    CUDA_TRY(cudaMemcpyAsync(s->dev_slices, s->host_slices, n_sl * sizeof(gar_slice_geom), cudaMemcpyHostToDevice,
-                             g->copy_stream), "copy of slices");
-    CUDA_TRY(cudaEventRecord(s->copied, g->copy_stream), "event");
-    CUDA_TRY(cudaStreamWaitEvent(g->compute_stream, s->copied, 0), "stream wait");
+    GAR_CUDA_TRY(cudaStreamWaitEvent(g->copy_stream, s->computed, 0), g->where, "stream wait");
+    GAR_CUDA_TRY(cudaMemcpyAsync(s->dev_data, s->host_data, s->count * g->data_floats * sizeof(float),
+                                 cudaMemcpyHostToDevice, g->copy_stream),
+                 g->where, "copy of particles");
+    GAR_CUDA_TRY(cudaMemcpyAsync(s->dev_geoms, s->host_geoms, s->count * sizeof(gar_particle_geom),
+                                 cudaMemcpyHostToDevice, g->copy_stream),
+                 g->where, "copy of particle geometry");
+    GAR_CUDA_TRY(cudaMemcpyAsync(s->dev_slices, s->host_slices, n_sl * sizeof(gar_slice_geom),
+                                 cudaMemcpyHostToDevice, g->copy_stream),
+                 g->where, "copy of slices");
+    GAR_CUDA_TRY(cudaEventRecord(s->copied, g->copy_stream), g->where, "event");
+    GAR_CUDA_TRY(cudaStreamWaitEvent(g->compute_stream, s->copied, 0), g->where, "stream wait");
     const float *planes;
     if (g->cfg.fft_on_gpu) {
         const size_t side = 2 * (size_t)g->cfg.plane_radius + 1;
         pad_images<<<(unsigned)s->count, 256, 0, g->compute_stream>>>(s->dev_data, N, M, g->real);
-        CUDA_TRY(cudaGetLastError(), "padding kernel");
-        if (cufftExecR2C(g->plan, (cufftReal *)g->real, (cufftComplex *)g->spec) != CUFFT_SUCCESS) {
-            st = gar_error(GAR_ERR_INTERNAL, "GPU %d (%s): cuFFT R2C failed", g->cfg.device, g->device_name);
-            goto done;
-        }
+        GAR_CUDA_TRY(cudaGetLastError(), g->where, "padding kernel");
+        GAR_CUFFT_TRY(cufftExecR2C(g->plan, (cufftReal *)g->real, (cufftComplex *)g->spec), g->where,
+                      "transform of the particles");
         dim3 grid((unsigned)((side * side + 255) / 256), (unsigned)s->count);
         make_planes<<<grid, 256, 0, g->compute_stream>>>(g->spec, s->dev_geoms, M, g->cfg.plane_radius, g->rlim,
                                                          (double)M * g->cfg.pixel_size_A, g->pp, g->planes);
-        CUDA_TRY(cudaGetLastError(), "plane kernel");
+        GAR_CUDA_TRY(cudaGetLastError(), g->where, "plane kernel");
         planes = g->planes;
     } else {
         planes = s->dev_data;
@@ -664,11 +653,11 @@ static gar_status process_stage(gar_gpu_inserter *g, stage_buf *s)
     {
         LaunchCtx c = g->ctx;
         c.g = args;
-        CUDA_TRY(variants[g->variant].launch(c), "gather kernel");
+        GAR_CUDA_TRY(variants[g->variant].launch(c), g->where, "gather kernel");
     }
-    CUDA_TRY(cudaEventRecord(s->computed, g->compute_stream), "event");
+    GAR_CUDA_TRY(cudaEventRecord(s->computed, g->compute_stream), g->where, "event");
     /* The pinned buffer may be refilled once its copy is done. */
-    CUDA_TRY(cudaEventSynchronize(s->copied), "copy of particles");
+    GAR_CUDA_TRY(cudaEventSynchronize(s->copied), g->where, "copy of particles");
 done:
     return st;
 }
@@ -696,7 +685,7 @@ static void *device_thread(void *arg)
             cudaError_t e = cudaStreamSynchronize(g->compute_stream);
             pthread_mutex_lock(&g->mu);
             if (e != cudaSuccess && g->err == GAR_OK) {
-                g->err = cuda_fail(e, g, "gather kernel");
+                g->err = gar_cuda_fail(e, GAR_ERR_INTERNAL, g->where, "gather kernel", "cudaStreamSynchronize");
                 snprintf(g->errmsg, sizeof g->errmsg, "%s", gar_errmsg());
             }
             g->flush_req = 0;
@@ -720,8 +709,9 @@ static gar_status check_device_memory(const gar_gpu_inserter *g)
     size_t fixed, per, per_other, free_b = 0, total_b = 0;
     char need[32], avail[32];
     gar_gpu_memory_need(&g->cfg, &fixed, &per, &per_other);
-    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess)
-        return gar_error(GAR_ERR_NO_DEVICE, "GPU %d: cannot read its free memory", g->cfg.device);
+    const cudaError_t e = cudaMemGetInfo(&free_b, &total_b);
+    if (e != cudaSuccess)
+        return gar_cuda_fail(e, GAR_ERR_NO_DEVICE, g->where, "cannot read its free memory", "cudaMemGetInfo");
     const size_t need_b = fixed + g->cfg.batch * per;
     if (need_b <= free_b)
         return GAR_OK;
@@ -764,6 +754,7 @@ extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, 
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv, NULL);
     gar_gpu_device_name(cfg->device, g->device_name, sizeof g->device_name);
+    snprintf(g->where, sizeof g->where, "GPU %d (%s)", cfg->device, g->device_name);
     g->nvox = padded_half_voxels(cfg->padded);
     g->pp = side * side;
     g->data_floats = cfg->fft_on_gpu ? (size_t)cfg->box * cfg->box : 3 * g->pp;
@@ -783,54 +774,60 @@ extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, 
         st = gar_error(GAR_ERR_NOMEM, "GPU inserter: out of memory");
         goto done;
     }
-    CUDA_TRY(cudaSetDevice(cfg->device), "select device");
+    GAR_CUDA_TRY(cudaSetDevice(cfg->device), g->where, "select device");
     if ((st = check_device_memory(g)) != GAR_OK)
         goto done;
-    CUDA_TRY(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, cfg->device),
-             "device attributes");
-    CUDA_TRY(cudaStreamCreateWithFlags(&g->copy_stream, cudaStreamNonBlocking), "stream");
-    CUDA_TRY(cudaStreamCreateWithFlags(&g->compute_stream, cudaStreamNonBlocking), "stream");
+    GAR_CUDA_TRY(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, cfg->device), g->where,
+                 "device attributes");
+    GAR_CUDA_TRY(cudaStreamCreateWithFlags(&g->copy_stream, cudaStreamNonBlocking), g->where, "stream");
+    GAR_CUDA_TRY(cudaStreamCreateWithFlags(&g->compute_stream, cudaStreamNonBlocking), g->where, "stream");
     for (int h = 0; h < 2; h++) {
-        CUDA_TRY(cudaMalloc((void **)&g->G[h], g->nvox * 2 * sizeof(float)), "data volume");
-        CUDA_TRY(cudaMalloc((void **)&g->W[h], g->nvox * sizeof(float)), "weight volume");
-        CUDA_TRY(cudaMemset(g->G[h], 0, g->nvox * 2 * sizeof(float)), "data volume");
-        CUDA_TRY(cudaMemset(g->W[h], 0, g->nvox * sizeof(float)), "weight volume");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->G[h], g->nvox * 2 * sizeof(float)), g->where, "data volume");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->W[h], g->nvox * sizeof(float)), g->where, "weight volume");
+        GAR_CUDA_TRY(cudaMemset(g->G[h], 0, g->nvox * 2 * sizeof(float)), g->where, "data volume");
+        GAR_CUDA_TRY(cudaMemset(g->W[h], 0, g->nvox * sizeof(float)), g->where, "weight volume");
     }
-    CUDA_TRY(cudaMalloc((void **)&g->dev_table, GAR_BLOB_TABLE * sizeof(float)), "blob table");
-    CUDA_TRY(cudaMemcpy(g->dev_table, g->table_host, GAR_BLOB_TABLE * sizeof(float), cudaMemcpyHostToDevice),
-             "blob table");
+    GAR_CUDA_TRY(cudaMalloc((void **)&g->dev_table, GAR_BLOB_TABLE * sizeof(float)), g->where, "blob table");
+    GAR_CUDA_TRY(cudaMemcpy(g->dev_table, g->table_host, GAR_BLOB_TABLE * sizeof(float), cudaMemcpyHostToDevice),
+                 g->where, "blob table");
     if (cfg->fft_on_gpu) {
         const size_t M = (size_t)cfg->padded;
         int n[2] = {cfg->padded, cfg->padded};
-        CUDA_TRY(cudaMalloc((void **)&g->real, cfg->batch * M * M * sizeof(float)), "padded particles");
-        CUDA_TRY(cudaMalloc((void **)&g->spec, cfg->batch * M * (M / 2 + 1) * 2 * sizeof(float)), "transforms");
-        CUDA_TRY(cudaMalloc((void **)&g->planes, cfg->batch * 3 * g->pp * sizeof(float)), "particle planes");
-        if (cufftPlanMany(&g->plan, 2, n, NULL, 1, 0, NULL, 1, 0, CUFFT_R2C, (int)cfg->batch) != CUFFT_SUCCESS ||
-            cufftSetStream(g->plan, g->compute_stream) != CUFFT_SUCCESS) {
-            st = gar_error(GAR_ERR_NOMEM, "GPU %d (%s): cannot plan the batched FFT of %zu particles of %d²",
-                           cfg->device, g->device_name, cfg->batch, cfg->padded);
-            goto done;
-        }
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->real, cfg->batch * M * M * sizeof(float)), g->where,
+                     "padded particles");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->spec, cfg->batch * M * (M / 2 + 1) * 2 * sizeof(float)), g->where,
+                     "transforms");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->planes, cfg->batch * 3 * g->pp * sizeof(float)), g->where,
+                     "particle planes");
+        char what[128];
+        snprintf(what, sizeof what, "cannot plan the batched FFT of %zu particles of %d²", cfg->batch, cfg->padded);
+        /* Any failure to plan is out of memory, as it was before the checker:
+         * a batch too large for the device is the usual cause. */
+        GAR_CUFFT_TRY_AS(GAR_ERR_NOMEM, cufftPlanMany(&g->plan, 2, n, NULL, 1, 0, NULL, 1, 0, CUFFT_R2C,
+                                                      (int)cfg->batch), g->where, what);
         g->have_plan = 1;
+        GAR_CUFFT_TRY_AS(GAR_ERR_NOMEM, cufftSetStream(g->plan, g->compute_stream), g->where, what);
     }
     for (int b = 0; b < 2; b++) {
         stage_buf *s = &g->stage[b];
-        CUDA_TRY(cudaHostAlloc((void **)&s->host_data, cfg->batch * g->data_floats * sizeof(float), 0),
-                 "pinned particle buffer");
-        CUDA_TRY(cudaHostAlloc((void **)&s->host_geoms, cfg->batch * sizeof(gar_particle_geom), 0),
-                 "pinned geometry buffer");
-        CUDA_TRY(cudaHostAlloc((void **)&s->host_slices, cfg->batch * cfg->n_ops * sizeof(gar_slice_geom), 0),
-                 "pinned slice buffer");
-        CUDA_TRY(cudaMalloc((void **)&s->dev_data, cfg->batch * g->data_floats * sizeof(float)), "particle buffer");
-        CUDA_TRY(cudaMalloc((void **)&s->dev_geoms, cfg->batch * sizeof(gar_particle_geom)), "geometry buffer");
-        CUDA_TRY(cudaMalloc((void **)&s->dev_slices, cfg->batch * cfg->n_ops * sizeof(gar_slice_geom)),
-                 "slice buffer");
-        CUDA_TRY(cudaEventCreateWithFlags(&s->copied, cudaEventDisableTiming), "event");
-        CUDA_TRY(cudaEventCreateWithFlags(&s->computed, cudaEventDisableTiming), "event");
+        GAR_CUDA_TRY(cudaHostAlloc((void **)&s->host_data, cfg->batch * g->data_floats * sizeof(float), 0), g->where,
+                     "pinned particle buffer");
+        GAR_CUDA_TRY(cudaHostAlloc((void **)&s->host_geoms, cfg->batch * sizeof(gar_particle_geom), 0), g->where,
+                     "pinned geometry buffer");
+        GAR_CUDA_TRY(cudaHostAlloc((void **)&s->host_slices, cfg->batch * cfg->n_ops * sizeof(gar_slice_geom), 0),
+                     g->where, "pinned slice buffer");
+        GAR_CUDA_TRY(cudaMalloc((void **)&s->dev_data, cfg->batch * g->data_floats * sizeof(float)), g->where,
+                     "particle buffer");
+        GAR_CUDA_TRY(cudaMalloc((void **)&s->dev_geoms, cfg->batch * sizeof(gar_particle_geom)), g->where,
+                     "geometry buffer");
+        GAR_CUDA_TRY(cudaMalloc((void **)&s->dev_slices, cfg->batch * cfg->n_ops * sizeof(gar_slice_geom)), g->where,
+                     "slice buffer");
+        GAR_CUDA_TRY(cudaEventCreateWithFlags(&s->copied, cudaEventDisableTiming), g->where, "event");
+        GAR_CUDA_TRY(cudaEventCreateWithFlags(&s->computed, cudaEventDisableTiming), g->where, "event");
     }
     /* Everything above (on the legacy stream) done before the device
      * thread's non-blocking streams start. */
-    CUDA_TRY(cudaDeviceSynchronize(), "device set-up");
+    GAR_CUDA_TRY(cudaDeviceSynchronize(), g->where, "device set-up");
     /* The launch context every batch starts from. */
     g->ctx.stream = g->compute_stream;
     g->ctx.max_smem = (size_t)max_smem;
@@ -994,7 +991,7 @@ extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const
         return st;
     if ((st = gar_alloc((void **)&buf, chunk, sizeof(float), "GPU download buffer")) != GAR_OK)
         return st;
-    CUDA_TRY(cudaSetDevice(g->cfg.device), "select device");
+    GAR_CUDA_TRY(cudaSetDevice(g->cfg.device), g->where, "select device");
     for (int h = 0; h < 2; h++)
         for (int part = 0; part < 2; part++) {
             float *dev = part == 0 ? g->G[h] : g->W[h];
@@ -1002,12 +999,13 @@ extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const
             const size_t n = part == 0 ? 2 * g->nvox : g->nvox;
             for (size_t off = 0; off < n; off += chunk) {
                 const size_t m = n - off < chunk ? n - off : chunk;
-                CUDA_TRY(cudaMemcpy(buf, dev + off, m * sizeof(float), cudaMemcpyDeviceToHost), "download of sums");
+                GAR_CUDA_TRY(cudaMemcpy(buf, dev + off, m * sizeof(float), cudaMemcpyDeviceToHost), g->where,
+                             "download of sums");
                 for (size_t i = 0; i < m; i++)
                     host[off + i] += buf[i];
             }
             /* On the kernel stream, so the next batch's gather follows it. */
-            CUDA_TRY(cudaMemsetAsync(dev, 0, n * sizeof(float), g->compute_stream), "clearing the sums");
+            GAR_CUDA_TRY(cudaMemsetAsync(dev, 0, n * sizeof(float), g->compute_stream), g->where, "clearing the sums");
         }
 done:
     free(buf);
