@@ -13,13 +13,14 @@
  * '#' are comments. The last line for a model and key counts. */
 #include <cuda_runtime.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "config.h"
+#include "gar_atomic.h"
 #include "gar_cuda_check.h"
 #include "gar_gpu_gather.h"
 #include "gar_gpu_inserter.h"
@@ -30,6 +31,13 @@ using gar_gather::LaunchCtx;
 using gar_gather::n_variants;
 using gar_gather::variant_usable;
 using gar_gather::variants;
+
+/* Inserters of several devices in one process (one host thread each) tune at
+ * once and would share gar_atomic's temporary (it is named by the process),
+ * and each would replace the file without the others' new entries: their
+ * rewrites of the cache take turns. Other processes may still race; then an
+ * entry is lost, and a later run tunes again. */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The variant named by a cache line (cut up in place) if the line is this
  * model's and run shape's entry, else NULL. strtok_r: inserters of several
@@ -77,20 +85,31 @@ static int make_parent_dirs(const char *path)
     return 0;
 }
 
-/* Replace this model and key's entry, written to a temporary name and
- * renamed, so a reader never sees half a file. A failure only costs the next
- * run a tuning: it is logged, not fatal. */
+/* Replace this model and key's entry, written through gar_atomic (a
+ * temporary renamed into place), so a reader never sees half a file. A
+ * failure only costs the next run a tuning: it is logged, not fatal. */
 static void cache_store(const gar_gpu_inserter *g, double us_per_slice)
 {
-    char tmp[4200], line[1024], copy[1024];
+    char line[1024], copy[1024];
     FILE *in, *out;
+    gar_atomic a;
     if (g->cache_path == NULL)
         return;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%d", g->cache_path, (long)getpid(), g->cfg.device);
-    if (make_parent_dirs(g->cache_path) != 0 || (out = fopen(tmp, "w")) == NULL) {
+    pthread_mutex_lock(&cache_lock);
+    if (make_parent_dirs(g->cache_path) != 0) {
         gar_log_warn("GPU tuning cache %s: cannot write (%s); later runs will tune again", g->cache_path,
                      strerror(errno));
-        return;
+        goto done;
+    }
+    if (gar_atomic_begin(&a, g->cache_path, 0) != GAR_OK) {
+        gar_log_warn("GPU tuning cache: %s; later runs will tune again", gar_errmsg());
+        goto done;
+    }
+    if ((out = fopen(a.tmp, "w")) == NULL) {
+        gar_log_warn("GPU tuning cache %s: cannot write (%s); later runs will tune again", g->cache_path,
+                     strerror(errno));
+        gar_atomic_abort(&a);
+        goto done;
     }
     fprintf(out, "# garner GPU tuning cache: device model, run key, fastest gather variant, microseconds per slice\n");
     if ((in = fopen(g->cache_path, "r")) != NULL) {
@@ -105,11 +124,16 @@ static void cache_store(const gar_gpu_inserter *g, double us_per_slice)
         fclose(in);
     }
     fprintf(out, "%s\t%s\t%s\t%.3f\n", g->device_name, g->key, variants[g->variant].name, us_per_slice);
-    if (fclose(out) != 0 || rename(tmp, g->cache_path) != 0) {
+    if (fclose(out) != 0) {
         gar_log_warn("GPU tuning cache %s: cannot write (%s); later runs will tune again", g->cache_path,
                      strerror(errno));
-        unlink(tmp);
+        gar_atomic_abort(&a);
+        goto done;
     }
+    if (gar_atomic_commit(&a) != GAR_OK)
+        gar_log_warn("GPU tuning cache: %s; later runs will tune again", gar_errmsg());
+done:
+    pthread_mutex_unlock(&cache_lock);
 }
 
 /* Each variant is run once to warm up (and to drop a variant the device
