@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "gar_cuda_check.h"
 #include "gar_gpu.h"
 #include "gar_kernels.h"
 
@@ -19,7 +20,7 @@ extern "C" gar_status gar_gpu_device_count(int *count)
     cudaError_t err = cudaGetDeviceCount(count);
     if (err != cudaSuccess) {
         *count = 0;
-        return gar_error(GAR_ERR_NO_DEVICE, "no usable GPU: %s", cudaGetErrorString(err));
+        return gar_cuda_fail(err, GAR_ERR_NO_DEVICE, "no usable GPU", NULL, "cudaGetDeviceCount");
     }
     if (*count == 0)
         return gar_error(GAR_ERR_NO_DEVICE, "no usable GPU: the CUDA driver reports no device");
@@ -31,13 +32,16 @@ extern "C" gar_status gar_gpu_device_name(int device, char *buf, size_t len)
     cudaDeviceProp prop;
     cudaError_t err = cudaGetDeviceProperties(&prop, device);
     if (err != cudaSuccess) {
+        char where[32];
         snprintf(buf, len, "GPU %d", device);
-        return gar_error(GAR_ERR_NO_DEVICE, "GPU %d: %s", device, cudaGetErrorString(err));
+        snprintf(where, sizeof where, "GPU %d", device);
+        return gar_cuda_fail(err, GAR_ERR_NO_DEVICE, where, NULL, "cudaGetDeviceProperties");
     }
     snprintf(buf, len, "%s", prop.name);
     return GAR_OK;
 }
 
+/* Versions only: a call that fails leaves its 0, which the line shows. */
 extern "C" void gar_gpu_describe(char *buf, size_t len)
 {
     int runtime = 0, driver = 0, cufft = 0;

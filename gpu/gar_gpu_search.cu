@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "gar_cuda_check.h"
 #include "gar_gpu.h"
 #include "gar_kernels.h"
 #include "gar_sysinfo.h"
@@ -31,10 +32,11 @@
 #define GAR_STR(x) GAR_STR_(x)
 static struct {
     void *lib;
-    decltype(&cublasCreate_v2) create;
-    decltype(&cublasDestroy_v2) destroy;
-    decltype(&cublasSetStream_v2) set_stream;
-    decltype(&cublasSgemm_v2) sgemm;
+    /* Named as the library names them, so that an error names the function. */
+    decltype(&::cublasCreate_v2) cublasCreate_v2;
+    decltype(&::cublasDestroy_v2) cublasDestroy_v2;
+    decltype(&::cublasSetStream_v2) cublasSetStream_v2;
+    decltype(&::cublasSgemm_v2) cublasSgemm_v2;
     char why[512];
 } blas;
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
@@ -51,11 +53,11 @@ static void blas_load(void)
             snprintf(blas.why, sizeof blas.why, "%s", dlerror());
     if (blas.lib == NULL)
         return;
-    blas.create = (decltype(blas.create))dlsym(blas.lib, "cublasCreate_v2");
-    blas.destroy = (decltype(blas.destroy))dlsym(blas.lib, "cublasDestroy_v2");
-    blas.set_stream = (decltype(blas.set_stream))dlsym(blas.lib, "cublasSetStream_v2");
-    blas.sgemm = (decltype(blas.sgemm))dlsym(blas.lib, "cublasSgemm_v2");
-    if (!blas.create || !blas.destroy || !blas.set_stream || !blas.sgemm) {
+    blas.cublasCreate_v2 = (decltype(blas.cublasCreate_v2))dlsym(blas.lib, "cublasCreate_v2");
+    blas.cublasDestroy_v2 = (decltype(blas.cublasDestroy_v2))dlsym(blas.lib, "cublasDestroy_v2");
+    blas.cublasSetStream_v2 = (decltype(blas.cublasSetStream_v2))dlsym(blas.lib, "cublasSetStream_v2");
+    blas.cublasSgemm_v2 = (decltype(blas.cublasSgemm_v2))dlsym(blas.lib, "cublasSgemm_v2");
+    if (!blas.cublasCreate_v2 || !blas.cublasDestroy_v2 || !blas.cublasSetStream_v2 || !blas.cublasSgemm_v2) {
         snprintf(blas.why, sizeof blas.why, "libcublas.so." GAR_STR(CUBLAS_VER_MAJOR) " lacks cublasSgemm_v2 or its "
                  "peers");
         blas.lib = NULL;
@@ -65,6 +67,7 @@ static void blas_load(void)
 struct gar_gpu_scorer {
     gar_gpu_scorer_config cfg;
     char device_name[128];
+    char where[192];              /* "GPU 0 (name): search": the start of its error messages */
     size_t chunk;                 /* particles per product */
     cudaStream_t stream;
     cublasHandle_t blas;
@@ -74,36 +77,6 @@ struct gar_gpu_scorer {
     double *normX, *V, *topv;
     size_t *top;
 };
-
-static gar_status scorer_fail(cudaError_t e, const gar_gpu_scorer *g, const char *what)
-{
-    return gar_error(e == cudaErrorMemoryAllocation ? GAR_ERR_NOMEM : GAR_ERR_INTERNAL, "GPU %d (%s): search: %s: %s",
-                     g->cfg.device, g->device_name, what, cudaGetErrorString(e));
-}
-
-static gar_status blas_fail(cublasStatus_t e, const gar_gpu_scorer *g, const char *what)
-{
-    return gar_error(e == CUBLAS_STATUS_ALLOC_FAILED ? GAR_ERR_NOMEM : GAR_ERR_INTERNAL,
-                     "GPU %d (%s): search: %s: cuBLAS status %d", g->cfg.device, g->device_name, what, (int)e);
-}
-
-#define CUDA_TRY(call, what)                                                                         \
-    do {                                                                                             \
-        cudaError_t e_ = (call);                                                                     \
-        if (e_ != cudaSuccess) {                                                                     \
-            st = scorer_fail(e_, g, what);                                                           \
-            goto done;                                                                               \
-        }                                                                                            \
-    } while (0)
-
-#define BLAS_TRY(call, what)                                                                         \
-    do {                                                                                             \
-        cublasStatus_t e_ = (call);                                                                  \
-        if (e_ != CUBLAS_STATUS_SUCCESS) {                                                           \
-            st = blas_fail(e_, g, what);                                                             \
-            goto done;                                                                               \
-        }                                                                                            \
-    } while (0)
 
 static size_t chunk_of(const gar_gpu_scorer_config *cfg)
 {
@@ -153,7 +126,7 @@ extern "C" void gar_gpu_scorer_destroy(gar_gpu_scorer **pg)
     cudaFree(g->topv);
     cudaFree(g->top);
     if (g->have_blas)
-        blas.destroy(g->blas);
+        blas.cublasDestroy_v2(g->blas);
     if (g->have_stream)
         cudaStreamDestroy(g->stream);
     free(g);
@@ -180,8 +153,9 @@ extern "C" gar_status gar_gpu_scorer_create(const gar_gpu_scorer_config *cfg, ga
     g->chunk = chunk_of(cfg);
     if ((st = gar_gpu_device_name(cfg->device, g->device_name, sizeof g->device_name)) != GAR_OK)
         goto done;
-    CUDA_TRY(cudaSetDevice(cfg->device), "select the device");
-    CUDA_TRY(cudaMemGetInfo(&free_b, &total_b), "read free memory");
+    snprintf(g->where, sizeof g->where, "GPU %d (%s): search", cfg->device, g->device_name);
+    GAR_CUDA_TRY(cudaSetDevice(cfg->device), g->where, "select the device");
+    GAR_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b), g->where, "read free memory");
     need = memory_of(cfg, g->chunk);
     if (need > free_b) {
         gar_format_bytes((double)need, need_s, sizeof need_s);
@@ -191,11 +165,11 @@ extern "C" gar_status gar_gpu_scorer_create(const gar_gpu_scorer_config *cfg, ga
                        cfg->device, g->device_name, cfg->n_pose, need_s, free_s);
         goto done;
     }
-    CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking), "create a stream");
+    GAR_CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking), g->where, "create a stream");
     g->have_stream = 1;
-    BLAS_TRY(blas.create(&g->blas), "create the cuBLAS handle");
+    GAR_CUBLAS_TRY(blas.cublasCreate_v2(&g->blas), g->where, "create the cuBLAS handle");
     g->have_blas = 1;
-    BLAS_TRY(blas.set_stream(g->blas, g->stream), "set the cuBLAS stream");
+    GAR_CUBLAS_TRY(blas.cublasSetStream_v2(g->blas, g->stream), g->where, "set the cuBLAS stream");
     for (int h = 0; h < 2; h++) {
         if (h == 1 && cfg->P[1] == cfg->P[0]) {
             g->P[1] = g->P[0];
@@ -203,25 +177,27 @@ extern "C" gar_status gar_gpu_scorer_create(const gar_gpu_scorer_config *cfg, ga
             break;
         }
         const size_t np = cfg->n_pose * cfg->nb;
-        CUDA_TRY(cudaMalloc((void **)&g->P[h], np * 2 * sizeof(float)), "allocate the coarse slices");
-        CUDA_TRY(cudaMalloc((void **)&g->P2[h], np * sizeof(float)), "allocate the coarse slices");
-        CUDA_TRY(cudaMemcpyAsync(g->P[h], cfg->P[h], np * 2 * sizeof(float), cudaMemcpyHostToDevice, g->stream),
-                 "copy the coarse slices");
-        CUDA_TRY(cudaMemcpyAsync(g->P2[h], cfg->P2[h], np * sizeof(float), cudaMemcpyHostToDevice, g->stream),
-                 "copy the coarse slices");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->P[h], np * 2 * sizeof(float)), g->where, "allocate the coarse slices");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->P2[h], np * sizeof(float)), g->where, "allocate the coarse slices");
+        GAR_CUDA_TRY(cudaMemcpyAsync(g->P[h], cfg->P[h], np * 2 * sizeof(float), cudaMemcpyHostToDevice, g->stream),
+                     g->where, "copy the coarse slices");
+        GAR_CUDA_TRY(cudaMemcpyAsync(g->P2[h], cfg->P2[h], np * sizeof(float), cudaMemcpyHostToDevice, g->stream),
+                     g->where, "copy the coarse slices");
     }
     {
         const size_t c = g->chunk, k = (size_t)cfg->k;
-        CUDA_TRY(cudaMalloc((void **)&g->Y, c * cfg->n_shift * 2 * cfg->nb * sizeof(float)), "allocate particle rows");
-        CUDA_TRY(cudaMalloc((void **)&g->W, c * cfg->nb * sizeof(float)), "allocate CTF weights");
-        CUDA_TRY(cudaMalloc((void **)&g->S, c * cfg->n_shift * cfg->n_pose * sizeof(float)), "allocate scores");
-        CUDA_TRY(cudaMalloc((void **)&g->NP, c * cfg->n_pose * sizeof(float)), "allocate slice norms");
-        CUDA_TRY(cudaMalloc((void **)&g->normX, c * sizeof(double)), "allocate particle norms");
-        CUDA_TRY(cudaMalloc((void **)&g->V, c * cfg->n_pose * sizeof(double)), "allocate pose scores");
-        CUDA_TRY(cudaMalloc((void **)&g->topv, c * k * sizeof(double)), "allocate the best poses");
-        CUDA_TRY(cudaMalloc((void **)&g->top, c * k * sizeof(size_t)), "allocate the best poses");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->Y, c * cfg->n_shift * 2 * cfg->nb * sizeof(float)), g->where,
+                     "allocate particle rows");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->W, c * cfg->nb * sizeof(float)), g->where, "allocate CTF weights");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->S, c * cfg->n_shift * cfg->n_pose * sizeof(float)), g->where,
+                     "allocate scores");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->NP, c * cfg->n_pose * sizeof(float)), g->where, "allocate slice norms");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->normX, c * sizeof(double)), g->where, "allocate particle norms");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->V, c * cfg->n_pose * sizeof(double)), g->where, "allocate pose scores");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->topv, c * k * sizeof(double)), g->where, "allocate the best poses");
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->top, c * k * sizeof(size_t)), g->where, "allocate the best poses");
     }
-    CUDA_TRY(cudaStreamSynchronize(g->stream), "copy the coarse slices");
+    GAR_CUDA_TRY(cudaStreamSynchronize(g->stream), g->where, "copy the coarse slices");
 done:
     if (st != GAR_OK) {
         gar_gpu_scorer_destroy(&g);
@@ -292,34 +268,37 @@ extern "C" gar_status gar_gpu_scorer_top(gar_gpu_scorer *g, int h, const float *
     if (h < 0 || h > 1 || n > cfg->max_particles)
         return gar_error(GAR_ERR_INTERNAL, "GPU search: half set %d, %zu particles (at most %zu)", h, n,
                          cfg->max_particles);
-    CUDA_TRY(cudaSetDevice(cfg->device), "select the device");
+    GAR_CUDA_TRY(cudaSetDevice(cfg->device), g->where, "select the device");
     for (size_t first = 0; first < n; first += g->chunk) {
         const size_t m = n - first < g->chunk ? n - first : g->chunk;
-        CUDA_TRY(cudaMemcpyAsync(g->Y, Y + first * ns * 2 * nb, m * ns * 2 * nb * sizeof(float),
-                                 cudaMemcpyHostToDevice, g->stream), "copy particle rows");
-        CUDA_TRY(cudaMemcpyAsync(g->W, wc2 + first * nb, m * nb * sizeof(float), cudaMemcpyHostToDevice, g->stream),
-                 "copy CTF weights");
-        CUDA_TRY(cudaMemcpyAsync(g->normX, normX + first, m * sizeof(double), cudaMemcpyHostToDevice, g->stream),
-                 "copy particle norms");
+        GAR_CUDA_TRY(cudaMemcpyAsync(g->Y, Y + first * ns * 2 * nb, m * ns * 2 * nb * sizeof(float),
+                                     cudaMemcpyHostToDevice, g->stream),
+                     g->where, "copy particle rows");
+        GAR_CUDA_TRY(cudaMemcpyAsync(g->W, wc2 + first * nb, m * nb * sizeof(float), cudaMemcpyHostToDevice, g->stream),
+                     g->where, "copy CTF weights");
+        GAR_CUDA_TRY(cudaMemcpyAsync(g->normX, normX + first, m * sizeof(double), cudaMemcpyHostToDevice, g->stream),
+                     g->where, "copy particle norms");
         /* Row-major S (m·ns × npose) = Y Pᵀ is column-major Sᵀ = Pᵀ' Y' (see the header). */
-        BLAS_TRY(blas.sgemm(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)npose, (int)(m * ns), (int)(2 * nb), &one, g->P[h],
-                             (int)(2 * nb), g->Y, (int)(2 * nb), &zero, g->S, (int)npose),
-                 "score the coarse poses");
-        BLAS_TRY(blas.sgemm(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)npose, (int)m, (int)nb, &one, g->P2[h], (int)nb,
-                             g->W, (int)nb, &zero, g->NP, (int)npose),
-                 "weigh the coarse slices");
+        GAR_CUBLAS_TRY(blas.cublasSgemm_v2(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)npose, (int)(m * ns), (int)(2 * nb),
+                                           &one, g->P[h], (int)(2 * nb), g->Y, (int)(2 * nb), &zero, g->S, (int)npose),
+                       g->where, "score the coarse poses");
+        GAR_CUBLAS_TRY(blas.cublasSgemm_v2(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)npose, (int)m, (int)nb, &one,
+                                           g->P2[h], (int)nb, g->W, (int)nb, &zero, g->NP, (int)npose),
+                       g->where, "weigh the coarse slices");
         {
             dim3 grid((unsigned)((npose + 255) / 256), (unsigned)m);
             best_over_origins<<<grid, 256, 0, g->stream>>>(g->S, g->NP, g->normX, ns, npose, g->V);
-            CUDA_TRY(cudaGetLastError(), "best origin kernel");
+            GAR_CUDA_TRY(cudaGetLastError(), g->where, "best origin kernel");
             best_poses<<<(unsigned)m, TOP_THREADS, 0, g->stream>>>(g->V, npose, cfg->k, g->top, g->topv);
-            CUDA_TRY(cudaGetLastError(), "best poses kernel");
+            GAR_CUDA_TRY(cudaGetLastError(), g->where, "best poses kernel");
         }
-        CUDA_TRY(cudaMemcpyAsync(top + first * k, g->top, m * k * sizeof(size_t), cudaMemcpyDeviceToHost, g->stream),
-                 "copy the best poses");
-        CUDA_TRY(cudaMemcpyAsync(topv + first * k, g->topv, m * k * sizeof(double), cudaMemcpyDeviceToHost,
-                                 g->stream), "copy the best poses");
-        CUDA_TRY(cudaStreamSynchronize(g->stream), "coarse search");
+        GAR_CUDA_TRY(cudaMemcpyAsync(top + first * k, g->top, m * k * sizeof(size_t), cudaMemcpyDeviceToHost,
+                                     g->stream),
+                     g->where, "copy the best poses");
+        GAR_CUDA_TRY(cudaMemcpyAsync(topv + first * k, g->topv, m * k * sizeof(double), cudaMemcpyDeviceToHost,
+                                     g->stream),
+                     g->where, "copy the best poses");
+        GAR_CUDA_TRY(cudaStreamSynchronize(g->stream), g->where, "coarse search");
     }
 done:
     return st;

@@ -1,8 +1,9 @@
 /* The GPU inserter against the CPU: maps agree to a relative L2 difference
  * of 1e-5 for 64², 128² and 256² particles, C1 and D7, both symmetry modes,
  * with the FFT on the device or on the host, for every gather variant; two
- * entries of one device give the map of one; the tuning picks a variant and
- * the next run takes it from the cache; an absurd batch gets the
+ * entries of one device give the map of one; the tuning writes its choice to
+ * the cache, and a run with tuning = cached takes the variant a cache entry
+ * names for this device and run shape (and no other); an absurd batch gets the
  * out-of-memory message that says what would fit; the coarse stage of a
  * global pose search on the GPU finds the CPU's poses. Exits 77 (skipped) where
  * there is no GPU or no CUDA build. */
@@ -80,7 +81,10 @@ static gar_status build(const sim_set *s, const run_opts *o, gar_recon **out)
     return st;
 }
 
-static gar_map *reconstruct(const sim_set *s, const run_opts *o, char *variant, size_t len)
+/* The map; the gather variant of the first device (or "cpu") into variant
+ * and its tuning report into report, each unless NULL. */
+static gar_map *reconstruct_report(const sim_set *s, const run_opts *o, char *variant, size_t len, char *report,
+                                   size_t report_len)
 {
     gar_recon *r = NULL;
     gar_map *m = NULL;
@@ -94,8 +98,15 @@ static gar_map *reconstruct(const sim_set *s, const run_opts *o, char *variant, 
     ck_assert_msg(gar_recon_finalize(r, 0, &m) == GAR_OK, "%s", gar_errmsg());
     if (variant != NULL)
         snprintf(variant, len, "%s", o->n_devices ? gar_recon_gpu_variant(r, 0, NULL, 0) : "cpu");
+    if (report != NULL && o->n_devices)
+        gar_recon_gpu_variant(r, 0, report, report_len);
     gar_recon_destroy(&r);
     return m;
+}
+
+static gar_map *reconstruct(const sim_set *s, const run_opts *o, char *variant, size_t len)
+{
+    return reconstruct_report(s, o, variant, len, NULL, 0);
 }
 
 static double rel_l2(const gar_map *a, const gar_map *b)
@@ -178,30 +189,107 @@ START_TEST(test_two_entries_of_one_device)
 }
 END_TEST
 
+/* The tuning cache's lines are "model<TAB>key<TAB>variant<TAB>µs per slice"
+ * (gpu/gar_gpu_tuning.cu). Finds the entry for `model` naming `variant` and
+ * copies its key; 1 if there is one. */
+static int cache_entry_key(const char *cache, const char *model, const char *variant, char *key, size_t len)
+{
+    char line[1024];
+    int found = 0;
+    FILE *f = fopen(cache, "r");
+    ck_assert_msg(f != NULL, "the tuning wrote no cache %s", cache);
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *k = strchr(line, '\t'), *v = k ? strchr(k + 1, '\t') : NULL, *end = v ? strchr(v + 1, '\t') : NULL;
+        if (line[0] == '#' || end == NULL)
+            continue;
+        *k++ = *v++ = *end = '\0';
+        if (strcmp(line, model) == 0 && strcmp(v, variant) == 0) {
+            snprintf(key, len, "%s", k);
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* Was the variant timed by the tuning? Its report has a line per variant,
+ * "  NAME<padding>  T ms  U µs/slice", or "not usable here" or "failed: ...". */
+static int timed_in_report(const char *report, const char *name)
+{
+    const size_t n = strlen(name);
+    for (const char *p = report; *p;) {
+        const char *eol = strchr(p, '\n');
+        if (strncmp(p, "  ", 2) == 0 && strncmp(p + 2, name, n) == 0 && strncmp(p + 2 + n, "  ", 2) == 0) {
+            const char *ms = strstr(p, " ms ");
+            return ms != NULL && (eol == NULL || ms < eol);
+        }
+        if (eol == NULL)
+            break;
+        p = eol + 1;
+    }
+    return 0;
+}
+
+/* The tuning writes its choice to the cache (a run with tuning = auto), and
+ * tuning = cached reads it. So that the second half can fail, the cache is
+ * then written by hand to name a variant that is neither the default (what
+ * tuning = cached uses without an entry) nor the tuned one, and after it
+ * entries that a lookup ignoring the model or the key, or taking a name this
+ * build lacks, would take instead. */
 START_TEST(test_tuning_and_cache)
 {
     sim_set s;
-    char tuned[256], cached[256], line[1024];
+    char tuned[256], cached[256], model[256], key[512], report[4096], written[4096], reread[4096];
     const char *cache = test_tmpfile("gpu", "tuning.tsv");
+    const char *want = NULL, *decoy = NULL;
     FILE *f;
-    int found = 0;
+    size_t n_written, n_reread;
     make_particles(64, "C1", 64, &s);
+    ck_assert_int_eq(gar_gpu_device_name(0, model, sizeof model), GAR_OK);
     unlink(cache);
     run_opts o = {"C1", 0, dev0, 1, 1, GAR_TUNE_AUTO, 0, cache, 32};
-    gar_map *m1 = reconstruct(&s, &o, tuned, sizeof tuned);
-    ck_assert_ptr_nonnull(f = fopen(cache, "r"));
-    while (fgets(line, sizeof line, f) != NULL)
-        if (line[0] != '#' && strstr(line, tuned) != NULL && strstr(line, "box=64 pad=2") != NULL)
-            found = 1;
-    fclose(f);
-    ck_assert_msg(found, "the cache %s holds no entry for %s", cache, tuned);
+    gar_map *m1 = reconstruct_report(&s, &o, tuned, sizeof tuned, report, sizeof report);
+    fprintf(stderr, "measured: tuning on %s:\n%s", model, report);
+    ck_assert_msg(cache_entry_key(cache, model, tuned, key, sizeof key), "the cache %s holds no entry for %s on %s",
+                  cache, tuned, model);
+    ck_assert_msg(strstr(key, "box=64 pad=2") != NULL, "cache key \"%s\"", key);
+    for (int v = 1; v < gar_gpu_variant_count(); v++) {
+        const char *name = gar_gpu_variant_name(v);
+        if (strcmp(name, tuned) == 0 || !timed_in_report(report, name))
+            continue;
+        if (want == NULL)
+            want = name;
+        else if (decoy == NULL)
+            decoy = name;
+    }
+    ck_assert_msg(want != NULL && decoy != NULL, "fewer than two variants besides the default and %s ran:\n%s",
+                  tuned, report);
+    n_written = (size_t)snprintf(written, sizeof written,
+                                 "# written by check_gpu\n"
+                                 "%s\t%s\t%s\t1.000\n"
+                                 "%s\t%s other\t%s\t0.500\n"
+                                 "another GPU model\t%s\t%s\t0.500\n"
+                                 "%s\t%s\tno such variant\t0.100\n",
+                                 model, key, want, model, key, decoy, key, decoy, model, key);
+    ck_assert_uint_lt(n_written, sizeof written);
+    ck_assert_ptr_nonnull(f = fopen(cache, "w"));
+    ck_assert_uint_eq(fwrite(written, 1, n_written, f), n_written);
+    ck_assert_int_eq(fclose(f), 0);
     o.tuning = GAR_TUNE_CACHED;
     gar_map *m2 = reconstruct(&s, &o, cached, sizeof cached);
-    fprintf(stderr, "measured: tuned variant %s; next run took %s from the cache\n", tuned, cached);
-    ck_assert_str_eq(tuned, cached);
+    fprintf(stderr, "measured: tuned %s; cache written by hand to name %s; tuning = cached took %s\n", tuned, want,
+            cached);
+    ck_assert_str_eq(cached, want);
+    /* tuning = cached never times, so never writes the cache. */
+    ck_assert_ptr_nonnull(f = fopen(cache, "r"));
+    n_reread = fread(reread, 1, sizeof reread, f);
+    fclose(f);
+    ck_assert_msg(n_reread == n_written && memcmp(reread, written, n_written) == 0, "tuning = cached rewrote %s",
+                  cache);
     run_opts cpu = {"C1", 0, NULL, 0, 1, GAR_TUNE_OFF, 0, NULL, 32};
     gar_map *mc = reconstruct(&s, &cpu, NULL, 0);
     ck_assert_msg(rel_l2(mc, m1) <= 1e-5, "the tuned run's map differs from the CPU's by %g", rel_l2(mc, m1));
+    ck_assert_msg(rel_l2(mc, m2) <= 1e-5, "the cached variant's map differs from the CPU's by %g", rel_l2(mc, m2));
     gar_map_destroy(&m1);
     gar_map_destroy(&m2);
     gar_map_destroy(&mc);

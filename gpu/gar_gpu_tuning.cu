@@ -1,0 +1,204 @@
+/* garner: the run-time tuning of the GPU gather (gar_gpu_inserter.h) and its
+ * cache.
+ *
+ * On the first batch (tuning = auto with no cache entry, or force) every
+ * gather variant that can run on the device is timed on the batch's slices,
+ * and the fastest is used from then on. The choice is kept in a cache file,
+ * one line per device model and run shape:
+ *
+ *   model<TAB>key<TAB>variant<TAB>µs per slice
+ *
+ * model is the CUDA device name, key the run's part (gar_gpu_insert_config's
+ * tuning_key), variant a name from gar_gpu_variant_name; lines starting with
+ * '#' are comments. The last line for a model and key counts. */
+#include <cuda_runtime.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "gar_atomic.h"
+#include "gar_cuda_check.h"
+#include "gar_gpu_gather.h"
+#include "gar_gpu_inserter.h"
+#include "gar_log.h"
+
+using gar_gather::GatherArgs;
+using gar_gather::LaunchCtx;
+using gar_gather::n_variants;
+using gar_gather::variant_usable;
+using gar_gather::variants;
+
+/* Inserters of several devices in one process (one host thread each) tune at
+ * once and would share gar_atomic's temporary (it is named by the process),
+ * and each would replace the file without the others' new entries: their
+ * rewrites of the cache take turns. Other processes may still race; then an
+ * entry is lost, and a later run tunes again. */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* The variant named by a cache line (cut up in place) if the line is this
+ * model's and run shape's entry, else NULL. strtok_r: inserters of several
+ * devices may read and write the cache at once. */
+static const char *cache_entry_name(const gar_gpu_inserter *g, char *line)
+{
+    char *save = NULL;
+    const char *model = strtok_r(line, "\t\n", &save), *key = strtok_r(NULL, "\t\n", &save),
+               *name = strtok_r(NULL, "\t\n", &save);
+    if (model == NULL || key == NULL || name == NULL || model[0] == '#')
+        return NULL;
+    return strcmp(model, g->device_name) == 0 && strcmp(key, g->key) == 0 ? name : NULL;
+}
+
+int gar_tuning_lookup(const gar_gpu_inserter *g)
+{
+    FILE *f;
+    char line[1024];
+    int found = -1;
+    if (g->cache_path == NULL || (f = fopen(g->cache_path, "r")) == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL) {
+        const char *name = cache_entry_name(g, line);
+        if (name == NULL)
+            continue;
+        for (int v = 0; v < n_variants; v++)
+            if (strcmp(variants[v].name, name) == 0 && variant_usable(variants[v], g->ctx))
+                found = v;
+    }
+    fclose(f);
+    return found;
+}
+
+static int make_parent_dirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return 0;
+}
+
+/* Replace this model and key's entry, written through gar_atomic (a
+ * temporary renamed into place), so a reader never sees half a file. A
+ * failure only costs the next run a tuning: it is logged, not fatal. */
+static void cache_store(const gar_gpu_inserter *g, double us_per_slice)
+{
+    char line[1024], copy[1024];
+    FILE *in, *out;
+    gar_atomic a;
+    if (g->cache_path == NULL)
+        return;
+    pthread_mutex_lock(&cache_lock);
+    if (make_parent_dirs(g->cache_path) != 0) {
+        gar_log_warn("GPU tuning cache %s: cannot write (%s); later runs will tune again", g->cache_path,
+                     strerror(errno));
+        goto done;
+    }
+    if (gar_atomic_begin(&a, g->cache_path, 0) != GAR_OK) {
+        gar_log_warn("GPU tuning cache: %s; later runs will tune again", gar_errmsg());
+        goto done;
+    }
+    if ((out = fopen(a.tmp, "w")) == NULL) {
+        gar_log_warn("GPU tuning cache %s: cannot write (%s); later runs will tune again", g->cache_path,
+                     strerror(errno));
+        gar_atomic_abort(&a);
+        goto done;
+    }
+    fprintf(out, "# garner GPU tuning cache: device model, run key, fastest gather variant, microseconds per slice\n");
+    if ((in = fopen(g->cache_path, "r")) != NULL) {
+        while (fgets(line, sizeof line, in) != NULL) {
+            if (line[0] == '#')
+                continue;
+            snprintf(copy, sizeof copy, "%s", line);
+            if (cache_entry_name(g, copy) != NULL)
+                continue;
+            fputs(line, out);
+        }
+        fclose(in);
+    }
+    fprintf(out, "%s\t%s\t%s\t%.3f\n", g->device_name, g->key, variants[g->variant].name, us_per_slice);
+    if (fclose(out) != 0) {
+        gar_log_warn("GPU tuning cache %s: cannot write (%s); later runs will tune again", g->cache_path,
+                     strerror(errno));
+        gar_atomic_abort(&a);
+        goto done;
+    }
+    if (gar_atomic_commit(&a) != GAR_OK)
+        gar_log_warn("GPU tuning cache: %s; later runs will tune again", gar_errmsg());
+done:
+    pthread_mutex_unlock(&cache_lock);
+}
+
+/* Each variant is run once to warm up (and to drop a variant the device
+ * cannot launch), then timed once. */
+gar_status gar_tuning_run(gar_gpu_inserter *g, const GatherArgs &args)
+{
+    gar_status st = GAR_OK;
+    float *scratch = NULL;
+    cudaEvent_t t0 = NULL, t1 = NULL;
+    double best = 1e300;
+    int best_v = 0;
+    size_t used = 0;
+    LaunchCtx c = g->ctx;
+    c.g = args;
+    GAR_CUDA_TRY(cudaMalloc((void **)&scratch, g->nvox * 3 * sizeof(float)), g->where, "tuning scratch volume");
+    GAR_CUDA_TRY(cudaEventCreate(&t0), g->where, "event");
+    GAR_CUDA_TRY(cudaEventCreate(&t1), g->where, "event");
+    c.g.G[0] = c.g.G[1] = scratch;
+    c.g.W[0] = c.g.W[1] = scratch + 2 * g->nvox;
+    g->report[0] = '\0';
+    for (int v = 0; v < n_variants; v++) {
+        float ms = 0;
+        int len = (int)strlen(g->report);
+        if (!variant_usable(variants[v], c)) {
+            snprintf(g->report + len, sizeof g->report - len, "  %-44s  not usable here\n", variants[v].name);
+            continue;
+        }
+        cudaError_t e = variants[v].launch(c);
+        if (e == cudaSuccess)
+            e = cudaStreamSynchronize(c.stream);
+        if (e != cudaSuccess) {
+            /* A launch-configuration error leaves the context usable: the
+             * variant is reported and skipped, not an error. */
+            cudaGetLastError();
+            snprintf(g->report + len, sizeof g->report - len, "  %-44s  failed: %s\n", variants[v].name,
+                     cudaGetErrorString(e));
+            continue;
+        }
+        GAR_CUDA_TRY(cudaEventRecord(t0, c.stream), g->where, "event");
+        GAR_CUDA_TRY(variants[v].launch(c), g->where, "gather kernel");
+        GAR_CUDA_TRY(cudaEventRecord(t1, c.stream), g->where, "event");
+        GAR_CUDA_TRY(cudaEventSynchronize(t1), g->where, "gather kernel");
+        GAR_CUDA_TRY(cudaEventElapsedTime(&ms, t0, t1), g->where, "event");
+        snprintf(g->report + len, sizeof g->report - len, "  %-44s  %9.3f ms  %8.3f µs/slice\n", variants[v].name,
+                 ms, 1e3 * ms / (args.n_slices > 0 ? args.n_slices : 1));
+        used++;
+        if (ms < best) {
+            best = ms;
+            best_v = v;
+        }
+    }
+    if (used == 0) {
+        st = gar_error(GAR_ERR_INTERNAL, "%s: no gather variant could run:\n%s", g->where, g->report);
+        goto done;
+    }
+    g->variant = best_v;
+    g->tuned = 1;
+    gar_log_info("%s: tuned the gather on %d slices; fastest: %s (%.3f µs per slice)", g->where, args.n_slices,
+                 variants[best_v].name, 1e3 * best / args.n_slices);
+    cache_store(g, 1e3 * best / (args.n_slices > 0 ? args.n_slices : 1));
+done:
+    if (t0)
+        cudaEventDestroy(t0);
+    if (t1)
+        cudaEventDestroy(t1);
+    cudaFree(scratch);
+    return st;
+}
