@@ -91,7 +91,7 @@ START_TEST(test_blob_on_the_fly_matches_closed_form)
 {
     for (int k = 0; k < 3; k++) {
         const double a = k == 0 ? 1.9 : k == 1 ? 2.5 : 1.5, alpha = k == 0 ? 15.0 : k == 1 ? 20.0 : 8.0;
-        const int terms = (int)ceil(1.2 * alpha) + 8;   /* as gpu/gar_gpu_insert.cu */
+        const int terms = (int)ceil(1.2 * alpha) + 8;   /* as gpu/gar_gpu_inserter.cu */
         const float inv_i0 = (float)(1.0 / gar_bessel_i(0, alpha)), inv_a2 = (float)(1.0 / (a * a));
         double worst = 0;
         for (int i = 0; i <= 5000; i++) {
