@@ -112,14 +112,19 @@ static gar_status dup_string(char **out, const char *s)
 
 /* ------------------------------------------------------------------ parsing values */
 
-static void range_text(char *buf, size_t size, double min, double max)
+/* "'9' is out of range [1, 4]" (or "must be at least", "at most" for a
+ * bound on one side) for an INT or DOUBLE value outside its row's bounds. */
+static gar_status range_error(const gar_param_spec *spec, const loc *at, const char *text)
 {
-    if (isfinite(min) && isfinite(max))
-        snprintf(buf, size, "is out of range [%.15g, %.15g]", min, max);
-    else if (isfinite(min))
-        snprintf(buf, size, "must be at least %.15g", min);
+    char range[128];
+    if (isfinite(spec->min) && isfinite(spec->max))
+        snprintf(range, sizeof range, "is out of range [%.15g, %.15g]", spec->min, spec->max);
+    else if (isfinite(spec->min))
+        snprintf(range, sizeof range, "must be at least %.15g", spec->min);
     else
-        snprintf(buf, size, "must be at most %.15g", max);
+        snprintf(range, sizeof range, "must be at most %.15g", spec->max);
+    return gar_params_key_error(GAR_ERR_USAGE, at, spec->section, spec->key, "'%s' %s", text,
+                                range);
 }
 
 static int parse_bool(const char *s, int *out)
@@ -241,7 +246,6 @@ static gar_status parse_value(const gar_param_spec *spec, const char *text, cons
 {
     gar_status st = GAR_OK;
     char *end = NULL;
-    char range[128];
     if (text[0] == '\0' && spec->type != GAR_PARAM_PATH_LIST)
         return gar_params_key_error(GAR_ERR_USAGE, at, spec->section, spec->key, "empty value");
     switch (spec->type) {
@@ -262,11 +266,8 @@ static gar_status parse_value(const gar_param_spec *spec, const char *text, cons
         if (end == text || *end != '\0')
             return gar_params_key_error(GAR_ERR_USAGE, at, spec->section, spec->key,
                                         "'%s' is not an integer", text);
-        if (errno == ERANGE || (double)v->ival < spec->min || (double)v->ival > spec->max) {
-            range_text(range, sizeof range, spec->min, spec->max);
-            return gar_params_key_error(GAR_ERR_USAGE, at, spec->section, spec->key, "'%s' %s",
-                                        text, range);
-        }
+        if (errno == ERANGE || (double)v->ival < spec->min || (double)v->ival > spec->max)
+            return range_error(spec, at, text);
         st = dup_string(&v->text, text);
         break;
     case GAR_PARAM_DOUBLE:
@@ -277,11 +278,8 @@ static gar_status parse_value(const gar_param_spec *spec, const char *text, cons
         if (!isfinite(v->dval))
             return gar_params_key_error(GAR_ERR_USAGE, at, spec->section, spec->key,
                                         "'%s' is not a finite number", text);
-        if (v->dval < spec->min || v->dval > spec->max) {
-            range_text(range, sizeof range, spec->min, spec->max);
-            return gar_params_key_error(GAR_ERR_USAGE, at, spec->section, spec->key, "'%s' %s",
-                                        text, range);
-        }
+        if (v->dval < spec->min || v->dval > spec->max)
+            return range_error(spec, at, text);
         st = dup_string(&v->text, text);
         break;
     case GAR_PARAM_BOOL:
@@ -377,25 +375,14 @@ done:
 
 gar_status gar_params_create_empty(const char *base_dir, gar_params **out)
 {
-    gar_status st = GAR_OK;
-    char *cwd = NULL;
+    gar_status st;
     char *abs = NULL;
     if (out == NULL)
         return gar_error(GAR_ERR_INTERNAL, "gar_params_create_empty: no output pointer");
     *out = NULL;
-    if (base_dir == NULL || base_dir[0] != '/') {
-        st = gar_params_cwd(&cwd);
-        if (st != GAR_OK)
-            goto done;
-    }
-    abs = base_dir == NULL ? strdup(cwd) : gar_params_resolve(cwd != NULL ? cwd : "/", base_dir, 0);
-    if (abs == NULL) {
-        st = gar_error(GAR_ERR_NOMEM, "cannot allocate a path");
-        goto done;
-    }
-    st = gar_params_create(abs, "", out);
-done:
-    free(cwd);
+    st = gar_params_abs_dir(base_dir, &abs);
+    if (st == GAR_OK)
+        st = gar_params_create(abs, "", out);
     free(abs);
     return st;
 }
@@ -442,49 +429,51 @@ static gar_status lookup(const gar_params *p, const char *section, const char *k
     return GAR_OK;
 }
 
+/* lookup(), then the value as the type asks into *out: a const char * for
+ * STRING and PATH, a long, a double or an int (BOOL); zero or NULL when the
+ * lookup fails. */
+static gar_status get_typed(const gar_params *p, const char *section, const char *key,
+                            gar_param_type want, void *out)
+{
+    param_value *v;
+    gar_status st = lookup(p, section, key, want, &v);
+    switch (want) {
+    case GAR_PARAM_INT: *(long *)out = st == GAR_OK ? v->ival : 0; break;
+    case GAR_PARAM_DOUBLE: *(double *)out = st == GAR_OK ? v->dval : 0.0; break;
+    case GAR_PARAM_BOOL: *(int *)out = st == GAR_OK ? v->bval : 0; break;
+    default: *(const char **)out = st == GAR_OK ? v->text : NULL; break;
+    }
+    return st;
+}
+
 gar_status gar_params_get_string(const gar_params *p, const char *section, const char *key,
                                  const char **out)
 {
-    param_value *v;
-    gar_status st = lookup(p, section, key, GAR_PARAM_STRING, &v);
-    *out = st == GAR_OK ? v->text : NULL;
-    return st;
+    return get_typed(p, section, key, GAR_PARAM_STRING, out);
 }
 
 gar_status gar_params_get_int(const gar_params *p, const char *section, const char *key,
                               long *out)
 {
-    param_value *v;
-    gar_status st = lookup(p, section, key, GAR_PARAM_INT, &v);
-    *out = st == GAR_OK ? v->ival : 0;
-    return st;
+    return get_typed(p, section, key, GAR_PARAM_INT, out);
 }
 
 gar_status gar_params_get_double(const gar_params *p, const char *section, const char *key,
                                  double *out)
 {
-    param_value *v;
-    gar_status st = lookup(p, section, key, GAR_PARAM_DOUBLE, &v);
-    *out = st == GAR_OK ? v->dval : 0.0;
-    return st;
+    return get_typed(p, section, key, GAR_PARAM_DOUBLE, out);
 }
 
 gar_status gar_params_get_bool(const gar_params *p, const char *section, const char *key,
                                int *out)
 {
-    param_value *v;
-    gar_status st = lookup(p, section, key, GAR_PARAM_BOOL, &v);
-    *out = st == GAR_OK ? v->bval : 0;
-    return st;
+    return get_typed(p, section, key, GAR_PARAM_BOOL, out);
 }
 
 gar_status gar_params_get_path(const gar_params *p, const char *section, const char *key,
                                const char **out)
 {
-    param_value *v;
-    gar_status st = lookup(p, section, key, GAR_PARAM_PATH, &v);
-    *out = st == GAR_OK ? v->text : NULL;
-    return st;
+    return get_typed(p, section, key, GAR_PARAM_PATH, out);
 }
 
 gar_status gar_params_get_path_list(const gar_params *p, const char *section, const char *key,

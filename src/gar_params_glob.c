@@ -96,6 +96,23 @@ gar_status gar_params_cwd(char **out)
     return GAR_OK;
 }
 
+gar_status gar_params_abs_dir(const char *dir, char **out)
+{
+    gar_status st;
+    char *cwd = NULL;
+    *out = NULL;
+    if (dir == NULL || dir[0] != '/') {
+        st = gar_params_cwd(&cwd);
+        if (st != GAR_OK)
+            return st;
+    }
+    *out = dir == NULL ? strdup(cwd) : gar_params_resolve(cwd != NULL ? cwd : "/", dir, 0);
+    free(cwd);
+    if (*out == NULL)
+        return gar_error(GAR_ERR_NOMEM, "cannot allocate a path");
+    return GAR_OK;
+}
+
 /* ------------------------------------------------------------------ expansion */
 
 typedef struct file_id {

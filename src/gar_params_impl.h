@@ -114,6 +114,9 @@ void gar_params_list_names(char *buf, size_t size, const char *section);
 char *gar_params_resolve(const char *base, const char *rel, int as_pattern);
 /* The current folder (malloc'd) into *out. */
 gar_status gar_params_cwd(char **out);
+/* `dir` made absolute against the current folder (NULL: the current folder
+ * itself), malloc'd into *out. */
+gar_status gar_params_abs_dir(const char *dir, char **out);
 /* Expand the path list v of `spec` into v->expanded: globs sorted, every
  * file readable, no file twice. */
 gar_status gar_params_expand(const gar_params *p, const gar_param_spec *spec, param_value *v);

@@ -363,8 +363,8 @@ done:
 gar_status gar_params_load_buffer(const char *text, size_t len, const char *name,
                                   const char *base_dir, gar_params **out)
 {
-    gar_status st = GAR_OK;
-    char *cwd = NULL, *abs = NULL;
+    gar_status st;
+    char *abs = NULL;
     load_ctx c;
     memset(&c, 0, sizeof c);
     if (out == NULL)
@@ -374,21 +374,12 @@ gar_status gar_params_load_buffer(const char *text, size_t len, const char *name
         return gar_error(GAR_ERR_INTERNAL, "gar_params_load_buffer: no text");
     if (name == NULL || name[0] == '\0')
         name = "parameters";
-    if (base_dir == NULL || base_dir[0] != '/') {
-        st = gar_params_cwd(&cwd);
-        if (st != GAR_OK)
-            goto done;
-    }
-    abs = base_dir == NULL ? strdup(cwd) : gar_params_resolve(cwd != NULL ? cwd : "/", base_dir, 0);
-    if (abs == NULL) {
-        st = gar_error(GAR_ERR_NOMEM, "cannot allocate a path");
-        goto done;
-    }
+    st = gar_params_abs_dir(base_dir, &abs);
+    if (st != GAR_OK)
+        return st;
     c.text = len > 0 ? text : "";
     c.text_len = len;
     st = load_stream(&c, name, abs, out);
-done:
-    free(cwd);
     free(abs);
     return st;
 }
