@@ -276,26 +276,35 @@ void gar_h5_reclaim_vlen(hid_t memtype, hid_t space, void *buf)
 #endif
 }
 
+/* Open the attribute `name` of loc and check it holds one element of class
+ * `want`. *attr, *ftype and *space (-1 on entry) may be open whatever the
+ * result; the caller closes them. */
+static gar_h5_attr open_attr(hid_t loc, const char *name, H5T_class_t want, hid_t *attr,
+                             hid_t *ftype, hid_t *space)
+{
+    htri_t exists = H5Aexists(loc, name);
+    if (exists == 0)
+        return GAR_H5_ATTR_MISSING;
+    if (exists < 0 || (*attr = H5Aopen(loc, name, H5P_DEFAULT)) < 0 ||
+        (*ftype = H5Aget_type(*attr)) < 0 || (*space = H5Aget_space(*attr)) < 0)
+        return GAR_H5_ATTR_UNREADABLE;
+    if (H5Tget_class(*ftype) != want || H5Sget_simple_extent_npoints(*space) != 1)
+        return GAR_H5_ATTR_BADTYPE;
+    return GAR_H5_ATTR_OK;
+}
+
 /* A one-element string attribute, fixed or variable length (h5py writes a
  * Python str as a variable-length UTF-8 string). */
 gar_h5_attr gar_h5_read_attr_text(hid_t loc, const char *name, char *buf, size_t size)
 {
     hid_t attr = -1, ftype = -1, mtype = -1, space = -1;
-    gar_h5_attr r = GAR_H5_ATTR_UNREADABLE;
+    gar_h5_attr r;
     char *vstr = NULL, *tmp = NULL;
-    htri_t exists = H5Aexists(loc, name);
     buf[0] = '\0';
-    if (exists == 0) {
-        r = GAR_H5_ATTR_MISSING;
+    r = open_attr(loc, name, H5T_STRING, &attr, &ftype, &space);
+    if (r != GAR_H5_ATTR_OK)
         goto done;
-    }
-    if (exists < 0 || (attr = H5Aopen(loc, name, H5P_DEFAULT)) < 0 ||
-        (ftype = H5Aget_type(attr)) < 0 || (space = H5Aget_space(attr)) < 0)
-        goto done;
-    if (H5Tget_class(ftype) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) {
-        r = GAR_H5_ATTR_BADTYPE;
-        goto done;
-    }
+    r = GAR_H5_ATTR_UNREADABLE;
     if ((mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0)
         goto done;
     if (H5Tis_variable_str(ftype) > 0) {
@@ -342,23 +351,9 @@ done:
 gar_h5_attr gar_h5_read_attr_int(hid_t loc, const char *name, long long *value)
 {
     hid_t attr = -1, ftype = -1, space = -1;
-    gar_h5_attr r = GAR_H5_ATTR_UNREADABLE;
-    htri_t exists = H5Aexists(loc, name);
-    if (exists == 0) {
-        r = GAR_H5_ATTR_MISSING;
-        goto done;
-    }
-    if (exists < 0 || (attr = H5Aopen(loc, name, H5P_DEFAULT)) < 0 ||
-        (ftype = H5Aget_type(attr)) < 0 || (space = H5Aget_space(attr)) < 0)
-        goto done;
-    if (H5Tget_class(ftype) != H5T_INTEGER || H5Sget_simple_extent_npoints(space) != 1) {
-        r = GAR_H5_ATTR_BADTYPE;
-        goto done;
-    }
-    if (H5Aread(attr, H5T_NATIVE_LLONG, value) < 0)
-        goto done;
-    r = GAR_H5_ATTR_OK;
-done:
+    gar_h5_attr r = open_attr(loc, name, H5T_INTEGER, &attr, &ftype, &space);
+    if (r == GAR_H5_ATTR_OK && H5Aread(attr, H5T_NATIVE_LLONG, value) < 0)
+        r = GAR_H5_ATTR_UNREADABLE;
     gar_h5_close(&space);
     gar_h5_close(&ftype);
     gar_h5_close(&attr);
