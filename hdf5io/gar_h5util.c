@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "gar_status.h"
 
@@ -112,21 +111,26 @@ herr_t gar_h5_read_column(hid_t loc, const char *name, hid_t mtype, void *buf, s
     return e;
 }
 
-hid_t gar_h5_create_temp(const char *path, char *tmp, size_t len)
+hid_t gar_h5_create_temp(gar_atomic *a, const char *path)
 {
-    snprintf(tmp, len, "%s.tmp-%ld", path, (long)getpid());
-    return H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t f;
+    if (gar_atomic_begin(a, path, 0) != GAR_OK)
+        return -1;
+    f = H5Fcreate(a->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0)
+        gar_atomic_abort(a);
+    return f;
 }
 
-int gar_h5_finish_temp(hid_t f, const char *tmp, const char *path, int failed)
+int gar_h5_finish_temp(hid_t f, gar_atomic *a, int failed)
 {
     int rc = failed ? -3 : 0;
     if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
         rc = -1;
-    if (rc == 0 && rename(tmp, path) != 0)
+    if (rc == 0 && gar_atomic_commit(a) != GAR_OK)
         rc = -2;
     if (rc != 0)
-        unlink(tmp);
+        gar_atomic_abort(a);
     return rc;
 }
 

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gar_atomic.h"
+
 herr_t gar_h5_write_attr_u64(hid_t loc, const char *name, uint64_t v);
 herr_t gar_h5_read_attr_u64(hid_t loc, const char *name, uint64_t *v);
 herr_t gar_h5_write_attr_f64(hid_t loc, const char *name, double v);
@@ -23,13 +25,14 @@ herr_t gar_h5_write_column(hid_t loc, const char *name, hid_t mtype, hid_t ftype
 /* Read a 1-D dataset that must hold exactly n elements. */
 herr_t gar_h5_read_column(hid_t loc, const char *name, hid_t mtype, void *buf, size_t n);
 
-/* Create the temporary sibling of `path` (path.tmp-PID, its name into tmp)
- * for a file written whole and then renamed; < 0 on failure. */
-hid_t gar_h5_create_temp(const char *path, char *tmp, size_t len);
-/* Close f (if >= 0); unless `failed`, rename tmp to path. On any failure tmp
- * is removed. 0: done; -1: the close (a write) failed; -2: the rename failed;
- * -3: `failed` was set. */
-int gar_h5_finish_temp(hid_t f, const char *tmp, const char *path, int failed);
+/* Begin `a` for `path` (gar_atomic.h: the temporary is path.tmp-PID, named
+ * by a->tmp) and create the temporary as an HDF5 file, for a file written
+ * whole and then renamed; < 0 on failure, with nothing left behind. */
+hid_t gar_h5_create_temp(gar_atomic *a, const char *path);
+/* Close f (if >= 0); unless `failed`, commit a (rename the temporary to its
+ * path). On any failure the temporary is removed. 0: done; -1: the close (a
+ * write) failed; -2: the rename failed; -3: `failed` was set. */
+int gar_h5_finish_temp(hid_t f, gar_atomic *a, int failed);
 
 /* ---- the particle stack's helpers ---- */
 
