@@ -11,6 +11,8 @@
 
 #include "gar_stack_impl.h"
 
+#include "gar_atomic.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -32,10 +34,9 @@
 #define ALL_COLUMNS (GAR_COL_POSE | GAR_COL_ORIGIN | GAR_COL_CTF | GAR_COL_PHASE_SHIFT)
 
 struct gar_stack_writer {
-    char *path;
-    char *tmp_path;
-    int created; /* tmp_path exists and is ours to delete */
-    int broken;  /* an append failed part way: the file must not be published */
+    gar_atomic a; /* a.path: the stack's name; a.tmp: the file written, ours
+                   * to delete until the commit */
+    int broken;   /* an append failed part way: the file must not be published */
     hid_t file, images, cols[NCOLS];
     size_t box, n;
     unsigned columns;
@@ -70,7 +71,8 @@ done:
 
 /* ------------------------------------------------------------------ writing */
 
-static void writer_free(gar_stack_writer *w, int unlink_tmp)
+/* Close everything, delete the temporary unless committed, free w. */
+static void writer_free(gar_stack_writer *w)
 {
     if (w == NULL)
         return;
@@ -79,12 +81,9 @@ static void writer_free(gar_stack_writer *w, int unlink_tmp)
         gar_h5_close(&w->cols[c]);
     gar_h5_close(&w->images);
     gar_h5_close(&w->file);
-    if (unlink_tmp && w->created)
-        unlink(w->tmp_path);
+    gar_atomic_abort(&w->a);
     free(w->groups);
     free(w->optics);
-    free(w->tmp_path);
-    free(w->path);
     free(w);
 }
 
@@ -114,8 +113,8 @@ static gar_status write_optics(gar_stack_writer *w, hid_t grp)
         if (ftype < 0 || (dset = create_column(grp, d, ftype, m, m, m)) < 0 ||
             H5Dwrite(dset, d->kind == KIND_STRING ? ftype : mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                      buf) < 0) {
-            st = gar_error(GAR_ERR_IO, "%s: /optics/%s: cannot write (HDF5: %s)", w->path, d->name,
-                           gar_h5_reason(why, sizeof why));
+            st = gar_error(GAR_ERR_IO, "%s: /optics/%s: cannot write (HDF5: %s)", w->a.path,
+                           d->name, gar_h5_reason(why, sizeof why));
             goto done;
         }
         gar_h5_close(&dset);
@@ -136,7 +135,6 @@ gar_status gar_stack_writer_create(const char *path, size_t box, const gar_optic
     gar_status st = GAR_OK;
     gar_stack_writer *w = NULL;
     hid_t fapl = -1, root = -1, grp_p = -1, grp_o = -1, space = -1, dcpl = -1;
-    size_t tmp_len;
     hsize_t dims[3], maxdims[3], chunk[3];
     time_t now = time(NULL);
     struct tm tm_utc;
@@ -173,28 +171,22 @@ gar_status gar_stack_writer_create(const char *path, size_t box, const gar_optic
     if (st != GAR_OK)
         goto done;
     memcpy(w->optics, optics, n_optics * sizeof *optics);
-    tmp_len = strlen(path) + 32;
-    w->path = strdup(path);
-    w->tmp_path = malloc(tmp_len);
-    if (w->path == NULL || w->tmp_path == NULL) {
-        st = gar_error(GAR_ERR_NOMEM, "%s: cannot allocate the path", path);
-        goto done;
-    }
     /* The pid keeps two writers of the same output from sharing a temp file. */
-    snprintf(w->tmp_path, tmp_len, "%s.tmp-%ld", path, (long)getpid());
+    st = gar_atomic_begin(&w->a, path, 0);
+    if (st != GAR_OK)
+        goto done;
 
     if ((fapl = gar_h5_fapl_nolock()) < 0) {
         st = gar_error(GAR_ERR_INTERNAL, "%s: cannot set up HDF5 file access (HDF5: %s)", path,
                        gar_h5_reason(why, sizeof why));
         goto done;
     }
-    w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    w->file = H5Fcreate(w->a.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (w->file < 0) {
-        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create %s (HDF5: %s)", path, w->tmp_path,
+        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create %s (HDF5: %s)", path, w->a.tmp,
                        gar_h5_reason(why, sizeof why));
         goto done;
     }
-    w->created = 1;
 
     if (gmtime_r(&now, &tm_utc) == NULL ||
         strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm_utc) == 0)
@@ -259,7 +251,7 @@ done:
     gar_h5_close(&root);
     gar_h5_close(&fapl);
     if (st != GAR_OK)
-        writer_free(w, 1);
+        writer_free(w);
     else
         *out = w;
     return st;
@@ -276,12 +268,12 @@ static gar_status check_append(const gar_stack_writer *w, const float *images,
         size_t idx = w->n + i;
         if (p->half_set != 1 && p->half_set != 2)
             return gar_error(GAR_ERR_DATA,
-                             "%s: /particles/half_set: particle %zu has %d, expected 1 or 2", w->path,
-                             idx, (int)p->half_set);
+                             "%s: /particles/half_set: particle %zu has %d, expected 1 or 2",
+                             w->a.path, idx, (int)p->half_set);
         if (gar_stack_find_group(w->optics, w->groups, w->n_optics, p->optics_group) == NULL)
             return gar_error(GAR_ERR_DATA,
                              "%s: /particles/optics_group: particle %zu has %d, not in /optics",
-                             w->path, idx, (int)p->optics_group);
+                             w->a.path, idx, (int)p->optics_group);
         for (size_t c = 0; c < NCOLS; c++) {
             const coldef *d = &gar_stack_particle_cols[c];
             double v;
@@ -291,7 +283,7 @@ static gar_status check_append(const gar_stack_writer *w, const float *images,
             if (!isfinite(v))
                 return gar_error(GAR_ERR_DATA,
                                  "%s: /particles/%s: particle %zu has %g, expected a finite value",
-                                 w->path, d->name, idx, v);
+                                 w->a.path, d->name, idx, v);
         }
         /* A NaN pixel would silently poison every average it enters. */
         for (size_t k = 0; k < pixels; k++)
@@ -299,7 +291,7 @@ static gar_status check_append(const gar_stack_writer *w, const float *images,
                 return gar_error(GAR_ERR_DATA,
                                  "%s: /particles/images: particle %zu has %g at pixel (%zu, %zu), "
                                  "expected finite values",
-                                 w->path, idx, (double)images[i * pixels + k], k % w->box,
+                                 w->a.path, idx, (double)images[i * pixels + k], k % w->box,
                                  k / w->box);
     }
     return GAR_OK;
@@ -321,12 +313,13 @@ gar_status gar_stack_writer_append(gar_stack_writer *w, const float *images,
     if (count == 0)
         return GAR_OK;
     if (images == NULL || meta == NULL)
-        return gar_error(GAR_ERR_INTERNAL, "%s: append: images or metadata is NULL", w->path);
+        return gar_error(GAR_ERR_INTERNAL, "%s: append: images or metadata is NULL", w->a.path);
     if (w->broken)
         return gar_error(GAR_ERR_IO, "%s: an earlier append failed; the stack cannot be completed",
-                         w->path);
+                         w->a.path);
     if (count > SIZE_MAX - w->n || !gar_size_mul3(count, w->box, w->box, &floats))
-        return gar_error(GAR_ERR_NOMEM, "%s: append of %zu particles is too large", w->path, count);
+        return gar_error(GAR_ERR_NOMEM, "%s: append of %zu particles is too large", w->a.path,
+                         count);
     new_n = w->n + count;
     st = check_append(w, images, meta, count);
     if (st == GAR_OK)
@@ -372,7 +365,7 @@ gar_status gar_stack_writer_append(gar_stack_writer *w, const float *images,
 fail:
     w->broken = 1;
     st = gar_error(GAR_ERR_IO, "%s: /particles/%s: writing particles [%zu, %zu) failed (HDF5: %s)",
-                   w->path, what, w->n, new_n, gar_h5_reason(why, sizeof why));
+                   w->a.path, what, w->n, new_n, gar_h5_reason(why, sizeof why));
 done:
     gar_h5_close(&fspace);
     gar_h5_close(&mspace);
@@ -394,7 +387,7 @@ gar_status gar_stack_writer_commit(gar_stack_writer **wp)
     gar_h5_quiet();
     if (w->broken) {
         st = gar_error(GAR_ERR_IO, "%s: an earlier append failed; the stack was not written",
-                       w->path);
+                       w->a.path);
         goto done;
     }
     for (size_t c = 0; c < NCOLS; c++)
@@ -404,28 +397,23 @@ gar_status gar_stack_writer_commit(gar_stack_writer **wp)
      * full, quota) is the write failure. */
     if (H5Fclose(w->file) < 0) {
         w->file = -1;
-        st = gar_error(GAR_ERR_IO, "%s: cannot finish writing %s (HDF5: %s)", w->path, w->tmp_path,
+        st = gar_error(GAR_ERR_IO, "%s: cannot finish writing %s (HDF5: %s)", w->a.path, w->a.tmp,
                        gar_h5_reason(why, sizeof why));
         goto done;
     }
     w->file = -1;
     /* Make the data durable before the rename makes it visible. */
-    fd = open(w->tmp_path, O_RDONLY);
+    fd = open(w->a.tmp, O_RDONLY);
     if (fd < 0 || fsync(fd) != 0) {
-        st = gar_error(GAR_ERR_IO, "%s: cannot sync %s: %s", w->path, w->tmp_path, strerror(errno));
+        st = gar_error(GAR_ERR_IO, "%s: cannot sync %s: %s", w->a.path, w->a.tmp, strerror(errno));
         if (fd >= 0)
             close(fd);
         goto done;
     }
     close(fd);
-    if (rename(w->tmp_path, w->path) != 0) {
-        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot rename %s into place: %s", w->path, w->tmp_path,
-                       strerror(errno));
-        goto done;
-    }
-    w->created = 0;
+    st = gar_atomic_commit(&w->a);
 done:
-    writer_free(w, 1);
+    writer_free(w);
     return st;
 }
 
@@ -433,6 +421,6 @@ void gar_stack_writer_abort(gar_stack_writer **wp)
 {
     if (wp == NULL || *wp == NULL)
         return;
-    writer_free(*wp, 1);
+    writer_free(*wp);
     *wp = NULL;
 }
