@@ -1,4 +1,4 @@
-/* Tests for the HDF5 particle stack (hdf5io/gar_stack_*.c, docs/FORMAT.md).
+/* Tests for the HDF5 particle stack (hdf5io/gar_stack.c, docs/FORMAT.md).
  *
  * Bad files are made by writing a good stack and then changing it with the
  * HDF5 API, so each test breaks exactly one rule; only the corrupt-chunk test
