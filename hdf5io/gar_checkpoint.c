@@ -13,14 +13,14 @@ static const char *shape_names[5] = {"box", "padded", "shard_size", "n_shards", 
 
 gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c)
 {
-    char tmp[4096];
+    gar_atomic a;
     hid_t f;
     int failed = 0, rc;
     const uint64_t shape[5] = {c->box, c->padded, c->shard_size, c->n_shards, c->particles};
     const uint64_t state[3] = {c->count[0], c->count[1], c->skipped};
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    if ((f = gar_h5_create_temp(path, tmp, sizeof tmp)) < 0)
-        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create the checkpoint", tmp);
+    if ((f = gar_h5_create_temp(&a, path)) < 0)
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create the checkpoint", a.tmp);
     failed = gar_h5_write_attr_string(f, "format", CKPT_FORMAT) < 0 ||
              gar_h5_write_attr_u64(f, "format_version", CKPT_VERSION) < 0;
     for (int i = 0; i < 5 && !failed; i++)
@@ -32,10 +32,10 @@ gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c)
              gar_h5_write_column(f, "weight1", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[0], c->nvox) < 0 ||
              gar_h5_write_column(f, "data2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->G[1], 2 * c->nvox) < 0 ||
              gar_h5_write_column(f, "weight2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[1], c->nvox) < 0;
-    if ((rc = gar_h5_finish_temp(f, tmp, path, failed)) == -2)
-        return gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s", tmp, path);
+    if ((rc = gar_h5_finish_temp(f, &a, failed)) == -2)
+        return gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s", a.tmp, path);
     if (rc != 0)
-        return gar_error(GAR_ERR_IO, "%s: writing the checkpoint failed", tmp);
+        return gar_error(GAR_ERR_IO, "%s: writing the checkpoint failed", a.tmp);
     return GAR_OK;
 }
 

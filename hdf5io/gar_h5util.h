@@ -1,13 +1,17 @@
-/* garner: the few HDF5 calls garner's small files (checkpoints, poses) are
- * made of: scalar attributes and whole 1-D datasets. Each returns < 0 on
- * failure, like the HDF5 calls it wraps; the caller names the file in its
- * error message. */
+/* garner: the HDF5 calls garner's files are made of. The first group serves
+ * the small files (checkpoints, poses): scalar attributes and whole 1-D
+ * datasets. The second serves the particle stack (gar_stack_*.c), whose
+ * reader must also take files other tools wrote. Each returns < 0 (or a
+ * gar_h5_attr other than GAR_H5_ATTR_OK) on failure, like the HDF5 calls it
+ * wraps; the caller names the file in its error message. */
 #ifndef GAR_H5UTIL_H
 #define GAR_H5UTIL_H
 
 #include <hdf5.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "gar_atomic.h"
 
 herr_t gar_h5_write_attr_u64(hid_t loc, const char *name, uint64_t v);
 herr_t gar_h5_read_attr_u64(hid_t loc, const char *name, uint64_t *v);
@@ -21,12 +25,54 @@ herr_t gar_h5_write_column(hid_t loc, const char *name, hid_t mtype, hid_t ftype
 /* Read a 1-D dataset that must hold exactly n elements. */
 herr_t gar_h5_read_column(hid_t loc, const char *name, hid_t mtype, void *buf, size_t n);
 
-/* Create the temporary sibling of `path` (path.tmp-PID, its name into tmp)
- * for a file written whole and then renamed; < 0 on failure. */
-hid_t gar_h5_create_temp(const char *path, char *tmp, size_t len);
-/* Close f (if >= 0); unless `failed`, rename tmp to path. On any failure tmp
- * is removed. 0: done; -1: the close (a write) failed; -2: the rename failed;
- * -3: `failed` was set. */
-int gar_h5_finish_temp(hid_t f, const char *tmp, const char *path, int failed);
+/* Begin `a` for `path` (gar_atomic.h: the temporary is path.tmp-PID, named
+ * by a->tmp) and create the temporary as an HDF5 file, for a file written
+ * whole and then renamed; < 0 on failure, with nothing left behind. */
+hid_t gar_h5_create_temp(gar_atomic *a, const char *path);
+/* Close f (if >= 0); unless `failed`, commit a (rename the temporary to its
+ * path). On any failure the temporary is removed. 0: done; -1: the close (a
+ * write) failed; -2: the rename failed; -3: `failed` was set. */
+int gar_h5_finish_temp(hid_t f, gar_atomic *a, int failed);
+
+/* ---- the particle stack's helpers ---- */
+
+/* Fixed-length string types longer than this are refused before anything is
+ * allocated for them: no string garner reads (names, format) comes close. */
+#define GAR_H5_MAX_STRING_TYPE 4096
+
+/* Turn off HDF5's automatic error printing (every public entry point that
+ * calls HDF5 does, so HDF5 never prints). */
+void gar_h5_quiet(void);
+/* Close any HDF5 id and set it to -1; a negative id is left alone. HDF5's
+ * error stack is kept across the close, for gar_h5_reason. */
+void gar_h5_close(hid_t *id);
+/* The innermost message of HDF5's error stack into buf ("no detail" if
+ * none), line breaks made spaces; returns buf. */
+const char *gar_h5_reason(char *buf, size_t size);
+/* A file access property list that takes no file locks; < 0 on failure. */
+hid_t gar_h5_fapl_nolock(void);
+/* "int32", "float64", "string", ... for messages; returns buf. */
+const char *gar_h5_type_desc(hid_t t, char *buf, size_t size);
+/* A fixed-length NUL-padded string type of len bytes (1 for 0). */
+hid_t gar_h5_nullpad_type(size_t len);
+/* A scalar string attribute of strlen(value) bytes, NUL-padded (numpy's "S"). */
+herr_t gar_h5_write_attr_nullpad(hid_t loc, const char *name, const char *value);
+/* A scalar int32 attribute. */
+herr_t gar_h5_write_attr_i32(hid_t loc, const char *name, int32_t value);
+
+typedef enum gar_h5_attr {
+    GAR_H5_ATTR_OK,
+    GAR_H5_ATTR_MISSING,
+    GAR_H5_ATTR_BADTYPE,
+    GAR_H5_ATTR_TOOLONG,
+    GAR_H5_ATTR_UNREADABLE
+} gar_h5_attr;
+
+/* Free what a read of variable-length data allocated. */
+void gar_h5_reclaim_vlen(hid_t memtype, hid_t space, void *buf);
+/* A one-element string attribute, fixed or variable length, into buf. */
+gar_h5_attr gar_h5_read_attr_text(hid_t loc, const char *name, char *buf, size_t size);
+/* A one-element integer attribute of any integer type. */
+gar_h5_attr gar_h5_read_attr_int(hid_t loc, const char *name, long long *value);
 
 #endif

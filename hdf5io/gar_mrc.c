@@ -4,6 +4,8 @@
  * document numbers them from 1. */
 #include "gar_mrc.h"
 
+#include "gar_atomic.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -577,14 +579,41 @@ static gar_status write_floats(int fd, const float *data, size_t n, const char *
     return GAR_OK;
 }
 
+/* Begin `a` for path and create its temporary for writing into *fd. */
+static gar_status create_temp(gar_atomic *a, const char *path, int *fd)
+{
+    gar_status st = gar_atomic_begin(a, path, 0);
+    if (st != GAR_OK)
+        return st;
+    *fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (*fd < 0)
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create temporary file %s: %s", path, a->tmp,
+                         strerror(errno));
+    return GAR_OK;
+}
+
+/* Flush the written temporary, close it (*fd becomes -1) and rename it into
+ * place: flushed first, so a crash cannot leave a complete-looking name
+ * pointing at a partial file. */
+static gar_status publish(gar_atomic *a, int *fd)
+{
+    if (fsync(*fd) != 0)
+        return gar_error(GAR_ERR_IO, "%s: fsync failed: %s", a->tmp, strerror(errno));
+    if (close(*fd) != 0) {
+        *fd = -1;
+        return gar_error(GAR_ERR_IO, "%s: close failed: %s", a->tmp, strerror(errno));
+    }
+    *fd = -1;
+    return gar_atomic_commit(a);
+}
+
 gar_status gar_mrc_write_data(const char *path, const float *data, size_t nx, size_t ny, size_t nz,
                               double pixel_size)
 {
     unsigned char hdr[MRC_HEADER_BYTES];
-    char *tmp = NULL;
-    size_t len, n, bytes;
+    gar_atomic a = {0};
+    size_t n, bytes;
     int fd = -1;
-    int created = 0;
     gar_status st;
 
     if (nx == 0 || ny == 0 || nz == 0 || nx > GAR_MRC_MAX_DIM || ny > GAR_MRC_MAX_DIM ||
@@ -600,44 +629,18 @@ gar_status gar_mrc_write_data(const char *path, const float *data, size_t nx, si
     }
     fill_header(hdr, data, nx, ny, nz, pixel_size);
 
-    len = strlen(path) + 32;
-    if ((st = gar_alloc((void **)&tmp, len, 1, "MRC temporary name")) != GAR_OK)
+    if ((st = create_temp(&a, path, &fd)) != GAR_OK)
         goto done;
-    snprintf(tmp, len, "%s.tmp-%ld", path, (long)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
+    if ((st = write_all(fd, hdr, sizeof hdr, a.tmp)) != GAR_OK)
         goto done;
-    }
-    created = 1;
-    if ((st = write_all(fd, hdr, sizeof hdr, tmp)) != GAR_OK)
+    if ((st = write_floats(fd, data, n, a.tmp)) != GAR_OK)
         goto done;
-    if ((st = write_floats(fd, data, n, tmp)) != GAR_OK)
-        goto done;
-    /* Flush before the rename so a crash cannot leave a complete-looking name
-     * pointing at a partial file. */
-    if (fsync(fd) != 0) {
-        st = gar_error(GAR_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
-        goto done;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        st = gar_error(GAR_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
-        goto done;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-    created = 0;
-    st = GAR_OK;
+    st = publish(&a, &fd);
 done:
     if (fd >= 0)
         close(fd);
-    if (created)
-        unlink(tmp);
-    free(tmp);
+    if (st != GAR_OK)
+        gar_atomic_abort(&a);
     return st;
 }
 
@@ -647,7 +650,7 @@ gar_status gar_mrc_write(const char *path, const gar_map *map)
 }
 
 struct gar_mrc_writer {
-    char *path, *tmp;
+    gar_atomic a; /* a.path: the map's name; a.tmp: where it is written */
     int fd;
     size_t nx, ny, nz, written;
     double pixel_size;
@@ -660,7 +663,7 @@ gar_status gar_mrc_writer_create(const char *path, size_t nx, size_t ny, size_t 
     gar_status st;
     gar_mrc_writer *w = NULL;
     unsigned char hdr[MRC_HEADER_BYTES];
-    size_t n, len = strlen(path) + 32;
+    size_t n;
     *out = NULL;
     if (nx == 0 || ny == 0 || nz == 0 || nx > GAR_MRC_MAX_DIM || ny > GAR_MRC_MAX_DIM || nz > INT32_MAX ||
         !gar_size_mul3(nx, ny, nz, &n) || !gar_size_mul(n, sizeof(float), &n))
@@ -669,22 +672,15 @@ gar_status gar_mrc_writer_create(const char *path, size_t nx, size_t ny, size_t 
     if ((st = gar_calloc((void **)&w, 1, sizeof *w, "MRC writer")) != GAR_OK)
         return st;
     w->fd = -1;
-    if ((st = gar_alloc((void **)&w->tmp, len, 1, "MRC temporary name")) != GAR_OK ||
-        (st = gar_alloc((void **)&w->path, strlen(path) + 1, 1, "MRC path")) != GAR_OK)
-        goto fail;
-    memcpy(w->path, path, strlen(path) + 1);
-    snprintf(w->tmp, len, "%s.tmp-%ld", path, (long)getpid());
     w->nx = nx;
     w->ny = ny;
     w->nz = nz;
     w->pixel_size = pixel_size;
-    if ((w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create temporary file %s: %s", path, w->tmp, strerror(errno));
+    if ((st = create_temp(&w->a, path, &w->fd)) != GAR_OK)
         goto fail;
-    }
     /* A placeholder header; commit writes the real one with the statistics. */
     memset(hdr, 0, sizeof hdr);
-    if ((st = write_all(w->fd, hdr, sizeof hdr, w->tmp)) != GAR_OK)
+    if ((st = write_all(w->fd, hdr, sizeof hdr, w->a.tmp)) != GAR_OK)
         goto fail;
     *out = w;
     return GAR_OK;
@@ -700,8 +696,8 @@ gar_status gar_mrc_writer_append(gar_mrc_writer *w, const float *data, size_t se
     if (sections == 0)
         return GAR_OK;
     if (w->written + sections > w->nz)
-        return gar_error(GAR_ERR_INTERNAL, "%s: more than the %zu sections announced", w->path, w->nz);
-    if ((st = write_floats(w->fd, data, n, w->tmp)) != GAR_OK)
+        return gar_error(GAR_ERR_INTERNAL, "%s: more than the %zu sections announced", w->a.path, w->nz);
+    if ((st = write_floats(w->fd, data, n, w->a.tmp)) != GAR_OK)
         return st;
     stats_add(&w->stats, data, n);
     w->written += sections;
@@ -714,34 +710,21 @@ gar_status gar_mrc_writer_commit(gar_mrc_writer **pw)
     gar_mrc_writer *w = *pw;
     unsigned char hdr[MRC_HEADER_BYTES];
     if (w->written != w->nz) {
-        st = gar_error(GAR_ERR_INTERNAL, "%s: %zu of %zu sections written", w->path, w->written, w->nz);
+        st = gar_error(GAR_ERR_INTERNAL, "%s: %zu of %zu sections written", w->a.path, w->written, w->nz);
         goto done;
     }
     header_from_stats(hdr, &w->stats, w->nx, w->ny, w->nz, w->pixel_size);
-    if (lseek(w->fd, 0, SEEK_SET) != 0 || (st = write_all(w->fd, hdr, sizeof hdr, w->tmp)) != GAR_OK) {
+    if (lseek(w->fd, 0, SEEK_SET) != 0 || (st = write_all(w->fd, hdr, sizeof hdr, w->a.tmp)) != GAR_OK) {
         if (st == GAR_OK)
-            st = gar_error(GAR_ERR_IO, "%s: seek failed: %s", w->tmp, strerror(errno));
+            st = gar_error(GAR_ERR_IO, "%s: seek failed: %s", w->a.tmp, strerror(errno));
         goto done;
     }
-    if (fsync(w->fd) != 0) {
-        st = gar_error(GAR_ERR_IO, "%s: fsync failed: %s", w->tmp, strerror(errno));
-        goto done;
-    }
-    if (close(w->fd) != 0) {
-        w->fd = -1;
-        st = gar_error(GAR_ERR_IO, "%s: close failed: %s", w->tmp, strerror(errno));
-        goto done;
-    }
-    w->fd = -1;
-    if (rename(w->tmp, w->path) != 0)
-        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot rename %s into place: %s", w->path, w->tmp, strerror(errno));
+    st = publish(&w->a, &w->fd);
 done:
     if (st != GAR_OK) {
         gar_mrc_writer_abort(pw);
         return st;
     }
-    free(w->tmp);
-    free(w->path);
     free(w);
     *pw = NULL;
     return GAR_OK;
@@ -754,10 +737,7 @@ void gar_mrc_writer_abort(gar_mrc_writer **pw)
         return;
     if (w->fd >= 0)
         close(w->fd);
-    if (w->tmp != NULL)
-        unlink(w->tmp);
-    free(w->tmp);
-    free(w->path);
+    gar_atomic_abort(&w->a);
     free(w);
     *pw = NULL;
 }

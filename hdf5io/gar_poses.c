@@ -21,7 +21,7 @@ static double *column_of(gar_pose *p, int c)
 
 gar_status gar_poses_write(const char *path, const gar_pose *poses, size_t n, const gar_refine_state *st_in)
 {
-    char tmp[4096];
+    gar_atomic a;
     hid_t f = -1, g = -1;
     gar_status st = GAR_OK;
     double *col = NULL;
@@ -33,8 +33,8 @@ gar_status gar_poses_write(const char *path, const gar_pose *poses, size_t n, co
         (st = gar_alloc((void **)&half, n ? n : 1, sizeof *half, "poses")) != GAR_OK ||
         (st = gar_alloc((void **)&index, n ? n : 1, sizeof *index, "poses")) != GAR_OK)
         goto done;
-    if ((f = gar_h5_create_temp(path, tmp, sizeof tmp)) < 0) {
-        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create", tmp);
+    if ((f = gar_h5_create_temp(&a, path)) < 0) {
+        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create", a.tmp);
         goto done;
     }
     if (gar_h5_write_attr_string(f, "format", POSES_FORMAT) < 0 ||
@@ -70,10 +70,10 @@ gar_status gar_poses_write(const char *path, const gar_pose *poses, size_t n, co
 finish:
     if (g >= 0)
         H5Gclose(g);
-    if ((rc = gar_h5_finish_temp(f, tmp, path, failed)) == -2)
-        st = gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s", tmp, path);
+    if ((rc = gar_h5_finish_temp(f, &a, failed)) == -2)
+        st = gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s", a.tmp, path);
     else if (rc != 0)
-        st = gar_error(GAR_ERR_IO, "%s: writing the poses failed", tmp);
+        st = gar_error(GAR_ERR_IO, "%s: writing the poses failed", a.tmp);
 done:
     free(col);
     free(half);

@@ -32,8 +32,12 @@ gar_status gar_atomic_commit(gar_atomic *a)
         return gar_error(GAR_ERR_INTERNAL, "%s: committed twice, or never begun", a->path);
     if (rename(a->tmp, a->path) != 0) {
         int err = errno;
+        gar_status st;
         gar_atomic_abort(a);
-        return gar_error(GAR_ERR_OUTPUT, "%s: cannot rename %s into place: %s", a->path, a->tmp, strerror(err));
+        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot rename %s into place: %s", a->path, a->tmp, strerror(err));
+        /* for callers that word the failure their own way */
+        errno = err;
+        return st;
     }
     a->active = 0;
     return GAR_OK;

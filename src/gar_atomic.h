@@ -35,10 +35,13 @@ typedef struct gar_atomic {
  * Creates nothing. */
 gar_status gar_atomic_begin(gar_atomic *a, const char *path, int hidden);
 /* Rename the temporary into place (replacing what was there); on failure
- * the temporary is removed and the error names both and the reason. */
+ * the temporary is removed, the error names both and the reason, and errno
+ * holds rename's error (for a caller that words the message its own way).
+ * a->tmp keeps the temporary's name after commit or abort. */
 gar_status gar_atomic_commit(gar_atomic *a);
 /* Remove the temporary (a file, or an empty folder) if begun and not
- * committed; safe to call twice or after commit. */
+ * committed; safe to call twice, after commit, after a failed begin, and on
+ * a zeroed gar_atomic (`gar_atomic a = {0};`) never begun. */
 void gar_atomic_abort(gar_atomic *a);
 
 #ifdef __cplusplus

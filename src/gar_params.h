@@ -5,7 +5,7 @@
  *   [output]
  *   dir = run1
  *
- * Every key is declared in one schema table (gar_params.c) with its type,
+ * Every key is declared in one schema table (gar_params_schema.c) with its type,
  * default, bounds and a one-line doc; docs/PARAMETERS.md documents the same
  * keys and a test checks the two agree. Loading checks every key as it is
  * read: an unknown section or key, a duplicate key, a value of the wrong type

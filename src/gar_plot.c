@@ -1,5 +1,7 @@
 #include "gar_plot.h"
 
+#include "gar_atomic.h"
+
 #include <cairo.h>
 #include <errno.h>
 #include <math.h>
@@ -7,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Spelled as bytes so the label does not depend on the compiler's source or
  * execution character set; cairo's toy text API takes UTF-8. */
@@ -392,49 +393,39 @@ static void draw_fsc(cairo_t *cr, const double *fsc, const double *fsc_ref, size
 /* Write the finished surface to path through a temporary file. */
 static gar_status write_png(cairo_surface_t *surface, cairo_t *cr, const char *path)
 {
-    gar_status st = GAR_OK;
-    char *tmp = NULL;
-    size_t len = strlen(path) + 32;
+    gar_status st;
+    gar_atomic a;
     cairo_status_t cs;
     int err;
 
     cs = cairo_status(cr);
     if (cs == CAIRO_STATUS_SUCCESS)
         cs = cairo_surface_status(surface);
-    if (cs != CAIRO_STATUS_SUCCESS) {
-        st = gar_error(GAR_ERR_OUTPUT, "cannot draw the picture %s: %s", path,
-                       cairo_status_to_string(cs));
-        goto done;
-    }
-    st = gar_alloc((void **)&tmp, len, 1, "temporary file name");
+    if (cs != CAIRO_STATUS_SUCCESS)
+        return gar_error(GAR_ERR_OUTPUT, "cannot draw the picture %s: %s", path,
+                         cairo_status_to_string(cs));
+    st = gar_atomic_begin(&a, path, 0);
     if (st != GAR_OK)
-        goto done;
-    snprintf(tmp, len, "%s.tmp-%ld", path, (long)getpid());
+        return st;
     cairo_surface_flush(surface);
     /* cairo reports only "error while writing to output stream"; errno from
      * its fopen or fwrite says why (no such folder, disk full). */
     errno = 0;
-    cs = cairo_surface_write_to_png(surface, tmp);
+    cs = cairo_surface_write_to_png(surface, a.tmp);
     err = errno;
     if (cs == CAIRO_STATUS_SUCCESS)
         cs = cairo_surface_status(surface);
     if (cs != CAIRO_STATUS_SUCCESS) {
-        unlink(tmp);
-        st = gar_error(GAR_ERR_OUTPUT, "cannot write the picture %s: %s%s%s%s", path,
-                       cairo_status_to_string(cs), err ? " (" : "", err ? strerror(err) : "",
-                       err ? ")" : "");
-        goto done;
+        gar_atomic_abort(&a);
+        return gar_error(GAR_ERR_OUTPUT, "cannot write the picture %s: %s%s%s%s", path,
+                         cairo_status_to_string(cs), err ? " (" : "", err ? strerror(err) : "",
+                         err ? ")" : "");
     }
-    if (rename(tmp, path) != 0) {
-        err = errno;
-        unlink(tmp);
-        st = gar_error(GAR_ERR_OUTPUT, "cannot write the picture %s: rename from %s: %s", path, tmp,
-                       strerror(err));
-        goto done;
-    }
-done:
-    free(tmp);
-    return st;
+    /* The message of this file's other failures, with rename's reason. */
+    if (gar_atomic_commit(&a) != GAR_OK)
+        return gar_error(GAR_ERR_OUTPUT, "cannot write the picture %s: rename from %s: %s", path,
+                         a.tmp, strerror(errno));
+    return GAR_OK;
 }
 
 /* A white picture of w × h pixels to draw on. */

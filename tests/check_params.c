@@ -1,4 +1,4 @@
-/* Tests for run parameter files (src/gar_params.c) and their documentation
+/* Tests for run parameter files (src/gar_params*.c) and their documentation
  * (docs/PARAMETERS.md). Every file goes to the scratch folder from testutil.h. */
 #include <check.h>
 #include <errno.h>

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "gar_atomic.h"
 #include "gar_cli.h"
 #include "gar_inputs.h"
 #include "gar_log.h"
@@ -80,7 +81,8 @@ static gar_status run(const char *const *stacks, size_t n_stacks, const char *po
     gar_mrc_writer *w = NULL;
     float *images = NULL;
     FILE *f = NULL;
-    char mrcs[4096], tmp[4200];
+    gar_atomic star = {0};
+    char mrcs[4096];
     const char *base;
     size_t len = strlen(star_path), n, box, batch = 256;
     if (len < 6 || strcmp(star_path + len - 5, ".star") != 0)
@@ -111,35 +113,34 @@ static gar_status run(const char *const *stacks, size_t n_stacks, const char *po
     }
     /* The STAR file refers to the stack by its name, beside it. */
     base = strrchr(mrcs, '/') ? strrchr(mrcs, '/') + 1 : mrcs;
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", star_path, (long)getpid());
-    if ((f = fopen(tmp, "w")) == NULL) {
-        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create: %s", tmp, strerror(errno));
+    if ((st = gar_atomic_begin(&star, star_path, 0)) != GAR_OK)
+        goto done;
+    if ((f = fopen(star.tmp, "w")) == NULL) {
+        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create: %s", star.tmp, strerror(errno));
         goto done;
     }
     if ((st = write_star(f, in, poses, base, (gar_inputs_columns(in) & GAR_COL_CTF) != 0)) != GAR_OK)
         goto done;
     if (fclose(f) != 0) {
         f = NULL;
-        st = gar_error(GAR_ERR_IO, "%s: write failed", tmp);
+        st = gar_error(GAR_ERR_IO, "%s: write failed", star.tmp);
         goto done;
     }
     f = NULL;
     if ((st = gar_mrc_writer_commit(&w)) != GAR_OK)
         goto done;
-    if (rename(tmp, star_path) != 0) {
-        st = gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s: %s", tmp, star_path, strerror(errno));
+    if (gar_atomic_commit(&star) != GAR_OK) {
+        st = gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s: %s", star.tmp, star_path, strerror(errno));
         unlink(mrcs);
         goto done;
     }
     gar_log_info("wrote %s and %s: %zu particles from iteration %llu of a refinement (%.2f Å)", star_path, mrcs, n,
                  (unsigned long long)state.iteration, state.resolution_A);
 done:
-    if (f != NULL) {
+    if (f != NULL)
         fclose(f);
-        unlink(tmp);
-    } else if (st != GAR_OK) {
-        unlink(tmp);
-    }
+    if (st != GAR_OK)
+        gar_atomic_abort(&star);
     gar_mrc_writer_abort(&w);
     free(images);
     free(poses);

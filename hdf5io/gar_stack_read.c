@@ -1,0 +1,840 @@
+/* garner: reading the HDF5 particle stack. docs/FORMAT.md is the
+ * specification; this file is one implementation of it, and other tools
+ * (h5py) write the same files, so the reader accepts any integer/float
+ * storage type for a column and both fixed- and variable-length strings, and
+ * checks everything it relies on (the writer is gar_stack_write.c).
+ *
+ * HDF5 never prints here: every public entry point silences its automatic
+ * error printing, and failures become one gar_error() line naming the file
+ * and dataset. */
+#include "gar_stack_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The largest ratio of raw image bytes to file size a compressed stack may
+ * claim (deflate cannot exceed about 1032:1; particle images, mostly noise,
+ * compress by about 1.15:1). */
+#define GAR_STACK_MAX_COMPRESSION 2048
+
+struct gar_stack {
+    char *path;
+    hid_t file, images, cols[NCOLS];
+    size_t n, box;
+    unsigned columns;
+    gar_optics *optics;
+    size_t n_optics;
+    group_ix *groups;
+    /* The two int columns are read whole at open to validate them; keeping
+     * them saves re-reading for every metadata range. */
+    int32_t *half_set, *optics_group;
+};
+
+/* "rot_deg, tilt_deg, psi_deg" for messages about a partial column group. */
+static const char *group_members(unsigned group, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t c = 0; c < NCOLS; c++) {
+        const coldef *d = &gar_stack_particle_cols[c];
+        if (d->group != group)
+            continue;
+        int k = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", d->name);
+        if (k < 0 || (size_t)k >= size - used)
+            break;
+        used += (size_t)k;
+    }
+    return buf;
+}
+
+/* ------------------------------------------------------------------ reading */
+
+/* Opens /<grp>/<name> and checks it is a 1-D dataset of the given kind;
+ * *len gets its length. Returns -1 with the message set. */
+static hid_t open_column(const char *path, hid_t grp, const char *grpname, const coldef *d,
+                         hsize_t *len, gar_status *st)
+{
+    char tdesc[64], why[256];
+    hid_t dset = -1, type = -1, space = -1, ret = -1;
+    H5T_class_t want = d->kind == KIND_INT ? H5T_INTEGER
+                       : d->kind == KIND_FLOAT ? H5T_FLOAT
+                                               : H5T_STRING;
+    const char *want_desc = d->kind == KIND_INT     ? "an integer type (int32)"
+                            : d->kind == KIND_FLOAT ? "a float type (float64)"
+                                                    : "a string type";
+    int rank;
+
+    if ((dset = H5Dopen2(grp, d->name, H5P_DEFAULT)) < 0) {
+        *st = gar_error(GAR_ERR_DATA, "%s: /%s/%s: not a readable dataset (HDF5: %s)", path,
+                        grpname, d->name, gar_h5_reason(why, sizeof why));
+        goto done;
+    }
+    if ((type = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0) {
+        *st = gar_error(GAR_ERR_DATA, "%s: /%s/%s: cannot read its type and shape (HDF5: %s)", path,
+                        grpname, d->name, gar_h5_reason(why, sizeof why));
+        goto done;
+    }
+    if (H5Tget_class(type) != want) {
+        *st = gar_error(GAR_ERR_DATA, "%s: /%s/%s: dtype %s, expected %s", path, grpname, d->name,
+                        gar_h5_type_desc(type, tdesc, sizeof tdesc), want_desc);
+        goto done;
+    }
+    rank = H5Sget_simple_extent_ndims(space);
+    if (rank != 1 || H5Sget_simple_extent_type(space) != H5S_SIMPLE) {
+        *st = gar_error(GAR_ERR_DATA, "%s: /%s/%s: rank %d, expected 1-D", path, grpname, d->name,
+                        rank);
+        goto done;
+    }
+    if (H5Sget_simple_extent_dims(space, len, NULL) < 0) {
+        *st = gar_error(GAR_ERR_DATA, "%s: /%s/%s: cannot read its shape", path, grpname, d->name);
+        goto done;
+    }
+    ret = dset;
+    dset = -1;
+    *st = GAR_OK;
+done:
+    gar_h5_close(&space);
+    gar_h5_close(&type);
+    gar_h5_close(&dset);
+    return ret;
+}
+
+static gar_status check_root(gar_stack *s)
+{
+    char fmt[64];
+    long long version = 0;
+    gar_h5_attr r = gar_h5_read_attr_text(s->file, "format", fmt, sizeof fmt);
+    if (r == GAR_H5_ATTR_MISSING)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: not a garner stack (no root attribute format = \"%s\")", s->path,
+                         GAR_STACK_FORMAT);
+    if (r != GAR_H5_ATTR_OK)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: not a garner stack (root attribute format is not the string \"%s\")",
+                         s->path, GAR_STACK_FORMAT);
+    if (strcmp(fmt, GAR_STACK_FORMAT) != 0)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: not a garner stack (root attribute format is \"%s\", expected \"%s\")",
+                         s->path, fmt, GAR_STACK_FORMAT);
+    r = gar_h5_read_attr_int(s->file, "format_version", &version);
+    if (r == GAR_H5_ATTR_MISSING)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: root attribute format_version is missing, expected an integer (%d)",
+                         s->path, GAR_STACK_FORMAT_VERSION);
+    if (r != GAR_H5_ATTR_OK)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: root attribute format_version is not a readable integer, expected %d",
+                         s->path, GAR_STACK_FORMAT_VERSION);
+    if (version > GAR_STACK_FORMAT_VERSION)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: format_version %lld is newer than this garner reads (%d); upgrade garner",
+                         s->path, version, GAR_STACK_FORMAT_VERSION);
+    if (version < 1)
+        return gar_error(GAR_ERR_DATA, "%s: format_version %lld is invalid, expected 1 to %d",
+                         s->path, version, GAR_STACK_FORMAT_VERSION);
+    return GAR_OK;
+}
+
+static int is_prime(size_t n)
+{
+    if (n < 2)
+        return 0;
+    for (size_t d = 2; d * d <= n; d++)
+        if (n % d == 0)
+            return 0;
+    return 1;
+}
+
+/* Whether the images dataset has a filter that compresses (anything but the
+ * Fletcher32 checksum and the byte shuffle); -1 when HDF5 cannot say. */
+static int images_compressed(hid_t dset)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    int n, ret = 0;
+    if (dcpl < 0)
+        return -1;
+    n = H5Pget_nfilters(dcpl);
+    if (n < 0)
+        ret = -1;
+    for (int i = 0; i < n && ret == 0; i++) {
+        unsigned flags = 0, config = 0;
+        size_t nvalues = 0;
+        char fname[8];
+        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nvalues, NULL, sizeof fname,
+                                         fname, &config);
+        if (id < 0)
+            ret = -1;
+        else if (id != H5Z_FILTER_FLETCHER32 && id != H5Z_FILTER_SHUFFLE)
+            ret = 1;
+    }
+    H5Pclose(dcpl);
+    return ret;
+}
+
+/* The image count comes from the dataset's shape, which costs nothing to
+ * declare: a few hundred bytes can claim 10^12 images whose chunks were never
+ * written (they read as zeros). Everything sized by the count (the half_set
+ * and optics_group columns read at open, a run's batches) is bounded by
+ * requiring the file to be able to hold the images: their raw size at most
+ * the file size, or GAR_STACK_MAX_COMPRESSION times it with a compression
+ * filter. A file that fails this is truncated or was never finished. */
+static gar_status check_images_fit(const gar_stack *s, hid_t dset, size_t n, size_t box,
+                                   size_t raw_bytes)
+{
+    char why[256];
+    hsize_t file_size = 0;
+    int compressed;
+    if (n == 0)
+        return GAR_OK;
+    if (H5Fget_filesize(s->file, &file_size) < 0)
+        return gar_error(GAR_ERR_DATA, "%s: cannot read the file size (HDF5: %s)", s->path,
+                         gar_h5_reason(why, sizeof why));
+    compressed = images_compressed(dset);
+    if (compressed < 0)
+        return gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot read its filters (HDF5: %s)",
+                         s->path, gar_h5_reason(why, sizeof why));
+    if (compressed == 0 && raw_bytes > file_size)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: /particles/images: %zu images of %zu x %zu need %zu bytes, the file "
+                         "has %llu (truncated, or the images were never written)",
+                         s->path, n, box, box, raw_bytes, (unsigned long long)file_size);
+    if (compressed == 1 && raw_bytes / GAR_STACK_MAX_COMPRESSION > file_size)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: /particles/images: %zu images of %zu x %zu need %zu bytes, more than "
+                         "%d times the file's %llu even compressed (truncated, or the images were "
+                         "never written)",
+                         s->path, n, box, box, raw_bytes, GAR_STACK_MAX_COMPRESSION,
+                         (unsigned long long)file_size);
+    return GAR_OK;
+}
+
+static gar_status open_images(gar_stack *s, hid_t grp)
+{
+    char tdesc[64], why[256];
+    gar_status st = GAR_OK;
+    hid_t dset = -1, type = -1, space = -1, dapl = -1;
+    hsize_t dims[3];
+    size_t floats, image_bytes, cache_bytes, slots;
+    int rank;
+    htri_t exists = H5Lexists(grp, "images", H5P_DEFAULT);
+
+    if (exists <= 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: missing", s->path);
+        goto done;
+    }
+    if ((dset = H5Dopen2(grp, "images", H5P_DEFAULT)) < 0 || (type = H5Dget_type(dset)) < 0 ||
+        (space = H5Dget_space(dset)) < 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: not a readable dataset (HDF5: %s)",
+                       s->path, gar_h5_reason(why, sizeof why));
+        goto done;
+    }
+    if (H5Tget_class(type) != H5T_FLOAT || H5Tget_size(type) != 4) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: dtype %s, expected float32", s->path,
+                       gar_h5_type_desc(type, tdesc, sizeof tdesc));
+        goto done;
+    }
+    rank = H5Sget_simple_extent_ndims(space);
+    if (rank != 3 || H5Sget_simple_extent_type(space) != H5S_SIMPLE) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: rank %d, expected 3 ([n][box][box])",
+                       s->path, rank);
+        goto done;
+    }
+    if (H5Sget_simple_extent_dims(space, dims, NULL) < 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot read its shape", s->path);
+        goto done;
+    }
+    if (dims[1] != dims[2]) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: images are %llu x %llu, expected square",
+                       s->path, (unsigned long long)dims[1], (unsigned long long)dims[2]);
+        goto done;
+    }
+    if (dims[1] < 2 || dims[1] % 2 != 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: box %llu, expected an even size >= 2",
+                       s->path, (unsigned long long)dims[1]);
+        goto done;
+    }
+    if (dims[1] > GAR_STACK_MAX_BOX) {
+        st = gar_error(GAR_ERR_DATA,
+                       "%s: /particles/images: box %llu, more than the limit of %d (corrupt file?)",
+                       s->path, (unsigned long long)dims[1], GAR_STACK_MAX_BOX);
+        goto done;
+    }
+    if (dims[0] > SIZE_MAX ||
+        !gar_size_mul3((size_t)dims[0], (size_t)dims[1], (size_t)dims[2], &floats) ||
+        !gar_size_mul(floats, sizeof(float), &floats)) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: %llu images is too many", s->path,
+                       (unsigned long long)dims[0]);
+        goto done;
+    }
+    st = check_images_fit(s, dset, (size_t)dims[0], (size_t)dims[1], floats);
+    if (st != GAR_OK)
+        goto done;
+    s->n = (size_t)dims[0];
+    s->box = (size_t)dims[1];
+    gar_h5_close(&dset);
+
+    /* Room for 8 images (at least HDF5's default 1 MiB) so a partial read
+     * never evicts a chunk it still needs; w0 = 1 because images are read
+     * once. Slots about 100x the chunks that fit, prime, as HDF5 advises. */
+    image_bytes = s->box * s->box * sizeof(float);
+    cache_bytes = image_bytes <= (SIZE_MAX / 8) ? 8 * image_bytes : SIZE_MAX;
+    if (cache_bytes < ((size_t)1 << 20))
+        cache_bytes = (size_t)1 << 20;
+    slots = 100 * (cache_bytes / image_bytes);
+    if (slots > 10007) /* the slot array is allocated up front */
+        slots = 10007;
+    while (!is_prime(slots))
+        slots++;
+    if ((dapl = H5Pcreate(H5P_DATASET_ACCESS)) < 0 ||
+        H5Pset_chunk_cache(dapl, slots, cache_bytes, 1.0) < 0 ||
+        (s->images = H5Dopen2(grp, "images", dapl)) < 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot open (HDF5: %s)", s->path,
+                       gar_h5_reason(why, sizeof why));
+        goto done;
+    }
+done:
+    gar_h5_close(&dapl);
+    gar_h5_close(&space);
+    gar_h5_close(&type);
+    gar_h5_close(&dset);
+    return st;
+}
+
+static gar_status open_columns(gar_stack *s, hid_t grp)
+{
+    char why[256], members[128];
+    gar_status st = GAR_OK;
+    int present[NCOLS] = {0};
+    static const unsigned groups[] = {GAR_COL_POSE, GAR_COL_ORIGIN, GAR_COL_CTF,
+                                      GAR_COL_PHASE_SHIFT};
+
+    for (size_t c = 0; c < NCOLS; c++) {
+        const coldef *d = &gar_stack_particle_cols[c];
+        hsize_t len = 0;
+        htri_t exists = H5Lexists(grp, d->name, H5P_DEFAULT);
+        if (exists < 0)
+            return gar_error(GAR_ERR_DATA, "%s: /particles/%s: cannot look it up (HDF5: %s)",
+                             s->path, d->name, gar_h5_reason(why, sizeof why));
+        if (exists == 0) {
+            if (d->group == 0)
+                return gar_error(GAR_ERR_DATA, "%s: /particles/%s: missing (always required)",
+                                 s->path, d->name);
+            continue;
+        }
+        s->cols[c] = open_column(s->path, grp, "particles", d, &len, &st);
+        if (st != GAR_OK)
+            return st;
+        if (len != s->n)
+            return gar_error(GAR_ERR_DATA,
+                             "%s: /particles/%s: %llu entries, expected %zu (one per image)",
+                             s->path, d->name, (unsigned long long)len, s->n);
+        present[c] = 1;
+    }
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+        const char *have = NULL, *lack = NULL;
+        for (size_t c = 0; c < NCOLS; c++) {
+            if (gar_stack_particle_cols[c].group != groups[g])
+                continue;
+            if (present[c] && have == NULL)
+                have = gar_stack_particle_cols[c].name;
+            if (!present[c] && lack == NULL)
+                lack = gar_stack_particle_cols[c].name;
+        }
+        if (have != NULL && lack != NULL)
+            return gar_error(GAR_ERR_DATA,
+                             "%s: /particles/%s: missing, but %s is present (%s come together)",
+                             s->path, lack, have, group_members(groups[g], members, sizeof members));
+        if (have != NULL)
+            s->columns |= groups[g];
+    }
+    return GAR_OK;
+}
+
+/* /optics/name, fixed or variable length (h5py writes a list of str as
+ * variable-length strings). */
+static gar_status read_optics_names(gar_stack *s, hid_t dset)
+{
+    char why[256];
+    gar_status st = GAR_OK;
+    hid_t ftype = -1, mtype = -1, space = -1;
+    char **vbuf = NULL, *fbuf = NULL;
+    size_t m = s->n_optics, flen = 0;
+    int vlen_read = 0;
+
+    if ((ftype = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0 ||
+        (mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0)
+        goto fail;
+    if (H5Tis_variable_str(ftype) > 0) {
+        st = gar_calloc((void **)&vbuf, m, sizeof *vbuf, "optics names");
+        if (st != GAR_OK)
+            goto done;
+        if (H5Tset_size(mtype, H5T_VARIABLE) < 0 ||
+            H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, vbuf) < 0)
+            goto fail;
+        vlen_read = 1;
+    } else {
+        flen = H5Tget_size(ftype);
+        if (flen > GAR_H5_MAX_STRING_TYPE) {
+            st = gar_error(GAR_ERR_DATA,
+                           "%s: /optics/name: strings of %zu bytes, expected names of at most %d "
+                           "characters",
+                           s->path, flen, NAME_LEN - 1);
+            goto done;
+        }
+        if (flen == 0 || H5Tset_size(mtype, flen + 1) < 0 ||
+            H5Tset_strpad(mtype, H5T_STR_NULLTERM) < 0)
+            goto fail;
+        st = gar_calloc((void **)&fbuf, m, flen + 1, "optics names");
+        if (st != GAR_OK)
+            goto done;
+        if (H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, fbuf) < 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < m; i++) {
+        const char *name = vbuf ? (vbuf[i] ? vbuf[i] : "") : fbuf + i * (flen + 1);
+        size_t len = strlen(name);
+        if (len >= NAME_LEN) {
+            st = gar_error(GAR_ERR_DATA,
+                           "%s: /optics/name: entry %zu is %zu characters, expected at most %d",
+                           s->path, i, len, NAME_LEN - 1);
+            goto done;
+        }
+        memcpy(s->optics[i].name, name, len + 1);
+    }
+    goto done;
+fail:
+    st = gar_error(GAR_ERR_DATA, "%s: /optics/name: unreadable (HDF5: %s)", s->path,
+                   gar_h5_reason(why, sizeof why));
+done:
+    if (vlen_read)
+        gar_h5_reclaim_vlen(mtype, space, vbuf);
+    free(vbuf);
+    free(fbuf);
+    gar_h5_close(&space);
+    gar_h5_close(&mtype);
+    gar_h5_close(&ftype);
+    return st;
+}
+
+static gar_status read_optics(gar_stack *s)
+{
+    char why[256];
+    gar_status st = GAR_OK;
+    hid_t grp = -1, dset = -1;
+    void *buf = NULL;
+    hsize_t m = 0;
+    htri_t exists = H5Lexists(s->file, "optics", H5P_DEFAULT);
+
+    if (exists <= 0 || (grp = H5Gopen2(s->file, "optics", H5P_DEFAULT)) < 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: /optics: missing or not a group", s->path);
+        goto done;
+    }
+    for (size_t c = 0; c < NOPT; c++) {
+        const coldef *d = &gar_stack_optics_cols[c];
+        hsize_t len = 0;
+        exists = H5Lexists(grp, d->name, H5P_DEFAULT);
+        if (exists <= 0) {
+            st = gar_error(GAR_ERR_DATA, "%s: /optics/%s: missing", s->path, d->name);
+            goto done;
+        }
+        dset = open_column(s->path, grp, "optics", d, &len, &st);
+        if (st != GAR_OK)
+            goto done;
+        if (c == 0) {
+            m = len;
+            if (m == 0) {
+                st = gar_error(GAR_ERR_DATA,
+                               "%s: /optics/optics_group: empty, expected at least one optics group",
+                               s->path);
+                goto done;
+            }
+            /* The length is declared, not stored: bound it before it sizes
+             * the tables (RELION data sets have at most some thousands). */
+            if (m > GAR_STACK_MAX_OPTICS) {
+                st = gar_error(GAR_ERR_DATA,
+                               "%s: /optics/optics_group: %llu entries, more than the limit of %d "
+                               "optics groups (corrupt file?)",
+                               s->path, (unsigned long long)m, GAR_STACK_MAX_OPTICS);
+                goto done;
+            }
+            s->n_optics = (size_t)m;
+            st = gar_calloc((void **)&s->optics, s->n_optics, sizeof *s->optics, "optics table");
+            if (st == GAR_OK)
+                st = gar_alloc(&buf, s->n_optics, sizeof(double), "optics column");
+            if (st != GAR_OK)
+                goto done;
+        } else if (len != m) {
+            st = gar_error(GAR_ERR_DATA,
+                           "%s: /optics/%s: %llu entries, expected %llu (one per optics group)",
+                           s->path, d->name, (unsigned long long)len, (unsigned long long)m);
+            goto done;
+        }
+        if (d->kind == KIND_STRING) {
+            st = read_optics_names(s, dset);
+            if (st != GAR_OK)
+                goto done;
+        } else {
+            size_t elem = d->kind == KIND_INT ? sizeof(int32_t) : sizeof(double);
+            hid_t mtype = d->kind == KIND_INT ? H5T_NATIVE_INT32 : H5T_NATIVE_DOUBLE;
+            if (H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+                st = gar_error(GAR_ERR_DATA, "%s: /optics/%s: unreadable (HDF5: %s)", s->path,
+                               d->name, gar_h5_reason(why, sizeof why));
+                goto done;
+            }
+            for (size_t i = 0; i < s->n_optics; i++)
+                memcpy((char *)&s->optics[i] + d->offset, (char *)buf + i * elem, elem);
+        }
+        gar_h5_close(&dset);
+    }
+    st = gar_stack_check_optics(s->path, s->optics, s->n_optics, s->box, &s->groups);
+done:
+    free(buf);
+    gar_h5_close(&dset);
+    gar_h5_close(&grp);
+    return st;
+}
+
+/* half_set and optics_group, read whole and checked: small, and wrong values
+ * there would silently mix the half maps or use the wrong CTF. */
+static gar_status read_int_columns(gar_stack *s)
+{
+    char why[256];
+    gar_status st;
+    static const size_t which[2] = {COL_HALF_SET, COL_OPTICS_GROUP};
+    int32_t **dest[2] = {&s->half_set, &s->optics_group};
+
+    for (size_t k = 0; k < 2; k++) {
+        const coldef *d = &gar_stack_particle_cols[which[k]];
+        st = gar_alloc((void **)dest[k], s->n, sizeof(int32_t), d->name);
+        if (st != GAR_OK)
+            return st;
+        if (s->n > 0 &&
+            H5Dread(s->cols[which[k]], H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, *dest[k]) < 0)
+            return gar_error(GAR_ERR_DATA,
+                             "%s: /particles/%s: unreadable, checksum mismatch or file corrupt "
+                             "(HDF5: %s)",
+                             s->path, d->name, gar_h5_reason(why, sizeof why));
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->half_set[i] != 1 && s->half_set[i] != 2)
+            return gar_error(GAR_ERR_DATA,
+                             "%s: /particles/half_set: particle %zu has %d, expected 1 or 2", s->path,
+                             i, (int)s->half_set[i]);
+        if (gar_stack_find_group(s->optics, s->groups, s->n_optics, s->optics_group[i]) == NULL)
+            return gar_error(GAR_ERR_DATA,
+                             "%s: /particles/optics_group: particle %zu has %d, not in "
+                             "/optics/optics_group",
+                             s->path, i, (int)s->optics_group[i]);
+    }
+    return GAR_OK;
+}
+
+/* A new handle named `path`, nothing open yet. */
+static gar_status stack_new(const char *path, gar_stack **out)
+{
+    gar_stack *s = NULL;
+    gar_status st;
+    *out = NULL;
+    st = gar_calloc((void **)&s, 1, sizeof *s, "stack");
+    if (st != GAR_OK)
+        return st;
+    s->file = s->images = -1;
+    for (size_t c = 0; c < NCOLS; c++)
+        s->cols[c] = -1;
+    s->path = strdup(path);
+    if (s->path == NULL) {
+        free(s);
+        return gar_error(GAR_ERR_NOMEM, "%s: cannot allocate the path", path);
+    }
+    *out = s;
+    return GAR_OK;
+}
+
+/* Open `hdf5_name` with `fapl` into s and apply every rule of docs/FORMAT.md.
+ * Messages name s->path. */
+static gar_status open_and_validate(gar_stack *s, const char *hdf5_name, hid_t fapl)
+{
+    char why[256];
+    gar_status st = GAR_OK;
+    hid_t grp = -1;
+    htri_t exists;
+
+    s->file = H5Fopen(hdf5_name, H5F_ACC_RDONLY, fapl);
+    if (s->file < 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: not a readable HDF5 file, or truncated (HDF5: %s)", s->path,
+                       gar_h5_reason(why, sizeof why));
+        goto done;
+    }
+    st = check_root(s);
+    if (st != GAR_OK)
+        goto done;
+    exists = H5Lexists(s->file, "particles", H5P_DEFAULT);
+    if (exists <= 0 || (grp = H5Gopen2(s->file, "particles", H5P_DEFAULT)) < 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles: missing or not a group", s->path);
+        goto done;
+    }
+    st = open_images(s, grp);
+    if (st == GAR_OK)
+        st = open_columns(s, grp);
+    if (st == GAR_OK)
+        st = read_optics(s);
+    if (st == GAR_OK)
+        st = read_int_columns(s);
+done:
+    gar_h5_close(&grp);
+    return st;
+}
+
+gar_status gar_stack_open(const char *path, gar_stack **out)
+{
+    char why[256];
+    gar_status st = GAR_OK;
+    gar_stack *s = NULL;
+    hid_t fapl = -1;
+    struct stat sb;
+    int fd;
+
+    if (out == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_open: out is NULL");
+    *out = NULL;
+    if (path == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_open: path is NULL");
+    /* Ask the OS first so a missing or unreadable file is reported as such,
+     * not as whatever HDF5 makes of it. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block here */
+    if (fd < 0)
+        return gar_error(GAR_ERR_NOINPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        close(fd);
+        return gar_error(GAR_ERR_NOINPUT, "%s: is a folder, expected a stack file", path);
+    }
+    if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return gar_error(GAR_ERR_NOINPUT, "%s: not a regular file, expected a stack file", path);
+    }
+    close(fd);
+    gar_h5_quiet();
+
+    st = stack_new(path, &s);
+    if (st != GAR_OK)
+        return st;
+    if ((fapl = gar_h5_fapl_nolock()) < 0) {
+        st = gar_error(GAR_ERR_INTERNAL, "%s: cannot set up HDF5 file access (HDF5: %s)", path,
+                       gar_h5_reason(why, sizeof why));
+        goto done;
+    }
+    st = open_and_validate(s, path, fapl);
+done:
+    gar_h5_close(&fapl);
+    if (st != GAR_OK)
+        gar_stack_close(&s);
+    else
+        *out = s;
+    return st;
+}
+
+/* The HDF5 signature every file (image) starts with, at offset 0 for the
+ * images this reads (a user block would put it at 512, 1024, ...). */
+static const unsigned char hdf5_signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+
+gar_status gar_stack_open_image(const void *buf, size_t len, const char *name, gar_stack **out)
+{
+    static atomic_ulong image_count;
+    char why[256], hdf5_name[64];
+    gar_status st = GAR_OK;
+    gar_stack *s = NULL;
+    hid_t fapl = -1;
+
+    if (out == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_open_image: out is NULL");
+    *out = NULL;
+    if (buf == NULL && len > 0)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_open_image: no buffer");
+    if (name == NULL)
+        name = "file image";
+    gar_h5_quiet();
+    st = stack_new(name, &s);
+    if (st != GAR_OK)
+        return st;
+    /* HDF5 would take a buffer of any length; a plain refusal is clearer. */
+    if (len < sizeof hdf5_signature || memcmp(buf, hdf5_signature, sizeof hdf5_signature) != 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: not a readable HDF5 file, or truncated (no HDF5 signature "
+                       "at the start of its %zu bytes)", name, len);
+        goto done;
+    }
+    /* The core driver reads from a copy of the image (the handle may outlive
+     * buf) and never touches the disk: no backing store, and the name it is
+     * given cannot exist (HDF5 refuses to open an image under a name that
+     * does). */
+    if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 ||
+        H5Pset_file_image(fapl, (void *)buf, len) < 0) {
+        st = gar_error(GAR_ERR_NOMEM, "%s: cannot set up an HDF5 file image of %zu bytes (HDF5: %s)",
+                       name, len, gar_h5_reason(why, sizeof why));
+        goto done;
+    }
+    /* HDF5 takes two open files of the same name for one: every image gets
+     * its own name. */
+    snprintf(hdf5_name, sizeof hdf5_name, "/dev/null/garner-file-image-%lu",
+             (unsigned long)atomic_fetch_add(&image_count, 1));
+    st = open_and_validate(s, hdf5_name, fapl);
+done:
+    gar_h5_close(&fapl);
+    if (st != GAR_OK)
+        gar_stack_close(&s);
+    else
+        *out = s;
+    return st;
+}
+
+void gar_stack_close(gar_stack **sp)
+{
+    gar_stack *s;
+    if (sp == NULL || *sp == NULL)
+        return;
+    s = *sp;
+    gar_h5_quiet();
+    for (size_t c = 0; c < NCOLS; c++)
+        gar_h5_close(&s->cols[c]);
+    gar_h5_close(&s->images);
+    gar_h5_close(&s->file);
+    free(s->half_set);
+    free(s->optics_group);
+    free(s->groups);
+    free(s->optics);
+    free(s->path);
+    free(s);
+    *sp = NULL;
+}
+
+const char *gar_stack_path(const gar_stack *s) { return s ? s->path : NULL; }
+size_t gar_stack_count(const gar_stack *s) { return s ? s->n : 0; }
+size_t gar_stack_box(const gar_stack *s) { return s ? s->box : 0; }
+unsigned gar_stack_columns(const gar_stack *s) { return s ? s->columns : 0; }
+
+const gar_optics *gar_stack_optics(const gar_stack *s, size_t *n_optics)
+{
+    if (n_optics)
+        *n_optics = s ? s->n_optics : 0;
+    return s ? s->optics : NULL;
+}
+
+double gar_stack_pixel_size(const gar_stack *s)
+{
+    return s && s->n_optics > 0 ? s->optics[0].pixel_size_A : 0.0;
+}
+
+const gar_optics *gar_stack_optics_group(const gar_stack *s, int32_t group)
+{
+    return s ? gar_stack_find_group(s->optics, s->groups, s->n_optics, group) : NULL;
+}
+
+static gar_status check_range(const gar_stack *s, const char *what, size_t first, size_t count)
+{
+    if (first > s->n || count > s->n - first)
+        return gar_error(GAR_ERR_USAGE,
+                         "%s: %s: particles [%zu, %zu) requested, the stack has [0, %zu)", s->path,
+                         what, first, first + count, s->n);
+    return GAR_OK;
+}
+
+static herr_t read_slab(hid_t dset, hid_t mtype, int rank, size_t first, size_t count, size_t box,
+                        void *out)
+{
+    hsize_t start[3] = {first, 0, 0}, dims[3] = {count, box, box};
+    hid_t fspace = -1, mspace = -1;
+    herr_t ret = -1;
+    if ((fspace = H5Dget_space(dset)) < 0 ||
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, dims, NULL) < 0 ||
+        (mspace = H5Screate_simple(rank, dims, NULL)) < 0)
+        goto done;
+    ret = H5Dread(dset, mtype, mspace, fspace, H5P_DEFAULT, out);
+done:
+    gar_h5_close(&mspace);
+    gar_h5_close(&fspace);
+    return ret;
+}
+
+gar_status gar_stack_read_images(gar_stack *s, size_t first, size_t count, float *out)
+{
+    char why[256];
+    gar_status st;
+    size_t pixels;
+
+    if (s == NULL || (out == NULL && count > 0))
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_read_images: stack or buffer is NULL");
+    st = check_range(s, "/particles/images", first, count);
+    if (st != GAR_OK || count == 0)
+        return st;
+    gar_h5_quiet();
+    if (read_slab(s->images, H5T_NATIVE_FLOAT, 3, first, count, s->box, out) >= 0)
+        return GAR_OK;
+    gar_h5_reason(why, sizeof why);
+    /* The one-read fast path failed: find the culprit so the message can name
+     * it (slow, but only on the way to an error). */
+    pixels = s->box * s->box;
+    for (size_t i = 0; i < count; i++)
+        if (read_slab(s->images, H5T_NATIVE_FLOAT, 3, first + i, 1, s->box, out + i * pixels) < 0)
+            return gar_error(GAR_ERR_DATA,
+                             "%s: /particles/images: particle %zu: checksum mismatch or unreadable "
+                             "data (file corrupt or truncated)",
+                             s->path, first + i);
+    return gar_error(GAR_ERR_IO,
+                     "%s: /particles/images: reading particles [%zu, %zu) failed, though each "
+                     "image reads alone (HDF5: %s)",
+                     s->path, first, first + count, why);
+}
+
+gar_status gar_stack_read_meta(gar_stack *s, size_t first, size_t count, gar_particle *out)
+{
+    char why[256];
+    gar_status st;
+    double *buf = NULL;
+
+    if (s == NULL || (out == NULL && count > 0))
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_read_meta: stack or buffer is NULL");
+    st = check_range(s, "/particles", first, count);
+    if (st != GAR_OK || count == 0)
+        return st;
+    gar_h5_quiet();
+    memset(out, 0, count * sizeof *out);
+    st = gar_alloc((void **)&buf, count, sizeof *buf, "metadata column");
+    if (st != GAR_OK)
+        goto done;
+    for (size_t c = 0; c < NCOLS; c++) {
+        const coldef *d = &gar_stack_particle_cols[c];
+        if (d->kind != KIND_FLOAT || s->cols[c] < 0)
+            continue;
+        if (read_slab(s->cols[c], H5T_NATIVE_DOUBLE, 1, first, count, 0, buf) < 0) {
+            st = gar_error(GAR_ERR_DATA,
+                           "%s: /particles/%s: particles [%zu, %zu) unreadable, checksum mismatch "
+                           "or file corrupt (HDF5: %s)",
+                           s->path, d->name, first, first + count, gar_h5_reason(why, sizeof why));
+            goto done;
+        }
+        /* The writer's rule, applied to files from other tools: a NaN
+         * defocus or angle would silently spoil every voxel it touches. */
+        for (size_t i = 0; i < count; i++) {
+            if (!isfinite(buf[i])) {
+                st = gar_error(GAR_ERR_DATA,
+                               "%s: /particles/%s: particle %zu has %g, expected a finite value",
+                               s->path, d->name, first + i, buf[i]);
+                goto done;
+            }
+            memcpy((char *)&out[i] + d->offset, &buf[i], sizeof(double));
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        out[i].half_set = s->half_set[first + i];
+        out[i].optics_group = s->optics_group[first + i];
+    }
+done:
+    free(buf);
+    return st;
+}
