@@ -145,13 +145,13 @@ static int parse_bool(const char *s, int *out)
 }
 
 /* The choice in "a|b|c" that `s` names (ignoring case), copied to *out. */
-static gar_status parse_choice(const char *choices, const char *s, char **out, int *found)
+static gar_status parse_choice(const char *choices, const char *s, char **out, int *found, long *index)
 {
     size_t slen = strlen(s);
     const char *c = choices;
     *found = 0;
     *out = NULL;
-    while (*c != '\0') {
+    for (*index = 0; *c != '\0'; (*index)++) {
         const char *bar = strchr(c, '|');
         size_t len = bar != NULL ? (size_t)(bar - c) : strlen(c);
         if (len == slen && strncasecmp(c, s, len) == 0) {
@@ -291,7 +291,7 @@ static gar_status parse_value(const gar_param_spec *spec, const char *text, cons
         break;
     case GAR_PARAM_ENUM: {
         int found = 0;
-        st = parse_choice(spec->choices, text, &v->text, &found);
+        st = parse_choice(spec->choices, text, &v->text, &found, &v->ival);   /* enums are ints after loading */
         if (st == GAR_OK && !found)
             return gar_params_key_error(GAR_ERR_USAGE, at, spec->section, spec->key,
                                         "expected one of %s, got '%s'", spec->choices, text);
@@ -493,6 +493,52 @@ gar_status gar_params_get_path_list(const gar_params *p, const char *section, co
     }
     *out = (const char *const *)v->expanded;
     *count = v->n_expanded;
+    return GAR_OK;
+}
+
+gar_status gar_params_require(const gar_params *p, const char *section, const char *key)
+{
+    param_value *v;
+    const gar_param_spec *spec = gar_params_find(section, key, NULL);
+    if (spec == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "[%s] %s: not a key in the parameter schema", section, key);
+    return lookup(p, section, key, spec->type, &v);
+}
+
+gar_status gar_params_settings(const gar_params *p, gar_settings *out)
+{
+    gar_status st;
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < p->n_values; i++) {
+        const gar_param_spec *spec = &gar_params_table[i];
+        param_value *v = &p->values[i];
+        char *field = (char *)out + spec->field;
+        if (!v->present)
+            continue;
+        switch (spec->type) {
+        case GAR_PARAM_INT: memcpy(field, &v->ival, sizeof v->ival); break;
+        case GAR_PARAM_DOUBLE: memcpy(field, &v->dval, sizeof v->dval); break;
+        case GAR_PARAM_BOOL: memcpy(field, &v->bval, sizeof v->bval); break;
+        case GAR_PARAM_ENUM: {
+            int index = (int)v->ival;
+            memcpy(field, &index, sizeof index);
+            break;
+        }
+        case GAR_PARAM_PATH_LIST: {
+            const char *const *list = NULL;
+            size_t n = 0;
+            if ((st = gar_params_get_path_list(p, spec->section, spec->key, &list, &n)) != GAR_OK)
+                return st;
+            memcpy(field, &list, sizeof list);
+            memcpy((char *)out + spec->count_field, &n, sizeof n);
+            break;
+        }
+        default: {
+            const char *text = v->text;
+            memcpy(field, &text, sizeof text);
+        }
+        }
+    }
     return GAR_OK;
 }
 

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include "gar_settings.h"
 #include "gar_status.h"
 
 #ifdef __cplusplus
@@ -40,8 +41,13 @@ typedef struct gar_param_spec {
     gar_param_type type;
     const char *default_value;   /* NULL: required when the command needs it */
     double min, max;             /* bounds for INT/DOUBLE (inclusive) */
-    const char *choices;         /* ENUM: "error|skip" */
+    const char *choices;         /* ENUM: "error|skip", in the order of the C enum it stands for */
     const char *doc;             /* one line for docs/PARAMETERS.md */
+    size_t field;                /* the gar_settings field it fills: GAR_FIELD(section.key) (gar_settings.h);
+                                  * long for INT, double for DOUBLE, int for BOOL and ENUM (the choice's
+                                  * index), const char * for STRING and PATH, const char *const * for
+                                  * PATH_LIST with its count in count_field (size_t) */
+    size_t count_field;
 } gar_param_spec;
 
 /* The schema, terminated by an entry with section == NULL. */
@@ -96,6 +102,16 @@ gar_status gar_params_write(const gar_params *p, FILE *f);
 
 /* Edit distance based suggestion; exposed for tests. Returns NULL if nothing is close. */
 const char *gar_params_suggest_key(const char *section, const char *key);
+
+/* Every key's typed value into *out (gar_settings.h): defaults and given
+ * values; a key without a value (a required key not given, an unset
+ * optional path) is 0 or NULL there, and gar_params_require names it.
+ * Path lists are expanded here: a glob that matches nothing or an
+ * unreadable file fails, naming the key. The strings belong to p. */
+gar_status gar_params_settings(const gar_params *p, gar_settings *out);
+/* GAR_OK if [section] key has a value; else the "required key missing"
+ * error naming it (what a command that needs the key returns). */
+gar_status gar_params_require(const gar_params *p, const char *section, const char *key);
 
 #ifdef __cplusplus
 }

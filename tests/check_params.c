@@ -9,7 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gar_gpu.h"
 #include "gar_params.h"
+#include "gar_recon.h"
+#include "gar_settings.h"
 #include "testutil.h"
 
 #define TAG "params"
@@ -619,6 +622,186 @@ END_TEST
 
 /* ------------------------------------------------------------------ schema and docs */
 
+/* One representation per parameter: gar_params_settings fills, for every
+ * schema row, the field the row names with the value its getter returns
+ * (a row naming a wrong field, or a field of the wrong type, fails here),
+ * enums as the index of their choice. */
+START_TEST(test_settings_fields)
+{
+    gar_params *p;
+    gar_settings set;
+    const gar_param_spec *spec = gar_params_schema();
+    size_t rows = 0;
+    make_stacks();
+    p = load_ok(write_text("good.ini", good_ini));
+    /* Every key away from its default where it has one to differ from. */
+    ck_assert_int_eq(gar_params_set(p, "reconstruct.reference=ref.mrc"), GAR_OK);
+    ck_assert_int_eq(gar_params_set(p, "refine.initial_map=init.mrc"), GAR_OK);
+    ck_assert_int_eq(gar_params_set(p, "reconstruct.symmetry_mode=insert"), GAR_OK);
+    ck_assert_int_eq(gar_params_set(p, "gpu.tuning=cached"), GAR_OK);
+    ck_assert_int_eq(gar_params_set(p, "reconstruct.pad=3"), GAR_OK);
+    ck_assert_int_eq(gar_params_set(p, "refine.join_below=33.5"), GAR_OK);
+    ck_assert_int_eq(gar_params_settings(p, &set), GAR_OK);
+    for (; spec->section != NULL; spec++, rows++) {
+        const char *field = (const char *)&set + spec->field;
+        switch (spec->type) {
+        case GAR_PARAM_INT: {
+            long want = -1, got;
+            ck_assert_int_eq(gar_params_get_int(p, spec->section, spec->key, &want), GAR_OK);
+            memcpy(&got, field, sizeof got);
+            ck_assert_msg(got == want, "[%s] %s: field %ld, getter %ld", spec->section, spec->key, got, want);
+            break;
+        }
+        case GAR_PARAM_DOUBLE: {
+            double want = -1, got;
+            ck_assert_int_eq(gar_params_get_double(p, spec->section, spec->key, &want), GAR_OK);
+            memcpy(&got, field, sizeof got);
+            ck_assert_msg(got == want, "[%s] %s: field %g, getter %g", spec->section, spec->key, got, want);
+            break;
+        }
+        case GAR_PARAM_BOOL: {
+            int want = -1, got;
+            ck_assert_int_eq(gar_params_get_bool(p, spec->section, spec->key, &want), GAR_OK);
+            memcpy(&got, field, sizeof got);
+            ck_assert_msg(got == want, "[%s] %s: field %d, getter %d", spec->section, spec->key, got, want);
+            break;
+        }
+        case GAR_PARAM_ENUM: {
+            const char *want = NULL;
+            char choices[256];
+            int got, index = -1, k = 0;
+            ck_assert_int_eq(gar_params_get_string(p, spec->section, spec->key, &want), GAR_OK);
+            memcpy(&got, field, sizeof got);
+            snprintf(choices, sizeof choices, "%s", spec->choices);
+            for (char *c = strtok(choices, "|"); c != NULL; c = strtok(NULL, "|"), k++)
+                if (strcmp(c, want) == 0)
+                    index = k;
+            ck_assert_msg(got == index, "[%s] %s: field %d, choice '%s' is %d", spec->section, spec->key, got, want,
+                          index);
+            break;
+        }
+        case GAR_PARAM_PATH_LIST: {
+            const char *const *want = NULL, *const *got;
+            size_t n_want = 0, n_got;
+            ck_assert_int_eq(gar_params_get_path_list(p, spec->section, spec->key, &want, &n_want), GAR_OK);
+            memcpy(&got, field, sizeof got);
+            memcpy(&n_got, (const char *)&set + spec->count_field, sizeof n_got);
+            ck_assert_msg(got == want && n_got == n_want, "[%s] %s: field %zu paths, getter %zu", spec->section,
+                          spec->key, n_got, n_want);
+            break;
+        }
+        default: {
+            const char *want = NULL, *got;
+            if (spec->type == GAR_PARAM_PATH)
+                ck_assert_int_eq(gar_params_get_path(p, spec->section, spec->key, &want), GAR_OK);
+            else
+                ck_assert_int_eq(gar_params_get_string(p, spec->section, spec->key, &want), GAR_OK);
+            memcpy(&got, field, sizeof got);
+            ck_assert_msg(got == want, "[%s] %s: field '%s', getter '%s'", spec->section, spec->key,
+                          got ? got : "(null)", want);
+        }
+        }
+    }
+    ck_assert_uint_ge(rows, 30);
+    /* The struct by its members' names, each key set to a value no other key
+     * of its type has: a row that names another key's field fails here. */
+    {
+        static const char *const distinct[] = {
+            "output.checkpoint_minutes=1.5", "reconstruct.blob_radius=2.1", "reconstruct.blob_alpha=11",
+            "reconstruct.max_resolution=7.25", "refine.initial_resolution=25", "refine.angular_step=6.5",
+            "refine.shift_range=4.5", "refine.shift_step=1.25", "refine.local_search_below=4.25",
+            "refine.join_below=33.5", "refine.mask_diameter=150", "reconstruct.pad=3", "reconstruct.blob_order=1",
+            "reconstruct.threads=5", "reconstruct.batch=17", "refine.iterations=9", "mpi.shard_size=21",
+            "mpi.reduce_chunk_mb=13", "output.overwrite=yes", "reconstruct.ctf=no", "reconstruct.outer_mask=yes",
+            "gpu.fft_on_gpu=no", "mpi.reproducible=yes", "reconstruct.symmetry=D7", "refine.symmetry=C3",
+            "gpu.devices=none", "gpu.tuning_cache=none"};
+        for (size_t i = 0; i < sizeof distinct / sizeof distinct[0]; i++)
+            ck_assert_int_eq(gar_params_set(p, distinct[i]), GAR_OK);
+        ck_assert_int_eq(gar_params_settings(p, &set), GAR_OK);
+    }
+#define MEMBER_IS(section, key, type, getter)                                                               \
+    do {                                                                                                    \
+        type want_;                                                                                         \
+        ck_assert_int_eq(getter(p, #section, #key, &want_), GAR_OK);                                        \
+        ck_assert_msg(set.section.key == want_, "[%s] %s: the member is not the key's value", #section, #key); \
+    } while (0)
+#define STRING_IS(section, key, getter)                                                                     \
+    do {                                                                                                    \
+        const char *want_ = NULL;                                                                           \
+        ck_assert_int_eq(getter(p, #section, #key, &want_), GAR_OK);                                        \
+        ck_assert_msg(set.section.key != NULL && strcmp(set.section.key, want_) == 0,                       \
+                      "[%s] %s: the member is not the key's value", #section, #key);                        \
+    } while (0)
+    MEMBER_IS(output, checkpoint_minutes, double, gar_params_get_double);
+    MEMBER_IS(reconstruct, blob_radius, double, gar_params_get_double);
+    MEMBER_IS(reconstruct, blob_alpha, double, gar_params_get_double);
+    MEMBER_IS(reconstruct, max_resolution, double, gar_params_get_double);
+    MEMBER_IS(refine, initial_resolution, double, gar_params_get_double);
+    MEMBER_IS(refine, angular_step, double, gar_params_get_double);
+    MEMBER_IS(refine, shift_range, double, gar_params_get_double);
+    MEMBER_IS(refine, shift_step, double, gar_params_get_double);
+    MEMBER_IS(refine, local_search_below, double, gar_params_get_double);
+    MEMBER_IS(refine, join_below, double, gar_params_get_double);
+    MEMBER_IS(refine, mask_diameter, double, gar_params_get_double);
+    MEMBER_IS(reconstruct, pad, long, gar_params_get_int);
+    MEMBER_IS(reconstruct, blob_order, long, gar_params_get_int);
+    MEMBER_IS(reconstruct, threads, long, gar_params_get_int);
+    MEMBER_IS(reconstruct, batch, long, gar_params_get_int);
+    MEMBER_IS(refine, iterations, long, gar_params_get_int);
+    MEMBER_IS(mpi, shard_size, long, gar_params_get_int);
+    MEMBER_IS(mpi, reduce_chunk_mb, long, gar_params_get_int);
+    MEMBER_IS(output, overwrite, int, gar_params_get_bool);
+    MEMBER_IS(reconstruct, ctf, int, gar_params_get_bool);
+    MEMBER_IS(reconstruct, outer_mask, int, gar_params_get_bool);
+    MEMBER_IS(gpu, fft_on_gpu, int, gar_params_get_bool);
+    MEMBER_IS(mpi, reproducible, int, gar_params_get_bool);
+    STRING_IS(reconstruct, symmetry, gar_params_get_string);
+    STRING_IS(refine, symmetry, gar_params_get_string);
+    STRING_IS(gpu, devices, gar_params_get_string);
+    STRING_IS(gpu, tuning_cache, gar_params_get_string);
+    STRING_IS(output, dir, gar_params_get_path);
+    STRING_IS(reconstruct, reference, gar_params_get_path);
+    STRING_IS(refine, initial_map, gar_params_get_path);
+#undef MEMBER_IS
+#undef STRING_IS
+    ck_assert_uint_eq(set.input.n_stacks, 5);
+    /* The enums' choices are written in the order of the C enums. */
+    ck_assert_int_eq(set.input.nonfinite, GAR_NONFINITE_SKIP);
+    ck_assert_int_eq(set.reconstruct.symmetry_mode, GAR_SYM_INSERT);
+    ck_assert_int_eq(set.gpu.tuning, GAR_TUNE_CACHED);
+    ck_assert_int_eq(gar_params_set(p, "reconstruct.symmetry_mode=volume"), GAR_OK);
+    ck_assert_int_eq(gar_params_set(p, "gpu.tuning=off"), GAR_OK);
+    ck_assert_int_eq(gar_params_set(p, "input.nonfinite=error"), GAR_OK);
+    ck_assert_int_eq(gar_params_settings(p, &set), GAR_OK);
+    ck_assert_int_eq(set.reconstruct.symmetry_mode, GAR_SYM_VOLUME);
+    ck_assert_int_eq(set.gpu.tuning, GAR_TUNE_OFF);
+    ck_assert_int_eq(set.input.nonfinite, GAR_NONFINITE_ERROR);
+    ck_assert_int_eq(gar_params_set(p, "gpu.tuning=auto"), GAR_OK);
+    ck_assert_int_eq(gar_params_settings(p, &set), GAR_OK);
+    ck_assert_int_eq(set.gpu.tuning, GAR_TUNE_AUTO);
+    gar_params_destroy(&p);
+}
+END_TEST
+
+/* A required key without a value: 0 or NULL in the settings, and
+ * gar_params_require names it. */
+START_TEST(test_settings_required)
+{
+    gar_params *p = NULL;
+    gar_settings set;
+    ck_assert_int_eq(gar_params_create_empty(NULL, &p), GAR_OK);
+    ck_assert_int_eq(gar_params_settings(p, &set), GAR_OK);
+    ck_assert_ptr_null(set.input.stacks);
+    ck_assert_ptr_null(set.output.dir);
+    ck_assert_ptr_null(set.reconstruct.reference);
+    ck_assert_int_eq(set.reconstruct.pad, 2);
+    ck_assert_int_eq(gar_params_require(p, "input", "stacks"), GAR_ERR_USAGE);
+    ck_assert_msg(strstr(gar_errmsg(), "[input] stacks: required key missing") != NULL, "%s", gar_errmsg());
+    ck_assert_int_eq(gar_params_require(p, "reconstruct", "pad"), GAR_OK);
+    gar_params_destroy(&p);
+}
+END_TEST
+
 START_TEST(test_schema)
 {
     const gar_param_spec *s = gar_params_schema();
@@ -743,6 +926,8 @@ static Suite *params_suite(void)
 
     tc = tcase_create("docs");
     tcase_add_test(tc, test_schema);
+    tcase_add_test(tc, test_settings_fields);
+    tcase_add_test(tc, test_settings_required);
     tcase_add_test(tc, test_docs_cover_schema);
     suite_add_tcase(s, tc);
     return s;

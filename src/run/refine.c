@@ -13,24 +13,6 @@
 #include "refine_impl.h"
 #include "run_files.h"
 
-static gar_status read_refine_settings(const gar_params *p, refine_settings *f)
-{
-    gar_status st;
-    memset(f, 0, sizeof *f);
-    if ((st = gar_params_get_path(p, "refine", "initial_map", &f->initial_map)) != GAR_OK ||
-        (st = gar_params_get_double(p, "refine", "initial_resolution", &f->initial_res)) != GAR_OK ||
-        (st = gar_params_get_string(p, "refine", "symmetry", &f->symmetry)) != GAR_OK ||
-        (st = gar_params_get_double(p, "refine", "angular_step", &f->step)) != GAR_OK ||
-        (st = gar_params_get_double(p, "refine", "shift_range", &f->shift_range)) != GAR_OK ||
-        (st = gar_params_get_double(p, "refine", "shift_step", &f->shift_step)) != GAR_OK ||
-        (st = gar_params_get_int(p, "refine", "iterations", &f->iterations)) != GAR_OK ||
-        (st = gar_params_get_double(p, "refine", "local_search_below", &f->local_below)) != GAR_OK ||
-        (st = gar_params_get_double(p, "refine", "join_below", &f->join_below)) != GAR_OK ||
-        (st = gar_params_get_double(p, "refine", "mask_diameter", &f->mask_diameter)) != GAR_OK)
-        return st;
-    return GAR_OK;
-}
-
 /* The settings, the stacks, the initial and reference maps: each checked,
  * with an error naming the key. */
 static gar_status check_inputs(gar_refine *r)
@@ -38,56 +20,58 @@ static gar_status check_inputs(gar_refine *r)
     gar_status st;
     const gar_params *p = r->p;
     char loc[512];
-    if ((st = run_read_recon_settings(p, &r->rs)) != GAR_OK || (st = read_refine_settings(p, &r->f)) != GAR_OK)
+    if ((st = run_read_recon_settings(p, &r->rs)) != GAR_OK ||
+        (st = gar_params_require(p, "refine", "initial_map")) != GAR_OK)
         return st;
-    if (gar_params_is_set(p, "reconstruct", "symmetry") && strcmp(r->rs.symmetry, r->f.symmetry) != 0) {
+    if (gar_params_is_set(p, "reconstruct", "symmetry") && strcmp(r->set->reconstruct.symmetry, r->f->symmetry) != 0) {
         run_where(p, "reconstruct", "symmetry", loc, sizeof loc);
         return gar_error(GAR_ERR_USAGE, "%s = %s, but refine uses [refine] symmetry (%s): set the symmetry there "
-                         "only", loc, r->rs.symmetry, r->f.symmetry);
+                         "only", loc, r->set->reconstruct.symmetry, r->f->symmetry);
     }
-    if ((st = gar_symmetry_create(r->f.symmetry, &r->sym)) != GAR_OK) {
+    if ((st = gar_symmetry_create(r->f->symmetry, &r->sym)) != GAR_OK) {
         run_where(p, "refine", "symmetry", loc, sizeof loc);
         return gar_error_context(st, "%s", loc);
     }
-    if ((st = gar_inputs_open(r->rs.stacks, r->rs.n_stacks, &r->in)) != GAR_OK)
+    if ((st = gar_inputs_open(r->set->input.stacks, r->set->input.n_stacks, &r->in)) != GAR_OK)
         return st;
     r->n = gar_inputs_count(r->in);
     r->box = gar_inputs_box(r->in);
     r->px = gar_inputs_pixel_size(r->in);
     r->n_shells = r->box / 2 + 1;
-    if (r->rs.ctf && !(gar_inputs_columns(r->in) & GAR_COL_CTF)) {
+    if (r->set->reconstruct.ctf && !(gar_inputs_columns(r->in) & GAR_COL_CTF)) {
         run_where(p, "reconstruct", "ctf", loc, sizeof loc);
         return gar_error(GAR_ERR_DATA, "%s = yes, but the stacks hold no defocus columns; set it to no for data "
                          "without a CTF", loc);
     }
-    if ((st = gar_mrc_read(r->f.initial_map, &r->initial)) != GAR_OK)
+    if ((st = gar_mrc_read(r->f->initial_map, &r->initial)) != GAR_OK)
         return st;
     if (r->initial->nx != r->box || r->initial->ny != r->box || r->initial->nz != r->box) {
         run_where(p, "refine", "initial_map", loc, sizeof loc);
         return gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
-                         r->f.initial_map, r->initial->nx, r->initial->ny, r->initial->nz, r->box, r->box);
+                         r->f->initial_map, r->initial->nx, r->initial->ny, r->initial->nz, r->box, r->box);
     }
     if (r->initial->pixel_size > 0 && fabs(r->initial->pixel_size / r->px - 1) > 0.01) {
         run_where(p, "refine", "initial_map", loc, sizeof loc);
-        return gar_error(GAR_ERR_DATA, "%s: %s has %.4g Å pixels, the particles %.4g Å", loc, r->f.initial_map,
+        return gar_error(GAR_ERR_DATA, "%s: %s has %.4g Å pixels, the particles %.4g Å", loc, r->f->initial_map,
                          r->initial->pixel_size, r->px);
     }
-    if (r->rs.reference != NULL && (st = gar_mrc_read(r->rs.reference, &r->truth)) != GAR_OK)
+    if (r->set->reconstruct.reference != NULL &&
+        (st = gar_mrc_read(r->set->reconstruct.reference, &r->truth)) != GAR_OK)
         return st;
     if (r->truth != NULL && (r->truth->nx != r->box || r->truth->ny != r->box || r->truth->nz != r->box)) {
         run_where(p, "reconstruct", "reference", loc, sizeof loc);
-        return gar_error(GAR_ERR_DATA, "%s: %s is not a %zu³ map", loc, r->rs.reference, r->box);
+        return gar_error(GAR_ERR_DATA, "%s: %s is not a %zu³ map", loc, r->set->reconstruct.reference, r->box);
     }
-    r->mask_px = r->f.mask_diameter > 0 ? 0.5 * r->f.mask_diameter / r->px : 0.45 * (double)r->box;
+    r->mask_px = r->f->mask_diameter > 0 ? 0.5 * r->f->mask_diameter / r->px : 0.45 * (double)r->box;
     if (r->mask_px > 0.5 * (double)r->box) {
         run_where(p, "refine", "mask_diameter", loc, sizeof loc);
-        return gar_error(GAR_ERR_USAGE, "%s: %g Å is wider than the box (%g Å)", loc, r->f.mask_diameter,
+        return gar_error(GAR_ERR_USAGE, "%s: %g Å is wider than the box (%g Å)", loc, r->f->mask_diameter,
                          r->box * r->px);
     }
-    if (refine_shell_of(r, r->f.initial_res) >= r->box / 2.0 - 3) {
+    if (refine_shell_of(r, r->f->initial_resolution) >= r->box / 2.0 - 3) {
         run_where(p, "refine", "initial_resolution", loc, sizeof loc);
         return gar_error(GAR_ERR_USAGE, "%s: %g Å is too close to Nyquist (%g Å) to start from", loc,
-                         r->f.initial_res, 2 * r->px);
+                         r->f->initial_resolution, 2 * r->px);
     }
     return GAR_OK;
 }
@@ -125,17 +109,18 @@ static gar_status open_output(gar_refine *r, int resume)
         size_t last = refine_last_iteration(r);
         if (last == 0)
             return gar_error(GAR_ERR_NOINPUT, "%s: %s holds no finished iteration to continue from", loc,
-                             r->rs.out_dir);
+                             r->set->output.dir);
         if ((st = refine_load_iteration(r, last)) == GAR_OK)
             gar_log_info("continuing from iteration %zu of %s: resolution %.2f Å, next step %.3g degrees", last,
-                         r->rs.out_dir, r->state.resolution_A, r->state.angular_step_deg);
+                         r->set->output.dir, r->state.resolution_A, r->state.angular_step_deg);
         return st;
     }
     gar_outdir *out = NULL;
     /* Checks the folder (not an input, empty unless overwrite); refine writes into it directly. */
-    if ((st = gar_outdir_begin(r->rs.out_dir, r->rs.overwrite, r->rs.stacks, r->rs.n_stacks, loc, &out)) == GAR_OK) {
+    if ((st = gar_outdir_begin(r->set->output.dir, r->set->output.overwrite, r->set->input.stacks,
+                               r->set->input.n_stacks, loc, &out)) == GAR_OK) {
         gar_outdir_abort(&out);
-        st = refine_make_dir(r->rs.out_dir);
+        st = refine_make_dir(r->set->output.dir);
     }
     return st;
 }
@@ -174,6 +159,8 @@ gar_status gar_refine_create(const gar_params *p, const char *params_path, int r
     if ((st = gar_calloc((void **)&r, 1, sizeof *r, "refinement")) != GAR_OK)
         return st;
     r->p = p;
+    r->set = &r->rs.set;
+    r->f = &r->rs.set.refine;
     r->params_path = params_path;
     r->rank = rank;
     r->size = size;
@@ -189,11 +176,11 @@ gar_status gar_refine_create(const gar_params *p, const char *params_path, int r
     run_recon_config(&r->rs, r->box, r->px, r->optics, r->n_optics, r->sym, &r->rcfg);
     if ((st = read_half_sets(r)) != GAR_OK)
         goto checked;
-    r->state.angular_step_deg = r->f.step;
-    r->state.local = r->f.step <= r->f.local_below;
+    r->state.angular_step_deg = r->f->angular_step;
+    r->state.local = r->f->angular_step <= r->f->local_search_below;
     if (!resume) {
         refine_memory m;
-        if ((st = refine_check_memory(r, 1, r->f.step, r->state.local, refine_first_band(r), &m)) == GAR_OK) {
+        if ((st = refine_check_memory(r, 1, r->f->angular_step, r->state.local, refine_first_band(r), &m)) == GAR_OK) {
             gar_format_bytes(m.total, need_s, sizeof need_s);
             gar_format_bytes((double)gar_available_memory(mem_src, sizeof mem_src), avail_s, sizeof avail_s);
             snprintf(mem_note, sizeof mem_note, ", memory %s of %s available per rank", need_s, avail_s);
@@ -208,8 +195,8 @@ checked:
     if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
         goto fail;
     gar_log_info("%zu particles, %zu px at %.4g Å/px, symmetry %s, from %s at %g Å, step %g degrees, %d rank%s × %d "
-                 "threads%s", r->n, r->box, r->px, gar_symmetry_name(r->sym), r->f.initial_map, r->f.initial_res,
-                 r->f.step, size, size > 1 ? "s" : "", r->rcfg.threads, mem_note);
+                 "threads%s", r->n, r->box, r->px, gar_symmetry_name(r->sym), r->f->initial_map,
+                 r->f->initial_resolution, r->f->angular_step, size, size > 1 ? "s" : "", r->rcfg.threads, mem_note);
     if (rank == 0 || size == 1) {
         run_log_devices(&r->rs, NULL);
         if (r->rcfg.n_gpu_devices > 0)
@@ -227,7 +214,7 @@ fail:
 
 int gar_refine_converged(const gar_refine *r)
 {
-    return r->state.converged || r->state.iteration >= (uint64_t)r->f.iterations;
+    return r->state.converged || r->state.iteration >= (uint64_t)r->f->iterations;
 }
 
 /* The reconstructor and its partial sums, once a run (the first pass makes them). */
@@ -299,7 +286,7 @@ gar_status gar_refine_iterate(gar_refine *r)
         goto done;
     gar_log_info("iteration %zu: %s search at %.3g degrees over %.1f shells (%.1f Å)%s, memory %s per rank", it,
                  local ? "local" : "global", step, band, r->box * r->px / band,
-                 it > 1 && r->state.resolution_A > r->f.join_below ? ", half sets joined" : "", need_s);
+                 it > 1 && r->state.resolution_A > r->f->join_below ? ", half sets joined" : "", need_s);
     if ((st = refine_pass(r, search, step, &changed)) != GAR_OK)
         goto done;
     gar_search_destroy(&search);
@@ -328,7 +315,7 @@ gar_status gar_refine_finish(gar_refine *r)
     if (r->rank == 0 && (st = refine_write_final(r, gar_wall_seconds() - r->t0)) == GAR_OK) {
         gar_log_info("%s after %llu iterations in %.1f s", r->state.converged ? "converged" : "stopped",
                      (unsigned long long)r->state.iteration, gar_wall_seconds() - r->t0);
-        gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", r->rs.out_dir,
+        gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", r->set->output.dir,
                      r->state.resolution_A);
     }
     return gar_mpi_agree_report(st, r->size);

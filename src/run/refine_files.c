@@ -51,7 +51,7 @@ gar_status refine_write_iteration(gar_refine *r, size_t it)
     gar_atomic dir;
     char final[4200], name[64], path[4400];
     snprintf(name, sizeof name, "iter_%03zu", it);
-    join(final, sizeof final, r->rs.out_dir, name);
+    join(final, sizeof final, r->set->output.dir, name);
     if ((st = gar_atomic_begin(&dir, final, 1)) != GAR_OK || (st = refine_make_dir(dir.tmp)) != GAR_OK)
         return st;
     if ((st = gar_mrc_write(join(path, sizeof path, dir.tmp, "half1.mrc"), r->half[0])) != GAR_OK ||
@@ -72,7 +72,7 @@ fail:
 /* The last finished iteration in the output folder (0: none). */
 size_t refine_last_iteration(const gar_refine *r)
 {
-    DIR *d = opendir(r->rs.out_dir);
+    DIR *d = opendir(r->set->output.dir);
     struct dirent *e;
     size_t best = 0;
     char path[4200], sub[4400];
@@ -82,7 +82,8 @@ size_t refine_last_iteration(const gar_refine *r)
         unsigned it;
         char tail;
         if (sscanf(e->d_name, "iter_%3u%c", &it, &tail) == 1 && it > best &&
-            access(join(sub, sizeof sub, join(path, sizeof path, r->rs.out_dir, e->d_name), "poses.h5"), R_OK) == 0)
+            access(join(sub, sizeof sub, join(path, sizeof path, r->set->output.dir, e->d_name), "poses.h5"),
+                   R_OK) == 0)
             best = it;
     }
     closedir(d);
@@ -95,7 +96,7 @@ gar_status refine_load_iteration(gar_refine *r, size_t it)
     gar_status st;
     char dir[4200], name[64], path[4400];
     snprintf(name, sizeof name, "iter_%03zu", it);
-    join(dir, sizeof dir, r->rs.out_dir, name);
+    join(dir, sizeof dir, r->set->output.dir, name);
     if ((st = gar_poses_read(join(path, sizeof path, dir, "poses.h5"), r->poses, r->n, &r->state)) != GAR_OK ||
         (st = gar_mrc_read(join(path, sizeof path, dir, "half1.mrc"), &r->half[0])) != GAR_OK ||
         (st = gar_mrc_read(join(path, sizeof path, dir, "half2.mrc"), &r->half[1])) != GAR_OK)
@@ -123,7 +124,8 @@ static gar_status write_summary(const gar_refine *r, const char *path, double se
         fprintf(f, "%s\n    {\"step_deg\": %.4g, \"search\": \"%s\", \"band_shells\": %.2f, \"resolution_A\": %.4f, "
                 "\"changed_fraction\": %.4f, \"seconds\": %.2f, \"search_seconds\": %.2f, "
                 "\"search_particles_per_s\": %.1f, \"memory_estimate_bytes\": %.0f}", i ? "," : "",
-                r->rec_log[i].step, r->rec_log[i].local ? "local" : "global", r->rec_log[i].band, r->rec_log[i].resolution,
+                r->rec_log[i].step, r->rec_log[i].local ? "local" : "global", r->rec_log[i].band,
+                r->rec_log[i].resolution,
                 r->rec_log[i].changed, r->rec_log[i].seconds, r->rec_log[i].search_seconds,
                 refine_search_rate(r, r->rec_log[i].search_seconds), r->rec_log[i].memory);
     fprintf(f, "\n  ],\n  \"peak_memory_bytes\": %zu,\n", gar_peak_rss_bytes());
@@ -162,7 +164,7 @@ gar_status refine_write_final(gar_refine *r, double seconds)
         mean_ref = gar_fsc_mean(fsc_ref, 1, r->n_shells - 1);
     }
     for (int i = 0; i < N_FILES; i++)
-        if ((st = gar_atomic_begin(&f[i], join(final, sizeof final, r->rs.out_dir, names[i]), 1)) != GAR_OK)
+        if ((st = gar_atomic_begin(&f[i], join(final, sizeof final, r->set->output.dir, names[i]), 1)) != GAR_OK)
             goto done;
     if ((st = gar_mrc_write(f[MAP].tmp, full)) != GAR_OK ||
         (st = gar_mrc_write(f[HALF1].tmp, r->half[0])) != GAR_OK ||

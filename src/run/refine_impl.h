@@ -17,12 +17,6 @@
 #include "gar_symmetry.h"
 #include "run_settings.h"
 
-typedef struct refine_settings {
-    const char *initial_map, *symmetry;
-    double initial_res, step, shift_range, shift_step, local_below, join_below, mask_diameter;
-    long iterations;
-} refine_settings;
-
 /* One iteration's record, for the log and summary.json. */
 typedef struct iter_record {
     double step, resolution, changed, seconds, band, memory;
@@ -40,8 +34,9 @@ typedef struct refine_memory {
 struct gar_refine {
     const gar_params *p;
     const char *params_path;
-    recon_settings rs;
-    refine_settings f;
+    recon_settings rs;         /* every key's typed value, and the GPUs */
+    const gar_settings *set;   /* rs.set */
+    const gar_refine_settings *f;   /* rs.set.refine */
     gar_inputs *in;
     size_t n, box;
     double px, mask_px;

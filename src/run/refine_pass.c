@@ -33,7 +33,7 @@ gar_status refine_stopped(const gar_refine *r)
 {
     return gar_error(GAR_ERR_CHECKPOINT, "stopped by a signal during iteration %llu: %s holds the iterations "
                      "finished before it; run again with --continue to go on from there",
-                     (unsigned long long)r->state.iteration + 1, r->rs.out_dir);
+                     (unsigned long long)r->state.iteration + 1, r->set->output.dir);
 }
 
 static gar_status add_row(refine_pass_ctx *c, size_t index, const gar_pose *q)
@@ -154,21 +154,23 @@ gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *c
     gar_status st;
     run_shards *shards = NULL;
     refine_pass_ctx c;
-    const size_t shard_size = run_shard_size(r->rs.shard_size, r->n, r->size, 8, 16, (size_t)r->rs.batch);
+    const size_t shard_size =
+        run_shard_size(r->set->mpi.shard_size, r->n, r->size, 8, 16, (size_t)r->set->reconstruct.batch);
     memset(&c, 0, sizeof c);
     c.r = r;
     c.search = search;
     c.step = step;
-    const run_shard_plan plan = {search != NULL ? "search" : "reconstruct", 30.0, (size_t)r->rs.batch,
-                                 r->rs.skip_nonfinite, &c.skipped, &c.read_seconds, search_batch, fold_shard,
-                                 want_stop, stop, &c};
+    const gar_settings *set = &r->rs.set;
+    const run_shard_plan plan = {search != NULL ? "search" : "reconstruct", 30.0, (size_t)set->reconstruct.batch,
+                                 set->input.nonfinite == GAR_NONFINITE_SKIP, &c.skipped, &c.read_seconds,
+                                 search_batch, fold_shard, want_stop, stop, &c};
     r->search_seconds = 0;
     /* A new pass starts from zero sums (the reconstructor and its partials
      * are made once a run). */
     if ((st = gar_recon_reset(r->rec)) != GAR_OK)
         goto done;
     gar_partials_clear(r->parts);
-    if ((st = gar_alloc((void **)&c.score, (size_t)r->rs.batch, sizeof *c.score, "scores")) != GAR_OK ||
+    if ((st = gar_alloc((void **)&c.score, (size_t)r->set->reconstruct.batch, sizeof *c.score, "scores")) != GAR_OK ||
         (st = run_shards_create(r->in, shard_size, &shards)) != GAR_OK)
         goto done;
     st = run_shards_drive(shards, r->rank, r->size, &plan);

@@ -27,7 +27,10 @@ double refine_search_band(const gar_refine *r, double res_A)
 }
 
 /* The first search's band: the initial resolution. */
-double refine_first_band(const gar_refine *r) { return fmin(refine_shell_of(r, r->f.initial_res), r->box / 2.0 - 3.0); }
+double refine_first_band(const gar_refine *r)
+{
+    return fmin(refine_shell_of(r, r->f->initial_resolution), r->box / 2.0 - 3.0);
+}
 
 /* The references of the next iteration. Iteration 1: the initial map, low
  * pass filtered, for both half sets. Later: each half map (or, while the
@@ -43,7 +46,7 @@ gar_status refine_make_references(gar_refine *r, const gar_map *initial, double 
     if ((st = gar_alloc((void **)&w, ns, sizeof *w, "filter")) != GAR_OK)
         return st;
     if (initial != NULL) {
-        low_pass(refine_shell_of(r, r->f.initial_res), w, ns);
+        low_pass(refine_shell_of(r, r->f->initial_resolution), w, ns);
         st = gar_refproj_create(initial, r->mask_px, w, ns, &ref[0]);
         ref[1] = ref[0];
         goto done;
@@ -53,7 +56,7 @@ gar_status refine_make_references(gar_refine *r, const gar_map *initial, double 
         w[s] = (double)s <= band ? sqrt(2 * F / (1 + F)) : 0;
     }
     w[0] = 1;
-    if (r->state.resolution_A > r->f.join_below) {
+    if (r->state.resolution_A > r->f->join_below) {
         if ((st = gar_map_create(r->box, r->box, r->box, r->px, &avg)) != GAR_OK)
             goto done;
         for (size_t i = 0; i < gar_map_voxels(avg); i++)
@@ -114,7 +117,7 @@ void refine_advance(gar_refine *r, double resolution, double changed)
             s->converged = 1;
         }
     }
-    s->local = s->angular_step_deg <= r->f.local_below;
+    s->local = s->angular_step_deg <= r->f->local_search_below;
 }
 
 /* The search's configuration for an iteration. */
@@ -125,26 +128,26 @@ void refine_search_config(const gar_refine *r, double step, int local, double ba
     sc->pixel_size_A = r->px;
     sc->band_radius = band;
     sc->mask_radius_px = r->mask_px;
-    sc->ctf = r->rs.ctf;
+    sc->ctf = r->set->reconstruct.ctf;
     sc->optics = r->optics;
     sc->n_optics = r->n_optics;
     sc->sym = r->sym;
     sc->mode = local ? GAR_SEARCH_LOCAL : GAR_SEARCH_GLOBAL;
     sc->angular_step_deg = step;
-    sc->shift_range_A = r->f.shift_range > 0 ? r->f.shift_range : 5 * r->px;
-    sc->shift_step_A = r->f.shift_step > 0 ? r->f.shift_step : r->px;
+    sc->shift_range_A = r->f->shift_range > 0 ? r->f->shift_range : 5 * r->px;
+    sc->shift_step_A = r->f->shift_step > 0 ? r->f->shift_step : r->px;
     sc->top_k = 8;
     sc->threads = r->rcfg.threads;
     sc->gpu_devices = r->rcfg.gpu_devices;
     sc->n_gpu_devices = r->rcfg.n_gpu_devices;
-    sc->batch = (size_t)r->rs.batch;
+    sc->batch = (size_t)r->set->reconstruct.batch;
 }
 
 static gar_status iteration_memory(const gar_refine *r, int rank, size_t it, double step, int local, double band,
                                    refine_memory *m)
 {
     gar_status st;
-    const int two_refs = it > 1 && r->state.resolution_A <= r->f.join_below;
+    const int two_refs = it > 1 && r->state.resolution_A <= r->f->join_below;
     const double vol = (double)r->box * r->box * r->box * sizeof(float);
     double ref_kept, ref_extra;
     memset(m, 0, sizeof *m);
@@ -161,7 +164,8 @@ static gar_status iteration_memory(const gar_refine *r, int rank, size_t it, dou
     /* Besides: half maps, their average, the initial map and the reference
      * map; the poses and their flags; a batch of particles with metadata. */
     m->total = m->search + m->refs + m->recon + 5 * vol + (double)r->n * (sizeof *r->poses + 1) +
-               (double)r->rs.batch * ((double)r->box * r->box * sizeof(float) + sizeof(gar_particle) + 16);
+               (double)r->set->reconstruct.batch *
+                   ((double)r->box * r->box * sizeof(float) + sizeof(gar_particle) + 16);
     return GAR_OK;
 }
 

@@ -187,8 +187,10 @@ static gar_status distribute(gar_inputs *in, recon_pass *c, const unsigned char 
 {
     gar_status st;
     run_shards *shards = NULL;
-    const run_shard_plan plan = {"reconstruct", 10.0, (size_t)c->s->batch, c->s->skip_nonfinite, &c->fig->skipped,
-                                 &c->fig->t_read, insert_batch, fold_shard, want_checkpoint, take_checkpoint, c};
+    const gar_settings *set = &c->s->set;
+    const run_shard_plan plan = {"reconstruct", 10.0, (size_t)set->reconstruct.batch,
+                                 set->input.nonfinite == GAR_NONFINITE_SKIP, &c->fig->skipped, &c->fig->t_read,
+                                 insert_batch, fold_shard, want_checkpoint, take_checkpoint, c};
     if ((st = run_shards_create(in, c->shard_size, &shards)) != GAR_OK)
         return st;
     if (resumed_done != NULL)
@@ -205,6 +207,7 @@ typedef struct recon_job {
     const gar_params *p;
     int rank, size;
     recon_settings s;
+    const gar_settings *set;   /* s.set */
     gar_symmetry *sym;
     gar_inputs *in;
     gar_recon *rec;
@@ -228,34 +231,35 @@ static gar_status check_inputs(recon_job *j)
     char loc[512];
     if ((st = run_read_recon_settings(p, s)) != GAR_OK)
         return st;
-    if ((st = gar_symmetry_create(s->symmetry, &j->sym)) != GAR_OK) {
+    if ((st = gar_symmetry_create(s->set.reconstruct.symmetry, &j->sym)) != GAR_OK) {
         run_where(p, "reconstruct", "symmetry", loc, sizeof loc);
         return gar_error_context(st, "%s", loc);
     }
-    if ((st = gar_inputs_open(s->stacks, s->n_stacks, &j->in)) != GAR_OK)
+    if ((st = gar_inputs_open(s->set.input.stacks, s->set.input.n_stacks, &j->in)) != GAR_OK)
         return st;
     j->box = j->fig.box = gar_inputs_box(j->in);
     j->fig.pixel = gar_inputs_pixel_size(j->in);
     if (!(gar_inputs_columns(j->in) & GAR_COL_POSE))
         return gar_error(GAR_ERR_DATA, "%s: the stacks hold no poses (rot_deg, tilt_deg, psi_deg); "
-                         "reconstruct needs known poses", s->stacks[0]);
-    if (s->ctf && !(gar_inputs_columns(j->in) & GAR_COL_CTF)) {
+                         "reconstruct needs known poses", s->set.input.stacks[0]);
+    if (s->set.reconstruct.ctf && !(gar_inputs_columns(j->in) & GAR_COL_CTF)) {
         run_where(p, "reconstruct", "ctf", loc, sizeof loc);
         return gar_error(GAR_ERR_DATA, "%s = yes, but the stacks hold no defocus columns; set it to no for "
                          "data without a CTF", loc);
     }
-    if (s->max_res > 0 && s->max_res < 2.0 * j->fig.pixel - 1e-9) {
+    if (s->set.reconstruct.max_resolution > 0 && s->set.reconstruct.max_resolution < 2.0 * j->fig.pixel - 1e-9) {
         run_where(p, "reconstruct", "max_resolution", loc, sizeof loc);
-        return gar_error(GAR_ERR_USAGE, "%s: %g Å is finer than Nyquist (%g Å for %g Å pixels)", loc, s->max_res,
+        return gar_error(GAR_ERR_USAGE, "%s: %g Å is finer than Nyquist (%g Å for %g Å pixels)", loc,
+                         s->set.reconstruct.max_resolution,
                          2.0 * j->fig.pixel, j->fig.pixel);
     }
-    if (s->reference != NULL && j->rank == 0) {
-        if ((st = gar_mrc_read(s->reference, &j->ref)) != GAR_OK)
+    if (s->set.reconstruct.reference != NULL && j->rank == 0) {
+        if ((st = gar_mrc_read(s->set.reconstruct.reference, &j->ref)) != GAR_OK)
             return st;
         if (j->ref->nx != j->box || j->ref->ny != j->box || j->ref->nz != j->box) {
             run_where(p, "reconstruct", "reference", loc, sizeof loc);
             return gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
-                             s->reference, j->ref->nx, j->ref->ny, j->ref->nz, j->box, j->box);
+                             s->set.reconstruct.reference, j->ref->nx, j->ref->ny, j->ref->nz, j->box, j->box);
         }
     }
     return GAR_OK;
@@ -308,12 +312,13 @@ static gar_status prepare_pass(recon_job *j, int resume)
     ck->size = j->size;
     ck->box = j->box;
     ck->particles = gar_inputs_count(j->in);
-    ck->every_s = j->s.checkpoint_minutes * 60.0;
+    ck->every_s = j->set->output.checkpoint_minutes * 60.0;
     ck->last = gar_wall_seconds();
-    ck->shard_size = run_shard_size(j->s.shard_size, ck->particles, j->size, 8, 64, (size_t)j->s.batch);
+    ck->shard_size =
+        run_shard_size(j->set->mpi.shard_size, ck->particles, j->size, 8, 64, (size_t)j->set->reconstruct.batch);
     for (size_t i = 0; i < gar_inputs_n_stacks(j->in); i++)
         ck->n_shards += (gar_stack_count(gar_inputs_stack(j->in, i)) + ck->shard_size - 1) / ck->shard_size;
-    snprintf(ck->path, sizeof ck->path, "%s", j->s.out_dir);
+    snprintf(ck->path, sizeof ck->path, "%s", j->set->output.dir);
     for (size_t n = strlen(ck->path); n > 1 && ck->path[n - 1] == '/'; n--)
         ck->path[n - 1] = '\0';
     strncat(ck->path, ".checkpoint.h5", sizeof ck->path - strlen(ck->path) - 1);
@@ -358,13 +363,14 @@ static gar_status start(recon_job *j, int resume)
         return st;
     run_where(j->p, "output", "dir", loc, sizeof loc);
     if (j->rank == 0 &&
-        (st = gar_outdir_begin(j->s.out_dir, j->s.overwrite, j->s.stacks, j->s.n_stacks, loc, &j->out)) != GAR_OK)
+        (st = gar_outdir_begin(j->set->output.dir, j->set->output.overwrite, j->set->input.stacks,
+                               j->set->input.n_stacks, loc, &j->out)) != GAR_OK)
         return st;
     gar_log_info("%zu particles, %zu px at %.4g Å/px, padded %zu, symmetry %s (%s), CTF %s, %d rank%s × "
                  "%d threads, memory %s of %s available per rank",
                  gar_inputs_count(j->in), j->box, j->fig.pixel, j->fig.padded, gar_symmetry_name(j->sym),
-                 j->s.sym_volume ? "volume" : "insert", j->s.ctf ? "yes" : "no", j->size, j->size > 1 ? "s" : "",
-                 j->cfg.threads, j->need, j->avail);
+                 j->cfg.sym_mode == GAR_SYM_VOLUME ? "volume" : "insert", j->set->reconstruct.ctf ? "yes" : "no",
+                 j->size, j->size > 1 ? "s" : "", j->cfg.threads, j->need, j->avail);
     if (j->rank == 0 || j->size == 1)
         run_log_devices(&j->s, NULL);
     return prepare_pass(j, resume);
@@ -493,6 +499,7 @@ gar_status gar_run_reconstruct(gar_params *p, const char *params_path, int resum
     const double t0 = gar_wall_seconds();
     memset(&j, 0, sizeof j);
     j.p = p;
+    j.set = &j.s.set;
     j.rank = rank;
     j.size = size;
     st = start(&j, resume);

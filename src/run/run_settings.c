@@ -23,49 +23,22 @@ void run_set_node_place(int worker, int workers)
 gar_status run_read_recon_settings(const gar_params *p, recon_settings *s)
 {
     gar_status st;
-    const char *mode = NULL, *nonfinite = NULL, *devices = NULL, *tuning = NULL, *cache = NULL;
+    const char *cache;
     memset(s, 0, sizeof *s);
-    if ((st = gar_params_get_path_list(p, "input", "stacks", &s->stacks, &s->n_stacks)) != GAR_OK ||
-        (st = gar_params_get_string(p, "input", "nonfinite", &nonfinite)) != GAR_OK ||
-        (st = gar_params_get_path(p, "output", "dir", &s->out_dir)) != GAR_OK ||
-        (st = gar_params_get_bool(p, "output", "overwrite", &s->overwrite)) != GAR_OK ||
-        (st = gar_params_get_double(p, "output", "checkpoint_minutes", &s->checkpoint_minutes)) != GAR_OK ||
-        (st = gar_params_get_string(p, "reconstruct", "symmetry", &s->symmetry)) != GAR_OK ||
-        (st = gar_params_get_string(p, "reconstruct", "symmetry_mode", &mode)) != GAR_OK ||
-        (st = gar_params_get_bool(p, "reconstruct", "ctf", &s->ctf)) != GAR_OK ||
-        (st = gar_params_get_bool(p, "reconstruct", "outer_mask", &s->outer_mask)) != GAR_OK ||
-        (st = gar_params_get_int(p, "reconstruct", "pad", &s->pad)) != GAR_OK ||
-        (st = gar_params_get_double(p, "reconstruct", "blob_radius", &s->blob_radius)) != GAR_OK ||
-        (st = gar_params_get_double(p, "reconstruct", "blob_alpha", &s->blob_alpha)) != GAR_OK ||
-        (st = gar_params_get_int(p, "reconstruct", "blob_order", &s->blob_order)) != GAR_OK ||
-        (st = gar_params_get_double(p, "reconstruct", "max_resolution", &s->max_res)) != GAR_OK ||
-        (st = gar_params_get_int(p, "reconstruct", "threads", &s->threads)) != GAR_OK ||
-        (st = gar_params_get_int(p, "reconstruct", "batch", &s->batch)) != GAR_OK ||
-        (st = gar_params_get_int(p, "mpi", "shard_size", &s->shard_size)) != GAR_OK ||
-        (st = gar_params_get_int(p, "mpi", "reduce_chunk_mb", &s->reduce_chunk_mb)) != GAR_OK ||
-        (st = gar_params_get_string(p, "gpu", "devices", &devices)) != GAR_OK ||
-        (st = gar_params_get_bool(p, "gpu", "fft_on_gpu", &s->gpu_fft)) != GAR_OK ||
-        (st = gar_params_get_string(p, "gpu", "tuning", &tuning)) != GAR_OK ||
-        (st = gar_params_get_string(p, "gpu", "tuning_cache", &cache)) != GAR_OK ||
-        (st = gar_params_get_bool(p, "mpi", "reproducible", &s->reproducible)) != GAR_OK)
+    if ((st = gar_params_settings(p, &s->set)) != GAR_OK || (st = gar_params_require(p, "input", "stacks")) != GAR_OK ||
+        (st = gar_params_require(p, "output", "dir")) != GAR_OK)
         return st;
-    if ((st = gar_gpu_choose(devices, node_worker, node_workers, s->gpus, &s->n_gpus, s->gpu_why,
+    if ((st = gar_gpu_choose(s->set.gpu.devices, node_worker, node_workers, s->gpus, &s->n_gpus, s->gpu_why,
                              sizeof s->gpu_why)) != GAR_OK) {
         char loc[512];
         run_where(p, "gpu", "devices", loc, sizeof loc);
         return gar_error_context(st, "%s", loc);
     }
-    s->gpu_tuning = strcmp(tuning, "off") == 0 ? GAR_TUNE_OFF : strcmp(tuning, "cached") == 0 ? GAR_TUNE_CACHED
-                                                                                              : GAR_TUNE_AUTO;
+    cache = s->set.gpu.tuning_cache;
     if (strcmp(cache, "auto") == 0)
         gar_gpu_default_cache(s->gpu_cache, sizeof s->gpu_cache);
     else if (strcmp(cache, "none") != 0)
         snprintf(s->gpu_cache, sizeof s->gpu_cache, "%s", cache);
-    if (gar_params_is_set(p, "reconstruct", "reference") &&
-        (st = gar_params_get_path(p, "reconstruct", "reference", &s->reference)) != GAR_OK)
-        return st;
-    s->sym_volume = strcmp(mode, "volume") == 0;
-    s->skip_nonfinite = strcmp(nonfinite, "skip") == 0;
     return GAR_OK;
 }
 
@@ -75,24 +48,24 @@ void run_recon_config(const recon_settings *s, size_t box, double pixel_A, const
     memset(cfg, 0, sizeof *cfg);
     cfg->box = box;
     cfg->pixel_size_A = pixel_A;
-    cfg->pad = (int)s->pad;
-    cfg->max_resolution_A = s->max_res;
-    cfg->blob_radius = s->blob_radius;
-    cfg->blob_alpha = s->blob_alpha;
-    cfg->blob_order = (int)s->blob_order;
-    cfg->ctf = s->ctf;
+    cfg->pad = (int)s->set.reconstruct.pad;
+    cfg->max_resolution_A = s->set.reconstruct.max_resolution;
+    cfg->blob_radius = s->set.reconstruct.blob_radius;
+    cfg->blob_alpha = s->set.reconstruct.blob_alpha;
+    cfg->blob_order = (int)s->set.reconstruct.blob_order;
+    cfg->ctf = s->set.reconstruct.ctf;
     cfg->optics = optics;
     cfg->n_optics = n_optics;
     cfg->sym_ops = gar_symmetry_matrices(sym);
     cfg->n_ops = gar_symmetry_order(sym);
-    cfg->sym_mode = s->sym_volume ? GAR_SYM_VOLUME : GAR_SYM_INSERT;
-    cfg->threads = s->threads > 0 ? (int)s->threads : gar_usable_cores();
-    cfg->batch = (size_t)s->batch;
-    cfg->outer_mask = s->outer_mask;
+    cfg->sym_mode = (gar_sym_mode)s->set.reconstruct.symmetry_mode;
+    cfg->threads = s->set.reconstruct.threads > 0 ? (int)s->set.reconstruct.threads : gar_usable_cores();
+    cfg->batch = (size_t)s->set.reconstruct.batch;
+    cfg->outer_mask = s->set.reconstruct.outer_mask;
     cfg->gpu_devices = s->gpus;
     cfg->n_gpu_devices = s->n_gpus;
-    cfg->gpu_fft = s->gpu_fft;
-    cfg->gpu_tuning = s->gpu_tuning;
+    cfg->gpu_fft = s->set.gpu.fft_on_gpu;
+    cfg->gpu_tuning = s->set.gpu.tuning;
     cfg->gpu_tuning_cache = s->gpu_cache[0] ? s->gpu_cache : NULL;
 }
 
@@ -115,24 +88,24 @@ void run_log_devices(const recon_settings *s, const gar_recon *rec)
     if (rec == NULL) {
         static const char *const tuning[] = {"auto", "off", "cached", "forced"};
         gar_log_info("insertion on GPU%s %s: %s; FFT on %s; tuning %s", s->n_gpus > 1 ? "s" : "", list,
-                     s->gpu_why, s->gpu_fft ? "the GPU" : "the CPU", tuning[s->gpu_tuning]);
+                     s->gpu_why, s->set.gpu.fft_on_gpu ? "the GPU" : "the CPU", tuning[s->set.gpu.tuning]);
         return;
     }
     for (size_t d = 0; d < gar_recon_gpu_count(rec); d++)
         gar_log_info("GPU %d: gather variant %s", s->gpus[d], gar_recon_gpu_variant(rec, d, NULL, 0));
 }
 
-int run_exact_sums(const recon_settings *s, int size) { return gar_partials_exact(s->reproducible, size); }
+int run_exact_sums(const recon_settings *s, int size) { return gar_partials_exact(s->set.mpi.reproducible, size); }
 
 size_t run_partials_memory_bytes(const gar_recon_config *cfg, const recon_settings *s, int rank, int size)
 {
     return gar_partials_memory_bytes(gar_recon_config_voxels(cfg), run_exact_sums(s, size),
-                                     (size_t)s->reduce_chunk_mb << 20, rank);
+                                     (size_t)s->set.mpi.reduce_chunk_mb << 20, rank);
 }
 
 gar_status run_partials_create(const gar_recon *rec, const recon_settings *s, int threads, int rank, int size,
                                gar_partials **out)
 {
-    return gar_partials_create(gar_recon_voxels(rec), run_exact_sums(s, size), (size_t)s->reduce_chunk_mb << 20,
+    return gar_partials_create(gar_recon_voxels(rec), run_exact_sums(s, size), (size_t)s->set.mpi.reduce_chunk_mb << 20,
                                threads, rank, out);
 }

@@ -9,26 +9,17 @@
 #include "gar_params.h"
 #include "gar_partials.h"
 #include "gar_recon.h"
+#include "gar_settings.h"
 #include "gar_status.h"
 #include "gar_symmetry.h"
 
 typedef struct recon_settings {
-    const char *const *stacks;
-    size_t n_stacks;
-    int skip_nonfinite;
-    const char *out_dir;
-    int overwrite;
-    const char *symmetry;
-    int sym_volume;
-    int ctf, outer_mask, reproducible;
-    long pad, blob_order, threads, batch, shard_size, reduce_chunk_mb;
-    double blob_radius, blob_alpha, max_res, checkpoint_minutes;
-    const char *reference;
-    /* [gpu]: the devices this rank drives (none: the CPU) and why */
+    gar_settings set;          /* every key's typed value (gar_settings.h) */
+    /* [gpu]: the devices this rank drives (none: the CPU) and why, and the
+     * tuning cache's path ("" for none) */
     int gpus[GAR_GPU_MAX_DEVICES];
     size_t n_gpus;
     char gpu_why[512];
-    int gpu_fft, gpu_tuning;
     char gpu_cache[4096];
 } recon_settings;
 
@@ -36,8 +27,8 @@ typedef struct recon_settings {
  * GPU choice goes by (gar_run_parallel sets it once MPI is up). */
 void run_set_node_place(int worker, int workers);
 
-/* The [input], [output], [reconstruct], [gpu] and [mpi] keys; the GPUs are
- * chosen for this rank's place on its node. */
+/* Every key's typed value (stacks and output folder required); the GPUs
+ * are chosen for this rank's place on its node. */
 gar_status run_read_recon_settings(const gar_params *p, recon_settings *s);
 /* The reconstructor's configuration from the settings, for particles of
  * `box` pixels of `pixel_A` Å, the stacks' optics and the symmetry group

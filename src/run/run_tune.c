@@ -33,15 +33,15 @@ gar_status gar_run_tune(gar_params *p, int rank, int size)
         return st;
     if (s.n_gpus == 0)
         return gar_error(GAR_ERR_NO_DEVICE, "nothing to tune: %s", s.gpu_why);
-    if ((st = gar_symmetry_create(s.symmetry, &sym)) != GAR_OK ||
-        (st = gar_inputs_open(s.stacks, s.n_stacks, &in)) != GAR_OK)
+    if ((st = gar_symmetry_create(s.set.reconstruct.symmetry, &sym)) != GAR_OK ||
+        (st = gar_inputs_open(s.set.input.stacks, s.set.input.n_stacks, &in)) != GAR_OK)
         goto done;
     box = gar_inputs_box(in);
     stack = gar_inputs_stack(in, 0);
     optics = gar_stack_optics(stack, &n_optics);
-    s.gpu_tuning = GAR_TUNE_FORCE;
-    if (s.ctf && !(gar_inputs_columns(in) & GAR_COL_CTF))
-        s.ctf = 0;
+    s.set.gpu.tuning = GAR_TUNE_FORCE;
+    if (s.set.reconstruct.ctf && !(gar_inputs_columns(in) & GAR_COL_CTF))
+        s.set.reconstruct.ctf = 0;
     run_recon_config(&s, box, gar_inputs_pixel_size(in), optics, n_optics, sym, &cfg);
     count = gar_stack_count(stack) < cfg.batch ? gar_stack_count(stack) : cfg.batch;
     if ((st = gar_alloc((void **)&images, count, box * box * sizeof(float), "particle batch")) != GAR_OK ||
@@ -58,12 +58,13 @@ gar_status gar_run_tune(gar_params *p, int rank, int size)
     if (st != GAR_OK || (st = gar_recon_flush(rec)) != GAR_OK)
         goto done;
     for (size_t d = 0; d < gar_recon_gpu_count(rec); d++) {
+        const int volume = cfg.sym_mode == GAR_SYM_VOLUME;
         char report[4096], name[256];
         const char *best = gar_recon_gpu_variant(rec, d, report, sizeof report);
         gar_gpu_device_name(s.gpus[d], name, sizeof name);
         printf("GPU %d (%s): %zu particles of %zu px, symmetry %s (%s), %zu operator%s inserted each:\n%s"
-               "fastest: %s\n", s.gpus[d], name, count, box, gar_symmetry_name(sym), s.sym_volume ? "volume" : "insert",
-               s.sym_volume ? (size_t)1 : gar_symmetry_order(sym), s.sym_volume || gar_symmetry_order(sym) == 1 ? "" : "s",
+               "fastest: %s\n", s.gpus[d], name, count, box, gar_symmetry_name(sym), volume ? "volume" : "insert",
+               volume ? (size_t)1 : gar_symmetry_order(sym), volume || gar_symmetry_order(sym) == 1 ? "" : "s",
                report, best);
     }
     printf("tuning cache: %s\n", s.gpu_cache[0] ? s.gpu_cache : "none ([gpu] tuning_cache = none)");
