@@ -1,23 +1,15 @@
 /* garner: MRC2014 maps and image stacks.
  *
- * Reading validates the header against the file before allocating anything:
- * dimensions positive, nx and ny at most GAR_MRC_MAX_DIM (nz, the image count
- * of a stack, only has to fit the file), mode one of 0 (int8),
- * 1 (int16), 2 (float32), 6 (uint16), 12 (float16), the extended header and
- * the data block within the file size, the axis order (mapc/mapr/maps) a
- * permutation of 1,2,3 (only 1,2,3 is accepted for data; others are an error
- * saying so), pixel size (cella / mx) not negative and finite. Any failure is a
- * GAR_ERR_DATA naming the file and the field. A missing file is GAR_ERR_NOINPUT.
- *
- * Writing produces mode 2 with the MAP stamp, the machine stamp for
- * little-endian, cella = n * pixel_size, mx/my/mz = nx/ny/nz, origin 0,
- * min/max/mean/rms filled in; the file is written under a temporary name in
- * the same folder and renamed only when complete. */
+ * Reading, writing and the section-by-section writer are public:
+ * <garner/mrc.h> (src/include/garner/mrc.h), where the rules a header must
+ * meet are listed. This header adds the header check on bytes in memory, so
+ * the rules can be tested and fuzzed without a file. */
 #ifndef GAR_MRC_H
 #define GAR_MRC_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <garner/mrc.h>
 #include "gar_status.h"
 #include "gar_map.h"
 
@@ -25,11 +17,7 @@
 extern "C" {
 #endif
 
-#define GAR_MRC_MAX_DIM 65536   /* nx, ny; larger is refused as corrupt */
-
 #define GAR_MRC_HEADER_BYTES 1024
-
-typedef struct gar_mrc gar_mrc;  /* an open MRC file, header validated */
 
 /* What a validated header says (see gar_mrc_validate_header). */
 typedef struct gar_mrc_header {
@@ -43,43 +31,12 @@ typedef struct gar_mrc_header {
 } gar_mrc_header;
 
 /* Validate the first `len` bytes of an MRC file of `file_size` bytes (`name`
- * is for messages): every rule of the contract above, with all size arithmetic
- * overflow-checked, and nothing allocated. gar_mrc_open reads the header and
- * calls this; it is public so the rules can be tested and fuzzed from memory.
- * len < 1024 is GAR_ERR_DATA ("shorter than the 1024-byte MRC header"). */
+ * is for messages): every rule of the contract in <garner/mrc.h>, with all
+ * size arithmetic overflow-checked, and nothing allocated. gar_mrc_open reads
+ * the header and calls this. len < 1024 is GAR_ERR_DATA ("shorter than the
+ * 1024-byte MRC header"). */
 gar_status gar_mrc_validate_header(const unsigned char *hdr, size_t len, uint64_t file_size,
                                    const char *name, gar_mrc_header *out);
-
-/* Open and validate; keeps the file open for section reads. */
-gar_status gar_mrc_open(const char *path, gar_mrc **out);
-void gar_mrc_close(gar_mrc **mrc);  /* NULL-safe */
-size_t gar_mrc_nx(const gar_mrc *mrc);
-size_t gar_mrc_ny(const gar_mrc *mrc);
-size_t gar_mrc_nz(const gar_mrc *mrc);      /* sections: images in a stack */
-int gar_mrc_mode(const gar_mrc *mrc);
-double gar_mrc_pixel_size(const gar_mrc *mrc); /* Å; 0 if the header gives none */
-const char *gar_mrc_path(const gar_mrc *mrc);
-/* Read sections [first, first+count) as float32 into out (count*nx*ny floats),
- * converting from the file's mode and byte order. One read per call. */
-gar_status gar_mrc_read_sections(gar_mrc *mrc, size_t first, size_t count, float *out);
-
-/* Read a whole file into a new map (nz = sections). */
-gar_status gar_mrc_read(const char *path, gar_map **out);
-/* Write a map (or stack: nz images) as mode 2, atomically. */
-gar_status gar_mrc_write(const char *path, const gar_map *map);
-/* Same from a raw buffer. */
-gar_status gar_mrc_write_data(const char *path, const float *data, size_t nx, size_t ny,
-                              size_t nz, double pixel_size);
-
-/* A stack written section by section (memory does not grow with it), mode 2,
- * under a temporary name renamed by commit; abort removes it. */
-typedef struct gar_mrc_writer gar_mrc_writer;
-gar_status gar_mrc_writer_create(const char *path, size_t nx, size_t ny, size_t nz, double pixel_size,
-                                 gar_mrc_writer **out);
-gar_status gar_mrc_writer_append(gar_mrc_writer *w, const float *data, size_t sections);
-/* Fails (and removes the file) unless exactly nz sections were appended. */
-gar_status gar_mrc_writer_commit(gar_mrc_writer **w);
-void gar_mrc_writer_abort(gar_mrc_writer **w);   /* NULL-safe */
 
 #ifdef __cplusplus
 }

@@ -1,21 +1,15 @@
 /* garner: the HDF5 particle stack (docs/FORMAT.md is the specification).
  *
- *   /                       attrs: format = "garner-stack", format_version = 1,
- *                                  creator, created (ISO 8601), provenance
- *   /particles/images       float32 [n][N][N], chunk [1][N][N], Fletcher32,
- *                           maxdims [unlimited][N][N]
- *   /particles/<column>     1-D [n], float64 or int32, attrs units, star_label
- *   /optics/<column>        1-D [groups]: optics_group, name, pixel_size_A,
- *                           voltage_kV, cs_mm, amplitude_contrast, image_size
- *
- * Pose, origin and CTF columns are optional in groups (GAR_COL_*); images,
- * half_set and optics_group are always present. A reader never depends on
- * file locking (some NFS/Lustre mounts refuse it). */
+ * The format, the writer and the reader are public: <garner/stack.h>
+ * (src/include/garner/stack.h), where the layout is described. This header
+ * adds the limits a reader enforces and the reader on a file image in memory
+ * (the fuzz targets and tests). */
 #ifndef GAR_STACK_H
 #define GAR_STACK_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <garner/stack.h>
 #include "gar_status.h"
 #include "gar_particle.h"
 
@@ -23,63 +17,13 @@
 extern "C" {
 #endif
 
-#define GAR_STACK_FORMAT "garner-stack"
-#define GAR_STACK_FORMAT_VERSION 1
 #define GAR_STACK_MAX_BOX 65536   /* a larger box is refused as corrupt (as for MRC) */
 #define GAR_STACK_MAX_OPTICS 1000000 /* optics groups; more is refused as corrupt */
 
-/* ---- writing ---- */
-typedef struct gar_stack_writer gar_stack_writer;
-
-/* Start a new stack at `path` (written as "<path>.tmp-<pid>" and renamed by
- * commit). `columns` is a mask of GAR_COL_*; `provenance` is free text (the
- * command line). Optics groups are copied. An existing `path` is replaced only
- * at commit. */
-gar_status gar_stack_writer_create(const char *path, size_t box, const gar_optics *optics,
-                                   size_t n_optics, unsigned columns, const char *provenance,
-                                   gar_stack_writer **out);
-/* Append `count` images (count*box*box floats) and their metadata. Validates
- * half_set in {1,2}, optics_group known, values finite. */
-gar_status gar_stack_writer_append(gar_stack_writer *w, const float *images,
-                                   const gar_particle *meta, size_t count);
-/* Flush, close and rename into place; frees the writer (sets *w NULL) on all paths. */
-gar_status gar_stack_writer_commit(gar_stack_writer **w);
-/* Close and delete the temporary file; NULL-safe. */
-void gar_stack_writer_abort(gar_stack_writer **w);
-
-/* ---- reading ---- */
-typedef struct gar_stack gar_stack;
-
-/* Open read-only and validate: format and format_version (a newer version is
- * an error saying which), image dataset rank 3 float32 with square images,
- * every column 1-D with the dtype above and the same length as images,
- * half_set in {1,2}, every optics_group present in /optics, optics values
- * finite and positive where they must be. Errors name the file and dataset. */
-gar_status gar_stack_open(const char *path, gar_stack **out);
-/* The same rules for an HDF5 file image in memory (`len` bytes; copied, so
- * buf may be freed at once); `name` stands for the file in messages. Reads
- * go to the copy. gar_stack_open and this share every check. */
+/* The rules of gar_stack_open for an HDF5 file image in memory (`len` bytes;
+ * copied, so buf may be freed at once); `name` stands for the file in
+ * messages. Reads go to the copy. gar_stack_open and this share every check. */
 gar_status gar_stack_open_image(const void *buf, size_t len, const char *name, gar_stack **out);
-void gar_stack_close(gar_stack **s);   /* NULL-safe */
-const char *gar_stack_path(const gar_stack *s);
-size_t gar_stack_count(const gar_stack *s);
-size_t gar_stack_box(const gar_stack *s);
-unsigned gar_stack_columns(const gar_stack *s);
-/* The optics table (owned by the stack). */
-const gar_optics *gar_stack_optics(const gar_stack *s, size_t *n_optics);
-/* Pixel size of the stack: that of its optics groups, which must agree. */
-double gar_stack_pixel_size(const gar_stack *s);
-/* The optics entry for a group number, or NULL. */
-const gar_optics *gar_stack_optics_group(const gar_stack *s, int32_t group);
-
-/* Images [first, first+count) into out (count*box*box floats) with ONE
- * hyperslab read. If that read fails (a Fletcher32 mismatch, a truncated
- * file), the range is re-read one image at a time to find the bad particle and
- * the error names its index: "s.h5: /particles/images: particle 17: checksum
- * mismatch or unreadable data (file corrupt or truncated)". */
-gar_status gar_stack_read_images(gar_stack *s, size_t first, size_t count, float *out);
-/* Metadata [first, first+count) into out; one hyperslab read per column. */
-gar_status gar_stack_read_meta(gar_stack *s, size_t first, size_t count, gar_particle *out);
 
 #ifdef __cplusplus
 }

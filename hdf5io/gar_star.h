@@ -1,60 +1,24 @@
 /* garner: STAR files (RELION 3.1).
  *
- * A STAR file is a list of data blocks ("data_optics", "data_particles", ...);
- * each holds either a loop (labels then rows) or label/value pairs (read as a
- * one-row table). Comments (#) and blank lines are ignored; fields are separated
- * by whitespace; a field may be quoted with ' or " (the quotes are removed).
- * Errors (GAR_ERR_DATA) name the file, line and what was expected: a row with
- * too few or too many fields, a label outside a block, a block with no rows.
- * A missing file is GAR_ERR_NOINPUT. Labels are stored without the leading '_'. */
+ * The reader and the tables are public: <garner/star.h>
+ * (src/include/garner/star.h), where the syntax accepted is described. This
+ * header adds the parser on text in memory (the fuzz targets and tests). */
 #ifndef GAR_STAR_H
 #define GAR_STAR_H
 
 #include <stddef.h>
+#include <garner/star.h>
 #include "gar_status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct gar_star gar_star;
-typedef struct gar_star_table gar_star_table;
-
-gar_status gar_star_read(const char *path, gar_star **out);
-/* The same parser on text in memory (`len` bytes, NUL bytes refused as in a
- * file); `name` stands for the file in messages and image names resolve
- * against its folder. gar_star_read reads the file and parses it with this. */
+/* The parser of gar_star_read on text in memory (`len` bytes, NUL bytes
+ * refused as in a file); `name` stands for the file in messages and image
+ * names resolve against its folder. gar_star_read reads the file and parses
+ * it with this. */
 gar_status gar_star_parse_buffer(const char *text, size_t len, const char *name, gar_star **out);
-void gar_star_destroy(gar_star **star);  /* NULL-safe */
-const char *gar_star_path(const gar_star *star);
-
-/* The block named `name` without the "data_" prefix ("optics", "particles";
- * "" for a bare "data_"); NULL if absent. */
-const gar_star_table *gar_star_block(const gar_star *star, const char *name);
-/* Every block in file order: i in [0, gar_star_nblocks). */
-size_t gar_star_nblocks(const gar_star *star);
-const gar_star_table *gar_star_block_at(const gar_star *star, size_t i);
-const char *gar_star_block_name(const gar_star_table *t);  /* without "data_" */
-size_t gar_star_rows(const gar_star_table *t);
-int gar_star_ncols(const gar_star_table *t);
-const char *gar_star_label(const gar_star_table *t, int col);
-/* Column index of a label such as "rlnAngleRot" (no '_'); -1 if absent. */
-int gar_star_column(const gar_star_table *t, const char *label);
-/* The text of a cell; the table owns it. */
-const char *gar_star_cell(const gar_star_table *t, size_t row, int col);
-/* A cell as a finite number; GAR_ERR_DATA naming file, line, label and the text
- * when it is not one (e.g. "particles.star:42: rlnAngleRot: expected a number, got 'abc'"). */
-gar_status gar_star_cell_double(const gar_star *star, const gar_star_table *t, size_t row, int col,
-                                double *out);
-gar_status gar_star_cell_int(const gar_star *star, const gar_star_table *t, size_t row, int col,
-                             long *out);
-/* The line number of a row, for messages. */
-long gar_star_row_line(const gar_star_table *t, size_t row);
-
-/* Split a RELION image name "000012@stacks/a.mrcs" into a 0-based index (11)
- * and a path resolved against the STAR file's folder when relative. A name with
- * no '@' is a single image (index 0). The caller frees *path. */
-gar_status gar_star_image_name(const gar_star *star, const char *name, size_t *index, char **path);
 
 #ifdef __cplusplus
 }

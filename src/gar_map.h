@@ -1,29 +1,9 @@
-/* garner: a 3D map (or 2D image stack) in memory, float32, x fastest:
- * data[(z * ny + y) * nx + x]. The real-space origin of a box of size N is at
- * index N/2 along each axis (DESIGN.md, "Images"). */
+/* garner: a 3D map (or 2D image stack) in memory. The type and its calls
+ * are public: <garner/map.h> (src/include/garner/map.h). */
 #ifndef GAR_MAP_H
 #define GAR_MAP_H
 
-#include <stddef.h>
+#include <garner/map.h>
 #include "gar_status.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-typedef struct gar_map {
-    size_t nx, ny, nz;
-    double pixel_size;   /* Å per voxel; 0 if unknown */
-    float *data;         /* owned; nx*ny*nz floats */
-} gar_map;
-
-/* Allocate a zeroed map. pixel_size may be 0 (unknown). */
-gar_status gar_map_create(size_t nx, size_t ny, size_t nz, double pixel_size, gar_map **out);
-/* NULL-safe; sets *map to NULL. */
-void gar_map_destroy(gar_map **map);
-size_t gar_map_voxels(const gar_map *map);
-
-#ifdef __cplusplus
-}
-#endif
 #endif

@@ -46,11 +46,11 @@ static int has(const char *fragment)
 START_TEST(test_mrc_validate_matches_open)
 {
     size_t len;
-    unsigned char *file = slurp(test_data("tii-64.mrc"), &len);
+    unsigned char *file = slurp(test_example("tii-64.mrc"), &len);
     gar_mrc_header h;
     gar_mrc *m = NULL;
     ck_assert_msg(gar_mrc_validate_header(file, len, len, "mem.mrc", &h) == GAR_OK, "%s", gar_errmsg());
-    ck_assert_int_eq(gar_mrc_open(test_data("tii-64.mrc"), &m), GAR_OK);
+    ck_assert_int_eq(gar_mrc_open(test_example("tii-64.mrc"), &m), GAR_OK);
     ck_assert_uint_eq(h.nx, gar_mrc_nx(m));
     ck_assert_uint_eq(h.ny, gar_mrc_ny(m));
     ck_assert_uint_eq(h.nz, gar_mrc_nz(m));

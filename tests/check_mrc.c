@@ -488,7 +488,7 @@ START_TEST(test_reference_map)
     gar_map *m = NULL;
     double sum = 0, ss = 0, mean;
     size_t i, n;
-    gar_status st = gar_mrc_read(test_data("tii-64.mrc"), &m);
+    gar_status st = gar_mrc_read(test_example("tii-64.mrc"), &m);
     ck_assert_msg(st == GAR_OK, "%s", gar_errmsg());
     ck_assert_uint_eq(m->nx, 64);
     ck_assert_uint_eq(m->ny, 64);

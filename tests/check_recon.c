@@ -35,7 +35,7 @@ static gar_recon *reconstruct(const gar_recon_config *c, const sim_set *s, size_
 static gar_map *load_map(const char *name)
 {
     gar_map *m = NULL;
-    ck_assert_int_eq(gar_mrc_read(test_data(name), &m), GAR_OK);
+    ck_assert_int_eq(gar_mrc_read(test_example(name), &m), GAR_OK);
     return m;
 }
 

@@ -20,7 +20,7 @@
 static gar_map *load_tii64(void)
 {
     gar_map *m = NULL;
-    gar_status st = gar_mrc_read(test_data("tii-64.mrc"), &m);
+    gar_status st = gar_mrc_read(test_example("tii-64.mrc"), &m);
     ck_assert_msg(st == GAR_OK, "%s", gar_errmsg());
     ck_assert_uint_eq(m->nx, 64);
     return m;
@@ -157,13 +157,13 @@ START_TEST(test_cli_snr_and_threads)
     size_t n1, n2, n3;
     gar_particle *m1, *m2, *m3;
     snprintf(args, sizeof args, "simulate --map %s --count 120 --snr inf --seed 11 --shift-sigma 2 "
-             "--threads 2 --out %s 2>/dev/null", test_data("tii-64.mrc"), clean);
+             "--threads 2 --out %s 2>/dev/null", test_example("tii-64.mrc"), clean);
     run_garner(args);
     snprintf(args, sizeof args, "simulate --map %s --count 120 --snr %g --seed 11 --shift-sigma 2 "
-             "--threads 2 --out %s 2>/dev/null", test_data("tii-64.mrc"), snr, noisy);
+             "--threads 2 --out %s 2>/dev/null", test_example("tii-64.mrc"), snr, noisy);
     run_garner(args);
     snprintf(args, sizeof args, "simulate --map %s --count 120 --snr %g --seed 11 --shift-sigma 2 "
-             "--threads 1 --out %s 2>/dev/null", test_data("tii-64.mrc"), snr, noisy1);
+             "--threads 1 --out %s 2>/dev/null", test_example("tii-64.mrc"), snr, noisy1);
     run_garner(args);
     float *a = read_all_images(clean, &n1, &m1);
     float *b = read_all_images(noisy, &n2, &m2);

@@ -6,7 +6,7 @@
 . "${GAR_SRCDIR:-.}/tests/testlib.sh"
 d=$(scratch checkpoint)
 cmp="$GAR_BUILDDIR/tests/compare_maps"
-expect 0 "" -- "$GARNER" simulate --map "$GAR_TEST_DATA/tii-64.mrc" --count 1200 --snr 1 --seed 5 --out "$d/s.h5"
+expect 0 "" -- "$GARNER" simulate --map "$GAR_EXAMPLES/tii-64.mrc" --count 1200 --snr 1 --seed 5 --out "$d/s.h5"
 printf '[input]\nstacks = s.h5\n[output]\ndir = full\n[reconstruct]\nthreads = 1\nbatch = 16\n[mpi]\nshard_size = 32\n' > "$d/run.ini"
 expect 0 "resolution" -- "$GARNER" reconstruct "$d/run.ini"
 

@@ -3,7 +3,7 @@
 # one clear line, a non-zero exit and no output file.
 . "${GAR_SRCDIR:-.}/tests/testlib.sh"
 d=$(scratch cli)
-map="$GAR_TEST_DATA/tii-64.mrc"
+map="$GAR_EXAMPLES/tii-64.mrc"
 
 check "--version names MPI, CUDA, HDF5 and FFTW" -- \
     sh -c "'$GARNER' --version | grep -q MPICH && '$GARNER' --version | grep -q 'CUDA:' && '$GARNER' --version | grep -q 'HDF5:' && '$GARNER' --version | grep -q fftw"

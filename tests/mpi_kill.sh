@@ -5,7 +5,7 @@
 [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null 2>&1 || { echo "no mpiexec: skipped"; exit 77; }
 d=$(scratch mpi-kill)
 # Enough work to be killed in the middle of: 1500 particles, one thread each.
-expect 0 "" -- "$GARNER" simulate --map "$GAR_TEST_DATA/tii-64.mrc" --count 1500 --snr 1 --out "$d/s.h5"
+expect 0 "" -- "$GARNER" simulate --map "$GAR_EXAMPLES/tii-64.mrc" --count 1500 --snr 1 --out "$d/s.h5"
 printf '[input]\nstacks = s.h5\n[output]\ndir = out\n[reconstruct]\nthreads = 1\nbatch = 16\n[mpi]\nshard_size = 16\n' > "$d/run.ini"
 # 94 shards, 0.1 s pause after each (GARNER_TEST_SHARD_DELAY): the run lasts
 # at least 4.7 s on two workers, whatever the machine's speed.

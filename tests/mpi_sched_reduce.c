@@ -1,14 +1,15 @@
 /* The MPI layer under mpiexec -n P: the chunked reduction against exact
  * sums, the exact (fixed-point) reduction against one accumulator holding
- * every term, the on-request scheduler (every shard exactly once, the master
- * idle at under 5 % of a core), a worker's failure reaching the master, and
- * the node-local rank. */
+ * every term, the on-request scheduler (every shard exactly once, each
+ * finished shard marked done, the master's tally of each worker right), a
+ * worker's failure reaching the master, and the node-local rank. Nothing
+ * here is timed: the master's CPU use while it waits is a benchmark
+ * (mpi/bench_sched, run by scripts/bench-reduce). */
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "gar_mpi.h"
@@ -23,13 +24,6 @@ static void check(int ok, const char *what)
         failures++;
     if (rank == 0)
         printf("%s: %s\n", ok ? "ok" : "FAIL", what);
-}
-
-static double cpu_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 static void test_reduce(void)
@@ -133,9 +127,8 @@ static void test_node_rank(void)
 
 static void test_scheduler(void)
 {
-    /* Shards of 10 ms: long enough that the master's cost is its waiting,
-     * not the serving of requests (at 2 ms it served 1000 a second, and a
-     * loaded CI machine once measured 6.7 %). */
+    /* Shards of 10 ms, so that workers ask while others work and the master
+     * also waits between requests (mpi/bench_sched measures its cost). */
     const size_t n = 150;
     gar_sched *s = NULL;
     char *seen = calloc(n, 1);
@@ -143,14 +136,15 @@ static void test_scheduler(void)
     int mine = 0;
     check(gar_sched_create(n, &s) == GAR_OK, "scheduler created");
     if (rank == 0 && size > 1) {
-        double c0 = cpu_seconds(), w0 = MPI_Wtime();
-        gar_status st = gar_sched_serve(s, 1e-3, NULL, NULL, NULL);
-        double cpu = cpu_seconds() - c0, wall = MPI_Wtime() - w0;
-        char line[128];
-        check(st == GAR_OK, "master serves every request");
-        snprintf(line, sizeof line, "master idle cost %.1f %% of a core over %.2f s (limit 5 %%)",
-                 100.0 * cpu / wall, wall);
-        check(cpu / wall < 0.05, line);
+        const unsigned char *done;
+        int undone = 0;
+        check(gar_sched_serve(s, 1e-3, NULL, NULL, NULL) == GAR_OK, "master serves every request");
+        /* A worker asking again has finished its shard: by the end every
+         * shard is marked done (what a checkpoint records). */
+        done = gar_sched_done(s);
+        for (size_t i = 0; i < n; i++)
+            undone += !done[i];
+        check(undone == 0, "every shard marked done on the master once served");
     } else {
         while (gar_sched_next(s, &shard) == GAR_OK && shard >= 0) {
             seen[shard]++;
@@ -169,14 +163,17 @@ static void test_scheduler(void)
     }
     int counts[64] = {0};
     MPI_Gather(&mine, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (rank == 0 && size > 2) {
+    if (rank == 0 && size > 1) {
         int all_worked = 1, agree = 1;
+        size_t taken = 0;
         for (int r = 1; r < size; r++) {
             all_worked &= counts[r] > 0;
             agree &= gar_sched_taken(s, r) == (size_t)counts[r];
+            taken += gar_sched_taken(s, r);
         }
-        check(all_worked, "every worker took shards");
-        check(agree, "the master's count of shards per worker is right");
+        if (size > 2)
+            check(all_worked, "every worker took shards");
+        check(agree && taken == n, "the master's count of shards per worker is right and sums to the shards");
     }
     gar_sched_destroy(&s);
     free(seen);

@@ -11,7 +11,7 @@ stacks = relion.h5
 dir = out
 [reconstruct]
 ctf = yes
-reference = $GAR_TEST_DATA/tii-64.mrc
+reference = $GAR_EXAMPLES/tii-64.mrc
 INI
 expect 0 "resolution" -- "$GARNER" reconstruct "$d/run.ini"
 for f in map.mrc half1.mrc half2.mrc fsc.csv fsc.png slices.png summary.json params.ini params-effective.ini; do

@@ -87,7 +87,7 @@ if [ $up -eq 0 ]; then
 fi
 echo "slurm is up: node $host $state"
 
-expect 0 "" -- "$GARNER" simulate --map "$GAR_TEST_DATA/tii-64.mrc" --count 600 --snr 1 --seed 9 --out "$d/s.h5"
+expect 0 "" -- "$GARNER" simulate --map "$GAR_EXAMPLES/tii-64.mrc" --count 600 --snr 1 --seed 9 --out "$d/s.h5"
 printf '[input]\nstacks = s.h5\n[output]\ndir = out\n[reconstruct]\nthreads = 1\n[mpi]\nshard_size = 50\n' > "$d/run.ini"
 export GARNER_TEMPLATE="$GAR_SRCDIR/scripts/garner.sbatch.in"
 sub=$("$GARNER" submit "$d/run.ini" --nodes 1 --ranks-per-node 2 --gpus-per-node 1 --time 5 --job-name garner-test 2>&1)
@@ -116,7 +116,7 @@ check "rank 1's node-local rank and its GPU from Slurm in the log" -- \
 # 80 s on any machine: 20 shards with a 4 s pause after each
 # (GARNER_TEST_SHARD_DELAY, which sbatch passes on to the job), so there is
 # one checkpoint and one requeue (Slurm holds a requeued job about two minutes).
-expect 0 "" -- "$GARNER" simulate --map "$GAR_TEST_DATA/tii-64.mrc" --count 300 --snr 1 --seed 10 --out "$d/slow.h5"
+expect 0 "" -- "$GARNER" simulate --map "$GAR_EXAMPLES/tii-64.mrc" --count 300 --snr 1 --seed 10 --out "$d/slow.h5"
 printf '[input]\nstacks = slow.h5\n[output]\ndir = slow\n[reconstruct]\nthreads = 1\nbatch = 15\n[mpi]\nshard_size = 15\n' > "$d/slow.ini"
 sub=$(GARNER_TEST_SHARD_DELAY=4 "$GARNER" submit "$d/slow.ini" --nodes 1 --ranks-per-node 2 --time 3 --job-name garner-requeue 2>&1)
 job=$(printf '%s\n' "$sub" | sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p')

@@ -3,6 +3,8 @@
 set -u
 GARNER=${GARNER:-./garner}
 GAR_TEST_DATA=${GAR_TEST_DATA:-tests/data}
+# The shipped example map (tii-64.mrc) is the tests' map too: one copy, in examples/.
+GAR_EXAMPLES=${GAR_EXAMPLES:-${GAR_SRCDIR:-.}/examples}
 failures=0
 checks=0
 

@@ -34,6 +34,18 @@ static inline const char *test_data(const char *name)
     return out;
 }
 
+/* $GAR_EXAMPLES/name (examples in the source tree): the example map
+ * tii-64.mrc, shipped once for the users and the tests. */
+static inline const char *test_example(const char *name)
+{
+    static char buf[8][PATH_MAX];
+    static int slot;
+    const char *dir = getenv("GAR_EXAMPLES");
+    char *out = buf[slot++ % 8];
+    snprintf(out, PATH_MAX, "%s/%s", dir ? dir : "examples", name);
+    return out;
+}
+
 /* A fresh scratch folder tests/tmp/<tag>-<pid>, created on first use. */
 static inline const char *test_tmpdir(const char *tag)
 {

@@ -18,6 +18,7 @@
 # Parameter files resolve relative paths against their own folder: make the
 # test data's path absolute before writing it into one.
 GAR_TEST_DATA=$(cd "$GAR_TEST_DATA" && pwd)
+GAR_EXAMPLES=$(cd "$GAR_EXAMPLES" && pwd)
 GAR_SRCDIR=${GAR_SRCDIR:-.}
 GAR_BUILDDIR=${GAR_BUILDDIR:-.}
 if ! command -v valgrind >/dev/null 2>&1; then
@@ -45,7 +46,7 @@ vg() { # LOG-NAME EXPECTED-EXIT garner-arguments...: garner under memcheck
         echo "ok: $log: exit $rc; $summary; ${lost:-no leaks at all}"
     fi
 }
-map="$GAR_TEST_DATA/tii-64.mrc"
+map="$GAR_EXAMPLES/tii-64.mrc"
 vg import 0 import --star "$GAR_TEST_DATA/relion-sim/particles.star" --out "$d/relion.h5"
 vg simulate 0 simulate --map "$map" --count 40 --snr 1 --seed 5 --out "$d/sim.h5"
 vg info 0 info "$d/sim.h5" "$map"

@@ -10,6 +10,7 @@
 #   name   expected exit code   message fragment   command
 # Lines starting with # and blank lines are ignored. In the command,
 #   @GARNER@  the garner program        @DATA@  tests/data
+#   @EXAMPLES@ examples (the example map tii-64.mrc)
 #   @FIX@     the bad inputs made below (shared by all cases, read-only)
 #   @TMP@     an empty folder of the case's own, also its working folder
 #   @CASES@   tests/bad-inputs in the source tree (stored inputs)
@@ -20,8 +21,8 @@
 # space (ulimit -v). Under AddressSanitizer, which cannot run under an
 # address-space limit, each single allocation is limited to 2 GiB instead.
 #
-# Run by `make check`, with GARNER, GAR_SRCDIR, GAR_BUILDDIR and GAR_TEST_DATA
-# set; writes only under tests/tmp in the build tree. `run.sh NAME...` runs
+# Run by `make check`, with GARNER, GAR_SRCDIR, GAR_BUILDDIR, GAR_TEST_DATA and
+# GAR_EXAMPLES set; writes only under tests/tmp in the build tree. `run.sh NAME...` runs
 # only the named cases.
 . "${GAR_SRCDIR:-.}/tests/testlib.sh"
 GAR_SRCDIR=${GAR_SRCDIR:-.}
@@ -34,9 +35,10 @@ root=$(scratch bad-inputs)
 root=$(cd "$root" && pwd)
 FIX="$root/fixtures"
 mkdir -p "$FIX"
-export GARNER GAR_TEST_DATA FIX CASES MKSTACK
+export GARNER GAR_TEST_DATA GAR_EXAMPLES FIX CASES MKSTACK
 case $GARNER in /*) ;; *) GARNER="$(pwd)/$GARNER" ;; esac
 case $GAR_TEST_DATA in /*) ;; *) GAR_TEST_DATA="$(pwd)/$GAR_TEST_DATA" ;; esac
+case $GAR_EXAMPLES in /*) ;; *) GAR_EXAMPLES="$(pwd)/$GAR_EXAMPLES" ;; esac
 case $MKSTACK in /*) ;; *) MKSTACK="$(pwd)/$MKSTACK" ;; esac
 limit=$(vlimit $vm_kb)
 if [ "$limit" = unlimited ]; then
@@ -48,7 +50,7 @@ fi
 die() { echo "bad-inputs: cannot make the inputs: $*"; exit 99; }
 
 # MRC: the test map with one header word changed (word k at byte 4k).
-map="$GAR_TEST_DATA/tii-64.mrc"
+map="$GAR_EXAMPLES/tii-64.mrc"
 mrc() { # NAME WORD HEX8...
     name=$1 word=$2
     shift 2
@@ -209,8 +211,8 @@ while IFS="$tab" read -r name code fragment command; do
     mkdir -p "$CASE_TMP"
     export CASE_TMP
     cmd=$command
-    for p in GARNER DATA FIX TMP CASES MKSTACK; do
-        case $p in DATA) v=GAR_TEST_DATA ;; TMP) v=CASE_TMP ;; *) v=$p ;; esac
+    for p in GARNER DATA EXAMPLES FIX TMP CASES MKSTACK; do
+        case $p in DATA) v=GAR_TEST_DATA ;; EXAMPLES) v=GAR_EXAMPLES ;; TMP) v=CASE_TMP ;; *) v=$p ;; esac
         cmd=$(subst "$cmd" "@$p@" "\"\$$v\"")
     done
     err=$(cd "$CASE_TMP" && timeout -k 5 $time_limit sh -c "ulimit -v $limit && $cmd" 2>&1 >/dev/null)

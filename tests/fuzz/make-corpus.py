@@ -62,7 +62,7 @@ put("mrc", "negative-pixel.mrc", mrc(2, 2, 1, cella=-3.0))
 put("mrc", "nan-pixel.mrc", mrc(2, 2, 1, cella=float("nan")))
 put("mrc", "mx-zero.mrc", mrc(2, 2, 1, mx=0))
 put("mrc", "short-header.mrc", mrc(2, 2, 1)[:600])
-for src, name in (("tests/data/tii-64.mrc", "tii-64-first-2048.mrc"),
+for src, name in (("examples/tii-64.mrc", "tii-64-first-2048.mrc"),
                   ("tests/data/relion-sim/particles.mrcs", "relion-particles-first-2048.mrcs")):
     path = os.path.join(ROOT, "..", "..", "..", src)
     with open(path, "rb") as f:

@@ -1,0 +1,68 @@
+/* garner public API: MRC2014 maps and image stacks.
+ *
+ * Reading validates the header against the file before allocating anything:
+ * dimensions positive, nx and ny at most GAR_MRC_MAX_DIM (nz, the image count
+ * of a stack, only has to fit the file), mode one of 0 (int8),
+ * 1 (int16), 2 (float32), 6 (uint16), 12 (float16), the extended header and
+ * the data block within the file size, the axis order (mapc/mapr/maps) a
+ * permutation of 1,2,3 (only 1,2,3 is accepted for data; others are an error
+ * saying so), pixel size (cella / mx) not negative and finite. Any failure is a
+ * GAR_ERR_DATA naming the file and the field. A missing file is GAR_ERR_NOINPUT.
+ *
+ * Writing produces mode 2 with the MAP stamp, the machine stamp for
+ * little-endian, cella = n * pixel_size, mx/my/mz = nx/ny/nz, origin 0,
+ * min/max/mean/rms filled in; the file is written under a temporary name in
+ * the same folder and renamed only when complete. */
+#ifndef GARNER_MRC_H
+#define GARNER_MRC_H
+
+#include <stddef.h>
+#include <garner/map.h>
+#include <garner/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GAR_MRC_MAX_DIM 65536   /* nx, ny; larger is refused as corrupt */
+
+typedef struct gar_mrc gar_mrc;  /* an open MRC file, header validated */
+
+/* Open and validate; keeps the file open for section reads. The caller owns
+ * *out (gar_mrc_close). */
+gar_status gar_mrc_open(const char *path, gar_mrc **out);
+void gar_mrc_close(gar_mrc **mrc);  /* NULL-safe; sets *mrc to NULL */
+size_t gar_mrc_nx(const gar_mrc *mrc);
+size_t gar_mrc_ny(const gar_mrc *mrc);
+size_t gar_mrc_nz(const gar_mrc *mrc);      /* sections: images in a stack */
+int gar_mrc_mode(const gar_mrc *mrc);
+double gar_mrc_pixel_size(const gar_mrc *mrc); /* Å; 0 if the header gives none */
+const char *gar_mrc_path(const gar_mrc *mrc);
+/* Read sections [first, first+count) as float32 into out (count*nx*ny floats),
+ * converting from the file's mode and byte order. One read per call. */
+gar_status gar_mrc_read_sections(gar_mrc *mrc, size_t first, size_t count, float *out);
+
+/* Read a whole file into a new map (nz = sections); the caller owns *out
+ * (gar_map_destroy). */
+gar_status gar_mrc_read(const char *path, gar_map **out);
+/* Write a map (or stack: nz images) as mode 2, atomically. */
+gar_status gar_mrc_write(const char *path, const gar_map *map);
+/* Same from a raw buffer. */
+gar_status gar_mrc_write_data(const char *path, const float *data, size_t nx, size_t ny,
+                              size_t nz, double pixel_size);
+
+/* A stack written section by section (memory does not grow with it), mode 2,
+ * under a temporary name renamed by commit; abort removes it. */
+typedef struct gar_mrc_writer gar_mrc_writer;
+gar_status gar_mrc_writer_create(const char *path, size_t nx, size_t ny, size_t nz, double pixel_size,
+                                 gar_mrc_writer **out);
+gar_status gar_mrc_writer_append(gar_mrc_writer *w, const float *data, size_t sections);
+/* Fails (and removes the file) unless exactly nz sections were appended;
+ * frees the writer (sets *w NULL) on all paths. */
+gar_status gar_mrc_writer_commit(gar_mrc_writer **w);
+void gar_mrc_writer_abort(gar_mrc_writer **w);   /* NULL-safe */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
