@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <garner/params.h>
 #include "gar_settings.h"
 #include "gar_status.h"
 
@@ -53,22 +54,7 @@ typedef struct gar_param_spec {
 /* The schema, terminated by an entry with section == NULL. */
 const gar_param_spec *gar_params_schema(void);
 
-typedef struct gar_params gar_params;
-
-/* Parse and validate a file. A missing file is GAR_ERR_NOINPUT naming it. */
-gar_status gar_params_load(const char *path, gar_params **out);
-/* The same from text in memory: `len` bytes (a NUL byte is an error, as in a
- * file), `name` stands for the file in messages, and relative paths resolve
- * against `base_dir` (relative to the current folder; NULL: the current
- * folder). gar_params_load reads the file through the same parser. */
-gar_status gar_params_load_buffer(const char *text, size_t len, const char *name,
-                                  const char *base_dir, gar_params **out);
-/* An empty parameter set (all defaults); paths resolve against `base_dir`. */
-gar_status gar_params_create_empty(const char *base_dir, gar_params **out);
-/* Apply one "section.key=value" override (from --set), validated like a file line
- * (messages name "--set" instead of file:line). Relative paths resolve against cwd. */
-gar_status gar_params_set(gar_params *p, const char *assignment);
-void gar_params_destroy(gar_params **p);   /* NULL-safe */
+/* The handle, loading, --set and destroy: <garner/params.h>. */
 
 /* Whether the key was given (file or --set) rather than defaulted. */
 int gar_params_is_set(const gar_params *p, const char *section, const char *key);

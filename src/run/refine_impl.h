@@ -11,7 +11,7 @@
 #include "gar_partials.h"
 #include "gar_poses.h"
 #include "gar_recon.h"
-#include "gar_refine.h"
+#include <garner/refine.h>
 #include "gar_refproj.h"
 #include "gar_search.h"
 #include "gar_symmetry.h"

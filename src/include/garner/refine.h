@@ -1,4 +1,5 @@
-/* garner: gold-standard refinement by projection matching, as an object.
+/* garner public API: gold-standard refinement by projection matching, as an
+ * object.
  *
  * Each iteration searches every particle against its half set's reference
  * (gar_search), reconstructs both half maps from the new poses (gar_recon, in
@@ -16,13 +17,19 @@
  *   gar_refine_finish(r)      the final map, half maps, FSC, poses, summary
  *   gar_refine_destroy(&r)
  *
- * Every call is collective over the run's ranks (one process: size 1): rank
- * 0 hands out shards and writes the files, the others search and insert. */
-#ifndef GAR_REFINE_H
-#define GAR_REFINE_H
+ * Every call is collective over the run's ranks (one process: rank 0, size
+ * 1): rank 0 hands out shards and writes the files, the others search and
+ * insert. MPI must be initialised (MPI_Init) before gar_refine_create, also
+ * for one process; `garner refine` is this loop (src/run/refine.c). */
+#ifndef GARNER_REFINE_H
+#define GARNER_REFINE_H
 
-#include "gar_params.h"
-#include "gar_status.h"
+#include <garner/params.h>
+#include <garner/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct gar_refine gar_refine;
 
@@ -43,4 +50,7 @@ gar_status gar_refine_iterate(gar_refine *r);
 gar_status gar_refine_finish(gar_refine *r);
 void gar_refine_destroy(gar_refine **r);   /* NULL-safe */
 
+#ifdef __cplusplus
+}
+#endif
 #endif
