@@ -706,6 +706,15 @@ static size_t origin_grid(search_ws *w, size_t ns, double cx, double cy, double 
     return n;
 }
 
+/* The peak of the parabola through m, s0 and p at −step, 0 and +step, added
+ * to *x when the parabola has one (den < 0); else *x is left as it is. */
+static void parabola_peak(double m, double s0, double p, double step, double *x)
+{
+    const double den = m - 2 * s0 + p;
+    if (den < 0)
+        *x += 0.5 * step * (m - p) / den;
+}
+
 /* Sub-step origin: a parabola through the best grid point and its neighbours
  * along each axis (the best point itself where it lies on the grid's edge). */
 static void refine_origin(const search_ws *w, size_t ns, size_t n_pose, size_t pose, size_t best, double normX,
@@ -715,18 +724,10 @@ static void refine_origin(const search_ws *w, size_t ns, size_t n_pose, size_t p
     *ox = w->sx[best];
     *oy = w->sy[best];
     double s0 = ncc(w, n_pose, best, pose, normX);
-    if (i > 0 && i + 1 < ns) {
-        double a = ncc(w, n_pose, best - 1, pose, normX), b = ncc(w, n_pose, best + 1, pose, normX);
-        double den = a - 2 * s0 + b;
-        if (den < 0)
-            *ox += 0.5 * step * (a - b) / den;
-    }
-    if (j > 0 && j + 1 < ns) {
-        double a = ncc(w, n_pose, best - ns, pose, normX), b = ncc(w, n_pose, best + ns, pose, normX);
-        double den = a - 2 * s0 + b;
-        if (den < 0)
-            *oy += 0.5 * step * (a - b) / den;
-    }
+    if (i > 0 && i + 1 < ns)
+        parabola_peak(ncc(w, n_pose, best - 1, pose, normX), s0, ncc(w, n_pose, best + 1, pose, normX), step, ox);
+    if (j > 0 && j + 1 < ns)
+        parabola_peak(ncc(w, n_pose, best - ns, pose, normX), s0, ncc(w, n_pose, best + ns, pose, normX), step, oy);
 }
 
 /* Best pose index and origin index over the score matrix. */
@@ -800,12 +801,9 @@ static void refine_pose(const gar_search *s, const search_ws *w, size_t n_pose, 
     double r[3], R[9];
     for (int a = 0; a < 3; a++) {
         r[a] = (double)(at[a] - hw) * step;
-        if (at[a] > 0 && at[a] < side - 1) {
-            const double m = ncc(w, n_pose, bs, bp - stride[a], normX), p = ncc(w, n_pose, bs, bp + stride[a], normX);
-            const double den = m - 2 * s0 + p;
-            if (den < 0)
-                r[a] += 0.5 * step * (m - p) / den;
-        }
+        if (at[a] > 0 && at[a] < side - 1)
+            parabola_peak(ncc(w, n_pose, bs, bp - stride[a], normX), s0, ncc(w, n_pose, bs, bp + stride[a], normX),
+                          step, &r[a]);
     }
     gar_rotation_from_vector(r, R);
     gar_mat3_mul(R, A0, out);
