@@ -890,14 +890,25 @@ static particle_band staged_band(const gar_search *s, size_t slot)
     return b;
 }
 
-/* For the batch's particle in `slot`, on the calling thread: its scratch,
- * its staged band, and its origin grid (returns its size; *step in pixels). */
-static size_t staged_particle(gar_search *s, size_t slot, const gar_particle *meta, search_ws **w, particle_band *b,
-                              double *step)
+/* The batch's particle i as the calling thread sees it (staged_particle). */
+typedef struct staged_view {
+    search_ws *w;        /* the thread's scratch */
+    particle_band b;     /* the particle's staged band */
+    size_t slot;         /* its place in the staging */
+    size_t n_shift;      /* its origin grid, in w (particle_origins) */
+    double step;         /* the grid's step, pixels */
+} staged_view;
+
+/* For the batch's particle i (meta: its metadata), on the calling thread:
+ * its scratch, its staged band, and its origin grid. */
+static staged_view staged_particle(gar_search *s, size_t i, const gar_particle *meta)
 {
-    *w = &s->ws[thread_index()];
-    *b = staged_band(s, slot);
-    return particle_origins(s, *w, meta, step);
+    staged_view p;
+    p.slot = s->st_slot[i];
+    p.w = &s->ws[thread_index()];
+    p.b = staged_band(s, p.slot);
+    p.n_shift = particle_origins(s, p.w, meta, &p.step);
+    return p;
 }
 
 /* The coarse stage of the staged particles [first, first + n), all of half
@@ -967,16 +978,13 @@ static gar_status search_batch_global(gar_search *s, const float *images, gar_pa
         s->st_slot[i] = next[meta[i].half_set == 2]++;
 #pragma omp parallel for num_threads(s->threads) schedule(dynamic, 1)
     for (size_t i = 0; i < count; i++) {
-        search_ws *w;
-        particle_band b;
-        double step;
-        const size_t slot = s->st_slot[i], n_shift = staged_particle(s, slot, &meta[i], &w, &b, &step);
-        gar_status e = prepare_particle(s, w, images + i * npix, &meta[i], &b);
+        staged_view p = staged_particle(s, i, &meta[i]);
+        gar_status e = prepare_particle(s, p.w, images + i * npix, &meta[i], &p.b);
         if (e == GAR_OK) {
-            particle_rows(s, w, &b, n_shift, Bc, s->st_Y + slot * ns * 2 * Bc);
-            memcpy(s->st_W + slot * Bc, b.wc2, Bc * sizeof(float));
-            s->st_norm[2 * slot] = b.normX;
-            s->st_norm[2 * slot + 1] = s->st_normc[slot] = b.normXc;
+            particle_rows(s, p.w, &p.b, p.n_shift, Bc, s->st_Y + p.slot * ns * 2 * Bc);
+            memcpy(s->st_W + p.slot * Bc, p.b.wc2, Bc * sizeof(float));
+            s->st_norm[2 * p.slot] = p.b.normX;
+            s->st_norm[2 * p.slot + 1] = s->st_normc[p.slot] = p.b.normXc;
         }
         keep_error(e, &st, msg, sizeof msg);
     }
@@ -997,11 +1005,9 @@ static gar_status search_batch_global(gar_search *s, const float *images, gar_pa
     }
 #pragma omp parallel for num_threads(s->threads) schedule(dynamic, 1)
     for (size_t i = 0; i < count; i++) {
-        search_ws *w;
-        particle_band b;
-        double step;
-        const size_t slot = s->st_slot[i], n_shift = staged_particle(s, slot, &meta[i], &w, &b, &step);
-        fine_search(s, w, &b, meta[i].half_set == 2, n_shift, step, s->st_top + slot * K, nk, &meta[i], &score[i]);
+        staged_view p = staged_particle(s, i, &meta[i]);
+        fine_search(s, p.w, &p.b, meta[i].half_set == 2, p.n_shift, p.step, s->st_top + p.slot * K, nk, &meta[i],
+                    &score[i]);
     }
     return GAR_OK;
 }
