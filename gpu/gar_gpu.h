@@ -96,7 +96,7 @@ gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const G[2], floa
 const char *gar_gpu_inserter_variant(const gar_gpu_inserter *g);
 void gar_gpu_inserter_tuning_report(const gar_gpu_inserter *g, char *report, size_t len);
 
-/* The coarse stage of a global pose search (gar_search.c) on one device:
+/* The coarse stage of a global pose search (gar_search_score.c) on one device:
  * every particle's rows Y (one per trial origin: w C X_o over the coarse
  * band, re then im) against every coarse slice P, as one cuBLAS product per
  * half set and chunk of particles, S = Y Pᵀ; then per particle the best
