@@ -1,0 +1,393 @@
+/* Tests for the HDF5 particle stack (hdf5io/gar_stack_*.c, docs/FORMAT.md):
+ * bad files. They are made by writing a good stack and then changing it with
+ * the HDF5 API, so each test breaks exactly one rule; only the corrupt-chunk
+ * test touches bytes, at an address HDF5 itself reports. Round trips and the
+ * writer: tests/check_stack.c. */
+#include "stack_fixtures.h"
+
+#include <dirent.h>
+#include <limits.h>
+
+const char *const stack_tag = "stack-files";
+
+/* ---------------------------------------------------------------- bad files */
+
+START_TEST(test_missing_file)
+{
+    const char *path = test_tmpfile(TAG, "absent.h5");
+    expect_open_error(path, GAR_ERR_NOINPUT, "No such file");
+}
+END_TEST
+
+START_TEST(test_not_hdf5)
+{
+    const char *path = test_tmpfile(TAG, "text.h5");
+    FILE *f = fopen(path, "w");
+    ck_assert(f != NULL);
+    fputs("data_particles\nloop_\n_rlnImageName #1\n", f);
+    fclose(f);
+    expect_open_error(path, GAR_ERR_DATA, "not a readable HDF5 file");
+}
+END_TEST
+
+START_TEST(test_not_garner)
+{
+    const char *path = test_tmpfile(TAG, "other.h5");
+    hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dims[3] = {2, 4, 4};
+    hid_t sp = H5Screate_simple(3, dims, NULL);
+    hid_t d = H5Dcreate2(f, "images", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    ck_assert(d >= 0);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Fclose(f);
+    expect_open_error(path, GAR_ERR_DATA, "not a garner stack");
+
+    /* A format attribute naming something else. */
+    f = h5_open_rw(path);
+    h5_vlen_str_attr(f, "format", "some-other-stack");
+    H5Fclose(f);
+    expect_open_error(path, GAR_ERR_DATA, "\"some-other-stack\", expected \"garner-stack\"");
+}
+END_TEST
+
+START_TEST(test_truncated)
+{
+    const char *good = good_stack("whole.h5");
+    const char *path = test_tmpfile(TAG, "half.h5");
+    gar_stack *s = NULL;
+    gar_status st;
+    copy_file(good, path, 0.5);
+    st = gar_stack_open(path, &s);
+    if (st == GAR_OK) {
+        float img[12 * PIX];
+        gar_particle meta[12];
+        st = gar_stack_read_images(s, 0, 12, img);
+        if (st == GAR_OK)
+            st = gar_stack_read_meta(s, 0, 12, meta);
+        gar_stack_close(&s);
+    }
+    ck_assert_int_ne(st, GAR_OK);
+    ck_assert_msg_has(path);
+}
+END_TEST
+
+/* Flip one bit in the middle of the chunk holding element `index` of a
+ * dataset, at the address HDF5 reports for it. */
+static void flip_chunk_byte(const char *path, const char *dataset, hsize_t index,
+                            hsize_t expect_size)
+{
+    hid_t f, d;
+    hsize_t offset[3] = {index, 0, 0}, size = 0;
+    haddr_t addr = 0;
+    unsigned mask = 0;
+    FILE *fp;
+    int c;
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    d = H5Dopen2(f, dataset, H5P_DEFAULT);
+    ck_assert(d >= 0);
+    ck_assert(H5Dget_chunk_info_by_coord(d, offset, &mask, &addr, &size) >= 0);
+    ck_assert_uint_eq(size, expect_size);
+    H5Dclose(d);
+    H5Fclose(f);
+
+    fp = fopen(path, "r+b");
+    ck_assert(fp != NULL);
+    ck_assert(fseek(fp, (long)(addr + size / 2), SEEK_SET) == 0);
+    c = fgetc(fp);
+    ck_assert(c != EOF);
+    ck_assert(fseek(fp, (long)(addr + size / 2), SEEK_SET) == 0);
+    ck_assert(fputc(c ^ 0x10, fp) != EOF);
+    ck_assert(fclose(fp) == 0);
+}
+
+START_TEST(test_corrupt_chunk)
+{
+    const char *path = good_stack("flip.h5");
+    gar_stack *s = NULL;
+    float img[12 * PIX];
+    flip_chunk_byte(path, "/particles/images", 5, PIX * sizeof(float) + 4 /* Fletcher32 */);
+
+    ck_assert_msg(gar_stack_open(path, &s) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_int_eq(gar_stack_read_images(s, 0, 12, img), GAR_ERR_DATA);
+    ck_assert_msg_has("/particles/images: particle 5: checksum mismatch");
+    ck_assert_msg_has(path);
+    ck_assert_int_eq(gar_stack_read_images(s, 3, 4, img), GAR_ERR_DATA);
+    ck_assert_msg_has("particle 5");
+    /* The rest of the stack still reads. */
+    ck_assert(gar_stack_read_images(s, 0, 5, img) == GAR_OK);
+    check_images_equal(img, 0, 5);
+    ck_assert(gar_stack_read_images(s, 6, 6, img) == GAR_OK);
+    check_images_equal(img, 6, 6);
+    gar_stack_close(&s);
+}
+END_TEST
+
+START_TEST(test_corrupt_metadata)
+{
+    const char *path = good_stack("flipmeta.h5");
+    gar_stack *s = NULL;
+    gar_particle meta[12];
+    /* One 4096-entry chunk holds the whole column. */
+    flip_chunk_byte(path, "/particles/defocus_v_A", 0, 4096 * sizeof(double) + 4);
+    ck_assert_msg(gar_stack_open(path, &s) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_int_eq(gar_stack_read_meta(s, 0, 12, meta), GAR_ERR_DATA);
+    ck_assert_msg_has("/particles/defocus_v_A: particles [0, 12) unreadable");
+    ck_assert_msg_has("Fletcher32");
+    gar_stack_close(&s);
+
+    /* In a column read whole at open, the open fails. */
+    path = good_stack("flipint.h5");
+    flip_chunk_byte(path, "/particles/optics_group", 0, 4096 * sizeof(int32_t) + 4);
+    expect_open_error(path, GAR_ERR_DATA, "/particles/optics_group: unreadable");
+}
+END_TEST
+
+START_TEST(test_column_length_mismatch)
+{
+    const char *path = good_stack("short.h5");
+    h5_set_extent(path, "/particles/defocus_u_A", 11);
+    expect_open_error(path, GAR_ERR_DATA,
+                      "/particles/defocus_u_A: 11 entries, expected 12 (one per image)");
+}
+END_TEST
+
+START_TEST(test_optics_length_mismatch)
+{
+    const char *path = good_stack("optlen.h5");
+    hsize_t three = 3;
+    h5_replace(path, "/optics/cs_mm", H5T_IEEE_F64LE, 1, &three);
+    expect_open_error(path, GAR_ERR_DATA, "/optics/cs_mm: 3 entries, expected 2");
+}
+END_TEST
+
+START_TEST(test_string_column)
+{
+    const char *path = good_stack("strcol.h5");
+    hsize_t n = 12;
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, 8);
+    h5_replace(path, "/particles/rot_deg", t, 1, &n);
+    H5Tclose(t);
+    expect_open_error(path, GAR_ERR_DATA, "/particles/rot_deg: dtype string, expected a float");
+}
+END_TEST
+
+START_TEST(test_int_column_for_float)
+{
+    const char *path = good_stack("intcol.h5");
+    hsize_t n = 12;
+    h5_replace(path, "/particles/psi_deg", H5T_STD_I32LE, 1, &n);
+    expect_open_error(path, GAR_ERR_DATA, "/particles/psi_deg: dtype int32, expected a float");
+}
+END_TEST
+
+START_TEST(test_2d_column)
+{
+    const char *path = good_stack("twod.h5");
+    hsize_t dims[2] = {12, 3};
+    h5_replace(path, "/particles/rot_deg", H5T_IEEE_F64LE, 2, dims);
+    expect_open_error(path, GAR_ERR_DATA, "/particles/rot_deg: rank 2, expected 1-D");
+}
+END_TEST
+
+START_TEST(test_images_wrong_rank)
+{
+    const char *path = good_stack("rank.h5");
+    hsize_t dims[2] = {12, PIX};
+    h5_replace(path, "/particles/images", H5T_IEEE_F32LE, 2, dims);
+    expect_open_error(path, GAR_ERR_DATA, "/particles/images: rank 2, expected 3");
+}
+END_TEST
+
+START_TEST(test_images_wrong_type)
+{
+    const char *path = good_stack("f64.h5");
+    hsize_t dims[3] = {12, BOX, BOX};
+    h5_replace(path, "/particles/images", H5T_IEEE_F64LE, 3, dims);
+    expect_open_error(path, GAR_ERR_DATA, "/particles/images: dtype float64, expected float32");
+}
+END_TEST
+
+START_TEST(test_images_not_square)
+{
+    const char *path = good_stack("rect.h5");
+    hsize_t dims[3] = {12, BOX, BOX + 2};
+    h5_replace(path, "/particles/images", H5T_IEEE_F32LE, 3, dims);
+    expect_open_error(path, GAR_ERR_DATA, "images are 8 x 10, expected square");
+}
+END_TEST
+
+START_TEST(test_images_odd_box)
+{
+    const char *path = good_stack("odd.h5");
+    hsize_t dims[3] = {12, 7, 7};
+    h5_replace(path, "/particles/images", H5T_IEEE_F32LE, 3, dims);
+    expect_open_error(path, GAR_ERR_DATA, "box 7, expected an even size");
+}
+END_TEST
+
+START_TEST(test_half_set_three)
+{
+    const char *path = good_stack("half3.h5");
+    h5_write_int(path, "/particles/half_set", 4, 3);
+    expect_open_error(path, GAR_ERR_DATA, "/particles/half_set: particle 4 has 3, expected 1 or 2");
+}
+END_TEST
+
+START_TEST(test_unknown_optics_group)
+{
+    const char *path = good_stack("group9.h5");
+    h5_write_int(path, "/particles/optics_group", 10, 9);
+    expect_open_error(path, GAR_ERR_DATA, "/particles/optics_group: particle 10 has 9");
+}
+END_TEST
+
+START_TEST(test_bad_optics_values)
+{
+    const char *path = good_stack("optics0.h5");
+    h5_write_double(path, "/optics/pixel_size_A", 1, 0.0);
+    expect_open_error(path, GAR_ERR_DATA, "/optics/pixel_size_A: group 7 has 0");
+
+    path = good_stack("optics_size.h5");
+    h5_write_int(path, "/optics/image_size", 0, 64);
+    expect_open_error(path, GAR_ERR_DATA, "/optics/image_size: group 1 has 64, expected 8");
+
+    path = good_stack("optics_kv.h5");
+    h5_write_double(path, "/optics/voltage_kV", 0, -300);
+    expect_open_error(path, GAR_ERR_DATA, "/optics/voltage_kV");
+}
+END_TEST
+
+START_TEST(test_partial_column_group)
+{
+    const char *path = good_stack("partial.h5");
+    h5_delete(path, "/particles/tilt_deg");
+    expect_open_error(path, GAR_ERR_DATA, "/particles/tilt_deg: missing, but rot_deg is present");
+}
+END_TEST
+
+START_TEST(test_missing_mandatory)
+{
+    const char *path = good_stack("nohalf.h5");
+    h5_delete(path, "/particles/half_set");
+    expect_open_error(path, GAR_ERR_DATA, "/particles/half_set: missing");
+
+    path = good_stack("noimages.h5");
+    h5_delete(path, "/particles/images");
+    expect_open_error(path, GAR_ERR_DATA, "/particles/images: missing");
+
+    path = good_stack("nooptics.h5");
+    h5_delete(path, "/optics/voltage_kV");
+    expect_open_error(path, GAR_ERR_DATA, "/optics/voltage_kV: missing");
+}
+END_TEST
+
+START_TEST(test_missing_format_version)
+{
+    const char *path = good_stack("nover.h5");
+    hid_t f = h5_open_rw(path);
+    ck_assert(H5Adelete(f, "format_version") >= 0);
+    H5Fclose(f);
+    expect_open_error(path, GAR_ERR_DATA, "format_version is missing");
+}
+END_TEST
+
+START_TEST(test_newer_format_version)
+{
+    const char *path = good_stack("v2.h5");
+    hid_t f = h5_open_rw(path);
+    h5_root_int_attr(f, "format_version", H5T_STD_I32LE, 2);
+    H5Fclose(f);
+    expect_open_error(path, GAR_ERR_DATA,
+                      "format_version 2 is newer than this garner reads (1); upgrade garner");
+}
+END_TEST
+
+START_TEST(test_hdf5_never_prints)
+{
+    /* Turn HDF5's own printing back on, then fail in every way: nothing may
+     * reach stderr, because our one-line message is the whole report. */
+    const char *good = good_stack("quiet.h5");
+    const char *trunc = test_tmpfile(TAG, "quiet-half.h5");
+    const char *log = test_tmpfile(TAG, "stderr.txt");
+    gar_stack *s = NULL;
+    gar_stack_writer *w = NULL;
+    gar_optics o[2];
+    struct stat sb;
+    int saved, fd;
+    copy_file(good, trunc, 0.5);
+    h5_write_int(good, "/particles/half_set", 0, 5);
+    make_optics(o, BOX);
+
+    fflush(stderr);
+    saved = dup(2);
+    fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    H5Eset_auto2(H5E_DEFAULT, (H5E_auto2_t)H5Eprint2, stderr);
+    ck_assert(gar_stack_open(trunc, &s) != GAR_OK);
+    H5Eset_auto2(H5E_DEFAULT, (H5E_auto2_t)H5Eprint2, stderr);
+    ck_assert(gar_stack_open(good, &s) != GAR_OK);
+    H5Eset_auto2(H5E_DEFAULT, (H5E_auto2_t)H5Eprint2, stderr);
+    ck_assert(gar_stack_writer_create(test_tmpfile(TAG, "nope/x.h5"), BOX, o, 2, 0, "", &w) !=
+              GAR_OK);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    ck_assert(stat(log, &sb) == 0);
+    ck_assert_msg(sb.st_size == 0, "%lld bytes reached stderr", (long long)sb.st_size);
+}
+END_TEST
+
+/* -------------------------------------------------------------------- main */
+
+static Suite *stack_suite(void)
+{
+    Suite *s = suite_create("stack files");
+    TCase *tc;
+
+    tc = tcase_create("bad files");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_not_hdf5);
+    tcase_add_test(tc, test_not_garner);
+    tcase_add_test(tc, test_truncated);
+    tcase_add_test(tc, test_corrupt_chunk);
+    tcase_add_test(tc, test_corrupt_metadata);
+    tcase_add_test(tc, test_column_length_mismatch);
+    tcase_add_test(tc, test_optics_length_mismatch);
+    tcase_add_test(tc, test_string_column);
+    tcase_add_test(tc, test_int_column_for_float);
+    tcase_add_test(tc, test_2d_column);
+    tcase_add_test(tc, test_images_wrong_rank);
+    tcase_add_test(tc, test_images_wrong_type);
+    tcase_add_test(tc, test_images_not_square);
+    tcase_add_test(tc, test_images_odd_box);
+    tcase_add_test(tc, test_half_set_three);
+    tcase_add_test(tc, test_unknown_optics_group);
+    tcase_add_test(tc, test_bad_optics_values);
+    tcase_add_test(tc, test_partial_column_group);
+    tcase_add_test(tc, test_missing_mandatory);
+    tcase_add_test(tc, test_missing_format_version);
+    tcase_add_test(tc, test_newer_format_version);
+    tcase_add_test(tc, test_hdf5_never_prints);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(stack_suite());
+    int failed;
+    /* The tests' own HDF5 calls fail on purpose at times (deleting what is
+     * not there); keep those quiet too. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    H5close();
+    return failed == 0 ? 0 : 1;
+}
