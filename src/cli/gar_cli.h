@@ -31,8 +31,8 @@ gar_status gar_cli_size(const char *opt, const char *text, size_t *out);
 gar_status gar_cli_u64(const char *opt, const char *text, uint64_t *out);
 /* "MIN:MAX" with MIN <= MAX. */
 gar_status gar_cli_range(const char *opt, const char *text, double *lo, double *hi);
-/* An output file may be created at `path`: its folder exists and is writable,
- * it is not a directory, and it does not exist unless `overwrite`. */
+/* gar_run_check_output_file (gar_run.h), for the commands that check their
+ * outputs here still (garner export). */
 gar_status gar_cli_check_output_file(const char *opt, const char *path, int overwrite);
 /* The main of a command run as `[mpiexec -n P] garner NAME PARAMS [--set
  * section.key=value ...] [--RESUME_OPTION]` (resume_option NULL: none):

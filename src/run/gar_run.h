@@ -44,4 +44,10 @@ gar_status gar_run_reconstruct(gar_params *p, const char *params_path, int resum
 gar_status gar_run_refine(gar_params *p, const char *params_path, int resume, int rank, int size);
 gar_status gar_run_tune(gar_params *p, int rank, int size);
 
+/* An output file may be created at `path` (named by option `opt` in the
+ * messages): its folder exists and is writable, it is not a directory, and
+ * it does not exist unless `overwrite`. Usage errors (64) for the name,
+ * output errors (73) for the folder. */
+gar_status gar_run_check_output_file(const char *opt, const char *path, int overwrite);
+
 #endif
