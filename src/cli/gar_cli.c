@@ -92,23 +92,6 @@ gar_status gar_cli_check_output_file(const char *opt, const char *path, int over
     return gar_run_check_output_file(opt, path, overwrite);
 }
 
-char *gar_cli_provenance(int argc, char **argv)
-{
-    size_t len = 16;
-    char *s;
-    for (int i = 0; i < argc; i++)
-        len += strlen(argv[i]) + 1;
-    s = malloc(len);
-    if (s == NULL)
-        return NULL;
-    strcpy(s, "garner");
-    for (int i = 0; i < argc; i++) {
-        strcat(s, " ");
-        strcat(s, argv[i]);
-    }
-    return s;
-}
-
 int gar_cli_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
                           int command)
 {

@@ -1,5 +1,5 @@
 /* garner: helpers shared by the subcommands (option parsing with one-line
- * errors, output-path checks, the provenance string). */
+ * errors, the main of the commands that run under MPI). */
 #ifndef GAR_CLI_H
 #define GAR_CLI_H
 
@@ -40,7 +40,5 @@ gar_status gar_cli_check_output_file(const char *opt, const char *path, int over
  * and the exit code (75 for a checkpoint; an error said once, by rank 0). */
 int gar_cli_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
                           int command);
-/* The command line as one string (for provenance); caller frees. */
-char *gar_cli_provenance(int argc, char **argv);
 
 #endif
