@@ -1,15 +1,11 @@
 #include "gar_cli.h"
 
 #include <errno.h>
-#include <libgen.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <getopt.h>
 #include "gar_log.h"

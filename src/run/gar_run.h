@@ -34,8 +34,10 @@ typedef struct gar_run_request {
  * gar_errmsg() says how to go on. */
 gar_status gar_run_parallel(const gar_run_request *req, int *report);
 
-/* The MPI library's version line, for --version. */
-void gar_run_describe_mpi(char *buf, size_t len);
+/* The libraries this build uses, for --version: one line each, "  MPI:  ",
+ * "  CUDA: ", "  HDF5: ", "  FFTW: " and the library's own description,
+ * each ending in a newline (about 1 KiB at most; cut to fit `len`). */
+void gar_run_describe_libraries(char *buf, size_t len);
 
 /* The commands, once MPI is up and the parameters loaded (gar_run_parallel
  * calls them; tests and programs may too). params_path may be NULL (no copy
