@@ -1,12 +1,11 @@
-/* garner import: RELION 3.1 STAR + MRCS into a garner HDF5 stack. */
+/* garner import: RELION 3.1 STAR + MRCS into a garner HDF5 stack (the run:
+ * src/run/run_import.c). */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "gar_cli.h"
-#include "gar_import.h"
-#include "gar_log.h"
+#include "gar_run_import.h"
 
 static const char import_help[] =
     "usage: garner import --star PARTICLES.star --out STACK.h5 [options]\n"
@@ -34,25 +33,22 @@ int gar_cmd_import(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *star = NULL, *out = NULL;
-    int overwrite = 0, c, rc;
-    gar_import_options opt = {0, NULL, 1};
-    gar_import_report rep;
+    gar_import_request req = {NULL, NULL, 0, 0, argc, argv};
+    int c;
     gar_status st;
-    char *prov;
 
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 's': star = optarg; break;
-        case 'o': out = optarg; break;
-        case 'w': overwrite = 1; break;
+        case 's': req.star = optarg; break;
+        case 'o': req.out = optarg; break;
+        case 'w': req.overwrite = 1; break;
         case 'n':
             if (strcmp(optarg, "error") == 0)
-                opt.skip_nonfinite = 0;
+                req.skip_nonfinite = 0;
             else if (strcmp(optarg, "skip") == 0)
-                opt.skip_nonfinite = 1;
+                req.skip_nonfinite = 1;
             else
                 return gar_cli_usage_error("import", "--nonfinite: expected error or skip, got '%s'", optarg);
             break;
@@ -63,22 +59,8 @@ int gar_cmd_import(int argc, char **argv)
     }
     if (optind < argc)
         return gar_cli_usage_error("import", "unexpected argument '%s'", argv[optind]);
-    if (star == NULL || out == NULL)
+    if (req.star == NULL || req.out == NULL)
         return gar_cli_usage_error("import", "--star and --out are required");
-    if ((st = gar_cli_check_output_file("--out", out, overwrite)) != GAR_OK)
-        return gar_cli_fail(st);
-    prov = gar_cli_provenance(argc, argv);
-    opt.provenance = prov;
-    st = gar_import_star(star, out, &opt, &rep);
-    free(prov);
-    if (st != GAR_OK)
-        return gar_cli_fail(st);
-    if (rep.half_sets_assigned)
-        gar_log_info("no rlnRandomSubset column: half sets assigned alternately");
-    if (rep.skipped_nonfinite > 0)
-        gar_log_warn("skipped %zu particles with NaN/Inf pixels", rep.skipped_nonfinite);
-    gar_log_info("wrote %zu particles (%zu x %zu, %.4g Å/px) to %s", rep.written, rep.box, rep.box,
-                 rep.pixel_size_A, out);
-    rc = 0;
-    return rc;
+    st = gar_run_import(&req);
+    return st == GAR_OK ? 0 : gar_cli_fail(st);
 }

@@ -1,19 +1,9 @@
-/* garner info: what a stack or a map holds. */
-#include <fcntl.h>
-#include <getopt.h>
-#include <math.h>
+/* garner info: what a stack or a map holds (the run: src/run/run_info.c). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "gar_cli.h"
-#include "gar_log.h"
-#include "gar_mrc.h"
-#include "gar_stack.h"
-
-#define INFO_BATCH 256
+#include "gar_run_info.h"
 
 static const char info_help[] =
     "usage: garner info FILE...\n"
@@ -22,181 +12,6 @@ static const char info_help[] =
     "pixel size, optics groups, the range and mean of each metadata column,\n"
     "half-set sizes, pixel statistics and the number of non-finite (NaN/Inf)\n"
     "pixels. The whole file is read, in batches.\n";
-
-typedef struct running {
-    double min, max, sum, sumsq;
-    size_t n, nonfinite;
-} running;
-
-static void running_init(running *r)
-{
-    r->min = INFINITY;
-    r->max = -INFINITY;
-    r->sum = r->sumsq = 0.0;
-    r->n = r->nonfinite = 0;
-}
-
-static void running_add(running *r, double v)
-{
-    if (!isfinite(v)) {
-        r->nonfinite++;
-        return;
-    }
-    if (v < r->min)
-        r->min = v;
-    if (v > r->max)
-        r->max = v;
-    r->sum += v;
-    r->sumsq += v * v;
-    r->n++;
-}
-
-static void running_print(const char *name, const running *r)
-{
-    double mean = r->n ? r->sum / r->n : 0.0;
-    double var = r->n ? r->sumsq / r->n - mean * mean : 0.0;
-    printf("  %-20s min %-12.6g max %-12.6g mean %-12.6g sd %-12.6g", name, r->n ? r->min : 0.0,
-           r->n ? r->max : 0.0, mean, sqrt(var > 0 ? var : 0));
-    if (r->nonfinite)
-        printf(" non-finite %zu", r->nonfinite);
-    printf("\n");
-}
-
-/* Only a regular file can be a stack; the open does not wait for a writer
- * when the path is a FIFO (the MRC reader then refuses it). */
-static int is_hdf5(const char *path)
-{
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    unsigned char buf[8];
-    struct stat sb;
-    int yes = 0, fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
-        yes = pread(fd, buf, 8, 0) == 8 && memcmp(buf, sig, 8) == 0;
-    close(fd);
-    return yes;
-}
-
-static gar_status info_stack(const char *path)
-{
-    gar_status st;
-    gar_stack *s = NULL;
-    float *img = NULL;
-    gar_particle *meta = NULL;
-    size_t n, box, n_optics, half[3] = {0, 0, 0}, bad_images = 0, batch;
-    const gar_optics *optics;
-    unsigned cols;
-    running pix, rot, tilt, psi, ox, oy, dfu, dfv, dfa, ph;
-
-    if ((st = gar_stack_open(path, &s)) != GAR_OK)
-        return st;
-    n = gar_stack_count(s);
-    box = gar_stack_box(s);
-    cols = gar_stack_columns(s);
-    optics = gar_stack_optics(s, &n_optics);
-    printf("%s: garner particle stack, format version %d\n", path, GAR_STACK_FORMAT_VERSION);
-    printf("  particles            %zu\n  box                  %zu x %zu\n  pixel size           %.6g Å\n",
-           n, box, box, gar_stack_pixel_size(s));
-    for (size_t i = 0; i < n_optics; i++)
-        printf("  optics group %-7d %s: %.6g Å/px, %.6g kV, Cs %.6g mm, Q %.4g\n", optics[i].group,
-               optics[i].name, optics[i].pixel_size_A, optics[i].voltage_kV, optics[i].cs_mm,
-               optics[i].amplitude_contrast);
-    printf("  columns              half_set optics_group%s%s%s%s\n",
-           cols & GAR_COL_POSE ? " rot_deg tilt_deg psi_deg" : "",
-           cols & GAR_COL_ORIGIN ? " origin_x_A origin_y_A" : "",
-           cols & GAR_COL_CTF ? " defocus_u_A defocus_v_A defocus_angle_deg" : "",
-           cols & GAR_COL_PHASE_SHIFT ? " phase_shift_deg" : "");
-    running_init(&pix);
-    running *all[] = {&rot, &tilt, &psi, &ox, &oy, &dfu, &dfv, &dfa, &ph};
-    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
-        running_init(all[k]);
-    /* No larger than the stack: a stack of a few large images needs no room
-     * for INFO_BATCH of them. */
-    batch = n < INFO_BATCH ? (n > 0 ? n : 1) : INFO_BATCH;
-    if ((st = gar_alloc((void **)&img, batch, box * box * sizeof(float), "image batch")) != GAR_OK ||
-        (st = gar_alloc((void **)&meta, batch, sizeof *meta, "metadata batch")) != GAR_OK)
-        goto done;
-    for (size_t first = 0; first < n; first += batch) {
-        size_t cnt = n - first < batch ? n - first : batch;
-        if ((st = gar_stack_read_images(s, first, cnt, img)) != GAR_OK ||
-            (st = gar_stack_read_meta(s, first, cnt, meta)) != GAR_OK)
-            goto done;
-        for (size_t k = 0; k < cnt; k++) {
-            const gar_particle *p = &meta[k];
-            size_t before = pix.nonfinite;
-            for (size_t q = 0; q < box * box; q++)
-                running_add(&pix, img[k * box * box + q]);
-            if (pix.nonfinite != before)
-                bad_images++;
-            half[p->half_set == 1 ? 1 : 2]++;
-            running_add(&rot, p->rot_deg);
-            running_add(&tilt, p->tilt_deg);
-            running_add(&psi, p->psi_deg);
-            running_add(&ox, p->origin_x_A);
-            running_add(&oy, p->origin_y_A);
-            running_add(&dfu, p->defocus_u_A);
-            running_add(&dfv, p->defocus_v_A);
-            running_add(&dfa, p->defocus_angle_deg);
-            running_add(&ph, p->phase_shift_deg);
-        }
-    }
-    printf("  half sets            1: %zu, 2: %zu\n", half[1], half[2]);
-    if (cols & GAR_COL_POSE) {
-        running_print("rot_deg", &rot);
-        running_print("tilt_deg", &tilt);
-        running_print("psi_deg", &psi);
-    }
-    if (cols & GAR_COL_ORIGIN) {
-        running_print("origin_x_A", &ox);
-        running_print("origin_y_A", &oy);
-    }
-    if (cols & GAR_COL_CTF) {
-        running_print("defocus_u_A", &dfu);
-        running_print("defocus_v_A", &dfv);
-        running_print("defocus_angle_deg", &dfa);
-    }
-    if (cols & GAR_COL_PHASE_SHIFT)
-        running_print("phase_shift_deg", &ph);
-    running_print("pixels", &pix);
-    printf("  non-finite pixels    %zu (in %zu images)\n", pix.nonfinite, bad_images);
-done:
-    free(img);
-    free(meta);
-    gar_stack_close(&s);
-    return st;
-}
-
-static gar_status info_mrc(const char *path)
-{
-    gar_status st;
-    gar_mrc *m = NULL;
-    float *sec = NULL;
-    running pix;
-    size_t nx, ny, nz;
-    if ((st = gar_mrc_open(path, &m)) != GAR_OK)
-        return st;
-    nx = gar_mrc_nx(m);
-    ny = gar_mrc_ny(m);
-    nz = gar_mrc_nz(m);
-    printf("%s: MRC, mode %d\n  size                 %zu x %zu x %zu\n  pixel size           %.6g Å\n",
-           path, gar_mrc_mode(m), nx, ny, nz, gar_mrc_pixel_size(m));
-    running_init(&pix);
-    if ((st = gar_alloc((void **)&sec, nx * ny, sizeof(float), "MRC section")) != GAR_OK)
-        goto done;
-    for (size_t z = 0; z < nz; z++) {
-        if ((st = gar_mrc_read_sections(m, z, 1, sec)) != GAR_OK)
-            goto done;
-        for (size_t q = 0; q < nx * ny; q++)
-            running_add(&pix, sec[q]);
-    }
-    running_print("voxels", &pix);
-    printf("  non-finite voxels    %zu\n", pix.nonfinite);
-done:
-    free(sec);
-    gar_mrc_close(&m);
-    return st;
-}
 
 int gar_cmd_info(int argc, char **argv)
 {
@@ -209,8 +24,11 @@ int gar_cmd_info(int argc, char **argv)
             return 0;
         }
     }
+    /* Each file in turn: a failure is said and the next file described; the
+     * exit code is the first failure's. */
     for (int i = 1; i < argc; i++) {
-        gar_status st = is_hdf5(argv[i]) ? info_stack(argv[i]) : info_mrc(argv[i]);
+        gar_info_request req = {argv[i]};
+        gar_status st = gar_run_info(&req);
         if (st != GAR_OK && rc == 0)
             rc = gar_cli_fail(st);
         else if (st != GAR_OK)

@@ -1,14 +1,10 @@
-/* garner phantom: a pseudo-atomic test map with exact point-group symmetry. */
+/* garner phantom: a pseudo-atomic test map with exact point-group symmetry
+ * (the run: src/run/run_phantom.c). */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "gar_cli.h"
-#include "gar_log.h"
-#include "gar_mrc.h"
-#include "gar_phantom.h"
-#include "gar_symmetry.h"
+#include "gar_run_phantom.h"
 
 static const char phantom_help[] =
     "usage: garner phantom --symmetry G --box N --pixel-size P --out MAP.mrc [options]\n"
@@ -40,46 +36,41 @@ int gar_cmd_phantom(int argc, char **argv)
         {"overwrite", no_argument, NULL, 'w'},      {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *symname = NULL, *out = NULL;
-    int overwrite = 0, c;
-    gar_phantom_config cfg;
-    gar_symmetry *sym = NULL;
-    gar_map *map = NULL;
-    gar_status st = GAR_OK;
+    gar_phantom_request req = {NULL, 0, 0.0, 1, 0, NULL, 0};
+    gar_status st;
+    int c;
 
-    memset(&cfg, 0, sizeof cfg);
-    cfg.seed = 1;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'g': symname = optarg; break;
-        case 'o': out = optarg; break;
+        case 'g': req.symmetry = optarg; break;
+        case 'o': req.out = optarg; break;
         case 'b':
-            if ((st = gar_cli_size("--box", optarg, &cfg.box)) != GAR_OK)
+            if ((st = gar_cli_size("--box", optarg, &req.box)) != GAR_OK)
                 return gar_cli_fail(st);
-            if (cfg.box < 16 || cfg.box % 2 != 0)
+            if (req.box < 16 || req.box % 2 != 0)
                 return gar_cli_usage_error("phantom", "--box: expected an even size of at least 16, got '%s'",
                                            optarg);
             break;
         case 'p':
-            if ((st = gar_cli_double("--pixel-size", optarg, &cfg.pixel_size_A)) != GAR_OK)
+            if ((st = gar_cli_double("--pixel-size", optarg, &req.pixel_size_A)) != GAR_OK)
                 return gar_cli_fail(st);
-            if (!(cfg.pixel_size_A > 0))
+            if (!(req.pixel_size_A > 0))
                 return gar_cli_usage_error("phantom", "--pixel-size: expected a positive size in Å, got '%s'",
                                            optarg);
             break;
         case 'r':
-            if ((st = gar_cli_u64("--seed", optarg, &cfg.seed)) != GAR_OK)
+            if ((st = gar_cli_u64("--seed", optarg, &req.seed)) != GAR_OK)
                 return gar_cli_fail(st);
             break;
         case 'k':
-            if ((st = gar_cli_size("--atoms", optarg, &cfg.atoms)) != GAR_OK)
+            if ((st = gar_cli_size("--atoms", optarg, &req.atoms)) != GAR_OK)
                 return gar_cli_fail(st);
-            if (cfg.atoms == 0)
+            if (req.atoms == 0)
                 return gar_cli_usage_error("phantom", "--atoms: expected a positive count, got '%s'", optarg);
             break;
-        case 'w': overwrite = 1; break;
+        case 'w': req.overwrite = 1; break;
         case 'h': fputs(phantom_help, stdout); return 0;
         default:
             return gar_cli_usage_error("phantom", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -87,21 +78,8 @@ int gar_cmd_phantom(int argc, char **argv)
     }
     if (optind < argc)
         return gar_cli_usage_error("phantom", "unexpected argument '%s'", argv[optind]);
-    if (symname == NULL || out == NULL || cfg.box == 0 || cfg.pixel_size_A == 0)
+    if (req.symmetry == NULL || req.out == NULL || req.box == 0 || req.pixel_size_A == 0)
         return gar_cli_usage_error("phantom", "--symmetry, --box, --pixel-size and --out are required");
-    if ((st = gar_symmetry_create(symname, &sym)) != GAR_OK)
-        return gar_cli_fail(st);
-    if ((st = gar_cli_check_output_file("--out", out, overwrite)) != GAR_OK)
-        goto done;
-    gar_log_info("phantom with %s symmetry (%zu operator%s), %zu px, %.4g Å/px, seed %llu",
-                 gar_symmetry_name(sym), gar_symmetry_order(sym), gar_symmetry_order(sym) > 1 ? "s" : "",
-                 cfg.box, cfg.pixel_size_A, (unsigned long long)cfg.seed);
-    if ((st = gar_phantom_create(&cfg, sym, &map)) != GAR_OK ||
-        (st = gar_mrc_write(out, map)) != GAR_OK)
-        goto done;
-    gar_log_info("wrote %s", out);
-done:
-    gar_map_destroy(&map);
-    gar_symmetry_destroy(&sym);
+    st = gar_run_phantom(&req);
     return st == GAR_OK ? 0 : gar_cli_fail(st);
 }

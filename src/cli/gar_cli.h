@@ -1,5 +1,5 @@
 /* garner: helpers shared by the subcommands (option parsing with one-line
- * errors, output-path checks, the provenance string). */
+ * errors, the main of the commands that run under MPI). */
 #ifndef GAR_CLI_H
 #define GAR_CLI_H
 
@@ -31,8 +31,8 @@ gar_status gar_cli_size(const char *opt, const char *text, size_t *out);
 gar_status gar_cli_u64(const char *opt, const char *text, uint64_t *out);
 /* "MIN:MAX" with MIN <= MAX. */
 gar_status gar_cli_range(const char *opt, const char *text, double *lo, double *hi);
-/* An output file may be created at `path`: its folder exists and is writable,
- * it is not a directory, and it does not exist unless `overwrite`. */
+/* gar_run_check_output_file (gar_run.h), for the commands that check their
+ * outputs here still (garner export). */
 gar_status gar_cli_check_output_file(const char *opt, const char *path, int overwrite);
 /* The main of a command run as `[mpiexec -n P] garner NAME PARAMS [--set
  * section.key=value ...] [--RESUME_OPTION]` (resume_option NULL: none):
@@ -40,7 +40,5 @@ gar_status gar_cli_check_output_file(const char *opt, const char *path, int over
  * and the exit code (75 for a checkpoint; an error said once, by rank 0). */
 int gar_cli_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
                           int command);
-/* The command line as one string (for provenance); caller frees. */
-char *gar_cli_provenance(int argc, char **argv);
 
 #endif

@@ -2,12 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <H5public.h>
-
 #include "config.h"
 #include "gar_cli.h"
-#include "gar_fft.h"
-#include "gar_gpu.h"
 #include "gar_log.h"
 #include "gar_run.h"
 
@@ -44,16 +40,9 @@ static void print_usage(FILE *f)
 
 static void print_version(void)
 {
-    char mpi[512], gpu[256];
-    unsigned maj, min, rel;
-    H5get_libversion(&maj, &min, &rel);
-    gar_run_describe_mpi(mpi, sizeof mpi);
-    gar_gpu_describe(gpu, sizeof gpu);
-    printf("garner %s\n", PACKAGE_VERSION);
-    printf("  MPI:  %s\n", mpi);
-    printf("  CUDA: %s\n", gpu);
-    printf("  HDF5: %u.%u.%u\n", maj, min, rel);
-    printf("  FFTW: %s\n", gar_fft_version());
+    char libraries[2048];
+    gar_run_describe_libraries(libraries, sizeof libraries);
+    printf("garner %s\n%s", PACKAGE_VERSION, libraries);
 }
 
 int main(int argc, char **argv)

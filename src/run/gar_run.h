@@ -34,8 +34,10 @@ typedef struct gar_run_request {
  * gar_errmsg() says how to go on. */
 gar_status gar_run_parallel(const gar_run_request *req, int *report);
 
-/* The MPI library's version line, for --version. */
-void gar_run_describe_mpi(char *buf, size_t len);
+/* The libraries this build uses, for --version: one line each, "  MPI:  ",
+ * "  CUDA: ", "  HDF5: ", "  FFTW: " and the library's own description,
+ * each ending in a newline (about 1 KiB at most; cut to fit `len`). */
+void gar_run_describe_libraries(char *buf, size_t len);
 
 /* The commands, once MPI is up and the parameters loaded (gar_run_parallel
  * calls them; tests and programs may too). params_path may be NULL (no copy
@@ -43,5 +45,11 @@ void gar_run_describe_mpi(char *buf, size_t len);
 gar_status gar_run_reconstruct(gar_params *p, const char *params_path, int resume, int rank, int size);
 gar_status gar_run_refine(gar_params *p, const char *params_path, int resume, int rank, int size);
 gar_status gar_run_tune(gar_params *p, int rank, int size);
+
+/* An output file may be created at `path` (named by option `opt` in the
+ * messages): its folder exists and is writable, it is not a directory, and
+ * it does not exist unless `overwrite`. Usage errors (64) for the name,
+ * output errors (73) for the folder. */
+gar_status gar_run_check_output_file(const char *opt, const char *path, int overwrite);
 
 #endif

@@ -1,9 +1,16 @@
 /* garner: the files every run writes beside its maps (see run_files.h). */
 #include "run_files.h"
 
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gar_run.h"
 
 /* Copy a file byte for byte (the parameter file into the output). */
 gar_status run_copy_file(const char *from, const char *to)
@@ -144,3 +151,41 @@ void run_where(const gar_params *p, const char *section, const char *key, char *
     snprintf(buf, len, "%s: [%s] %s", gar_params_origin(p, section, key), section, key);
 }
 
+
+gar_status gar_run_check_output_file(const char *opt, const char *path, int overwrite)
+{
+    struct stat sb;
+    char dir[PATH_MAX];
+    if (path == NULL || path[0] == '\0')
+        return gar_error(GAR_ERR_USAGE, "%s: an output file name is required", opt);
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return gar_error(GAR_ERR_USAGE, "%s %s: is a directory, expected a file name", opt, path);
+        if (!overwrite)
+            return gar_error(GAR_ERR_USAGE, "%s %s: file exists (add --overwrite to replace it)", opt, path);
+    }
+    snprintf(dir, sizeof dir, "%s", path);
+    char *d = dirname(dir);
+    if (stat(d, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return gar_error(GAR_ERR_OUTPUT, "%s %s: folder %s does not exist", opt, path, d);
+    if (access(d, W_OK) != 0)
+        return gar_error(GAR_ERR_OUTPUT, "%s %s: folder %s is not writable", opt, path, d);
+    return GAR_OK;
+}
+
+char *run_provenance(int argc, char *const *argv)
+{
+    size_t len = 16;
+    char *s;
+    for (int i = 0; i < argc; i++)
+        len += strlen(argv[i]) + 1;
+    s = malloc(len);
+    if (s == NULL)
+        return NULL;
+    strcpy(s, "garner");
+    for (int i = 0; i < argc; i++) {
+        strcat(s, " ");
+        strcat(s, argv[i]);
+    }
+    return s;
+}

@@ -1,6 +1,7 @@
 /* garner: the files every run writes beside its maps: the parameter file's
- * copy, fsc.csv, the parts of summary.json that all commands share; and
- * where a setting came from, for messages. */
+ * copy, fsc.csv, the parts of summary.json that all commands share; where a
+ * setting came from, for messages; the command line a file records. (The
+ * check of an output file's path is public: gar_run.h.) */
 #ifndef GAR_RUN_FILES_H
 #define GAR_RUN_FILES_H
 
@@ -19,5 +20,9 @@ void run_json_string(FILE *f, const char *s);
 void run_json_parameters(FILE *f, const gar_params *p);
 /* A value's origin for messages: "run.ini:7: [reconstruct] symmetry". */
 void run_where(const gar_params *p, const char *section, const char *key, char *buf, size_t len);
+/* The command line as one string, "garner ARGV[0] ARGV[1] ...", which an
+ * output file records as its provenance. NULL when out of memory; caller
+ * frees. */
+char *run_provenance(int argc, char *const *argv);
 
 #endif

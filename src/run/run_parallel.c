@@ -9,8 +9,6 @@
 #include "run_settings.h"
 #include "run_shards.h"
 
-void gar_run_describe_mpi(char *buf, size_t len) { gar_mpi_describe(buf, len); }
-
 /* Collective: for every rank, rank 0 logs where it runs and what a GPU
  * binding goes by: its node-local rank, and the GPUs a launcher (Slurm's
  * --gres, for one) made visible to it. Information only: a failure here

@@ -1,0 +1,22 @@
+/* garner import, the run: RELION 3.1 STAR + MRCS into a garner HDF5 stack
+ * (the command line: src/cli/cmd_import.c). */
+#ifndef GAR_RUN_IMPORT_H
+#define GAR_RUN_IMPORT_H
+
+#include "gar_status.h"
+
+typedef struct gar_import_request {
+    const char *star;          /* the RELION 3.1 STAR file */
+    const char *out;           /* the stack to write (atomically) */
+    int skip_nonfinite;        /* 0: an image with NaN/Inf is an error; 1: it is left out */
+    int overwrite;             /* replace an existing `out` */
+    int argc;                  /* the command line (argv[0] the command's name), */
+    char *const *argv;         /* stored in the stack as its provenance */
+} gar_import_request;
+
+/* Check `out`, import the particles with progress on stderr, and log what
+ * was written (half sets assigned, images skipped). On any error no output
+ * file is left. The caller owns the request. */
+gar_status gar_run_import(const gar_import_request *req);
+
+#endif

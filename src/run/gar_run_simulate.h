@@ -1,0 +1,38 @@
+/* garner simulate, the run: particles with known poses from a map (the
+ * command line: src/cli/cmd_simulate.c). */
+#ifndef GAR_RUN_SIMULATE_H
+#define GAR_RUN_SIMULATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "gar_status.h"
+
+typedef struct gar_simulate_request {
+    const char *map;              /* the input map (MRC): a cube with an even edge */
+    const char *out;              /* the stack to write (atomically) */
+    size_t count;                 /* particles, > 0 */
+    double snr;                   /* INFINITY: no noise */
+    double defocus_min_A, defocus_max_A;   /* uniform in [min, max] */
+    double astigmatism_A;         /* |dU - dV| / 2 uniform in [0, this] */
+    double shift_sigma_A;         /* per axis */
+    int apply_ctf;                /* 0: no CTF, and no CTF columns stored */
+    double pixel_size_A;          /* 0: the map header's */
+    double voltage_kV, cs_mm, amplitude_contrast;
+    uint64_t seed;                /* the stack depends only on it */
+    int threads;                  /* 0: OpenMP's default (all cores) */
+    int overwrite;                /* replace an existing `out` */
+    int argc;                     /* the command line (argv[0] the command's name), */
+    char *const *argv;            /* stored in the stack as its provenance */
+} gar_simulate_request;
+
+/* The defaults (the simulator's, gar_sim_config_default: 300 kV, Cs 2.7 mm,
+ * Q 0.1, defocus 1.0-2.5 µm, astigmatism up to 200 Å, no shifts, SNR 1,
+ * seed 1, CTF applied); no map, output or count. */
+void gar_simulate_request_default(gar_simulate_request *req);
+
+/* Check `out`, read and prepare the map, render the particles in batches on
+ * `threads` threads with progress on stderr, and write the stack. On any
+ * error no output file is left. The caller owns the request. */
+gar_status gar_run_simulate(const gar_simulate_request *req);
+
+#endif

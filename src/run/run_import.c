@@ -1,0 +1,32 @@
+/* garner import, the run (see gar_run_import.h). */
+#include <stdlib.h>
+
+#include "gar_import.h"
+#include "gar_log.h"
+#include "gar_run.h"
+#include "gar_run_import.h"
+#include "run_files.h"
+
+gar_status gar_run_import(const gar_import_request *req)
+{
+    gar_import_options opt = {req->skip_nonfinite, NULL, 1};
+    gar_import_report rep;
+    gar_status st;
+    char *prov;
+
+    if ((st = gar_run_check_output_file("--out", req->out, req->overwrite)) != GAR_OK)
+        return st;
+    prov = run_provenance(req->argc, req->argv);
+    opt.provenance = prov;
+    st = gar_import_star(req->star, req->out, &opt, &rep);
+    free(prov);
+    if (st != GAR_OK)
+        return st;
+    if (rep.half_sets_assigned)
+        gar_log_info("no rlnRandomSubset column: half sets assigned alternately");
+    if (rep.skipped_nonfinite > 0)
+        gar_log_warn("skipped %zu particles with NaN/Inf pixels", rep.skipped_nonfinite);
+    gar_log_info("wrote %zu particles (%zu x %zu, %.4g Å/px) to %s", rep.written, rep.box, rep.box,
+                 rep.pixel_size_A, req->out);
+    return GAR_OK;
+}
