@@ -1,18 +1,10 @@
 /* garner export: refined poses with their particles as a RELION 3.1 STAR
- * file and an MRC stack beside it, so the result can go on in RELION. */
-#include <errno.h>
+ * file and an MRC stack beside it, so the result can go on in RELION (the
+ * run: src/run/run_export.c). */
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include "gar_atomic.h"
 #include "gar_cli.h"
-#include "gar_inputs.h"
-#include "gar_log.h"
-#include "gar_mrc.h"
-#include "gar_poses.h"
-#include "gar_stack.h"
+#include "gar_run_export.h"
 
 static const char export_help[] =
     "usage: garner export --stack S.h5 [--stack S2.h5 ...] --poses P.h5 --star OUT.star [--overwrite]\n"
@@ -32,122 +24,6 @@ static const char export_help[] =
     "  --overwrite      replace existing output files\n"
     "  -h, --help       this help\n";
 
-static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, const char *mrcs_name, int ctf)
-{
-    gar_status st = GAR_OK;
-    size_t n_optics, base = 0;
-    const gar_optics *optics = gar_stack_optics(gar_inputs_stack(in, 0), &n_optics);
-    gar_particle m;
-    fprintf(f, "\n# version 30001\n\ndata_optics\n\nloop_\n_rlnOpticsGroup #1\n_rlnOpticsGroupName #2\n"
-               "_rlnImagePixelSize #3\n_rlnImageSize #4\n_rlnImageDimensionality #5\n_rlnVoltage #6\n"
-               "_rlnSphericalAberration #7\n_rlnAmplitudeContrast #8\n");
-    for (size_t i = 0; i < n_optics; i++)
-        fprintf(f, "%d %s %.6f %zu 2 %.6f %.6f %.6f\n", optics[i].group,
-                optics[i].name[0] ? optics[i].name : "opticsGroup", optics[i].pixel_size_A, gar_inputs_box(in),
-                optics[i].voltage_kV, optics[i].cs_mm, optics[i].amplitude_contrast);
-    fprintf(f, "\n\n# version 30001\n\ndata_particles\n\nloop_\n_rlnImageName #1\n_rlnAngleRot #2\n"
-               "_rlnAngleTilt #3\n_rlnAnglePsi #4\n_rlnOriginXAngst #5\n_rlnOriginYAngst #6\n"
-               "_rlnOpticsGroup #7\n_rlnRandomSubset #8\n");
-    if (ctf)
-        fprintf(f, "_rlnDefocusU #9\n_rlnDefocusV #10\n_rlnDefocusAngle #11\n_rlnPhaseShift #12\n");
-    for (size_t k = 0; k < gar_inputs_n_stacks(in); k++) {
-        gar_stack *stack = gar_inputs_stack(in, k);
-        for (size_t i = 0; i < gar_stack_count(stack); i++) {
-            const gar_pose *q = &poses[base + i];
-            if ((st = gar_stack_read_meta(stack, i, 1, &m)) != GAR_OK)
-                return st;
-            if (gar_stack_optics_group(gar_inputs_stack(in, 0), m.optics_group) == NULL)
-                return gar_error(GAR_ERR_DATA, "%s: particle %zu: optics group %d is not in %s's optics table",
-                                 gar_stack_path(stack), i, m.optics_group, gar_stack_path(gar_inputs_stack(in, 0)));
-            fprintf(f, "%06zu@%s %.6f %.6f %.6f %.6f %.6f %d %d", base + i + 1, mrcs_name, q->rot_deg, q->tilt_deg,
-                    q->psi_deg, q->origin_x_A, q->origin_y_A, m.optics_group, q->half_set);
-            if (ctf)
-                fprintf(f, " %.6f %.6f %.6f %.6f", m.defocus_u_A, m.defocus_v_A, m.defocus_angle_deg,
-                        m.phase_shift_deg);
-            fputc('\n', f);
-        }
-        base += gar_stack_count(stack);
-    }
-    return st;
-}
-
-static gar_status run(const char *const *stacks, size_t n_stacks, const char *poses_path, const char *star_path,
-                      int overwrite)
-{
-    gar_status st;
-    gar_inputs *in = NULL;
-    gar_pose *poses = NULL;
-    gar_refine_state state;
-    gar_mrc_writer *w = NULL;
-    float *images = NULL;
-    FILE *f = NULL;
-    gar_atomic star = {0};
-    char mrcs[4096];
-    const char *base;
-    size_t len = strlen(star_path), n, box, batch = 256;
-    if (len < 6 || strcmp(star_path + len - 5, ".star") != 0)
-        return gar_error(GAR_ERR_USAGE, "--star %s: expected a file name ending in .star", star_path);
-    snprintf(mrcs, sizeof mrcs, "%.*s.mrcs", (int)(len - 5), star_path);
-    if ((st = gar_cli_check_output_file("--star", star_path, overwrite)) != GAR_OK ||
-        (st = gar_cli_check_output_file("--star", mrcs, overwrite)) != GAR_OK)
-        return st;
-    if ((st = gar_inputs_open(stacks, n_stacks, &in)) != GAR_OK)
-        return st;
-    n = gar_inputs_count(in);
-    box = gar_inputs_box(in);
-    if ((st = gar_calloc((void **)&poses, n ? n : 1, sizeof *poses, "poses")) != GAR_OK ||
-        (st = gar_poses_read(poses_path, poses, n, &state)) != GAR_OK ||
-        (st = gar_alloc((void **)&images, batch, box * box * sizeof(float), "images")) != GAR_OK)
-        goto done;
-    /* The images, stack by stack, batch by batch. */
-    if ((st = gar_mrc_writer_create(mrcs, box, box, n, gar_inputs_pixel_size(in), &w)) != GAR_OK)
-        goto done;
-    for (size_t k = 0; k < gar_inputs_n_stacks(in); k++) {
-        gar_stack *stack = gar_inputs_stack(in, k);
-        for (size_t first = 0; first < gar_stack_count(stack); first += batch) {
-            size_t cnt = gar_stack_count(stack) - first < batch ? gar_stack_count(stack) - first : batch;
-            if ((st = gar_stack_read_images(stack, first, cnt, images)) != GAR_OK ||
-                (st = gar_mrc_writer_append(w, images, cnt)) != GAR_OK)
-                goto done;
-        }
-    }
-    /* The STAR file refers to the stack by its name, beside it. */
-    base = strrchr(mrcs, '/') ? strrchr(mrcs, '/') + 1 : mrcs;
-    if ((st = gar_atomic_begin(&star, star_path, 0)) != GAR_OK)
-        goto done;
-    if ((f = fopen(star.tmp, "w")) == NULL) {
-        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create: %s", star.tmp, strerror(errno));
-        goto done;
-    }
-    if ((st = write_star(f, in, poses, base, (gar_inputs_columns(in) & GAR_COL_CTF) != 0)) != GAR_OK)
-        goto done;
-    if (fclose(f) != 0) {
-        f = NULL;
-        st = gar_error(GAR_ERR_IO, "%s: write failed", star.tmp);
-        goto done;
-    }
-    f = NULL;
-    if ((st = gar_mrc_writer_commit(&w)) != GAR_OK)
-        goto done;
-    if (gar_atomic_commit(&star) != GAR_OK) {
-        st = gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s: %s", star.tmp, star_path, strerror(errno));
-        unlink(mrcs);
-        goto done;
-    }
-    gar_log_info("wrote %s and %s: %zu particles from iteration %llu of a refinement (%.2f Å)", star_path, mrcs, n,
-                 (unsigned long long)state.iteration, state.resolution_A);
-done:
-    if (f != NULL)
-        fclose(f);
-    if (st != GAR_OK)
-        gar_atomic_abort(&star);
-    gar_mrc_writer_abort(&w);
-    free(images);
-    free(poses);
-    gar_inputs_close(&in);
-    return st;
-}
-
 int gar_cmd_export(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -155,30 +31,30 @@ int gar_cmd_export(int argc, char **argv)
         {"star", required_argument, NULL, 's'},  {"overwrite", no_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
-    const char *stacks[1024], *poses = NULL, *star = NULL;
-    size_t n_stacks = 0;
-    int c, overwrite = 0;
+    const char *stacks[1024];
+    gar_export_request req = {stacks, 0, NULL, NULL, 0};
+    int c;
     gar_status st;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'k':
-            if (n_stacks == sizeof stacks / sizeof stacks[0])
+            if (req.n_stacks == sizeof stacks / sizeof stacks[0])
                 return gar_cli_usage_error("export", "too many --stack options");
-            stacks[n_stacks++] = optarg;
+            stacks[req.n_stacks++] = optarg;
             break;
-        case 'p': poses = optarg; break;
-        case 's': star = optarg; break;
-        case 'o': overwrite = 1; break;
+        case 'p': req.poses = optarg; break;
+        case 's': req.star = optarg; break;
+        case 'o': req.overwrite = 1; break;
         case 'h': fputs(export_help, stdout); return 0;
         default: return gar_cli_usage_error("export", "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (optind != argc)
         return gar_cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
-    if (n_stacks == 0 || poses == NULL || star == NULL)
+    if (req.n_stacks == 0 || req.poses == NULL || req.star == NULL)
         return gar_cli_usage_error("export", "--stack, --poses and --star are required");
-    st = run(stacks, n_stacks, poses, star, overwrite);
+    st = gar_run_export(&req);
     return st == GAR_OK ? 0 : gar_cli_fail(st);
 }

@@ -81,13 +81,6 @@ gar_status gar_cli_range(const char *opt, const char *text, double *lo, double *
     return GAR_OK;
 }
 
-/* Until every command checks its outputs in its run (garner export does
- * not yet), the check is the run layer's under its old name. */
-gar_status gar_cli_check_output_file(const char *opt, const char *path, int overwrite)
-{
-    return gar_run_check_output_file(opt, path, overwrite);
-}
-
 int gar_cli_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
                           int command)
 {

@@ -31,9 +31,6 @@ gar_status gar_cli_size(const char *opt, const char *text, size_t *out);
 gar_status gar_cli_u64(const char *opt, const char *text, uint64_t *out);
 /* "MIN:MAX" with MIN <= MAX. */
 gar_status gar_cli_range(const char *opt, const char *text, double *lo, double *hi);
-/* gar_run_check_output_file (gar_run.h), for the commands that check their
- * outputs here still (garner export). */
-gar_status gar_cli_check_output_file(const char *opt, const char *path, int overwrite);
 /* The main of a command run as `[mpiexec -n P] garner NAME PARAMS [--set
  * section.key=value ...] [--RESUME_OPTION]` (resume_option NULL: none):
  * the options, then gar_run_parallel with `command` (a gar_run_command),
