@@ -6,7 +6,17 @@
  * Keep to the common subset of C and C++: no _Complex, no VLAs, no designated
  * initialisers, no library calls other than <math.h> functions that CUDA also
  * provides for device code. Only pure functions live here; accumulation
- * belongs to each backend. */
+ * belongs to each backend.
+ *
+ * One deliberate second copy exists: the CPU's AVX-512 backend,
+ * src/gar_recon_avx512.c with its register kernels in gar_plane_simd.h and
+ * gar_gather_simd.h, redoes gar_plane_pixel, gar_plane_ctf_weight,
+ * gar_slice_q and gar_gather_voxel in vector lanes (about 45 instructions a
+ * voxel against the scalar gather's 330, docs/PERFORMANCE.md). A change here
+ * must go there too: tests/check_recon.c holds the two equal
+ * (test_gather_simd_matches_scalar, test_plane_simd_matches_scalar, and
+ * test_gather_matches_scatter, which runs both gathers against an
+ * independent scatter). */
 #ifndef GAR_KERNELS_H
 #define GAR_KERNELS_H
 

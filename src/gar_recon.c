@@ -9,49 +9,8 @@
 #include <omp.h>
 #endif
 
-#include "config.h"
-#include "gar_fft.h"
-#include "gar_gather_simd.h"
-#include "gar_plane_simd.h"
-#include "gar_gpu.h"
-#include "gar_kernels.h"
 #include "gar_log.h"
-
-struct gar_recon {
-    gar_recon_config cfg;
-    gar_optics *optics;
-    double *ops;              /* n_ops × 9 */
-    size_t n_ops;
-    size_t N, M, H;           /* box, padded size, M/2 + 1 */
-    size_t nvox;              /* M × M × H */
-    double kmax;              /* resolution limit, padded voxels */
-    int kbound;               /* integer bound on |ky|, |kz| */
-    int kxbound;              /* integer bound on kx */
-    int R;                    /* plane radius */
-    size_t plane_pixels;      /* (2R+1)² */
-    float blob[GAR_BLOB_TABLE];
-    float inv_step;
-    float a, a2;
-    gar_blob_poly poly;       /* the blob for the AVX-512 gather */
-    int simd;                 /* insert with it (gar_gather_simd.h) */
-    int simd_plane;           /* prepare planes with AVX-512 (gar_plane_simd.h) */
-    float *G[2];              /* complex interleaved, nvox × 2 */
-    float *W[2];
-    size_t count[2];
-    double seconds[3];        /* prepare, insert, finalize: wall time spent */
-    double *grid;             /* gridding correction by real-space radius */
-    size_t ngrid;
-    double gstep;
-    int threads;
-    gar_fft2 **fft;           /* one per thread */
-    float *kx;                /* (float)(u / (M·px)), u in [−R, R], indexed u + R */
-    float *F, *Ws, *vol;      /* finalize's Fourier map, symmetrised weights, real map */
-    float *planes;            /* plane_slots × 3 × plane_pixels (re, im, CTF²) */
-    size_t plane_slots;
-    gar_particle_geom *geoms; /* batch: each particle's pose, shift, CTF */
-    gar_gpu_inserter **gpu;   /* one per entry of cfg.gpu_devices */
-    size_t n_gpu, gpu_next;
-};
+#include "gar_recon_slice.h"
 
 size_t gar_recon_padded_size(size_t box, int pad) { return gar_fft_good_size((size_t)pad * box); }
 
@@ -114,12 +73,16 @@ static void build_blob_table(gar_recon *r)
     r->inv_step = (float)(1.0 / step);
     r->a = (float)a;
     r->a2 = (float)(a * a);
-    /* The AVX-512 gather where the CPU has it and its blob pieces match the
-     * blob to float precision (they do for any α and order tried; a blob
-     * they could not follow keeps the scalar gather). */
-    r->simd_plane = gar_simd_cpu_available();
-    r->simd = gar_gather_simd_available(a) &&
-              gar_blob_poly_fit(a, r->cfg.blob_alpha, r->cfg.blob_order, &r->poly) <= GAR_BLOB_POLY_TOLERANCE;
+}
+
+/* The CPU's kernels, chosen once: AVX-512 where the build and the CPU have
+ * it, else the scalar ones (which the GPU's kernels share). */
+static const gar_recon_kernels *choose_kernels(gar_recon *r)
+{
+    static const gar_recon_kernels scalar = {gar_recon_plane_rows_scalar, gar_recon_insert_slice_scalar};
+    const gar_recon_kernels *k =
+        gar_recon_kernels_avx512(r->cfg.blob_radius, r->cfg.blob_alpha, r->cfg.blob_order, &r->poly);
+    return k != NULL ? k : &scalar;
 }
 
 static gar_status gridding_table(const gar_recon *r, double **table, size_t *n, double *step);
@@ -253,6 +216,7 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     r->plane_pixels = (size_t)(2 * r->R + 1) * (size_t)(2 * r->R + 1);
     r->threads = cfg->threads;
     build_blob_table(r);
+    r->kernels = choose_kernels(r);
 
     if ((st = gar_alloc((void **)&r->optics, cfg->n_optics ? cfg->n_optics : 1, sizeof *r->optics,
                         "optics")) != GAR_OK)
@@ -420,29 +384,33 @@ static gar_status particle_geom(const gar_recon *r, const gar_particle *meta, ga
     return GAR_OK;
 }
 
-#ifdef GAR_HAVE_AVX512_GATHER
-/* The rows of a plane, sixteen pixels at a time (gar_plane_simd.h); the
- * same pixels, mates and order of writes as the scalar loop below. */
-GAR_AVX512_TARGET static void plane_rows_avx512(const gar_recon *r, const float *c, const gar_particle_geom *g,
-                                                const double *cu, const double *su, const double *cv,
-                                                const double *sv, float *plane)
+/* Half the pixels: the plane of a real image is Hermitian, pixel −k the
+ * conjugate of pixel k (the CTF is even, the shift phase's sines odd,
+ * exactly so in floating point), so each is written twice. */
+void gar_recon_plane_rows_scalar(const gar_recon *r, const float *c, const gar_particle_geom *g, const double *cu,
+                                 const double *su, const double *cv, const double *sv, float *plane)
 {
-    const int R = r->R, half = (int)(r->M / 2);
-    const double rlim = r->kmax + r->a + 1.0;
-    gar_plane_rowctx x = {r->kx, cu, su, 0.0, 0.0, 0.0f, g->use_ctf ? &g->ctf : NULL, c, (int)r->M, R};
+    const size_t M = r->M, pp = r->plane_pixels;
+    const int R = r->R, side = 2 * R + 1, half = (int)(M / 2);
+    float *pre = plane, *pim = plane + pp, *pc2 = plane + 2 * pp;
+    const double Mpx = (double)M * r->cfg.pixel_size_A;
+    double rlim = r->kmax + r->a + 1.0;
     for (int v = 0; v <= R; v++) {
+        const size_t row = (size_t)(v + R) * side + R, mirror = (size_t)(R - v) * side + R;
         const int umax = gar_plane_row_umax(v, rlim, half);
-        x.cv = cv[v + R];
-        x.sv = sv[v + R];
-        x.ky = r->kx[v + R];
-        for (int m0 = 0; m0 <= umax; m0 += 16)
-            gar_plane_pixels16(&x, v, 1, m0, umax - m0 + 1 < 16 ? umax - m0 + 1 : 16, plane, r->plane_pixels);
-        if (v > 0)
-            for (int m0 = 1; m0 <= umax; m0 += 16)
-                gar_plane_pixels16(&x, v, -1, m0, umax - m0 + 1 < 16 ? umax - m0 + 1 : 16, plane, r->plane_pixels);
+        for (int u = v == 0 ? 0 : -umax; u <= umax; u++) {
+            float px[3];
+            gar_plane_pixel(c, (int)M, u, v, cu[u + R], su[u + R], cv[v + R], sv[v + R],
+                            gar_plane_ctf_weight(g, u, v, Mpx), px);
+            pre[row + u] = px[0];
+            pim[row + u] = px[1];
+            pc2[row + u] = px[2];
+            pre[mirror - u] = px[0];
+            pim[mirror - u] = -px[1];
+            pc2[mirror - u] = px[2];
+        }
     }
 }
-#endif
 
 /* The plane of one particle from its image (the CPU twin of the GPU's
  * pad, FFT and plane kernels; the per-pixel maths is shared). */
@@ -451,14 +419,10 @@ static void prepare_plane_geom(gar_recon *r, int thread, const float *image, con
 {
     gar_fft2 *fft = r->fft[thread];
     float *real = gar_fft2_real(fft);
-    const float *c;
-    const size_t N = r->N, M = r->M, off = M / 2 - N / 2, pp = r->plane_pixels;
-    const int R = r->R, side = 2 * R + 1, half = (int)(M / 2);
-    float *pre = plane, *pim = plane + pp, *pc2 = plane + 2 * pp;
+    const size_t N = r->N, M = r->M, off = M / 2 - N / 2;
+    const int R = r->R;
     double bg = 0.0;
-    const double Mpx = (double)M * r->cfg.pixel_size_A;
     size_t nbg = 0;
-    double rlim = r->kmax + r->a + 1.0;
     /* Separable shift phase: one cos/sin per row and per column, not per pixel. */
     double ph_u[2][2 * GAR_RECON_MAX_R + 1], ph_v[2][2 * GAR_RECON_MAX_R + 1];
 
@@ -475,36 +439,12 @@ static void prepare_plane_geom(gar_recon *r, int thread, const float *image, con
         for (size_t x = 0; x < N; x++)
             real[(y + off) * M + x + off] = (float)(image[y * N + x] - bg);
     gar_fft2_forward(fft);
-    c = gar_fft2_complex(fft);
 
     for (int k = -R; k <= R; k++) {
         gar_shift_phase(k, g->ox, (double)M, &ph_u[0][k + R], &ph_u[1][k + R]);
         gar_shift_phase(k, g->oy, (double)M, &ph_v[0][k + R], &ph_v[1][k + R]);
     }
-#ifdef GAR_HAVE_AVX512_GATHER
-    if (r->simd_plane) {
-        plane_rows_avx512(r, c, g, ph_u[0], ph_u[1], ph_v[0], ph_v[1], plane);
-        return;
-    }
-#endif
-    /* Half the pixels: the plane of a real image is Hermitian, pixel −k the
-     * conjugate of pixel k (the CTF is even, the shift phase's sines odd,
-     * exactly so in floating point), so each is written twice. */
-    for (int v = 0; v <= R; v++) {
-        const size_t row = (size_t)(v + R) * side + R, mirror = (size_t)(R - v) * side + R;
-        const int umax = gar_plane_row_umax(v, rlim, half);
-        for (int u = v == 0 ? 0 : -umax; u <= umax; u++) {
-            float px[3];
-            gar_plane_pixel(c, (int)M, u, v, ph_u[0][u + R], ph_u[1][u + R], ph_v[0][v + R], ph_v[1][v + R],
-                            gar_plane_ctf_weight(g, u, v, Mpx), px);
-            pre[row + u] = px[0];
-            pim[row + u] = px[1];
-            pc2[row + u] = px[2];
-            pre[mirror - u] = px[0];
-            pim[mirror - u] = -px[1];
-            pc2[mirror - u] = px[2];
-        }
-    }
+    r->kernels->plane_rows(r, gar_fft2_complex(fft), g, ph_u[0], ph_u[1], ph_v[0], ph_v[1], plane);
 }
 
 gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
@@ -520,76 +460,6 @@ gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
     return st;
 }
 
-static inline size_t vox_index(const gar_recon *r, int kx, int ky, int kz)
-{
-    return gar_vox_index(r->M, kx, ky, kz);
-}
-
-/* First value >= lo that is ≡ t (mod T), for signed lo. */
-static inline int first_owned(int lo, int t, int T)
-{
-    int m = ((lo % T) + T) % T;
-    int d = (t - m + T) % T;
-    return lo + d;
-}
-
-/* The voxels of one slice are found column by column, but gathered from a
- * queue: a column holds only 3 to 7 voxels, and with the gather inside the
- * column loop nearly every column's end was a mispredicted branch that left
- * the next voxels' long dependency chains (window loads, blob polynomial,
- * horizontal sums) to start one after another. Queued, the gathers run in a
- * loop of fixed trip count that the CPU overlaps. The gathers prefetch each
- * voxel's data a fixed distance ahead within the queue, so the first few of
- * each flush go without: a long queue makes those few (512: 7 % faster than
- * 128, 1024 no better). It is flushed once it holds more than
- * GAR_VOXEL_QUEUE − 8 voxels, after a whole column (at most 2a√3 + 1 = 14
- * voxels at the largest blob radius, 4), and has slack entries beyond that
- * which the gathers may read ahead (zeroed at first: a position at the
- * plane's centre and voxel 0, harmless to read; later, earlier voxels'). */
-#ifndef GAR_VOXEL_QUEUE
-#define GAR_VOXEL_QUEUE 512
-#endif
-#define GAR_QUEUE_SLACK (16 + GAR_GATHER_PREFETCH)
-#define GAR_QUEUE_PREFETCH 8
-typedef struct voxel_queue {
-    float qx[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK], qy[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK];
-    float qz[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK];
-    size_t idx[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK];
-    int n;
-} voxel_queue;
-
-/* The traversal of insert_slice: for each column (k[o], k[i]) within reach,
- * COLUMN (a statement) queues its voxels k[c] = lo, lo + c_step, ... <= hi
- * whose squared radius rr + k[c]² is within kmax2 and whose position q = A·K
- * lies within the blob radius of the slice; FLUSH (a statement) runs the
- * queue's gathers, in queue order, when the queue is nearly full and at
- * the end. */
-#define GAR_INSERT_SLICE_BODY(COLUMN, FLUSH)                                                               \
-    gar_slice_geom g;                                                                                      \
-    voxel_queue qu;                                                                                        \
-    const double kmax2 = r->kmax * r->kmax, a = r->a;                                                      \
-    const int lo_b[3] = {0, -r->kbound, -r->kbound}, hi_b[3] = {r->kxbound, r->kbound, r->kbound};         \
-    gar_slice_geom_make(Ad, 0, 0, &g);                                                                     \
-    const int o = g.o, i = g.i, c = g.c, c_step = c == 2 ? T : 1;                                          \
-    const int o_first = o == 2 ? first_owned(lo_b[o], t, T) : lo_b[o], o_step = o == 2 ? T : 1;            \
-    int k[3];                                                                                              \
-    memset(&qu, 0, sizeof qu);                                                                             \
-    for (k[o] = o_first; k[o] <= hi_b[o]; k[o] += o_step)                                                  \
-        for (k[i] = lo_b[i]; k[i] <= hi_b[i]; k[i]++) {                                                    \
-            double rr;                                                                                     \
-            int lo, hi;                                                                                    \
-            if (!gar_slice_column(&g, k[o], k[i], a, kmax2, lo_b, hi_b, &rr, &lo, &hi))                    \
-                continue;                                                                                  \
-            if (c == 2)                                                                                    \
-                lo = first_owned(lo, t, T);                                                                \
-            COLUMN;                                                                                        \
-            if (qu.n > GAR_VOXEL_QUEUE - 8) {                                                              \
-                FLUSH;                                                                                     \
-                qu.n = 0;                                                                                  \
-            }                                                                                              \
-        }                                                                                                  \
-    FLUSH;
-
 /* The gathers of a queue, each voxel's data prefetched a few voxels ahead;
  * GATHER (a statement) gathers queue entry j into voxel x. */
 #define GAR_QUEUE_GATHERS(GATHER)                                                                          \
@@ -600,15 +470,11 @@ typedef struct voxel_queue {
         GATHER;                                                                                            \
     }
 
-/* The voxels of thread t (kz ≡ t mod T) within the blob radius of one slice:
- * iterate the coordinate plane most parallel to the slice, and along each
- * column only the few voxels with |n·K| < a, n the slice's normal. Axis c is
- * the column axis; (o, i) are the plane's outer and inner axes, with z outer
- * when it lies in the plane so that each thread's kz residues can be stepped
- * directly. Only kx >= 0 is stored. */
+/* The reference the AVX-512 kernel is held to (tests/check_recon), and the
+ * kernel of CPUs without it. */
 GAR_CPU_CLONES
-static void insert_slice(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
-                         float *GAR_RESTRICT G, float *GAR_RESTRICT W)
+void gar_recon_insert_slice_scalar(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
+                                   float *GAR_RESTRICT G, float *GAR_RESTRICT W)
 {
     GAR_INSERT_SLICE_BODY(
         for (k[c] = lo; k[c] <= hi; k[c] += c_step) {
@@ -623,73 +489,6 @@ static void insert_slice(gar_recon *r, const gar_plane *plane, const double Ad[9
         GAR_QUEUE_GATHERS(gar_gather_voxel(plane, qu.qx[j], qu.qy[j], qu.qz[j], r->a2, r->blob, r->inv_step,
                                            &G[2 * x], &G[2 * x + 1], &W[x])))
 }
-
-#ifdef GAR_HAVE_AVX512_GATHER
-/* Queues the voxels k[c] = lo, lo + step, ... <= hi of column (k[o], k[i]) =
- * (ko, ki) of slice g, 8 at a time: the same tests and the same arithmetic
- * as the scalar traversal (gar_slice_q's products and sums in the order
- * gcc contracts them to FMAs there: A1·y first, then A0·x, then A2·z),
- * in vector lanes, the survivors compressed into the queue. rr and kmax2
- * compare as integers: rr + k² is an integer, so it is within kmax2 exactly
- * when it is within floor(kmax2). */
-GAR_AVX512_TARGET static inline __attribute__((always_inline)) void
-queue_column_avx512(const gar_recon *r, const gar_slice_geom *g, int ko, int ki, int lo, int hi, int step,
-                    int rr, int kmax2_floor, voxel_queue *qu)
-{
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i vstep = _mm256_set1_epi32(step), vhi = _mm256_set1_epi32(hi);
-    const __m256i m = _mm256_set1_epi32((int)r->M), zero = _mm256_setzero_si256();
-    const __m256 a2 = _mm256_set1_ps(r->a2);
-    const __m512i H = _mm512_set1_epi64((long long)r->H), Mq = _mm512_set1_epi64((long long)r->M);
-    for (int base = lo; base <= hi; base += 8 * step) {
-        const __m256i kc = _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_mullo_epi32(lane, vstep));
-        __m256i kv[3];
-        kv[g->o] = _mm256_set1_epi32(ko);
-        kv[g->i] = _mm256_set1_epi32(ki);
-        kv[g->c] = kc;
-        __mmask8 keep = _mm256_cmple_epi32_mask(kc, vhi) &
-                        _mm256_cmple_epi32_mask(_mm256_add_epi32(_mm256_set1_epi32(rr), _mm256_mullo_epi32(kc, kc)),
-                                                _mm256_set1_epi32(kmax2_floor));
-        const __m256 fx = _mm256_cvtepi32_ps(kv[0]), fy = _mm256_cvtepi32_ps(kv[1]), fz = _mm256_cvtepi32_ps(kv[2]);
-        const float *A = g->A;
-        __m256 q2 = _mm256_mul_ps(_mm256_set1_ps(A[7]), fy);
-        q2 = _mm256_fmadd_ps(_mm256_set1_ps(A[6]), fx, q2);
-        q2 = _mm256_fmadd_ps(_mm256_set1_ps(A[8]), fz, q2);
-        keep &= _mm256_cmp_ps_mask(_mm256_mul_ps(q2, q2), a2, _CMP_LT_OQ);
-        __m256 q0 = _mm256_mul_ps(_mm256_set1_ps(A[1]), fy);
-        q0 = _mm256_fmadd_ps(_mm256_set1_ps(A[0]), fx, q0);
-        q0 = _mm256_fmadd_ps(_mm256_set1_ps(A[2]), fz, q0);
-        __m256 q1 = _mm256_mul_ps(_mm256_set1_ps(A[4]), fy);
-        q1 = _mm256_fmadd_ps(_mm256_set1_ps(A[3]), fx, q1);
-        q1 = _mm256_fmadd_ps(_mm256_set1_ps(A[5]), fz, q1);
-        /* gar_vox_index: y and z wrapped, (z·M + y)·H + x in 64 bits. */
-        const __m256i y = _mm256_mask_add_epi32(kv[1], _mm256_cmplt_epi32_mask(kv[1], zero), kv[1], m);
-        const __m256i z = _mm256_mask_add_epi32(kv[2], _mm256_cmplt_epi32_mask(kv[2], zero), kv[2], m);
-        __m512i idx = _mm512_mullo_epi64(_mm512_cvtepi32_epi64(z), Mq);
-        idx = _mm512_add_epi64(idx, _mm512_cvtepi32_epi64(y));
-        idx = _mm512_add_epi64(_mm512_mullo_epi64(idx, H), _mm512_cvtepi32_epi64(kv[0]));
-        _mm256_mask_compressstoreu_ps(qu->qx + qu->n, keep, q0);
-        _mm256_mask_compressstoreu_ps(qu->qy + qu->n, keep, q1);
-        _mm256_mask_compressstoreu_ps(qu->qz + qu->n, keep, q2);
-        _mm512_mask_compressstoreu_epi64(qu->idx + qu->n, keep, idx);
-        qu->n += __builtin_popcount(keep);
-    }
-}
-
-/* The same voxels, found 8 at a time and gathered 4 at a time by
- * gar_gather_queue_avx512. */
-GAR_AVX512_TARGET
-static void insert_slice_avx512(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
-                                float *GAR_RESTRICT G, float *GAR_RESTRICT W)
-{
-    gar_blob_zmm z;
-    const gar_plane pl = *plane;   /* held in registers: the stores below cannot change it */
-    const int kmax2_floor = (int)floor(r->kmax * r->kmax);
-    gar_blob_zmm_load(&r->poly, &z);
-    GAR_INSERT_SLICE_BODY(queue_column_avx512(r, &g, k[o], k[i], lo, hi, c_step, (int)rr, kmax2_floor, &qu),
-                          gar_gather_queue_avx512(&pl, qu.qx, qu.qy, qu.qz, qu.idx, qu.n, &z, G, W))
-}
-#endif
 
 /* The planes of particles [first, first + n) of a batch whose geometry is
  * made, into plane slots 0 .. n − 1 (one FFT plan per thread). */
@@ -711,6 +510,7 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
     gar_status st = GAR_OK;
     const int T = r->threads;
     const size_t n_ops = r->cfg.sym_mode == GAR_SYM_INSERT ? r->n_ops : 1;
+    const gar_recon_kernels *kern = r->kernels;
     /* The CPU prepares the planes unless the GPUs do it from the images. */
     const int planes_on_host = r->n_gpu == 0 || !r->cfg.gpu_fft;
     if (count > r->cfg.batch)
@@ -766,12 +566,7 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
                     /* Pose A and operator R: the particle is also the slice at A·Rᵀ. */
                     double As[9];
                     gar_mat3_mul_bt(pg->A, r->ops + 9 * s, As);
-#ifdef GAR_HAVE_AVX512_GATHER
-                    if (r->simd)
-                        insert_slice_avx512(r, &pl, As, t, T, r->G[h], r->W[h]);
-                    else
-#endif
-                        insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
+                    kern->insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
                 }
             }
         }

@@ -1,0 +1,89 @@
+/* garner: the reconstructor's insides, shared by the files that make it up
+ * (not installed; nothing outside src/gar_recon*.c includes it):
+ *
+ *   gar_recon.c          the object, its planes, insertion and maps
+ *   gar_recon_slice.h    the voxels of a slice, shared by both CPU kernels
+ *   gar_recon_avx512.c   the AVX-512 kernels, where the CPU has them
+ *
+ * Which CPU kernels prepare planes and insert slices is chosen once, at
+ * gar_recon_create, and never looked at again on the hot paths (a
+ * gar_recon_kernels table, as FFTW's plans carry their solver's functions). */
+#ifndef GAR_RECON_IMPL_H
+#define GAR_RECON_IMPL_H
+
+#include <stddef.h>
+
+#include "gar_fft.h"
+#include "gar_gather_simd.h"
+#include "gar_gpu.h"
+#include "gar_kernels.h"
+#include "gar_recon.h"
+
+/* The CPU's two hot loops. Every table computes the same sums as the scalar
+ * one, whose per-pixel and per-voxel maths gar_kernels.h shares with the
+ * GPU; tests/check_recon holds the others to it. */
+typedef struct gar_recon_kernels {
+    /* Rows 0 .. R of a particle's plane (and their Friedel mates) from its
+     * transform c; the shift phases of column u and row v at index u + R. */
+    void (*plane_rows)(const gar_recon *r, const float *c, const gar_particle_geom *g, const double *cu,
+                       const double *su, const double *cv, const double *sv, float *plane);
+    /* Thread t of T: the voxels kz ≡ t (mod T) within the blob radius of the
+     * slice at rotation Ad, gathered from the plane into G and W. */
+    void (*insert_slice)(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
+                         float *GAR_RESTRICT G, float *GAR_RESTRICT W);
+} gar_recon_kernels;
+
+struct gar_recon {
+    gar_recon_config cfg;
+    gar_optics *optics;
+    double *ops;              /* n_ops × 9 */
+    size_t n_ops;
+    size_t N, M, H;           /* box, padded size, M/2 + 1 */
+    size_t nvox;              /* M × M × H */
+    double kmax;              /* resolution limit, padded voxels */
+    int kbound;               /* integer bound on |ky|, |kz| */
+    int kxbound;              /* integer bound on kx */
+    int R;                    /* plane radius */
+    size_t plane_pixels;      /* (2R+1)² */
+    float blob[GAR_BLOB_TABLE];
+    float inv_step;
+    float a, a2;
+    gar_blob_poly poly;       /* the blob for the AVX-512 gather */
+    const gar_recon_kernels *kernels;
+    float *G[2];              /* complex interleaved, nvox × 2 */
+    float *W[2];
+    size_t count[2];
+    double seconds[3];        /* prepare, insert, finalize: wall time spent */
+    double *grid;             /* gridding correction by real-space radius */
+    size_t ngrid;
+    double gstep;
+    int threads;
+    gar_fft2 **fft;           /* one per thread */
+    float *kx;                /* (float)(u / (M·px)), u in [−R, R], indexed u + R */
+    float *F, *Ws, *vol;      /* finalize's Fourier map, symmetrised weights, real map */
+    float *planes;            /* plane_slots × 3 × plane_pixels (re, im, CTF²) */
+    size_t plane_slots;
+    gar_particle_geom *geoms; /* batch: each particle's pose, shift, CTF */
+    gar_gpu_inserter **gpu;   /* one per entry of cfg.gpu_devices */
+    size_t n_gpu, gpu_next;
+};
+
+static inline size_t vox_index(const gar_recon *r, int kx, int ky, int kz)
+{
+    return gar_vox_index(r->M, kx, ky, kz);
+}
+
+/* gar_recon.c */
+void gar_recon_plane_rows_scalar(const gar_recon *r, const float *c, const gar_particle_geom *g, const double *cu,
+                                 const double *su, const double *cv, const double *sv, float *plane);
+void gar_recon_insert_slice_scalar(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
+                                   float *GAR_RESTRICT G, float *GAR_RESTRICT W);
+
+/* gar_recon_avx512.c: the AVX-512 kernels, or NULL where the build or the
+ * CPU lacks them (or GARNER_SCALAR_GATHER asks for the scalar ones). Their
+ * gather follows the blob as pieces fitted into *poly, and only a blob the
+ * pieces follow (and a radius its 4 × 4 window covers) gets it: any other
+ * keeps the scalar gather, with the AVX-512 plane rows. */
+const gar_recon_kernels *gar_recon_kernels_avx512(double a, double alpha, int order, gar_blob_poly *poly);
+
+#endif
