@@ -1,7 +1,6 @@
 #include "gar_recon.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -10,7 +9,7 @@
 #endif
 
 #include "gar_log.h"
-#include "gar_recon_slice.h"
+#include "gar_recon_impl.h"
 
 size_t gar_recon_padded_size(size_t box, int pad) { return gar_fft_good_size((size_t)pad * box); }
 
@@ -118,59 +117,12 @@ static gar_status volume_alloc(void **out, size_t bytes, int threads, const char
     return GAR_OK;
 }
 
-/* One inserter per entry of cfg.gpu_devices, each doing the insertion this
- * reconstructor would do on the CPU (same sizes, blob table and operators). */
-static gar_status create_gpus(gar_recon *r)
-{
-    gar_status st;
-    const gar_recon_config *cfg = &r->cfg;
-    static const double identity[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-    const int insert_ops = cfg->sym_mode == GAR_SYM_INSERT;
-    char key[256];
-    gar_gpu_insert_config g;
-    /* Not the resolution limit: refine changes it every iteration, and the
-     * ranking of the variants hardly moves with it. */
-    snprintf(key, sizeof key, "box=%zu pad=%d padded=%zu symmetry=%s ops=%zu blob=%.3g/%.3g/%d", r->N, cfg->pad,
-             r->M, insert_ops ? "insert" : "volume", insert_ops ? r->n_ops : (size_t)1, cfg->blob_radius,
-             cfg->blob_alpha, cfg->blob_order);
-    memset(&g, 0, sizeof g);
-    g.box = (int)r->N;
-    g.padded = (int)r->M;
-    g.plane_radius = r->R;
-    g.kbound = r->kbound;
-    g.kxbound = r->kxbound;
-    g.kmax = r->kmax;
-    g.blob_radius = cfg->blob_radius;
-    g.blob_alpha = cfg->blob_alpha;
-    g.blob_order = cfg->blob_order;
-    g.blob_table = r->blob;
-    g.inv_step = r->inv_step;
-    g.pixel_size_A = cfg->pixel_size_A;
-    g.ops = insert_ops ? r->ops : identity;
-    g.n_ops = insert_ops ? r->n_ops : 1;
-    g.batch = cfg->batch;
-    g.fft_on_gpu = cfg->gpu_fft;
-    g.tuning = (gar_gpu_tuning)cfg->gpu_tuning;
-    g.tuning_cache = cfg->gpu_tuning_cache;
-    g.tuning_key = key;
-    g.variant = cfg->gpu_variant;
-    if ((st = gar_calloc((void **)&r->gpu, cfg->n_gpu_devices, sizeof *r->gpu, "GPU inserters")) != GAR_OK)
-        return st;
-    for (size_t d = 0; d < cfg->n_gpu_devices; d++) {
-        g.device = cfg->gpu_devices[d];
-        if ((st = gar_gpu_inserter_create(&g, &r->gpu[d])) != GAR_OK)
-            return st;
-        r->n_gpu = d + 1;
-    }
-    return GAR_OK;
-}
-
 gar_status gar_recon_flush(gar_recon *r)
 {
     gar_status st;
     /* In device order, so the host sums are the same from run to run. */
-    for (size_t d = 0; d < r->n_gpu; d++)
-        if ((st = gar_gpu_inserter_collect(r->gpu[d], r->G, r->W)) != GAR_OK)
+    for (size_t i = 0; i < r->n_inserters; i++)
+        if ((st = r->inserters[i].ops->collect(r, &r->inserters[i])) != GAR_OK)
             return st;
     return GAR_OK;
 }
@@ -182,8 +134,8 @@ const char *gar_recon_gpu_variant(const gar_recon *r, size_t d, char *report, si
     if (d >= r->n_gpu)
         return NULL;
     if (report != NULL)
-        gar_gpu_inserter_tuning_report(r->gpu[d], report, len);
-    return gar_gpu_inserter_variant(r->gpu[d]);
+        gar_gpu_inserter_tuning_report(r->inserters[d].gpu, report, len);
+    return gar_gpu_inserter_variant(r->inserters[d].gpu);
 }
 
 gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
@@ -241,9 +193,9 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
             (st = volume_alloc((void **)&r->W[h], r->nvox * sizeof(float), r->threads, "Fourier weight volume")) != GAR_OK)
             goto fail;
     }
-    /* GPUs first: a device that cannot hold the run says so before the host
-     * allocates planes it would not need. */
-    if (cfg->n_gpu_devices > 0 && (st = create_gpus(r)) != GAR_OK)
+    /* The inserters before the planes: a GPU that cannot hold the run says
+     * so before the host allocates planes it would not need. */
+    if ((st = gar_recon_inserters_create(r)) != GAR_OK)
         goto fail;
     r->plane_slots = gar_recon_plane_slots(cfg, r->n_gpu);
     /* Zeroed once: each particle writes the same pixels (those within
@@ -283,9 +235,9 @@ void gar_recon_destroy(gar_recon **pr)
     if (pr == NULL || *pr == NULL)
         return;
     r = *pr;
-    for (size_t d = 0; d < r->n_gpu; d++)
-        gar_gpu_inserter_destroy(&r->gpu[d]);
-    free(r->gpu);
+    for (size_t i = 0; i < r->n_inserters; i++)
+        r->inserters[i].ops->destroy(&r->inserters[i]);
+    free(r->inserters);
     for (int h = 0; h < 2; h++) {
         free(r->G[h]);
         free(r->W[h]);
@@ -460,39 +412,9 @@ gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
     return st;
 }
 
-/* The gathers of a queue, each voxel's data prefetched a few voxels ahead;
- * GATHER (a statement) gathers queue entry j into voxel x. */
-#define GAR_QUEUE_GATHERS(GATHER)                                                                          \
-    for (int j = 0; j < qu.n; j++) {                                                                       \
-        const size_t x = qu.idx[j], xp = qu.idx[j + GAR_QUEUE_PREFETCH];                                   \
-        __builtin_prefetch(&G[2 * xp], 1);                                                                 \
-        __builtin_prefetch(&W[xp], 1);                                                                     \
-        GATHER;                                                                                            \
-    }
-
-/* The reference the AVX-512 kernel is held to (tests/check_recon), and the
- * kernel of CPUs without it. */
-GAR_CPU_CLONES
-void gar_recon_insert_slice_scalar(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
-                                   float *GAR_RESTRICT G, float *GAR_RESTRICT W)
-{
-    GAR_INSERT_SLICE_BODY(
-        for (k[c] = lo; k[c] <= hi; k[c] += c_step) {
-            float q[3];
-            if (rr + (double)k[c] * k[c] > kmax2 || !gar_slice_q(g.A, k[0], k[1], k[2], r->a2, q))
-                continue;
-            qu.qx[qu.n] = q[0];
-            qu.qy[qu.n] = q[1];
-            qu.qz[qu.n] = q[2];
-            qu.idx[qu.n++] = vox_index(r, k[0], k[1], k[2]);
-        },
-        GAR_QUEUE_GATHERS(gar_gather_voxel(plane, qu.qx[j], qu.qy[j], qu.qz[j], r->a2, r->blob, r->inv_step,
-                                           &G[2 * x], &G[2 * x + 1], &W[x])))
-}
-
 /* The planes of particles [first, first + n) of a batch whose geometry is
  * made, into plane slots 0 .. n − 1 (one FFT plan per thread). */
-static void prepare_planes(gar_recon *r, const float *images, size_t first, size_t n)
+void gar_recon_prepare_planes(gar_recon *r, const float *images, size_t first, size_t n)
 {
     const size_t npix = r->N * r->N;
 #pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
@@ -508,11 +430,7 @@ static void prepare_planes(gar_recon *r, const float *images, size_t first, size
 gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta, size_t count)
 {
     gar_status st = GAR_OK;
-    const int T = r->threads;
-    const size_t n_ops = r->cfg.sym_mode == GAR_SYM_INSERT ? r->n_ops : 1;
-    const gar_recon_kernels *kern = r->kernels;
-    /* The CPU prepares the planes unless the GPUs do it from the images. */
-    const int planes_on_host = r->n_gpu == 0 || !r->cfg.gpu_fft;
+    gar_recon_inserter *in;
     if (count > r->cfg.batch)
         return gar_error(GAR_ERR_INTERNAL, "insert of %zu particles exceeds the batch of %zu", count,
                          r->cfg.batch);
@@ -524,57 +442,16 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
     for (size_t i = 0; i < count; i++)
         if ((st = particle_geom(r, &meta[i], &r->geoms[i])) != GAR_OK)
             return st;
-
-    if (r->n_gpu > 0) {
-        /* Host planes for the whole batch when the GPUs take planes. */
-        if (planes_on_host)
-            prepare_planes(r, images, 0, count);
-        double t1 = gar_wall_seconds();
-        r->seconds[0] += t1 - t0;
-        /* Batches go to the devices in turn (a fixed order, so a run is
-         * repeatable); each inserts while the next batch is read. */
-        gar_gpu_inserter *gpu = r->gpu[r->gpu_next];
-        r->gpu_next = (r->gpu_next + 1) % r->n_gpu;
-        if ((st = gar_gpu_inserter_submit(gpu, planes_on_host ? r->planes : images, r->geoms, count)) != GAR_OK)
-            return st;
-        for (size_t i = 0; i < count; i++)
-            r->count[r->geoms[i].half]++;
-        r->seconds[1] += gar_wall_seconds() - t1;
-        return GAR_OK;
-    }
-
-    /* On the CPU, a few planes at a time (r->plane_slots): prepared with the
-     * particles in parallel, then inserted with the voxels in parallel,
-     * every thread visiting the particles in order. */
-    for (size_t first = 0; first < count; first += r->plane_slots) {
-        const size_t n = count - first < r->plane_slots ? count - first : r->plane_slots;
-        prepare_planes(r, images, first, n);
-        double t2 = gar_wall_seconds();
-        r->seconds[0] += t2 - t0;
-#pragma omp parallel num_threads(T)
-        {
-            int t = 0;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-#endif
-            for (size_t i = 0; i < n; i++) {
-                const gar_particle_geom *pg = &r->geoms[first + i];
-                const int h = pg->half;
-                const float *base = r->planes + i * 3 * r->plane_pixels;
-                gar_plane pl = {base, base + r->plane_pixels, base + 2 * r->plane_pixels, r->R};
-                for (size_t s = 0; s < n_ops; s++) {
-                    /* Pose A and operator R: the particle is also the slice at A·Rᵀ. */
-                    double As[9];
-                    gar_mat3_mul_bt(pg->A, r->ops + 9 * s, As);
-                    kern->insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
-                }
-            }
-        }
-        t0 = gar_wall_seconds();
-        r->seconds[1] += t0 - t2;
-    }
+    r->seconds[0] += gar_wall_seconds() - t0;
+    /* Batches go to the inserters in turn (a fixed order, so a run is
+     * repeatable); a GPU inserts while the next batch is read, the CPU
+     * before it returns. */
+    in = &r->inserters[r->next_inserter];
+    r->next_inserter = (r->next_inserter + 1) % r->n_inserters;
+    if ((st = in->ops->submit(r, in, images, count)) != GAR_OK)
+        return st;
     for (size_t i = 0; i < count; i++)
-        r->count[meta[i].half_set - 1]++;
+        r->count[r->geoms[i].half]++;
     return GAR_OK;
 }
 

@@ -1,13 +1,15 @@
 /* garner: the reconstructor's insides, shared by the files that make it up
  * (not installed; nothing outside src/gar_recon*.c includes it):
  *
- *   gar_recon.c          the object, its planes, insertion and maps
+ *   gar_recon.c          the object, its planes and maps
+ *   gar_recon_insert.c   the inserters (CPU, GPU) and the scalar slice insertion
  *   gar_recon_slice.h    the voxels of a slice, shared by both CPU kernels
  *   gar_recon_avx512.c   the AVX-512 kernels, where the CPU has them
  *
- * Which CPU kernels prepare planes and insert slices is chosen once, at
- * gar_recon_create, and never looked at again on the hot paths (a
- * gar_recon_kernels table, as FFTW's plans carry their solver's functions). */
+ * Two choices are made once, at gar_recon_create, and never looked at again
+ * on the hot paths: which CPU kernels prepare planes and insert slices (a
+ * gar_recon_kernels table, as FFTW's plans carry their solver's functions),
+ * and which inserters take the batches (the CPU, or one per GPU). */
 #ifndef GAR_RECON_IMPL_H
 #define GAR_RECON_IMPL_H
 
@@ -32,6 +34,21 @@ typedef struct gar_recon_kernels {
     void (*insert_slice)(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
                          float *GAR_RESTRICT G, float *GAR_RESTRICT W);
 } gar_recon_kernels;
+
+/* Something that takes batches and, by the next collect, has added their
+ * sums into the host volumes: the CPU (which inserts at submit, so its
+ * collect has nothing to do) or one GPU (which queues at submit). */
+typedef struct gar_recon_inserter gar_recon_inserter;
+typedef struct gar_recon_inserter_ops {
+    /* count particles of images, their geometry made in r->geoms. */
+    gar_status (*submit)(gar_recon *r, gar_recon_inserter *in, const float *images, size_t count);
+    gar_status (*collect)(gar_recon *r, gar_recon_inserter *in);
+    void (*destroy)(gar_recon_inserter *in);   /* waits for queued work */
+} gar_recon_inserter_ops;
+struct gar_recon_inserter {
+    const gar_recon_inserter_ops *ops;
+    gar_gpu_inserter *gpu;   /* a GPU inserter's device; NULL for the CPU */
+};
 
 struct gar_recon {
     gar_recon_config cfg;
@@ -64,8 +81,9 @@ struct gar_recon {
     float *planes;            /* plane_slots × 3 × plane_pixels (re, im, CTF²) */
     size_t plane_slots;
     gar_particle_geom *geoms; /* batch: each particle's pose, shift, CTF */
-    gar_gpu_inserter **gpu;   /* one per entry of cfg.gpu_devices */
-    size_t n_gpu, gpu_next;
+    gar_recon_inserter *inserters;   /* the CPU's, or one per entry of cfg.gpu_devices */
+    size_t n_inserters, next_inserter;
+    size_t n_gpu;             /* of them GPUs */
 };
 
 static inline size_t vox_index(const gar_recon *r, int kx, int ky, int kz)
@@ -74,10 +92,16 @@ static inline size_t vox_index(const gar_recon *r, int kx, int ky, int kz)
 }
 
 /* gar_recon.c */
+void gar_recon_prepare_planes(gar_recon *r, const float *images, size_t first, size_t n);
 void gar_recon_plane_rows_scalar(const gar_recon *r, const float *c, const gar_particle_geom *g, const double *cu,
                                  const double *su, const double *cv, const double *sv, float *plane);
+
+/* gar_recon_insert.c */
 void gar_recon_insert_slice_scalar(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
                                    float *GAR_RESTRICT G, float *GAR_RESTRICT W);
+/* One inserter per entry of cfg.gpu_devices, or the CPU's when there are
+ * none, into r->inserters (n_inserters of them, the first n_gpu GPUs). */
+gar_status gar_recon_inserters_create(gar_recon *r);
 
 /* gar_recon_avx512.c: the AVX-512 kernels, or NULL where the build or the
  * CPU lacks them (or GARNER_SCALAR_GATHER asks for the scalar ones). Their
