@@ -1,10 +1,13 @@
 /* garner: the reconstructor's insides, shared by the files that make it up
  * (not installed; nothing outside src/gar_recon*.c includes it):
  *
- *   gar_recon.c          the object, its planes and maps
+ *   gar_recon.c          the object: create, insert, flush, reset, destroy
+ *   gar_recon_memory.c   what it holds: the memory estimate, the volumes
+ *   gar_recon_plane.c    a particle's image to its plane (FFT, shift, CTF)
  *   gar_recon_insert.c   the inserters (CPU, GPU) and the scalar slice insertion
  *   gar_recon_slice.h    the voxels of a slice, shared by both CPU kernels
  *   gar_recon_avx512.c   the AVX-512 kernels, where the CPU has them
+ *   gar_recon_finalize.c the sums to a map: symmetry, weights, inverse FFT, gridding
  *
  * Two choices are made once, at gar_recon_create, and never looked at again
  * on the hot paths: which CPU kernels prepare planes and insert slices (a
@@ -91,7 +94,14 @@ static inline size_t vox_index(const gar_recon *r, int kx, int ky, int kz)
     return gar_vox_index(r->M, kx, ky, kz);
 }
 
-/* gar_recon.c */
+/* gar_recon_memory.c */
+double gar_recon_resolution_kmax(const gar_recon_config *cfg, size_t M);
+size_t gar_recon_plane_slots(const gar_recon_config *cfg, size_t n_gpu);
+gar_status gar_recon_volume_alloc(void **out, size_t bytes, int threads, const char *what);
+void gar_recon_volume_zero(void *p, size_t bytes, int threads);
+
+/* gar_recon_plane.c */
+gar_status gar_recon_particle_geom(const gar_recon *r, const gar_particle *meta, gar_particle_geom *g);
 void gar_recon_prepare_planes(gar_recon *r, const float *images, size_t first, size_t n);
 void gar_recon_plane_rows_scalar(const gar_recon *r, const float *c, const gar_particle_geom *g, const double *cu,
                                  const double *su, const double *cv, const double *sv, float *plane);
@@ -109,5 +119,8 @@ gar_status gar_recon_inserters_create(gar_recon *r);
  * pieces follow (and a radius its 4 × 4 window covers) gets it: any other
  * keeps the scalar gather, with the AVX-512 plane rows. */
 const gar_recon_kernels *gar_recon_kernels_avx512(double a, double alpha, int order, gar_blob_poly *poly);
+
+/* gar_recon_finalize.c */
+gar_status gar_recon_gridding_table(const gar_recon *r, double **table, size_t *n, double *step);
 
 #endif
