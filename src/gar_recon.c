@@ -31,27 +31,6 @@ static const gar_recon_kernels *choose_kernels(gar_recon *r)
     return k != NULL ? k : &scalar;
 }
 
-gar_status gar_recon_flush(gar_recon *r)
-{
-    gar_status st;
-    /* In device order, so the host sums are the same from run to run. */
-    for (size_t i = 0; i < r->n_inserters; i++)
-        if ((st = r->inserters[i].ops->collect(r, &r->inserters[i])) != GAR_OK)
-            return st;
-    return GAR_OK;
-}
-
-size_t gar_recon_gpu_count(const gar_recon *r) { return r->n_gpu; }
-
-const char *gar_recon_gpu_variant(const gar_recon *r, size_t d, char *report, size_t len)
-{
-    if (d >= r->n_gpu)
-        return NULL;
-    if (report != NULL)
-        gar_gpu_inserter_tuning_report(r->inserters[d].gpu, report, len);
-    return gar_gpu_inserter_variant(r->inserters[d].gpu);
-}
-
 gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
 {
     gar_status st = GAR_OK;
@@ -175,55 +154,6 @@ void gar_recon_destroy(gar_recon **pr)
     *pr = NULL;
 }
 
-
-void gar_recon_timings(const gar_recon *r, double *prepare, double *insert, double *finalize)
-{
-    *prepare = r->seconds[0];
-    *insert = r->seconds[1];
-    *finalize = r->seconds[2];
-}
-
-size_t gar_recon_count(const gar_recon *r, int half)
-{
-    return half == 1 ? r->count[0] : half == 2 ? r->count[1] : r->count[0] + r->count[1];
-}
-
-gar_status gar_recon_partial_view(gar_recon *r, gar_recon_partial *view)
-{
-    gar_status st = gar_recon_flush(r);
-    for (int h = 0; h < 2; h++) {
-        view->data[h] = r->G[h];
-        view->weight[h] = r->W[h];
-    }
-    view->count = r->count;
-    view->nvox = r->nvox;
-    view->padded = r->M;
-    return st;
-}
-
-gar_status gar_recon_reset(gar_recon *r)
-{
-    /* The GPUs' pending sums come into the host volumes first, and go with them. */
-    gar_status st = gar_recon_flush(r);
-    for (int h = 0; h < 2; h++) {
-        gar_recon_volume_zero(r->G[h], r->nvox * 2 * sizeof(float), r->threads);
-        gar_recon_volume_zero(r->W[h], r->nvox * sizeof(float), r->threads);
-        r->count[h] = 0;
-    }
-    return st;
-}
-size_t gar_recon_size(const gar_recon *r) { return r->M; }
-size_t gar_recon_voxels(const gar_recon *r) { return r->nvox; }
-int gar_recon_plane_radius(const gar_recon *r) { return r->R; }
-double gar_recon_kmax(const gar_recon *r) { return r->kmax; }
-size_t gar_recon_plane_pixels(const gar_recon *r) { return r->plane_pixels; }
-
-const float *gar_recon_blob_table(const gar_recon *r, float *inv_step)
-{
-    *inv_step = r->inv_step;
-    return r->blob;
-}
-
 gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta, size_t count)
 {
     gar_status st = GAR_OK;
@@ -250,4 +180,75 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
     for (size_t i = 0; i < count; i++)
         r->count[r->geoms[i].half]++;
     return GAR_OK;
+}
+
+gar_status gar_recon_flush(gar_recon *r)
+{
+    gar_status st;
+    /* In the inserters' order (GPUs in device order), so the host sums are
+     * the same from run to run. */
+    for (size_t i = 0; i < r->n_inserters; i++)
+        if ((st = r->inserters[i].ops->collect(r, &r->inserters[i])) != GAR_OK)
+            return st;
+    return GAR_OK;
+}
+
+gar_status gar_recon_partial_view(gar_recon *r, gar_recon_partial *view)
+{
+    gar_status st = gar_recon_flush(r);
+    for (int h = 0; h < 2; h++) {
+        view->data[h] = r->G[h];
+        view->weight[h] = r->W[h];
+    }
+    view->count = r->count;
+    view->nvox = r->nvox;
+    view->padded = r->M;
+    return st;
+}
+
+gar_status gar_recon_reset(gar_recon *r)
+{
+    /* The GPUs' pending sums come into the host volumes first, and go with them. */
+    gar_status st = gar_recon_flush(r);
+    for (int h = 0; h < 2; h++) {
+        gar_recon_volume_zero(r->G[h], r->nvox * 2 * sizeof(float), r->threads);
+        gar_recon_volume_zero(r->W[h], r->nvox * sizeof(float), r->threads);
+        r->count[h] = 0;
+    }
+    return st;
+}
+
+size_t gar_recon_gpu_count(const gar_recon *r) { return r->n_gpu; }
+
+const char *gar_recon_gpu_variant(const gar_recon *r, size_t d, char *report, size_t len)
+{
+    if (d >= r->n_gpu)
+        return NULL;
+    if (report != NULL)
+        gar_gpu_inserter_tuning_report(r->inserters[d].gpu, report, len);
+    return gar_gpu_inserter_variant(r->inserters[d].gpu);
+}
+
+void gar_recon_timings(const gar_recon *r, double *prepare, double *insert, double *finalize)
+{
+    *prepare = r->seconds[0];
+    *insert = r->seconds[1];
+    *finalize = r->seconds[2];
+}
+
+size_t gar_recon_count(const gar_recon *r, int half)
+{
+    return half == 1 ? r->count[0] : half == 2 ? r->count[1] : r->count[0] + r->count[1];
+}
+
+size_t gar_recon_size(const gar_recon *r) { return r->M; }
+size_t gar_recon_voxels(const gar_recon *r) { return r->nvox; }
+int gar_recon_plane_radius(const gar_recon *r) { return r->R; }
+double gar_recon_kmax(const gar_recon *r) { return r->kmax; }
+size_t gar_recon_plane_pixels(const gar_recon *r) { return r->plane_pixels; }
+
+const float *gar_recon_blob_table(const gar_recon *r, float *inv_step)
+{
+    *inv_step = r->inv_step;
+    return r->blob;
 }
