@@ -302,7 +302,8 @@ GAR_HD void gar_gather_voxel_otf(const gar_plane *pl, float qx, float qy, float 
 /* ---------------------------------------------------------------- particles */
 
 /* What the insertion needs of one particle, prepared on the host from its
- * metadata (gar_recon.c) and used by the CPU and the GPU preparation alike. */
+ * metadata (gar_recon_particle_geom, gar_recon_plane.c) and used by the CPU
+ * and the GPU preparation alike. */
 typedef struct gar_particle_geom {
     double A[9];     /* pose (gar_euler_to_matrix) */
     double ox, oy;   /* origin shift in pixels */
