@@ -241,7 +241,7 @@ cudaError_t launch_columns(const LaunchCtx &c)
 /* ------------------------------------------------------------ preparation */
 
 /* Background mean removed, zero-padded to M × M at offset M/2 − N/2: the
- * CPU's normalisation (gar_recon.c), one block per particle. */
+ * CPU's normalisation (gar_recon_plane.c), one block per particle. */
 __global__ void pad_images(const float *images, int N, int M, float *real)
 {
     __shared__ double ssum[256];

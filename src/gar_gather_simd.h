@@ -39,6 +39,13 @@ int gar_simd_cpu_available(void);
  * and stays inside a plane of radius kmax + a + 1 when a >= 1.5. */
 int gar_gather_simd_available(double a);
 
+/* How far ahead, in queued voxels, the gather prefetches a voxel's sums;
+ * the reconstructor's voxel queue keeps that many slack entries in every
+ * build, so it is defined for all of them. */
+#ifndef GAR_GATHER_PREFETCH
+#define GAR_GATHER_PREFETCH 32
+#endif
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
 #define GAR_HAVE_AVX512_GATHER 1
 #include <immintrin.h>
@@ -64,10 +71,6 @@ GAR_AVX512_TARGET static inline __attribute__((always_inline)) void gar_blob_zmm
     z->col = _mm512_set_ps(3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0, 3, 2, 1, 0);
     z->a = p->a;
 }
-
-#ifndef GAR_GATHER_PREFETCH
-#define GAR_GATHER_PREFETCH 32
-#endif
 
 /* Four 4-pixel rows of one plane, from indices b0 .. b3, as lanes 4·k + column. */
 GAR_AVX512_TARGET static inline __attribute__((always_inline)) __m512 gar_plane_rows4(const float *p, int b0, int b1,

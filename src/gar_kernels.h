@@ -6,7 +6,17 @@
  * Keep to the common subset of C and C++: no _Complex, no VLAs, no designated
  * initialisers, no library calls other than <math.h> functions that CUDA also
  * provides for device code. Only pure functions live here; accumulation
- * belongs to each backend. */
+ * belongs to each backend.
+ *
+ * One deliberate second copy exists: the CPU's AVX-512 backend,
+ * src/gar_recon_avx512.c with its register kernels in gar_plane_simd.h and
+ * gar_gather_simd.h, redoes gar_plane_pixel, gar_plane_ctf_weight,
+ * gar_slice_q and gar_gather_voxel in vector lanes (about 45 instructions a
+ * voxel against the scalar gather's 330, docs/PERFORMANCE.md). A change here
+ * must go there too: tests/check_recon.c holds the two equal
+ * (test_gather_simd_matches_scalar, test_plane_simd_matches_scalar, and
+ * test_gather_matches_scatter, which runs both gathers against an
+ * independent scatter). */
 #ifndef GAR_KERNELS_H
 #define GAR_KERNELS_H
 
@@ -292,7 +302,8 @@ GAR_HD void gar_gather_voxel_otf(const gar_plane *pl, float qx, float qy, float 
 /* ---------------------------------------------------------------- particles */
 
 /* What the insertion needs of one particle, prepared on the host from its
- * metadata (gar_recon.c) and used by the CPU and the GPU preparation alike. */
+ * metadata (gar_recon_particle_geom, gar_recon_plane.c) and used by the CPU
+ * and the GPU preparation alike. */
 typedef struct gar_particle_geom {
     double A[9];     /* pose (gar_euler_to_matrix) */
     double ox, oy;   /* origin shift in pixels */
@@ -520,7 +531,7 @@ GAR_HD float gar_soft_mask(float r, float r0, float edge)
     return 0.5f + 0.5f * cosf((float)GAR_PI * (r - r0) / edge);
 }
 
-/* Pose search (gar_search.c on the CPU, gpu/gar_gpu_search.cu on a GPU).
+/* Pose search (gar_search_score.c on the CPU, gpu/gar_gpu_search.cu on a GPU).
  * The normalised cross-correlation of a score: corr = Σ w C Re[X conj(P)],
  * normX = Σ w |X|², normP = Σ w C² |P|²; −2 (below any score) where a norm
  * is 0. */

@@ -3,7 +3,7 @@
  * (libmvec) where the build has it. It computes what gar_plane_pixel and
  * gar_plane_ctf_weight (gar_kernels.h, shared with the GPU) compute, in
  * the same operations but fused multiply-adds and a vector sine (within 4
- * ulp); the scalar loop in gar_recon.c stays the reference, and
+ * ulp); the scalar loop (gar_recon_plane.c) stays the reference, and
  * tests/check_recon compares the two. */
 #ifndef GAR_PLANE_SIMD_H
 #define GAR_PLANE_SIMD_H

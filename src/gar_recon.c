@@ -1,109 +1,14 @@
+/* garner: the reconstructor object (gar_recon.h): its plan, the batches it
+ * takes and the partial sums it holds. The work is done elsewhere, each part
+ * in its own file (gar_recon_impl.h lists them): planes, insertion, maps. */
 #include "gar_recon.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
-#include "config.h"
-#include "gar_fft.h"
-#include "gar_gather_simd.h"
-#include "gar_plane_simd.h"
-#include "gar_gpu.h"
-#include "gar_kernels.h"
 #include "gar_log.h"
-
-struct gar_recon {
-    gar_recon_config cfg;
-    gar_optics *optics;
-    double *ops;              /* n_ops × 9 */
-    size_t n_ops;
-    size_t N, M, H;           /* box, padded size, M/2 + 1 */
-    size_t nvox;              /* M × M × H */
-    double kmax;              /* resolution limit, padded voxels */
-    int kbound;               /* integer bound on |ky|, |kz| */
-    int kxbound;              /* integer bound on kx */
-    int R;                    /* plane radius */
-    size_t plane_pixels;      /* (2R+1)² */
-    float blob[GAR_BLOB_TABLE];
-    float inv_step;
-    float a, a2;
-    gar_blob_poly poly;       /* the blob for the AVX-512 gather */
-    int simd;                 /* insert with it (gar_gather_simd.h) */
-    int simd_plane;           /* prepare planes with AVX-512 (gar_plane_simd.h) */
-    float *G[2];              /* complex interleaved, nvox × 2 */
-    float *W[2];
-    size_t count[2];
-    double seconds[3];        /* prepare, insert, finalize: wall time spent */
-    double *grid;             /* gridding correction by real-space radius */
-    size_t ngrid;
-    double gstep;
-    int threads;
-    gar_fft2 **fft;           /* one per thread */
-    float *kx;                /* (float)(u / (M·px)), u in [−R, R], indexed u + R */
-    float *F, *Ws, *vol;      /* finalize's Fourier map, symmetrised weights, real map */
-    float *planes;            /* plane_slots × 3 × plane_pixels (re, im, CTF²) */
-    size_t plane_slots;
-    gar_particle_geom *geoms; /* batch: each particle's pose, shift, CTF */
-    gar_gpu_inserter **gpu;   /* one per entry of cfg.gpu_devices */
-    size_t n_gpu, gpu_next;
-};
-
-size_t gar_recon_padded_size(size_t box, int pad) { return gar_fft_good_size((size_t)pad * box); }
-
-static double resolution_to_kmax(const gar_recon_config *cfg, size_t M)
-{
-    double nyquist = 0.5 * (double)M;
-    double k;
-    if (cfg->max_resolution_A <= 0)
-        return nyquist;
-    k = (double)M * cfg->pixel_size_A / cfg->max_resolution_A;
-    return k > nyquist ? nyquist : k;
-}
-
-/* Planes held at once: a whole batch for GPUs that take planes from the
- * host, none for GPUs that make them; on the CPU a few per thread, since
- * every thread inserts every plane and a plane of a 128² particle at pad 2
- * takes 0.8 MB (fresh memory is slow to touch on some machines). */
-static size_t gar_recon_plane_slots(const gar_recon_config *cfg, size_t n_gpu)
-{
-    size_t slots = 2 * (size_t)cfg->threads < 16 ? 16 : 2 * (size_t)cfg->threads;
-    if (n_gpu > 0)
-        return cfg->gpu_fft ? 0 : cfg->batch;
-    return slots < cfg->batch ? slots : cfg->batch;
-}
-
-size_t gar_recon_config_voxels(const gar_recon_config *cfg)
-{
-    size_t M = gar_recon_padded_size(cfg->box, cfg->pad);
-    return M * M * (M / 2 + 1);
-}
-
-size_t gar_recon_memory_bytes(const gar_recon_config *cfg)
-{
-    size_t M = gar_recon_padded_size(cfg->box, cfg->pad), H = M / 2 + 1;
-    size_t nvox = gar_recon_config_voxels(cfg);
-    double kmax = resolution_to_kmax(cfg, M);
-    size_t R = (size_t)ceil(kmax + cfg->blob_radius) + 1, side = 2 * R + 1;
-    size_t volumes = 2 * nvox * 3 * sizeof(float);
-    /* finalize: the complex map (which holds the symmetrised data when the
-     * volume is symmetrised, with a copy of the weights beside it), the real
-     * N³ map before correction and the map returned, and the cropped inverse
-     * FFT's buffers per thread */
-    const size_t N = cfg->box;
-    size_t finish = nvox * 2 * sizeof(float) + 2 * N * N * N * sizeof(float) +
-                    (size_t)cfg->threads * ((N * H > 8 * M ? N * H : 8 * M) * 2 + N * (M + 2) + 64) * sizeof(float);
-    if (cfg->sym_mode == GAR_SYM_VOLUME && cfg->n_ops > 1)
-        finish += nvox * sizeof(float);
-    /* Planes on the host unless GPUs make them from the images. */
-    size_t planes = gar_recon_plane_slots(cfg, cfg->n_gpu_devices) * side * side * 3 * sizeof(float);
-    size_t ffts = (size_t)cfg->threads * (M * M + M * H * 2) * sizeof(float);
-    return volumes + finish + planes + ffts;
-}
+#include "gar_recon_impl.h"
 
 static void build_blob_table(gar_recon *r)
 {
@@ -114,113 +19,16 @@ static void build_blob_table(gar_recon *r)
     r->inv_step = (float)(1.0 / step);
     r->a = (float)a;
     r->a2 = (float)(a * a);
-    /* The AVX-512 gather where the CPU has it and its blob pieces match the
-     * blob to float precision (they do for any α and order tried; a blob
-     * they could not follow keeps the scalar gather). */
-    r->simd_plane = gar_simd_cpu_available();
-    r->simd = gar_gather_simd_available(a) &&
-              gar_blob_poly_fit(a, r->cfg.blob_alpha, r->cfg.blob_order, &r->poly) <= GAR_BLOB_POLY_TOLERANCE;
 }
 
-static gar_status gridding_table(const gar_recon *r, double **table, size_t *n, double *step);
-
-/* Zeroes a volume on the run's threads. Touching memory a process has not
- * used yet costs far more than writing it (the kernel clears each page, and
- * on virtual machines the host may have to back it first: about 3 ms per
- * MiB on the development VMs), and that cost divides among threads. */
-static void volume_zero(void *p, size_t bytes, int threads)
+/* The CPU's kernels, chosen once: AVX-512 where the build and the CPU have
+ * it, else the scalar ones (which the GPU's kernels share). */
+static const gar_recon_kernels *choose_kernels(gar_recon *r)
 {
-    const size_t chunk = (size_t)2 << 20, n = (bytes + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t c = 0; c < n; c++)
-        memset((char *)p + c * chunk, 0, c + 1 < n ? chunk : bytes - c * chunk);
-}
-
-/* Zeroed, 2 MiB-aligned memory for a volume, with transparent huge pages
- * requested: each particle's slice touches voxels scattered over the whole
- * volume, and with 4 KiB pages nearly every update would also miss the TLB. */
-static gar_status volume_alloc(void **out, size_t bytes, int threads, const char *what)
-{
-    const size_t huge = (size_t)2 << 20;
-    size_t rounded = (bytes + huge - 1) / huge * huge;
-    *out = NULL;
-    if (posix_memalign(out, huge, rounded) != 0) {
-        *out = NULL;
-        return gar_error(GAR_ERR_NOMEM, "%s: cannot allocate %.1f MiB", what, bytes / 1048576.0);
-    }
-#ifdef MADV_HUGEPAGE
-    madvise(*out, rounded, MADV_HUGEPAGE);
-#endif
-    volume_zero(*out, rounded, threads);
-    return GAR_OK;
-}
-
-/* One inserter per entry of cfg.gpu_devices, each doing the insertion this
- * reconstructor would do on the CPU (same sizes, blob table and operators). */
-static gar_status create_gpus(gar_recon *r)
-{
-    gar_status st;
-    const gar_recon_config *cfg = &r->cfg;
-    static const double identity[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-    const int insert_ops = cfg->sym_mode == GAR_SYM_INSERT;
-    char key[256];
-    gar_gpu_insert_config g;
-    /* Not the resolution limit: refine changes it every iteration, and the
-     * ranking of the variants hardly moves with it. */
-    snprintf(key, sizeof key, "box=%zu pad=%d padded=%zu symmetry=%s ops=%zu blob=%.3g/%.3g/%d", r->N, cfg->pad,
-             r->M, insert_ops ? "insert" : "volume", insert_ops ? r->n_ops : (size_t)1, cfg->blob_radius,
-             cfg->blob_alpha, cfg->blob_order);
-    memset(&g, 0, sizeof g);
-    g.box = (int)r->N;
-    g.padded = (int)r->M;
-    g.plane_radius = r->R;
-    g.kbound = r->kbound;
-    g.kxbound = r->kxbound;
-    g.kmax = r->kmax;
-    g.blob_radius = cfg->blob_radius;
-    g.blob_alpha = cfg->blob_alpha;
-    g.blob_order = cfg->blob_order;
-    g.blob_table = r->blob;
-    g.inv_step = r->inv_step;
-    g.pixel_size_A = cfg->pixel_size_A;
-    g.ops = insert_ops ? r->ops : identity;
-    g.n_ops = insert_ops ? r->n_ops : 1;
-    g.batch = cfg->batch;
-    g.fft_on_gpu = cfg->gpu_fft;
-    g.tuning = (gar_gpu_tuning)cfg->gpu_tuning;
-    g.tuning_cache = cfg->gpu_tuning_cache;
-    g.tuning_key = key;
-    g.variant = cfg->gpu_variant;
-    if ((st = gar_calloc((void **)&r->gpu, cfg->n_gpu_devices, sizeof *r->gpu, "GPU inserters")) != GAR_OK)
-        return st;
-    for (size_t d = 0; d < cfg->n_gpu_devices; d++) {
-        g.device = cfg->gpu_devices[d];
-        if ((st = gar_gpu_inserter_create(&g, &r->gpu[d])) != GAR_OK)
-            return st;
-        r->n_gpu = d + 1;
-    }
-    return GAR_OK;
-}
-
-gar_status gar_recon_flush(gar_recon *r)
-{
-    gar_status st;
-    /* In device order, so the host sums are the same from run to run. */
-    for (size_t d = 0; d < r->n_gpu; d++)
-        if ((st = gar_gpu_inserter_collect(r->gpu[d], r->G, r->W)) != GAR_OK)
-            return st;
-    return GAR_OK;
-}
-
-size_t gar_recon_gpu_count(const gar_recon *r) { return r->n_gpu; }
-
-const char *gar_recon_gpu_variant(const gar_recon *r, size_t d, char *report, size_t len)
-{
-    if (d >= r->n_gpu)
-        return NULL;
-    if (report != NULL)
-        gar_gpu_inserter_tuning_report(r->gpu[d], report, len);
-    return gar_gpu_inserter_variant(r->gpu[d]);
+    static const gar_recon_kernels scalar = {gar_recon_plane_rows_scalar, gar_recon_insert_slice_scalar};
+    const gar_recon_kernels *k =
+        gar_recon_kernels_avx512(r->cfg.blob_radius, r->cfg.blob_alpha, r->cfg.blob_order, &r->poly);
+    return k != NULL ? k : &scalar;
 }
 
 gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
@@ -238,7 +46,7 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     r->M = gar_recon_padded_size(cfg->box, cfg->pad);
     r->H = r->M / 2 + 1;
     r->nvox = r->M * r->M * r->H;
-    r->kmax = resolution_to_kmax(cfg, r->M);
+    r->kmax = gar_recon_resolution_kmax(cfg, r->M);
     /* ky, kz = ±M/2 alias one index, so those stop at M/2 − 1 (losing only the
      * axis points of the Nyquist shell); kx = M/2 has its own index. */
     r->kbound = (int)floor(r->kmax);
@@ -253,6 +61,7 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     r->plane_pixels = (size_t)(2 * r->R + 1) * (size_t)(2 * r->R + 1);
     r->threads = cfg->threads;
     build_blob_table(r);
+    r->kernels = choose_kernels(r);
 
     if ((st = gar_alloc((void **)&r->optics, cfg->n_optics ? cfg->n_optics : 1, sizeof *r->optics,
                         "optics")) != GAR_OK)
@@ -273,13 +82,15 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     r->cfg.n_ops = r->n_ops;
 
     for (int h = 0; h < 2; h++) {
-        if ((st = volume_alloc((void **)&r->G[h], r->nvox * 2 * sizeof(float), r->threads, "Fourier data volume")) != GAR_OK ||
-            (st = volume_alloc((void **)&r->W[h], r->nvox * sizeof(float), r->threads, "Fourier weight volume")) != GAR_OK)
+        if ((st = gar_recon_volume_alloc((void **)&r->G[h], r->nvox * 2 * sizeof(float), r->threads,
+                                         "Fourier data volume")) != GAR_OK ||
+            (st = gar_recon_volume_alloc((void **)&r->W[h], r->nvox * sizeof(float), r->threads,
+                                         "Fourier weight volume")) != GAR_OK)
             goto fail;
     }
-    /* GPUs first: a device that cannot hold the run says so before the host
-     * allocates planes it would not need. */
-    if (cfg->n_gpu_devices > 0 && (st = create_gpus(r)) != GAR_OK)
+    /* The inserters before the planes: a GPU that cannot hold the run says
+     * so before the host allocates planes it would not need. */
+    if ((st = gar_recon_inserters_create(r)) != GAR_OK)
         goto fail;
     r->plane_slots = gar_recon_plane_slots(cfg, r->n_gpu);
     /* Zeroed once: each particle writes the same pixels (those within
@@ -303,7 +114,7 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
         goto fail;
     for (int u = -r->R; u <= r->R; u++)
         r->kx[u + r->R] = (float)(u / ((double)r->M * cfg->pixel_size_A));
-    if ((st = gridding_table(r, &r->grid, &r->ngrid, &r->gstep)) != GAR_OK)
+    if ((st = gar_recon_gridding_table(r, &r->grid, &r->ngrid, &r->gstep)) != GAR_OK)
         goto fail;
     r->cfg.gpu_devices = NULL;   /* the caller's array; the inserters hold what they need */
     *out = r;
@@ -319,9 +130,9 @@ void gar_recon_destroy(gar_recon **pr)
     if (pr == NULL || *pr == NULL)
         return;
     r = *pr;
-    for (size_t d = 0; d < r->n_gpu; d++)
-        gar_gpu_inserter_destroy(&r->gpu[d]);
-    free(r->gpu);
+    for (size_t i = 0; i < r->n_inserters; i++)
+        r->inserters[i].ops->destroy(&r->inserters[i]);
+    free(r->inserters);
     for (int h = 0; h < 2; h++) {
         free(r->G[h]);
         free(r->W[h]);
@@ -343,16 +154,43 @@ void gar_recon_destroy(gar_recon **pr)
     *pr = NULL;
 }
 
-void gar_recon_timings(const gar_recon *r, double *prepare, double *insert, double *finalize)
+gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta, size_t count)
 {
-    *prepare = r->seconds[0];
-    *insert = r->seconds[1];
-    *finalize = r->seconds[2];
+    gar_status st = GAR_OK;
+    gar_recon_inserter *in;
+    if (count > r->cfg.batch)
+        return gar_error(GAR_ERR_INTERNAL, "insert of %zu particles exceeds the batch of %zu", count,
+                         r->cfg.batch);
+    for (size_t i = 0; i < count; i++)
+        if (meta[i].half_set != 1 && meta[i].half_set != 2)
+            return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta[i].half_set);
+
+    double t0 = gar_wall_seconds();
+    for (size_t i = 0; i < count; i++)
+        if ((st = gar_recon_particle_geom(r, &meta[i], &r->geoms[i])) != GAR_OK)
+            return st;
+    r->seconds[0] += gar_wall_seconds() - t0;
+    /* Batches go to the inserters in turn (a fixed order, so a run is
+     * repeatable); a GPU inserts while the next batch is read, the CPU
+     * before it returns. */
+    in = &r->inserters[r->next_inserter];
+    r->next_inserter = (r->next_inserter + 1) % r->n_inserters;
+    if ((st = in->ops->submit(r, in, images, count)) != GAR_OK)
+        return st;
+    for (size_t i = 0; i < count; i++)
+        r->count[r->geoms[i].half]++;
+    return GAR_OK;
 }
 
-size_t gar_recon_count(const gar_recon *r, int half)
+gar_status gar_recon_flush(gar_recon *r)
 {
-    return half == 1 ? r->count[0] : half == 2 ? r->count[1] : r->count[0] + r->count[1];
+    gar_status st;
+    /* In the inserters' order (GPUs in device order), so the host sums are
+     * the same from run to run. */
+    for (size_t i = 0; i < r->n_inserters; i++)
+        if ((st = r->inserters[i].ops->collect(r, &r->inserters[i])) != GAR_OK)
+            return st;
+    return GAR_OK;
 }
 
 gar_status gar_recon_partial_view(gar_recon *r, gar_recon_partial *view)
@@ -373,15 +211,39 @@ gar_status gar_recon_reset(gar_recon *r)
     /* The GPUs' pending sums come into the host volumes first, and go with them. */
     gar_status st = gar_recon_flush(r);
     for (int h = 0; h < 2; h++) {
-        volume_zero(r->G[h], r->nvox * 2 * sizeof(float), r->threads);
-        volume_zero(r->W[h], r->nvox * sizeof(float), r->threads);
+        gar_recon_volume_zero(r->G[h], r->nvox * 2 * sizeof(float), r->threads);
+        gar_recon_volume_zero(r->W[h], r->nvox * sizeof(float), r->threads);
         r->count[h] = 0;
     }
-    /* Batches go to the GPUs in turn from the first again, as in a new
+    /* Batches go to the inserters in turn from the first again, as in a new
      * reconstructor: the device sums, and so the map, are the same. */
-    r->gpu_next = 0;
+    r->next_inserter = 0;
     return st;
 }
+
+size_t gar_recon_gpu_count(const gar_recon *r) { return r->n_gpu; }
+
+const char *gar_recon_gpu_variant(const gar_recon *r, size_t d, char *report, size_t len)
+{
+    if (d >= r->n_gpu)
+        return NULL;
+    if (report != NULL)
+        gar_gpu_inserter_tuning_report(r->inserters[d].gpu, report, len);
+    return gar_gpu_inserter_variant(r->inserters[d].gpu);
+}
+
+void gar_recon_timings(const gar_recon *r, double *prepare, double *insert, double *finalize)
+{
+    *prepare = r->seconds[0];
+    *insert = r->seconds[1];
+    *finalize = r->seconds[2];
+}
+
+size_t gar_recon_count(const gar_recon *r, int half)
+{
+    return half == 1 ? r->count[0] : half == 2 ? r->count[1] : r->count[0] + r->count[1];
+}
+
 size_t gar_recon_size(const gar_recon *r) { return r->M; }
 size_t gar_recon_voxels(const gar_recon *r) { return r->nvox; }
 int gar_recon_plane_radius(const gar_recon *r) { return r->R; }
@@ -392,646 +254,4 @@ const float *gar_recon_blob_table(const gar_recon *r, float *inv_step)
 {
     *inv_step = r->inv_step;
     return r->blob;
-}
-
-static const gar_optics *find_optics(const gar_recon *r, int32_t group)
-{
-    for (size_t i = 0; i < r->cfg.n_optics; i++)
-        if (r->optics[i].group == group)
-            return &r->optics[i];
-    return NULL;
-}
-
-/* What the insertion needs of one particle: pose, shift in pixels, CTF,
- * half set (checked to be 1 or 2 by gar_recon_insert beforehand). */
-static gar_status particle_geom(const gar_recon *r, const gar_particle *meta, gar_particle_geom *g)
-{
-    const gar_optics *o = find_optics(r, meta->optics_group);
-    memset(g, 0, sizeof *g);
-    if (r->cfg.ctf) {
-        if (o == NULL)
-            return gar_error(GAR_ERR_DATA, "optics group %d is not in the stack's optics table",
-                             meta->optics_group);
-        g->ctf = gar_ctf_prepare(meta->defocus_u_A, meta->defocus_v_A, meta->defocus_angle_deg,
-                                 o->voltage_kV, o->cs_mm, o->amplitude_contrast, meta->phase_shift_deg);
-        g->use_ctf = 1;
-    }
-    gar_euler_to_matrix(meta->rot_deg, meta->tilt_deg, meta->psi_deg, g->A);
-    g->ox = meta->origin_x_A / r->cfg.pixel_size_A;
-    g->oy = meta->origin_y_A / r->cfg.pixel_size_A;
-    g->half = meta->half_set - 1;
-    return GAR_OK;
-}
-
-#ifdef GAR_HAVE_AVX512_GATHER
-/* The rows of a plane, sixteen pixels at a time (gar_plane_simd.h); the
- * same pixels, mates and order of writes as the scalar loop below. */
-GAR_AVX512_TARGET static void plane_rows_avx512(const gar_recon *r, const float *c, const gar_particle_geom *g,
-                                                const double *cu, const double *su, const double *cv,
-                                                const double *sv, float *plane)
-{
-    const int R = r->R, half = (int)(r->M / 2);
-    const double rlim = r->kmax + r->a + 1.0;
-    gar_plane_rowctx x = {r->kx, cu, su, 0.0, 0.0, 0.0f, g->use_ctf ? &g->ctf : NULL, c, (int)r->M, R};
-    for (int v = 0; v <= R; v++) {
-        const int umax = gar_plane_row_umax(v, rlim, half);
-        x.cv = cv[v + R];
-        x.sv = sv[v + R];
-        x.ky = r->kx[v + R];
-        for (int m0 = 0; m0 <= umax; m0 += 16)
-            gar_plane_pixels16(&x, v, 1, m0, umax - m0 + 1 < 16 ? umax - m0 + 1 : 16, plane, r->plane_pixels);
-        if (v > 0)
-            for (int m0 = 1; m0 <= umax; m0 += 16)
-                gar_plane_pixels16(&x, v, -1, m0, umax - m0 + 1 < 16 ? umax - m0 + 1 : 16, plane, r->plane_pixels);
-    }
-}
-#endif
-
-/* The plane of one particle from its image (the CPU twin of the GPU's
- * pad, FFT and plane kernels; the per-pixel maths is shared). */
-static void prepare_plane_geom(gar_recon *r, int thread, const float *image, const gar_particle_geom *g,
-                               float *plane)
-{
-    gar_fft2 *fft = r->fft[thread];
-    float *real = gar_fft2_real(fft);
-    const float *c;
-    const size_t N = r->N, M = r->M, off = M / 2 - N / 2, pp = r->plane_pixels;
-    const int R = r->R, side = 2 * R + 1, half = (int)(M / 2);
-    float *pre = plane, *pim = plane + pp, *pc2 = plane + 2 * pp;
-    double bg = 0.0;
-    const double Mpx = (double)M * r->cfg.pixel_size_A;
-    size_t nbg = 0;
-    double rlim = r->kmax + r->a + 1.0;
-    /* Separable shift phase: one cos/sin per row and per column, not per pixel. */
-    double ph_u[2][2 * GAR_RECON_MAX_R + 1], ph_v[2][2 * GAR_RECON_MAX_R + 1];
-
-    /* Normalise: remove the mean of the background outside the particle
-     * circle, so zero padding adds no step at the box edge. */
-    for (size_t y = 0; y < N; y++)
-        for (size_t x = 0; x < N; x++)
-            if (gar_is_background((int)x, (int)y, (int)N)) {
-                bg += image[y * N + x];
-                nbg++;
-            }
-    bg = nbg ? bg / nbg : 0.0;
-    for (size_t y = 0; y < N; y++)
-        for (size_t x = 0; x < N; x++)
-            real[(y + off) * M + x + off] = (float)(image[y * N + x] - bg);
-    gar_fft2_forward(fft);
-    c = gar_fft2_complex(fft);
-
-    for (int k = -R; k <= R; k++) {
-        gar_shift_phase(k, g->ox, (double)M, &ph_u[0][k + R], &ph_u[1][k + R]);
-        gar_shift_phase(k, g->oy, (double)M, &ph_v[0][k + R], &ph_v[1][k + R]);
-    }
-#ifdef GAR_HAVE_AVX512_GATHER
-    if (r->simd_plane) {
-        plane_rows_avx512(r, c, g, ph_u[0], ph_u[1], ph_v[0], ph_v[1], plane);
-        return;
-    }
-#endif
-    /* Half the pixels: the plane of a real image is Hermitian, pixel −k the
-     * conjugate of pixel k (the CTF is even, the shift phase's sines odd,
-     * exactly so in floating point), so each is written twice. */
-    for (int v = 0; v <= R; v++) {
-        const size_t row = (size_t)(v + R) * side + R, mirror = (size_t)(R - v) * side + R;
-        const int umax = gar_plane_row_umax(v, rlim, half);
-        for (int u = v == 0 ? 0 : -umax; u <= umax; u++) {
-            float px[3];
-            gar_plane_pixel(c, (int)M, u, v, ph_u[0][u + R], ph_u[1][u + R], ph_v[0][v + R], ph_v[1][v + R],
-                            gar_plane_ctf_weight(g, u, v, Mpx), px);
-            pre[row + u] = px[0];
-            pim[row + u] = px[1];
-            pc2[row + u] = px[2];
-            pre[mirror - u] = px[0];
-            pim[mirror - u] = -px[1];
-            pc2[mirror - u] = px[2];
-        }
-    }
-}
-
-gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,
-                                   const gar_particle *meta, float *plane)
-{
-    gar_particle_geom g;
-    gar_status st = particle_geom(r, meta, &g);
-    /* The pixels beyond kmax + a + 1 are never written (the slots of a
-     * batch are zeroed once), so a caller's plane is zeroed here. */
-    memset(plane, 0, 3 * r->plane_pixels * sizeof(float));
-    if (st == GAR_OK)
-        prepare_plane_geom(r, thread, image, &g, plane);
-    return st;
-}
-
-static inline size_t vox_index(const gar_recon *r, int kx, int ky, int kz)
-{
-    return gar_vox_index(r->M, kx, ky, kz);
-}
-
-/* First value >= lo that is ≡ t (mod T), for signed lo. */
-static inline int first_owned(int lo, int t, int T)
-{
-    int m = ((lo % T) + T) % T;
-    int d = (t - m + T) % T;
-    return lo + d;
-}
-
-/* The voxels of one slice are found column by column, but gathered from a
- * queue: a column holds only 3 to 7 voxels, and with the gather inside the
- * column loop nearly every column's end was a mispredicted branch that left
- * the next voxels' long dependency chains (window loads, blob polynomial,
- * horizontal sums) to start one after another. Queued, the gathers run in a
- * loop of fixed trip count that the CPU overlaps. The gathers prefetch each
- * voxel's data a fixed distance ahead within the queue, so the first few of
- * each flush go without: a long queue makes those few (512: 7 % faster than
- * 128, 1024 no better). It is flushed once it holds more than
- * GAR_VOXEL_QUEUE − 8 voxels, after a whole column (at most 2a√3 + 1 = 14
- * voxels at the largest blob radius, 4), and has slack entries beyond that
- * which the gathers may read ahead (zeroed at first: a position at the
- * plane's centre and voxel 0, harmless to read; later, earlier voxels'). */
-#ifndef GAR_VOXEL_QUEUE
-#define GAR_VOXEL_QUEUE 512
-#endif
-#define GAR_QUEUE_SLACK (16 + GAR_GATHER_PREFETCH)
-#define GAR_QUEUE_PREFETCH 8
-typedef struct voxel_queue {
-    float qx[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK], qy[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK];
-    float qz[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK];
-    size_t idx[GAR_VOXEL_QUEUE + 8 + GAR_QUEUE_SLACK];
-    int n;
-} voxel_queue;
-
-/* The traversal of insert_slice: for each column (k[o], k[i]) within reach,
- * COLUMN (a statement) queues its voxels k[c] = lo, lo + c_step, ... <= hi
- * whose squared radius rr + k[c]² is within kmax2 and whose position q = A·K
- * lies within the blob radius of the slice; FLUSH (a statement) runs the
- * queue's gathers, in queue order, when the queue is nearly full and at
- * the end. */
-#define GAR_INSERT_SLICE_BODY(COLUMN, FLUSH)                                                               \
-    gar_slice_geom g;                                                                                      \
-    voxel_queue qu;                                                                                        \
-    const double kmax2 = r->kmax * r->kmax, a = r->a;                                                      \
-    const int lo_b[3] = {0, -r->kbound, -r->kbound}, hi_b[3] = {r->kxbound, r->kbound, r->kbound};         \
-    gar_slice_geom_make(Ad, 0, 0, &g);                                                                     \
-    const int o = g.o, i = g.i, c = g.c, c_step = c == 2 ? T : 1;                                          \
-    const int o_first = o == 2 ? first_owned(lo_b[o], t, T) : lo_b[o], o_step = o == 2 ? T : 1;            \
-    int k[3];                                                                                              \
-    memset(&qu, 0, sizeof qu);                                                                             \
-    for (k[o] = o_first; k[o] <= hi_b[o]; k[o] += o_step)                                                  \
-        for (k[i] = lo_b[i]; k[i] <= hi_b[i]; k[i]++) {                                                    \
-            double rr;                                                                                     \
-            int lo, hi;                                                                                    \
-            if (!gar_slice_column(&g, k[o], k[i], a, kmax2, lo_b, hi_b, &rr, &lo, &hi))                    \
-                continue;                                                                                  \
-            if (c == 2)                                                                                    \
-                lo = first_owned(lo, t, T);                                                                \
-            COLUMN;                                                                                        \
-            if (qu.n > GAR_VOXEL_QUEUE - 8) {                                                              \
-                FLUSH;                                                                                     \
-                qu.n = 0;                                                                                  \
-            }                                                                                              \
-        }                                                                                                  \
-    FLUSH;
-
-/* The gathers of a queue, each voxel's data prefetched a few voxels ahead;
- * GATHER (a statement) gathers queue entry j into voxel x. */
-#define GAR_QUEUE_GATHERS(GATHER)                                                                          \
-    for (int j = 0; j < qu.n; j++) {                                                                       \
-        const size_t x = qu.idx[j], xp = qu.idx[j + GAR_QUEUE_PREFETCH];                                   \
-        __builtin_prefetch(&G[2 * xp], 1);                                                                 \
-        __builtin_prefetch(&W[xp], 1);                                                                     \
-        GATHER;                                                                                            \
-    }
-
-/* The voxels of thread t (kz ≡ t mod T) within the blob radius of one slice:
- * iterate the coordinate plane most parallel to the slice, and along each
- * column only the few voxels with |n·K| < a, n the slice's normal. Axis c is
- * the column axis; (o, i) are the plane's outer and inner axes, with z outer
- * when it lies in the plane so that each thread's kz residues can be stepped
- * directly. Only kx >= 0 is stored. */
-GAR_CPU_CLONES
-static void insert_slice(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
-                         float *GAR_RESTRICT G, float *GAR_RESTRICT W)
-{
-    GAR_INSERT_SLICE_BODY(
-        for (k[c] = lo; k[c] <= hi; k[c] += c_step) {
-            float q[3];
-            if (rr + (double)k[c] * k[c] > kmax2 || !gar_slice_q(g.A, k[0], k[1], k[2], r->a2, q))
-                continue;
-            qu.qx[qu.n] = q[0];
-            qu.qy[qu.n] = q[1];
-            qu.qz[qu.n] = q[2];
-            qu.idx[qu.n++] = vox_index(r, k[0], k[1], k[2]);
-        },
-        GAR_QUEUE_GATHERS(gar_gather_voxel(plane, qu.qx[j], qu.qy[j], qu.qz[j], r->a2, r->blob, r->inv_step,
-                                           &G[2 * x], &G[2 * x + 1], &W[x])))
-}
-
-#ifdef GAR_HAVE_AVX512_GATHER
-/* Queues the voxels k[c] = lo, lo + step, ... <= hi of column (k[o], k[i]) =
- * (ko, ki) of slice g, 8 at a time: the same tests and the same arithmetic
- * as the scalar traversal (gar_slice_q's products and sums in the order
- * gcc contracts them to FMAs there: A1·y first, then A0·x, then A2·z),
- * in vector lanes, the survivors compressed into the queue. rr and kmax2
- * compare as integers: rr + k² is an integer, so it is within kmax2 exactly
- * when it is within floor(kmax2). */
-GAR_AVX512_TARGET static inline __attribute__((always_inline)) void
-queue_column_avx512(const gar_recon *r, const gar_slice_geom *g, int ko, int ki, int lo, int hi, int step,
-                    int rr, int kmax2_floor, voxel_queue *qu)
-{
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i vstep = _mm256_set1_epi32(step), vhi = _mm256_set1_epi32(hi);
-    const __m256i m = _mm256_set1_epi32((int)r->M), zero = _mm256_setzero_si256();
-    const __m256 a2 = _mm256_set1_ps(r->a2);
-    const __m512i H = _mm512_set1_epi64((long long)r->H), Mq = _mm512_set1_epi64((long long)r->M);
-    for (int base = lo; base <= hi; base += 8 * step) {
-        const __m256i kc = _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_mullo_epi32(lane, vstep));
-        __m256i kv[3];
-        kv[g->o] = _mm256_set1_epi32(ko);
-        kv[g->i] = _mm256_set1_epi32(ki);
-        kv[g->c] = kc;
-        __mmask8 keep = _mm256_cmple_epi32_mask(kc, vhi) &
-                        _mm256_cmple_epi32_mask(_mm256_add_epi32(_mm256_set1_epi32(rr), _mm256_mullo_epi32(kc, kc)),
-                                                _mm256_set1_epi32(kmax2_floor));
-        const __m256 fx = _mm256_cvtepi32_ps(kv[0]), fy = _mm256_cvtepi32_ps(kv[1]), fz = _mm256_cvtepi32_ps(kv[2]);
-        const float *A = g->A;
-        __m256 q2 = _mm256_mul_ps(_mm256_set1_ps(A[7]), fy);
-        q2 = _mm256_fmadd_ps(_mm256_set1_ps(A[6]), fx, q2);
-        q2 = _mm256_fmadd_ps(_mm256_set1_ps(A[8]), fz, q2);
-        keep &= _mm256_cmp_ps_mask(_mm256_mul_ps(q2, q2), a2, _CMP_LT_OQ);
-        __m256 q0 = _mm256_mul_ps(_mm256_set1_ps(A[1]), fy);
-        q0 = _mm256_fmadd_ps(_mm256_set1_ps(A[0]), fx, q0);
-        q0 = _mm256_fmadd_ps(_mm256_set1_ps(A[2]), fz, q0);
-        __m256 q1 = _mm256_mul_ps(_mm256_set1_ps(A[4]), fy);
-        q1 = _mm256_fmadd_ps(_mm256_set1_ps(A[3]), fx, q1);
-        q1 = _mm256_fmadd_ps(_mm256_set1_ps(A[5]), fz, q1);
-        /* gar_vox_index: y and z wrapped, (z·M + y)·H + x in 64 bits. */
-        const __m256i y = _mm256_mask_add_epi32(kv[1], _mm256_cmplt_epi32_mask(kv[1], zero), kv[1], m);
-        const __m256i z = _mm256_mask_add_epi32(kv[2], _mm256_cmplt_epi32_mask(kv[2], zero), kv[2], m);
-        __m512i idx = _mm512_mullo_epi64(_mm512_cvtepi32_epi64(z), Mq);
-        idx = _mm512_add_epi64(idx, _mm512_cvtepi32_epi64(y));
-        idx = _mm512_add_epi64(_mm512_mullo_epi64(idx, H), _mm512_cvtepi32_epi64(kv[0]));
-        _mm256_mask_compressstoreu_ps(qu->qx + qu->n, keep, q0);
-        _mm256_mask_compressstoreu_ps(qu->qy + qu->n, keep, q1);
-        _mm256_mask_compressstoreu_ps(qu->qz + qu->n, keep, q2);
-        _mm512_mask_compressstoreu_epi64(qu->idx + qu->n, keep, idx);
-        qu->n += __builtin_popcount(keep);
-    }
-}
-
-/* The same voxels, found 8 at a time and gathered 4 at a time by
- * gar_gather_queue_avx512. */
-GAR_AVX512_TARGET
-static void insert_slice_avx512(gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
-                                float *GAR_RESTRICT G, float *GAR_RESTRICT W)
-{
-    gar_blob_zmm z;
-    const gar_plane pl = *plane;   /* held in registers: the stores below cannot change it */
-    const int kmax2_floor = (int)floor(r->kmax * r->kmax);
-    gar_blob_zmm_load(&r->poly, &z);
-    GAR_INSERT_SLICE_BODY(queue_column_avx512(r, &g, k[o], k[i], lo, hi, c_step, (int)rr, kmax2_floor, &qu),
-                          gar_gather_queue_avx512(&pl, qu.qx, qu.qy, qu.qz, qu.idx, qu.n, &z, G, W))
-}
-#endif
-
-/* The planes of particles [first, first + n) of a batch whose geometry is
- * made, into plane slots 0 .. n − 1 (one FFT plan per thread). */
-static void prepare_planes(gar_recon *r, const float *images, size_t first, size_t n)
-{
-    const size_t npix = r->N * r->N;
-#pragma omp parallel for num_threads(r->threads) schedule(dynamic, 1)
-    for (size_t i = 0; i < n; i++) {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        prepare_plane_geom(r, t, images + (first + i) * npix, &r->geoms[first + i], r->planes + i * 3 * r->plane_pixels);
-    }
-}
-
-gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta, size_t count)
-{
-    gar_status st = GAR_OK;
-    const int T = r->threads;
-    const size_t n_ops = r->cfg.sym_mode == GAR_SYM_INSERT ? r->n_ops : 1;
-    /* The CPU prepares the planes unless the GPUs do it from the images. */
-    const int planes_on_host = r->n_gpu == 0 || !r->cfg.gpu_fft;
-    if (count > r->cfg.batch)
-        return gar_error(GAR_ERR_INTERNAL, "insert of %zu particles exceeds the batch of %zu", count,
-                         r->cfg.batch);
-    for (size_t i = 0; i < count; i++)
-        if (meta[i].half_set != 1 && meta[i].half_set != 2)
-            return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta[i].half_set);
-
-    double t0 = gar_wall_seconds();
-    for (size_t i = 0; i < count; i++)
-        if ((st = particle_geom(r, &meta[i], &r->geoms[i])) != GAR_OK)
-            return st;
-
-    if (r->n_gpu > 0) {
-        /* Host planes for the whole batch when the GPUs take planes. */
-        if (planes_on_host)
-            prepare_planes(r, images, 0, count);
-        double t1 = gar_wall_seconds();
-        r->seconds[0] += t1 - t0;
-        /* Batches go to the devices in turn (a fixed order, so a run is
-         * repeatable); each inserts while the next batch is read. */
-        gar_gpu_inserter *gpu = r->gpu[r->gpu_next];
-        r->gpu_next = (r->gpu_next + 1) % r->n_gpu;
-        if ((st = gar_gpu_inserter_submit(gpu, planes_on_host ? r->planes : images, r->geoms, count)) != GAR_OK)
-            return st;
-        for (size_t i = 0; i < count; i++)
-            r->count[r->geoms[i].half]++;
-        r->seconds[1] += gar_wall_seconds() - t1;
-        return GAR_OK;
-    }
-
-    /* On the CPU, a few planes at a time (r->plane_slots): prepared with the
-     * particles in parallel, then inserted with the voxels in parallel,
-     * every thread visiting the particles in order. */
-    for (size_t first = 0; first < count; first += r->plane_slots) {
-        const size_t n = count - first < r->plane_slots ? count - first : r->plane_slots;
-        prepare_planes(r, images, first, n);
-        double t2 = gar_wall_seconds();
-        r->seconds[0] += t2 - t0;
-#pragma omp parallel num_threads(T)
-        {
-            int t = 0;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-#endif
-            for (size_t i = 0; i < n; i++) {
-                const gar_particle_geom *pg = &r->geoms[first + i];
-                const int h = pg->half;
-                const float *base = r->planes + i * 3 * r->plane_pixels;
-                gar_plane pl = {base, base + r->plane_pixels, base + 2 * r->plane_pixels, r->R};
-                for (size_t s = 0; s < n_ops; s++) {
-                    /* Pose A and operator R: the particle is also the slice at A·Rᵀ. */
-                    double As[9];
-                    gar_mat3_mul_bt(pg->A, r->ops + 9 * s, As);
-#ifdef GAR_HAVE_AVX512_GATHER
-                    if (r->simd)
-                        insert_slice_avx512(r, &pl, As, t, T, r->G[h], r->W[h]);
-                    else
-#endif
-                        insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
-                }
-            }
-        }
-        t0 = gar_wall_seconds();
-        r->seconds[1] += t0 - t2;
-    }
-    for (size_t i = 0; i < count; i++)
-        r->count[meta[i].half_set - 1]++;
-    return GAR_OK;
-}
-
-/* What a map is made from: one half set's sums (b = NULL) or both added
- * voxel by voxel, in float as a summed copy would hold them. */
-typedef struct fin_source {
-    const float *Ga, *Wa, *Gb, *Wb;
-} fin_source;
-
-static inline float source_w(const fin_source *s, size_t i) { return s->Wb ? s->Wa[i] + s->Wb[i] : s->Wa[i]; }
-static inline float source_g(const fin_source *s, size_t i) { return s->Gb ? s->Ga[i] + s->Gb[i] : s->Ga[i]; }
-
-/* Trilinear sample of the Hermitian half volume at p (padded voxels); points
- * with px < 0 read the Friedel mate. */
-static void sample_half(const gar_recon *r, const fin_source *src, double px, double py, double pz, double *gre,
-                        double *gim, double *w)
-{
-    double sgn = 1.0;
-    if (px < 0) {
-        px = -px;
-        py = -py;
-        pz = -pz;
-        sgn = -1.0;
-    }
-    int x0 = (int)floor(px), y0 = (int)floor(py), z0 = (int)floor(pz);
-    double fx = px - x0, fy = py - y0, fz = pz - z0;
-    double re = 0, im = 0, ww = 0;
-    for (int dz = 0; dz < 2; dz++)
-        for (int dy = 0; dy < 2; dy++)
-            for (int dx = 0; dx < 2; dx++) {
-                int x = x0 + dx;
-                double wt = (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy) * (dz ? fz : 1 - fz);
-                if (wt == 0.0 || x >= (int)r->H)
-                    continue;
-                size_t idx = vox_index(r, x, y0 + dy, z0 + dz);
-                re += wt * source_g(src, 2 * idx);
-                im += wt * source_g(src, 2 * idx + 1);
-                ww += wt * source_w(src, idx);
-            }
-    *gre = re;
-    *gim = sgn * im;
-    *w = ww;
-}
-
-/* G and W summed over the group by trilinear interpolation (RELION's approach). */
-static void symmetrise_volume(const gar_recon *r, const fin_source *src, float *Gs, float *Ws)
-{
-    const int K = r->kbound, KX = r->kxbound;
-    const double kmax2 = r->kmax * r->kmax;
-    volume_zero(Gs, r->nvox * 2 * sizeof(float), r->threads);
-    volume_zero(Ws, r->nvox * sizeof(float), r->threads);
-#pragma omp parallel for num_threads(r->threads) schedule(static)
-    for (int kz = -K; kz <= K; kz++)
-        for (int ky = -K; ky <= K; ky++)
-            for (int kx = 0; kx <= KX; kx++) {
-                double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
-                if (k2 > kmax2)
-                    continue;
-                double sre = 0, sim = 0, sw = 0;
-                for (size_t s = 0; s < r->n_ops; s++) {
-                    const double *R = r->ops + 9 * s;
-                    double px = R[0] * kx + R[1] * ky + R[2] * kz;
-                    double py = R[3] * kx + R[4] * ky + R[5] * kz;
-                    double pz = R[6] * kx + R[7] * ky + R[8] * kz;
-                    double a, b, c;
-                    sample_half(r, src, px, py, pz, &a, &b, &c);
-                    sre += a;
-                    sim += b;
-                    sw += c;
-                }
-                size_t idx = vox_index(r, kx, ky, kz);
-                Gs[2 * idx] = (float)sre;
-                Gs[2 * idx + 1] = (float)sim;
-                Ws[idx] = (float)sw;
-            }
-}
-
-double gar_recon_outer_mask(size_t box, double radius)
-{
-    double w = box / 20.0 < 3.0 ? 3.0 : box / 20.0, edge = 0.5 * (double)box, start = edge - w;
-    if (radius <= start)
-        return 1.0;
-    if (radius >= edge)
-        return 0.0;
-    return 0.5 + 0.5 * cos(GAR_PI * (radius - start) / w);
-}
-
-/* Real-space transform of the blob, B(ω) = 4π ∫₀^a b(s) s² sinc(2π s ω) ds, as a
- * function of radius in padded real-space voxels (ω = r/M), normalised to B(0) = 1. */
-static gar_status gridding_table(const gar_recon *r, double **table, size_t *n, double *step)
-{
-    /* The integrand turns through at most 2π·a·ω <= 6 rad over [0, a]: 400
-     * Simpson intervals are exact to ~1e-10. Radii reach the corner of the
-     * cropped N³ box. */
-    const int S = 400;
-    double a = r->cfg.blob_radius, ds = a / S;
-    double *b = NULL, *out = NULL;
-    gar_status st;
-    *n = (size_t)(0.5 * sqrt(3.0) * r->N * 4) + 8;
-    *step = 0.25;
-    if ((st = gar_alloc((void **)&b, S + 1, sizeof(double), "blob samples")) != GAR_OK)
-        return st;
-    if ((st = gar_alloc((void **)&out, *n, sizeof(double), "gridding table")) != GAR_OK) {
-        free(b);
-        return st;
-    }
-    for (int i = 0; i <= S; i++)
-        b[i] = gar_blob_value(i * ds, a, r->cfg.blob_alpha, r->cfg.blob_order);
-    for (size_t j = 0; j < *n; j++) {
-        double omega = j * *step / (double)r->M, sum = 0;
-        for (int i = 0; i <= S; i++) {
-            double s = i * ds, x = 2 * GAR_PI * s * omega;
-            double sinc = x < 1e-8 ? 1.0 : sin(x) / x;
-            double wt = (i == 0 || i == S) ? 1 : (i % 2 ? 4 : 2);   /* Simpson */
-            sum += wt * b[i] * s * s * sinc;
-        }
-        out[j] = sum;
-    }
-    for (size_t j = *n; j-- > 0;)
-        out[j] /= out[0];
-    free(b);
-    *table = out;
-    return GAR_OK;
-}
-
-gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
-{
-    gar_status st = GAR_OK;
-    float *F, *vol;
-    fin_source src = {r->G[0], r->W[0], r->G[1], r->W[1]};
-    double *shell_sum = NULL, *plane_sum = NULL;
-    size_t *shell_n = NULL, *plane_n = NULL;
-    const double *grid = r->grid;
-    const size_t ngrid = r->ngrid;
-    const double gstep = r->gstep;
-    gar_map *map = NULL;
-    const int K = r->kbound, KX = r->kxbound, M = (int)r->M, N = (int)r->N;
-    const double kmax2 = r->kmax * r->kmax;
-    const size_t nshell = (size_t)KX + 2;
-    const double t_start = gar_wall_seconds();
-    *out = NULL;
-    if ((st = gar_recon_flush(r)) != GAR_OK)
-        return st;
-    /* The Fourier map and the real map before correction are kept from one
-     * call to the next: a run makes three maps (refine, two an iteration). */
-    if (r->F == NULL && (st = volume_alloc((void **)&r->F, r->nvox * 2 * sizeof(float), r->threads, "Fourier map")) != GAR_OK)
-        return st;
-    if (r->vol == NULL &&
-        (st = gar_alloc((void **)&r->vol, (size_t)N * N, (size_t)N * sizeof(float), "map before correction")) != GAR_OK)
-        return st;
-    F = r->F;
-    vol = r->vol;
-    if (half == 1 || half == 2) {
-        src.Ga = r->G[half - 1];
-        src.Wa = r->W[half - 1];
-        src.Gb = src.Wb = NULL;
-    }
-    if (r->cfg.sym_mode == GAR_SYM_VOLUME && r->n_ops > 1) {
-        /* The symmetrised data go into F, which the weighting below then
-         * turns into the map in place. */
-        if (r->Ws == NULL &&
-            (st = volume_alloc((void **)&r->Ws, r->nvox * sizeof(float), r->threads, "symmetrised weights")) != GAR_OK)
-            return st;
-        symmetrise_volume(r, &src, F, r->Ws);
-        src.Ga = F;
-        src.Wa = r->Ws;
-        src.Gb = src.Wb = NULL;
-    } else
-        volume_zero(F, r->nvox * 2 * sizeof(float), r->threads);
-
-    /* Radial mean of W per integer shell: sums per kz plane in parallel, then
-     * the planes added in kz order, so the result does not depend on the
-     * thread count. */
-    if ((st = gar_calloc((void **)&shell_sum, nshell, sizeof(double), "shell sums")) != GAR_OK ||
-        (st = gar_calloc((void **)&shell_n, nshell, sizeof(size_t), "shell counts")) != GAR_OK ||
-        (st = gar_calloc((void **)&plane_sum, (size_t)(2 * K + 1) * nshell, sizeof(double), "shell sums")) != GAR_OK ||
-        (st = gar_calloc((void **)&plane_n, (size_t)(2 * K + 1) * nshell, sizeof(size_t), "shell counts")) != GAR_OK)
-        goto done;
-#pragma omp parallel for num_threads(r->threads) schedule(static)
-    for (int kz = -K; kz <= K; kz++) {
-        double *ps = plane_sum + (size_t)(kz + K) * nshell;
-        size_t *pn = plane_n + (size_t)(kz + K) * nshell;
-        for (int ky = -K; ky <= K; ky++)
-            for (int kx = 0; kx <= KX; kx++) {
-                double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
-                if (k2 > kmax2)
-                    continue;
-                size_t s = (size_t)(sqrt(k2) + 0.5);
-                ps[s] += source_w(&src, vox_index(r, kx, ky, kz));
-                pn[s]++;
-            }
-    }
-    for (int p = 0; p < 2 * K + 1; p++)
-        for (size_t s = 0; s < nshell; s++) {
-            shell_sum[s] += plane_sum[(size_t)p * nshell + s];
-            shell_n[s] += plane_n[(size_t)p * nshell + s];
-        }
-
-#pragma omp parallel for num_threads(r->threads) schedule(static)
-    for (int kz = -K; kz <= K; kz++)
-        for (int ky = -K; ky <= K; ky++)
-            for (int kx = 0; kx <= KX; kx++) {
-                double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
-                if (k2 > kmax2)
-                    continue;
-                size_t idx = vox_index(r, kx, ky, kz), s = (size_t)(sqrt(k2) + 0.5);
-                double w = source_w(&src, idx), floor_w = shell_n[s] ? 1e-3 * shell_sum[s] / shell_n[s] : 0.0;
-                /* (−1)^(kx+ky+kz) puts the real-space origin at M/2. */
-                double sg = ((kx + ky + kz) & 1) ? -1.0 : 1.0;
-                double gre = source_g(&src, 2 * idx), gim = source_g(&src, 2 * idx + 1);
-                if (!(w > 0)) {
-                    F[2 * idx] = F[2 * idx + 1] = 0.0f;
-                    continue;
-                }
-                if (w < floor_w)
-                    w = floor_w;
-                F[2 * idx] = (float)(sg * gre / w);
-                F[2 * idx + 1] = (float)(sg * gim / w);
-            }
-    /* Only the central N³ of the M³ inverse is kept: the cropped transform
-     * computes no more than that, on the run's threads. */
-    if ((st = gar_fft3_c2r_crop(r->M, r->N, r->kmax + 1, F, vol, r->threads)) != GAR_OK)
-        goto done;
-    if ((st = gar_map_create(r->N, r->N, r->N, r->cfg.pixel_size_A, &map)) != GAR_OK)
-        goto done;
-    {
-        const double norm = 1.0 / ((double)M * M * M);
-#pragma omp parallel for num_threads(r->threads) schedule(static)
-        for (int z = 0; z < N; z++)
-            for (int y = 0; y < N; y++)
-                for (int x = 0; x < N; x++) {
-                    double dx = x - N / 2, dy = y - N / 2, dz = z - N / 2;
-                    double rad = sqrt(dx * dx + dy * dy + dz * dz) / gstep;
-                    size_t j = (size_t)rad;
-                    double f = rad - j;
-                    double corr = j + 1 < ngrid ? grid[j] + f * (grid[j + 1] - grid[j]) : grid[ngrid - 1];
-                    const size_t at = ((size_t)z * N + (size_t)y) * N + (size_t)x;
-                    double mask = r->cfg.outer_mask ? gar_recon_outer_mask(r->N, rad * gstep) : 1.0;
-                    map->data[at] = (float)(mask * vol[at] * norm / corr);
-                }
-    }
-    *out = map;
-    map = NULL;
-    r->seconds[2] += gar_wall_seconds() - t_start;
-done:
-    gar_map_destroy(&map);
-    free(shell_sum);
-    free(shell_n);
-    free(plane_sum);
-    free(plane_n);
-    return st;
 }
