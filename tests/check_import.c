@@ -165,13 +165,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("import");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_import_relion_sim_exact);
-    tcase_add_test(tc, test_import_nonfinite_error_and_skip);
-    tcase_add_test(tc, test_import_missing_mrcs);
-    tcase_add_test(tc, test_inputs_mixed_sizes);
-    suite_add_tcase(s, tc);
-    return test_run_suite(s);
+    TCase *tc = TEST_CASE("core", 120,
+                          test_import_relion_sim_exact,
+                          test_import_nonfinite_error_and_skip,
+                          test_import_missing_mrcs,
+                          test_inputs_mixed_sizes);
+    return test_run_suite(test_suite("import", tc, NULL));
 }

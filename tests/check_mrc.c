@@ -751,58 +751,44 @@ END_TEST
 
 static Suite *mrc_suite(void)
 {
-    Suite *s = suite_create("mrc");
-    TCase *rt = tcase_create("roundtrip");
-    TCase *modes = tcase_create("modes");
-    TCase *err = tcase_create("errors");
-    TCase *wr = tcase_create("write");
-
-    tcase_add_test(rt, test_roundtrip_volume);
-    tcase_add_test(rt, test_roundtrip_stack);
-    tcase_add_test(rt, test_write_replaces_existing);
-    tcase_add_test(rt, test_reference_map);
-    suite_add_tcase(s, rt);
-
-    tcase_add_test(modes, test_mode0_int8);
-    tcase_add_test(modes, test_mode1_int16_both_orders);
-    tcase_add_test(modes, test_mode6_uint16);
-    tcase_add_test(modes, test_mode12_half);
-    tcase_add_test(modes, test_mode2_big_endian);
-    tcase_add_test(modes, test_mode2_little_unstamped);
-    tcase_add_test(modes, test_big_endian_stamp_wins);
-    tcase_add_test(modes, test_extended_header_and_zero_axes);
-    suite_add_tcase(s, modes);
-
-    tcase_add_test(err, test_error_negative_nx);
-    tcase_add_test(err, test_error_zero_nx);
-    tcase_add_test(err, test_error_huge_ny);
-    tcase_add_test(err, test_error_mode99);
-    tcase_add_test(err, test_error_billion_sections);
-    tcase_add_test(err, test_error_overflowing_size);
-    tcase_add_test(err, test_error_short_data);
-    tcase_add_test(err, test_error_short_by_extended_header);
-    tcase_add_test(err, test_error_negative_nsymbt);
-    tcase_add_test(err, test_error_axis_not_permutation);
-    tcase_add_test(err, test_error_axis_unsupported);
-    tcase_add_test(err, test_error_negative_pixel);
-    tcase_add_test(err, test_error_nan_pixel);
-    tcase_add_test(err, test_error_missing_file);
-    tcase_add_test(err, test_error_truncated_header);
-    suite_add_tcase(s, err);
-
-    tcase_add_test(wr, test_write_missing_folder);
-    tcase_add_test(wr, test_write_bad_arguments);
-    tcase_add_test(wr, test_write_onto_folder_leaves_no_temp);
-    suite_add_tcase(s, wr);
-    return s;
+    TCase *rt = TEST_CASE("roundtrip", 0,
+                          test_roundtrip_volume,
+                          test_roundtrip_stack,
+                          test_write_replaces_existing,
+                          test_reference_map);
+    TCase *modes = TEST_CASE("modes", 0,
+                             test_mode0_int8,
+                             test_mode1_int16_both_orders,
+                             test_mode6_uint16,
+                             test_mode12_half,
+                             test_mode2_big_endian,
+                             test_mode2_little_unstamped,
+                             test_big_endian_stamp_wins,
+                             test_extended_header_and_zero_axes);
+    TCase *err = TEST_CASE("errors", 0,
+                           test_error_negative_nx,
+                           test_error_zero_nx,
+                           test_error_huge_ny,
+                           test_error_mode99,
+                           test_error_billion_sections,
+                           test_error_overflowing_size,
+                           test_error_short_data,
+                           test_error_short_by_extended_header,
+                           test_error_negative_nsymbt,
+                           test_error_axis_not_permutation,
+                           test_error_axis_unsupported,
+                           test_error_negative_pixel,
+                           test_error_nan_pixel,
+                           test_error_missing_file,
+                           test_error_truncated_header);
+    TCase *wr = TEST_CASE("write", 0,
+                          test_write_missing_folder,
+                          test_write_bad_arguments,
+                          test_write_onto_folder_leaves_no_temp);
+    return test_suite("mrc", rt, modes, err, wr, NULL);
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(mrc_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(mrc_suite());
 }

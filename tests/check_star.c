@@ -567,54 +567,38 @@ END_TEST
 
 static Suite *star_suite(void)
 {
-    Suite *s = suite_create("star");
-    TCase *relion = tcase_create("relion");
-    TCase *text = tcase_create("text");
-    TCase *err = tcase_create("errors");
-    TCase *scale = tcase_create("scale");
-
-    tcase_add_test(relion, test_relion_optics);
-    tcase_add_test(relion, test_relion_particles);
-    tcase_add_test(relion, test_relion_image_name);
-    suite_add_tcase(s, relion);
-
-    tcase_add_test(text, test_image_name_forms);
-    tcase_add_test(text, test_quoted_fields);
-    tcase_add_test(text, test_missing_optional_columns);
-    tcase_add_test(text, test_label_value_block);
-    tcase_add_test(text, test_many_pairs);
-    tcase_add_test(text, test_comments_and_blank_lines);
-    tcase_add_test(text, test_numbers_strict);
-    suite_add_tcase(s, text);
-
-    tcase_add_test(err, test_error_too_few_fields);
-    tcase_add_test(err, test_error_too_many_fields);
-    tcase_add_test(err, test_error_unterminated_quote);
-    tcase_add_test(err, test_error_label_outside_block);
-    tcase_add_test(err, test_error_rows_without_labels);
-    tcase_add_test(err, test_error_empty_loop);
-    tcase_add_test(err, test_error_empty_block);
-    tcase_add_test(err, test_error_row_after_loop_end);
-    tcase_add_test(err, test_error_pair_without_value);
-    tcase_add_test(err, test_error_duplicate_label_and_block);
-    tcase_add_test(err, test_error_not_star);
-    tcase_add_test(err, test_error_nul_byte);
-    tcase_add_test(err, test_error_missing_file);
-    suite_add_tcase(s, err);
-
+    TCase *relion = TEST_CASE("relion", 0,
+                              test_relion_optics,
+                              test_relion_particles,
+                              test_relion_image_name);
+    TCase *text = TEST_CASE("text", 0,
+                            test_image_name_forms,
+                            test_quoted_fields,
+                            test_missing_optional_columns,
+                            test_label_value_block,
+                            test_many_pairs,
+                            test_comments_and_blank_lines,
+                            test_numbers_strict);
+    TCase *err = TEST_CASE("errors", 0,
+                           test_error_too_few_fields,
+                           test_error_too_many_fields,
+                           test_error_unterminated_quote,
+                           test_error_label_outside_block,
+                           test_error_rows_without_labels,
+                           test_error_empty_loop,
+                           test_error_empty_block,
+                           test_error_row_after_loop_end,
+                           test_error_pair_without_value,
+                           test_error_duplicate_label_and_block,
+                           test_error_not_star,
+                           test_error_nul_byte,
+                           test_error_missing_file);
     /* Generous: the million-row file is also run under valgrind. */
-    tcase_set_timeout(scale, 300);
-    tcase_add_test(scale, test_million_rows);
-    suite_add_tcase(s, scale);
-    return s;
+    TCase *scale = TEST_CASE("scale", 300, test_million_rows);
+    return test_suite("star", relion, text, err, scale, NULL);
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(star_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(star_suite());
 }

@@ -13,6 +13,7 @@
 #include "gar_rng.h"
 #include "gar_status.h"
 #include "gar_symmetry.h"
+#include "testutil.h"
 
 static const struct {
     const char *name;
@@ -517,28 +518,18 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("symmetry");
-    TCase *tc = tcase_create("groups");
-    TCase *tp = tcase_create("phantom");
-    SRunner *sr;
-    int failed;
-    tcase_add_test(tc, test_orders_and_names);
-    tcase_add_test(tc, test_group_axioms);
-    tcase_add_test(tc, test_parse);
-    tcase_add_test(tc, test_relion_generators);
-    tcase_add_test(tc, test_axes);
-    tcase_add_test(tc, test_angle_between);
-    tcase_set_timeout(tp, 120);
-    tcase_add_test(tp, test_phantom_d7);
-    tcase_add_test(tp, test_phantom_c1_not_symmetric);
-    tcase_add_test(tp, test_phantom_cubic_groups);
-    tcase_add_test(tp, test_phantom_normalised_and_deterministic);
-    tcase_add_test(tp, test_phantom_bad_config);
-    suite_add_tcase(s, tc);
-    suite_add_tcase(s, tp);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    TCase *tc = TEST_CASE("groups", 0,
+                          test_orders_and_names,
+                          test_group_axioms,
+                          test_parse,
+                          test_relion_generators,
+                          test_axes,
+                          test_angle_between);
+    TCase *tp = TEST_CASE("phantom", 120,
+                          test_phantom_d7,
+                          test_phantom_c1_not_symmetric,
+                          test_phantom_cubic_groups,
+                          test_phantom_normalised_and_deterministic,
+                          test_phantom_bad_config);
+    return test_run_suite(test_suite("symmetry", tc, tp, NULL));
 }
