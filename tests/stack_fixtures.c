@@ -173,7 +173,9 @@ void h5_replace(const char *path, const char *name, hid_t type, int rank,
     ck_assert(H5Fclose(f) >= 0);
 }
 
-void h5_write_int(const char *path, const char *name, hsize_t index, int32_t value)
+/* Overwrite entry `index` of the 1-D dataset `name` with *value, of memory type `type`. */
+static void h5_write_one(const char *path, const char *name, hsize_t index, hid_t type,
+                         const void *value)
 {
     hid_t f = h5_open_rw(path), d, fs, ms;
     hsize_t one = 1;
@@ -181,26 +183,21 @@ void h5_write_int(const char *path, const char *name, hsize_t index, int32_t val
     fs = H5Dget_space(d);
     ms = H5Screate_simple(1, &one, NULL);
     ck_assert(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &index, NULL, &one, NULL) >= 0);
-    ck_assert(H5Dwrite(d, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, &value) >= 0);
+    ck_assert(H5Dwrite(d, type, ms, fs, H5P_DEFAULT, value) >= 0);
     H5Sclose(ms);
     H5Sclose(fs);
     H5Dclose(d);
     ck_assert(H5Fclose(f) >= 0);
 }
 
+void h5_write_int(const char *path, const char *name, hsize_t index, int32_t value)
+{
+    h5_write_one(path, name, index, H5T_NATIVE_INT32, &value);
+}
+
 void h5_write_double(const char *path, const char *name, hsize_t index, double value)
 {
-    hid_t f = h5_open_rw(path), d, fs, ms;
-    hsize_t one = 1;
-    d = H5Dopen2(f, name, H5P_DEFAULT);
-    fs = H5Dget_space(d);
-    ms = H5Screate_simple(1, &one, NULL);
-    ck_assert(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &index, NULL, &one, NULL) >= 0);
-    ck_assert(H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, &value) >= 0);
-    H5Sclose(ms);
-    H5Sclose(fs);
-    H5Dclose(d);
-    ck_assert(H5Fclose(f) >= 0);
+    h5_write_one(path, name, index, H5T_NATIVE_DOUBLE, &value);
 }
 
 void h5_set_extent(const char *path, const char *name, hsize_t len)

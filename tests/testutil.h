@@ -23,27 +23,28 @@ static inline double test_rel_l2(const float *a, const float *b, size_t n)
     return sqrt(num / den);
 }
 
+/* $env/name, or fallback/name without $env; the last 16 answers stay valid. */
+static inline const char *test_path_in(const char *env, const char *fallback, const char *name)
+{
+    static char buf[16][PATH_MAX];
+    static int slot;
+    const char *dir = getenv(env);
+    char *out = buf[slot++ % 16];
+    snprintf(out, PATH_MAX, "%s/%s", dir ? dir : fallback, name);
+    return out;
+}
+
 /* $GAR_TEST_DATA/name (tests/data in the source tree). */
 static inline const char *test_data(const char *name)
 {
-    static char buf[8][PATH_MAX];
-    static int slot;
-    const char *dir = getenv("GAR_TEST_DATA");
-    char *out = buf[slot++ % 8];
-    snprintf(out, PATH_MAX, "%s/%s", dir ? dir : "tests/data", name);
-    return out;
+    return test_path_in("GAR_TEST_DATA", "tests/data", name);
 }
 
 /* $GAR_EXAMPLES/name (examples in the source tree): the example map
  * tii-64.mrc, shipped once for the users and the tests. */
 static inline const char *test_example(const char *name)
 {
-    static char buf[8][PATH_MAX];
-    static int slot;
-    const char *dir = getenv("GAR_EXAMPLES");
-    char *out = buf[slot++ % 8];
-    snprintf(out, PATH_MAX, "%s/%s", dir ? dir : "examples", name);
-    return out;
+    return test_path_in("GAR_EXAMPLES", "examples", name);
 }
 
 /* A fresh scratch folder tests/tmp/<tag>-<pid>, created on first use. */
