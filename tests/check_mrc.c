@@ -319,15 +319,21 @@ static gar_map *read_built(const char *name, int big, int stamp, int mode, const
     return map;
 }
 
+/* read_built of six values, which must read back exactly as want. */
+static void expect_values(const char *name, int big, int stamp, int mode, const void *raw,
+                          size_t raw_len, const float want[6])
+{
+    gar_map *m = read_built(name, big, stamp, mode, raw, raw_len);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(m->data[i], want[i]);
+    gar_map_destroy(&m);
+}
+
 START_TEST(test_mode0_int8)
 {
     const unsigned char raw[6] = {0x80, 0xff, 0x00, 0x01, 0x7f, 0x9c};
     const float want[6] = {-128, -1, 0, 1, 127, -100};
-    gar_map *m = read_built("m0.mrc", 0, 1, 0, raw, sizeof raw);
-    int i;
-    for (i = 0; i < 6; i++)
-        ck_assert_float_eq(m->data[i], want[i]);
-    gar_map_destroy(&m);
+    expect_values("m0.mrc", 0, 1, 0, raw, sizeof raw, want);
 }
 END_TEST
 
@@ -336,15 +342,8 @@ START_TEST(test_mode1_int16_both_orders)
     const unsigned char le[12] = {0x00, 0x80, 0xfe, 0xff, 0, 0, 0x03, 0, 0xff, 0x7f, 0x39, 0x30};
     const unsigned char be[12] = {0x80, 0x00, 0xff, 0xfe, 0, 0, 0, 0x03, 0x7f, 0xff, 0x30, 0x39};
     const float want[6] = {-32768, -2, 0, 3, 32767, 12345};
-    gar_map *a = read_built("m1le.mrc", 0, 1, 1, le, sizeof le);
-    gar_map *b = read_built("m1be.mrc", 1, 1, 1, be, sizeof be);
-    int i;
-    for (i = 0; i < 6; i++) {
-        ck_assert_float_eq(a->data[i], want[i]);
-        ck_assert_float_eq(b->data[i], want[i]);
-    }
-    gar_map_destroy(&a);
-    gar_map_destroy(&b);
+    expect_values("m1le.mrc", 0, 1, 1, le, sizeof le, want);
+    expect_values("m1be.mrc", 1, 1, 1, be, sizeof be, want);
 }
 END_TEST
 
@@ -352,11 +351,7 @@ START_TEST(test_mode6_uint16)
 {
     const unsigned char raw[12] = {0, 0, 1, 0, 0x40, 0x9c, 0xff, 0xff, 0x00, 0x80, 0xff, 0x7f};
     const float want[6] = {0, 1, 40000, 65535, 32768, 32767};
-    gar_map *m = read_built("m6.mrc", 0, 1, 6, raw, sizeof raw);
-    int i;
-    for (i = 0; i < 6; i++)
-        ck_assert_float_eq(m->data[i], want[i]);
-    gar_map_destroy(&m);
+    expect_values("m6.mrc", 0, 1, 6, raw, sizeof raw, want);
 }
 END_TEST
 
@@ -365,7 +360,7 @@ START_TEST(test_mode12_half)
     const uint16_t h[6] = {0x3C00, 0xC000, 0x3800, 0x7BFF, 0x0001, 0x8400};
     const float want[6] = {1.0f, -2.0f, 0.5f, 65504.0f, 0x1p-24f, -0x1p-14f};
     unsigned char le[12], be[12];
-    gar_map *a, *b, *c;
+    gar_map *c;
     const uint16_t special[6] = {0x7C00, 0xFC00, 0x7E00, 0x0000, 0x8000, 0x03FF};
     unsigned char sp[12];
     int i;
@@ -377,21 +372,15 @@ START_TEST(test_mode12_half)
         sp[2 * i] = (unsigned char)(special[i] & 0xff);
         sp[2 * i + 1] = (unsigned char)(special[i] >> 8);
     }
-    a = read_built("m12le.mrc", 0, 1, 12, le, sizeof le);
-    b = read_built("m12be.mrc", 1, 1, 12, be, sizeof be);
+    expect_values("m12le.mrc", 0, 1, 12, le, sizeof le, want);  /* exact */
+    expect_values("m12be.mrc", 1, 1, 12, be, sizeof be, want);
     c = read_built("m12sp.mrc", 0, 1, 12, sp, sizeof sp);
-    for (i = 0; i < 6; i++) {
-        ck_assert_float_eq(a->data[i], want[i]);  /* exact */
-        ck_assert_float_eq(b->data[i], want[i]);
-    }
     ck_assert(isinf(c->data[0]) && c->data[0] > 0);
     ck_assert(isinf(c->data[1]) && c->data[1] < 0);
     ck_assert(isnan(c->data[2]));
     ck_assert(c->data[3] == 0.0f && !signbit(c->data[3]));
     ck_assert(c->data[4] == 0.0f && signbit(c->data[4]));
     ck_assert_float_eq(c->data[5], 1023.0f * 0x1p-24f);  /* largest subnormal */
-    gar_map_destroy(&a);
-    gar_map_destroy(&b);
     gar_map_destroy(&c);
 }
 END_TEST
@@ -448,13 +437,8 @@ START_TEST(test_mode2_little_unstamped)
 {
     const float want[6] = {0.25f, -7.0f, 1e-20f, 3.0f, 4.0f, -5.5f};
     unsigned char le[24];
-    gar_map *m;
-    int i;
     float_bytes(want, 6, 0, le);
-    m = read_built("m2le0.mrc", 0, 0, 2, le, sizeof le);
-    for (i = 0; i < 6; i++)
-        ck_assert_float_eq(m->data[i], want[i]);
-    gar_map_destroy(&m);
+    expect_values("m2le0.mrc", 0, 0, 2, le, sizeof le, want);
 }
 END_TEST
 

@@ -209,30 +209,33 @@ void h5_set_extent(const char *path, const char *name, hsize_t len)
     ck_assert(H5Fclose(f) >= 0);
 }
 
-void h5_root_int_attr(hid_t f, const char *name, hid_t type, long long value)
+/* A scalar attribute `name` of file type `type` on loc, replacing any, from
+ * *value of memory type mem_type. */
+static void h5_scalar_attr(hid_t loc, const char *name, hid_t type, hid_t mem_type,
+                           const void *value)
 {
     hid_t sp = H5Screate(H5S_SCALAR), a;
-    H5Adelete(f, name);
-    a = H5Acreate2(f, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Adelete(loc, name);
+    a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
     ck_assert(a >= 0);
-    ck_assert(H5Awrite(a, H5T_NATIVE_LLONG, &value) >= 0);
+    ck_assert(H5Awrite(a, mem_type, value) >= 0);
     H5Aclose(a);
     H5Sclose(sp);
+}
+
+void h5_root_int_attr(hid_t f, const char *name, hid_t type, long long value)
+{
+    h5_scalar_attr(f, name, type, H5T_NATIVE_LLONG, &value);
 }
 
 /* A variable-length UTF-8 string attribute, as h5py writes a Python str. */
 void h5_vlen_str_attr(hid_t loc, const char *name, const char *value)
 {
-    hid_t sp = H5Screate(H5S_SCALAR), t = H5Tcopy(H5T_C_S1), a;
+    hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
     H5Tset_cset(t, H5T_CSET_UTF8);
-    H5Adelete(loc, name);
-    a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    ck_assert(a >= 0);
-    ck_assert(H5Awrite(a, t, &value) >= 0);
-    H5Aclose(a);
+    h5_scalar_attr(loc, name, t, t, &value);
     H5Tclose(t);
-    H5Sclose(sp);
 }
 
 void copy_file(const char *from, const char *to, double fraction)
