@@ -548,28 +548,29 @@ START_TEST(test_error_header)
 }
 END_TEST
 
+/* A mode-2 file of nx x ny x nz cut to file_len bytes (header included). */
+static void expect_short_data(const char *name, int32_t nx, int32_t ny, int32_t nz, size_t file_len)
+{
+    const char *path = test_tmpfile(TAG, name);
+    unsigned char hdr[1024];
+    make_header(hdr, 0, 1, nx, ny, nz, 2, 1.0f);
+    write_raw(path, hdr, sizeof hdr, NULL, 0, file_len);
+    expect_read_error(path, GAR_ERR_DATA, "data block shorter than the header says");
+    cleanup(path);
+}
+
 START_TEST(test_error_billion_sections)
 {
-    const char *path = test_tmpfile(TAG, "billion.mrc");
-    unsigned char hdr[1024];
-    make_header(hdr, 0, 1, 64, 64, 1000000000, 2, 1.0f);
-    write_raw(path, hdr, sizeof hdr, NULL, 0, (size_t)1 << 20);
-    expect_read_error(path, GAR_ERR_DATA, "data block shorter than the header says");
+    expect_short_data("billion.mrc", 64, 64, 1000000000, (size_t)1 << 20);
     /* The message gives the file size so the user can see the mismatch. */
     ck_assert_ptr_nonnull(strstr(gar_errmsg(), "1048576"));
-    cleanup(path);
 }
 END_TEST
 
 START_TEST(test_error_overflowing_size)
 {
     /* nx*ny*nz*4 does not fit in 64 bits: must not wrap to something small. */
-    const char *path = test_tmpfile(TAG, "overflow.mrc");
-    unsigned char hdr[1024];
-    make_header(hdr, 0, 1, 65536, 65536, 2147483647, 2, 1.0f);
-    write_raw(path, hdr, sizeof hdr, NULL, 0, 4096);
-    expect_read_error(path, GAR_ERR_DATA, "data block shorter than the header says");
-    cleanup(path);
+    expect_short_data("overflow.mrc", 65536, 65536, 2147483647, 4096);
 }
 END_TEST
 
