@@ -189,15 +189,13 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("atomic");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_commit);
-    tcase_add_test(tc, test_commit_replaces);
-    tcase_add_test(tc, test_abort);
-    tcase_add_test(tc, test_commit_missing_folder);
-    tcase_add_test(tc, test_commit_fails_removes_temporary);
-    tcase_add_test(tc, test_hidden);
-    tcase_add_test(tc, test_too_long);
-    suite_add_tcase(s, tc);
-    return test_run_suite(s);
+    TCase *tc = TEST_CASE("core", 0,
+                          test_commit,
+                          test_commit_replaces,
+                          test_abort,
+                          test_commit_missing_folder,
+                          test_commit_fails_removes_temporary,
+                          test_hidden,
+                          test_too_long);
+    return test_run_suite(test_suite("atomic", tc, NULL));
 }

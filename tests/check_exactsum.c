@@ -10,6 +10,7 @@
 #include "gar_exactsum.h"
 #include "gar_rng.h"
 #include "gar_status.h"
+#include "testutil.h"
 
 enum { N = 5000, K = 12 };   /* values per array, arrays */
 
@@ -248,19 +249,11 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("exactsum");
-    TCase *tc = tcase_create("core");
-    SRunner *sr;
-    int failed;
-    tcase_add_test(tc, test_any_order_same_bits);
-    tcase_add_test(tc, test_equals_rounded_double_sum);
-    tcase_add_test(tc, test_range_edges);
-    tcase_add_test(tc, test_headroom);
-    tcase_add_test(tc, test_out_of_range);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    TCase *tc = TEST_CASE("core", 0,
+                          test_any_order_same_bits,
+                          test_equals_rounded_double_sum,
+                          test_range_edges,
+                          test_headroom,
+                          test_out_of_range);
+    return test_run_suite(test_suite("exactsum", tc, NULL));
 }

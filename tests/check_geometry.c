@@ -191,18 +191,15 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("geometry");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_euler_matches_relion);
-    tcase_add_test(tc, test_euler_round_trip);
-    tcase_add_test(tc, test_euler_known_angles);
-    tcase_add_test(tc, test_rotation_angle);
-    tcase_add_test(tc, test_random_pose_uniform);
-    tcase_add_test(tc, test_ctf_values);
-    tcase_add_test(tc, test_ctf_phase_shift);
-    tcase_add_test(tc, test_fft_good_size);
-    tcase_add_test(tc, test_rng_normal);
-    suite_add_tcase(s, tc);
-    return test_run_suite(s);
+    TCase *tc = TEST_CASE("core", 60,
+                          test_euler_matches_relion,
+                          test_euler_round_trip,
+                          test_euler_known_angles,
+                          test_rotation_angle,
+                          test_random_pose_uniform,
+                          test_ctf_values,
+                          test_ctf_phase_shift,
+                          test_fft_good_size,
+                          test_rng_normal);
+    return test_run_suite(test_suite("geometry", tc, NULL));
 }

@@ -392,17 +392,14 @@ int main(void)
         printf("skipped: %s\n", gar_errmsg());
         return 77;
     }
-    Suite *s = suite_create("gpu");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 1200);
-    tcase_add_test(tc, test_gpu_vs_cpu_64);
-    tcase_add_test(tc, test_every_variant);
-    tcase_add_test(tc, test_two_entries_of_one_device);
-    tcase_add_test(tc, test_tuning_and_cache);
-    tcase_add_test(tc, test_out_of_device_memory);
-    tcase_add_test(tc, test_search_gpu_vs_cpu);
-    tcase_add_test(tc, test_gpu_vs_cpu_128);
-    tcase_add_test(tc, test_gpu_vs_cpu_256);
-    suite_add_tcase(s, tc);
-    return test_run_suite(s);
+    TCase *tc = TEST_CASE("core", 1200,
+                          test_gpu_vs_cpu_64,
+                          test_every_variant,
+                          test_two_entries_of_one_device,
+                          test_tuning_and_cache,
+                          test_out_of_device_memory,
+                          test_search_gpu_vs_cpu,
+                          test_gpu_vs_cpu_128,
+                          test_gpu_vs_cpu_256);
+    return test_run_suite(test_suite("gpu", tc, NULL));
 }

@@ -118,12 +118,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("gpusel");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_parse);
-    tcase_add_test(tc, test_bind);
-    tcase_add_test(tc, test_choose);
-    tcase_add_test(tc, test_default_cache);
-    suite_add_tcase(s, tc);
-    return test_run_suite(s);
+    TCase *tc = TEST_CASE("core", 0,
+                          test_parse,
+                          test_bind,
+                          test_choose,
+                          test_default_cache);
+    return test_run_suite(test_suite("gpusel", tc, NULL));
 }

@@ -368,28 +368,19 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("hardening");
-    TCase *tc = tcase_create("in memory");
-    SRunner *sr;
-    int failed;
-    tcase_add_test(tc, test_mrc_validate_matches_open);
-    tcase_add_test(tc, test_mrc_validate_huge_claims);
-    tcase_add_test(tc, test_star_buffer_matches_file);
-    tcase_add_test(tc, test_star_buffer_errors);
-    tcase_add_test(tc, test_import_checks_rows_first);
-    tcase_add_test(tc, test_params_buffer);
-    tcase_add_test(tc, test_params_escaped_space_round_trip);
-    tcase_add_test(tc, test_params_semicolon_value_round_trip);
-    tcase_add_test(tc, test_stack_image_matches_file);
-    tcase_add_test(tc, test_stack_two_images_at_once);
-    tcase_add_test(tc, test_stack_image_not_hdf5);
-    tcase_add_test(tc, test_stack_declared_but_unwritten);
-    tcase_add_test(tc, test_stack_nonfinite_metadata);
-    tcase_set_timeout(tc, 60);
-    suite_add_tcase(s, tc);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    TCase *tc = TEST_CASE("in memory", 60,
+                          test_mrc_validate_matches_open,
+                          test_mrc_validate_huge_claims,
+                          test_star_buffer_matches_file,
+                          test_star_buffer_errors,
+                          test_import_checks_rows_first,
+                          test_params_buffer,
+                          test_params_escaped_space_round_trip,
+                          test_params_semicolon_value_round_trip,
+                          test_stack_image_matches_file,
+                          test_stack_two_images_at_once,
+                          test_stack_image_not_hdf5,
+                          test_stack_declared_but_unwritten,
+                          test_stack_nonfinite_metadata);
+    return test_run_suite(test_suite("hardening", tc, NULL));
 }

@@ -102,19 +102,26 @@ static const char *write_small_set(const char *tag, int with_nan, const char *mr
     return star_path;
 }
 
+/* Imports star into tag/out.h5 with the quiet options: it must fail with
+ * `want` and leave no output file, not even a temporary one. */
+static void expect_import_fails(const char *tag, const char *star, gar_status want)
+{
+    const char *out = test_tmpfile(tag, "out.h5");
+    gar_import_report rep;
+    ck_assert_int_eq(gar_import_star(star, out, &quiet, &rep), want);
+    ck_assert(!test_file_exists(out));
+    ck_assert_int_eq(test_count_prefix(test_tmpdir(tag), "out.h5"), 0);
+}
+
 START_TEST(test_import_nonfinite_error_and_skip)
 {
     const char *star = write_small_set("nan", 1, "small.mrcs");
-    const char *out = test_tmpfile("nan", "out.h5");
     gar_import_report rep;
-    gar_status st = gar_import_star(star, out, &quiet, &rep);
-    ck_assert_int_eq(st, GAR_ERR_DATA);
+    expect_import_fails("nan", star, GAR_ERR_DATA);
     ck_assert_msg(strstr(gar_errmsg(), "image 2") && strstr(gar_errmsg(), "NaN"), "%s", gar_errmsg());
-    ck_assert(!test_file_exists(out));
-    ck_assert_int_eq(test_count_prefix(test_tmpdir("nan"), "out.h5"), 0);
     gar_import_options skip = quiet;
     skip.skip_nonfinite = 1;
-    ck_assert_int_eq(gar_import_star(star, out, &skip, &rep), GAR_OK);
+    ck_assert_int_eq(gar_import_star(star, test_tmpfile("nan", "out.h5"), &skip, &rep), GAR_OK);
     ck_assert_uint_eq(rep.written, 2);
     ck_assert_uint_eq(rep.skipped_nonfinite, 1);
     ck_assert_int_eq(rep.half_sets_assigned, 1);
@@ -123,16 +130,10 @@ END_TEST
 
 START_TEST(test_import_missing_mrcs)
 {
-    const char *star = write_small_set("missing", 0, "nowhere.mrcs");
-    const char *out = test_tmpfile("missing", "out.h5");
-    gar_import_report rep;
-    gar_status st = gar_import_star(star, out, &quiet, &rep);
-    ck_assert_int_eq(st, GAR_ERR_NOINPUT);
+    expect_import_fails("missing", write_small_set("missing", 0, "nowhere.mrcs"), GAR_ERR_NOINPUT);
     ck_assert_msg(strstr(gar_errmsg(), "nowhere.mrcs") != NULL, "%s", gar_errmsg());
     ck_assert_msg(strstr(gar_errmsg(), "small.star:") != NULL, "message should name the STAR line: %s",
                   gar_errmsg());
-    ck_assert(!test_file_exists(out));
-    ck_assert_int_eq(test_count_prefix(test_tmpdir("missing"), "out.h5"), 0);
 }
 END_TEST
 
@@ -165,13 +166,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("import");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_import_relion_sim_exact);
-    tcase_add_test(tc, test_import_nonfinite_error_and_skip);
-    tcase_add_test(tc, test_import_missing_mrcs);
-    tcase_add_test(tc, test_inputs_mixed_sizes);
-    suite_add_tcase(s, tc);
-    return test_run_suite(s);
+    TCase *tc = TEST_CASE("core", 120,
+                          test_import_relion_sim_exact,
+                          test_import_nonfinite_error_and_skip,
+                          test_import_missing_mrcs,
+                          test_inputs_mixed_sizes);
+    return test_run_suite(test_suite("import", tc, NULL));
 }

@@ -319,15 +319,21 @@ static gar_map *read_built(const char *name, int big, int stamp, int mode, const
     return map;
 }
 
+/* read_built of six values, which must read back exactly as want. */
+static void expect_values(const char *name, int big, int stamp, int mode, const void *raw,
+                          size_t raw_len, const float want[6])
+{
+    gar_map *m = read_built(name, big, stamp, mode, raw, raw_len);
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(m->data[i], want[i]);
+    gar_map_destroy(&m);
+}
+
 START_TEST(test_mode0_int8)
 {
     const unsigned char raw[6] = {0x80, 0xff, 0x00, 0x01, 0x7f, 0x9c};
     const float want[6] = {-128, -1, 0, 1, 127, -100};
-    gar_map *m = read_built("m0.mrc", 0, 1, 0, raw, sizeof raw);
-    int i;
-    for (i = 0; i < 6; i++)
-        ck_assert_float_eq(m->data[i], want[i]);
-    gar_map_destroy(&m);
+    expect_values("m0.mrc", 0, 1, 0, raw, sizeof raw, want);
 }
 END_TEST
 
@@ -336,15 +342,8 @@ START_TEST(test_mode1_int16_both_orders)
     const unsigned char le[12] = {0x00, 0x80, 0xfe, 0xff, 0, 0, 0x03, 0, 0xff, 0x7f, 0x39, 0x30};
     const unsigned char be[12] = {0x80, 0x00, 0xff, 0xfe, 0, 0, 0, 0x03, 0x7f, 0xff, 0x30, 0x39};
     const float want[6] = {-32768, -2, 0, 3, 32767, 12345};
-    gar_map *a = read_built("m1le.mrc", 0, 1, 1, le, sizeof le);
-    gar_map *b = read_built("m1be.mrc", 1, 1, 1, be, sizeof be);
-    int i;
-    for (i = 0; i < 6; i++) {
-        ck_assert_float_eq(a->data[i], want[i]);
-        ck_assert_float_eq(b->data[i], want[i]);
-    }
-    gar_map_destroy(&a);
-    gar_map_destroy(&b);
+    expect_values("m1le.mrc", 0, 1, 1, le, sizeof le, want);
+    expect_values("m1be.mrc", 1, 1, 1, be, sizeof be, want);
 }
 END_TEST
 
@@ -352,11 +351,7 @@ START_TEST(test_mode6_uint16)
 {
     const unsigned char raw[12] = {0, 0, 1, 0, 0x40, 0x9c, 0xff, 0xff, 0x00, 0x80, 0xff, 0x7f};
     const float want[6] = {0, 1, 40000, 65535, 32768, 32767};
-    gar_map *m = read_built("m6.mrc", 0, 1, 6, raw, sizeof raw);
-    int i;
-    for (i = 0; i < 6; i++)
-        ck_assert_float_eq(m->data[i], want[i]);
-    gar_map_destroy(&m);
+    expect_values("m6.mrc", 0, 1, 6, raw, sizeof raw, want);
 }
 END_TEST
 
@@ -365,7 +360,7 @@ START_TEST(test_mode12_half)
     const uint16_t h[6] = {0x3C00, 0xC000, 0x3800, 0x7BFF, 0x0001, 0x8400};
     const float want[6] = {1.0f, -2.0f, 0.5f, 65504.0f, 0x1p-24f, -0x1p-14f};
     unsigned char le[12], be[12];
-    gar_map *a, *b, *c;
+    gar_map *c;
     const uint16_t special[6] = {0x7C00, 0xFC00, 0x7E00, 0x0000, 0x8000, 0x03FF};
     unsigned char sp[12];
     int i;
@@ -377,21 +372,15 @@ START_TEST(test_mode12_half)
         sp[2 * i] = (unsigned char)(special[i] & 0xff);
         sp[2 * i + 1] = (unsigned char)(special[i] >> 8);
     }
-    a = read_built("m12le.mrc", 0, 1, 12, le, sizeof le);
-    b = read_built("m12be.mrc", 1, 1, 12, be, sizeof be);
+    expect_values("m12le.mrc", 0, 1, 12, le, sizeof le, want);  /* exact */
+    expect_values("m12be.mrc", 1, 1, 12, be, sizeof be, want);
     c = read_built("m12sp.mrc", 0, 1, 12, sp, sizeof sp);
-    for (i = 0; i < 6; i++) {
-        ck_assert_float_eq(a->data[i], want[i]);  /* exact */
-        ck_assert_float_eq(b->data[i], want[i]);
-    }
     ck_assert(isinf(c->data[0]) && c->data[0] > 0);
     ck_assert(isinf(c->data[1]) && c->data[1] < 0);
     ck_assert(isnan(c->data[2]));
     ck_assert(c->data[3] == 0.0f && !signbit(c->data[3]));
     ck_assert(c->data[4] == 0.0f && signbit(c->data[4]));
     ck_assert_float_eq(c->data[5], 1023.0f * 0x1p-24f);  /* largest subnormal */
-    gar_map_destroy(&a);
-    gar_map_destroy(&b);
     gar_map_destroy(&c);
 }
 END_TEST
@@ -448,13 +437,8 @@ START_TEST(test_mode2_little_unstamped)
 {
     const float want[6] = {0.25f, -7.0f, 1e-20f, 3.0f, 4.0f, -5.5f};
     unsigned char le[24];
-    gar_map *m;
-    int i;
     float_bytes(want, 6, 0, le);
-    m = read_built("m2le0.mrc", 0, 0, 2, le, sizeof le);
-    for (i = 0; i < 6; i++)
-        ck_assert_float_eq(m->data[i], want[i]);
-    gar_map_destroy(&m);
+    expect_values("m2le0.mrc", 0, 0, 2, le, sizeof le, want);
 }
 END_TEST
 
@@ -516,76 +500,77 @@ static const char *bad_file(const char *name, unsigned char *hdr)
     return path;
 }
 
-START_TEST(test_error_negative_nx)
+/* A 4 x 4 x 4 mode-2 file with a header made wrong in one way: the mode or
+ * pixel size given to make_header, up to three words set after it, or one
+ * word set to NaN; and what reading it must say. */
+static const struct header_case {
+    const char *file;
+    int32_t mode;
+    float pixel;
+    int nwords;
+    struct {
+        int word;
+        uint32_t value;
+    } words[3];
+    int nan_word;  /* 0: none */
+    int names_file;  /* the message must name the file too */
+    const char *message;
+} header_cases[] = {
+    {"negnx.mrc", 2, 1.0f, 1, {{0, (uint32_t)-5}}, 0, 1, "nx = -5"},
+    {"zeronx.mrc", 2, 1.0f, 1, {{0, 0}}, 0, 0, "nx = 0"},
+    {"hugeny.mrc", 2, 1.0f, 1, {{1, 70000}}, 0, 0, "ny = 70000"},
+    {"mode99.mrc", 99, 1.0f, 0, {{0, 0}}, 0, 0, "mode = 99"},
+    /* nsymbt 4: the data would end 4 bytes past the end of file */
+    {"shortext.mrc", 2, 1.0f, 1, {{23, 4}}, 0, 0, "data block shorter"},
+    {"negext.mrc", 2, 1.0f, 1, {{23, (uint32_t)-8}}, 0, 0, "nsymbt = -8"},
+    {"axis113.mrc", 2, 1.0f, 3, {{16, 1}, {17, 1}, {18, 3}}, 0, 0,
+     "1,1,3: expected a permutation of 1,2,3"},
+    {"axis213.mrc", 2, 1.0f, 3, {{16, 2}, {17, 1}, {18, 3}}, 0, 0, "axis order 2,1,3 not supported"},
+    {"negpix.mrc", 2, -1.5f, 0, {{0, 0}}, 0, 0, "pixel size -1.5 Å is negative"},
+    {"nanpix.mrc", 2, 1.0f, 0, {{0, 0}}, 10, 0, "not a finite number"},
+};
+
+START_TEST(test_error_header)
 {
+    const struct header_case *c = &header_cases[_i];
     unsigned char hdr[1024];
     const char *path;
-    make_header(hdr, 0, 1, 4, 4, 4, 2, 1.0f);
-    put32(hdr, 0, (uint32_t)-5, 0);
-    path = bad_file("negnx.mrc", hdr);
-    expect_read_error(path, GAR_ERR_DATA, "nx = -5");
-    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "negnx.mrc"));
+    make_header(hdr, 0, 1, 4, 4, 4, c->mode, c->pixel);
+    for (int k = 0; k < c->nwords; k++)
+        put32(hdr, c->words[k].word, c->words[k].value, 0);
+    if (c->nan_word)
+        putf(hdr, c->nan_word, NAN, 0);
+    path = bad_file(c->file, hdr);
+    expect_read_error(path, GAR_ERR_DATA, c->message);
+    if (c->names_file)
+        ck_assert_ptr_nonnull(strstr(gar_errmsg(), c->file));
     cleanup(path);
 }
 END_TEST
 
-START_TEST(test_error_zero_nx)
+/* A mode-2 file of nx x ny x nz cut to file_len bytes (header included). */
+static void expect_short_data(const char *name, int32_t nx, int32_t ny, int32_t nz, size_t file_len)
 {
+    const char *path = test_tmpfile(TAG, name);
     unsigned char hdr[1024];
-    const char *path;
-    make_header(hdr, 0, 1, 4, 4, 4, 2, 1.0f);
-    put32(hdr, 0, 0, 0);
-    path = bad_file("zeronx.mrc", hdr);
-    expect_read_error(path, GAR_ERR_DATA, "nx = 0");
+    make_header(hdr, 0, 1, nx, ny, nz, 2, 1.0f);
+    write_raw(path, hdr, sizeof hdr, NULL, 0, file_len);
+    expect_read_error(path, GAR_ERR_DATA, "data block shorter than the header says");
     cleanup(path);
 }
-END_TEST
-
-START_TEST(test_error_huge_ny)
-{
-    unsigned char hdr[1024];
-    const char *path;
-    make_header(hdr, 0, 1, 4, 4, 4, 2, 1.0f);
-    put32(hdr, 1, 70000, 0);
-    path = bad_file("hugeny.mrc", hdr);
-    expect_read_error(path, GAR_ERR_DATA, "ny = 70000");
-    cleanup(path);
-}
-END_TEST
-
-START_TEST(test_error_mode99)
-{
-    unsigned char hdr[1024];
-    const char *path;
-    make_header(hdr, 0, 1, 4, 4, 4, 99, 1.0f);
-    path = bad_file("mode99.mrc", hdr);
-    expect_read_error(path, GAR_ERR_DATA, "mode = 99");
-    cleanup(path);
-}
-END_TEST
 
 START_TEST(test_error_billion_sections)
 {
-    const char *path = test_tmpfile(TAG, "billion.mrc");
-    unsigned char hdr[1024];
-    make_header(hdr, 0, 1, 64, 64, 1000000000, 2, 1.0f);
-    write_raw(path, hdr, sizeof hdr, NULL, 0, (size_t)1 << 20);
-    expect_read_error(path, GAR_ERR_DATA, "data block shorter than the header says");
+    expect_short_data("billion.mrc", 64, 64, 1000000000, (size_t)1 << 20);
     /* The message gives the file size so the user can see the mismatch. */
     ck_assert_ptr_nonnull(strstr(gar_errmsg(), "1048576"));
-    cleanup(path);
 }
 END_TEST
 
 START_TEST(test_error_overflowing_size)
 {
     /* nx*ny*nz*4 does not fit in 64 bits: must not wrap to something small. */
-    const char *path = test_tmpfile(TAG, "overflow.mrc");
-    unsigned char hdr[1024];
-    make_header(hdr, 0, 1, 65536, 65536, 2147483647, 2, 1.0f);
-    write_raw(path, hdr, sizeof hdr, NULL, 0, 4096);
-    expect_read_error(path, GAR_ERR_DATA, "data block shorter than the header says");
-    cleanup(path);
+    expect_short_data("overflow.mrc", 65536, 65536, 2147483647, 4096);
 }
 END_TEST
 
@@ -598,81 +583,6 @@ START_TEST(test_error_short_data)
     write_raw(path, hdr, sizeof hdr, half, sizeof half, 0);
     expect_read_error(path, GAR_ERR_DATA, "data block shorter than the header says");
     ck_assert_ptr_nonnull(strstr(gar_errmsg(), "3072"));  /* actual size: 1024 + 2048 */
-    cleanup(path);
-}
-END_TEST
-
-START_TEST(test_error_short_by_extended_header)
-{
-    unsigned char hdr[1024];
-    const char *path;
-    make_header(hdr, 0, 1, 4, 4, 4, 2, 1.0f);
-    put32(hdr, 23, 4, 0);  /* data would end 4 bytes past the end of file */
-    path = bad_file("shortext.mrc", hdr);
-    expect_read_error(path, GAR_ERR_DATA, "data block shorter");
-    cleanup(path);
-}
-END_TEST
-
-START_TEST(test_error_negative_nsymbt)
-{
-    unsigned char hdr[1024];
-    const char *path;
-    make_header(hdr, 0, 1, 4, 4, 4, 2, 1.0f);
-    put32(hdr, 23, (uint32_t)-8, 0);
-    path = bad_file("negext.mrc", hdr);
-    expect_read_error(path, GAR_ERR_DATA, "nsymbt = -8");
-    cleanup(path);
-}
-END_TEST
-
-START_TEST(test_error_axis_not_permutation)
-{
-    unsigned char hdr[1024];
-    const char *path;
-    make_header(hdr, 0, 1, 4, 4, 4, 2, 1.0f);
-    put32(hdr, 16, 1, 0);
-    put32(hdr, 17, 1, 0);
-    put32(hdr, 18, 3, 0);
-    path = bad_file("axis113.mrc", hdr);
-    expect_read_error(path, GAR_ERR_DATA, "1,1,3: expected a permutation of 1,2,3");
-    cleanup(path);
-}
-END_TEST
-
-START_TEST(test_error_axis_unsupported)
-{
-    unsigned char hdr[1024];
-    const char *path;
-    make_header(hdr, 0, 1, 4, 4, 4, 2, 1.0f);
-    put32(hdr, 16, 2, 0);
-    put32(hdr, 17, 1, 0);
-    put32(hdr, 18, 3, 0);
-    path = bad_file("axis213.mrc", hdr);
-    expect_read_error(path, GAR_ERR_DATA, "axis order 2,1,3 not supported");
-    cleanup(path);
-}
-END_TEST
-
-START_TEST(test_error_negative_pixel)
-{
-    unsigned char hdr[1024];
-    const char *path;
-    make_header(hdr, 0, 1, 4, 4, 4, 2, -1.5f);
-    path = bad_file("negpix.mrc", hdr);
-    expect_read_error(path, GAR_ERR_DATA, "pixel size -1.5 Å is negative");
-    cleanup(path);
-}
-END_TEST
-
-START_TEST(test_error_nan_pixel)
-{
-    unsigned char hdr[1024];
-    const char *path;
-    make_header(hdr, 0, 1, 4, 4, 4, 2, 1.0f);
-    putf(hdr, 10, NAN, 0);
-    path = bad_file("nanpix.mrc", hdr);
-    expect_read_error(path, GAR_ERR_DATA, "not a finite number");
     cleanup(path);
 }
 END_TEST
@@ -751,58 +661,35 @@ END_TEST
 
 static Suite *mrc_suite(void)
 {
-    Suite *s = suite_create("mrc");
-    TCase *rt = tcase_create("roundtrip");
-    TCase *modes = tcase_create("modes");
-    TCase *err = tcase_create("errors");
-    TCase *wr = tcase_create("write");
-
-    tcase_add_test(rt, test_roundtrip_volume);
-    tcase_add_test(rt, test_roundtrip_stack);
-    tcase_add_test(rt, test_write_replaces_existing);
-    tcase_add_test(rt, test_reference_map);
-    suite_add_tcase(s, rt);
-
-    tcase_add_test(modes, test_mode0_int8);
-    tcase_add_test(modes, test_mode1_int16_both_orders);
-    tcase_add_test(modes, test_mode6_uint16);
-    tcase_add_test(modes, test_mode12_half);
-    tcase_add_test(modes, test_mode2_big_endian);
-    tcase_add_test(modes, test_mode2_little_unstamped);
-    tcase_add_test(modes, test_big_endian_stamp_wins);
-    tcase_add_test(modes, test_extended_header_and_zero_axes);
-    suite_add_tcase(s, modes);
-
-    tcase_add_test(err, test_error_negative_nx);
-    tcase_add_test(err, test_error_zero_nx);
-    tcase_add_test(err, test_error_huge_ny);
-    tcase_add_test(err, test_error_mode99);
-    tcase_add_test(err, test_error_billion_sections);
-    tcase_add_test(err, test_error_overflowing_size);
-    tcase_add_test(err, test_error_short_data);
-    tcase_add_test(err, test_error_short_by_extended_header);
-    tcase_add_test(err, test_error_negative_nsymbt);
-    tcase_add_test(err, test_error_axis_not_permutation);
-    tcase_add_test(err, test_error_axis_unsupported);
-    tcase_add_test(err, test_error_negative_pixel);
-    tcase_add_test(err, test_error_nan_pixel);
-    tcase_add_test(err, test_error_missing_file);
-    tcase_add_test(err, test_error_truncated_header);
-    suite_add_tcase(s, err);
-
-    tcase_add_test(wr, test_write_missing_folder);
-    tcase_add_test(wr, test_write_bad_arguments);
-    tcase_add_test(wr, test_write_onto_folder_leaves_no_temp);
-    suite_add_tcase(s, wr);
-    return s;
+    TCase *rt = TEST_CASE("roundtrip", 0,
+                          test_roundtrip_volume,
+                          test_roundtrip_stack,
+                          test_write_replaces_existing,
+                          test_reference_map);
+    TCase *modes = TEST_CASE("modes", 0,
+                             test_mode0_int8,
+                             test_mode1_int16_both_orders,
+                             test_mode6_uint16,
+                             test_mode12_half,
+                             test_mode2_big_endian,
+                             test_mode2_little_unstamped,
+                             test_big_endian_stamp_wins,
+                             test_extended_header_and_zero_axes);
+    TCase *err = TEST_CASE("errors", 0,
+                           test_error_billion_sections,
+                           test_error_overflowing_size,
+                           test_error_short_data,
+                           test_error_missing_file,
+                           test_error_truncated_header);
+    tcase_add_loop_test(err, test_error_header, 0, (int)(sizeof header_cases / sizeof header_cases[0]));
+    TCase *wr = TEST_CASE("write", 0,
+                          test_write_missing_folder,
+                          test_write_bad_arguments,
+                          test_write_onto_folder_leaves_no_temp);
+    return test_suite("mrc", rt, modes, err, wr, NULL);
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(mrc_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(mrc_suite());
 }

@@ -837,50 +837,36 @@ END_TEST
 
 static Suite *params_suite(void)
 {
-    Suite *s = suite_create("params");
-    TCase *tc = tcase_create("load");
-    tcase_add_test(tc, test_good_file);
-    tcase_add_test(tc, test_list_on_continuation_lines);
-    tcase_add_test(tc, test_defaults);
-    tcase_add_test(tc, test_getter_misuse);
-    tcase_add_test(tc, test_suggest_key);
-    tcase_add_loop_test(tc, test_load_errors, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
-    tcase_add_test(tc, test_line_length);
-    tcase_add_test(tc, test_missing_file);
-    suite_add_tcase(s, tc);
+    TCase *load = TEST_CASE("load", 0,
+                            test_good_file,
+                            test_list_on_continuation_lines,
+                            test_defaults,
+                            test_getter_misuse,
+                            test_suggest_key);
+    tcase_add_loop_test(load, test_load_errors, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
+    tcase_add_test(load, test_line_length);
+    tcase_add_test(load, test_missing_file);
 
-    tc = tcase_create("paths");
-    tcase_add_test(tc, test_glob_matches_nothing);
-    tcase_add_test(tc, test_missing_plain_path);
-    tcase_add_test(tc, test_directory_in_list);
-    tcase_add_test(tc, test_duplicate_in_list);
-    tcase_add_test(tc, test_expansion_is_cached);
-    suite_add_tcase(s, tc);
+    TCase *paths = TEST_CASE("paths", 0,
+                             test_glob_matches_nothing,
+                             test_missing_plain_path,
+                             test_directory_in_list,
+                             test_duplicate_in_list,
+                             test_expansion_is_cached);
 
-    tc = tcase_create("set");
-    tcase_add_test(tc, test_set_overrides);
-    tcase_add_loop_test(tc, test_set_errors, 0, (int)(sizeof set_cases / sizeof set_cases[0]));
-    suite_add_tcase(s, tc);
+    TCase *set = TEST_CASE("set", 0, test_set_overrides);
+    tcase_add_loop_test(set, test_set_errors, 0, (int)(sizeof set_cases / sizeof set_cases[0]));
 
-    tc = tcase_create("write");
-    tcase_add_test(tc, test_write_round_trip);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("docs");
-    tcase_add_test(tc, test_schema);
-    tcase_add_test(tc, test_settings_fields);
-    tcase_add_test(tc, test_settings_required);
-    tcase_add_test(tc, test_docs_cover_schema);
-    suite_add_tcase(s, tc);
-    return s;
+    TCase *docs = TEST_CASE("docs", 0,
+                            test_schema,
+                            test_settings_fields,
+                            test_settings_required,
+                            test_docs_cover_schema);
+    return test_suite("params", load, paths, set, TEST_CASE("write", 0, test_write_round_trip), docs,
+                      NULL);
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(params_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(params_suite());
 }

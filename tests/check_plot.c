@@ -444,20 +444,17 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("plot");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 60);
+    TCase *tc = TEST_CASE("core", 60,
+                          test_fsc_lines_where_the_axes_put_them,
+                          test_fsc2_second_curve_and_legend,
+                          test_fsc_gaps_and_limits,
+                          test_fsc_replaces_existing_file,
+                          test_missing_folder_fails_cleanly,
+                          test_rename_failure_removes_temp,
+                          test_bad_arguments,
+                          test_slices_layout,
+                          test_slices_show_clusters_where_they_are,
+                          test_slices_constant_map_is_mid_grey);
     tcase_add_checked_fixture(tc, NULL, drop_font_caches);
-    tcase_add_test(tc, test_fsc_lines_where_the_axes_put_them);
-    tcase_add_test(tc, test_fsc2_second_curve_and_legend);
-    tcase_add_test(tc, test_fsc_gaps_and_limits);
-    tcase_add_test(tc, test_fsc_replaces_existing_file);
-    tcase_add_test(tc, test_missing_folder_fails_cleanly);
-    tcase_add_test(tc, test_rename_failure_removes_temp);
-    tcase_add_test(tc, test_bad_arguments);
-    tcase_add_test(tc, test_slices_layout);
-    tcase_add_test(tc, test_slices_show_clusters_where_they_are);
-    tcase_add_test(tc, test_slices_constant_map_is_mid_grey);
-    suite_add_tcase(s, tc);
-    return test_run_suite(s);
+    return test_run_suite(test_suite("plot", tc, NULL));
 }

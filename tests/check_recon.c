@@ -530,20 +530,17 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("recon");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_bessel_values);
-    tcase_add_test(tc, test_blob_table_matches_closed_form);
-    tcase_add_test(tc, test_blob_on_the_fly_matches_closed_form);
-    tcase_add_test(tc, test_gather_matches_scatter);
-    tcase_add_test(tc, test_blob_pieces_match_closed_form);
-    tcase_add_test(tc, test_gather_simd_matches_scalar);
-    tcase_add_test(tc, test_plane_simd_matches_scalar);
-    tcase_add_test(tc, test_fft3_crop_matches_full);
-    tcase_add_test(tc, test_threads_bitwise_identical);
-    tcase_add_test(tc, test_known_pose_noise_free);
-    tcase_add_test(tc, test_symmetry_d7_equals_c1_4200);
-    suite_add_tcase(s, tc);
-    return test_run_suite(s);
+    TCase *tc = TEST_CASE("core", 600,
+                          test_bessel_values,
+                          test_blob_table_matches_closed_form,
+                          test_blob_on_the_fly_matches_closed_form,
+                          test_gather_matches_scatter,
+                          test_blob_pieces_match_closed_form,
+                          test_gather_simd_matches_scalar,
+                          test_plane_simd_matches_scalar,
+                          test_fft3_crop_matches_full,
+                          test_threads_bitwise_identical,
+                          test_known_pose_noise_free,
+                          test_symmetry_d7_equals_c1_4200);
+    return test_run_suite(test_suite("recon", tc, NULL));
 }

@@ -341,20 +341,13 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("search");
-    TCase *tc = tcase_create("search");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_directions_cover_asymmetric_unit);
-    tcase_add_test(tc, test_rotation_from_vector);
-    tcase_add_test(tc, test_slice_matches_projection);
-    tcase_add_test(tc, test_global_search_noise_free);
-    tcase_add_test(tc, test_global_search_d7);
-    tcase_add_test(tc, test_local_search_recovers);
-    tcase_add_test(tc, test_memory_estimate);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    TCase *tc = TEST_CASE("search", 600,
+                          test_directions_cover_asymmetric_unit,
+                          test_rotation_from_vector,
+                          test_slice_matches_projection,
+                          test_global_search_noise_free,
+                          test_global_search_d7,
+                          test_local_search_recovers,
+                          test_memory_estimate);
+    return test_run_suite(test_suite("search", tc, NULL));
 }

@@ -285,13 +285,10 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("simulate");
-    TCase *tc = tcase_create("core");
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_projection_identity_is_central_slice);
-    tcase_add_test(tc, test_projection_matches_direct_slice);
-    tcase_add_test(tc, test_cli_snr_and_threads);
-    tcase_add_test(tc, test_relion_conventions);
-    suite_add_tcase(s, tc);
-    return test_run_suite(s);
+    TCase *tc = TEST_CASE("core", 300,
+                          test_projection_identity_is_central_slice,
+                          test_projection_matches_direct_slice,
+                          test_cli_snr_and_threads,
+                          test_relion_conventions);
+    return test_run_suite(test_suite("simulate", tc, NULL));
 }

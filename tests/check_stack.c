@@ -493,39 +493,26 @@ END_TEST
 
 static Suite *stack_suite(void)
 {
-    Suite *s = suite_create("stack");
-    TCase *tc = tcase_create("round trip");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_add_test(tc, test_round_trip);
-    tcase_add_test(tc, test_file_layout);
-    tcase_add_test(tc, test_sub_ranges);
-    tcase_add_test(tc, test_mandatory_columns_only);
-    tcase_add_test(tc, test_column_subset);
-    tcase_add_test(tc, test_empty_stack);
-    tcase_add_test(tc, test_h5py_style_file);
-    suite_add_tcase(s, tc);
-
-    tc = tcase_create("writer");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_add_test(tc, test_temp_file_lifecycle);
-    tcase_add_test(tc, test_replace_only_at_commit);
-    tcase_add_test(tc, test_commit_into_missing_folder);
-    tcase_add_test(tc, test_append_refuses_bad_values);
-    tcase_add_test(tc, test_create_refuses_bad_optics);
-    suite_add_tcase(s, tc);
-    return s;
+    TCase *rt = TEST_CASE("round trip", 0,
+                          test_round_trip,
+                          test_file_layout,
+                          test_sub_ranges,
+                          test_mandatory_columns_only,
+                          test_column_subset,
+                          test_empty_stack,
+                          test_h5py_style_file);
+    tcase_add_checked_fixture(rt, NULL, teardown);
+    TCase *wr = TEST_CASE("writer", 0,
+                          test_temp_file_lifecycle,
+                          test_replace_only_at_commit,
+                          test_commit_into_missing_folder,
+                          test_append_refuses_bad_values,
+                          test_create_refuses_bad_optics);
+    tcase_add_checked_fixture(wr, NULL, teardown);
+    return test_suite("stack", rt, wr, NULL);
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(stack_suite());
-    int failed;
-    /* The tests' own HDF5 calls fail on purpose at times (deleting what is
-     * not there); keep those quiet too. */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    H5close();
-    return failed == 0 ? 0 : 1;
+    return stack_run_suite(stack_suite());
 }

@@ -346,48 +346,35 @@ END_TEST
 
 static Suite *stack_suite(void)
 {
-    Suite *s = suite_create("stack files");
-    TCase *tc;
-
-    tc = tcase_create("bad files");
-    tcase_add_checked_fixture(tc, NULL, teardown);
-    tcase_add_test(tc, test_missing_file);
-    tcase_add_test(tc, test_not_hdf5);
-    tcase_add_test(tc, test_not_garner);
-    tcase_add_test(tc, test_truncated);
-    tcase_add_test(tc, test_corrupt_chunk);
-    tcase_add_test(tc, test_corrupt_metadata);
-    tcase_add_test(tc, test_column_length_mismatch);
-    tcase_add_test(tc, test_optics_length_mismatch);
-    tcase_add_test(tc, test_string_column);
-    tcase_add_test(tc, test_int_column_for_float);
-    tcase_add_test(tc, test_2d_column);
-    tcase_add_test(tc, test_images_wrong_rank);
-    tcase_add_test(tc, test_images_wrong_type);
-    tcase_add_test(tc, test_images_not_square);
-    tcase_add_test(tc, test_images_odd_box);
-    tcase_add_test(tc, test_half_set_three);
-    tcase_add_test(tc, test_unknown_optics_group);
-    tcase_add_test(tc, test_bad_optics_values);
-    tcase_add_test(tc, test_partial_column_group);
-    tcase_add_test(tc, test_missing_mandatory);
-    tcase_add_test(tc, test_missing_format_version);
-    tcase_add_test(tc, test_newer_format_version);
-    tcase_add_test(tc, test_hdf5_never_prints);
-    suite_add_tcase(s, tc);
-    return s;
+    TCase *bad = TEST_CASE("bad files", 0,
+                           test_missing_file,
+                           test_not_hdf5,
+                           test_not_garner,
+                           test_truncated,
+                           test_corrupt_chunk,
+                           test_corrupt_metadata,
+                           test_column_length_mismatch,
+                           test_optics_length_mismatch,
+                           test_string_column,
+                           test_int_column_for_float,
+                           test_2d_column,
+                           test_images_wrong_rank,
+                           test_images_wrong_type,
+                           test_images_not_square,
+                           test_images_odd_box,
+                           test_half_set_three,
+                           test_unknown_optics_group,
+                           test_bad_optics_values,
+                           test_partial_column_group,
+                           test_missing_mandatory,
+                           test_missing_format_version,
+                           test_newer_format_version,
+                           test_hdf5_never_prints);
+    tcase_add_checked_fixture(bad, NULL, teardown);
+    return test_suite("stack files", bad, NULL);
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(stack_suite());
-    int failed;
-    /* The tests' own HDF5 calls fail on purpose at times (deleting what is
-     * not there); keep those quiet too. */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    H5close();
-    return failed == 0 ? 0 : 1;
+    return stack_run_suite(stack_suite());
 }

@@ -424,82 +424,38 @@ END_TEST
 
 /* ------------------------------------------------------------ parse errors */
 
-START_TEST(test_error_too_few_fields)
-{
-    expect_parse_error("few.star",
-                       "data_particles\nloop_\n_rlnA #1\n_rlnB #2\n_rlnC #3\n1 2 3\n1 2\n",
-                       GAR_ERR_DATA, "few.star:7: row has 2 fields, expected 3", "rlnA ... rlnC");
-}
-END_TEST
+/* Texts that are not valid STAR: reading each must fail with GAR_ERR_DATA and
+ * a one-line message holding the fragment (and fragment2 unless NULL). */
+static const struct {
+    const char *file, *text, *fragment, *fragment2;
+} parse_errors[] = {
+    {"few.star", "data_particles\nloop_\n_rlnA #1\n_rlnB #2\n_rlnC #3\n1 2 3\n1 2\n",
+     "few.star:7: row has 2 fields, expected 3", "rlnA ... rlnC"},
+    {"many.star", "data_p\nloop_\n_rlnA #1\n_rlnB #2\n1 2\n1 2 3\n",
+     "many.star:6: row has 3 fields, expected 2 (labels rlnA ... rlnB)", NULL},
+    {"quote.star", "data_p\nloop_\n_rlnA #1\n_rlnB #2\n'a b' 2\n'unclosed 3\n",
+     "quote.star:6: unterminated ' quote", NULL},
+    {"outside.star", "# header\n_rlnA 1\ndata_x\n_rlnB 2\n",
+     "outside.star:2: label _rlnA outside any data_ block", NULL},
+    {"nolabel.star", "data_p\nloop_\n1 2\n", "nolabel.star:3: row before any label", NULL},
+    {"emptyloop.star", "data_p\nloop_\n_rlnA #1\n\ndata_q\n_rlnB 1\n",
+     "emptyloop.star:1: block data_p: loop_ has 1 labels but no rows", NULL},
+    {"emptyblock.star", "data_a\n_rlnB 1\ndata_p\n\n",
+     "emptyblock.star:3: block data_p is empty", NULL},
+    {"after.star", "data_p\nloop_\n_rlnA #1\n1\n\n2\n",
+     "after.star:6: row after the blank line", NULL},
+    {"pair.star", "data_g\n_rlnA\n", "pair.star:2: label _rlnA has 0 values", NULL},
+    {"duplabel.star", "data_p\nloop_\n_rlnA #1\n_rlnA #2\n1 2\n",
+     "duplabel.star:4: label _rlnA appears twice", NULL},
+    {"dupblock.star", "data_p\n_rlnA 1\ndata_p\n_rlnA 2\n",
+     "dupblock.star:3: block data_p repeats the one at line 1", NULL},
+    {"empty.star", "", "no data_ block", NULL},
+};
 
-START_TEST(test_error_too_many_fields)
+START_TEST(test_parse_error)
 {
-    expect_parse_error("many.star", "data_p\nloop_\n_rlnA #1\n_rlnB #2\n1 2\n1 2 3\n", GAR_ERR_DATA,
-                       "many.star:6: row has 3 fields, expected 2 (labels rlnA ... rlnB)", NULL);
-}
-END_TEST
-
-START_TEST(test_error_unterminated_quote)
-{
-    expect_parse_error("quote.star", "data_p\nloop_\n_rlnA #1\n_rlnB #2\n'a b' 2\n'unclosed 3\n",
-                       GAR_ERR_DATA, "quote.star:6: unterminated ' quote", NULL);
-}
-END_TEST
-
-START_TEST(test_error_label_outside_block)
-{
-    expect_parse_error("outside.star", "# header\n_rlnA 1\ndata_x\n_rlnB 2\n", GAR_ERR_DATA,
-                       "outside.star:2: label _rlnA outside any data_ block", NULL);
-}
-END_TEST
-
-START_TEST(test_error_rows_without_labels)
-{
-    expect_parse_error("nolabel.star", "data_p\nloop_\n1 2\n", GAR_ERR_DATA, "nolabel.star:3: row before any label",
-                       NULL);
-}
-END_TEST
-
-START_TEST(test_error_empty_loop)
-{
-    expect_parse_error("emptyloop.star", "data_p\nloop_\n_rlnA #1\n\ndata_q\n_rlnB 1\n", GAR_ERR_DATA,
-                       "emptyloop.star:1: block data_p: loop_ has 1 labels but no rows", NULL);
-}
-END_TEST
-
-START_TEST(test_error_empty_block)
-{
-    expect_parse_error("emptyblock.star", "data_a\n_rlnB 1\ndata_p\n\n", GAR_ERR_DATA,
-                       "emptyblock.star:3: block data_p is empty", NULL);
-}
-END_TEST
-
-START_TEST(test_error_row_after_loop_end)
-{
-    expect_parse_error("after.star", "data_p\nloop_\n_rlnA #1\n1\n\n2\n", GAR_ERR_DATA,
-                       "after.star:6: row after the blank line", NULL);
-}
-END_TEST
-
-START_TEST(test_error_pair_without_value)
-{
-    expect_parse_error("pair.star", "data_g\n_rlnA\n", GAR_ERR_DATA, "pair.star:2: label _rlnA has 0 values",
-                       NULL);
-}
-END_TEST
-
-START_TEST(test_error_duplicate_label_and_block)
-{
-    expect_parse_error("duplabel.star", "data_p\nloop_\n_rlnA #1\n_rlnA #2\n1 2\n", GAR_ERR_DATA,
-                       "duplabel.star:4: label _rlnA appears twice", NULL);
-    expect_parse_error("dupblock.star", "data_p\n_rlnA 1\ndata_p\n_rlnA 2\n", GAR_ERR_DATA,
-                       "dupblock.star:3: block data_p repeats the one at line 1", NULL);
-}
-END_TEST
-
-START_TEST(test_error_not_star)
-{
-    expect_parse_error("empty.star", "", GAR_ERR_DATA, "no data_ block", NULL);
+    expect_parse_error(parse_errors[_i].file, parse_errors[_i].text, GAR_ERR_DATA,
+                       parse_errors[_i].fragment, parse_errors[_i].fragment2);
 }
 END_TEST
 
@@ -567,54 +523,28 @@ END_TEST
 
 static Suite *star_suite(void)
 {
-    Suite *s = suite_create("star");
-    TCase *relion = tcase_create("relion");
-    TCase *text = tcase_create("text");
-    TCase *err = tcase_create("errors");
-    TCase *scale = tcase_create("scale");
-
-    tcase_add_test(relion, test_relion_optics);
-    tcase_add_test(relion, test_relion_particles);
-    tcase_add_test(relion, test_relion_image_name);
-    suite_add_tcase(s, relion);
-
-    tcase_add_test(text, test_image_name_forms);
-    tcase_add_test(text, test_quoted_fields);
-    tcase_add_test(text, test_missing_optional_columns);
-    tcase_add_test(text, test_label_value_block);
-    tcase_add_test(text, test_many_pairs);
-    tcase_add_test(text, test_comments_and_blank_lines);
-    tcase_add_test(text, test_numbers_strict);
-    suite_add_tcase(s, text);
-
-    tcase_add_test(err, test_error_too_few_fields);
-    tcase_add_test(err, test_error_too_many_fields);
-    tcase_add_test(err, test_error_unterminated_quote);
-    tcase_add_test(err, test_error_label_outside_block);
-    tcase_add_test(err, test_error_rows_without_labels);
-    tcase_add_test(err, test_error_empty_loop);
-    tcase_add_test(err, test_error_empty_block);
-    tcase_add_test(err, test_error_row_after_loop_end);
-    tcase_add_test(err, test_error_pair_without_value);
-    tcase_add_test(err, test_error_duplicate_label_and_block);
-    tcase_add_test(err, test_error_not_star);
-    tcase_add_test(err, test_error_nul_byte);
-    tcase_add_test(err, test_error_missing_file);
-    suite_add_tcase(s, err);
-
+    TCase *relion = TEST_CASE("relion", 0,
+                              test_relion_optics,
+                              test_relion_particles,
+                              test_relion_image_name);
+    TCase *text = TEST_CASE("text", 0,
+                            test_image_name_forms,
+                            test_quoted_fields,
+                            test_missing_optional_columns,
+                            test_label_value_block,
+                            test_many_pairs,
+                            test_comments_and_blank_lines,
+                            test_numbers_strict);
+    TCase *err = TEST_CASE("errors", 0,
+                           test_error_nul_byte,
+                           test_error_missing_file);
+    tcase_add_loop_test(err, test_parse_error, 0, (int)(sizeof parse_errors / sizeof parse_errors[0]));
     /* Generous: the million-row file is also run under valgrind. */
-    tcase_set_timeout(scale, 300);
-    tcase_add_test(scale, test_million_rows);
-    suite_add_tcase(s, scale);
-    return s;
+    TCase *scale = TEST_CASE("scale", 300, test_million_rows);
+    return test_suite("star", relion, text, err, scale, NULL);
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(star_suite());
-    int failed;
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return test_run_suite(star_suite());
 }

@@ -13,6 +13,7 @@
 #include "gar_rng.h"
 #include "gar_status.h"
 #include "gar_symmetry.h"
+#include "testutil.h"
 
 static const struct {
     const char *name;
@@ -30,6 +31,16 @@ static gar_symmetry *make(const char *name)
     ck_assert_msg(st == GAR_OK, "%s: %s", name, gar_errmsg());
     ck_assert_ptr_nonnull(s);
     return s;
+}
+
+/* out = A·Bᵀ (3 x 3, row-major). */
+static void mul_transposed(const double *A, const double *B, double *out)
+{
+    double Bt[9];
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+            Bt[3 * a + b] = B[3 * b + a];
+    gar_mat3_mul(A, Bt, out);
 }
 
 static double max_diff(const double *A, const double *B)
@@ -97,11 +108,8 @@ START_TEST(test_group_axioms)
                       groups[g].name);
         for (size_t i = 0; i < n; i++) {
             const double *R = gar_symmetry_matrix(s, i);
-            double RRt[9], Rt[9], det;
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++)
-                    Rt[3 * a + b] = R[3 * b + a];
-            gar_mat3_mul(R, Rt, RRt);
+            double RRt[9], det;
+            mul_transposed(R, R, RRt);
             ck_assert_msg(max_diff(RRt, I3) < 1e-12, "%s: operator %zu not orthonormal", groups[g].name, i);
             det = R[0] * (R[4] * R[8] - R[5] * R[7]) - R[1] * (R[3] * R[8] - R[5] * R[6]) +
                   R[2] * (R[3] * R[7] - R[4] * R[6]);
@@ -244,17 +252,14 @@ START_TEST(test_angle_between)
     rotation_about(0, 0, 1, 90, Rz90);
     rotation_about(0.3, -0.5, 0.8, 5.0, small);
     for (int t = 0; t < 200; t++) {
-        double r, ti, p, A[9], B[9], C[9], Rt[9], brute = INFINITY;
+        double r, ti, p, A[9], B[9], C[9], brute = INFINITY;
         gar_random_pose(&rng, &r, &ti, &p);
         gar_euler_to_matrix(r, ti, p, A);
         gar_random_pose(&rng, &r, &ti, &p);
         gar_euler_to_matrix(r, ti, p, B);
 
         /* A·Rᵀ is the same pose of a C4 particle */
-        for (int a = 0; a < 3; a++)
-            for (int b = 0; b < 3; b++)
-                Rt[3 * a + b] = Rz90[3 * b + a];
-        gar_mat3_mul(A, Rt, C);
+        mul_transposed(A, Rz90, C);
         ck_assert(gar_rotation_angle_between(A, C) > 89.0);
         ck_assert(gar_symmetry_angle_between(c4, A, C) < 1e-5);
         ck_assert(gar_symmetry_angle_between(c4, C, A) < 1e-5);
@@ -263,10 +268,7 @@ START_TEST(test_angle_between)
         for (size_t k = 0; k < gar_symmetry_order(ico); k++) {
             const double *R = gar_symmetry_matrix(ico, k);
             double ARt[9];
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++)
-                    Rt[3 * a + b] = R[3 * b + a];
-            gar_mat3_mul(A, Rt, ARt);
+            mul_transposed(A, R, ARt);
             double d = gar_rotation_angle_between(ARt, B);
             if (d < brute)
                 brute = d;
@@ -280,10 +282,7 @@ START_TEST(test_angle_between)
         for (size_t k = 0; k < gar_symmetry_order(ico); k += 7) {
             const double *R = gar_symmetry_matrix(ico, k);
             double T[9];
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++)
-                    Rt[3 * a + b] = R[3 * b + a];
-            gar_mat3_mul(A, Rt, T);
+            mul_transposed(A, R, T);
             gar_mat3_mul(T, small, C);
             ck_assert(fabs(gar_symmetry_angle_between(ico, A, C) - 5.0) < 1e-6);
         }
@@ -517,28 +516,18 @@ END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("symmetry");
-    TCase *tc = tcase_create("groups");
-    TCase *tp = tcase_create("phantom");
-    SRunner *sr;
-    int failed;
-    tcase_add_test(tc, test_orders_and_names);
-    tcase_add_test(tc, test_group_axioms);
-    tcase_add_test(tc, test_parse);
-    tcase_add_test(tc, test_relion_generators);
-    tcase_add_test(tc, test_axes);
-    tcase_add_test(tc, test_angle_between);
-    tcase_set_timeout(tp, 120);
-    tcase_add_test(tp, test_phantom_d7);
-    tcase_add_test(tp, test_phantom_c1_not_symmetric);
-    tcase_add_test(tp, test_phantom_cubic_groups);
-    tcase_add_test(tp, test_phantom_normalised_and_deterministic);
-    tcase_add_test(tp, test_phantom_bad_config);
-    suite_add_tcase(s, tc);
-    suite_add_tcase(s, tp);
-    sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    TCase *tc = TEST_CASE("groups", 0,
+                          test_orders_and_names,
+                          test_group_axioms,
+                          test_parse,
+                          test_relion_generators,
+                          test_axes,
+                          test_angle_between);
+    TCase *tp = TEST_CASE("phantom", 120,
+                          test_phantom_d7,
+                          test_phantom_c1_not_symmetric,
+                          test_phantom_cubic_groups,
+                          test_phantom_normalised_and_deterministic,
+                          test_phantom_bad_config);
+    return test_run_suite(test_suite("symmetry", tc, tp, NULL));
 }

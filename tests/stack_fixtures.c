@@ -132,6 +132,17 @@ void teardown(void)
     rmdir(dir);
 }
 
+int stack_run_suite(Suite *s)
+{
+    int rc;
+    /* The tests' own HDF5 calls fail on purpose at times (deleting what is
+     * not there); keep those quiet too. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    rc = test_run_suite(s);
+    H5close();
+    return rc;
+}
+
 /* ------------------------------------------------------- HDF5 file surgery */
 
 hid_t h5_open_rw(const char *path)
@@ -162,7 +173,9 @@ void h5_replace(const char *path, const char *name, hid_t type, int rank,
     ck_assert(H5Fclose(f) >= 0);
 }
 
-void h5_write_int(const char *path, const char *name, hsize_t index, int32_t value)
+/* Overwrite entry `index` of the 1-D dataset `name` with *value, of memory type `type`. */
+static void h5_write_one(const char *path, const char *name, hsize_t index, hid_t type,
+                         const void *value)
 {
     hid_t f = h5_open_rw(path), d, fs, ms;
     hsize_t one = 1;
@@ -170,26 +183,21 @@ void h5_write_int(const char *path, const char *name, hsize_t index, int32_t val
     fs = H5Dget_space(d);
     ms = H5Screate_simple(1, &one, NULL);
     ck_assert(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &index, NULL, &one, NULL) >= 0);
-    ck_assert(H5Dwrite(d, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, &value) >= 0);
+    ck_assert(H5Dwrite(d, type, ms, fs, H5P_DEFAULT, value) >= 0);
     H5Sclose(ms);
     H5Sclose(fs);
     H5Dclose(d);
     ck_assert(H5Fclose(f) >= 0);
 }
 
+void h5_write_int(const char *path, const char *name, hsize_t index, int32_t value)
+{
+    h5_write_one(path, name, index, H5T_NATIVE_INT32, &value);
+}
+
 void h5_write_double(const char *path, const char *name, hsize_t index, double value)
 {
-    hid_t f = h5_open_rw(path), d, fs, ms;
-    hsize_t one = 1;
-    d = H5Dopen2(f, name, H5P_DEFAULT);
-    fs = H5Dget_space(d);
-    ms = H5Screate_simple(1, &one, NULL);
-    ck_assert(H5Sselect_hyperslab(fs, H5S_SELECT_SET, &index, NULL, &one, NULL) >= 0);
-    ck_assert(H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, &value) >= 0);
-    H5Sclose(ms);
-    H5Sclose(fs);
-    H5Dclose(d);
-    ck_assert(H5Fclose(f) >= 0);
+    h5_write_one(path, name, index, H5T_NATIVE_DOUBLE, &value);
 }
 
 void h5_set_extent(const char *path, const char *name, hsize_t len)
@@ -201,30 +209,33 @@ void h5_set_extent(const char *path, const char *name, hsize_t len)
     ck_assert(H5Fclose(f) >= 0);
 }
 
-void h5_root_int_attr(hid_t f, const char *name, hid_t type, long long value)
+/* A scalar attribute `name` of file type `type` on loc, replacing any, from
+ * *value of memory type mem_type. */
+static void h5_scalar_attr(hid_t loc, const char *name, hid_t type, hid_t mem_type,
+                           const void *value)
 {
     hid_t sp = H5Screate(H5S_SCALAR), a;
-    H5Adelete(f, name);
-    a = H5Acreate2(f, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Adelete(loc, name);
+    a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
     ck_assert(a >= 0);
-    ck_assert(H5Awrite(a, H5T_NATIVE_LLONG, &value) >= 0);
+    ck_assert(H5Awrite(a, mem_type, value) >= 0);
     H5Aclose(a);
     H5Sclose(sp);
+}
+
+void h5_root_int_attr(hid_t f, const char *name, hid_t type, long long value)
+{
+    h5_scalar_attr(f, name, type, H5T_NATIVE_LLONG, &value);
 }
 
 /* A variable-length UTF-8 string attribute, as h5py writes a Python str. */
 void h5_vlen_str_attr(hid_t loc, const char *name, const char *value)
 {
-    hid_t sp = H5Screate(H5S_SCALAR), t = H5Tcopy(H5T_C_S1), a;
+    hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
     H5Tset_cset(t, H5T_CSET_UTF8);
-    H5Adelete(loc, name);
-    a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    ck_assert(a >= 0);
-    ck_assert(H5Awrite(a, t, &value) >= 0);
-    H5Aclose(a);
+    h5_scalar_attr(loc, name, t, t, &value);
     H5Tclose(t);
-    H5Sclose(sp);
 }
 
 void copy_file(const char *from, const char *to, double fraction)

@@ -42,6 +42,9 @@ void write_stack(const char *path, unsigned columns, const size_t *counts, size_
 const char *good_stack(const char *name);
 void expect_open_error(const char *path, gar_status st, const char *fragment);
 void teardown(void);
+/* Runs a stack test program's suite with HDF5's own error printing off, then
+ * closes the library; the automake exit code. */
+int stack_run_suite(Suite *s);
 hid_t h5_open_rw(const char *path);
 void h5_delete(const char *path, const char *name);
 void h5_replace(const char *path, const char *name, hid_t type, int rank,

@@ -23,27 +23,28 @@ static inline double test_rel_l2(const float *a, const float *b, size_t n)
     return sqrt(num / den);
 }
 
+/* $env/name, or fallback/name without $env; the last 16 answers stay valid. */
+static inline const char *test_path_in(const char *env, const char *fallback, const char *name)
+{
+    static char buf[16][PATH_MAX];
+    static int slot;
+    const char *dir = getenv(env);
+    char *out = buf[slot++ % 16];
+    snprintf(out, PATH_MAX, "%s/%s", dir ? dir : fallback, name);
+    return out;
+}
+
 /* $GAR_TEST_DATA/name (tests/data in the source tree). */
 static inline const char *test_data(const char *name)
 {
-    static char buf[8][PATH_MAX];
-    static int slot;
-    const char *dir = getenv("GAR_TEST_DATA");
-    char *out = buf[slot++ % 8];
-    snprintf(out, PATH_MAX, "%s/%s", dir ? dir : "tests/data", name);
-    return out;
+    return test_path_in("GAR_TEST_DATA", "tests/data", name);
 }
 
 /* $GAR_EXAMPLES/name (examples in the source tree): the example map
  * tii-64.mrc, shipped once for the users and the tests. */
 static inline const char *test_example(const char *name)
 {
-    static char buf[8][PATH_MAX];
-    static int slot;
-    const char *dir = getenv("GAR_EXAMPLES");
-    char *out = buf[slot++ % 8];
-    snprintf(out, PATH_MAX, "%s/%s", dir ? dir : "examples", name);
-    return out;
+    return test_path_in("GAR_EXAMPLES", "examples", name);
 }
 
 /* A fresh scratch folder tests/tmp/<tag>-<pid>, created on first use. */
@@ -89,9 +90,39 @@ static inline int test_count_prefix(const char *dir, const char *prefix)
     return n;
 }
 
-/* Run a suite and turn its outcome into the automake exit code. Needs
- * <check.h> included before this header. */
+/* Check helpers. Need <check.h> included before this header. */
 #ifdef CHECK_H
+/* A test case `name` of n tests, each allowed `timeout` seconds (0: Check's
+ * default, 4 s or $CK_DEFAULT_TIMEOUT). TEST_CASE counts the tests itself. */
+static inline TCase *test_case_of(const char *name, double timeout, const TTest *const *tests,
+                                  size_t n)
+{
+    TCase *tc = tcase_create(name);
+    if (timeout > 0)
+        tcase_set_timeout(tc, timeout);
+    for (size_t i = 0; i < n; i++)
+        tcase_add_test(tc, tests[i]);
+    return tc;
+}
+#define TEST_CASE(name, timeout, ...)                                                            \
+    test_case_of((name), (timeout), (const TTest *const[]){__VA_ARGS__},                         \
+                 sizeof((const TTest *const[]){__VA_ARGS__}) / sizeof(const TTest *))
+
+/* The suite `name` of the test cases given, up to a NULL. */
+#include <stdarg.h>
+static inline Suite *test_suite(const char *name, ...)
+{
+    Suite *s = suite_create(name);
+    va_list ap;
+    TCase *tc;
+    va_start(ap, name);
+    while ((tc = va_arg(ap, TCase *)) != NULL)
+        suite_add_tcase(s, tc);
+    va_end(ap);
+    return s;
+}
+
+/* Run a suite and turn its outcome into the automake exit code. */
 static inline int test_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);
