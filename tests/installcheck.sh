@@ -8,9 +8,15 @@
 # CPU insertion), and requires the two map files to be identical byte for
 # byte: the example uses garner reconstruct's settings, and the CPU
 # insertion gives the same bits for any thread count and batch split.
+# Then builds the installed examples/api/refine.c the same way (with MPI's
+# include flags) and runs a one-iteration refinement of the same stack
+# through <garner/refine.h>: it must finish with a map and no params.ini
+# (it was handed a parameter set, not a file).
 #
 # Run by Makefile.am's installcheck-local, which sets:
 #   CC, PKG_CONFIG               the compiler and pkg-config configure found
+#   MPI_CFLAGS                   MPICH's include flags (the refinement example
+#                                initialises MPI itself)
 #   DESTDIR                      as given to make (may be empty)
 #   GAR_PC_DIR, GAR_BINDIR, GAR_PKGDATADIR   the installation's folders
 #                                (without DESTDIR)
@@ -58,5 +64,19 @@ if cmp "$d/api.mrc" "$d/run/map.mrc"; then
     echo "installcheck: the example's map and garner reconstruct's map.mrc are identical"
 else
     echo "installcheck: FAIL: $d/api.mrc differs from garner reconstruct's $d/run/map.mrc" >&2
+    exit 1
+fi
+
+refine_example="$root$GAR_PKGDATADIR/api/refine.c"
+echo "installcheck: $CC $refine_example \$($PKG_CONFIG --cflags --libs --static garner) $MPI_CFLAGS"
+# shellcheck disable=SC2086
+$CC -o "$d/refine" "$refine_example" $flags $MPI_CFLAGS
+printf '[input]\nstacks = %s/s.h5\n[output]\ndir = %s/refined\n[refine]\ninitial_map = %s\niterations = 1\n[gpu]\ndevices = none\n' \
+    "$d" "$d" "$root$GAR_PKGDATADIR/tii-64.mrc" > "$d/refine.ini"
+"$d/refine" "$d/refine.ini" 2>"$d/refine.log" || { cat "$d/refine.log" >&2; exit 1; }
+if [ -s "$d/refined/map.mrc" ] && [ -s "$d/refined/iter_001/poses.h5" ] && [ ! -e "$d/refined/params.ini" ]; then
+    echo "installcheck: the refinement example wrote map.mrc and iter_001 (and no params.ini)"
+else
+    echo "installcheck: FAIL: the refinement example's outputs in $d/refined are not as expected" >&2
     exit 1
 fi

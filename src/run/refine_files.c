@@ -163,8 +163,10 @@ gar_status refine_write_final(gar_refine *r, double seconds)
         res_ref = gar_fsc_resolution(fsc_ref, r->n_shells, r->box, r->px, 0.5);
         mean_ref = gar_fsc_mean(fsc_ref, 1, r->n_shells - 1);
     }
+    /* Without a parameter file (a program's own gar_params) no params.ini. */
     for (int i = 0; i < N_FILES; i++)
-        if ((st = gar_atomic_begin(&f[i], join(final, sizeof final, r->set->output.dir, names[i]), 1)) != GAR_OK)
+        if ((i != PARAMS || r->params_path != NULL) &&
+            (st = gar_atomic_begin(&f[i], join(final, sizeof final, r->set->output.dir, names[i]), 1)) != GAR_OK)
             goto done;
     if ((st = gar_mrc_write(f[MAP].tmp, full)) != GAR_OK ||
         (st = gar_mrc_write(f[HALF1].tmp, r->half[0])) != GAR_OK ||
@@ -175,11 +177,11 @@ gar_status refine_write_final(gar_refine *r, double seconds)
         (st = gar_plot_angdist(f[ANGDIST].tmp, rot, tilt, r->n, "garner refine: directions")) != GAR_OK ||
         (st = gar_plot_slices(f[SLICES].tmp, full, "garner refine: central sections")) != GAR_OK ||
         (st = gar_poses_write(f[POSES].tmp, r->poses, r->n, &r->state)) != GAR_OK ||
-        (st = run_copy_file(r->params_path, f[PARAMS].tmp)) != GAR_OK ||
+        (r->params_path != NULL && (st = run_copy_file(r->params_path, f[PARAMS].tmp)) != GAR_OK) ||
         (st = write_summary(r, f[SUMMARY].tmp, seconds, res_ref, mean_ref)) != GAR_OK)
         goto done;
     for (int i = 0; i < N_FILES; i++)
-        if ((st = gar_atomic_commit(&f[i])) != GAR_OK)
+        if (f[i].active && (st = gar_atomic_commit(&f[i])) != GAR_OK)
             goto done;
     if (r->truth != NULL)
         gar_log_info("against the reference: FSC 0.5 at %.2f Å, mean FSC %.3f", res_ref, mean_ref);
