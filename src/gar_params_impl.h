@@ -16,6 +16,10 @@
 #include <stddef.h>
 #include "gar_params.h"
 
+/* The largest parameter file read: every key with long path lists fits in
+ * a few kB; a larger file is the wrong file. */
+#define GAR_PARAMS_MAX_FILE_BYTES (1 << 20)
+
 /* ------------------------------------------------------------------ schema */
 
 /* Every key, terminated by a row with section == NULL (gar_params_schema.c). */

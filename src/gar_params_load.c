@@ -343,6 +343,18 @@ gar_status gar_params_load(const char *path, gar_params **out)
         st = gar_error(GAR_ERR_USAGE, "%s: is a directory, expected a parameter file", path);
         goto done;
     }
+    /* A FIFO would block the open until a writer comes, forever in a batch
+     * job; /dev/zero would be read until memory runs out. */
+    if (!S_ISREG(sb.st_mode)) {
+        st = gar_error(GAR_ERR_NOINPUT, "%s: not a regular file (a FIFO, device or socket), expected a parameter "
+                       "file", path);
+        goto done;
+    }
+    if (sb.st_size > GAR_PARAMS_MAX_FILE_BYTES) {
+        st = gar_error(GAR_ERR_DATA, "%s: %lld bytes, more than a parameter file holds (at most %d); is it the "
+                       "right file?", path, (long long)sb.st_size, GAR_PARAMS_MAX_FILE_BYTES);
+        goto done;
+    }
     c.f = fopen(path, "r");
     if (c.f == NULL) {
         st = gar_error(GAR_ERR_NOINPUT, "%s: cannot open parameter file: %s", path,

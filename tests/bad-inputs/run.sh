@@ -75,6 +75,7 @@ head -c 600000 "$map" > "$FIX/short.mrc"          # data block cut short
 head -c 600 "$map" > "$FIX/header600.mrc"         # not even a header
 printf 'not a map\n' > "$FIX/text.mrc"
 mkfifo "$FIX/fifo" || die fifo                    # random access impossible; must not block
+head -c 2000000 /dev/zero | tr '\000' ';' > "$FIX/huge.ini" || die huge.ini   # comments only, but 2 MB
 ln -s "$GAR_TEST_DATA/relion-sim/particles.mrcs" "$FIX/particles.mrcs"   # 400 images of 64 x 64
 
 # STAR: a valid RELION 3.1 file of 4 particles (images from particles.mrcs),
