@@ -50,11 +50,8 @@ static gar_status check_inputs(gar_refine *r)
         return gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
                          r->f->initial_map, r->initial->nx, r->initial->ny, r->initial->nz, r->box, r->box);
     }
-    if (r->initial->pixel_size > 0 && fabs(r->initial->pixel_size / r->px - 1) > 0.01) {
-        run_where(p, "refine", "initial_map", loc, sizeof loc);
-        return gar_error(GAR_ERR_DATA, "%s: %s has %.4g Å pixels, the particles %.4g Å", loc, r->f->initial_map,
-                         r->initial->pixel_size, r->px);
-    }
+    if ((st = run_check_map_values(p, "refine", "initial_map", r->f->initial_map, r->initial, r->px)) != GAR_OK)
+        return st;
     if (r->set->reconstruct.reference != NULL &&
         (st = gar_mrc_read(r->set->reconstruct.reference, &r->truth)) != GAR_OK)
         return st;
@@ -62,6 +59,10 @@ static gar_status check_inputs(gar_refine *r)
         run_where(p, "reconstruct", "reference", loc, sizeof loc);
         return gar_error(GAR_ERR_DATA, "%s: %s is not a %zu³ map", loc, r->set->reconstruct.reference, r->box);
     }
+    if (r->truth != NULL &&
+        (st = run_check_map_values(p, "reconstruct", "reference", r->set->reconstruct.reference, r->truth, r->px)) !=
+            GAR_OK)
+        return st;
     r->mask_px = r->f->mask_diameter > 0 ? 0.5 * r->f->mask_diameter / r->px : 0.45 * (double)r->box;
     if (r->mask_px > 0.5 * (double)r->box) {
         run_where(p, "refine", "mask_diameter", loc, sizeof loc);

@@ -189,3 +189,21 @@ char *run_provenance(int argc, char *const *argv)
     }
     return s;
 }
+
+gar_status run_check_map_values(const gar_params *p, const char *section, const char *key, const char *path,
+                                const gar_map *map, double pixel_A)
+{
+    const size_t n = gar_map_voxels(map);
+    size_t bad = 0;
+    char loc[512];
+    for (size_t i = 0; i < n; i++)
+        bad += !isfinite(map->data[i]);
+    run_where(p, section, key, loc, sizeof loc);
+    if (bad > 0)
+        return gar_error(GAR_ERR_DATA, "%s: %s: %zu of %zu voxels are NaN or infinite; the map must be finite", loc,
+                         path, bad, n);
+    if (map->pixel_size > 0 && fabs(map->pixel_size / pixel_A - 1) > 0.01)
+        return gar_error(GAR_ERR_DATA, "%s: %s has %.4g Å pixels, the particles %.4g Å", loc, path, map->pixel_size,
+                         pixel_A);
+    return GAR_OK;
+}

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include "gar_map.h"
 #include "gar_params.h"
 #include "gar_status.h"
 
@@ -18,6 +19,12 @@ gar_status run_write_fsc_csv(const char *path, const double *fsc, const double *
 void run_json_string(FILE *f, const char *s);
 /* "parameters": every schema key with its effective value, typed. */
 void run_json_parameters(FILE *f, const gar_params *p);
+/* A map given by [section] key (a reference, an initial map) is fit to use
+ * with particles of pixel_A Å: every voxel finite (a NaN voxel makes every
+ * FSC shell against it 0), and its pixel size, where its header gives one,
+ * within 1 % of the particles'. GAR_ERR_DATA naming the key and the file. */
+gar_status run_check_map_values(const gar_params *p, const char *section, const char *key, const char *path,
+                                const gar_map *map, double pixel_A);
 /* A value's origin for messages: "run.ini:7: [reconstruct] symmetry". */
 void run_where(const gar_params *p, const char *section, const char *key, char *buf, size_t len);
 /* The command line as one string, "garner ARGV[0] ARGV[1] ...", which an

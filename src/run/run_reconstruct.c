@@ -261,6 +261,9 @@ static gar_status check_inputs(recon_job *j)
             return gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
                              s->set.reconstruct.reference, j->ref->nx, j->ref->ny, j->ref->nz, j->box, j->box);
         }
+        if ((st = run_check_map_values(p, "reconstruct", "reference", s->set.reconstruct.reference, j->ref,
+                                       j->fig.pixel)) != GAR_OK)
+            return st;
     }
     return GAR_OK;
 }

@@ -70,6 +70,8 @@ mrc axis321.mrc 16 00000003 00000002 00000001     # 3,2,1
 mrc neg-pixel.mrc 10 c3400000                     # cella x = -192 Å
 mrc nan-pixel.mrc 10 7fc00000                     # cella x = NaN
 mrc neg-nsymbt.mrc 23 fffffffc                    # nsymbt = -4
+mrc nan-voxels.mrc 1300 7fc00000 7fc00000 7fc00000  # three NaN voxels in the data
+mrc pixel15.mrc 10 42c00000 42c00000 42c00000     # cella 96 Å: 1.5 Å pixels for 3 Å particles
 mrc odd-cube.mrc 0 0000003f 0000003f 0000003f     # 63 x 63 x 63 (fits the file)
 head -c 600000 "$map" > "$FIX/short.mrc"          # data block cut short
 head -c 600 "$map" > "$FIX/header600.mrc"         # not even a header
@@ -172,6 +174,12 @@ params corrupt.ini "[input]" "stacks = corrupt.h5" "[output]" "dir = never-used"
 params bad-reference.ini "[input]" "stacks = good.h5" "[output]" "dir = never-used" \
     "[reconstruct]" "reference = mode99.mrc"
 params long.ini "[input]" "stacks = $(printf '%0250d' 0).h5"
+# Reference maps whose header and size are right, but not their values or scale.
+"$GARNER" simulate --map "$map" --count 8 --seed 1 --out "$FIX/sim64.h5" 2>/dev/null || die sim64.h5
+params nan-reference.ini "[input]" "stacks = sim64.h5" "[output]" "dir = never-used" \
+    "[reconstruct]" "reference = nan-voxels.mrc"
+params pixel-reference.ini "[input]" "stacks = sim64.h5" "[output]" "dir = never-used" \
+    "[reconstruct]" "reference = pixel15.mrc"
 params refine-fine.ini "[input]" "stacks = good.h5" "[output]" "dir = never-used" "[refine]" \
     "angular_step = 0.1" "local_search_below = 0"
 params regress-escaped-space.ini "[input]" 'stacks = a\  good.h5' "[output]" "dir = never-used"
