@@ -166,10 +166,13 @@ gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *c
                                  search_batch, fold_shard, want_stop, stop, &c};
     r->search_seconds = 0;
     /* A new pass starts from zero sums (the reconstructor and its partials
-     * are made once a run). */
-    if ((st = gar_recon_reset(r->rec)) != GAR_OK)
-        goto done;
-    gar_partials_clear(r->parts);
+     * are made once a run, zeroed: the first pass needs no reset, which at
+     * box 256 would touch 1.6 GB again). */
+    if (r->passes > 0) {
+        if ((st = gar_recon_reset(r->rec)) != GAR_OK)
+            goto done;
+        gar_partials_clear(r->parts);
+    }
     if ((st = gar_alloc((void **)&c.score, (size_t)r->set->reconstruct.batch, sizeof *c.score, "scores")) != GAR_OK ||
         (st = run_shards_create(r->in, shard_size, &shards)) != GAR_OK)
         goto done;
