@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "gar_noise.h"
 #include "gar_status.h"
 
 #ifdef __cplusplus
@@ -17,8 +18,10 @@ extern "C" {
 typedef struct gar_pose {
     double rot_deg, tilt_deg, psi_deg;
     double origin_x_A, origin_y_A;
-    double score;            /* normalised cross-correlation of the best pose */
+    double score;            /* the best pose's score (whitened NCC, gar_search.h) */
+    double scale;            /* contrast scale relative to the median particle (1: none known) */
     int32_t half_set;
+    int32_t junk;            /* 1: left out of the next reconstruction (score below the junk threshold) */
 } gar_pose;
 
 /* Where a refinement stands after an iteration. */
@@ -31,12 +34,22 @@ typedef struct gar_refine_state {
     double changed_fraction; /* particles whose pose moved by more than the step */
     uint64_t local;          /* the next iteration searches locally */
     uint64_t converged;
+    double scale_median;     /* median raw contrast scale of the kept particles (0: none yet) */
+    double junk_threshold;   /* scores below it are junk (−inf: none) */
+    uint64_t junk_count;     /* particles flagged junk by this iteration */
 } gar_refine_state;
 
-/* Written to a temporary name and renamed: never half-written. */
-gar_status gar_poses_write(const char *path, const gar_pose *poses, size_t n, const gar_refine_state *state);
-/* Read a file of exactly n rows into poses (caller's array) and state. */
-gar_status gar_poses_read(const char *path, gar_pose *poses, size_t n, gar_refine_state *state);
+/* Written to a temporary name and renamed: never half-written. noise (NULL:
+ * none) is the noise model the next iteration searches with. */
+gar_status gar_poses_write(const char *path, const gar_pose *poses, size_t n, const gar_refine_state *state,
+                           const gar_noise *noise);
+/* Read a file of exactly n rows into poses (caller's array) and state, and,
+ * when noise is not NULL, its noise model into noise (the same groups and
+ * shells; *has_noise 0 when the file holds none: a version 1 file, or one
+ * written without). A version 1 file (garner 0.1) reads with scale 1, no
+ * junk and no noise model. */
+gar_status gar_poses_read(const char *path, gar_pose *poses, size_t n, gar_refine_state *state, gar_noise *noise,
+                          int *has_noise);
 /* The number of rows of a poses file. */
 gar_status gar_poses_count(const char *path, size_t *n);
 

@@ -310,6 +310,7 @@ typedef struct gar_particle_geom {
     gar_ctf ctf;     /* valid when use_ctf */
     int use_ctf;
     int half;        /* half set, 0 or 1 */
+    float scale;     /* contrast scale a (1: none): the plane holds a·C·X and a²·C² */
 } gar_particle_geom;
 
 /* A particle's pixel (x, y) of an N × N image is background (used for the
@@ -343,11 +344,13 @@ GAR_HD int gar_plane_row_umax(int v, double rlim, int half)
     return umax > half ? half : umax;
 }
 
-/* The CTF weight of pixel (u, v) of a transform of M pixels of px Å (Mpx =
- * M·px), 1 without CTF. */
+/* The weight of pixel (u, v) of a transform of M pixels of px Å (Mpx =
+ * M·px): the particle's contrast scale times its CTF (1 without CTF). With
+ * image X = a·C·V + noise, inserting a·C·X and a²·C² makes Σ a C X / Σ a² C²
+ * the least-squares V (a = 1: exactly the CTF weight, bit for bit). */
 GAR_HD float gar_plane_ctf_weight(const gar_particle_geom *g, int u, int v, double Mpx)
 {
-    return g->use_ctf ? gar_ctf_eval(&g->ctf, (float)(u / Mpx), (float)(v / Mpx)) : 1.0f;
+    return g->scale * (g->use_ctf ? gar_ctf_eval(&g->ctf, (float)(u / Mpx), (float)(v / Mpx)) : 1.0f);
 }
 
 /* One pixel (u, v) of a prepared plane from the particle's r2c transform c
@@ -530,6 +533,10 @@ GAR_HD float gar_soft_mask(float r, float r0, float edge)
         return 0.0f;
     return 0.5f + 0.5f * cosf((float)GAR_PI * (r - r0) / edge);
 }
+
+/* The particle mask of the pose search and of the noise model's background:
+ * radius r0, a soft edge of 5 pixels (r, r0 in pixels). */
+GAR_HD float gar_particle_mask(float r, float r0) { return gar_soft_mask(r, r0, 5.0f); }
 
 /* Pose search (gar_search_score.c on the CPU, gpu/gar_gpu_search.cu on a GPU).
  * The normalised cross-correlation of a score: corr = Σ w C Re[X conj(P)],

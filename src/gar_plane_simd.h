@@ -41,6 +41,7 @@ typedef struct gar_plane_rowctx {
     const gar_ctf *ctf;       /* NULL: no CTF, weight 1 */
     const float *c;           /* the r2c transform: M rows of M/2 + 1 complex */
     int M, R;
+    float scale;              /* the particle's contrast scale (gar_particle_geom) */
 } gar_plane_rowctx;
 
 /* Sixteen lanes of sixteen consecutive elements from p (mask m). */
@@ -129,7 +130,8 @@ gar_plane_pixels16(const gar_plane_rowctx *x, int v, int s, int m0, int n, float
     const __m512d ci_hi = _mm512_fmadd_pd(cu_hi, sv, _mm512_mul_pd(su_hi, cv));
     const __m512 rr = gar_phase16(re, im, cr_lo, cr_hi, ci_lo, ci_hi, 0);
     const __m512 ii = gar_phase16(re, im, cr_lo, cr_hi, ci_lo, ci_hi, 1);
-    const __m512 w = x->ctf != NULL ? gar_ctf16(x->ctf, kx, x->ky) : _mm512_set1_ps(1.0f);
+    const __m512 w = _mm512_mul_ps(_mm512_set1_ps(x->scale),
+                                   x->ctf != NULL ? gar_ctf16(x->ctf, kx, x->ky) : _mm512_set1_ps(1.0f));
     const __m512 ore = _mm512_mul_ps(w, rr), oim = _mm512_mul_ps(w, ii), oc2 = _mm512_mul_ps(w, w);
     const __m512 nim = _mm512_sub_ps(_mm512_setzero_ps(), oim);
     /* Ascending stores go where u = s·m grows with m, reversed ones where it

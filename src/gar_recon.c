@@ -156,6 +156,12 @@ void gar_recon_destroy(gar_recon **pr)
 
 gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta, size_t count)
 {
+    return gar_recon_insert_scaled(r, images, meta, NULL, count);
+}
+
+gar_status gar_recon_insert_scaled(gar_recon *r, const float *images, const gar_particle *meta, const float *scale,
+                                   size_t count)
+{
     gar_status st = GAR_OK;
     gar_recon_inserter *in;
     if (count > r->cfg.batch)
@@ -166,9 +172,14 @@ gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particl
             return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta[i].half_set);
 
     double t0 = gar_wall_seconds();
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
+        if (scale != NULL && !(scale[i] >= 0 && isfinite(scale[i])))
+            return gar_error(GAR_ERR_DATA, "particle with contrast scale %g: expected a finite value >= 0", scale[i]);
         if ((st = gar_recon_particle_geom(r, &meta[i], &r->geoms[i])) != GAR_OK)
             return st;
+        if (scale != NULL)
+            r->geoms[i].scale = scale[i];
+    }
     r->seconds[0] += gar_wall_seconds() - t0;
     /* Batches go to the inserters in turn (a fixed order, so a run is
      * repeatable); a GPU inserts while the next batch is read, the CPU

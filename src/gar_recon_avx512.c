@@ -21,7 +21,7 @@ GAR_AVX512_TARGET static void plane_rows_avx512(const gar_recon *r, const float 
 {
     const int R = r->R, half = (int)(r->M / 2);
     const double rlim = r->kmax + r->a + 1.0;
-    gar_plane_rowctx x = {r->kx, cu, su, 0.0, 0.0, 0.0f, g->use_ctf ? &g->ctf : NULL, c, (int)r->M, R};
+    gar_plane_rowctx x = {r->kx, cu, su, 0.0, 0.0, 0.0f, g->use_ctf ? &g->ctf : NULL, c, (int)r->M, R, g->scale};
     for (int v = 0; v <= R; v++) {
         const int umax = gar_plane_row_umax(v, rlim, half);
         x.cv = cv[v + R];

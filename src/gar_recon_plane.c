@@ -35,6 +35,7 @@ gar_status gar_recon_particle_geom(const gar_recon *r, const gar_particle *meta,
     g->ox = meta->origin_x_A / r->cfg.pixel_size_A;
     g->oy = meta->origin_y_A / r->cfg.pixel_size_A;
     g->half = meta->half_set - 1;
+    g->scale = 1.0f;
     return GAR_OK;
 }
 

@@ -33,7 +33,7 @@ static gar_status create_staging(gar_search *s, const search_sizes *z)
 {
     gar_status st;
     const size_t n = staged_count(&s->cfg), K = (size_t)coarse_keep(&s->cfg);
-    if ((st = gar_alloc((void **)&s->st_band, n, 4 * s->B * sizeof(float), "search staging")) != GAR_OK ||
+    if ((st = gar_alloc((void **)&s->st_band, n, GAR_SEARCH_BAND_FLOATS * s->B * sizeof(float), "search staging")) != GAR_OK ||
         (st = gar_alloc((void **)&s->st_norm, n, 2 * sizeof(double), "search staging")) != GAR_OK ||
         (st = gar_alloc((void **)&s->st_Y, n, z->n_shift * 2 * s->Bc * sizeof(float), "search staging")) != GAR_OK ||
         (st = gar_alloc((void **)&s->st_W, n, s->Bc * sizeof(float), "search staging")) != GAR_OK ||
@@ -119,6 +119,7 @@ gar_status gar_search_create(const gar_search_config *cfg, gar_search **out)
             (st = gar_alloc((void **)&w->xi, B, sizeof(float), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->wc, B, sizeof(float), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->wc2, B, sizeof(float), "search")) != GAR_OK ||
+            (st = gar_alloc((void **)&w->ctf, B, sizeof(float), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->Y, s->n_shift_max, 2 * B * sizeof(float), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->P, s->n_local, 2 * B * sizeof(float), "search")) != GAR_OK ||
             (st = gar_alloc((void **)&w->P2, s->n_local, B * sizeof(float), "search")) != GAR_OK ||
@@ -155,6 +156,7 @@ void gar_search_destroy(gar_search **ps)
             free(w->xi);
             free(w->wc);
             free(w->wc2);
+            free(w->ctf);
             free(w->Y);
             free(w->P);
             free(w->P2);
@@ -188,6 +190,8 @@ void gar_search_destroy(gar_search **ps)
     free(s->ku);
     free(s->kv);
     free(s->w);
+    free(s->shell);
+    free(s->inv_noise);
     free(s);
     *ps = NULL;
 }
@@ -197,12 +201,13 @@ size_t gar_search_band_pixels(const gar_search *s) { return s->B; }
 
 static particle_band thread_band(search_ws *w)
 {
-    particle_band b = {w->xr, w->xi, w->wc, w->wc2, 0.0, 0.0};
+    particle_band b = {w->xr, w->xi, w->wc, w->wc2, w->ctf, 0.0, 0.0};
     return b;
 }
 
 /* A local search of one particle, in a thread's scratch. */
-static gar_status search_local(gar_search *s, search_ws *w, const float *image, gar_particle *meta, double *score)
+static gar_status search_local(gar_search *s, search_ws *w, const float *image, gar_particle *meta,
+                               gar_search_result *res, float *noise)
 {
     gar_status st;
     particle_band b = thread_band(w);
@@ -211,7 +216,7 @@ static gar_status search_local(gar_search *s, search_ws *w, const float *image, 
     if ((st = gar_search_prepare_particle(s, w, image, meta, &b)) != GAR_OK)
         return st;
     n_shift = gar_search_particle_origins(s, w, meta, &shift_step);
-    gar_search_fine(s, w, &b, meta->half_set == 2, n_shift, shift_step, NULL, 0, meta, score);
+    gar_search_fine(s, w, &b, meta->half_set == 2, n_shift, shift_step, NULL, 0, meta, res, noise);
     return GAR_OK;
 }
 
@@ -227,6 +232,9 @@ static void keep_error(gar_status e, gar_status *st, char *msg, size_t len)
     }
 }
 
+/* Floats of one particle's noise row. */
+static size_t noise_row(const gar_search *s) { return 2 * gar_search_noise_shells(s); }
+
 static int thread_index(void)
 {
 #ifdef _OPENMP
@@ -236,23 +244,24 @@ static int thread_index(void)
 #endif
 }
 
-static gar_status search_batch_local(gar_search *s, const float *images, gar_particle *meta, double *score,
-                                     size_t count)
+static gar_status search_batch_local(gar_search *s, const float *images, gar_particle *meta,
+                                     gar_search_result *res, float *noise, size_t count)
 {
     gar_status st = GAR_OK;
     char msg[512] = "";
     const size_t npix = s->N * s->N;
 #pragma omp parallel for num_threads(s->threads) schedule(dynamic, 1)
     for (size_t i = 0; i < count; i++)
-        keep_error(search_local(s, &s->ws[thread_index()], images + i * npix, &meta[i], &score[i]), &st, msg,
-                   sizeof msg);
+        keep_error(search_local(s, &s->ws[thread_index()], images + i * npix, &meta[i], &res[i],
+                                noise ? noise + i * noise_row(s) : NULL),
+                   &st, msg, sizeof msg);
     return st == GAR_OK ? GAR_OK : gar_error(st, "%s", msg);
 }
 
 static particle_band staged_band(const gar_search *s, size_t slot)
 {
-    float *base = s->st_band + slot * 4 * s->B;
-    particle_band b = {base, base + s->B, base + 2 * s->B, base + 3 * s->B, s->st_norm[2 * slot],
+    float *base = s->st_band + slot * GAR_SEARCH_BAND_FLOATS * s->B;
+    particle_band b = {base, base + s->B, base + 2 * s->B, base + 3 * s->B, base + 4 * s->B, s->st_norm[2 * slot],
                        s->st_norm[2 * slot + 1]};
     return b;
 }
@@ -329,8 +338,8 @@ static void check_gpu_stage(gar_search *s, const gar_particle *meta)
  * particle's band and origin rows over the coarse band, on the CPU threads,
  * staged half set by half set; (2) the coarse stage (coarse_stage); (3) the
  * fine stage about the best coarse poses, on the CPU threads. */
-static gar_status search_batch_global(gar_search *s, const float *images, gar_particle *meta, double *score,
-                                      size_t count)
+static gar_status search_batch_global(gar_search *s, const float *images, gar_particle *meta,
+                                      gar_search_result *res, float *noise, size_t count)
 {
     gar_status st = GAR_OK;
     char msg[512] = "";
@@ -374,14 +383,17 @@ static gar_status search_batch_global(gar_search *s, const float *images, gar_pa
     for (size_t i = 0; i < count; i++) {
         staged_view p = staged_particle(s, i, &meta[i]);
         gar_search_fine(s, p.w, &p.b, meta[i].half_set == 2, p.n_shift, p.step, s->st_top + p.slot * K, nk, &meta[i],
-                    &score[i]);
+                        &res[i], noise ? noise + i * noise_row(s) : NULL);
     }
     return GAR_OK;
 }
 
 int gar_search_gpus(const gar_search *s) { return s->gpu_off ? 0 : s->n_scorers; }
 
-gar_status gar_search_batch(gar_search *s, const float *images, gar_particle *meta, double *score, size_t count)
+size_t gar_search_noise_shells(const gar_search *s) { return s->N / 2 + 1; }
+
+gar_status gar_search_batch(gar_search *s, const float *images, gar_particle *meta, gar_search_result *res,
+                            float *noise, size_t count)
 {
     gar_status st = GAR_OK;
     const size_t npix = s->N * s->N;
@@ -389,10 +401,10 @@ gar_status gar_search_batch(gar_search *s, const float *images, gar_particle *me
         if (meta[i].half_set != 1 && meta[i].half_set != 2)
             return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta[i].half_set);
     if (s->cfg.mode == GAR_SEARCH_LOCAL)
-        return search_batch_local(s, images, meta, score, count);
+        return search_batch_local(s, images, meta, res, noise, count);
     for (size_t a = 0; a < count && st == GAR_OK; a += s->staged) {
         const size_t m = count - a < s->staged ? count - a : s->staged;
-        st = search_batch_global(s, images + a * npix, meta + a, score + a, m);
+        st = search_batch_global(s, images + a * npix, meta + a, res + a, noise ? noise + a * noise_row(s) : NULL, m);
     }
     return st;
 }

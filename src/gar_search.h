@@ -7,8 +7,13 @@
  *     NCC(A, o) = Σ w C Re[X_o conj(P_A)] / sqrt(Σ w |X|² · Σ w C² |P_A|²),
  * X_o the particle's transform with origin o removed (the phase
  * e^{−2πi k·o/N}, as the reconstruction applies it), P_A the slice at pose A,
- * C the CTF and w = 2 for kx > 0, 1 on the kx = 0 column (the half plane
- * stands for the whole). For a set of poses and a grid of origins, all scores
+ * C the CTF and w = h/σ²(s): h = 2 for kx > 0, 1 on the kx = 0 column (the
+ * half plane stands for the whole), σ²(s) the noise model's power in the
+ * pixel's shell for the particle's optics group (gar_noise.h; 1 without a
+ * model). With a model the score is a whitened NCC: for the Gaussian model
+ * X_o = a C P_A + noise of power σ², maximising it over (A, o) maximises the
+ * likelihood with the best contrast scale a = Σ w C Re[X_o conj(P_A)] /
+ * Σ w C² |P_A|² (docs/ARCHITECTURE.md, "Noise model and pose score"). For a set of poses and a grid of origins, all scores
  * come from one matrix product, S = Y·Pᵀ, Y holding the particle at every
  * origin (w C X_o) and P the slices: OpenBLAS on the CPU, and the same layout
  * suits cuBLAS.
@@ -26,6 +31,7 @@
 #define GAR_SEARCH_H
 
 #include <stddef.h>
+#include "gar_noise.h"
 #include "gar_particle.h"
 #include "gar_refproj.h"
 #include "gar_status.h"
@@ -58,7 +64,16 @@ typedef struct gar_search_config {
     const int *gpu_devices;
     size_t n_gpu_devices;
     size_t batch;                /* largest count passed to gar_search_batch (staged for the GPUs) */
+    /* The noise model whose 1/σ² weighs each frequency (NULL: white); not
+     * copied. Every particle's optics group must have a row. */
+    const gar_noise *noise;
 } gar_search_config;
+
+/* What the search found for one particle, beside its pose and origin. */
+typedef struct gar_search_result {
+    double score;    /* the best pose's score (whitened NCC), at its best grid origin */
+    double scale;    /* the contrast a = Σ w C Re[X_o conj P] / Σ w C² |P|² there (0 where undefined) */
+} gar_search_result;
 
 #define GAR_SEARCH_MAX_GPUS 64
 
@@ -84,8 +99,15 @@ size_t gar_search_band_pixels(const gar_search *s);
 /* Search `count` particles (images count × N × N, row-major). meta[i] gives
  * the half set, the CTF and (local search, and the origin of a global one)
  * the previous pose; its pose and origin are replaced by the best found, and
- * score[i] receives that pose's NCC. Threads over particles. */
-gar_status gar_search_batch(gar_search *s, const float *images, gar_particle *meta, double *score, size_t count);
+ * res[i] receives that pose's score and contrast scale. noise (NULL: not
+ * wanted) receives, per particle, 2 × gar_search_noise_shells floats: the
+ * residual X_o − a C P at the best pose, as the noise model's sums
+ * (gar_noise.h: Σ h |r|², Σ h per shell; shells of the band only). Threads
+ * over particles. */
+gar_status gar_search_batch(gar_search *s, const float *images, gar_particle *meta, gar_search_result *res,
+                            float *noise, size_t count);
+/* Shells of a noise row of gar_search_batch: N/2 + 1. */
+size_t gar_search_noise_shells(const gar_search *s);
 
 /* Directions (rot, tilt in degrees, tilt in [0, 180]) about `step_deg` apart,
  * uniform over the sphere (a Fibonacci lattice) and restricted to one

@@ -149,6 +149,24 @@ gar_status gar_search_build_band(gar_search *s)
     free(px);
     s->B = n;
     s->R = r;
+    if ((st = gar_alloc((void **)&s->shell, n, sizeof *s->shell, "search band")) != GAR_OK)
+        return st;
+    for (size_t k = 0; k < n; k++)
+        s->shell[k] = (unsigned short)lround(sqrt((double)s->ku[k] * s->ku[k] + (double)s->kv[k] * s->kv[k]));
+    if (s->cfg.noise != NULL) {
+        /* 1/σ² per band pixel and optics group: the whitening weights. */
+        const gar_noise *nm = s->cfg.noise;
+        const size_t G = gar_noise_groups(nm), S = gar_noise_shells(nm);
+        if (S < (size_t)r + 2)
+            return gar_error(GAR_ERR_INTERNAL, "noise model of %zu shells for a band of %d", S, r);
+        if ((st = gar_alloc((void **)&s->inv_noise, G * n, sizeof(float), "search band")) != GAR_OK)
+            return st;
+        for (size_t g = 0; g < G; g++) {
+            const double *s2 = gar_noise_sigma2(nm, g);
+            for (size_t k = 0; k < n; k++)
+                s->inv_noise[g * n + k] = (float)(1.0 / s2[s->shell[k]]);
+        }
+    }
     return GAR_OK;
 }
 
@@ -240,7 +258,7 @@ size_t gar_search_pose_cube(const gar_search *s, const double A[9], double *out)
 /* Host bytes staged a particle by a global search. */
 static double staged_bytes(size_t B, size_t Bc, size_t n_shift, int K)
 {
-    return 4.0 * B * sizeof(float) + 3.0 * sizeof(double) + (double)n_shift * 2 * Bc * sizeof(float) +
+    return (double)GAR_SEARCH_BAND_FLOATS * B * sizeof(float) + 3.0 * sizeof(double) + (double)n_shift * 2 * Bc * sizeof(float) +
            (double)Bc * sizeof(float) + (double)K * (sizeof(double) + sizeof(size_t)) + sizeof(size_t);
 }
 
@@ -293,9 +311,10 @@ gar_status gar_search_memory_bytes(const gar_search_config *cfg, int two_referen
     }
     gar_search_sizes_of(cfg, n_coarse, &z);
     /* In doubles: a mistaken configuration may ask for more than size_t counts. */
-    shared = 3.0 * z.B * f + (double)z.n_coarse * 9 * d + (two_references ? 2.0 : 1.0) * z.n_coarse * 3.0 * z.Bc * f +
+    shared = 3.0 * z.B * f + z.B * 2.0 + (cfg->noise ? (double)gar_noise_groups(cfg->noise) * z.B * f : 0.0) +
+             (double)z.n_coarse * 9 * d + (two_references ? 2.0 : 1.0) * z.n_coarse * 3.0 * z.Bc * f +
              (double)z.n_cube * 9 * d;
-    per_thread = 4.0 * z.B * f + (double)z.n_shift * 2 * z.B * f + (double)z.n_local * 3 * z.B * f +
+    per_thread = (double)GAR_SEARCH_BAND_FLOATS * z.B * f + (double)z.n_shift * 2 * z.B * f + (double)z.n_local * 3 * z.B * f +
                  (double)z.n_shift * z.rows * f + (double)z.rows * f + (double)z.n_local * 9 * d +
                  (double)z.n_shift * 2 * d + (3 * R + 2) * 2 * f + N * N * f + N * (N / 2 + 1) * 2 * f;
     *bytes = shared + (cfg->threads > 0 ? cfg->threads : 1) * per_thread;

@@ -19,6 +19,7 @@ typedef struct search_ws {
     gar_fft2 *fft;
     float *xr, *xi;        /* the particle's band, B each */
     float *wc, *wc2;       /* w·C and w·C², B each */
+    float *ctf;            /* C, B */
     float *Y;              /* n_shift rows of 2B */
     float *P, *P2;         /* slices computed here: n_local rows of 2B and B */
     float *S;              /* scores, n_shift × max(n_coarse, n_local) */
@@ -36,6 +37,8 @@ struct gar_search {
     double *cube;                 /* n_cube rotations about the identity (gar_search_pose_cube) */
     size_t n_cube;
     float *ku, *kv, *w;           /* band: frequencies and Hermitian weights */
+    unsigned short *shell;        /* band: round(|k|) */
+    float *inv_noise;             /* band × noise groups: 1/σ² (NULL: white) */
     size_t n_coarse;              /* global: coarse poses */
     double *coarse_mats;          /* n_coarse × 9 */
     float *cP[2], *cP2[2];        /* coarse slices per half set (cP[1] may alias cP[0]) */
@@ -68,9 +71,12 @@ typedef struct search_sizes {
  * thread's scratch, or staged for the whole batch when the coarse stage runs
  * on GPUs. */
 typedef struct particle_band {
-    float *xr, *xi, *wc, *wc2;
+    float *xr, *xi, *wc, *wc2, *ctf;
     double normX, normXc;
 } particle_band;
+
+/* Floats a particle's band holds per band pixel (xr, xi, wc, wc2, ctf). */
+#define GAR_SEARCH_BAND_FLOATS 5
 
 /* Origins along each axis of a particle's origin grid. */
 static inline size_t shift_axis_count(const gar_search_config *cfg)
@@ -116,6 +122,6 @@ int gar_search_coarse_top(const gar_search *s, search_ws *w, const float *Y, con
                           size_t n_shift, size_t *top, double *topv);
 size_t gar_search_particle_origins(const gar_search *s, search_ws *w, const gar_particle *meta, double *step);
 void gar_search_fine(gar_search *s, search_ws *w, const particle_band *b, int h, size_t n_shift, double shift_step,
-                     const size_t *top, int nk, gar_particle *meta, double *score);
+                     const size_t *top, int nk, gar_particle *meta, gar_search_result *res, float *noise);
 
 #endif

@@ -4,6 +4,7 @@
  * sub-step fits of origin and pose. */
 #include <cblas.h>
 #include <math.h>
+#include <string.h>
 #include "gar_fft.h"
 #include "gar_geometry.h"
 #include "gar_kernels.h"
@@ -42,12 +43,19 @@ gar_status gar_search_prepare_particle(const gar_search *s, search_ws *w, const 
     double bg = 0.0, nx = 0.0;
     size_t nbg = 0;
     gar_ctf ctf;
+    const float *inv_noise = NULL;   /* 1/σ² of the particle's optics group (NULL: white) */
     if (s->cfg.ctf) {
         const gar_optics *o = find_optics(s, meta->optics_group);
         if (o == NULL)
             return gar_error(GAR_ERR_DATA, "optics group %d is not in the stack's optics table", meta->optics_group);
         ctf = gar_ctf_prepare(meta->defocus_u_A, meta->defocus_v_A, meta->defocus_angle_deg, o->voltage_kV,
                               o->cs_mm, o->amplitude_contrast, meta->phase_shift_deg);
+    }
+    if (s->inv_noise != NULL) {
+        const long g = gar_noise_index(s->cfg.noise, meta->optics_group);
+        if (g < 0)
+            return gar_error(GAR_ERR_INTERNAL, "the noise model has no row for optics group %d", meta->optics_group);
+        inv_noise = s->inv_noise + (size_t)g * s->B;
     }
     for (size_t y = 0; y < N; y++)
         for (size_t x = 0; x < N; x++) {
@@ -62,7 +70,7 @@ gar_status gar_search_prepare_particle(const gar_search *s, search_ws *w, const 
     for (size_t y = 0; y < N; y++)
         for (size_t x = 0; x < N; x++) {
             double dx = (double)x - N / 2, dy = (double)y - N / 2;
-            float m = gar_soft_mask((float)sqrt(dx * dx + dy * dy), (float)rm, 5.0f);
+            float m = gar_particle_mask((float)sqrt(dx * dx + dy * dy), (float)rm);
             real[((y + N / 2) % N) * N + (x + N / 2) % N] = (float)((image[y * N + x] - bg) * m);
         }
     gar_fft2_forward(w->fft);
@@ -71,13 +79,15 @@ gar_status gar_search_prepare_particle(const gar_search *s, search_ws *w, const 
         const int u = (int)s->ku[k], v = (int)s->kv[k];
         const float *z = c + 2 * ((size_t)((v + (int)N) % (int)N) * H + (size_t)u);
         float C = 1.0f;
+        const float wk = inv_noise != NULL ? s->w[k] * inv_noise[k] : s->w[k];
         if (s->cfg.ctf)
             C = gar_ctf_eval(&ctf, (float)(u / (N * px)), (float)(v / (N * px)));
         b->xr[k] = z[0];
         b->xi[k] = z[1];
-        b->wc[k] = s->w[k] * C;
-        b->wc2[k] = s->w[k] * C * C;
-        nx += (double)s->w[k] * ((double)z[0] * z[0] + (double)z[1] * z[1]);
+        b->wc[k] = wk * C;
+        b->wc2[k] = wk * C * C;
+        b->ctf[k] = C;
+        nx += (double)wk * ((double)z[0] * z[0] + (double)z[1] * z[1]);
         if (k + 1 == s->Bc)
             b->normXc = nx;
     }
@@ -241,11 +251,32 @@ static void refine_pose(const gar_search *s, const search_ws *w, size_t n_pose, 
     gar_mat3_mul(R, A0, out);
 }
 
+/* The residual r = X_o − a C P of the best pose (slice row bp of w->P) at
+ * origin (ox, oy) pixels, as noise sums per shell: Σ h |r|², Σ h (h the
+ * Hermitian weight, not the noise's 1/σ²), into noise (2 × (N/2 + 1)). */
+static void residual_sums(const gar_search *s, const search_ws *w, const particle_band *b, size_t bp, double a,
+                          double ox, double oy, float *noise)
+{
+    const size_t S = s->N / 2 + 1;
+    const double inv_n2 = 1.0 / ((double)s->N * (double)s->N);
+    const float *pr = w->P + bp * 2 * s->B, *pi = pr + s->B;
+    const double f = -2.0 * GAR_PI / (double)s->N;
+    memset(noise, 0, 2 * S * sizeof *noise);
+    for (size_t k = 0; k < s->B; k++) {
+        const double ph = f * (s->ku[k] * ox + s->kv[k] * oy), c = cos(ph), sn = sin(ph);
+        const double xr = b->xr[k] * c - b->xi[k] * sn, xi = b->xr[k] * sn + b->xi[k] * c;
+        const double rr = xr - a * b->ctf[k] * pr[k], ri = xi - a * b->ctf[k] * pi[k];
+        noise[2 * s->shell[k]] += (float)(s->w[k] * (rr * rr + ri * ri) * inv_n2);
+        noise[2 * s->shell[k] + 1] += s->w[k];
+    }
+}
+
 /* The fine stage over the whole band: the cubes about the nk coarse poses
  * of a global search, or about the previous pose for a local one; the best
- * pose and its origin (to sub-step precision) replace meta's. */
+ * pose and its origin (to sub-step precision) replace meta's; res gets its
+ * score and contrast scale, noise (unless NULL) its residual's sums. */
 void gar_search_fine(gar_search *s, search_ws *w, const particle_band *b, int h, size_t n_shift, double shift_step,
-                     const size_t *top, int nk, gar_particle *meta, double *score)
+                     const size_t *top, int nk, gar_particle *meta, gar_search_result *res, float *noise)
 {
     const double px = s->cfg.pixel_size_A;
     double A[9], R[9], cx, cy;
@@ -260,7 +291,10 @@ void gar_search_fine(gar_search *s, search_ws *w, const particle_band *b, int h,
     gar_search_particle_rows(s, w, b, n_shift, s->B, w->Y);
     gar_search_slices(s, s->cfg.ref[h], w->mats, n_pose, s->B, w->P, w->P2);
     score_poses(w, w->Y, b->wc2, n_shift, w->P, w->P2, n_pose, s->B);
-    *score = best_of(w, n_shift, n_pose, b->normX, &bp, &bs);
+    res->score = best_of(w, n_shift, n_pose, b->normX, &bp, &bs);
+    res->scale = w->nP[bp] > 0 ? (double)w->S[bs * n_pose + bp] / (double)w->nP[bp] : 0.0;
+    if (noise != NULL)
+        residual_sums(s, w, b, bp, res->scale, w->sx[bs], w->sy[bs], noise);
     refine_origin(w, shift_axis_count(&s->cfg), n_pose, bp, bs, b->normX, shift_step, &cx, &cy);
     refine_pose(s, w, n_pose, bp, bs, b->normX,
                 s->cfg.mode == GAR_SEARCH_GLOBAL ? s->coarse_mats + 9 * top[bp / s->n_cube] : A, R);

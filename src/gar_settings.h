@@ -22,10 +22,17 @@ typedef enum gar_nonfinite_policy {
     GAR_NONFINITE_SKIP = 1     /* such particles are left out, and counted */
 } gar_nonfinite_policy;
 
+/* [refine] score: "whitened|ncc" */
+typedef enum gar_score_kind {
+    GAR_SCORE_WHITENED = 0,      /* each frequency weighted by 1/σ² of the noise model */
+    GAR_SCORE_NCC = 1            /* every frequency alike (no noise model) */
+} gar_score_kind;
+
 typedef struct gar_input_settings {
     const char *const *stacks;   /* expanded: globs sorted, each file readable, none twice */
     size_t n_stacks;
     int nonfinite;               /* a gar_nonfinite_policy */
+    int normalize;               /* background plane removed, background σ 1 (gar_image.h) */
 } gar_input_settings;
 
 typedef struct gar_output_settings {
@@ -55,6 +62,9 @@ typedef struct gar_refine_settings {
     double angular_step, shift_range, shift_step;
     long iterations;
     double local_search_below, join_below, mask_diameter;
+    int score;                   /* a gar_score_kind */
+    int contrast_scale;          /* per-particle contrast scale in the reconstruction */
+    double junk_sigma;           /* robust z below which a particle is junk (0: none) */
 } gar_refine_settings;
 
 typedef struct gar_gpu_settings {

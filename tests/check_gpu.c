@@ -323,7 +323,7 @@ static gar_particle *search_all(const sim_set *s, const gar_refproj *ref, const 
     gar_search_config c = test_search_config(s, ref, GAR_SEARCH_GLOBAL, 7.5);
     gar_search *search = NULL;
     gar_particle *found = malloc(sizeof *found * s->n);
-    double *score = malloc(sizeof *score * s->n);
+    gar_search_result *score = malloc(sizeof *score * s->n);
     c.gpu_devices = devices;
     c.n_gpu_devices = n_devices;
     c.batch = 16;
@@ -333,7 +333,7 @@ static gar_particle *search_all(const sim_set *s, const gar_refproj *ref, const 
     ck_assert_msg(gar_search_create(&c, &search) == GAR_OK, "%s", gar_errmsg());
     for (size_t first = 0; first < s->n; first += 40) {   /* batches larger than the staging */
         size_t m = s->n - first < 40 ? s->n - first : 40;
-        ck_assert_msg(gar_search_batch(search, s->images + first * s->box * s->box, found + first, score + first, m) ==
+        ck_assert_msg(gar_search_batch(search, s->images + first * s->box * s->box, found + first, score + first, NULL, m) ==
                           GAR_OK, "%s", gar_errmsg());
     }
     *gpus_used = gar_search_gpus(search);

@@ -718,6 +718,10 @@ START_TEST(test_settings_fields)
     ck_assert_int_eq(set.reconstruct.symmetry_mode, GAR_SYM_VOLUME);
     ck_assert_int_eq(set.gpu.tuning, GAR_TUNE_OFF);
     ck_assert_int_eq(set.input.nonfinite, GAR_NONFINITE_ERROR);
+    ck_assert_int_eq(set.refine.score, GAR_SCORE_WHITENED);
+    ck_assert_int_eq(gar_params_set(p, "refine.score=ncc"), GAR_OK);
+    ck_assert_int_eq(gar_params_settings(p, &set), GAR_OK);
+    ck_assert_int_eq(set.refine.score, GAR_SCORE_NCC);
     ck_assert_int_eq(gar_params_set(p, "gpu.tuning=auto"), GAR_OK);
     ck_assert_int_eq(gar_params_settings(p, &set), GAR_OK);
     ck_assert_int_eq(set.gpu.tuning, GAR_TUNE_AUTO);

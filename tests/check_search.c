@@ -159,7 +159,11 @@ static void run_search(const gar_map *m, const sim_set *s, gar_search_mode mode,
     gar_search_config c = test_search_config(s, ref, mode, step);
     c.sym = sym;
     ck_assert_msg(gar_search_create(&c, &search) == GAR_OK, "%s", gar_errmsg());
-    ck_assert_msg(gar_search_batch(search, s->images, found, score, s->n) == GAR_OK, "%s", gar_errmsg());
+    gar_search_result *res = malloc(sizeof *res * s->n);
+    ck_assert_msg(gar_search_batch(search, s->images, found, res, NULL, s->n) == GAR_OK, "%s", gar_errmsg());
+    for (size_t i = 0; i < s->n; i++)
+        score[i] = res[i].score;
+    free(res);
     gar_search_destroy(&search);
     gar_refproj_destroy(&ref);
 }

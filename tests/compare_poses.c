@@ -35,7 +35,7 @@ static int same_poses(const char *a, const char *b)
     }
     pa = calloc(n ? n : 1, sizeof *pa);
     pb = calloc(n ? n : 1, sizeof *pb);
-    if (gar_poses_read(a, pa, n, &sa) != GAR_OK || gar_poses_read(b, pb, n, &sb) != GAR_OK) {
+    if (gar_poses_read(a, pa, n, &sa, NULL, NULL) != GAR_OK || gar_poses_read(b, pb, n, &sb, NULL, NULL) != GAR_OK) {
         fprintf(stderr, "%s\n", gar_errmsg());
         return 1;
     }
@@ -75,7 +75,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", gar_errmsg());
         goto done;
     }
-    if (gar_poses_read(argv[2], poses, n, &state) != GAR_OK) {
+    if (gar_poses_read(argv[2], poses, n, &state, NULL, NULL) != GAR_OK) {
         gar_stack *other = NULL;
         gar_particle *m = calloc(n ? n : 1, sizeof *m);
         if (gar_stack_open(argv[2], &other) != GAR_OK || gar_stack_count(other) != n ||

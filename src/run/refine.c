@@ -91,8 +91,10 @@ static gar_status read_half_sets(gar_refine *r)
         for (size_t i = 0; i < gar_stack_count(stack) && st == GAR_OK; i += 4096) {
             size_t cnt = gar_stack_count(stack) - i < 4096 ? gar_stack_count(stack) - i : 4096;
             if ((st = gar_stack_read_meta(stack, i, cnt, m)) == GAR_OK)
-                for (size_t j = 0; j < cnt; j++)
+                for (size_t j = 0; j < cnt; j++) {
                     r->poses[base + i + j].half_set = m[j].half_set;
+                    r->poses[base + i + j].scale = 1.0;
+                }
         }
         base += gar_stack_count(stack);
     }
@@ -137,6 +139,8 @@ static gar_status share_state(gar_refine *r)
         (st = gar_mpi_bcast_bytes(r->poses, r->n * sizeof *r->poses, 0)) != GAR_OK ||
         (st = gar_mpi_bcast_bytes(r->fsc, r->n_shells * sizeof *r->fsc, 0)) != GAR_OK)
         return st;
+    if ((st = refine_noise_share(r)) != GAR_OK)
+        return st;
     if (r->state.iteration == 0)
         return GAR_OK;
     for (int h = 0; h < 2 && st == GAR_OK; h++)
@@ -175,8 +179,9 @@ gar_status gar_refine_create(const gar_params *p, const char *params_path, int r
                          "stack offsets")) != GAR_OK)
         goto checked;
     run_recon_config(&r->rs, r->box, r->px, r->optics, r->n_optics, r->sym, &r->rcfg);
-    if ((st = read_half_sets(r)) != GAR_OK)
+    if ((st = read_half_sets(r)) != GAR_OK || (st = refine_noise_create(r)) != GAR_OK)
         goto checked;
+    r->state.junk_threshold = -INFINITY;
     r->state.angular_step_deg = r->f->angular_step;
     r->state.local = r->f->angular_step <= r->f->local_search_below;
     if (!resume) {
@@ -194,6 +199,9 @@ checked:
     if (rank == 0)
         st = open_output(r, resume);
     if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+        goto fail;
+    /* A new run, or a continued one whose poses file holds no model (garner 0.1's). */
+    if (r->noise != NULL && (!resume || gar_noise_is_white(r->noise)) && (st = refine_noise_start(r)) != GAR_OK)
         goto fail;
     gar_log_info("%zu particles, %zu px at %.4g Å/px, symmetry %s, from %s at %g Å, step %g degrees, %d rank%s × %d "
                  "threads%s", r->n, r->box, r->px, gar_symmetry_name(r->sym), r->f->initial_map,
@@ -238,9 +246,13 @@ static gar_status conclude(gar_refine *r, size_t it, double t_it, double step, d
     double res;
     gar_map_destroy(&r->half[0]);
     gar_map_destroy(&r->half[1]);
-    if ((st = gar_recon_finalize(r->rec, 1, &r->half[0])) != GAR_OK ||
-        (st = gar_recon_finalize(r->rec, 2, &r->half[1])) != GAR_OK ||
-        (st = gar_fsc_compute(r->half[0], r->half[1], r->fsc)) != GAR_OK)
+    if ((st = refine_judge(r)) != GAR_OK ||
+        (st = gar_recon_finalize(r->rec, 1, &r->half[0])) != GAR_OK ||
+        (st = gar_recon_finalize(r->rec, 2, &r->half[1])) != GAR_OK)
+        return st;
+    refine_apply_gain(r, r->half[0]);
+    refine_apply_gain(r, r->half[1]);
+    if ((st = gar_fsc_compute(r->half[0], r->half[1], r->fsc)) != GAR_OK)
         return st;
     res = gar_fsc_resolution(r->fsc, r->n_shells, r->box, r->px, 0.143);
     r->state.iteration = it;
@@ -254,6 +266,11 @@ static gar_status conclude(gar_refine *r, size_t it, double t_it, double step, d
                  "%.1f s (search %.1f s, %.0f particles/s per process)%s", it, res, 100 * (it == 1 ? 1.0 : changed),
                  step, gar_wall_seconds() - t_it, r->search_seconds, refine_search_rate(r, r->search_seconds),
                  r->state.converged ? "; converged" : "");
+    if (r->f->junk_sigma > 0)
+        gar_log_info("iteration %zu: %llu particles (%.1f %%) score below %.4g (median − %g robust σ): junk, left out of "
+                     "the next reconstruction", it, (unsigned long long)r->state.junk_count,
+                     r->n ? 100.0 * (double)r->state.junk_count / (double)r->n : 0.0, r->state.junk_threshold,
+                     r->f->junk_sigma);
     return GAR_OK;
 }
 
@@ -289,6 +306,8 @@ gar_status gar_refine_iterate(gar_refine *r)
                  local ? "local" : "global", step, band, r->box * r->px / band,
                  it > 1 && r->state.resolution_A > r->f->join_below ? ", half sets joined" : "", need_s);
     if ((st = refine_pass(r, search, step, &changed)) != GAR_OK)
+        goto done;
+    if (r->noise != NULL && (st = gar_mpi_agree_report(refine_noise_update(r, band), r->size)) != GAR_OK)
         goto done;
     gar_search_destroy(&search);
     refine_free_references(ref);
@@ -330,6 +349,8 @@ void gar_refine_destroy(gar_refine **rp)
     r = *rp;
     gar_partials_destroy(&r->parts);
     gar_recon_destroy(&r->rec);
+    refine_noise_destroy(r);
+    free(r->batch_scale);
     gar_map_destroy(&r->initial);
     gar_map_destroy(&r->truth);
     gar_map_destroy(&r->half[0]);

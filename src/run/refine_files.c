@@ -2,6 +2,7 @@
  * finished one for --continue, and the final outputs (see gar_refine.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ gar_status refine_make_dir(const char *path)
     return GAR_OK;
 }
 
-static const char *const iter_files[] = {"half1.mrc", "half2.mrc", "fsc.csv", "poses.h5", NULL};
+static const char *const iter_files[] = {"half1.mrc", "half2.mrc", "fsc.csv", "poses.h5", "noise_spectrum.csv", NULL};
 
 /* Remove an iteration folder garner wrote (its known files, then the folder). */
 static void remove_iteration_dir(const char *dir)
@@ -58,7 +59,10 @@ gar_status refine_write_iteration(gar_refine *r, size_t it)
         (st = gar_mrc_write(join(path, sizeof path, dir.tmp, "half2.mrc"), r->half[1])) != GAR_OK ||
         (st = run_write_fsc_csv(join(path, sizeof path, dir.tmp, "fsc.csv"), r->fsc, NULL, r->n_shells, r->box,
                                 r->px)) != GAR_OK ||
-        (st = gar_poses_write(join(path, sizeof path, dir.tmp, "poses.h5"), r->poses, r->n, &r->state)) != GAR_OK)
+        (st = gar_poses_write(join(path, sizeof path, dir.tmp, "poses.h5"), r->poses, r->n, &r->state, r->noise)) !=
+            GAR_OK ||
+        (r->noise != NULL &&
+         (st = refine_noise_write_csv(r, join(path, sizeof path, dir.tmp, "noise_spectrum.csv"))) != GAR_OK))
         goto fail;
     remove_iteration_dir(final);   /* a stale one from an overwritten run */
     if ((st = gar_atomic_commit(&dir)) != GAR_OK)
@@ -97,7 +101,9 @@ gar_status refine_load_iteration(gar_refine *r, size_t it)
     char dir[4200], name[64], path[4400];
     snprintf(name, sizeof name, "iter_%03zu", it);
     join(dir, sizeof dir, r->set->output.dir, name);
-    if ((st = gar_poses_read(join(path, sizeof path, dir, "poses.h5"), r->poses, r->n, &r->state)) != GAR_OK ||
+    int has_noise = 0;
+    if ((st = gar_poses_read(join(path, sizeof path, dir, "poses.h5"), r->poses, r->n, &r->state, r->noise,
+                             &has_noise)) != GAR_OK ||
         (st = gar_mrc_read(join(path, sizeof path, dir, "half1.mrc"), &r->half[0])) != GAR_OK ||
         (st = gar_mrc_read(join(path, sizeof path, dir, "half2.mrc"), &r->half[1])) != GAR_OK)
         return st;
@@ -119,6 +125,12 @@ static gar_status write_summary(const gar_refine *r, const char *path, double se
             r->state.resolution_A);
     if (res_ref > 0)
         fprintf(f, "  \"resolution_reference_A\": %.4f,\n  \"mean_fsc_reference\": %.6f,\n", res_ref, mean_ref);
+    fprintf(f, "  \"score\": \"%s\",\n  \"junk_particles\": %llu,\n  \"junk_threshold\": ",
+            r->f->score == GAR_SCORE_WHITENED ? "whitened" : "ncc", (unsigned long long)r->state.junk_count);
+    if (isfinite(r->state.junk_threshold))
+        fprintf(f, "%.6g,\n", r->state.junk_threshold);
+    else
+        fprintf(f, "null,\n");
     fprintf(f, "  \"wall_time_s\": %.3f,\n  \"history\": [", seconds);
     for (size_t i = 0; i < r->n_rec; i++)
         fprintf(f, "%s\n    {\"step_deg\": %.4g, \"search\": \"%s\", \"band_shells\": %.2f, \"resolution_A\": %.4f, "
@@ -143,12 +155,15 @@ gar_status refine_write_final(gar_refine *r, double seconds)
     gar_map *full = NULL;
     double *fsc_ref = NULL, *rot = NULL, *tilt = NULL, res_ref = 0, mean_ref = 0;
     char final[4400];
-    enum { MAP, HALF1, HALF2, FSC_CSV, FSC_PNG, ANGDIST, SLICES, POSES, PARAMS, SUMMARY, N_FILES };
-    static const char *const names[N_FILES] = {"map.mrc", "half1.mrc", "half2.mrc", "fsc.csv", "fsc.png",
-                                               "angdist.png", "slices.png", "poses.h5", "params.ini", "summary.json"};
+    enum { MAP, HALF1, HALF2, FSC_CSV, FSC_PNG, ANGDIST, SLICES, POSES, PARAMS, SUMMARY, NOISE, N_FILES };
+    static const char *const names[N_FILES] = {"map.mrc",    "half1.mrc",    "half2.mrc",         "fsc.csv",
+                                               "fsc.png",    "angdist.png",  "slices.png",        "poses.h5",
+                                               "params.ini", "summary.json", "noise_spectrum.csv"};
     gar_atomic f[N_FILES];
     memset(f, 0, sizeof f);
-    if ((st = gar_recon_finalize(r->rec, 0, &full)) != GAR_OK ||
+    if ((st = gar_recon_finalize(r->rec, 0, &full)) == GAR_OK)
+        refine_apply_gain(r, full);
+    if (st != GAR_OK ||
         (st = gar_alloc((void **)&rot, r->n ? r->n : 1, sizeof *rot, "directions")) != GAR_OK ||
         (st = gar_alloc((void **)&tilt, r->n ? r->n : 1, sizeof *tilt, "directions")) != GAR_OK)
         goto done;
@@ -165,7 +180,7 @@ gar_status refine_write_final(gar_refine *r, double seconds)
     }
     /* Without a parameter file (a program's own gar_params) no params.ini. */
     for (int i = 0; i < N_FILES; i++)
-        if ((i != PARAMS || r->params_path != NULL) &&
+        if ((i != PARAMS || r->params_path != NULL) && (i != NOISE || r->noise != NULL) &&
             (st = gar_atomic_begin(&f[i], join(final, sizeof final, r->set->output.dir, names[i]), 1)) != GAR_OK)
             goto done;
     if ((st = gar_mrc_write(f[MAP].tmp, full)) != GAR_OK ||
@@ -176,7 +191,8 @@ gar_status refine_write_final(gar_refine *r, double seconds)
                             "garner refine: FSC", "half maps", "against reference")) != GAR_OK ||
         (st = gar_plot_angdist(f[ANGDIST].tmp, rot, tilt, r->n, "garner refine: directions")) != GAR_OK ||
         (st = gar_plot_slices(f[SLICES].tmp, full, "garner refine: central sections")) != GAR_OK ||
-        (st = gar_poses_write(f[POSES].tmp, r->poses, r->n, &r->state)) != GAR_OK ||
+        (st = gar_poses_write(f[POSES].tmp, r->poses, r->n, &r->state, r->noise)) != GAR_OK ||
+        (r->noise != NULL && (st = refine_noise_write_csv(r, f[NOISE].tmp)) != GAR_OK) ||
         (r->params_path != NULL && (st = run_copy_file(r->params_path, f[PARAMS].tmp)) != GAR_OK) ||
         (st = write_summary(r, f[SUMMARY].tmp, seconds, res_ref, mean_ref)) != GAR_OK)
         goto done;

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include "gar_inputs.h"
 #include "gar_map.h"
+#include "gar_noise.h"
 #include "gar_partials.h"
 #include "gar_poses.h"
 #include "gar_recon.h"
@@ -60,6 +61,14 @@ struct gar_refine {
     int rank, size;
     size_t *stack_base;        /* global index of each stack's first particle */
     double t0;
+    /* The noise model ([refine] score = whitened; else NULL), this pass's
+     * residual sums (exact), and a batch's residual rows (refine_noise.c). */
+    gar_noise *noise;
+    struct gar_exactsum *noise_acc;
+    float *noise_rows;
+    float *batch_scale;        /* a batch's insertion scales */
+    int raw_scales;            /* this pass inserted with raw contrast scales (refine_insert_scale) */
+    double map_gain;           /* rank 0: the factor the pass's maps take (refine_judge) */
 };
 
 /* refine_refs.c */
@@ -80,6 +89,18 @@ double refine_search_rate(const gar_refine *r, double search_seconds);
 gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *changed);
 /* The error of a run stopped by a signal during the next iteration. */
 gar_status refine_stopped(const gar_refine *r);
+
+/* refine_noise.c: the noise model, the contrast scales and the junk. */
+gar_status refine_noise_create(gar_refine *r);         /* the model (white) and its sums; none for ncc */
+gar_status refine_noise_start(gar_refine *r);          /* collective: rank 0 estimates it from the background */
+gar_status refine_noise_add(gar_refine *r, const gar_particle *meta, size_t count);   /* a batch's residual rows */
+gar_status refine_noise_update(gar_refine *r, double band);   /* collective: the pass's residuals to rank 0's model */
+gar_status refine_noise_share(gar_refine *r);          /* collective: rank 0's model to every rank */
+gar_status refine_noise_write_csv(const gar_refine *r, const char *path);
+void refine_noise_destroy(gar_refine *r);
+gar_status refine_judge(gar_refine *r);                /* rank 0: junk flags, threshold, scale unit, map gain */
+float refine_insert_scale(gar_refine *r, const gar_pose *q, int searched);   /* 0 for junk */
+void refine_apply_gain(const gar_refine *r, gar_map *m);   /* a map of the last pass × its gain */
 
 /* refine_files.c */
 gar_status refine_make_dir(const char *path);

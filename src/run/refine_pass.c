@@ -14,14 +14,14 @@
 /* A pose found, as it travels to rank 0. */
 typedef struct pose_row {
     uint64_t index;
-    double rot_deg, tilt_deg, psi_deg, origin_x_A, origin_y_A, score;
+    double rot_deg, tilt_deg, psi_deg, origin_x_A, origin_y_A, score, scale;
 } pose_row;
 
 typedef struct refine_pass_ctx {
     gar_refine *r;
     gar_search *search;        /* NULL: insert the current poses only */
     double step;
-    double *score;             /* a batch's scores */
+    gar_search_result *res;    /* a batch's scores and contrast scales */
     size_t moved;              /* poses that moved by more than `step` (modulo the symmetry) */
     pose_row *rows;            /* a worker's poses found, for rank 0 */
     size_t n_rows, cap_rows;
@@ -47,12 +47,14 @@ static gar_status add_row(refine_pass_ctx *c, size_t index, const gar_pose *q)
         c->cap_rows = cap;
     }
     c->rows[c->n_rows++] = (pose_row){index, q->rot_deg, q->tilt_deg, q->psi_deg, q->origin_x_A, q->origin_y_A,
-                                      q->score};
+                                      q->score, q->scale};
     return GAR_OK;
 }
 
 /* A batch: each particle starts from its current pose and half set; search
- * it (when searching), record the pose found, insert it with that pose. */
+ * it (when searching), record the pose found and its raw contrast scale
+ * (refine_judge makes it relative), add its residual to the noise sums,
+ * insert it with that pose and scale (0: junk by the last pass's scores). */
 static gar_status search_batch(void *arg, run_batch *b)
 {
     refine_pass_ctx *c = arg;
@@ -70,7 +72,9 @@ static gar_status search_batch(void *arg, run_batch *b)
     }
     if (c->search != NULL) {
         const double t = gar_wall_seconds();
-        if ((st = gar_search_batch(c->search, b->images, b->meta, c->score, b->count)) != GAR_OK)
+        if ((st = gar_search_batch(c->search, b->images, b->meta, c->res, r->noise ? r->noise_rows : NULL,
+                                   b->count)) != GAR_OK ||
+            (r->noise != NULL && (st = refine_noise_add(r, b->meta, b->count)) != GAR_OK))
             return st;
         r->search_seconds += gar_wall_seconds() - t;
         for (size_t i = 0; i < b->count; i++) {
@@ -84,12 +88,15 @@ static gar_status search_batch(void *arg, run_batch *b)
             q->psi_deg = b->meta[i].psi_deg;
             q->origin_x_A = b->meta[i].origin_x_A;
             q->origin_y_A = b->meta[i].origin_y_A;
-            q->score = c->score[i];
+            q->score = c->res[i].score;
+            q->scale = c->res[i].scale;   /* raw, against this pass's reference, until refine_judge */
             if (r->size > 1 && (st = add_row(c, base + b->index[i], q)) != GAR_OK)
                 return st;
         }
     }
-    return gar_recon_insert(r->rec, b->images, b->meta, b->count);
+    for (size_t i = 0; i < b->count; i++)
+        r->batch_scale[i] = refine_insert_scale(r, &r->poses[base + b->index[i]], c->search != NULL);
+    return gar_recon_insert_scaled(r->rec, b->images, b->meta, r->batch_scale, b->count);
 }
 
 static gar_status fold_shard(void *arg)
@@ -143,6 +150,7 @@ static gar_status gather_results(refine_pass_ctx *c)
             q = &r->poses[all[i].index];
             q->rot_deg = all[i].rot_deg, q->tilt_deg = all[i].tilt_deg, q->psi_deg = all[i].psi_deg;
             q->origin_x_A = all[i].origin_x_A, q->origin_y_A = all[i].origin_y_A, q->score = all[i].score;
+            q->scale = all[i].scale;
         }
     }
     free(all);
@@ -163,8 +171,10 @@ gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *c
     const gar_settings *set = &r->rs.set;
     const run_shard_plan plan = {search != NULL ? "search" : "reconstruct", 30.0, (size_t)set->reconstruct.batch,
                                  set->input.nonfinite == GAR_NONFINITE_SKIP, &c.skipped, &c.read_seconds,
-                                 search_batch, fold_shard, want_stop, stop, &c};
+                                 search_batch, fold_shard, want_stop, stop, &c, set->input.normalize};
     r->search_seconds = 0;
+    r->raw_scales = 0;
+    r->map_gain = 1.0;
     /* A new pass starts from zero sums (the reconstructor and its partials
      * are made once a run, zeroed: the first pass needs no reset, which at
      * box 256 would touch 1.6 GB again). */
@@ -173,7 +183,9 @@ gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *c
             goto done;
         gar_partials_clear(r->parts);
     }
-    if ((st = gar_alloc((void **)&c.score, (size_t)r->set->reconstruct.batch, sizeof *c.score, "scores")) != GAR_OK ||
+    if ((st = gar_alloc((void **)&c.res, (size_t)r->set->reconstruct.batch, sizeof *c.res, "scores")) != GAR_OK ||
+        (r->batch_scale == NULL && (st = gar_alloc((void **)&r->batch_scale, (size_t)r->set->reconstruct.batch,
+                                                   sizeof *r->batch_scale, "scales")) != GAR_OK) ||
         (st = run_shards_create(r->in, shard_size, &shards)) != GAR_OK)
         goto done;
     st = run_shards_drive(shards, r->rank, r->size, &plan);
@@ -185,7 +197,7 @@ gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *c
     r->passes++;
 done:
     run_shards_destroy(&shards);
-    free(c.score);
+    free(c.res);
     free(c.rows);
     return st;
 }

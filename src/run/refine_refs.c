@@ -141,6 +141,7 @@ void refine_search_config(const gar_refine *r, double step, int local, double ba
     sc->gpu_devices = r->rcfg.gpu_devices;
     sc->n_gpu_devices = r->rcfg.n_gpu_devices;
     sc->batch = (size_t)r->set->reconstruct.batch;
+    sc->noise = r->noise;
 }
 
 static gar_status iteration_memory(const gar_refine *r, int rank, size_t it, double step, int local, double band,

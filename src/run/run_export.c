@@ -81,7 +81,7 @@ gar_status gar_run_export(const gar_export_request *req)
     n = gar_inputs_count(in);
     box = gar_inputs_box(in);
     if ((st = gar_calloc((void **)&poses, n ? n : 1, sizeof *poses, "poses")) != GAR_OK ||
-        (st = gar_poses_read(poses_path, poses, n, &state)) != GAR_OK ||
+        (st = gar_poses_read(poses_path, poses, n, &state, NULL, NULL)) != GAR_OK ||
         (st = gar_alloc((void **)&images, batch, box * box * sizeof(float), "images")) != GAR_OK)
         goto done;
     /* The images, stack by stack, batch by batch. */

@@ -190,7 +190,8 @@ static gar_status distribute(gar_inputs *in, recon_pass *c, const unsigned char 
     const gar_settings *set = &c->s->set;
     const run_shard_plan plan = {"reconstruct", 10.0, (size_t)set->reconstruct.batch,
                                  set->input.nonfinite == GAR_NONFINITE_SKIP, &c->fig->skipped, &c->fig->t_read,
-                                 insert_batch, fold_shard, want_checkpoint, take_checkpoint, c};
+                                 insert_batch, fold_shard, want_checkpoint, take_checkpoint, c,
+                                 set->input.normalize};
     if ((st = run_shards_create(in, c->shard_size, &shards)) != GAR_OK)
         return st;
     if (resumed_done != NULL)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "gar_image.h"
 #include "gar_log.h"
 #include "gar_mpi.h"
 #include "gar_stack.h"
@@ -145,6 +146,9 @@ static gar_status work_shard(run_shards *s, const run_shard_plan *plan, const ru
             s->index[kept] = first + i;
             kept++;
         }
+        if (plan->normalize)
+            for (size_t i = 0; i < kept; i++)
+                gar_image_normalise(s->images + i * npix, box, gar_image_background_radius(box), NULL);
         if (kept > 0) {
             run_batch b = {s->images, s->meta, s->index, kept, sh->stack, first, cnt, gar_stack_path(stack)};
             if ((st = plan->batch_fn(plan->arg, &b)) != GAR_OK)

@@ -52,6 +52,8 @@ typedef struct run_shard_plan {
      * the one process): one flag per shard, the shards finished. */
     gar_status (*pause)(void *arg, const unsigned char *done);
     void *arg;
+    /* Prepare each image as it is read ([input] normalize, gar_image.h). */
+    int normalize;
 } run_shard_plan;
 
 typedef struct run_shards run_shards;

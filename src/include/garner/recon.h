@@ -93,6 +93,12 @@ void gar_recon_destroy(gar_recon **r);
  * insertion itself may still run, on copies). */
 gar_status gar_recon_insert(gar_recon *r, const float *images, const gar_particle *meta,
                             size_t count);
+/* As gar_recon_insert, each particle i with contrast scale scale[i] >= 0
+ * (NULL: all 1): its image is taken as scale·CTF·projection + noise, and it
+ * adds scale·CTF·X to the sums and scale²·CTF² to the weights (0: nothing,
+ * a particle left out; it still counts in gar_recon_count). */
+gar_status gar_recon_insert_scaled(gar_recon *r, const float *images, const gar_particle *meta,
+                                   const float *scale, size_t count);
 
 /* Particles inserted so far into half set 1 or 2 (half 0: both). */
 size_t gar_recon_count(const gar_recon *r, int half);
