@@ -1,11 +1,13 @@
 #include "gar_simulate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gar_fft.h"
 #include "gar_geometry.h"
@@ -158,15 +160,21 @@ gar_status gar_sim_spectrum_read(const char *path, gar_sim_spectrum **out)
     gar_sim_spectrum *s = NULL;
     FILE *fp = NULL;
     struct stat sb;
+    int fd;
     char line[1024];
     size_t cap = 0, lineno = 0;
     *out = NULL;
-    if ((fp = fopen(path, "r")) == NULL)
+    /* A FIFO would block the open and a device never end: opened without
+     * blocking, only a regular file is read. */
+    if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
         return gar_error(GAR_ERR_NOINPUT, "%s: cannot open: %s", path, strerror(errno));
-    /* A FIFO would block and a device never end: only a regular file. */
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = gar_error(GAR_ERR_NOINPUT, "%s: not a regular file", path);
-        goto done;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return gar_error(GAR_ERR_NOINPUT, "%s: not a regular file", path);
+    }
+    if ((fp = fdopen(fd, "r")) == NULL) {
+        close(fd);
+        return gar_error(GAR_ERR_NOINPUT, "%s: cannot open: %s", path, strerror(errno));
     }
     if (sb.st_size > SPECTRUM_MAX_BYTES) {
         st = gar_error(GAR_ERR_DATA, "%s: %lld bytes, more than the limit of %ld for a noise spectrum", path,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "gar_kernels.h"
 #include "gar_mrc.h"
@@ -19,6 +20,9 @@
 #include "gar_stack.h"
 #include "gar_star.h"
 #include "testutil.h"
+
+#define ck_assert_msg_has_text(t) \
+    ck_assert_msg(strstr(gar_errmsg(), (t)) != NULL, "message '%s' lacks '%s'", gar_errmsg(), (t))
 
 static int cmp_double_asc(const void *a, const void *b)
 {
@@ -815,6 +819,12 @@ START_TEST(test_truth_absent_and_bad_spectrum)
     }
     gar_sim_spectrum *sp = NULL;
     ck_assert_int_eq(gar_sim_spectrum_read("/nonexistent/spectrum.txt", &sp), GAR_ERR_NOINPUT);
+    /* A FIFO is refused at once, not waited on. */
+    const char *fifo = test_tmpfile("sim", "spectrum.fifo");
+    unlink(fifo);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(gar_sim_spectrum_read(fifo, &sp), GAR_ERR_NOINPUT);
+    ck_assert_msg_has_text("not a regular file");
     FILE *f = fopen(bad, "w");
     fputs("# s  S\n0.0 3 # low\n0.1 1\n", f);
     fclose(f);

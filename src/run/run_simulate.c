@@ -90,7 +90,7 @@ static gar_status load_junk_map(const char *path, size_t box, double pixel_A, ga
     size_t bad = 0, nvox;
     *out = NULL;
     if ((st = gar_mrc_read(path, &raw)) != GAR_OK)
-        return gar_error_context(st, "--junk-map: ");
+        return gar_error_context(st, "--junk-map");
     nvox = raw->nx * raw->ny * raw->nz;
     for (size_t i = 0; i < nvox; i++)
         bad += !isfinite(raw->data[i]);
@@ -189,7 +189,7 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
         st = strcmp(req->noise_spectrum, "ice") == 0 ? gar_sim_spectrum_ice(&spectrum)
                                                      : gar_sim_spectrum_read(req->noise_spectrum, &spectrum);
         if (st != GAR_OK) {
-            st = gar_error_context(st, "--noise-spectrum: ");
+            st = gar_error_context(st, "--noise-spectrum");
             goto done;
         }
         cfg.noise_spectrum = spectrum;
