@@ -25,6 +25,32 @@ extern "C" {
  * messages. Reads go to the copy. gar_stack_open and this share every check. */
 gar_status gar_stack_open_image(const void *buf, size_t len, const char *name, gar_stack **out);
 
+/* ---- the ground truth of a simulated stack ----
+ * Two optional columns garner simulate writes when a realism option is on
+ * (docs/FORMAT.md, docs/SIMULATE.md), both or neither:
+ *   /particles/sim_junk    int32: 0 a particle of the map, 1 junk: another
+ *                          protein, 2 junk: empty ice
+ *   /particles/sim_scale   float64: the contrast scale applied (1 without
+ *                          scatter, 0 for empty ice)
+ * Readers that do not know them ignore them. */
+enum { GAR_STACK_SIM_PARTICLE = 0, GAR_STACK_SIM_PROTEIN = 1, GAR_STACK_SIM_ICE = 2 };
+
+/* Add the two columns to a new stack, before its first append; from then on
+ * every append goes through gar_stack_writer_append_sim. */
+gar_status gar_stack_writer_add_sim_truth(gar_stack_writer *w);
+/* gar_stack_writer_append with the ground truth of the `count` particles
+ * (junk in {0, 1, 2}, scale finite and >= 0; both arrays required). */
+gar_status gar_stack_writer_append_sim(gar_stack_writer *w, const float *images, const gar_particle *meta,
+                                       const int32_t *junk, const double *scale, size_t count);
+
+/* 1 when the stack has the ground-truth columns, else 0. */
+int gar_stack_has_sim_truth(const gar_stack *s);
+/* The ground truth of particles [first, first+count): junk and scale
+ * (either may be NULL: not read). GAR_ERR_NOINPUT, and nothing read, when
+ * the stack has no such columns (not simulated with a realism option);
+ * GAR_ERR_DATA for a value out of range or a checksum failure. */
+gar_status gar_stack_read_sim_truth(gar_stack *s, size_t first, size_t count, int32_t *junk, double *scale);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,12 @@ const coldef gar_stack_particle_cols[NCOLS] = {
     {"optics_group", 0, KIND_INT, "1", "rlnOpticsGroup", offsetof(gar_particle, optics_group)},
 };
 
+/* Written by garner simulate with a realism option; no STAR label. */
+const coldef gar_stack_sim_cols[NSIM] = {
+    {"sim_junk", 0, KIND_INT, "1", "", 0},
+    {"sim_scale", 0, KIND_FLOAT, "1", "", 0},
+};
+
 const coldef gar_stack_optics_cols[NOPT] = {
     {"optics_group", 0, KIND_INT, "1", "rlnOpticsGroup", offsetof(gar_optics, group)},
     {"name", 0, KIND_STRING, "", "rlnOpticsGroupName", offsetof(gar_optics, name)},

@@ -37,6 +37,12 @@ typedef struct coldef {
 #define COL_HALF_SET 9
 #define COL_OPTICS_GROUP 10
 extern const coldef gar_stack_particle_cols[NCOLS];
+/* /particles/sim_junk and /particles/sim_scale: the ground truth of a
+ * simulated stack (gar_stack.h), both or neither. */
+#define NSIM 2
+#define SIM_JUNK 0
+#define SIM_SCALE 1
+extern const coldef gar_stack_sim_cols[NSIM];
 /* /optics/<column>. */
 #define NOPT 7
 extern const coldef gar_stack_optics_cols[NOPT];

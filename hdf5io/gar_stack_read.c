@@ -27,6 +27,7 @@
 struct gar_stack {
     char *path;
     hid_t file, images, cols[NCOLS];
+    hid_t sim[NSIM]; /* the ground-truth columns, or -1 (both or neither) */
     size_t n, box;
     unsigned columns;
     gar_optics *optics;
@@ -354,6 +355,29 @@ static gar_status open_columns(gar_stack *s, hid_t grp)
         if (have != NULL)
             s->columns |= groups[g];
     }
+    /* The ground truth of a simulated stack: optional, both or neither. */
+    for (size_t c = 0; c < NSIM; c++) {
+        const coldef *d = &gar_stack_sim_cols[c];
+        hsize_t len = 0;
+        htri_t exists = H5Lexists(grp, d->name, H5P_DEFAULT);
+        if (exists < 0)
+            return gar_error(GAR_ERR_DATA, "%s: /particles/%s: cannot look it up (HDF5: %s)",
+                             s->path, d->name, gar_h5_reason(why, sizeof why));
+        if (exists == 0)
+            continue;
+        s->sim[c] = open_column(s->path, grp, "particles", d, &len, &st);
+        if (st != GAR_OK)
+            return st;
+        if (len != s->n)
+            return gar_error(GAR_ERR_DATA,
+                             "%s: /particles/%s: %llu entries, expected %zu (one per image)",
+                             s->path, d->name, (unsigned long long)len, s->n);
+    }
+    if ((s->sim[SIM_JUNK] >= 0) != (s->sim[SIM_SCALE] >= 0))
+        return gar_error(GAR_ERR_DATA, "%s: /particles/%s: missing, but %s is present (%s, %s come together)",
+                         s->path, gar_stack_sim_cols[s->sim[SIM_JUNK] >= 0 ? SIM_SCALE : SIM_JUNK].name,
+                         gar_stack_sim_cols[s->sim[SIM_JUNK] >= 0 ? SIM_JUNK : SIM_SCALE].name,
+                         gar_stack_sim_cols[SIM_JUNK].name, gar_stack_sim_cols[SIM_SCALE].name);
     return GAR_OK;
 }
 
@@ -548,6 +572,8 @@ static gar_status stack_new(const char *path, gar_stack **out)
     s->file = s->images = -1;
     for (size_t c = 0; c < NCOLS; c++)
         s->cols[c] = -1;
+    for (size_t c = 0; c < NSIM; c++)
+        s->sim[c] = -1;
     s->path = strdup(path);
     if (s->path == NULL) {
         free(s);
@@ -702,6 +728,8 @@ void gar_stack_close(gar_stack **sp)
     gar_h5_quiet();
     for (size_t c = 0; c < NCOLS; c++)
         gar_h5_close(&s->cols[c]);
+    for (size_t c = 0; c < NSIM; c++)
+        gar_h5_close(&s->sim[c]);
     gar_h5_close(&s->images);
     gar_h5_close(&s->file);
     free(s->half_set);
@@ -837,4 +865,49 @@ gar_status gar_stack_read_meta(gar_stack *s, size_t first, size_t count, gar_par
 done:
     free(buf);
     return st;
+}
+
+int gar_stack_has_sim_truth(const gar_stack *s) { return s != NULL && s->sim[SIM_JUNK] >= 0; }
+
+gar_status gar_stack_read_sim_truth(gar_stack *s, size_t first, size_t count, int32_t *junk,
+                                    double *scale)
+{
+    char why[256];
+    gar_status st;
+    const coldef *dj = &gar_stack_sim_cols[SIM_JUNK], *ds = &gar_stack_sim_cols[SIM_SCALE];
+
+    if (s == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_read_sim_truth: stack is NULL");
+    if (!gar_stack_has_sim_truth(s))
+        return gar_error(GAR_ERR_NOINPUT,
+                         "%s: /particles/%s, %s: absent (not a stack simulated with a realism option)",
+                         s->path, dj->name, ds->name);
+    st = check_range(s, "/particles/sim_junk", first, count);
+    if (st != GAR_OK || count == 0)
+        return st;
+    gar_h5_quiet();
+    if (junk != NULL) {
+        if (read_slab(s->sim[SIM_JUNK], H5T_NATIVE_INT32, 1, first, count, 0, junk) < 0)
+            return gar_error(GAR_ERR_DATA,
+                             "%s: /particles/%s: particles [%zu, %zu) unreadable, checksum mismatch "
+                             "or file corrupt (HDF5: %s)",
+                             s->path, dj->name, first, first + count, gar_h5_reason(why, sizeof why));
+        for (size_t i = 0; i < count; i++)
+            if (junk[i] < GAR_STACK_SIM_PARTICLE || junk[i] > GAR_STACK_SIM_ICE)
+                return gar_error(GAR_ERR_DATA, "%s: /particles/%s: particle %zu has %d, expected 0, 1 or 2",
+                                 s->path, dj->name, first + i, (int)junk[i]);
+    }
+    if (scale != NULL) {
+        if (read_slab(s->sim[SIM_SCALE], H5T_NATIVE_DOUBLE, 1, first, count, 0, scale) < 0)
+            return gar_error(GAR_ERR_DATA,
+                             "%s: /particles/%s: particles [%zu, %zu) unreadable, checksum mismatch "
+                             "or file corrupt (HDF5: %s)",
+                             s->path, ds->name, first, first + count, gar_h5_reason(why, sizeof why));
+        for (size_t i = 0; i < count; i++)
+            if (!(isfinite(scale[i]) && scale[i] >= 0))
+                return gar_error(GAR_ERR_DATA,
+                                 "%s: /particles/%s: particle %zu has %g, expected a finite value >= 0",
+                                 s->path, ds->name, first + i, scale[i]);
+    }
+    return GAR_OK;
 }

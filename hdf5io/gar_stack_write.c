@@ -38,6 +38,7 @@ struct gar_stack_writer {
                    * to delete until the commit */
     int broken;   /* an append failed part way: the file must not be published */
     hid_t file, images, cols[NCOLS];
+    hid_t sim[NSIM]; /* the ground-truth columns, or -1 */
     size_t box, n;
     unsigned columns;
     gar_optics *optics;
@@ -79,6 +80,8 @@ static void writer_free(gar_stack_writer *w)
     gar_h5_quiet();
     for (size_t c = 0; c < NCOLS; c++)
         gar_h5_close(&w->cols[c]);
+    for (size_t c = 0; c < NSIM; c++)
+        gar_h5_close(&w->sim[c]);
     gar_h5_close(&w->images);
     gar_h5_close(&w->file);
     gar_atomic_abort(&w->a);
@@ -161,6 +164,8 @@ gar_status gar_stack_writer_create(const char *path, size_t box, const gar_optic
     w->file = w->images = -1;
     for (size_t c = 0; c < NCOLS; c++)
         w->cols[c] = -1;
+    for (size_t c = 0; c < NSIM; c++)
+        w->sim[c] = -1;
     w->box = box;
     w->columns = columns;
     w->n_optics = n_optics;
@@ -260,12 +265,22 @@ done:
 /* Everything an append checks before touching the file, so a refused append
  * leaves the stack as it was. */
 static gar_status check_append(const gar_stack_writer *w, const float *images,
-                               const gar_particle *meta, size_t count)
+                               const gar_particle *meta, const int32_t *junk, const double *scale,
+                               size_t count)
 {
     size_t pixels = w->box * w->box;
     for (size_t i = 0; i < count; i++) {
         const gar_particle *p = &meta[i];
         size_t idx = w->n + i;
+        if (junk != NULL && (junk[i] < GAR_STACK_SIM_PARTICLE || junk[i] > GAR_STACK_SIM_ICE))
+            return gar_error(GAR_ERR_DATA,
+                             "%s: /particles/sim_junk: particle %zu has %d, expected 0, 1 or 2",
+                             w->a.path, idx, (int)junk[i]);
+        if (scale != NULL && !(isfinite(scale[i]) && scale[i] >= 0))
+            return gar_error(GAR_ERR_DATA,
+                             "%s: /particles/sim_scale: particle %zu has %g, expected a finite "
+                             "value >= 0",
+                             w->a.path, idx, scale[i]);
         if (p->half_set != 1 && p->half_set != 2)
             return gar_error(GAR_ERR_DATA,
                              "%s: /particles/half_set: particle %zu has %d, expected 1 or 2",
@@ -297,8 +312,26 @@ static gar_status check_append(const gar_stack_writer *w, const float *images,
     return GAR_OK;
 }
 
-gar_status gar_stack_writer_append(gar_stack_writer *w, const float *images,
-                                   const gar_particle *meta, size_t count)
+/* Extend the 1-D dataset `dset` to `total` entries and write `count` values
+ * of `mtype` from buf at `start`. */
+static herr_t append_column(hid_t dset, hid_t mtype, hsize_t start, hsize_t count, hsize_t total,
+                            const void *buf)
+{
+    hid_t fspace = -1, mspace = -1;
+    herr_t ret = -1;
+    if (H5Dset_extent(dset, &total) < 0 || (fspace = H5Dget_space(dset)) < 0 ||
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
+        (mspace = H5Screate_simple(1, &count, NULL)) < 0)
+        goto done;
+    ret = H5Dwrite(dset, mtype, mspace, fspace, H5P_DEFAULT, buf);
+done:
+    gar_h5_close(&fspace);
+    gar_h5_close(&mspace);
+    return ret;
+}
+
+static gar_status append(gar_stack_writer *w, const float *images, const gar_particle *meta,
+                         const int32_t *junk, const double *scale, size_t count)
 {
     char why[256];
     gar_status st = GAR_OK;
@@ -314,6 +347,10 @@ gar_status gar_stack_writer_append(gar_stack_writer *w, const float *images,
         return GAR_OK;
     if (images == NULL || meta == NULL)
         return gar_error(GAR_ERR_INTERNAL, "%s: append: images or metadata is NULL", w->a.path);
+    if ((w->sim[0] >= 0) != (junk != NULL && scale != NULL))
+        return gar_error(GAR_ERR_INTERNAL, "%s: append: the ground truth is %s", w->a.path,
+                         w->sim[0] >= 0 ? "required (the stack has sim_junk, sim_scale)"
+                                        : "given, but the stack has no sim_junk, sim_scale");
     if (w->broken)
         return gar_error(GAR_ERR_IO, "%s: an earlier append failed; the stack cannot be completed",
                          w->a.path);
@@ -321,7 +358,7 @@ gar_status gar_stack_writer_append(gar_stack_writer *w, const float *images,
         return gar_error(GAR_ERR_NOMEM, "%s: append of %zu particles is too large", w->a.path,
                          count);
     new_n = w->n + count;
-    st = check_append(w, images, meta, count);
+    st = check_append(w, images, meta, junk, scale, count);
     if (st == GAR_OK)
         st = gar_alloc(&buf, count, sizeof(double), "metadata column");
     if (st != GAR_OK)
@@ -359,6 +396,14 @@ gar_status gar_stack_writer_append(gar_stack_writer *w, const float *images,
         gar_h5_close(&fspace);
         gar_h5_close(&mspace);
     }
+    if (w->sim[SIM_JUNK] >= 0) {
+        what = gar_stack_sim_cols[SIM_JUNK].name;
+        if (append_column(w->sim[SIM_JUNK], H5T_NATIVE_INT32, w->n, count, new_n, junk) < 0)
+            goto fail;
+        what = gar_stack_sim_cols[SIM_SCALE].name;
+        if (append_column(w->sim[SIM_SCALE], H5T_NATIVE_DOUBLE, w->n, count, new_n, scale) < 0)
+            goto fail;
+    }
     w->n = new_n;
     goto done;
 
@@ -370,6 +415,54 @@ done:
     gar_h5_close(&fspace);
     gar_h5_close(&mspace);
     free(buf);
+    return st;
+}
+
+gar_status gar_stack_writer_append(gar_stack_writer *w, const float *images,
+                                   const gar_particle *meta, size_t count)
+{
+    return append(w, images, meta, NULL, NULL, count);
+}
+
+gar_status gar_stack_writer_append_sim(gar_stack_writer *w, const float *images,
+                                       const gar_particle *meta, const int32_t *junk,
+                                       const double *scale, size_t count)
+{
+    if (count > 0 && (junk == NULL || scale == NULL))
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_writer_append_sim: junk or scale is NULL");
+    return append(w, images, meta, junk, scale, count);
+}
+
+gar_status gar_stack_writer_add_sim_truth(gar_stack_writer *w)
+{
+    char why[256];
+    gar_status st = GAR_OK;
+    hid_t grp = -1;
+    if (w == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_writer_add_sim_truth: writer is NULL");
+    if (w->n > 0 || w->sim[0] >= 0)
+        return gar_error(GAR_ERR_INTERNAL,
+                         "%s: the ground-truth columns must be added once, before the first append",
+                         w->a.path);
+    gar_h5_quiet();
+    if ((grp = H5Gopen2(w->file, "particles", H5P_DEFAULT)) < 0) {
+        st = gar_error(GAR_ERR_IO, "%s: /particles: cannot open (HDF5: %s)", w->a.path,
+                       gar_h5_reason(why, sizeof why));
+        goto done;
+    }
+    for (size_t c = 0; c < NSIM; c++) {
+        const coldef *d = &gar_stack_sim_cols[c];
+        w->sim[c] = create_column(grp, d, d->kind == KIND_INT ? H5T_STD_I32LE : H5T_IEEE_F64LE, 0,
+                                  H5S_UNLIMITED, COL_CHUNK);
+        if (w->sim[c] < 0) {
+            st = gar_error(GAR_ERR_IO, "%s: /particles/%s: cannot create (HDF5: %s)", w->a.path,
+                           d->name, gar_h5_reason(why, sizeof why));
+            w->broken = 1;
+            goto done;
+        }
+    }
+done:
+    gar_h5_close(&grp);
     return st;
 }
 
@@ -392,6 +485,8 @@ gar_status gar_stack_writer_commit(gar_stack_writer **wp)
     }
     for (size_t c = 0; c < NCOLS; c++)
         gar_h5_close(&w->cols[c]);
+    for (size_t c = 0; c < NSIM; c++)
+        gar_h5_close(&w->sim[c]);
     gar_h5_close(&w->images);
     /* H5Fclose is where buffered chunks hit the disk, so its failure (disk
      * full, quota) is the write failure. */

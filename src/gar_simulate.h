@@ -15,7 +15,22 @@
  * near Nyquist).
  * The shift follows RELION 3.1: rlnOriginX/YAngst is the translation that brings
  * the particle back to the centre, i.e. the image holds the projection moved by
- * −origin. Half sets alternate 1, 2, 1, 2, ... */
+ * −origin. Half sets alternate 1, 2, 1, 2, ...
+ *
+ * Realism (issue 16; docs/SIMULATE.md has the formulas), all off by default,
+ * and then the image is bitwise what the rule above gives:
+ *   noise-free = c · IFFT( CTF · exp(−B s²/4) · shift · FFT( projection ) )
+ *   image      = noise-free + σ · coloured noise + ramp
+ * with c the particle's contrast scale (lognormal), the coloured noise white
+ * Gaussian noise filtered by sqrt(S(s)/mean S) so its variance over the box is
+ * still σ², and the ramp σ·R·(gx (x−N/2) + gy (y−N/2))/(N/2), gx, gy standard
+ * normal. A fraction of the particles are junk: a projection of another map
+ * (cfg->junk_map) at its own random pose, or empty ice (no particle, c = 0).
+ * cfg->noise_sigma > 0 gives every image that σ (gar_sim_stack_sigma computes
+ * it from the SNR); otherwise σ follows the per-image rule above. Which
+ * particles are junk, their scales, ramps and junk poses come from a third
+ * random stream per particle (gar_sim_draw_truth), so the metadata and noise
+ * streams are those of a stack without realism. */
 #ifndef GAR_SIMULATE_H
 #define GAR_SIMULATE_H
 
@@ -39,11 +54,52 @@ typedef struct gar_sim_config {
     double shift_sigma_A;    /* per axis */
     double pixel_size_A;
     double voltage_kV, cs_mm, amplitude_contrast;
+    /* Realism; 0 or NULL: off. The pointers are borrowed: the caller keeps
+     * the spectrum and the junk map alive while the config is used. */
+    double bfactor_A2;            /* envelope exp(−B s²/4) on the CTF (also without CTF), B >= 0 */
+    const struct gar_sim_spectrum *noise_spectrum;   /* NULL: white noise */
+    double ramp_sigma;            /* R: the ramp at the box edge, in noise σ per axis */
+    double contrast_sigma;        /* S: contrast scale exp(S z), z standard normal */
+    double junk_fraction;         /* F in [0, 1]: the share of junk particles */
+    const gar_map *junk_map;      /* prepared, same box: half the junk is its projections;
+                                   * NULL: all junk is empty ice */
+    double noise_sigma;           /* > 0: the noise σ of every image; 0: per image from the SNR */
 } gar_sim_config;
 
 /* 300 kV, Cs 2.7 mm, Q 0.1, defocus 1.0-2.5 µm, astigmatism up to 200 Å,
- * no shifts, SNR 1, seed 1; pixel size 0 (must be set). */
+ * no shifts, SNR 1, seed 1, no realism; pixel size 0 (must be set). */
 void gar_sim_config_default(gar_sim_config *cfg);
+
+/* Whether any realism setting is on (B-factor, spectrum, ramp, contrast,
+ * junk): then a stack has one noise σ and records the ground truth. */
+int gar_sim_realism(const gar_sim_config *cfg);
+
+/* The relative noise power S(s) (s in 1/Å), from a file or a model. */
+typedef struct gar_sim_spectrum gar_sim_spectrum;
+/* A text file of lines "frequency_1/Å relative_power"; '#' starts a comment,
+ * blank lines are skipped; at least 2 rows, frequencies >= 0 and increasing,
+ * powers > 0, at most 1 MiB. S is linear between rows and constant beyond the
+ * ends. GAR_ERR_NOINPUT when it cannot be opened, GAR_ERR_DATA naming the
+ * file and line for a bad row. The caller owns *out. */
+gar_status gar_sim_spectrum_read(const char *path, gar_sim_spectrum **out);
+/* The built-in "ice" model: ice and carbon, strong at low frequency,
+ *   S(s) = 1 + 6 exp(−(s / s0)²),  s0 = 1/40 Å⁻¹
+ * (7 times the high-frequency floor at s = 0, 1.0 beyond ~1/15 Å⁻¹). */
+gar_status gar_sim_spectrum_ice(gar_sim_spectrum **out);
+void gar_sim_spectrum_destroy(gar_sim_spectrum **s);   /* NULL-safe */
+double gar_sim_spectrum_eval(const gar_sim_spectrum *s, double freq_per_A);
+
+/* Ground truth of particle `index`: what it is and its contrast scale. */
+enum { GAR_SIM_PARTICLE = 0, GAR_SIM_JUNK_PROTEIN = 1, GAR_SIM_JUNK_ICE = 2 };
+typedef struct gar_sim_truth {
+    int32_t junk;             /* GAR_SIM_PARTICLE, GAR_SIM_JUNK_PROTEIN or GAR_SIM_JUNK_ICE */
+    double scale;             /* the contrast scale applied: 1 without scatter, 0 for empty ice */
+    double ramp_gx, ramp_gy;  /* the ramp's standard normal slopes */
+    double junk_rot_deg, junk_tilt_deg, junk_psi_deg;   /* a protein junk's pose */
+} gar_sim_truth;
+/* Deterministic in (cfg->seed, index) and the realism settings; junk status
+ * and junk pose do not depend on the contrast or ramp settings. */
+void gar_sim_draw_truth(const gar_sim_config *cfg, size_t index, gar_sim_truth *truth);
 
 /* The optics group (group 1) the simulated particles refer to. */
 void gar_sim_optics(const gar_sim_config *cfg, size_t box, gar_optics *optics);
@@ -63,9 +119,21 @@ gar_status gar_sim_worker_create(size_t box, gar_sim_worker **out);
 void gar_sim_worker_destroy(gar_sim_worker **w);   /* NULL-safe */
 
 /* Render particle `index` of the prepared map with metadata `meta` (from gar_sim_draw) into image
- * (box*box floats). If clean is not NULL it receives the noise-free image. */
+ * (box*box floats). If clean is not NULL it receives the noise-free image
+ * (the signal times its contrast scale, without noise or ramp; zero for
+ * empty ice). */
 gar_status gar_sim_render(gar_sim_worker *w, const gar_map *map, const gar_sim_config *cfg,
                           size_t index, const gar_particle *meta, float *image, float *clean);
+
+/* The reference set of gar_sim_stack_sigma: particles 0 .. this − 1. */
+#define GAR_SIM_SIGMA_REF 64
+/* The one noise σ of a stack with realism: σ² = (mean over particles 0..63
+ * of the variance over the box of the noise-free real particle at contrast
+ * scale 1, junk or not, with CTF and B-factor) / SNR. Independent of the
+ * stack's count; 0 when the SNR is infinite or not positive. Single-threaded
+ * and deterministic. */
+gar_status gar_sim_stack_sigma(gar_sim_worker *w, const gar_map *map, const gar_sim_config *cfg,
+                               double *sigma);
 
 #ifdef __cplusplus
 }

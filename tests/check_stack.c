@@ -209,6 +209,71 @@ START_TEST(test_empty_stack)
 }
 END_TEST
 
+/* The ground truth of a simulated stack: written, read back over any range,
+ * absent from a plain stack (GAR_ERR_NOINPUT), both columns or neither,
+ * values checked by the writer and the reader. */
+START_TEST(test_sim_truth)
+{
+    const char *path = test_tmpfile(TAG, "truth.h5"), *half = test_tmpfile(TAG, "truth-half.h5");
+    const char *badv = test_tmpfile(TAG, "truth-bad.h5");
+    gar_optics o[2];
+    gar_stack_writer *w = NULL;
+    gar_stack *s = NULL;
+    float img[5 * PIX];
+    gar_particle meta[5];
+    int32_t junk[5] = {0, 1, 2, 0, 2}, jr[5];
+    double scale[5] = {1.25, 0.5, 0.0, 1.0, 0.0}, sr[5];
+    make_optics(o, BOX);
+    make_images(img, 0, 5, BOX);
+    make_meta(meta, 0, 5);
+    ck_assert_int_eq(gar_stack_writer_create(path, BOX, o, 2, GAR_COL_POSE, "test", &w), GAR_OK);
+    ck_assert_int_eq(gar_stack_writer_add_sim_truth(w), GAR_OK);
+    /* With the columns, a plain append is refused (the columns would fall behind). */
+    ck_assert_int_eq(gar_stack_writer_append(w, img, meta, 2), GAR_ERR_INTERNAL);
+    junk[1] = 3;
+    ck_assert_int_eq(gar_stack_writer_append_sim(w, img, meta, junk, scale, 2), GAR_ERR_DATA);
+    ck_assert_msg_has("sim_junk: particle 1 has 3");
+    junk[1] = 1;
+    scale[0] = -1;
+    ck_assert_int_eq(gar_stack_writer_append_sim(w, img, meta, junk, scale, 2), GAR_ERR_DATA);
+    ck_assert_msg_has("sim_scale: particle 0 has -1");
+    scale[0] = 1.25;
+    ck_assert_int_eq(gar_stack_writer_append_sim(w, img, meta, junk, scale, 2), GAR_OK);
+    ck_assert_int_eq(gar_stack_writer_add_sim_truth(w), GAR_ERR_INTERNAL);
+    ck_assert_int_eq(gar_stack_writer_append_sim(w, img + 2 * PIX, meta + 2, junk + 2, scale + 2, 3), GAR_OK);
+    ck_assert_int_eq(gar_stack_writer_commit(&w), GAR_OK);
+    ck_assert_msg(gar_stack_open(path, &s) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_int_eq(gar_stack_has_sim_truth(s), 1);
+    ck_assert_int_eq(gar_stack_read_sim_truth(s, 1, 4, jr, sr), GAR_OK);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(jr[i], junk[i + 1]);
+        ck_assert_double_eq(sr[i], scale[i + 1]);
+    }
+    ck_assert_int_eq(gar_stack_read_sim_truth(s, 4, 1, NULL, sr), GAR_OK);
+    ck_assert_double_eq(sr[0], 0.0);
+    ck_assert_int_eq(gar_stack_read_sim_truth(s, 3, 3, jr, sr), GAR_ERR_USAGE);
+    gar_stack_close(&s);
+
+    /* A plain stack: no columns, a distinguishable status. */
+    ck_assert_msg(gar_stack_open(good_stack("plain.h5"), &s) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_int_eq(gar_stack_has_sim_truth(s), 0);
+    ck_assert_int_eq(gar_stack_read_sim_truth(s, 0, 1, jr, sr), GAR_ERR_NOINPUT);
+    ck_assert_msg_has("absent");
+    gar_stack_close(&s);
+
+    /* One column without the other; a value out of range written by another tool. */
+    copy_file(path, half, 1.0);
+    h5_delete(half, "/particles/sim_scale");
+    expect_open_error(half, GAR_ERR_DATA, "sim_scale: missing, but sim_junk is present");
+    copy_file(path, badv, 1.0);
+    h5_write_int(badv, "/particles/sim_junk", 2, 7);
+    ck_assert_msg(gar_stack_open(badv, &s) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_int_eq(gar_stack_read_sim_truth(s, 0, 5, jr, NULL), GAR_ERR_DATA);
+    ck_assert_msg_has("sim_junk: particle 2 has 7, expected 0, 1 or 2");
+    gar_stack_close(&s);
+}
+END_TEST
+
 /* ---------------------------------------------------------- temp and commit */
 
 START_TEST(test_temp_file_lifecycle)
@@ -500,6 +565,7 @@ static Suite *stack_suite(void)
                           test_mandatory_columns_only,
                           test_column_subset,
                           test_empty_stack,
+                          test_sim_truth,
                           test_h5py_style_file);
     tcase_add_checked_fixture(rt, NULL, teardown);
     TCase *wr = TEST_CASE("writer", 0,

@@ -5,7 +5,9 @@
  * symmetry), the median angular error and the median origin error (Å); exits
  * 0 when the fraction is at least MIN_WITHIN and the median origin error at
  * most MAX_MEDIAN_SHIFT Å (and, when given, the median angular error at most
- * MAX_MEDIAN_ANGLE degrees).
+ * MAX_MEDIAN_ANGLE degrees). When STACK.h5 holds the ground truth of a
+ * simulation with junk (/particles/sim_junk), the junk particles (sim_junk
+ * != 0) are left out of every statistic, and a line before says how many.
  *   compare_poses A.h5 B.h5 same
  * exits 0 when two poses files hold bitwise the same poses. */
 #include <math.h>
@@ -56,7 +58,8 @@ int main(int argc, char **argv)
     gar_particle *truth = NULL;
     gar_refine_state state;
     double *ang = NULL, *shift = NULL;
-    size_t n, within = 0;
+    int32_t *junk = NULL;
+    size_t n, within = 0, used = 0, left_out = 0;
     int rc = 1;
     if (argc == 4 && strcmp(argv[3], "same") == 0)
         return same_poses(argv[1], argv[2]);
@@ -95,25 +98,43 @@ int main(int argc, char **argv)
         free(m);
         gar_stack_close(&other);
     }
+    if (gar_stack_has_sim_truth(stack)) {
+        junk = calloc(n ? n : 1, sizeof *junk);
+        if (gar_stack_read_sim_truth(stack, 0, n, junk, NULL) != GAR_OK) {
+            fprintf(stderr, "%s\n", gar_errmsg());
+            goto done;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         double A[9], B[9];
+        if (junk != NULL && junk[i] != 0) {
+            left_out++;
+            continue;
+        }
         gar_euler_to_matrix(poses[i].rot_deg, poses[i].tilt_deg, poses[i].psi_deg, A);
         gar_euler_to_matrix(truth[i].rot_deg, truth[i].tilt_deg, truth[i].psi_deg, B);
-        ang[i] = gar_symmetry_angle_between(sym, A, B);
-        shift[i] = hypot(poses[i].origin_x_A - truth[i].origin_x_A, poses[i].origin_y_A - truth[i].origin_y_A);
-        within += ang[i] <= 5.0;
+        ang[used] = gar_symmetry_angle_between(sym, A, B);
+        shift[used] = hypot(poses[i].origin_x_A - truth[i].origin_x_A, poses[i].origin_y_A - truth[i].origin_y_A);
+        within += ang[used] <= 5.0;
+        used++;
     }
-    qsort(ang, n, sizeof *ang, cmp_double);
-    qsort(shift, n, sizeof *shift, cmp_double);
-    double frac = (double)within / (double)n, med_a = ang[n / 2], med_s = shift[n / 2];
+    if (junk != NULL)
+        printf("%zu of %zu particles are junk (sim_junk != 0) and left out\n", left_out, n);
+    if (used == 0) {
+        fprintf(stderr, "%s: no particles to compare\n", argv[1]);
+        goto done;
+    }
+    qsort(ang, used, sizeof *ang, cmp_double);
+    qsort(shift, used, sizeof *shift, cmp_double);
+    double frac = (double)within / (double)used, med_a = ang[used / 2], med_s = shift[used / 2];
     size_t far = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < used; i++)
         far += ang[i] > 20.0;
     printf("%zu particles: %.1f %% within 5 degrees (need %.1f %%), median angular error %.2f degrees, "
            "median origin error %.2f Å (need <= %s); %.1f %% more than 20 degrees off, 90th percentile %.2f "
            "degrees\n",
-           n, 100 * frac, 100 * atof(argv[4]), med_a, med_s, argv[5], 100.0 * (double)far / (double)n,
-           ang[(9 * n) / 10]);
+           used, 100 * frac, 100 * atof(argv[4]), med_a, med_s, argv[5], 100.0 * (double)far / (double)used,
+           ang[(9 * used) / 10]);
     rc = frac >= atof(argv[4]) && med_s <= atof(argv[5]) && (argc < 7 || med_a <= atof(argv[6])) ? 0 : 1;
 done:
     gar_stack_close(&stack);
@@ -122,5 +143,6 @@ done:
     free(truth);
     free(ang);
     free(shift);
+    free(junk);
     return rc;
 }

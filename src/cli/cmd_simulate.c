@@ -19,6 +19,13 @@ static const char simulate_help[] =
     "divided by the noise variance, per image). Half sets alternate 1, 2, ...\n"
     "The true poses, shifts and CTF parameters are stored in the stack.\n"
     "\n"
+    "Realism (docs/SIMULATE.md; all off by default, and then the stack is the\n"
+    "same as without these options, bit for bit). With any of them on, the noise\n"
+    "sigma is one value for the whole stack, sigma^2 = (mean variance of the\n"
+    "noise-free particles 0..63 at contrast 1) / SNR, and the stack holds the\n"
+    "ground truth in /particles/sim_junk (0 particle, 1 another protein, 2 empty\n"
+    "ice) and /particles/sim_scale (the contrast scale; 0 for empty ice).\n"
+    "\n"
     "options:\n"
     "  --map FILE           input map, MRC, cubic with an even box (required)\n"
     "  --count N            number of particles (required)\n"
@@ -32,6 +39,26 @@ static const char simulate_help[] =
     "  --voltage KV         acceleration voltage in kV (default 300)\n"
     "  --cs MM              spherical aberration in mm (default 2.7)\n"
     "  --amp-contrast Q     amplitude contrast (default 0.1)\n"
+    "  --bfactor B          B-factor envelope exp(-B s^2/4), s in 1/Å, B in Å^2,\n"
+    "                       applied with the CTF (also with --no-ctf) (default 0)\n"
+    "  --noise-spectrum S   coloured noise: 'ice' (ice and carbon,\n"
+    "                       S(s) = 1 + 6 exp(-(40 Å s)^2): 7 times the high-\n"
+    "                       frequency power at s = 0), or a text file of lines\n"
+    "                       'frequency_1/Å relative_power' (# comments, >= 2 rows,\n"
+    "                       increasing frequencies, powers > 0; linear between\n"
+    "                       rows, constant beyond); the noise variance over the\n"
+    "                       box stays sigma^2 (default: white)\n"
+    "  --ramp R             background ramp per image: sigma * R * (gx (x-N/2) +\n"
+    "                       gy (y-N/2)) / (N/2), gx, gy standard normal, i.e. R\n"
+    "                       noise sigmas at the box edge per axis (default 0)\n"
+    "  --contrast-sigma S   contrast scale per particle exp(S z), z standard\n"
+    "                       normal (median 1), 0 to 3 (default 0)\n"
+    "  --junk-fraction F    this fraction of the particles are junk: projections\n"
+    "                       of --junk-map at random poses and empty ice (noise and\n"
+    "                       ramp only), half each; all empty ice without\n"
+    "                       --junk-map (default 0)\n"
+    "  --junk-map MAP       another map (MRC) for the junk: the map's box and\n"
+    "                       pixel size, prepared like the map\n"
     "  --seed S             random seed (default 1); the stack depends only on it\n"
     "  --threads T          threads (default: all cores)\n"
     "  --overwrite          replace an existing output file\n"
@@ -58,6 +85,9 @@ int gar_cmd_simulate(int argc, char **argv)
         {"cs", required_argument, NULL, 'c'},       {"amp-contrast", required_argument, NULL, 'q'},
         {"seed", required_argument, NULL, 'r'},     {"threads", required_argument, NULL, 't'},
         {"overwrite", no_argument, NULL, 'w'},      {"help", no_argument, NULL, 'h'},
+        {"bfactor", required_argument, NULL, 'B'},  {"noise-spectrum", required_argument, NULL, 'N'},
+        {"ramp", required_argument, NULL, 'R'},     {"contrast-sigma", required_argument, NULL, 'S'},
+        {"junk-fraction", required_argument, NULL, 'J'}, {"junk-map", required_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     gar_simulate_request req;
@@ -106,6 +136,20 @@ int gar_cmd_simulate(int argc, char **argv)
             req.threads = (int)threads;
             break;
         case 'w': req.overwrite = 1; break;
+        case 'B': st = number("--bfactor", optarg, &req.bfactor_A2, 0, 0, "a B-factor >= 0 Å²"); break;
+        case 'N': req.noise_spectrum = optarg; break;
+        case 'R': st = number("--ramp", optarg, &req.ramp_sigma, 0, 0, "a value >= 0 (noise sigmas)"); break;
+        case 'S':
+            if ((st = gar_cli_double("--contrast-sigma", optarg, &req.contrast_sigma)) == GAR_OK &&
+                !(req.contrast_sigma >= 0 && req.contrast_sigma <= 3))
+                st = gar_error(GAR_ERR_USAGE, "--contrast-sigma: expected a value in [0, 3], got '%s'", optarg);
+            break;
+        case 'J':
+            if ((st = gar_cli_double("--junk-fraction", optarg, &req.junk_fraction)) == GAR_OK &&
+                !(req.junk_fraction >= 0 && req.junk_fraction <= 1))
+                st = gar_error(GAR_ERR_USAGE, "--junk-fraction: expected a value in [0, 1], got '%s'", optarg);
+            break;
+        case 'M': req.junk_map = optarg; break;
         case 'h': fputs(simulate_help, stdout); return 0;
         default:
             st = gar_error(GAR_ERR_USAGE, "unknown or incomplete option '%s' (see 'garner simulate --help')",

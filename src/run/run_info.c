@@ -74,10 +74,13 @@ static gar_status info_stack(const char *path)
     gar_stack *s = NULL;
     float *img = NULL;
     gar_particle *meta = NULL;
-    size_t n, box, n_optics, half[3] = {0, 0, 0}, bad_images = 0, batch;
+    int32_t *junk = NULL;
+    double *scale = NULL;
+    size_t n, box, n_optics, half[3] = {0, 0, 0}, kinds[3] = {0, 0, 0}, bad_images = 0, batch;
+    int truth;
     const gar_optics *optics;
     unsigned cols;
-    running pix, rot, tilt, psi, ox, oy, dfu, dfv, dfa, ph;
+    running pix, rot, tilt, psi, ox, oy, dfu, dfv, dfa, ph, sc;
 
     if ((st = gar_stack_open(path, &s)) != GAR_OK)
         return st;
@@ -92,25 +95,29 @@ static gar_status info_stack(const char *path)
         printf("  optics group %-7d %s: %.6g Å/px, %.6g kV, Cs %.6g mm, Q %.4g\n", optics[i].group,
                optics[i].name, optics[i].pixel_size_A, optics[i].voltage_kV, optics[i].cs_mm,
                optics[i].amplitude_contrast);
-    printf("  columns              half_set optics_group%s%s%s%s\n",
+    truth = gar_stack_has_sim_truth(s);
+    printf("  columns              half_set optics_group%s%s%s%s%s\n",
            cols & GAR_COL_POSE ? " rot_deg tilt_deg psi_deg" : "",
            cols & GAR_COL_ORIGIN ? " origin_x_A origin_y_A" : "",
            cols & GAR_COL_CTF ? " defocus_u_A defocus_v_A defocus_angle_deg" : "",
-           cols & GAR_COL_PHASE_SHIFT ? " phase_shift_deg" : "");
+           cols & GAR_COL_PHASE_SHIFT ? " phase_shift_deg" : "", truth ? " sim_junk sim_scale" : "");
     running_init(&pix);
-    running *all[] = {&rot, &tilt, &psi, &ox, &oy, &dfu, &dfv, &dfa, &ph};
+    running *all[] = {&rot, &tilt, &psi, &ox, &oy, &dfu, &dfv, &dfa, &ph, &sc};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
         running_init(all[k]);
     /* No larger than the stack: a stack of a few large images needs no room
      * for INFO_BATCH of them. */
     batch = n < INFO_BATCH ? (n > 0 ? n : 1) : INFO_BATCH;
     if ((st = gar_alloc((void **)&img, batch, box * box * sizeof(float), "image batch")) != GAR_OK ||
-        (st = gar_alloc((void **)&meta, batch, sizeof *meta, "metadata batch")) != GAR_OK)
+        (st = gar_alloc((void **)&meta, batch, sizeof *meta, "metadata batch")) != GAR_OK ||
+        (truth && ((st = gar_alloc((void **)&junk, batch, sizeof *junk, "truth batch")) != GAR_OK ||
+                   (st = gar_alloc((void **)&scale, batch, sizeof *scale, "truth batch")) != GAR_OK)))
         goto done;
     for (size_t first = 0; first < n; first += batch) {
         size_t cnt = n - first < batch ? n - first : batch;
         if ((st = gar_stack_read_images(s, first, cnt, img)) != GAR_OK ||
-            (st = gar_stack_read_meta(s, first, cnt, meta)) != GAR_OK)
+            (st = gar_stack_read_meta(s, first, cnt, meta)) != GAR_OK ||
+            (truth && (st = gar_stack_read_sim_truth(s, first, cnt, junk, scale)) != GAR_OK))
             goto done;
         for (size_t k = 0; k < cnt; k++) {
             const gar_particle *p = &meta[k];
@@ -129,6 +136,11 @@ static gar_status info_stack(const char *path)
             running_add(&dfv, p->defocus_v_A);
             running_add(&dfa, p->defocus_angle_deg);
             running_add(&ph, p->phase_shift_deg);
+            if (truth) {
+                kinds[junk[k]]++;   /* 0, 1 or 2: checked by the read */
+                if (junk[k] != GAR_STACK_SIM_ICE)
+                    running_add(&sc, scale[k]);
+            }
         }
     }
     printf("  half sets            1: %zu, 2: %zu\n", half[1], half[2]);
@@ -148,11 +160,18 @@ static gar_status info_stack(const char *path)
     }
     if (cols & GAR_COL_PHASE_SHIFT)
         running_print("phase_shift_deg", &ph);
+    if (truth) {
+        printf("  simulation truth     %zu particles, %zu junk: another protein, %zu junk: empty ice\n",
+               kinds[0], kinds[1], kinds[2]);
+        running_print("sim_scale (not ice)", &sc);
+    }
     running_print("pixels", &pix);
     printf("  non-finite pixels    %zu (in %zu images)\n", pix.nonfinite, bad_images);
 done:
     free(img);
     free(meta);
+    free(junk);
+    free(scale);
     gar_stack_close(&s);
     return st;
 }

@@ -1,4 +1,5 @@
 /* garner simulate, the run (see gar_run_simulate.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,12 @@
 #include "run_files.h"
 
 #define SIM_BATCH 64
+
+/* The stack's ground-truth codes are the simulator's. */
+_Static_assert((int)GAR_SIM_PARTICLE == (int)GAR_STACK_SIM_PARTICLE &&
+                   (int)GAR_SIM_JUNK_PROTEIN == (int)GAR_STACK_SIM_PROTEIN &&
+                   (int)GAR_SIM_JUNK_ICE == (int)GAR_STACK_SIM_ICE,
+               "sim_junk codes");
 
 void gar_simulate_request_default(gar_simulate_request *req)
 {
@@ -48,12 +55,64 @@ static void sim_config(const gar_simulate_request *req, gar_sim_config *cfg)
     cfg->voltage_kV = req->voltage_kV;
     cfg->cs_mm = req->cs_mm;
     cfg->amplitude_contrast = req->amplitude_contrast;
+    cfg->bfactor_A2 = req->bfactor_A2;
+    cfg->ramp_sigma = req->ramp_sigma;
+    cfg->contrast_sigma = req->contrast_sigma;
+    cfg->junk_fraction = req->junk_fraction;
+}
+
+/* The realism settings a caller of the run (not only the command line) may
+ * get wrong, each named by its option. */
+static gar_status check_request(const gar_simulate_request *req)
+{
+    if (!(isfinite(req->bfactor_A2) && req->bfactor_A2 >= 0))
+        return gar_error(GAR_ERR_USAGE, "--bfactor: expected a finite value >= 0 Å², got %g", req->bfactor_A2);
+    if (!(isfinite(req->ramp_sigma) && req->ramp_sigma >= 0))
+        return gar_error(GAR_ERR_USAGE, "--ramp: expected a finite value >= 0, got %g", req->ramp_sigma);
+    if (!(req->contrast_sigma >= 0 && req->contrast_sigma <= 3))
+        return gar_error(GAR_ERR_USAGE, "--contrast-sigma: expected a value in [0, 3], got %g",
+                         req->contrast_sigma);
+    if (!(req->junk_fraction >= 0 && req->junk_fraction <= 1))
+        return gar_error(GAR_ERR_USAGE, "--junk-fraction: expected a value in [0, 1], got %g", req->junk_fraction);
+    if (req->junk_map != NULL && !(req->junk_fraction > 0))
+        return gar_error(GAR_ERR_USAGE, "--junk-map: needs --junk-fraction above 0");
+    if (req->noise_spectrum != NULL && req->noise_spectrum[0] == '\0')
+        return gar_error(GAR_ERR_USAGE, "--noise-spectrum: expected 'ice' or a file, got ''");
+    return GAR_OK;
+}
+
+/* The junk map: a cube of the particles' box, finite, with the particles'
+ * pixel size (within 1 %) where its header gives one; prepared like the map. */
+static gar_status load_junk_map(const char *path, size_t box, double pixel_A, gar_map **out)
+{
+    gar_status st;
+    gar_map *raw = NULL;
+    size_t bad = 0, nvox;
+    *out = NULL;
+    if ((st = gar_mrc_read(path, &raw)) != GAR_OK)
+        return gar_error_context(st, "--junk-map");
+    nvox = raw->nx * raw->ny * raw->nz;
+    for (size_t i = 0; i < nvox; i++)
+        bad += !isfinite(raw->data[i]);
+    if (raw->nx != box || raw->ny != box || raw->nz != box)
+        st = gar_error(GAR_ERR_DATA, "--junk-map: %s is %zu x %zu x %zu, expected %zu^3 (the map's box)", path,
+                       raw->nx, raw->ny, raw->nz, box);
+    else if (bad > 0)
+        st = gar_error(GAR_ERR_DATA, "--junk-map: %s: %zu of %zu voxels are NaN or infinite", path, bad, nvox);
+    else if (raw->pixel_size > 0 && fabs(raw->pixel_size / pixel_A - 1) > 0.01)
+        st = gar_error(GAR_ERR_DATA, "--junk-map: %s has %.4g Å pixels, the particles %.4g Å", path,
+                       raw->pixel_size, pixel_A);
+    else if ((st = gar_sim_prepare_map(raw, out)) == GAR_OK)
+        (*out)->pixel_size = pixel_A;
+    gar_map_destroy(&raw);
+    return st;
 }
 
 /* Render particles [first, first+count) in parallel; each thread keeps its own
  * FFT plan and buffers for the whole run. */
 static gar_status render_batch(gar_sim_worker **workers, const gar_map *map, const gar_sim_config *cfg,
-                               size_t first, size_t count, float *images, gar_particle *meta)
+                               size_t first, size_t count, float *images, gar_particle *meta,
+                               int32_t *junk, double *scale)
 {
     size_t npix = map->nx * map->nx;
     gar_status st = GAR_OK;
@@ -65,6 +124,12 @@ static gar_status render_batch(gar_sim_worker **workers, const gar_map *map, con
         t = omp_get_thread_num();
 #endif
         gar_sim_draw(cfg, first + k, &meta[k]);
+        if (junk != NULL) {
+            gar_sim_truth truth;
+            gar_sim_draw_truth(cfg, first + k, &truth);
+            junk[k] = truth.junk;
+            scale[k] = truth.scale;
+        }
         gar_status s = gar_sim_render(workers[t], map, cfg, first + k, &meta[k], images + k * npix, NULL);
         if (s != GAR_OK) {
 #pragma omp critical
@@ -81,19 +146,23 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
 {
     gar_status st;
     gar_sim_config cfg;
-    gar_map *map = NULL;
+    gar_map *map = NULL, *junk_map = NULL;
+    gar_sim_spectrum *spectrum = NULL;
     gar_stack_writer *w = NULL;
+    int32_t *junk = NULL;
+    double *scale = NULL;
     gar_sim_worker **workers = NULL;
     float *images = NULL;
     gar_particle *meta = NULL;
     gar_progress *progress = NULL;
     gar_optics optics;
     char *prov = NULL;
-    int nthreads = 1;
+    int nthreads = 1, realism;
     size_t box;
 
     sim_config(req, &cfg);
-    if ((st = gar_run_check_output_file("--out", req->out, req->overwrite)) != GAR_OK)
+    if ((st = check_request(req)) != GAR_OK ||
+        (st = gar_run_check_output_file("--out", req->out, req->overwrite)) != GAR_OK)
         return st;
     if ((st = gar_mrc_read(req->map, &map)) != GAR_OK)
         goto done;
@@ -116,6 +185,21 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
         st = gar_error(GAR_ERR_USAGE, "%s: the header gives no pixel size; pass --pixel-size", req->map);
         goto done;
     }
+    if (req->noise_spectrum != NULL) {
+        st = strcmp(req->noise_spectrum, "ice") == 0 ? gar_sim_spectrum_ice(&spectrum)
+                                                     : gar_sim_spectrum_read(req->noise_spectrum, &spectrum);
+        if (st != GAR_OK) {
+            st = gar_error_context(st, "--noise-spectrum");
+            goto done;
+        }
+        cfg.noise_spectrum = spectrum;
+    }
+    if (req->junk_map != NULL) {
+        if ((st = load_junk_map(req->junk_map, box, cfg.pixel_size_A, &junk_map)) != GAR_OK)
+            goto done;
+        cfg.junk_map = junk_map;
+    }
+    realism = gar_sim_realism(&cfg);
 #ifdef _OPENMP
     if (req->threads > 0)
         omp_set_num_threads(req->threads);
@@ -129,20 +213,36 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
     if ((st = gar_alloc((void **)&images, SIM_BATCH, box * box * sizeof(float), "simulation batch")) != GAR_OK ||
         (st = gar_alloc((void **)&meta, SIM_BATCH, sizeof *meta, "simulation metadata")) != GAR_OK)
         goto done;
+    if (realism) {
+        /* One noise σ for the whole stack, as a detector gives: empty ice
+         * gets the noise of real particles. */
+        if ((st = gar_alloc((void **)&junk, SIM_BATCH, sizeof *junk, "simulation truth")) != GAR_OK ||
+            (st = gar_alloc((void **)&scale, SIM_BATCH, sizeof *scale, "simulation truth")) != GAR_OK ||
+            (st = gar_sim_stack_sigma(workers[0], map, &cfg, &cfg.noise_sigma)) != GAR_OK)
+            goto done;
+    }
     gar_sim_optics(&cfg, box, &optics);
     prov = run_provenance(req->argc, req->argv);
     if ((st = gar_stack_writer_create(req->out, box, &optics, 1,
                                       GAR_COL_POSE | GAR_COL_ORIGIN | (cfg.apply_ctf ? GAR_COL_CTF : 0),
-                                      prov ? prov : "garner simulate", &w)) != GAR_OK)
+                                      prov ? prov : "garner simulate", &w)) != GAR_OK ||
+        (realism && (st = gar_stack_writer_add_sim_truth(w)) != GAR_OK))
         goto done;
     gar_log_info("simulating %zu particles of %s (%zu px, %.4g Å/px), SNR %g, %s, %d thread%s",
                  req->count, req->map, box, cfg.pixel_size_A, cfg.snr,
                  cfg.apply_ctf ? "CTF" : "no CTF", nthreads, nthreads > 1 ? "s" : "");
+    if (realism)
+        gar_log_info("realism: B-factor %g Å², noise %s, ramp %g, contrast sigma %g, junk %g (%s); "
+                     "noise sigma %.6g for every image",
+                     cfg.bfactor_A2, req->noise_spectrum ? req->noise_spectrum : "white", cfg.ramp_sigma,
+                     cfg.contrast_sigma, cfg.junk_fraction,
+                     junk_map ? "half another protein, half empty ice" : "empty ice", cfg.noise_sigma);
     progress = gar_progress_create("simulate", "particles", req->count, 10.0);
     for (size_t first = 0; first < req->count; first += SIM_BATCH) {
         size_t n = req->count - first < SIM_BATCH ? req->count - first : SIM_BATCH;
-        if ((st = render_batch(workers, map, &cfg, first, n, images, meta)) != GAR_OK ||
-            (st = gar_stack_writer_append(w, images, meta, n)) != GAR_OK)
+        if ((st = render_batch(workers, map, &cfg, first, n, images, meta, junk, scale)) != GAR_OK ||
+            (st = realism ? gar_stack_writer_append_sim(w, images, meta, junk, scale, n)
+                          : gar_stack_writer_append(w, images, meta, n)) != GAR_OK)
             goto done;
         gar_progress_update(progress, first + n);
     }
@@ -159,7 +259,11 @@ done:
     free(workers);
     free(images);
     free(meta);
+    free(junk);
+    free(scale);
     free(prov);
+    gar_sim_spectrum_destroy(&spectrum);
+    gar_map_destroy(&junk_map);
     gar_map_destroy(&map);
     return st;
 }
