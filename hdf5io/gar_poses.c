@@ -12,15 +12,15 @@
 #define POSES_VERSION 2   /* 2: scale, junk, the junk and scale state, the noise model */
 
 /* The double columns, in gar_pose's order (version 1 files: the first 6). */
-#define N_COLUMNS 7
+#define N_COLUMNS 9
 #define N_COLUMNS_V1 6
 static const char *const columns[N_COLUMNS] = {"rot_deg", "tilt_deg", "psi_deg", "origin_x_A", "origin_y_A", "score",
-                                               "scale"};
+                                               "scale",   "evidence", "misfit"};
 
 static double *column_of(gar_pose *p, int c)
 {
     double *f[N_COLUMNS] = {&p->rot_deg, &p->tilt_deg, &p->psi_deg, &p->origin_x_A, &p->origin_y_A, &p->score,
-                            &p->scale};
+                            &p->scale,   &p->evidence, &p->misfit};
     return f[c];
 }
 
@@ -126,6 +126,7 @@ gar_status gar_poses_write(const char *path, const gar_pose *poses, size_t n, co
         gar_h5_write_attr_u64(g, "converged", st_in->converged) < 0 ||
         gar_h5_write_attr_f64(g, "scale_median", st_in->scale_median) < 0 ||
         gar_h5_write_attr_f64(g, "junk_threshold", st_in->junk_threshold) < 0 ||
+        gar_h5_write_attr_f64(g, "misfit_threshold", st_in->misfit_threshold) < 0 ||
         gar_h5_write_attr_u64(g, "junk_count", st_in->junk_count) < 0)
         goto finish;
     if (noise != NULL && write_noise(f, noise) < 0)
@@ -225,8 +226,10 @@ gar_status gar_poses_read(const char *path, gar_pose *poses, size_t n, gar_refin
         gar_h5_read_attr_u64(g, "converged", &state->converged) < 0)
         goto bad;
     state->junk_threshold = -INFINITY;
+    state->misfit_threshold = INFINITY;
     if (version >= 2 && (gar_h5_read_attr_f64(g, "scale_median", &state->scale_median) < 0 ||
                          gar_h5_read_attr_f64(g, "junk_threshold", &state->junk_threshold) < 0 ||
+                         gar_h5_read_attr_f64(g, "misfit_threshold", &state->misfit_threshold) < 0 ||
                          gar_h5_read_attr_u64(g, "junk_count", &state->junk_count) < 0))
         goto bad;
     H5Gclose(g);

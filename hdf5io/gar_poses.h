@@ -20,6 +20,8 @@ typedef struct gar_pose {
     double origin_x_A, origin_y_A;
     double score;            /* the best pose's score (whitened NCC, gar_search.h) */
     double scale;            /* contrast scale relative to the median particle (1: none known) */
+    double evidence;         /* the best pose's evidence (gar_search_result) */
+    double misfit;           /* the best pose's misfit (gar_search_result) */
     int32_t half_set;
     int32_t junk;            /* 1: left out of the next reconstruction (score below the junk threshold) */
 } gar_pose;
@@ -35,7 +37,8 @@ typedef struct gar_refine_state {
     uint64_t local;          /* the next iteration searches locally */
     uint64_t converged;
     double scale_median;     /* median raw contrast scale of the kept particles (0: none yet) */
-    double junk_threshold;   /* scores below it are junk (−inf: none) */
+    double junk_threshold;   /* relative contrast scales below it are junk (−inf: none) */
+    double misfit_threshold; /* misfits above it are junk (inf: none) */
     uint64_t junk_count;     /* particles flagged junk by this iteration */
 } gar_refine_state;
 

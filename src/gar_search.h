@@ -7,10 +7,10 @@
  *     NCC(A, o) = Σ w C Re[X_o conj(P_A)] / sqrt(Σ w |X|² · Σ w C² |P_A|²),
  * X_o the particle's transform with origin o removed (the phase
  * e^{−2πi k·o/N}, as the reconstruction applies it), P_A the slice at pose A,
- * C the CTF and w = h/σ²(s): h = 2 for kx > 0, 1 on the kx = 0 column (the
- * half plane stands for the whole), σ²(s) the noise model's power in the
- * pixel's shell for the particle's optics group (gar_noise.h; 1 without a
- * model). With a model the score is a whitened NCC: for the Gaussian model
+ * C the CTF and w = h/(N² σ²(s)): h = 2 for kx > 0, 1 on the kx = 0 column
+ * (the half plane stands for the whole), σ²(s) the noise model's power in
+ * the pixel's shell for the particle's optics group (gar_noise.h, a pixel's
+ * variance; without a model w = h). With a model the score is a whitened NCC: for the Gaussian model
  * X_o = a C P_A + noise of power σ², maximising it over (A, o) maximises the
  * likelihood with the best contrast scale a = Σ w C Re[X_o conj(P_A)] /
  * Σ w C² |P_A|² (docs/ARCHITECTURE.md, "Noise model and pose score"). For a set of poses and a grid of origins, all scores
@@ -73,6 +73,15 @@ typedef struct gar_search_config {
 typedef struct gar_search_result {
     double score;    /* the best pose's score (whitened NCC), at its best grid origin */
     double scale;    /* the contrast a = Σ w C Re[X_o conj P] / Σ w C² |P|² there (0 where undefined) */
+    /* The evidence Σ w C Re[X_o conj P] / sqrt(Σ w C² |P|²) = score · sqrt(Σ w |X_o|²): the particle's
+     * whitened amplitude along the slice; for noise alone about the largest of standard normals over the
+     * poses searched (with a calibrated model), for a particle a·sqrt(Σ w C² |P|²), its signal in
+     * units of the noise, whatever the band's width. */
+    double evidence;
+    /* The misfit of the best pose: (Σ w' |X_o − a C P|² − Σ h) / sqrt(Σ h²), w' = h/σ² (with a
+     * model; h/N² without): about N(0, 1) where the particle is a·C·P plus the modelled noise,
+     * large where the image holds signal the reference does not explain (junk). */
+    double misfit;
 } gar_search_result;
 
 #define GAR_SEARCH_MAX_GPUS 64

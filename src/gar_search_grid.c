@@ -154,8 +154,12 @@ gar_status gar_search_build_band(gar_search *s)
     for (size_t k = 0; k < n; k++)
         s->shell[k] = (unsigned short)lround(sqrt((double)s->ku[k] * s->ku[k] + (double)s->kv[k] * s->kv[k]));
     if (s->cfg.noise != NULL) {
-        /* 1/σ² per band pixel and optics group: the whitening weights. */
+        /* 1/(N² σ²) per band pixel and optics group: the whitening weights
+         * (σ² is in a pixel's variance, the transform unnormalised: N² σ²
+         * is a band pixel's noise power, so the evidence is in units of the
+         * noise). */
         const gar_noise *nm = s->cfg.noise;
+        const double n2 = (double)s->N * (double)s->N;
         const size_t G = gar_noise_groups(nm), S = gar_noise_shells(nm);
         if (S < (size_t)r + 2)
             return gar_error(GAR_ERR_INTERNAL, "noise model of %zu shells for a band of %d", S, r);
@@ -164,7 +168,7 @@ gar_status gar_search_build_band(gar_search *s)
         for (size_t g = 0; g < G; g++) {
             const double *s2 = gar_noise_sigma2(nm, g);
             for (size_t k = 0; k < n; k++)
-                s->inv_noise[g * n + k] = (float)(1.0 / s2[s->shell[k]]);
+                s->inv_noise[g * n + k] = (float)(1.0 / (n2 * s2[s->shell[k]]));
         }
     }
     return GAR_OK;

@@ -252,23 +252,34 @@ static void refine_pose(const gar_search *s, const search_ws *w, size_t n_pose, 
 }
 
 /* The residual r = X_o − a C P of the best pose (slice row bp of w->P) at
- * origin (ox, oy) pixels, as noise sums per shell: Σ h |r|², Σ h (h the
- * Hermitian weight, not the noise's 1/σ²), into noise (2 × (N/2 + 1)). */
-static void residual_sums(const gar_search *s, const search_ws *w, const particle_band *b, size_t bp, double a,
-                          double ox, double oy, float *noise)
+ * origin (ox, oy) pixels: as noise sums per shell, Σ h |r|²/N², Σ h (h the
+ * Hermitian weight, not the noise's 1/σ²), into noise (2 × (N/2 + 1)) unless
+ * NULL; returned, its misfit (Σ h |r|²/(N² σ²) − Σ h) / sqrt(Σ h²), inv_noise
+ * the particle's 1/(N² σ²) (NULL: 1/N², uncalibrated). */
+static double residual_sums(const gar_search *s, const search_ws *w, const particle_band *b, size_t bp, double a,
+                            double ox, double oy, const float *inv_noise, float *noise)
 {
+    double chi2 = 0.0, sh = 0.0, sh2 = 0.0;
     const size_t S = s->N / 2 + 1;
     const double inv_n2 = 1.0 / ((double)s->N * (double)s->N);
     const float *pr = w->P + bp * 2 * s->B, *pi = pr + s->B;
     const double f = -2.0 * GAR_PI / (double)s->N;
-    memset(noise, 0, 2 * S * sizeof *noise);
+    if (noise != NULL)
+        memset(noise, 0, 2 * S * sizeof *noise);
     for (size_t k = 0; k < s->B; k++) {
         const double ph = f * (s->ku[k] * ox + s->kv[k] * oy), c = cos(ph), sn = sin(ph);
         const double xr = b->xr[k] * c - b->xi[k] * sn, xi = b->xr[k] * sn + b->xi[k] * c;
         const double rr = xr - a * b->ctf[k] * pr[k], ri = xi - a * b->ctf[k] * pi[k];
-        noise[2 * s->shell[k]] += (float)(s->w[k] * (rr * rr + ri * ri) * inv_n2);
-        noise[2 * s->shell[k] + 1] += s->w[k];
+        const double r2 = rr * rr + ri * ri;
+        chi2 += s->w[k] * r2 * (inv_noise != NULL ? inv_noise[k] : inv_n2);
+        sh += s->w[k];
+        sh2 += (double)s->w[k] * s->w[k];
+        if (noise != NULL) {
+            noise[2 * s->shell[k]] += (float)(s->w[k] * r2 * inv_n2);
+            noise[2 * s->shell[k] + 1] += s->w[k];
+        }
     }
+    return sh2 > 0 ? (chi2 - sh) / sqrt(sh2) : 0.0;
 }
 
 /* The fine stage over the whole band: the cubes about the nk coarse poses
@@ -293,8 +304,12 @@ void gar_search_fine(gar_search *s, search_ws *w, const particle_band *b, int h,
     score_poses(w, w->Y, b->wc2, n_shift, w->P, w->P2, n_pose, s->B);
     res->score = best_of(w, n_shift, n_pose, b->normX, &bp, &bs);
     res->scale = w->nP[bp] > 0 ? (double)w->S[bs * n_pose + bp] / (double)w->nP[bp] : 0.0;
-    if (noise != NULL)
-        residual_sums(s, w, b, bp, res->scale, w->sx[bs], w->sy[bs], noise);
+    res->evidence = w->nP[bp] > 0 ? (double)w->S[bs * n_pose + bp] / sqrt((double)w->nP[bp]) : 0.0;
+    {
+        const long g = s->inv_noise != NULL ? gar_noise_index(s->cfg.noise, meta->optics_group) : -1;
+        res->misfit = residual_sums(s, w, b, bp, res->scale, w->sx[bs], w->sy[bs],
+                                    g >= 0 ? s->inv_noise + (size_t)g * s->B : NULL, noise);
+    }
     refine_origin(w, shift_axis_count(&s->cfg), n_pose, bp, bs, b->normX, shift_step, &cx, &cy);
     refine_pose(s, w, n_pose, bp, bs, b->normX,
                 s->cfg.mode == GAR_SEARCH_GLOBAL ? s->coarse_mats + 9 * top[bp / s->n_cube] : A, R);

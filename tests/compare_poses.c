@@ -7,7 +7,10 @@
  * most MAX_MEDIAN_SHIFT Å (and, when given, the median angular error at most
  * MAX_MEDIAN_ANGLE degrees). When STACK.h5 holds the ground truth of a
  * simulation with junk (/particles/sim_junk), the junk particles (sim_junk
- * != 0) are left out of every statistic, and a line before says how many.
+ * != 0) are left out of every statistic, and a line before says how many;
+ * with a garner poses file, another says what share of the junk it flags
+ * (`junk` = 1) and of the real particles, and with GARNER_MIN_JUNK_FLAGGED
+ * set to a fraction, less junk flagged than that fails.
  *   compare_poses A.h5 B.h5 same
  * exits 0 when two poses files hold bitwise the same poses. */
 #include <math.h>
@@ -78,7 +81,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", gar_errmsg());
         goto done;
     }
+    int from_poses_file = 1;
     if (gar_poses_read(argv[2], poses, n, &state, NULL, NULL) != GAR_OK) {
+        from_poses_file = 0;
         gar_stack *other = NULL;
         gar_particle *m = calloc(n ? n : 1, sizeof *m);
         if (gar_stack_open(argv[2], &other) != GAR_OK || gar_stack_count(other) != n ||
@@ -120,6 +125,20 @@ int main(int argc, char **argv)
     }
     if (junk != NULL)
         printf("%zu of %zu particles are junk (sim_junk != 0) and left out\n", left_out, n);
+    /* A garner poses file flags junk: how much of the true junk, and how
+     * many real particles with it (GARNER_MIN_JUNK_FLAGGED: fail below). */
+    double junk_flagged = -1;
+    if (junk != NULL && from_poses_file) {
+        size_t tj = 0, fj = 0, fr = 0;
+        for (size_t i = 0; i < n; i++) {
+            tj += junk[i] != 0;
+            fj += junk[i] != 0 && poses[i].junk;
+            fr += junk[i] == 0 && poses[i].junk;
+        }
+        junk_flagged = tj ? (double)fj / (double)tj : 1.0;
+        printf("junk flagged: %.1f %% of the %zu junk particles, %.1f %% of the %zu real ones\n", 100 * junk_flagged,
+               tj, n > tj ? 100.0 * (double)fr / (double)(n - tj) : 0.0, n - tj);
+    }
     if (used == 0) {
         fprintf(stderr, "%s: no particles to compare\n", argv[1]);
         goto done;
@@ -136,6 +155,8 @@ int main(int argc, char **argv)
            used, 100 * frac, 100 * atof(argv[4]), med_a, med_s, argv[5], 100.0 * (double)far / (double)used,
            ang[(9 * used) / 10]);
     rc = frac >= atof(argv[4]) && med_s <= atof(argv[5]) && (argc < 7 || med_a <= atof(argv[6])) ? 0 : 1;
+    if (getenv("GARNER_MIN_JUNK_FLAGGED") != NULL && !(junk_flagged >= atof(getenv("GARNER_MIN_JUNK_FLAGGED"))))
+        rc = 1;
 done:
     gar_stack_close(&stack);
     gar_symmetry_destroy(&sym);

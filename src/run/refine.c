@@ -182,6 +182,7 @@ gar_status gar_refine_create(const gar_params *p, const char *params_path, int r
     if ((st = read_half_sets(r)) != GAR_OK || (st = refine_noise_create(r)) != GAR_OK)
         goto checked;
     r->state.junk_threshold = -INFINITY;
+    r->state.misfit_threshold = INFINITY;
     r->state.angular_step_deg = r->f->angular_step;
     r->state.local = r->f->angular_step <= r->f->local_search_below;
     if (!resume) {
@@ -267,10 +268,11 @@ static gar_status conclude(gar_refine *r, size_t it, double t_it, double step, d
                  step, gar_wall_seconds() - t_it, r->search_seconds, refine_search_rate(r, r->search_seconds),
                  r->state.converged ? "; converged" : "");
     if (r->f->junk_sigma > 0)
-        gar_log_info("iteration %zu: %llu particles (%.1f %%) score below %.4g (median − %g robust σ): junk, left out of "
-                     "the next reconstruction", it, (unsigned long long)r->state.junk_count,
+        gar_log_info("iteration %zu: %llu particles (%.1f %%) junk (contrast below %.3g of the median's or misfit above "
+                     "%.3g: %g robust σ), left out of the next reconstruction", it,
+                     (unsigned long long)r->state.junk_count,
                      r->n ? 100.0 * (double)r->state.junk_count / (double)r->n : 0.0, r->state.junk_threshold,
-                     r->f->junk_sigma);
+                     r->state.misfit_threshold, r->f->junk_sigma);
     return GAR_OK;
 }
 

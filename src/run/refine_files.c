@@ -128,9 +128,9 @@ static gar_status write_summary(const gar_refine *r, const char *path, double se
     fprintf(f, "  \"score\": \"%s\",\n  \"junk_particles\": %llu,\n  \"junk_threshold\": ",
             r->f->score == GAR_SCORE_WHITENED ? "whitened" : "ncc", (unsigned long long)r->state.junk_count);
     if (isfinite(r->state.junk_threshold))
-        fprintf(f, "%.6g,\n", r->state.junk_threshold);
+        fprintf(f, "%.6g,\n  \"junk_misfit_threshold\": %.6g,\n", r->state.junk_threshold, r->state.misfit_threshold);
     else
-        fprintf(f, "null,\n");
+        fprintf(f, "null,\n  \"junk_misfit_threshold\": null,\n");
     fprintf(f, "  \"wall_time_s\": %.3f,\n  \"history\": [", seconds);
     for (size_t i = 0; i < r->n_rec; i++)
         fprintf(f, "%s\n    {\"step_deg\": %.4g, \"search\": \"%s\", \"band_shells\": %.2f, \"resolution_A\": %.4f, "

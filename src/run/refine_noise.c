@@ -191,25 +191,49 @@ static double median_of(double *v, size_t n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* The median and the robust σ (1.4826 × the median absolute deviation) of
+ * x[0 .. n), in scratch v. */
+static void robust_stats(const double *x, size_t n, double *v, double *med, double *sigma)
+{
+    memcpy(v, x, n * sizeof *v);
+    *med = median_of(v, n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = fabs(x[i] - *med);
+    *sigma = 1.4826 * median_of(v, n);
+}
+
 gar_status refine_judge(gar_refine *r)
 {
     gar_status st;
-    double *v = NULL, med, mad, unit;
+    double *v = NULL, *x = NULL, med, sig, unit, low_scale, high_misfit;
+    const double z = r->f->junk_sigma;
     size_t n = 0, junk = 0;
     if (r->n == 0)
         return GAR_OK;
-    if ((st = gar_alloc((void **)&v, r->n, sizeof *v, "scores")) != GAR_OK)
+    if ((st = gar_alloc((void **)&v, r->n, sizeof *v, "scores")) != GAR_OK ||
+        (st = gar_alloc((void **)&x, r->n, sizeof *x, "scores")) != GAR_OK) {
+        free(v);
         return st;
+    }
+    /* Two signs of junk: a contrast far below the others' (empty ice, a
+     * particle lost in the noise), and a residual far above the noise (an
+     * image holding signal the reference does not explain: another
+     * protein, an aggregate). The log of the scale, whose spread is the
+     * contrast's relative scatter, and the misfit, in units of its own
+     * spread over the set. */
     for (size_t i = 0; i < r->n; i++)
-        v[i] = r->poses[i].score;
-    med = median_of(v, r->n);
+        x[i] = log(fmax(r->poses[i].scale, 1e-6));
+    robust_stats(x, r->n, v, &med, &sig);
+    low_scale = med - z * sig;
     for (size_t i = 0; i < r->n; i++)
-        v[i] = fabs(r->poses[i].score - med);
-    mad = median_of(v, r->n);
-    r->state.junk_threshold = r->f->junk_sigma > 0 ? med - r->f->junk_sigma * 1.4826 * mad : -INFINITY;
+        x[i] = r->poses[i].misfit;
+    robust_stats(x, r->n, v, &med, &sig);
+    high_misfit = med + z * sig;
+    r->state.junk_threshold = z > 0 ? exp(low_scale) : -INFINITY;
+    r->state.misfit_threshold = z > 0 ? high_misfit : INFINITY;
     for (size_t i = 0; i < r->n; i++) {
         gar_pose *q = &r->poses[i];
-        q->junk = q->score < r->state.junk_threshold;
+        q->junk = z > 0 && (log(fmax(q->scale, 1e-6)) < low_scale || q->misfit > high_misfit);
         junk += (size_t)q->junk;
         if (!q->junk)
             v[n++] = q->scale;
@@ -219,10 +243,13 @@ gar_status refine_judge(gar_refine *r)
         unit = 1.0;
     for (size_t i = 0; i < r->n; i++)
         r->poses[i].scale /= unit;
+    if (z > 0)
+        r->state.junk_threshold /= unit;
     r->state.scale_median = unit;
     r->map_gain = r->raw_scales ? unit : 1.0;
     r->state.junk_count = junk;
     free(v);
+    free(x);
     return GAR_OK;
 }
 

@@ -14,7 +14,7 @@
 /* A pose found, as it travels to rank 0. */
 typedef struct pose_row {
     uint64_t index;
-    double rot_deg, tilt_deg, psi_deg, origin_x_A, origin_y_A, score, scale;
+    double rot_deg, tilt_deg, psi_deg, origin_x_A, origin_y_A, score, scale, evidence, misfit;
 } pose_row;
 
 typedef struct refine_pass_ctx {
@@ -47,7 +47,7 @@ static gar_status add_row(refine_pass_ctx *c, size_t index, const gar_pose *q)
         c->cap_rows = cap;
     }
     c->rows[c->n_rows++] = (pose_row){index, q->rot_deg, q->tilt_deg, q->psi_deg, q->origin_x_A, q->origin_y_A,
-                                      q->score, q->scale};
+                                      q->score, q->scale, q->evidence, q->misfit};
     return GAR_OK;
 }
 
@@ -90,6 +90,8 @@ static gar_status search_batch(void *arg, run_batch *b)
             q->origin_y_A = b->meta[i].origin_y_A;
             q->score = c->res[i].score;
             q->scale = c->res[i].scale;   /* raw, against this pass's reference, until refine_judge */
+            q->evidence = c->res[i].evidence;
+            q->misfit = c->res[i].misfit;
             if (r->size > 1 && (st = add_row(c, base + b->index[i], q)) != GAR_OK)
                 return st;
         }
@@ -151,6 +153,8 @@ static gar_status gather_results(refine_pass_ctx *c)
             q->rot_deg = all[i].rot_deg, q->tilt_deg = all[i].tilt_deg, q->psi_deg = all[i].psi_deg;
             q->origin_x_A = all[i].origin_x_A, q->origin_y_A = all[i].origin_y_A, q->score = all[i].score;
             q->scale = all[i].scale;
+            q->evidence = all[i].evidence;
+            q->misfit = all[i].misfit;
         }
     }
     free(all);
