@@ -57,6 +57,20 @@ check "--overwrite replaced the stack" -- sh -c "'$GARNER' info '$d/s.h5' | grep
 expect 64 "is a directory" -- "$GARNER" simulate --map "$map" --count 4 --out "$d"
 check "no temporary files left behind" -- sh -c "! ls '$d' | grep -q tmp"
 
+# export without --poses: the stack's own (here the simulation's true) poses;
+# imported back, the same poses, origins, defocus and half sets.
+expect 0 "with the stacks' own poses" -- "$GARNER" export --stack "$d/s.h5" --star "$d/own.star"
+check "export, own poses: one STAR row per particle" -- test "$(grep -c '@own.mrcs ' "$d/own.star")" -eq 4
+expect 0 "" -- "$GARNER" import --star "$d/own.star" --out "$d/own.h5"
+# (the STAR file holds six decimals: the figures compared to five digits)
+own_meta() {
+    "$GARNER" info "$1" | grep -E '^  (half sets|rot_deg|tilt_deg|psi_deg|origin_|defocus_|pixels)' |
+        awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^-?[0-9.]+(e[-+]?[0-9]+)?$/) $i = sprintf("%.5g", $i); print }'
+}
+check "export, own poses, import: the same poses, CTF, half sets and pixels" -- \
+    test "$(own_meta "$d/s.h5")" = "$(own_meta "$d/own.h5")"
+expect 64 "--stack and --star are required" -- "$GARNER" export --stack "$d/s.h5"
+
 # [gpu]: a bad device list is one line naming the key; where no GPU can be
 # used, auto falls back to the CPU (and says so), an explicit device is an
 # error (69), and garner tune has nothing to tune (69). No output is left.

@@ -7,18 +7,20 @@
 #include "gar_run_export.h"
 
 static const char export_help[] =
-    "usage: garner export --stack S.h5 [--stack S2.h5 ...] --poses P.h5 --star OUT.star [--overwrite]\n"
+    "usage: garner export --stack S.h5 [--stack S2.h5 ...] [--poses P.h5] --star OUT.star [--overwrite]\n"
     "\n"
     "Write the particles of the stacks with the poses of a refinement (the\n"
     "poses.h5 of garner refine; the stacks in the order of the run's [input]\n"
-    "stacks) as a RELION 3.1 STAR file, OUT.star, and the images as an MRC\n"
+    "stacks), or without --poses with the poses the stacks carry (a\n"
+    "simulation's true poses, an import's), as a RELION 3.1 STAR file,\n"
+    "OUT.star, and the images as an MRC\n"
     "stack beside it, OUT.mrcs, which the STAR file's rlnImageName refers to.\n"
     "Poses, origins (Å), defocus, optics groups and half sets (rlnRandomSubset)\n"
     "are carried over. Both files are written under temporary names and renamed.\n"
     "\n"
     "options:\n"
     "  --stack FILE     a particle stack (HDF5; repeatable, in the run's order)\n"
-    "  --poses FILE     the poses file (required)\n"
+    "  --poses FILE     the poses file (default: the stacks' own poses)\n"
     "  --star FILE      the STAR file to write (required; the stack goes to FILE\n"
     "                   with .star replaced by .mrcs)\n"
     "  --overwrite      replace existing output files\n"
@@ -53,8 +55,8 @@ int gar_cmd_export(int argc, char **argv)
     }
     if (optind != argc)
         return gar_cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
-    if (req.n_stacks == 0 || req.poses == NULL || req.star == NULL)
-        return gar_cli_usage_error("export", "--stack, --poses and --star are required");
+    if (req.n_stacks == 0 || req.star == NULL)
+        return gar_cli_usage_error("export", "--stack and --star are required");
     st = gar_run_export(&req);
     return st == GAR_OK ? 0 : gar_cli_fail(st);
 }

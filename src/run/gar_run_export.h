@@ -10,7 +10,7 @@
 typedef struct gar_export_request {
     const char *const *stacks;   /* the particle stacks, in the refinement's [input] order */
     size_t n_stacks;
-    const char *poses;           /* the poses.h5 of garner refine */
+    const char *poses;           /* the poses.h5 of garner refine; NULL: the stacks' own poses */
     const char *star;            /* the STAR file to write; the stack goes to .mrcs beside it */
     int overwrite;               /* replace existing output files */
 } gar_export_request;

@@ -1,6 +1,6 @@
-/* garner export, the run: refined poses with their particles as a RELION
- * 3.1 STAR file and an MRC stack beside it (the command line:
- * src/cli/cmd_export.c). */
+/* garner export, the run: refined poses (or the stacks' own) with their
+ * particles as a RELION 3.1 STAR file and an MRC stack beside it (the
+ * command line: src/cli/cmd_export.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +54,30 @@ static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, con
     return st;
 }
 
+/* The poses the stacks carry (a simulation's true ones, or an import's). */
+static gar_status stack_poses(gar_inputs *in, gar_pose *poses)
+{
+    gar_status st;
+    size_t base = 0;
+    gar_particle m;
+    for (size_t k = 0; k < gar_inputs_n_stacks(in); k++) {
+        gar_stack *stack = gar_inputs_stack(in, k);
+        for (size_t i = 0; i < gar_stack_count(stack); i++) {
+            gar_pose *q = &poses[base + i];
+            if ((st = gar_stack_read_meta(stack, i, 1, &m)) != GAR_OK)
+                return st;
+            q->rot_deg = m.rot_deg;
+            q->tilt_deg = m.tilt_deg;
+            q->psi_deg = m.psi_deg;
+            q->origin_x_A = m.origin_x_A;
+            q->origin_y_A = m.origin_y_A;
+            q->half_set = m.half_set;
+        }
+        base += gar_stack_count(stack);
+    }
+    return GAR_OK;
+}
+
 gar_status gar_run_export(const gar_export_request *req)
 {
     const char *const *stacks = req->stacks, *poses_path = req->poses, *star_path = req->star;
@@ -62,7 +86,7 @@ gar_status gar_run_export(const gar_export_request *req)
     gar_status st;
     gar_inputs *in = NULL;
     gar_pose *poses = NULL;
-    gar_refine_state state;
+    gar_refine_state state = {0};
     gar_mrc_writer *w = NULL;
     float *images = NULL;
     FILE *f = NULL;
@@ -81,7 +105,7 @@ gar_status gar_run_export(const gar_export_request *req)
     n = gar_inputs_count(in);
     box = gar_inputs_box(in);
     if ((st = gar_calloc((void **)&poses, n ? n : 1, sizeof *poses, "poses")) != GAR_OK ||
-        (st = gar_poses_read(poses_path, poses, n, &state)) != GAR_OK ||
+        (st = poses_path ? gar_poses_read(poses_path, poses, n, &state) : stack_poses(in, poses)) != GAR_OK ||
         (st = gar_alloc((void **)&images, batch, box * box * sizeof(float), "images")) != GAR_OK)
         goto done;
     /* The images, stack by stack, batch by batch. */
@@ -119,8 +143,11 @@ gar_status gar_run_export(const gar_export_request *req)
         unlink(mrcs);
         goto done;
     }
-    gar_log_info("wrote %s and %s: %zu particles from iteration %llu of a refinement (%.2f Å)", star_path, mrcs, n,
-                 (unsigned long long)state.iteration, state.resolution_A);
+    if (poses_path)
+        gar_log_info("wrote %s and %s: %zu particles from iteration %llu of a refinement (%.2f Å)", star_path, mrcs,
+                     n, (unsigned long long)state.iteration, state.resolution_A);
+    else
+        gar_log_info("wrote %s and %s: %zu particles with the stacks' own poses", star_path, mrcs, n);
 done:
     if (f != NULL)
         fclose(f);
