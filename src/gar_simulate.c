@@ -84,7 +84,9 @@ void gar_sim_solvent(gar_map *m)
             }
 }
 
-gar_status gar_sim_prepare_map(const gar_map *in, gar_map **out)
+/* The map in solvent, band-limited to the Nyquist sphere and, with
+ * prefilter, divided by the trilinear attenuation (see gar_simulate.h). */
+static gar_status solvent_filtered(const gar_map *in, int prefilter, gar_map **out)
 {
     gar_status st;
     gar_map *m = NULL;
@@ -108,7 +110,8 @@ gar_status gar_sim_prepare_map(const gar_map *in, gar_map **out)
                 double g = 1.0 / ((double)n * n * n), r2 = 0;
                 for (int a = 0; a < 3; a++) {
                     double t = GAR_PI * k[a] / n, s = t == 0 ? 1.0 : sin(t) / t;
-                    g /= s * s;
+                    if (prefilter)
+                        g /= s * s;
                     r2 += (double)k[a] * k[a];
                 }
                 /* Beyond Nyquist the gain would amplify aliasing: band-limit. */
@@ -128,6 +131,10 @@ fail:
     gar_map_destroy(&m);
     return st;
 }
+
+gar_status gar_sim_prepare_map(const gar_map *in, gar_map **out) { return solvent_filtered(in, 1, out); }
+
+gar_status gar_sim_truth(const gar_map *in, gar_map **out) { return solvent_filtered(in, 0, out); }
 
 struct gar_sim_worker {
     size_t box;

@@ -53,6 +53,11 @@ void gar_sim_draw(const gar_sim_config *cfg, size_t index, gar_particle *meta);
 
 /* The map as the simulator projects it (see above); out is a new map. */
 gar_status gar_sim_prepare_map(const gar_map *in, gar_map **out);
+/* The object the particles are projections of: the map in solvent and
+ * band-limited to the Nyquist sphere, without the prefilter (the projector's
+ * trilinear sampling undoes it, on average). The fair reference for the FSC
+ * of a map made from simulated particles; out is a new map. */
+gar_status gar_sim_truth(const gar_map *in, gar_map **out);
 /* Only the solvent step of gar_sim_prepare_map (for tests: the object whose
  * exact projections the simulator approximates). In place. */
 void gar_sim_solvent(gar_map *map);

@@ -17,12 +17,17 @@ static const char simulate_help[] =
     "(ray sums), shifted, CTF applied, and white Gaussian\n"
     "noise at the requested SNR (variance of the noise-free image over the box\n"
     "divided by the noise variance, per image). Half sets alternate 1, 2, ...\n"
-    "The true poses, shifts and CTF parameters are stored in the stack.\n"
+    "The true poses, shifts and CTF parameters are stored in the stack; --truth\n"
+    "writes the map the images are projections of (in solvent, band-limited to\n"
+    "Nyquist, without the prefilter): the reference for an FSC of a map made\n"
+    "from them (garner fsc MAP TRUTH), which the input map is not where it has\n"
+    "a background.\n"
     "\n"
     "options:\n"
     "  --map FILE           input map, MRC, cubic with an even box (required)\n"
     "  --count N            number of particles (required)\n"
     "  --out FILE           output HDF5 stack (required; written atomically)\n"
+    "  --truth FILE         also write the true map (MRC) there\n"
     "  --snr X              signal-to-noise ratio (default 1; 'inf' for no noise)\n"
     "  --defocus MIN:MAX    defocus range in µm, uniform (default 1.0:2.5)\n"
     "  --astigmatism A      largest |dU-dV|/2 in Å (default 200)\n"
@@ -58,6 +63,7 @@ int gar_cmd_simulate(int argc, char **argv)
         {"cs", required_argument, NULL, 'c'},       {"amp-contrast", required_argument, NULL, 'q'},
         {"seed", required_argument, NULL, 'r'},     {"threads", required_argument, NULL, 't'},
         {"overwrite", no_argument, NULL, 'w'},      {"help", no_argument, NULL, 'h'},
+        {"truth", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     gar_simulate_request req;
@@ -73,6 +79,7 @@ int gar_cmd_simulate(int argc, char **argv)
         switch (c) {
         case 'm': req.map = optarg; break;
         case 'o': req.out = optarg; break;
+        case 'T': req.truth = optarg; break;
         case 'n': st = gar_cli_size("--count", optarg, &req.count); break;
         case 's':
             if (strcmp(optarg, "inf") == 0)

@@ -10,6 +10,7 @@
 typedef struct gar_simulate_request {
     const char *map;              /* the input map (MRC): a cube with an even edge */
     const char *out;              /* the stack to write (atomically) */
+    const char *truth;            /* NULL, or the MRC to write the true map to (gar_sim_truth) */
     size_t count;                 /* particles, > 0 */
     double snr;                   /* INFINITY: no noise */
     double defocus_min_A, defocus_max_A;   /* uniform in [min, max] */

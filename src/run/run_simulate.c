@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -89,11 +90,12 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
     gar_progress *progress = NULL;
     gar_optics optics;
     char *prov = NULL;
-    int nthreads = 1;
+    int nthreads = 1, truth_written = 0;
     size_t box;
 
     sim_config(req, &cfg);
-    if ((st = gar_run_check_output_file("--out", req->out, req->overwrite)) != GAR_OK)
+    if ((st = gar_run_check_output_file("--out", req->out, req->overwrite)) != GAR_OK ||
+        (req->truth != NULL && (st = gar_run_check_output_file("--truth", req->truth, req->overwrite)) != GAR_OK))
         return st;
     if ((st = gar_mrc_read(req->map, &map)) != GAR_OK)
         goto done;
@@ -102,6 +104,19 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
         st = gar_error(GAR_ERR_DATA, "%s: map is %zu x %zu x %zu: expected a cube with an even edge",
                        req->map, map->nx, map->ny, map->nz);
         goto done;
+    }
+    if (req->truth != NULL) {
+        /* The object the particles are projections of, the fair reference
+         * for a map made from them (gar_sim_truth). */
+        gar_map *truth = NULL;
+        if ((st = gar_sim_truth(map, &truth)) != GAR_OK)
+            goto done;
+        truth->pixel_size = req->pixel_size_A > 0 ? req->pixel_size_A : map->pixel_size;
+        st = gar_mrc_write(req->truth, truth);
+        gar_map_destroy(&truth);
+        if (st != GAR_OK)
+            goto done;
+        truth_written = 1;
     }
     {
         gar_map *prepared = NULL;
@@ -149,8 +164,13 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
     if ((st = gar_stack_writer_commit(&w)) != GAR_OK)
         goto done;
     gar_progress_finish(&progress);
-    gar_log_info("wrote %s", req->out);
+    if (truth_written)
+        gar_log_info("wrote %s and the true map %s", req->out, req->truth);
+    else
+        gar_log_info("wrote %s", req->out);
 done:
+    if (st != GAR_OK && truth_written)
+        unlink(req->truth);
     gar_progress_destroy(&progress);
     gar_stack_writer_abort(&w);
     if (workers != NULL)
