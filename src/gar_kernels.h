@@ -343,6 +343,14 @@ GAR_HD int gar_plane_row_umax(int v, double rlim, int half)
     return umax > half ? half : umax;
 }
 
+/* Whether pixel (u, v) of a padded plane lies on the box's own frequency
+ * grid, every step-th pixel (step = M/N; 1: every pixel does). Planes of
+ * periodic images keep only those (GAR_IMAGE_PERIODIC). */
+GAR_HD int gar_plane_on_lattice(int u, int v, int step)
+{
+    return step <= 1 || (u % step == 0 && v % step == 0);
+}
+
 /* The CTF weight of pixel (u, v) of a transform of M pixels of px Å (Mpx =
  * M·px), 1 without CTF. */
 GAR_HD float gar_plane_ctf_weight(const gar_particle_geom *g, int u, int v, double Mpx)

@@ -476,6 +476,84 @@ START_TEST(test_known_pose_noise_free)
 }
 END_TEST
 
+/* periodic keeps every pad-th pixel of the padded transform, which is the
+ * box's own grid only when M = pad × N: a box whose pad × N is not
+ * FFT-friendly (22 × 2 = 44 = 4 × 11, padded to 48) is refused, naming the
+ * key; the same box is fine boxed. Planes keep exactly the pixels on the
+ * grid. */
+START_TEST(test_periodic_lattice)
+{
+    gar_optics o = {0};
+    gar_recon_config c;
+    gar_recon *r = NULL;
+    o.group = 1;
+    o.pixel_size_A = 3.0;
+    o.voltage_kV = 300;
+    o.cs_mm = 2.7;
+    o.amplitude_contrast = 0.1;
+    memset(&c, 0, sizeof c);
+    c.box = 22;
+    c.pixel_size_A = 3.0;
+    c.pad = 2;
+    c.blob_radius = 1.9;
+    c.blob_alpha = 15;
+    c.optics = &o;
+    c.n_optics = 1;
+    c.threads = 1;
+    c.batch = 4;
+    c.image_model = GAR_IMAGE_PERIODIC;
+    ck_assert_int_eq(gar_recon_create(&c, &r), GAR_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "image_model = periodic"));
+    c.image_model = GAR_IMAGE_BOXED;
+    ck_assert_int_eq(gar_recon_create(&c, &r), GAR_OK);
+    gar_recon_destroy(&r);
+    /* A plane of a periodic image: zero off the grid, the boxed plane's
+     * values on it. */
+    c.box = 24;
+    c.ctf = 1;
+    {
+        float *img = malloc(sizeof(float) * 24 * 24);
+        gar_particle meta = {0};
+        meta.rot_deg = 10;
+        meta.tilt_deg = 70;
+        meta.psi_deg = -30;
+        meta.origin_x_A = 1.5;
+        meta.defocus_u_A = meta.defocus_v_A = 15000;
+        meta.half_set = 1;
+        meta.optics_group = 1;
+        for (int k = 0; k < 24 * 24; k++)
+            img[k] = (float)sin(0.37 * k) + (float)(k % 7);
+        float *pl[2];
+        size_t pp = 0;
+        int R = 0;
+        for (int model = 0; model < 2; model++) {
+            c.image_model = model ? GAR_IMAGE_PERIODIC : GAR_IMAGE_BOXED;
+            ck_assert_int_eq(gar_recon_create(&c, &r), GAR_OK);
+            R = gar_recon_plane_radius(r);
+            pp = gar_recon_plane_pixels(r);
+            pl[model] = malloc(3 * pp * sizeof(float));
+            ck_assert_int_eq(gar_recon_prepare_plane(r, 0, img, &meta, pl[model]), GAR_OK);
+            gar_recon_destroy(&r);
+        }
+        size_t on = 0, off = 0;
+        for (int v = -R; v <= R; v++)
+            for (int u = -R; u <= R; u++) {
+                size_t at = (size_t)(v + R) * (2 * R + 1) + (size_t)(u + R);
+                int keep = u % 2 == 0 && v % 2 == 0;
+                for (int k = 0; k < 3; k++)
+                    ck_assert_float_eq(pl[1][k * pp + at], keep ? pl[0][k * pp + at] : 0.0f);
+                if (pl[0][2 * pp + at] > 0)
+                    keep ? on++ : off++;
+            }
+        ck_assert_uint_gt(on, 100);
+        ck_assert_uint_gt(off, 3 * on - 100);
+        free(pl[0]);
+        free(pl[1]);
+        free(img);
+    }
+}
+END_TEST
+
 /* D7 with 300 particles holds the information of C1 with 300 × 14 = 4200. */
 START_TEST(test_symmetry_d7_equals_c1_4200)
 {
@@ -541,6 +619,7 @@ int main(void)
                           test_fft3_crop_matches_full,
                           test_threads_bitwise_identical,
                           test_known_pose_noise_free,
+                          test_periodic_lattice,
                           test_symmetry_d7_equals_c1_4200);
     return test_run_suite(test_suite("recon", tc, NULL));
 }
