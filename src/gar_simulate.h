@@ -4,8 +4,14 @@
  * Each particle i is a pure function of (config, map, i): its pose, shift,
  * defocus and noise come from the random stream (seed, i), so a stack is the
  * same whatever the number of threads or batches. The image is
- *   noise-free = IFFT( CTF · shift · FFT( ray-sum projection at the pose ) )
+ *   noise-free = box of IFFT( CTF · shift · FFT( ray-sum projection at the pose,
+ *                                                 zero-padded to the canvas ) )
  *   image      = noise-free + Gaussian noise, σ² = var(noise-free over the box) / SNR.
+ * The canvas (gar_sim_canvas) is large enough that the CTF's spread of each
+ * frequency (λΔf|k| Å) leaves the box instead of wrapping into it from the
+ * other side, as in a micrograph; with ctf_wrap it is the box itself (the
+ * CTF applied on the box's own grid, as relion_project does: the image is
+ * then one period of a periodic image, [reconstruct] image_model = periodic).
  * The map is first prepared once (gar_sim_prepare_map): put in solvent
  * (background mean outside the inscribed sphere removed, zero beyond it, so
  * every pose sees the whole object) and prefiltered to undo, on average, the
@@ -39,6 +45,7 @@ typedef struct gar_sim_config {
     double shift_sigma_A;    /* per axis */
     double pixel_size_A;
     double voltage_kV, cs_mm, amplitude_contrast;
+    int ctf_wrap;            /* nonzero: CTF on the box's own grid (no canvas) */
 } gar_sim_config;
 
 /* 300 kV, Cs 2.7 mm, Q 0.1, defocus 1.0-2.5 µm, astigmatism up to 200 Å,
@@ -61,6 +68,12 @@ gar_status gar_sim_truth(const gar_map *in, gar_map **out);
 /* Only the solvent step of gar_sim_prepare_map (for tests: the object whose
  * exact projections the simulator approximates). In place. */
 void gar_sim_solvent(gar_map *map);
+
+/* The canvas edge the CTF is applied on for a box of `box` pixels: the box
+ * without CTF or with ctf_wrap, else an FFT-friendly size >= box + the
+ * CTF's largest spread in pixels (defocus_max + astigmatism, to the box's
+ * corner frequency). */
+size_t gar_sim_canvas(const gar_sim_config *cfg, size_t box);
 
 /* Per-thread scratch (FFT plan and buffers) for one box size. */
 typedef struct gar_sim_worker gar_sim_worker;

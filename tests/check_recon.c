@@ -476,6 +476,59 @@ START_TEST(test_known_pose_noise_free)
 }
 END_TEST
 
+/* Near Nyquist the image model decides (docs/ARCHITECTURE.md, "The
+ * reconstruction's maths"). A CTF applied on the box's own grid (relion_project,
+ * garner simulate --ctf-wrap) wraps the signal it spreads beyond the box back
+ * into it: such an image is one period of a periodic image, and only the
+ * samples of its padded transform on the box's grid obey X = CTF·P, the
+ * others are interpolated across the wrap. A CTF applied on a larger canvas
+ * and the box cut out (a micrograph; garner simulate's default) leaves an
+ * image that is zero outside its box, which every padded sample states.
+ * With defocus 3-4 µm at 3 Å/px the spread at Nyquist (λΔf/2p, ~45 px) is far
+ * beyond the box, so each model must win on its own images, by more than
+ * the measured margins' half, in the last eight shells (FSC against the
+ * object simulated). Measured: see the message; with the lattice left
+ * unapplied (periodic = boxed) the first check fails, with the canvas
+ * wrapping into the box (canvas = box) the second does. */
+START_TEST(test_image_model_near_nyquist)
+{
+    gar_map *raw = load_map("tii-64.mrc"), *truth = NULL;
+    double f[2][2];   /* [images: wrapped, canvas][model: boxed, periodic] */
+    ck_assert_int_eq(gar_sim_truth(raw, &truth), GAR_OK);
+    for (int wrap = 1; wrap >= 0; wrap--) {
+        gar_sim_config sc = sim_config(raw, 1.0, 1, 2.0, 29);
+        sim_set s;
+        sc.defocus_min_A = 30000;
+        sc.defocus_max_A = 40000;
+        sc.ctf_wrap = wrap;
+        simulate_with(raw, 1500, &sc, &s);
+        for (int model = 0; model < 2; model++) {
+            gar_map *map = NULL;
+            gar_recon_config c = test_recon_config(&s, 1, 2, 100);
+            c.image_model = model ? GAR_IMAGE_PERIODIC : GAR_IMAGE_BOXED;
+            gar_recon *r = reconstruct(&c, &s, s.n);
+            ck_assert_int_eq(gar_recon_finalize(r, 0, &map), GAR_OK);
+            size_t n = map->nx / 2 + 1;
+            double *fsc = malloc(sizeof(double) * n);
+            ck_assert_int_eq(gar_fsc_compute(map, truth, fsc), GAR_OK);
+            f[!wrap][model] = gar_fsc_mean(fsc, 25, 32);
+            free(fsc);
+            gar_map_destroy(&map);
+            gar_recon_destroy(&r);
+        }
+        sim_free(&s);
+    }
+    fprintf(stderr, "measured: mean FSC vs truth, shells 25-32: wrapped images: boxed %.4f, periodic %.4f; "
+            "canvas images: boxed %.4f, periodic %.4f\n", f[0][0], f[0][1], f[1][0], f[1][1]);
+    ck_assert_msg(f[0][1] > f[0][0] + 0.03, "wrapped images: periodic %.4f not above boxed %.4f + 0.03", f[0][1],
+                  f[0][0]);
+    ck_assert_msg(f[1][0] > f[1][1] + 0.03, "canvas images: boxed %.4f not above periodic %.4f + 0.03", f[1][0],
+                  f[1][1]);
+    gar_map_destroy(&truth);
+    gar_map_destroy(&raw);
+}
+END_TEST
+
 /* periodic keeps every pad-th pixel of the padded transform, which is the
  * box's own grid only when M = pad × N: a box whose pad × N is not
  * FFT-friendly (22 × 2 = 44 = 4 × 11, padded to 48) is refused, naming the
@@ -619,6 +672,7 @@ int main(void)
                           test_fft3_crop_matches_full,
                           test_threads_bitwise_identical,
                           test_known_pose_noise_free,
+                          test_image_model_near_nyquist,
                           test_periodic_lattice,
                           test_symmetry_d7_equals_c1_4200);
     return test_run_suite(test_suite("recon", tc, NULL));

@@ -17,6 +17,11 @@ static const char simulate_help[] =
     "(ray sums), shifted, CTF applied, and white Gaussian\n"
     "noise at the requested SNR (variance of the noise-free image over the box\n"
     "divided by the noise variance, per image). Half sets alternate 1, 2, ...\n"
+    "The CTF is applied on a canvas larger than the box, so that the signal it\n"
+    "spreads beyond the box is lost, as in a micrograph, rather than wrapped\n"
+    "into the box from the other side; --ctf-wrap applies it on the box itself\n"
+    "(as relion_project does: reconstruct such images with [reconstruct]\n"
+    "image_model = periodic).\n"
     "The true poses, shifts and CTF parameters are stored in the stack; --truth\n"
     "writes the map the images are projections of (in solvent, band-limited to\n"
     "Nyquist, without the prefilter): the reference for an FSC of a map made\n"
@@ -32,6 +37,7 @@ static const char simulate_help[] =
     "  --defocus MIN:MAX    defocus range in µm, uniform (default 1.0:2.5)\n"
     "  --astigmatism A      largest |dU-dV|/2 in Å (default 200)\n"
     "  --no-ctf             do not apply a CTF (no CTF columns are stored)\n"
+    "  --ctf-wrap           apply the CTF on the box's own grid (periodic images)\n"
     "  --shift-sigma S      standard deviation of the shifts per axis in Å (default 0)\n"
     "  --pixel-size P       Å per pixel (default: the map header's)\n"
     "  --voltage KV         acceleration voltage in kV (default 300)\n"
@@ -63,7 +69,7 @@ int gar_cmd_simulate(int argc, char **argv)
         {"cs", required_argument, NULL, 'c'},       {"amp-contrast", required_argument, NULL, 'q'},
         {"seed", required_argument, NULL, 'r'},     {"threads", required_argument, NULL, 't'},
         {"overwrite", no_argument, NULL, 'w'},      {"help", no_argument, NULL, 'h'},
-        {"truth", required_argument, NULL, 'T'},
+        {"truth", required_argument, NULL, 'T'},  {"ctf-wrap", no_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     gar_simulate_request req;
@@ -97,6 +103,7 @@ int gar_cmd_simulate(int argc, char **argv)
             break;
         case 'a': st = number("--astigmatism", optarg, &req.astigmatism_A, 0, 0, ">= 0 Å"); break;
         case 'C': req.apply_ctf = 0; break;
+        case 'W': req.ctf_wrap = 1; break;
         case 'x': st = number("--shift-sigma", optarg, &req.shift_sigma_A, 0, 0, ">= 0 Å"); break;
         case 'p': st = number("--pixel-size", optarg, &req.pixel_size_A, 0, 1, "a positive size in Å"); break;
         case 'v': st = number("--voltage", optarg, &req.voltage_kV, 0, 1, "a positive kV"); break;

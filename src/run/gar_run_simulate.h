@@ -17,6 +17,7 @@ typedef struct gar_simulate_request {
     double astigmatism_A;         /* |dU - dV| / 2 uniform in [0, this] */
     double shift_sigma_A;         /* per axis */
     int apply_ctf;                /* 0: no CTF, and no CTF columns stored */
+    int ctf_wrap;                 /* CTF on the box's own grid, not on a larger canvas */
     double pixel_size_A;          /* 0: the map header's */
     double voltage_kV, cs_mm, amplitude_contrast;
     uint64_t seed;                /* the stack depends only on it */

@@ -49,6 +49,7 @@ static void sim_config(const gar_simulate_request *req, gar_sim_config *cfg)
     cfg->voltage_kV = req->voltage_kV;
     cfg->cs_mm = req->cs_mm;
     cfg->amplitude_contrast = req->amplitude_contrast;
+    cfg->ctf_wrap = req->ctf_wrap;
 }
 
 /* Render particles [first, first+count) in parallel; each thread keeps its own
@@ -150,9 +151,18 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
                                       GAR_COL_POSE | GAR_COL_ORIGIN | (cfg.apply_ctf ? GAR_COL_CTF : 0),
                                       prov ? prov : "garner simulate", &w)) != GAR_OK)
         goto done;
-    gar_log_info("simulating %zu particles of %s (%zu px, %.4g Å/px), SNR %g, %s, %d thread%s",
-                 req->count, req->map, box, cfg.pixel_size_A, cfg.snr,
-                 cfg.apply_ctf ? "CTF" : "no CTF", nthreads, nthreads > 1 ? "s" : "");
+    {
+        char ctf[96];
+        size_t canvas = gar_sim_canvas(&cfg, box);
+        if (!cfg.apply_ctf)
+            snprintf(ctf, sizeof ctf, "no CTF");
+        else if (canvas > box)
+            snprintf(ctf, sizeof ctf, "CTF on a %zu px canvas", canvas);
+        else
+            snprintf(ctf, sizeof ctf, "CTF on the box (wrapped)");
+        gar_log_info("simulating %zu particles of %s (%zu px, %.4g Å/px), SNR %g, %s, %d thread%s", req->count,
+                     req->map, box, cfg.pixel_size_A, cfg.snr, ctf, nthreads, nthreads > 1 ? "s" : "");
+    }
     progress = gar_progress_create("simulate", "particles", req->count, 10.0);
     for (size_t first = 0; first < req->count; first += SIM_BATCH) {
         size_t n = req->count - first < SIM_BATCH ? req->count - first : SIM_BATCH;
