@@ -43,6 +43,8 @@ typedef struct gar_gpu_insert_config {
     int box;                     /* N */
     int padded;                  /* M */
     int plane_radius;            /* R of the prepared planes */
+    int lattice;                 /* 1, or M/N: planes keep only the pixels on the box's grid
+                                    (gar_plane_on_lattice, GAR_IMAGE_PERIODIC) */
     int kbound, kxbound;         /* integer bounds on |ky|, |kz| and on kx */
     double kmax;                 /* resolution limit, padded voxels */
     double blob_radius;          /* a, padded voxels */

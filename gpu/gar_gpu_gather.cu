@@ -275,7 +275,7 @@ __global__ void pad_images(const float *images, int N, int M, float *real)
 
 /* The prepared plane of each particle from its transform: grid (pixels, particles). */
 __global__ void make_planes(const float *spec, const gar_particle_geom *geoms, int M, int R, double rlim,
-                            double Mpx, size_t pp, float *planes)
+                            double Mpx, int lattice, size_t pp, float *planes)
 {
     const int side = 2 * R + 1;
     const long p = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -285,7 +285,7 @@ __global__ void make_planes(const float *spec, const gar_particle_geom *geoms, i
     const int u = (int)(p % side) - R, v = (int)(p / side) - R;
     const int umax = gar_plane_row_umax(v, rlim, M / 2);
     float px[3] = {0.0f, 0.0f, 0.0f};
-    if ((u < 0 ? -u : u) <= umax) {
+    if ((u < 0 ? -u : u) <= umax && gar_plane_on_lattice(u, v, lattice)) {
         double cu, su, cv, sv;
         gar_shift_phase(u, geo.ox, (double)M, &cu, &su);
         gar_shift_phase(v, geo.oy, (double)M, &cv, &sv);
@@ -337,11 +337,11 @@ void launch_pad_images(const float *images, size_t count, int N, int M, float *r
 }
 
 void launch_make_planes(const float *spec, const gar_particle_geom *geoms, size_t count, int M, int R, double rlim,
-                        double Mpx, size_t pp, float *planes, cudaStream_t stream)
+                        double Mpx, int lattice, size_t pp, float *planes, cudaStream_t stream)
 {
     const size_t side = 2 * (size_t)R + 1;
     dim3 grid((unsigned)((side * side + 255) / 256), (unsigned)count);
-    make_planes<<<grid, 256, 0, stream>>>(spec, geoms, M, R, rlim, Mpx, pp, planes);
+    make_planes<<<grid, 256, 0, stream>>>(spec, geoms, M, R, rlim, Mpx, lattice, pp, planes);
 }
 
 } /* namespace gar_gather */

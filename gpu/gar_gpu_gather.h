@@ -76,7 +76,7 @@ void launch_pad_images(const float *images, size_t count, int N, int M, float *r
  * floats into `planes`) from its transform in `spec` (M·(M/2+1) complex),
  * with its shift phase and CTF weight from `geoms` (device memory). */
 void launch_make_planes(const float *spec, const gar_particle_geom *geoms, size_t count, int M, int R, double rlim,
-                        double Mpx, size_t pp, float *planes, cudaStream_t stream);
+                        double Mpx, int lattice, size_t pp, float *planes, cudaStream_t stream);
 
 } /* namespace gar_gather */
 

@@ -94,7 +94,8 @@ static gar_status process_stage(gar_gpu_inserter *g, stage_buf *s)
         GAR_CUFFT_TRY(cufftExecR2C(g->plan, (cufftReal *)g->real, (cufftComplex *)g->spec), g->where,
                       "transform of the particles");
         gar_gather::launch_make_planes(g->spec, s->dev_geoms, s->count, M, g->cfg.plane_radius, g->rlim,
-                                       (double)M * g->cfg.pixel_size_A, g->pp, g->planes, g->compute_stream);
+                                       (double)M * g->cfg.pixel_size_A, g->cfg.lattice, g->pp, g->planes,
+                                       g->compute_stream);
         GAR_CUDA_TRY(cudaGetLastError(), g->where, "plane kernel");
         planes = g->planes;
     } else {

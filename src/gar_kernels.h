@@ -344,6 +344,14 @@ GAR_HD int gar_plane_row_umax(int v, double rlim, int half)
     return umax > half ? half : umax;
 }
 
+/* Whether pixel (u, v) of a padded plane lies on the box's own frequency
+ * grid, every step-th pixel (step = M/N; 1: every pixel does). Planes of
+ * periodic images keep only those (GAR_IMAGE_PERIODIC). */
+GAR_HD int gar_plane_on_lattice(int u, int v, int step)
+{
+    return step <= 1 || (u % step == 0 && v % step == 0);
+}
+
 /* The weight of pixel (u, v) of a transform of M pixels of px Å (Mpx =
  * M·px): the particle's contrast scale times its CTF (1 without CTF). With
  * image X = a·C·V + noise, inserting a·C·X and a²·C² makes Σ a C X / Σ a² C²

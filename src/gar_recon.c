@@ -53,6 +53,19 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     if (r->kbound > (int)r->M / 2 - 1)
         r->kbound = (int)r->M / 2 - 1;
     r->kxbound = (int)floor(r->kmax);
+    r->lattice = 1;
+    if (cfg->image_model == GAR_IMAGE_PERIODIC) {
+        /* The box's own frequency grid is every pad-th pixel of the padded
+         * transform only when M is pad × N exactly. */
+        if (r->M != (size_t)cfg->pad * cfg->box) {
+            st = gar_error(GAR_ERR_USAGE,
+                           "[reconstruct] image_model = periodic needs the padded box pad x %zu = %zu, but %zu is "
+                           "not FFT-friendly (2^a 3^b 5^c 7^d) and is padded to %zu: change pad or say boxed",
+                           cfg->box, (size_t)cfg->pad * cfg->box, (size_t)cfg->pad * cfg->box, r->M);
+            goto fail;
+        }
+        r->lattice = cfg->pad;
+    }
     r->R = (int)ceil(r->kmax + cfg->blob_radius) + 1;
     if (r->R > GAR_RECON_MAX_R) {
         st = gar_error(GAR_ERR_USAGE, "padded box %zu is larger than garner supports (2048)", r->M);

@@ -64,6 +64,7 @@ struct gar_recon {
     int kbound;               /* integer bound on |ky|, |kz| */
     int kxbound;              /* integer bound on kx */
     int R;                    /* plane radius */
+    int lattice;              /* 1, or M/N for GAR_IMAGE_PERIODIC: the pixels kept in a plane */
     size_t plane_pixels;      /* (2R+1)² */
     float blob[GAR_BLOB_TABLE];
     float inv_step;

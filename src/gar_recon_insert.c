@@ -133,6 +133,7 @@ static gar_status create_gpus(gar_recon *r)
     g.box = (int)r->N;
     g.padded = (int)r->M;
     g.plane_radius = r->R;
+    g.lattice = r->lattice;
     g.kbound = r->kbound;
     g.kxbound = r->kxbound;
     g.kmax = r->kmax;

@@ -67,6 +67,21 @@ void gar_recon_plane_rows_scalar(const gar_recon *r, const float *c, const gar_p
     }
 }
 
+/* A periodic image's plane: only the samples on the box's own frequency
+ * grid (gar_plane_on_lattice); the others, interpolated by the padding,
+ * are zeroed, data and weight, whichever kernel made the rows. */
+static void keep_lattice(const gar_recon *r, float *plane)
+{
+    const size_t pp = r->plane_pixels;
+    const int R = r->R, side = 2 * R + 1;
+    for (int v = -R; v <= R; v++)
+        for (int u = -R; u <= R; u++)
+            if (!gar_plane_on_lattice(u, v, r->lattice)) {
+                const size_t at = (size_t)(v + R) * side + (size_t)(u + R);
+                plane[at] = plane[pp + at] = plane[2 * pp + at] = 0.0f;
+            }
+}
+
 static void prepare_plane_geom(gar_recon *r, int thread, const float *image, const gar_particle_geom *g,
                                float *plane)
 {
@@ -98,6 +113,8 @@ static void prepare_plane_geom(gar_recon *r, int thread, const float *image, con
         gar_shift_phase(k, g->oy, (double)M, &ph_v[0][k + R], &ph_v[1][k + R]);
     }
     r->kernels->plane_rows(r, gar_fft2_complex(fft), g, ph_u[0], ph_u[1], ph_v[0], ph_v[1], plane);
+    if (r->lattice > 1)
+        keep_lattice(r, plane);
 }
 
 gar_status gar_recon_prepare_plane(gar_recon *r, int thread, const float *image,

@@ -52,6 +52,7 @@ typedef struct gar_reconstruct_settings {
     long threads;                /* 0: the usable cores */
     long batch;
     int outer_mask;
+    int image_model;             /* a gar_image_model (gar_recon.h): "boxed|periodic" */
     const char *reference;       /* NULL: none */
 } gar_reconstruct_settings;
 

@@ -294,7 +294,9 @@ void gar_sim_solvent(gar_map *m)
             }
 }
 
-gar_status gar_sim_prepare_map(const gar_map *in, gar_map **out)
+/* The map in solvent, band-limited to the Nyquist sphere and, with
+ * prefilter, divided by the trilinear attenuation (see gar_simulate.h). */
+static gar_status solvent_filtered(const gar_map *in, int prefilter, gar_map **out)
 {
     gar_status st;
     gar_map *m = NULL;
@@ -318,7 +320,8 @@ gar_status gar_sim_prepare_map(const gar_map *in, gar_map **out)
                 double g = 1.0 / ((double)n * n * n), r2 = 0;
                 for (int a = 0; a < 3; a++) {
                     double t = GAR_PI * k[a] / n, s = t == 0 ? 1.0 : sin(t) / t;
-                    g /= s * s;
+                    if (prefilter)
+                        g /= s * s;
                     r2 += (double)k[a] * k[a];
                 }
                 /* Beyond Nyquist the gain would amplify aliasing: band-limit. */
@@ -339,10 +342,35 @@ fail:
     return st;
 }
 
+gar_status gar_sim_prepare_map(const gar_map *in, gar_map **out) { return solvent_filtered(in, 1, out); }
+
+gar_status gar_sim_truth(const gar_map *in, gar_map **out) { return solvent_filtered(in, 0, out); }
+
 struct gar_sim_worker {
     size_t box;
     gar_fft2 *fft;
+    gar_fft2 *canvas;   /* the CTF's canvas (gar_sim_canvas), made on first use */
+    size_t canvas_n;
 };
+
+size_t gar_sim_canvas(const gar_sim_config *cfg, size_t box)
+{
+    double lambda, kmax, df, reach;
+    if (!cfg->apply_ctf || !cfg->ctf_canvas || !(cfg->pixel_size_A > 0))
+        return box;
+    /* The point-spread function of χ = πλΔf k² − π/2 Cs λ³ k⁴ moves a
+     * frequency k by |dχ/dk| / 2π = |λΔf k − Cs λ³ k³| Å; bounded over the
+     * box's frequencies (to its corners) at the largest defocus. */
+    lambda = gar_electron_wavelength(cfg->voltage_kV * 1e3);
+    kmax = sqrt(2.0) / (2.0 * cfg->pixel_size_A);
+    df = cfg->defocus_max_A + cfg->astigmatism_A;
+    reach = (lambda * fabs(df) * kmax + cfg->cs_mm * 1e7 * lambda * lambda * lambda * kmax * kmax * kmax) /
+            cfg->pixel_size_A;
+    /* Signal moved by up to `reach` pixels from the particle (within the
+     * box) wraps round the canvas to at least canvas − box/2 − reach
+     * pixels from the centre: outside the box when canvas >= box + reach. */
+    return gar_fft_good_size(box + (size_t)ceil(reach) + 2);
+}
 
 gar_status gar_sim_worker_create(size_t box, gar_sim_worker **out)
 {
@@ -366,6 +394,7 @@ void gar_sim_worker_destroy(gar_sim_worker **w)
     if (w == NULL || *w == NULL)
         return;
     gar_fft2_destroy(&(*w)->fft);
+    gar_fft2_destroy(&(*w)->canvas);
     free(*w);
     *w = NULL;
 }
@@ -410,20 +439,47 @@ static gar_status render_signal(gar_sim_worker *w, const gar_map *map, const gar
     gar_ctf ctf;
     if (map->nx != n)
         return gar_error(GAR_ERR_INTERNAL, "simulation worker for box %zu given a %zu map", n, map->nx);
+    size_t cn = gar_sim_canvas(cfg, n);
+    gar_fft2 *f = w->fft;
+    float *real = gar_fft2_real(w->fft);
     gar_euler_to_matrix(rot, tilt, psi, A);
-    st = gar_project_real(map, A, gar_fft2_real(w->fft));
+    st = gar_project_real(map, A, real);
     if (st != GAR_OK)
         return st;
-    gar_fft2_forward(w->fft);
+    if (cn > n) {
+        /* The projection in the middle of a canvas large enough that the
+         * CTF's spread leaves the box rather than wrapping into it: what a
+         * micrograph holds and particle picking cuts out. */
+        if (w->canvas_n != cn) {
+            gar_fft2_destroy(&w->canvas);
+            w->canvas_n = 0;
+            if ((st = gar_fft2_create(cn, &w->canvas)) != GAR_OK)
+                return st;
+            w->canvas_n = cn;
+        }
+        f = w->canvas;
+        float *cr = gar_fft2_real(f);
+        const size_t off = cn / 2 - n / 2;
+        memset(cr, 0, cn * cn * sizeof(float));
+        for (size_t y = 0; y < n; y++)
+            memcpy(cr + (y + off) * cn + off, real + y * n, n * sizeof(float));
+    }
+    gar_fft2_forward(f);
     if (cfg->apply_ctf)
         ctf = gar_ctf_prepare(meta->defocus_u_A, meta->defocus_v_A, meta->defocus_angle_deg,
                               cfg->voltage_kV, cfg->cs_mm, cfg->amplitude_contrast,
                               meta->phase_shift_deg);
     /* The image holds the projection moved by −origin (RELION 3.1). */
-    apply_ctf_and_shift(gar_fft2_complex(w->fft), n, cfg->apply_ctf ? &ctf : NULL, cfg->bfactor_A2,
+    apply_ctf_and_shift(gar_fft2_complex(f), cn, cfg->apply_ctf ? &ctf : NULL, cfg->bfactor_A2,
                         cfg->pixel_size_A, -meta->origin_x_A / cfg->pixel_size_A,
                         -meta->origin_y_A / cfg->pixel_size_A);
-    gar_fft2_inverse(w->fft);
+    gar_fft2_inverse(f);
+    if (cn > n) {
+        const float *cr = gar_fft2_real(f);
+        const size_t off = cn / 2 - n / 2;
+        for (size_t y = 0; y < n; y++)
+            memcpy(real + y * n, cr + (y + off) * cn + off, n * sizeof(float));
+    }
     return GAR_OK;
 }
 

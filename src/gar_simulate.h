@@ -4,8 +4,15 @@
  * Each particle i is a pure function of (config, map, i): its pose, shift,
  * defocus and noise come from the random stream (seed, i), so a stack is the
  * same whatever the number of threads or batches. The image is
- *   noise-free = IFFT( CTF · shift · FFT( ray-sum projection at the pose ) )
+ *   noise-free = box of IFFT( CTF · shift · FFT( ray-sum projection at the pose,
+ *                                                 zero-padded to the canvas ) )
  *   image      = noise-free + Gaussian noise, σ² = var(noise-free over the box) / SNR.
+ * The canvas (gar_sim_canvas) is by default the box itself (the CTF applied
+ * on the box's own grid, as relion_project does and garner 0.1 did: the
+ * image is then one period of a periodic image, [reconstruct] image_model =
+ * periodic); with ctf_canvas it is large enough that the CTF's spread of each
+ * frequency (λΔf|k| Å) leaves the box instead of wrapping into it from the
+ * other side, as in a micrograph.
  * The map is first prepared once (gar_sim_prepare_map): put in solvent
  * (background mean outside the inscribed sphere removed, zero beyond it, so
  * every pose sees the whole object) and prefiltered to undo, on average, the
@@ -64,6 +71,7 @@ typedef struct gar_sim_config {
     const gar_map *junk_map;      /* prepared, same box: half the junk is its projections;
                                    * NULL: all junk is empty ice */
     double noise_sigma;           /* > 0: the noise σ of every image; 0: per image from the SNR */
+    int ctf_canvas;          /* nonzero: CTF on a canvas larger than the box (a micrograph's way) */
 } gar_sim_config;
 
 /* 300 kV, Cs 2.7 mm, Q 0.1, defocus 1.0-2.5 µm, astigmatism up to 200 Å,
@@ -109,9 +117,20 @@ void gar_sim_draw(const gar_sim_config *cfg, size_t index, gar_particle *meta);
 
 /* The map as the simulator projects it (see above); out is a new map. */
 gar_status gar_sim_prepare_map(const gar_map *in, gar_map **out);
+/* The object the particles are projections of: the map in solvent and
+ * band-limited to the Nyquist sphere, without the prefilter (the projector's
+ * trilinear sampling undoes it, on average). The fair reference for the FSC
+ * of a map made from simulated particles; out is a new map. */
+gar_status gar_sim_truth(const gar_map *in, gar_map **out);
 /* Only the solvent step of gar_sim_prepare_map (for tests: the object whose
  * exact projections the simulator approximates). In place. */
 void gar_sim_solvent(gar_map *map);
+
+/* The canvas edge the CTF is applied on for a box of `box` pixels: the box
+ * without CTF or without ctf_canvas, else an FFT-friendly size >= box + the
+ * CTF's largest spread in pixels (defocus_max + astigmatism, to the box's
+ * corner frequency). */
+size_t gar_sim_canvas(const gar_sim_config *cfg, size_t box);
 
 /* Per-thread scratch (FFT plan and buffers) for one box size. */
 typedef struct gar_sim_worker gar_sim_worker;

@@ -58,6 +58,7 @@ typedef struct run_opts {
     int fft_on_gpu, tuning, variant;
     const char *cache;
     size_t batch;
+    int periodic;      /* image_model = periodic */
 } run_opts;
 
 static gar_status build(const sim_set *s, const run_opts *o, gar_recon **out)
@@ -76,6 +77,7 @@ static gar_status build(const sim_set *s, const run_opts *o, gar_recon **out)
     c.gpu_tuning = o->tuning;
     c.gpu_tuning_cache = o->cache;
     c.gpu_variant = o->variant;
+    c.image_model = o->periodic ? GAR_IMAGE_PERIODIC : GAR_IMAGE_BOXED;
     st = gar_recon_create(&c, out);
     gar_symmetry_destroy(&sym);
     return st;
@@ -117,11 +119,12 @@ static double rel_l2(const gar_map *a, const gar_map *b)
 static const int dev0[] = {0}, dev00[] = {0, 0};
 
 /* GPU (default variant and the FFT on the device, and the FFT on the host)
- * against the CPU for one box, symmetry and mode. */
-static void gpu_vs_cpu(size_t box, size_t n, const char *symmetry, int volume_mode)
+ * against the CPU for one box, symmetry, mode and image model (periodic:
+ * the GPU's plane kernel keeps the box's grid as the CPU does). */
+static void gpu_vs_cpu_model(size_t box, size_t n, const char *symmetry, int volume_mode, int periodic)
 {
     sim_set s;
-    run_opts cpu = {symmetry, volume_mode, NULL, 0, 1, GAR_TUNE_OFF, 0, NULL, 32};
+    run_opts cpu = {symmetry, volume_mode, NULL, 0, 1, GAR_TUNE_OFF, 0, NULL, 32, periodic};
     run_opts gpu = cpu, gpu_host_fft = cpu;
     make_particles(box, symmetry, n, &s);
     gpu.devices = dev0;
@@ -131,8 +134,9 @@ static void gpu_vs_cpu(size_t box, size_t n, const char *symmetry, int volume_mo
     gar_map *mc = reconstruct(&s, &cpu, NULL, 0), *mg = reconstruct(&s, &gpu, NULL, 0),
             *mh = reconstruct(&s, &gpu_host_fft, NULL, 0);
     double d = rel_l2(mc, mg), dh = rel_l2(mc, mh);
-    fprintf(stderr, "measured: %zu² %s %s, %zu particles: GPU vs CPU relative L2 %.2e (FFT on the GPU), %.2e "
-            "(FFT on the CPU)\n", box, symmetry, volume_mode ? "volume" : "insert", n, d, dh);
+    fprintf(stderr, "measured: %zu² %s %s%s, %zu particles: GPU vs CPU relative L2 %.2e (FFT on the GPU), %.2e "
+            "(FFT on the CPU)\n", box, symmetry, volume_mode ? "volume" : "insert", periodic ? " periodic" : "", n, d,
+            dh);
     ck_assert_msg(d <= 1e-5, "%zu %s: GPU vs CPU %g", box, symmetry, d);
     ck_assert_msg(dh <= 1e-5, "%zu %s: GPU (host FFT) vs CPU %g", box, symmetry, dh);
     gar_map_destroy(&mc);
@@ -141,7 +145,18 @@ static void gpu_vs_cpu(size_t box, size_t n, const char *symmetry, int volume_mo
     sim_free(&s);
 }
 
-START_TEST(test_gpu_vs_cpu_64) { gpu_vs_cpu(64, 200, "C1", 0); gpu_vs_cpu(64, 100, "D7", 0); gpu_vs_cpu(64, 100, "D7", 1); }
+static void gpu_vs_cpu(size_t box, size_t n, const char *symmetry, int volume_mode)
+{
+    gpu_vs_cpu_model(box, n, symmetry, volume_mode, 0);
+}
+
+START_TEST(test_gpu_vs_cpu_64)
+{
+    gpu_vs_cpu(64, 200, "C1", 0);
+    gpu_vs_cpu(64, 100, "D7", 0);
+    gpu_vs_cpu(64, 100, "D7", 1);
+    gpu_vs_cpu_model(64, 200, "C1", 0, 1);
+}
 END_TEST
 START_TEST(test_gpu_vs_cpu_128) { gpu_vs_cpu(128, 100, "C1", 0); gpu_vs_cpu(128, 50, "D7", 0); gpu_vs_cpu(128, 50, "D7", 1); }
 END_TEST
@@ -153,7 +168,7 @@ START_TEST(test_every_variant)
 {
     sim_set s;
     make_particles(64, "D7", 60, &s);
-    run_opts cpu = {"D7", 0, NULL, 0, 1, GAR_TUNE_OFF, 0, NULL, 16};
+    run_opts cpu = {"D7", 0, NULL, 0, 1, GAR_TUNE_OFF, 0, NULL, 16, 0};
     gar_map *mc = reconstruct(&s, &cpu, NULL, 0);
     for (int v = 0; v < gar_gpu_variant_count(); v++) {
         run_opts gpu = cpu;
@@ -175,7 +190,7 @@ START_TEST(test_two_entries_of_one_device)
 {
     sim_set s;
     make_particles(64, "C1", 160, &s);
-    run_opts one = {"C1", 0, dev0, 1, 1, GAR_TUNE_OFF, 0, NULL, 16}, two = one;
+    run_opts one = {"C1", 0, dev0, 1, 1, GAR_TUNE_OFF, 0, NULL, 16, 0}, two = one;
     two.devices = dev00;
     two.n_devices = 2;
     gar_map *m1 = reconstruct(&s, &one, NULL, 0), *m2 = reconstruct(&s, &two, NULL, 0);
@@ -247,7 +262,7 @@ START_TEST(test_tuning_and_cache)
     make_particles(64, "C1", 64, &s);
     ck_assert_int_eq(gar_gpu_device_name(0, model, sizeof model), GAR_OK);
     unlink(cache);
-    run_opts o = {"C1", 0, dev0, 1, 1, GAR_TUNE_AUTO, 0, cache, 32};
+    run_opts o = {"C1", 0, dev0, 1, 1, GAR_TUNE_AUTO, 0, cache, 32, 0};
     gar_map *m1 = reconstruct_report(&s, &o, tuned, sizeof tuned, report, sizeof report);
     fprintf(stderr, "measured: tuning on %s:\n%s", model, report);
     ck_assert_msg(cache_entry_key(cache, model, tuned, key, sizeof key), "the cache %s holds no entry for %s on %s",
@@ -286,7 +301,7 @@ START_TEST(test_tuning_and_cache)
     fclose(f);
     ck_assert_msg(n_reread == n_written && memcmp(reread, written, n_written) == 0, "tuning = cached rewrote %s",
                   cache);
-    run_opts cpu = {"C1", 0, NULL, 0, 1, GAR_TUNE_OFF, 0, NULL, 32};
+    run_opts cpu = {"C1", 0, NULL, 0, 1, GAR_TUNE_OFF, 0, NULL, 32, 0};
     gar_map *mc = reconstruct(&s, &cpu, NULL, 0);
     ck_assert_msg(rel_l2(mc, m1) <= 1e-5, "the tuned run's map differs from the CPU's by %g", rel_l2(mc, m1));
     ck_assert_msg(rel_l2(mc, m2) <= 1e-5, "the cached variant's map differs from the CPU's by %g", rel_l2(mc, m2));
@@ -304,7 +319,7 @@ START_TEST(test_out_of_device_memory)
     s.box = 128;
     s.optics.pixel_size_A = 2.0;
     s.optics.group = 1;
-    run_opts o = {"C1", 0, dev0, 1, 1, GAR_TUNE_OFF, 0, NULL, 65536};
+    run_opts o = {"C1", 0, dev0, 1, 1, GAR_TUNE_OFF, 0, NULL, 65536, 0};
     gar_status st = build(&s, &o, &r);
     fprintf(stderr, "measured: batch 65536 of 128²: %s\n", gar_errmsg());
     ck_assert_int_eq(st, GAR_ERR_NOMEM);

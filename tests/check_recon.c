@@ -565,6 +565,137 @@ START_TEST(test_known_pose_noise_free)
 }
 END_TEST
 
+/* Near Nyquist the image model decides (docs/ARCHITECTURE.md, "The
+ * reconstruction's maths"). A CTF applied on the box's own grid (relion_project,
+ * garner simulate by default) wraps the signal it spreads beyond the box back
+ * into it: such an image is one period of a periodic image, and only the
+ * samples of its padded transform on the box's grid obey X = CTF·P, the
+ * others are interpolated across the wrap. A CTF applied on a larger canvas
+ * and the box cut out (a micrograph; garner simulate's default) leaves an
+ * image that is zero outside its box, which every padded sample states.
+ * With defocus 3-4 µm at 3 Å/px the spread at Nyquist (λΔf/2p, ~45 px) is far
+ * beyond the box, so each model must win on its own images, by more than
+ * the measured margins' half, in the last eight shells (FSC against the
+ * object simulated). Measured: see the message; with the lattice left
+ * unapplied (periodic = boxed) the first check fails, with the canvas
+ * wrapping into the box (canvas = box) the second does. */
+START_TEST(test_image_model_near_nyquist)
+{
+    gar_map *raw = load_map("tii-64.mrc"), *truth = NULL;
+    double f[2][2];   /* [images: wrapped, canvas][model: boxed, periodic] */
+    ck_assert_int_eq(gar_sim_truth(raw, &truth), GAR_OK);
+    for (int wrap = 1; wrap >= 0; wrap--) {
+        gar_sim_config sc = sim_config(raw, 1.0, 1, 2.0, 29);
+        sim_set s;
+        sc.defocus_min_A = 30000;
+        sc.defocus_max_A = 40000;
+        sc.ctf_canvas = !wrap;
+        simulate_with(raw, 1500, &sc, &s);
+        for (int model = 0; model < 2; model++) {
+            gar_map *map = NULL;
+            gar_recon_config c = test_recon_config(&s, 1, 2, 100);
+            c.image_model = model ? GAR_IMAGE_PERIODIC : GAR_IMAGE_BOXED;
+            gar_recon *r = reconstruct(&c, &s, s.n);
+            ck_assert_int_eq(gar_recon_finalize(r, 0, &map), GAR_OK);
+            size_t n = map->nx / 2 + 1;
+            double *fsc = malloc(sizeof(double) * n);
+            ck_assert_int_eq(gar_fsc_compute(map, truth, fsc), GAR_OK);
+            f[!wrap][model] = gar_fsc_mean(fsc, 25, 32);
+            free(fsc);
+            gar_map_destroy(&map);
+            gar_recon_destroy(&r);
+        }
+        sim_free(&s);
+    }
+    fprintf(stderr, "measured: mean FSC vs truth, shells 25-32: wrapped images: boxed %.4f, periodic %.4f; "
+            "canvas images: boxed %.4f, periodic %.4f\n", f[0][0], f[0][1], f[1][0], f[1][1]);
+    ck_assert_msg(f[0][1] > f[0][0] + 0.03, "wrapped images: periodic %.4f not above boxed %.4f + 0.03", f[0][1],
+                  f[0][0]);
+    ck_assert_msg(f[1][0] > f[1][1] + 0.03, "canvas images: boxed %.4f not above periodic %.4f + 0.03", f[1][0],
+                  f[1][1]);
+    gar_map_destroy(&truth);
+    gar_map_destroy(&raw);
+}
+END_TEST
+
+/* periodic keeps every pad-th pixel of the padded transform, which is the
+ * box's own grid only when M = pad × N: a box whose pad × N is not
+ * FFT-friendly (22 × 2 = 44 = 4 × 11, padded to 48) is refused, naming the
+ * key; the same box is fine boxed. Planes keep exactly the pixels on the
+ * grid. */
+START_TEST(test_periodic_lattice)
+{
+    gar_optics o = {0};
+    gar_recon_config c;
+    gar_recon *r = NULL;
+    o.group = 1;
+    o.pixel_size_A = 3.0;
+    o.voltage_kV = 300;
+    o.cs_mm = 2.7;
+    o.amplitude_contrast = 0.1;
+    memset(&c, 0, sizeof c);
+    c.box = 22;
+    c.pixel_size_A = 3.0;
+    c.pad = 2;
+    c.blob_radius = 1.9;
+    c.blob_alpha = 15;
+    c.optics = &o;
+    c.n_optics = 1;
+    c.threads = 1;
+    c.batch = 4;
+    c.image_model = GAR_IMAGE_PERIODIC;
+    ck_assert_int_eq(gar_recon_create(&c, &r), GAR_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "image_model = periodic"));
+    c.image_model = GAR_IMAGE_BOXED;
+    ck_assert_int_eq(gar_recon_create(&c, &r), GAR_OK);
+    gar_recon_destroy(&r);
+    /* A plane of a periodic image: zero off the grid, the boxed plane's
+     * values on it. */
+    c.box = 24;
+    c.ctf = 1;
+    {
+        float *img = malloc(sizeof(float) * 24 * 24);
+        gar_particle meta = {0};
+        meta.rot_deg = 10;
+        meta.tilt_deg = 70;
+        meta.psi_deg = -30;
+        meta.origin_x_A = 1.5;
+        meta.defocus_u_A = meta.defocus_v_A = 15000;
+        meta.half_set = 1;
+        meta.optics_group = 1;
+        for (int k = 0; k < 24 * 24; k++)
+            img[k] = (float)sin(0.37 * k) + (float)(k % 7);
+        float *pl[2];
+        size_t pp = 0;
+        int R = 0;
+        for (int model = 0; model < 2; model++) {
+            c.image_model = model ? GAR_IMAGE_PERIODIC : GAR_IMAGE_BOXED;
+            ck_assert_int_eq(gar_recon_create(&c, &r), GAR_OK);
+            R = gar_recon_plane_radius(r);
+            pp = gar_recon_plane_pixels(r);
+            pl[model] = malloc(3 * pp * sizeof(float));
+            ck_assert_int_eq(gar_recon_prepare_plane(r, 0, img, &meta, pl[model]), GAR_OK);
+            gar_recon_destroy(&r);
+        }
+        size_t on = 0, off = 0;
+        for (int v = -R; v <= R; v++)
+            for (int u = -R; u <= R; u++) {
+                size_t at = (size_t)(v + R) * (2 * R + 1) + (size_t)(u + R);
+                int keep = u % 2 == 0 && v % 2 == 0;
+                for (int k = 0; k < 3; k++)
+                    ck_assert_float_eq(pl[1][k * pp + at], keep ? pl[0][k * pp + at] : 0.0f);
+                if (pl[0][2 * pp + at] > 0)
+                    keep ? on++ : off++;
+            }
+        ck_assert_uint_gt(on, 100);
+        ck_assert_uint_gt(off, 3 * on - 100);
+        free(pl[0]);
+        free(pl[1]);
+        free(img);
+    }
+}
+END_TEST
+
 /* D7 with 300 particles holds the information of C1 with 300 × 14 = 4200. */
 START_TEST(test_symmetry_d7_equals_c1_4200)
 {
@@ -630,6 +761,8 @@ int main(void)
                           test_fft3_crop_matches_full,
                           test_insert_scaled, test_threads_bitwise_identical,
                           test_known_pose_noise_free,
+                          test_image_model_near_nyquist,
+                          test_periodic_lattice,
                           test_symmetry_d7_equals_c1_4200);
     return test_run_suite(test_suite("recon", tc, NULL));
 }

@@ -264,6 +264,29 @@ START_TEST(test_default_stack_unchanged)
 }
 END_TEST
 
+/* The canvas the CTF is applied on: the box without CTF or without
+ * ctf_canvas (the default); else box + the CTF's largest spread. At 3 Å/px, 300 kV, Cs 2.7 mm and
+ * defocus up to 2.5 µm + 200 Å the spread to the corner frequency (√2/6 Å⁻¹)
+ * is (λ·25200·0.2357 + Cs·λ³·0.2357³) / 3 = (116.9 + 2.7) / 3 = 39.9 px, so
+ * 64 + 40 + 2 = 106 → 108, the next FFT-friendly size. */
+START_TEST(test_ctf_canvas)
+{
+    gar_sim_config cfg;
+    gar_sim_config_default(&cfg);
+    cfg.pixel_size_A = 3.0;
+    ck_assert_uint_eq(gar_sim_canvas(&cfg, 64), 64);   /* the default: the box's own grid */
+    cfg.ctf_canvas = 1;
+    ck_assert_uint_eq(gar_sim_canvas(&cfg, 64), 108);
+    cfg.defocus_max_A = 50000;
+    ck_assert_uint_gt(gar_sim_canvas(&cfg, 64), 64 + 2 * 39);
+    cfg.ctf_canvas = 0;
+    ck_assert_uint_eq(gar_sim_canvas(&cfg, 64), 64);
+    cfg.ctf_canvas = 1;
+    cfg.apply_ctf = 0;
+    ck_assert_uint_eq(gar_sim_canvas(&cfg, 64), 64);
+}
+END_TEST
+
 /* RELION's own simulated particles (relion_project: CTF, shifts, noise at
  * SNR ~0.5) must correlate with our noise-free simulation of the same poses
  * at about sqrt(0.5 / 1.5) = 0.577; a wrong sign of the shift, the CTF or the
@@ -293,6 +316,7 @@ START_TEST(test_relion_conventions)
     gar_sim_config_default(&cfg);
     cfg.pixel_size_A = 3.0;
     cfg.snr = INFINITY;
+    cfg.ctf_canvas = 0;   /* relion_project applies the CTF on the box's own grid */
     double sum_r[2] = {0, 0};
     size_t rows = gar_star_rows(t);
     ck_assert_uint_eq(rows, 400);
@@ -848,6 +872,7 @@ int main(void)
                           test_contrast,
                           test_junk,
                           test_truth_absent_and_bad_spectrum,
+                          test_ctf_canvas,
                           test_relion_conventions);
     return test_run_suite(test_suite("simulate", tc, NULL));
 }

@@ -57,6 +57,13 @@ check "--overwrite replaced the stack" -- sh -c "'$GARNER' info '$d/s.h5' | grep
 expect 64 "is a directory" -- "$GARNER" simulate --map "$map" --count 4 --out "$d"
 check "no temporary files left behind" -- sh -c "! ls '$d' | grep -q tmp"
 
+# --truth: the map the particles are projections of (in solvent: nothing
+# beyond the inscribed sphere), beside the stack; refused like --out.
+expect 0 "the true map" -- "$GARNER" simulate --map "$map" --count 2 --seed 3 --out "$d/t.h5" --truth "$d/t.mrc"
+check "--truth: a 64^3 map" -- sh -c "'$GARNER' info '$d/t.mrc' | grep -q 'size *64 x 64 x 64'"
+expect 64 "--truth $d/t.mrc: file exists" -- "$GARNER" simulate --map "$map" --count 2 --out "$d/t2.h5" --truth "$d/t.mrc"
+check "--truth refused: no stack written" -- test ! -e "$d/t2.h5"
+
 # export without --poses: the stack's own (here the simulation's true) poses;
 # imported back, the same poses, origins, defocus and half sets.
 expect 0 "with the stacks' own poses" -- "$GARNER" export --stack "$d/s.h5" --star "$d/own.star"

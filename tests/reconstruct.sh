@@ -22,15 +22,17 @@ check "summary names 400 particles" -- grep -q '"particles_used": 400' "$d/out/s
 check "half-map resolution at or better than 6.5 Å" -- \
     awk -F': ' '/"resolution_A"/ { sub(",", "", $2); exit !($2 + 0 <= 6.5) }' "$d/out/summary.json"
 
-# FSC against the true map, shell by shell up to 0.9 Nyquist (shells 1-28 of 32),
-# must be no lower than RELION's minus 0.02. RELION 3.1.3's figures were measured
-# on this stack with `relion_reconstruct --i particles.star --ctf --angpix 3`
-# (docs/PERFORMANCE.md); garner's reach 0.02-0.10 above them.
-relion="0.9986 0.9997 0.9994 0.9991 0.9992 0.9986 0.9960 0.9890 0.9684 0.9702 0.9721 0.9513 0.9257 0.9229 0.9125 0.8869 0.8644 0.8624 0.8589 0.8406 0.8019 0.7503 0.7270 0.7246 0.7189 0.6872 0.6789 0.6661"
-check "FSC vs truth >= RELION - 0.02 at shells 1-28" -- awk -F, -v relion="$relion" '
+# FSC against the true map, shell by shell up to Nyquist (shells 1-32), must be
+# no lower than RELION's minus 0.02. RELION 3.1.3's figures were measured on
+# this stack with `relion_reconstruct --i particles.star --ctf --angpix 3`
+# (`garner fsc relion.mrc tii-64.mrc`; docs/PERFORMANCE.md); garner's reach
+# 0.02-0.10 above them, and 0.06-0.16 in shells 29-32 (0.7534 0.7505 0.7275
+# 0.4389).
+relion="0.9986 0.9997 0.9994 0.9991 0.9992 0.9986 0.9960 0.9890 0.9684 0.9702 0.9721 0.9513 0.9257 0.9229 0.9125 0.8869 0.8644 0.8624 0.8589 0.8406 0.8019 0.7503 0.7270 0.7246 0.7189 0.6872 0.6789 0.6661 0.6574 0.6370 0.5716 0.3754"
+check "FSC vs truth >= RELION - 0.02 at shells 1-32" -- awk -F, -v relion="$relion" '
     BEGIN { n = split(relion, r, " ") }
-    NR > 2 && $1 <= 28 { s = $1; if ($4 < r[s] - 0.02) { printf "shell %d: garner %.4f, RELION %.4f\n", s, $4, r[s]; bad = 1 } ; seen++ }
-    END { exit bad || seen != 28 }' "$d/out/fsc.csv"
+    NR > 2 && $1 <= 32 { s = $1; if ($4 < r[s] - 0.02) { printf "shell %d: garner %.4f, RELION %.4f\n", s, $4, r[s]; bad = 1 } ; seen++ }
+    END { exit bad || seen != 32 }' "$d/out/fsc.csv"
 
 # Bad inputs: one line naming the key or file, non-zero exit, no output folder.
 bad() { # NAME CODE FRAGMENT INI-LINES...

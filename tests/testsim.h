@@ -20,19 +20,25 @@ typedef struct sim_set {
     gar_optics optics;
 } sim_set;
 
-static inline void simulate(const gar_map *raw, size_t n, double snr, int ctf, double shift_sigma, uint64_t seed,
-                     sim_set *out)
+/* The simulator's defaults for a map, with the given noise, CTF, shifts and seed. */
+static inline gar_sim_config sim_config(const gar_map *raw, double snr, int ctf, double shift_sigma, uint64_t seed)
 {
-    gar_map *m = NULL;
-    gar_sim_worker *w = NULL;
     gar_sim_config cfg;
-    size_t box = raw->nx;
     gar_sim_config_default(&cfg);
     cfg.pixel_size_A = raw->pixel_size > 0 ? raw->pixel_size : 3.0;
     cfg.snr = snr;
     cfg.apply_ctf = ctf;
     cfg.shift_sigma_A = shift_sigma;
     cfg.seed = seed;
+    return cfg;
+}
+
+static inline void simulate_with(const gar_map *raw, size_t n, const gar_sim_config *config, sim_set *out)
+{
+    gar_map *m = NULL;
+    gar_sim_worker *w = NULL;
+    gar_sim_config cfg = *config;
+    size_t box = raw->nx;
     ck_assert_int_eq(gar_sim_prepare_map(raw, &m), GAR_OK);
     ck_assert_int_eq(gar_sim_worker_create(box, &w), GAR_OK);
     out->n = n;
@@ -46,6 +52,13 @@ static inline void simulate(const gar_map *raw, size_t n, double snr, int ctf, d
     gar_sim_optics(&cfg, box, &out->optics);
     gar_sim_worker_destroy(&w);
     gar_map_destroy(&m);
+}
+
+static inline void simulate(const gar_map *raw, size_t n, double snr, int ctf, double shift_sigma, uint64_t seed,
+                            sim_set *out)
+{
+    gar_sim_config cfg = sim_config(raw, snr, ctf, shift_sigma, seed);
+    simulate_with(raw, n, &cfg, out);
 }
 
 /* The reconstructor's defaults (pad 2, blob 1.9/15/0, no symmetry, CPU) for

@@ -17,7 +17,16 @@ static const char simulate_help[] =
     "(ray sums), shifted, CTF applied, and white Gaussian\n"
     "noise at the requested SNR (variance of the noise-free image over the box\n"
     "divided by the noise variance, per image). Half sets alternate 1, 2, ...\n"
-    "The true poses, shifts and CTF parameters are stored in the stack.\n"
+    "The CTF is applied on the box's own grid, as relion_project does (the\n"
+    "signal it spreads beyond the box wraps in from the other side: such images\n"
+    "reconstruct best with [reconstruct] image_model = periodic); --ctf-canvas\n"
+    "applies it on a canvas larger than the box, so that signal is lost, as in\n"
+    "a micrograph (image_model = boxed, the default, suits those).\n"
+    "The true poses, shifts and CTF parameters are stored in the stack; --truth\n"
+    "writes the map the images are projections of (in solvent, band-limited to\n"
+    "Nyquist, without the prefilter): the reference for an FSC of a map made\n"
+    "from them (garner fsc MAP TRUTH), which the input map is not where it has\n"
+    "a background.\n"
     "\n"
     "Realism (docs/SIMULATE.md; all off by default, and then the stack is the\n"
     "same as without these options, bit for bit). With any of them on, the noise\n"
@@ -30,10 +39,14 @@ static const char simulate_help[] =
     "  --map FILE           input map, MRC, cubic with an even box (required)\n"
     "  --count N            number of particles (required)\n"
     "  --out FILE           output HDF5 stack (required; written atomically)\n"
+    "  --truth FILE         also write the true map (MRC) there\n"
     "  --snr X              signal-to-noise ratio (default 1; 'inf' for no noise)\n"
     "  --defocus MIN:MAX    defocus range in µm, uniform (default 1.0:2.5)\n"
     "  --astigmatism A      largest |dU-dV|/2 in Å (default 200)\n"
     "  --no-ctf             do not apply a CTF (no CTF columns are stored)\n"
+    "  --ctf-canvas         apply the CTF on a canvas larger than the box, then cut\n"
+    "                       the box out (a micrograph's images; default: the box's\n"
+    "                       own grid, periodic images, as relion_project)\n"
     "  --shift-sigma S      standard deviation of the shifts per axis in Å (default 0)\n"
     "  --pixel-size P       Å per pixel (default: the map header's)\n"
     "  --voltage KV         acceleration voltage in kV (default 300)\n"
@@ -88,6 +101,7 @@ int gar_cmd_simulate(int argc, char **argv)
         {"bfactor", required_argument, NULL, 'B'},  {"noise-spectrum", required_argument, NULL, 'N'},
         {"ramp", required_argument, NULL, 'R'},     {"contrast-sigma", required_argument, NULL, 'S'},
         {"junk-fraction", required_argument, NULL, 'J'}, {"junk-map", required_argument, NULL, 'M'},
+        {"truth", required_argument, NULL, 'T'},  {"ctf-canvas", no_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     gar_simulate_request req;
@@ -103,6 +117,7 @@ int gar_cmd_simulate(int argc, char **argv)
         switch (c) {
         case 'm': req.map = optarg; break;
         case 'o': req.out = optarg; break;
+        case 'T': req.truth = optarg; break;
         case 'n': st = gar_cli_size("--count", optarg, &req.count); break;
         case 's':
             if (strcmp(optarg, "inf") == 0)
@@ -120,6 +135,7 @@ int gar_cmd_simulate(int argc, char **argv)
             break;
         case 'a': st = number("--astigmatism", optarg, &req.astigmatism_A, 0, 0, ">= 0 Å"); break;
         case 'C': req.apply_ctf = 0; break;
+        case 'W': req.ctf_canvas = 1; break;
         case 'x': st = number("--shift-sigma", optarg, &req.shift_sigma_A, 0, 0, ">= 0 Å"); break;
         case 'p': st = number("--pixel-size", optarg, &req.pixel_size_A, 0, 1, "a positive size in Å"); break;
         case 'v': st = number("--voltage", optarg, &req.voltage_kV, 0, 1, "a positive kV"); break;

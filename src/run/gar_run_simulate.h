@@ -10,12 +10,14 @@
 typedef struct gar_simulate_request {
     const char *map;              /* the input map (MRC): a cube with an even edge */
     const char *out;              /* the stack to write (atomically) */
+    const char *truth;            /* NULL, or the MRC to write the true map to (gar_sim_truth) */
     size_t count;                 /* particles, > 0 */
     double snr;                   /* INFINITY: no noise */
     double defocus_min_A, defocus_max_A;   /* uniform in [min, max] */
     double astigmatism_A;         /* |dU - dV| / 2 uniform in [0, this] */
     double shift_sigma_A;         /* per axis */
     int apply_ctf;                /* 0: no CTF, and no CTF columns stored */
+    int ctf_canvas;               /* CTF on a canvas larger than the box, not on the box's own grid */
     double pixel_size_A;          /* 0: the map header's */
     double voltage_kV, cs_mm, amplitude_contrast;
     /* Realism (docs/SIMULATE.md); 0 or NULL: off. With any of them on, one

@@ -62,6 +62,7 @@ void run_recon_config(const recon_settings *s, size_t box, double pixel_A, const
     cfg->threads = s->set.reconstruct.threads > 0 ? (int)s->set.reconstruct.threads : gar_usable_cores();
     cfg->batch = (size_t)s->set.reconstruct.batch;
     cfg->outer_mask = s->set.reconstruct.outer_mask;
+    cfg->image_model = (gar_image_model)s->set.reconstruct.image_model;
     cfg->gpu_devices = s->gpus;
     cfg->n_gpu_devices = s->n_gpus;
     cfg->gpu_fft = s->set.gpu.fft_on_gpu;

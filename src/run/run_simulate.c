@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -59,6 +60,7 @@ static void sim_config(const gar_simulate_request *req, gar_sim_config *cfg)
     cfg->ramp_sigma = req->ramp_sigma;
     cfg->contrast_sigma = req->contrast_sigma;
     cfg->junk_fraction = req->junk_fraction;
+    cfg->ctf_canvas = req->ctf_canvas;
 }
 
 /* The realism settings a caller of the run (not only the command line) may
@@ -157,12 +159,13 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
     gar_progress *progress = NULL;
     gar_optics optics;
     char *prov = NULL;
-    int nthreads = 1, realism;
+    int nthreads = 1, realism, truth_written = 0;
     size_t box;
 
     sim_config(req, &cfg);
     if ((st = check_request(req)) != GAR_OK ||
-        (st = gar_run_check_output_file("--out", req->out, req->overwrite)) != GAR_OK)
+        (st = gar_run_check_output_file("--out", req->out, req->overwrite)) != GAR_OK ||
+        (req->truth != NULL && (st = gar_run_check_output_file("--truth", req->truth, req->overwrite)) != GAR_OK))
         return st;
     if ((st = gar_mrc_read(req->map, &map)) != GAR_OK)
         goto done;
@@ -171,6 +174,19 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
         st = gar_error(GAR_ERR_DATA, "%s: map is %zu x %zu x %zu: expected a cube with an even edge",
                        req->map, map->nx, map->ny, map->nz);
         goto done;
+    }
+    if (req->truth != NULL) {
+        /* The object the particles are projections of, the fair reference
+         * for a map made from them (gar_sim_truth). */
+        gar_map *truth = NULL;
+        if ((st = gar_sim_truth(map, &truth)) != GAR_OK)
+            goto done;
+        truth->pixel_size = req->pixel_size_A > 0 ? req->pixel_size_A : map->pixel_size;
+        st = gar_mrc_write(req->truth, truth);
+        gar_map_destroy(&truth);
+        if (st != GAR_OK)
+            goto done;
+        truth_written = 1;
     }
     {
         gar_map *prepared = NULL;
@@ -228,9 +244,18 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
                                       prov ? prov : "garner simulate", &w)) != GAR_OK ||
         (realism && (st = gar_stack_writer_add_sim_truth(w)) != GAR_OK))
         goto done;
-    gar_log_info("simulating %zu particles of %s (%zu px, %.4g Å/px), SNR %g, %s, %d thread%s",
-                 req->count, req->map, box, cfg.pixel_size_A, cfg.snr,
-                 cfg.apply_ctf ? "CTF" : "no CTF", nthreads, nthreads > 1 ? "s" : "");
+    {
+        char ctf[96];
+        size_t canvas = gar_sim_canvas(&cfg, box);
+        if (!cfg.apply_ctf)
+            snprintf(ctf, sizeof ctf, "no CTF");
+        else if (canvas > box)
+            snprintf(ctf, sizeof ctf, "CTF on a %zu px canvas", canvas);
+        else
+            snprintf(ctf, sizeof ctf, "CTF on the box (wrapped)");
+        gar_log_info("simulating %zu particles of %s (%zu px, %.4g Å/px), SNR %g, %s, %d thread%s", req->count,
+                     req->map, box, cfg.pixel_size_A, cfg.snr, ctf, nthreads, nthreads > 1 ? "s" : "");
+    }
     if (realism)
         gar_log_info("realism: B-factor %g Å², noise %s, ramp %g, contrast sigma %g, junk %g (%s); "
                      "noise sigma %.6g for every image",
@@ -249,8 +274,13 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
     if ((st = gar_stack_writer_commit(&w)) != GAR_OK)
         goto done;
     gar_progress_finish(&progress);
-    gar_log_info("wrote %s", req->out);
+    if (truth_written)
+        gar_log_info("wrote %s and the true map %s", req->out, req->truth);
+    else
+        gar_log_info("wrote %s", req->out);
 done:
+    if (st != GAR_OK && truth_written)
+        unlink(req->truth);
     gar_progress_destroy(&progress);
     gar_stack_writer_abort(&w);
     if (workers != NULL)

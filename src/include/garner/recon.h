@@ -35,6 +35,14 @@ typedef enum gar_sym_mode {
     GAR_SYM_VOLUME = 1    /* insert once, symmetrise the summed G and W at the end */
 } gar_sym_mode;
 
+/* What a particle image is taken to be (image_model, docs/PARAMETERS.md). */
+typedef enum gar_image_model {
+    GAR_IMAGE_BOXED = 0,    /* zero outside its box: every sample of its padded transform is inserted */
+    GAR_IMAGE_PERIODIC = 1  /* one period of a periodic image (a CTF applied on the box's own grid, as
+                               simulators do): only the samples on the box's frequency grid, every
+                               (M/N)-th pixel of the padded transform; needs M = pad × N */
+} gar_image_model;
+
 /* Everything a reconstructor is planned for. Zero-initialise it and set the
  * fields; `garner reconstruct`'s defaults (docs/PARAMETERS.md, [reconstruct])
  * are given with each field. */
@@ -57,6 +65,7 @@ typedef struct gar_recon_config {
     size_t batch;                /* largest count passed to gar_recon_insert, >= 1 (batch = 128) */
     int outer_mask;              /* nonzero: soft-mask the map outside the inscribed sphere
                                     (outer_mask = yes) */
+    gar_image_model image_model; /* (image_model = boxed) */
     /* GPUs: none when n_gpu_devices is 0 (the CPU inserts). A device may be
      * listed twice (two inserters on one GPU); batches go to them in turn.
      * A library built without CUDA fails create with GAR_ERR_NOT_BUILT if
