@@ -344,7 +344,7 @@ fail:
 
 gar_status gar_sim_prepare_map(const gar_map *in, gar_map **out) { return solvent_filtered(in, 1, out); }
 
-gar_status gar_sim_truth(const gar_map *in, gar_map **out) { return solvent_filtered(in, 0, out); }
+gar_status gar_sim_true_map(const gar_map *in, gar_map **out) { return solvent_filtered(in, 0, out); }
 
 struct gar_sim_worker {
     size_t box;

@@ -121,7 +121,7 @@ gar_status gar_sim_prepare_map(const gar_map *in, gar_map **out);
  * band-limited to the Nyquist sphere, without the prefilter (the projector's
  * trilinear sampling undoes it, on average). The fair reference for the FSC
  * of a map made from simulated particles; out is a new map. */
-gar_status gar_sim_truth(const gar_map *in, gar_map **out);
+gar_status gar_sim_true_map(const gar_map *in, gar_map **out);
 /* Only the solvent step of gar_sim_prepare_map (for tests: the object whose
  * exact projections the simulator approximates). In place. */
 void gar_sim_solvent(gar_map *map);

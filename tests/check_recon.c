@@ -583,7 +583,7 @@ START_TEST(test_image_model_near_nyquist)
 {
     gar_map *raw = load_map("tii-64.mrc"), *truth = NULL;
     double f[2][2];   /* [images: wrapped, canvas][model: boxed, periodic] */
-    ck_assert_int_eq(gar_sim_truth(raw, &truth), GAR_OK);
+    ck_assert_int_eq(gar_sim_true_map(raw, &truth), GAR_OK);
     for (int wrap = 1; wrap >= 0; wrap--) {
         gar_sim_config sc = sim_config(raw, 1.0, 1, 2.0, 29);
         sim_set s;

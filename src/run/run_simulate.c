@@ -179,7 +179,7 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
         /* The object the particles are projections of, the fair reference
          * for a map made from them (gar_sim_truth). */
         gar_map *truth = NULL;
-        if ((st = gar_sim_truth(map, &truth)) != GAR_OK)
+        if ((st = gar_sim_true_map(map, &truth)) != GAR_OK)
             goto done;
         truth->pixel_size = req->pixel_size_A > 0 ? req->pixel_size_A : map->pixel_size;
         st = gar_mrc_write(req->truth, truth);
