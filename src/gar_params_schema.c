@@ -254,6 +254,16 @@ const gar_param_spec gar_params_table[] = {
      .doc = "a particle whose score lies more than this many robust standard deviations below the median is "
             "junk: left out of the next iteration's reconstruction; 0: keep every particle",
      .field = GAR_FIELD(refine.junk_sigma)},
+    {.section = "refine",
+     .key = "alternatives",
+     .type = GAR_PARAM_INT,
+     .default_value = "8",
+     .min = 0,
+     .max = 8,
+     .doc = "with score = whitened, insert each particle also at up to this many other poses whose likelihood is at "
+            "least 1 % of the best's, each weighted by its posterior share (the idea of RELION's and cryoSPARC's marginalisation "
+            "over poses); 0: the best pose only",
+     .field = GAR_FIELD(refine.alternatives)},
     {.section = "gpu",
      .key = "devices",
      .type = GAR_PARAM_STRING,

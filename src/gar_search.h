@@ -67,7 +67,19 @@ typedef struct gar_search_config {
     /* The noise model whose 1/σ² weighs each frequency (NULL: white); not
      * copied. Every particle's optics group must have a row. */
     const gar_noise *noise;
+    /* Poses besides the best to keep where they are about as likely
+     * (gar_search_result.alt), at most GAR_SEARCH_MAX_ALT; 0: the best only.
+     * Needs a noise model (the weights are likelihoods). */
+    int alternatives;
 } gar_search_config;
+
+#define GAR_SEARCH_MAX_ALT 8
+
+/* A pose kept beside the best, with its posterior weight. */
+typedef struct gar_search_alt {
+    double rot_deg, tilt_deg, psi_deg, origin_x_A, origin_y_A;
+    double weight;
+} gar_search_alt;
 
 /* What the search found for one particle, beside its pose and origin. */
 typedef struct gar_search_result {
@@ -82,6 +94,14 @@ typedef struct gar_search_result {
      * model; h/N² without): about N(0, 1) where the particle is a·C·P plus the modelled noise,
      * large where the image holds signal the reference does not explain (junk). */
     double misfit;
+    /* Pose uncertainty (cfg.alternatives > 0): the best pose's weight and
+     * up to cfg.alternatives other grid poses (each at its best origin)
+     * whose weight is at least 1 % of the best's; weights ∝ exp(E²/2), E the
+     * pose's evidence (the likelihood at its best scale, relative), summing
+     * to 1 with best_weight. */
+    double best_weight;
+    int n_alt;
+    gar_search_alt alt[GAR_SEARCH_MAX_ALT];
 } gar_search_result;
 
 #define GAR_SEARCH_MAX_GPUS 64

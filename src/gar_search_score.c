@@ -282,6 +282,66 @@ static double residual_sums(const gar_search *s, const search_ws *w, const parti
     return sh2 > 0 ? (chi2 - sh) / sqrt(sh2) : 0.0;
 }
 
+/* The poses about as likely as the best (bp at origin bs): each pose's
+ * evidence E at its best origin, weight exp((E² − E_best²)/2) (the
+ * likelihood ratio at each one's best scale), the largest
+ * cfg.alternatives of those at least 1 % of the best's, normalised. */
+static void significant_poses(const gar_search *s, const search_ws *w, size_t n_shift, size_t n_pose, size_t bp,
+                              size_t bs, gar_search_result *res)
+{
+    const double px = s->cfg.pixel_size_A;
+    const int K = s->cfg.alternatives < GAR_SEARCH_MAX_ALT ? s->cfg.alternatives : GAR_SEARCH_MAX_ALT;
+    double lw[GAR_SEARCH_MAX_ALT], sum = 1.0, e0;
+    size_t pose[GAR_SEARCH_MAX_ALT], shift[GAR_SEARCH_MAX_ALT];
+    int n = 0;
+    res->best_weight = 1.0;
+    res->n_alt = 0;
+    if (K <= 0 || !(w->nP[bp] > 0))
+        return;
+    e0 = (double)w->S[bs * n_pose + bp] / sqrt((double)w->nP[bp]);
+    for (size_t c = 0; c < n_pose; c++) {
+        double e = -1e300;
+        size_t bi = 0;
+        if (c == bp || !(w->nP[c] > 0))
+            continue;
+        for (size_t i = 0; i < n_shift; i++)
+            if ((double)w->S[i * n_pose + c] > e) {
+                e = (double)w->S[i * n_pose + c];
+                bi = i;
+            }
+        e /= sqrt((double)w->nP[c]);
+        const double l = 0.5 * (e * e - e0 * e0);
+        if (e <= 0 || l < log(0.01))
+            continue;
+        /* Insert into the K largest, kept in decreasing order. */
+        int at = n < K ? n++ : K;
+        if (at == K && !(l > lw[K - 1]))
+            continue;
+        if (at == K)
+            at = K - 1;
+        while (at > 0 && lw[at - 1] < l) {
+            lw[at] = lw[at - 1];
+            pose[at] = pose[at - 1];
+            shift[at] = shift[at - 1];
+            at--;
+        }
+        lw[at] = l;
+        pose[at] = c;
+        shift[at] = bi;
+    }
+    for (int k = 0; k < n; k++)
+        sum += exp(lw[k]);
+    res->best_weight = 1.0 / sum;
+    for (int k = 0; k < n; k++) {
+        gar_search_alt *a = &res->alt[k];
+        gar_matrix_to_euler(w->mats + 9 * pose[k], &a->rot_deg, &a->tilt_deg, &a->psi_deg);
+        a->origin_x_A = w->sx[shift[k]] * px;
+        a->origin_y_A = w->sy[shift[k]] * px;
+        a->weight = exp(lw[k]) / sum;
+    }
+    res->n_alt = n;
+}
+
 /* The fine stage over the whole band: the cubes about the nk coarse poses
  * of a global search, or about the previous pose for a local one; the best
  * pose and its origin (to sub-step precision) replace meta's; res gets its
@@ -310,6 +370,7 @@ void gar_search_fine(gar_search *s, search_ws *w, const particle_band *b, int h,
         res->misfit = residual_sums(s, w, b, bp, res->scale, w->sx[bs], w->sy[bs],
                                     g >= 0 ? s->inv_noise + (size_t)g * s->B : NULL, noise);
     }
+    significant_poses(s, w, n_shift, n_pose, bp, bs, res);
     refine_origin(w, shift_axis_count(&s->cfg), n_pose, bp, bs, b->normX, shift_step, &cx, &cy);
     refine_pose(s, w, n_pose, bp, bs, b->normX,
                 s->cfg.mode == GAR_SEARCH_GLOBAL ? s->coarse_mats + 9 * top[bp / s->n_cube] : A, R);

@@ -66,6 +66,7 @@ typedef struct gar_refine_settings {
     int score;                   /* a gar_score_kind */
     int contrast_scale;          /* per-particle contrast scale in the reconstruction */
     double junk_sigma;           /* robust z below which a particle is junk (0: none) */
+    long alternatives;           /* poses besides the best inserted with their weights (0: none) */
 } gar_refine_settings;
 
 typedef struct gar_gpu_settings {

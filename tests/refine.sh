@@ -47,9 +47,10 @@ check "C1: FSC 0.5 against truth within 10 % of the known-pose map's" -- \
 # D7: the search covers one asymmetric unit; errors modulo the group.
 expect 0 "" -- "$GARNER" phantom --symmetry D7 --box 64 --pixel-size 3 --seed 5 --out "$d/d7.mrc"
 expect 0 "" -- "$GARNER" simulate --map "$d/d7.mrc" --count 600 --snr 1 --shift-sigma 3 --seed 6 --out "$d/d7.h5"
-# No contrast scales and no junk: the refinement's map is then the plain
-# reconstruction of its poses, which the export test below compares.
-printf '[input]\nstacks = d7.h5\n[output]\ndir = d7\n[refine]\ninitial_map = d7.mrc\ninitial_resolution = 20\nsymmetry = D7\niterations = 8\ncontrast_scale = no\njunk_sigma = 0\n[reconstruct]\nreference = d7.mrc\n' > "$d/d7.ini"
+# No contrast scales, no junk and the best poses only: the refinement's map
+# is then the plain reconstruction of its poses, which the export test below
+# compares.
+printf '[input]\nstacks = d7.h5\n[output]\ndir = d7\n[refine]\ninitial_map = d7.mrc\ninitial_resolution = 20\nsymmetry = D7\niterations = 8\ncontrast_scale = no\njunk_sigma = 0\nalternatives = 0\n[reconstruct]\nreference = d7.mrc\n' > "$d/d7.ini"
 expect 0 "resolution" -- "$GARNER" refine "$d/d7.ini"
 check "D7: >= 90 % within 5 degrees modulo D7, median origin error <= 1 Å, median angle <= 0.8°" -- \
     "$cmp_poses" "$d/d7.h5" "$d/d7/poses.h5" D7 0.9 1.0 0.8

@@ -27,6 +27,10 @@ typedef struct refine_pass_ctx {
     size_t n_rows, cap_rows;
     size_t skipped;
     double read_seconds;
+    /* [refine] alternatives: a batch of weighted copies to insert. */
+    float *wimages, *wscale;
+    gar_particle *wmeta;
+    size_t wn;
 } refine_pass_ctx;
 
 gar_status refine_stopped(const gar_refine *r)
@@ -49,6 +53,54 @@ static gar_status add_row(refine_pass_ctx *c, size_t index, const gar_pose *q)
     c->rows[c->n_rows++] = (pose_row){index, q->rot_deg, q->tilt_deg, q->psi_deg, q->origin_x_A, q->origin_y_A,
                                       q->score, q->scale, q->evidence, q->misfit};
     return GAR_OK;
+}
+
+/* One weighted copy of particle i of the batch at `pose` (NULL: the one
+ * found), weight w: image × sqrt(w) inserted with scale × sqrt(w) adds
+ * w·a·C·X and w·a²·C² (gar_recon_insert_scaled); the copies go in batches. */
+static gar_status add_copy(refine_pass_ctx *c, const run_batch *b, size_t i, const gar_search_alt *pose, double w)
+{
+    gar_refine *r = c->r;
+    gar_status st;
+    const size_t npix = r->box * r->box, cap = (size_t)r->set->reconstruct.batch;
+    const float g = (float)sqrt(w);
+    if (c->wn == cap) {
+        if ((st = gar_recon_insert_scaled(r->rec, c->wimages, c->wmeta, c->wscale, c->wn)) != GAR_OK)
+            return st;
+        c->wn = 0;
+    }
+    for (size_t k = 0; k < npix; k++)
+        c->wimages[c->wn * npix + k] = b->images[i * npix + k] * g;
+    c->wmeta[c->wn] = b->meta[i];
+    if (pose != NULL) {
+        c->wmeta[c->wn].rot_deg = pose->rot_deg;
+        c->wmeta[c->wn].tilt_deg = pose->tilt_deg;
+        c->wmeta[c->wn].psi_deg = pose->psi_deg;
+        c->wmeta[c->wn].origin_x_A = pose->origin_x_A;
+        c->wmeta[c->wn].origin_y_A = pose->origin_y_A;
+    }
+    c->wscale[c->wn++] = r->batch_scale[i] * g;
+    return GAR_OK;
+}
+
+/* [refine] alternatives: each particle at its best pose and at the
+ * alternatives the search kept, weighted by their posterior shares. */
+static gar_status insert_weighted(refine_pass_ctx *c, const run_batch *b)
+{
+    gar_status st = GAR_OK;
+    for (size_t i = 0; i < b->count && st == GAR_OK; i++) {
+        const gar_search_result *q = &c->res[i];
+        if (c->r->batch_scale[i] == 0.0f)   /* junk: left out */
+            continue;
+        st = add_copy(c, b, i, NULL, q->n_alt > 0 ? q->best_weight : 1.0);
+        for (int k = 0; k < q->n_alt && st == GAR_OK; k++)
+            st = add_copy(c, b, i, &q->alt[k], q->alt[k].weight);
+    }
+    if (st == GAR_OK && c->wn > 0) {
+        st = gar_recon_insert_scaled(c->r->rec, c->wimages, c->wmeta, c->wscale, c->wn);
+        c->wn = 0;
+    }
+    return st;
 }
 
 /* A batch: each particle starts from its current pose and half set; search
@@ -98,6 +150,8 @@ static gar_status search_batch(void *arg, run_batch *b)
     }
     for (size_t i = 0; i < b->count; i++)
         r->batch_scale[i] = refine_insert_scale(r, &r->poses[base + b->index[i]], c->search != NULL);
+    if (c->search != NULL && c->wimages != NULL)
+        return insert_weighted(c, b);
     return gar_recon_insert_scaled(r->rec, b->images, b->meta, r->batch_scale, b->count);
 }
 
@@ -187,6 +241,13 @@ gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *c
             goto done;
         gar_partials_clear(r->parts);
     }
+    if (search != NULL && r->noise != NULL && r->f->alternatives > 0) {
+        const size_t cap = (size_t)r->set->reconstruct.batch;
+        if ((st = gar_alloc((void **)&c.wimages, cap, r->box * r->box * sizeof(float), "weighted copies")) != GAR_OK ||
+            (st = gar_alloc((void **)&c.wmeta, cap, sizeof *c.wmeta, "weighted copies")) != GAR_OK ||
+            (st = gar_alloc((void **)&c.wscale, cap, sizeof *c.wscale, "weighted copies")) != GAR_OK)
+            goto done;
+    }
     if ((st = gar_alloc((void **)&c.res, (size_t)r->set->reconstruct.batch, sizeof *c.res, "scores")) != GAR_OK ||
         (r->batch_scale == NULL && (st = gar_alloc((void **)&r->batch_scale, (size_t)r->set->reconstruct.batch,
                                                    sizeof *r->batch_scale, "scales")) != GAR_OK) ||
@@ -202,6 +263,9 @@ gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *c
 done:
     run_shards_destroy(&shards);
     free(c.res);
+    free(c.wimages);
+    free(c.wmeta);
+    free(c.wscale);
     free(c.rows);
     return st;
 }

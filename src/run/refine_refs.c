@@ -152,6 +152,7 @@ void refine_search_config(const gar_refine *r, double step, int local, double ba
     sc->n_gpu_devices = r->rcfg.n_gpu_devices;
     sc->batch = (size_t)r->set->reconstruct.batch;
     sc->noise = r->noise;
+    sc->alternatives = r->noise != NULL ? (int)r->f->alternatives : 0;
 }
 
 static gar_status iteration_memory(const gar_refine *r, int rank, size_t it, double step, int local, double band,
@@ -173,9 +174,10 @@ static gar_status iteration_memory(const gar_refine *r, int rank, size_t it, dou
     m->recon = (double)gar_recon_memory_bytes(&r->rcfg) +
                (double)run_partials_memory_bytes(&r->rcfg, &r->rs, rank, r->size);
     /* Besides: half maps, their average, the initial map and the reference
-     * map; the poses and their flags; a batch of particles with metadata. */
+     * map; the poses and their flags; a batch of particles with metadata
+     * (two with [refine] alternatives: the weighted copies). */
     m->total = m->search + m->refs + m->recon + 5 * vol + (double)r->n * (sizeof *r->poses + 1) +
-               (double)r->set->reconstruct.batch *
+               (r->noise != NULL && r->f->alternatives > 0 ? 2.0 : 1.0) * (double)r->set->reconstruct.batch *
                    ((double)r->box * r->box * sizeof(float) + sizeof(gar_particle) + 16);
     return GAR_OK;
 }
