@@ -255,9 +255,79 @@ START_TEST(test_whitened_score_and_scale)
 }
 END_TEST
 
+/* Pose uncertainty (cfg.alternatives): noisy particles at their true poses
+ * (local search), the model estimated from their background: the shares of
+ * the best pose and the alternatives sum to 1, every alternative holds at
+ * least 1 % of the best's share and at most cfg.alternatives are kept, and
+ * some particle has one (at SNR 0.05 and a 1° step the grid's neighbours are
+ * about as likely); noise-free particles keep the best pose only. */
+START_TEST(test_alternatives)
+{
+    gar_map *m = phantom(48), *prepared = NULL;
+    const size_t N = 48, S = N / 2 + 1;
+    int32_t group = 1;
+    ck_assert_int_eq(gar_sim_prepare_map(m, &prepared), GAR_OK);
+    for (int noisy = 0; noisy < 2; noisy++) {
+        sim_set s;
+        gar_refproj *ref = NULL;
+        gar_noise *nm = NULL;
+        gar_fft2 *fft = NULL;
+        float *sums = calloc(2 * S, sizeof *sums);
+        simulate(m, 16, noisy ? 0.05 : 0, 1, 0.0, 17, &s);
+        ck_assert_int_eq(gar_fft2_create(N, &fft), GAR_OK);
+        ck_assert_int_eq(gar_noise_create(&group, 1, S, &nm), GAR_OK);
+        if (noisy) {
+            for (size_t i = 0; i < s.n; i++)
+                gar_noise_background_sums(fft, s.images + i * N * N, N, 0.45 * N, S, sums);
+            ck_assert_int_eq(gar_noise_update(nm, sums, S), GAR_OK);
+        }
+        ck_assert_int_eq(gar_refproj_create(prepared, 0.45 * N, NULL, 0, &ref), GAR_OK);
+        gar_search *search = NULL;
+        gar_search_config c = test_search_config(&s, ref, GAR_SEARCH_LOCAL, 1.0);
+        c.noise = nm;
+        c.alternatives = 5;
+        gar_search_result *res = calloc(s.n, sizeof *res);
+        gar_particle *found = malloc(s.n * sizeof *found);
+        memcpy(found, s.meta, s.n * sizeof *found);
+        ck_assert_msg(gar_search_create(&c, &search) == GAR_OK, "%s", gar_errmsg());
+        ck_assert_msg(gar_search_batch(search, s.images, found, res, NULL, s.n) == GAR_OK, "%s", gar_errmsg());
+        int with_alt = 0;
+        for (size_t i = 0; i < s.n; i++) {
+            double sum = res[i].best_weight;
+            ck_assert_msg(res[i].n_alt >= 0 && res[i].n_alt <= 5, "particle %zu: %d alternatives", i, res[i].n_alt);
+            for (int k = 0; k < res[i].n_alt; k++) {
+                sum += res[i].alt[k].weight;
+                ck_assert_msg(res[i].alt[k].weight >= 0.0099 * res[i].best_weight &&
+                                  res[i].alt[k].weight <= res[i].best_weight * 1.0000001,
+                              "particle %zu: alternative %d of weight %g, the best's %g", i, k, res[i].alt[k].weight,
+                              res[i].best_weight);
+            }
+            ck_assert_msg(fabs(sum - 1.0) < 1e-9, "particle %zu: shares sum to %.12f", i, sum);
+            with_alt += res[i].n_alt > 0;
+        }
+        fprintf(stderr, "measured: %s particles, %d of %zu with alternatives\n", noisy ? "SNR 0.05" : "noise-free",
+                with_alt, s.n);
+        if (noisy)
+            ck_assert_msg(with_alt > 0, "no noisy particle has an alternative pose");
+        else
+            ck_assert_msg(with_alt == 0, "%d noise-free particles have alternatives", with_alt);
+        free(res);
+        free(found);
+        free(sums);
+        gar_search_destroy(&search);
+        gar_refproj_destroy(&ref);
+        gar_noise_destroy(&nm);
+        gar_fft2_destroy(&fft);
+        sim_free(&s);
+    }
+    gar_map_destroy(&prepared);
+    gar_map_destroy(&m);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = TEST_CASE("noise", 120, test_normalise_removes_ramp, test_background_spectrum, test_noise_update_band,
-                          test_whitened_score_and_scale);
+                          test_whitened_score_and_scale, test_alternatives);
     return test_run_suite(test_suite("noise", tc, NULL));
 }
