@@ -495,6 +495,93 @@ gar_status gar_plot_fsc(const char *path, const double *fsc, size_t n_shells, si
                          title, NULL, NULL);
 }
 
+/* The noise picture's y axis: log10 of σ² relative to top, over 3 decades. */
+#define NOISE_DECADES 3.0
+
+static double noise_py(const fsc_frame *f, double v, double top)
+{
+    double l = v > 0 ? log10(v / top) : -NOISE_DECADES;
+    if (l < -NOISE_DECADES)
+        l = -NOISE_DECADES;
+    if (l > 0.3)
+        l = 0.3;
+    return f->y0 + f->h * (-l) / NOISE_DECADES;
+}
+
+gar_status gar_plot_noise(const char *path, const double *sigma2, size_t n_curves, size_t n_shells, size_t box,
+                          double pixel_size_A, const char *title)
+{
+    gar_status st = GAR_OK;
+    cairo_surface_t *surface = NULL;
+    cairo_t *cr = NULL;
+    fsc_frame f = {FSC_X0, FSC_Y0, FSC_W, FSC_H, 0.5 / pixel_size_A};
+    double top = 0;
+    char buf[32];
+    if (path == NULL || sigma2 == NULL || n_curves == 0 || n_shells < 2 || box < 2 || !(pixel_size_A > 0)) {
+        st = gar_error(GAR_ERR_INTERNAL, "noise picture %s: no curve, fewer than 2 shells, box %zu or pixel size %g A",
+                       path != NULL ? path : "(null)", box, pixel_size_A);
+        goto done;
+    }
+    for (size_t c = 0; c < n_curves; c++)
+        for (size_t i = 1; i < n_shells; i++)
+            if (isfinite(sigma2[c * n_shells + i]) && sigma2[c * n_shells + i] > top)
+                top = sigma2[c * n_shells + i];
+    if (!(top > 0))
+        top = 1;
+    if ((st = begin_picture(path, GAR_PLOT_FSC_WIDTH, GAR_PLOT_FSC_HEIGHT, &surface, &cr)) != GAR_OK)
+        goto done;
+    draw_frequency_axis(cr, &f);
+    draw_angstrom_axis(cr, &f);
+    set_font(cr, 12, 0);
+    for (int d = 0; d <= (int)NOISE_DECADES; d++) {
+        const double y = crisp(f.y0 + f.h * d / NOISE_DECADES);
+        set_rgb(cr, RGB_GRID);
+        cairo_set_line_width(cr, 1.0);
+        cairo_move_to(cr, f.x0, y);
+        cairo_line_to(cr, f.x0 + f.w, y);
+        cairo_stroke(cr);
+        snprintf(buf, sizeof buf, "%.3g", top * pow(10.0, -d));
+        set_rgb(cr, RGB_TEXT);
+        show_text(cr, buf, f.x0 - 8, y, 1.0, 0.5);
+    }
+    cairo_save(cr);
+    cairo_translate(cr, 18, f.y0 + 0.5 * f.h);
+    cairo_rotate(cr, -0.5 * 3.14159265358979323846);
+    set_font(cr, 13, 0);
+    show_text(cr, "noise power (log)", 0, 0, 0.5, 0.5);
+    cairo_restore(cr);
+    cairo_save(cr);
+    cairo_rectangle(cr, f.x0, f.y0, f.w, f.h);
+    cairo_clip(cr);
+    for (size_t c = n_curves; c-- > 0;) {
+        set_rgb(cr, c == 0 ? GAR_PLOT_RGB_FSC : c == 1 ? GAR_PLOT_RGB_FSC_REF : 0x909090);
+        cairo_set_line_width(cr, 2.0);
+        cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+        for (size_t i = 1; i < n_shells; i++) {
+            const double x = fsc_px(&f, (double)i / ((double)box * pixel_size_A));
+            const double y = noise_py(&f, sigma2[c * n_shells + i], top);
+            if (i == 1)
+                cairo_move_to(cr, x, y);
+            else
+                cairo_line_to(cr, x, y);
+        }
+        cairo_stroke(cr);
+    }
+    cairo_restore(cr);
+    set_rgb(cr, RGB_FRAME);
+    cairo_set_line_width(cr, 1.0);
+    cairo_rectangle(cr, f.x0 - 0.5, f.y0 - 0.5, f.w + 1, f.h + 1);
+    cairo_stroke(cr);
+    if (title != NULL) {
+        set_font(cr, 16, 1);
+        set_rgb(cr, RGB_TEXT);
+        show_text(cr, title, 0.5 * GAR_PLOT_FSC_WIDTH, 28, 0.5, 1.0);
+    }
+    st = write_png(surface, cr, path);
+done:
+    return end_picture(surface, cr, st);
+}
+
 int gar_plot_slices_layout(size_t nx, size_t ny, size_t nz, int *scale, int panel_x[3],
                            int *panel_y, int *width, int *height)
 {

@@ -75,6 +75,14 @@ int gar_plot_slices_layout(size_t nx, size_t ny, size_t nz, int *scale, int pane
  * a title line (title may be NULL). */
 gar_status gar_plot_slices(const char *path, const gar_map *map, const char *title);
 
+/* A noise spectrum: for each of n_curves rows of sigma2 (n_shells values,
+ * shell 0 not drawn), σ² against spatial frequency, on a log scale from its
+ * largest value down to 1/1000 of it (the FSC picture's size and frequency
+ * axes; the first curve in GAR_PLOT_RGB_FSC, the second in
+ * GAR_PLOT_RGB_FSC_REF, further ones grey). Written atomically. */
+gar_status gar_plot_noise(const char *path, const double *sigma2, size_t n_curves, size_t n_shells, size_t box,
+                          double pixel_size_A, const char *title);
+
 /* The distribution of particle directions (rot against tilt, degrees), shaded
  * by density per solid angle. */
 gar_status gar_plot_angdist(const char *path, const double *rot_deg, const double *tilt_deg, size_t n,

@@ -442,9 +442,42 @@ START_TEST(test_slices_constant_map_is_mid_grey)
 }
 END_TEST
 
+/* The noise picture: two flat spectra a decade apart lie on the rows the log
+ * axis puts them (the top for the larger, a third of the height down for
+ * the other, 1 of 3 decades), each in its colour; bad arguments fail. */
+START_TEST(test_noise_curves_on_the_log_axis)
+{
+    const char *path = test_tmpfile("plot-noise", "noise.png");
+    double s2[2 * NSH];
+    int x0, y0, w, h;
+    for (int i = 0; i < NSH; i++) {
+        s2[i] = 50.0;
+        s2[NSH + i] = 5.0;
+    }
+    gar_plot_fsc_geometry(&x0, &y0, &w, &h);
+    ck_assert_msg(gar_plot_noise(path, s2, 2, NSH, BOX, PIX, "noise") == GAR_OK, "%s", gar_errmsg());
+    png p = png_load(path);
+    ck_assert_int_eq(p.w, GAR_PLOT_FSC_WIDTH);
+    ck_assert_uint_eq(px(&p, 2, 2), 0xFFFFFF);
+    const int ya = y0 + 1, yb = y0 + h / 3;
+    int on_a = 0, on_b = 0;
+    for (int d = -1; d <= 1; d++) {
+        on_a += count_row(&p, ya + d, x0 + 20, x0 + w - 20, GAR_PLOT_RGB_FSC);
+        on_b += count_row(&p, yb + d, x0 + 20, x0 + w - 20, GAR_PLOT_RGB_FSC_REF);
+    }
+    ck_assert_msg(on_a > w / 2, "first curve on %d pixels near row %d", on_a, ya);
+    ck_assert_msg(on_b > w / 2, "second curve on %d pixels near row %d", on_b, yb);
+    ck_assert_int_eq(count_row(&p, y0 + h / 2, x0 + 20, x0 + w - 20, GAR_PLOT_RGB_FSC_REF), 0);
+    png_free(&p);
+    ck_assert_int_eq(gar_plot_noise(path, s2, 0, NSH, BOX, PIX, NULL), GAR_ERR_INTERNAL);
+    ck_assert_int_eq(gar_plot_noise(path, s2, 1, NSH, BOX, 0.0, NULL), GAR_ERR_INTERNAL);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = TEST_CASE("core", 60,
+                          test_noise_curves_on_the_log_axis,
                           test_fsc_lines_where_the_axes_put_them,
                           test_fsc2_second_curve_and_legend,
                           test_fsc_gaps_and_limits,

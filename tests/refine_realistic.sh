@@ -24,6 +24,7 @@ check "noise_spectrum.csv written, one column per optics group" -- \
 check "noise model: low-frequency excess (shells 2-4 over 20-30 at least 3 times)" -- \
     awk -F, 'NR >= 4 && NR <= 6 { lo += $3; nl++ } NR >= 22 && NR <= 32 { hi += $3; nh++ } END { exit !(lo / nl > 3 * hi / nh) }' \
     "$d/r/noise_spectrum.csv"
+check "noise_spectrum.png written" -- test -s "$d/r/noise_spectrum.png"
 check "summary.json: junk counted" -- grep -q '"junk_particles": [1-9]' "$d/r/summary.json"
 # Thresholds below the measured 64 % and 87 % (49 % and 81 % with the best
 # pose only) by a margin for another machine's rounding; garner 0.1's search

@@ -155,10 +155,11 @@ gar_status refine_write_final(gar_refine *r, double seconds)
     gar_map *full = NULL;
     double *fsc_ref = NULL, *rot = NULL, *tilt = NULL, res_ref = 0, mean_ref = 0;
     char final[4400];
-    enum { MAP, HALF1, HALF2, FSC_CSV, FSC_PNG, ANGDIST, SLICES, POSES, PARAMS, SUMMARY, NOISE, N_FILES };
-    static const char *const names[N_FILES] = {"map.mrc",    "half1.mrc",    "half2.mrc",         "fsc.csv",
-                                               "fsc.png",    "angdist.png",  "slices.png",        "poses.h5",
-                                               "params.ini", "summary.json", "noise_spectrum.csv"};
+    enum { MAP, HALF1, HALF2, FSC_CSV, FSC_PNG, ANGDIST, SLICES, POSES, PARAMS, SUMMARY, NOISE, NOISE_PNG, N_FILES };
+    static const char *const names[N_FILES] = {"map.mrc",      "half1.mrc",          "half2.mrc",         "fsc.csv",
+                                               "fsc.png",      "angdist.png",        "slices.png",        "poses.h5",
+                                               "params.ini",   "summary.json",       "noise_spectrum.csv",
+                                               "noise_spectrum.png"};
     gar_atomic f[N_FILES];
     memset(f, 0, sizeof f);
     if ((st = gar_recon_finalize(r->rec, 0, &full)) == GAR_OK)
@@ -180,7 +181,7 @@ gar_status refine_write_final(gar_refine *r, double seconds)
     }
     /* Without a parameter file (a program's own gar_params) no params.ini. */
     for (int i = 0; i < N_FILES; i++)
-        if ((i != PARAMS || r->params_path != NULL) && (i != NOISE || r->noise != NULL) &&
+        if ((i != PARAMS || r->params_path != NULL) && ((i != NOISE && i != NOISE_PNG) || r->noise != NULL) &&
             (st = gar_atomic_begin(&f[i], join(final, sizeof final, r->set->output.dir, names[i]), 1)) != GAR_OK)
             goto done;
     if ((st = gar_mrc_write(f[MAP].tmp, full)) != GAR_OK ||
@@ -193,6 +194,7 @@ gar_status refine_write_final(gar_refine *r, double seconds)
         (st = gar_plot_slices(f[SLICES].tmp, full, "garner refine: central sections")) != GAR_OK ||
         (st = gar_poses_write(f[POSES].tmp, r->poses, r->n, &r->state, r->noise)) != GAR_OK ||
         (r->noise != NULL && (st = refine_noise_write_csv(r, f[NOISE].tmp)) != GAR_OK) ||
+        (r->noise != NULL && (st = refine_noise_write_png(r, f[NOISE_PNG].tmp)) != GAR_OK) ||
         (r->params_path != NULL && (st = run_copy_file(r->params_path, f[PARAMS].tmp)) != GAR_OK) ||
         (st = write_summary(r, f[SUMMARY].tmp, seconds, res_ref, mean_ref)) != GAR_OK)
         goto done;

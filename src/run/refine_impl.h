@@ -97,6 +97,7 @@ gar_status refine_noise_add(gar_refine *r, const gar_particle *meta, size_t coun
 gar_status refine_noise_update(gar_refine *r, double band);   /* collective: the pass's residuals to rank 0's model */
 gar_status refine_noise_share(gar_refine *r);          /* collective: rank 0's model to every rank */
 gar_status refine_noise_write_csv(const gar_refine *r, const char *path);
+gar_status refine_noise_write_png(const gar_refine *r, const char *path);   /* gar_plot_noise, one curve a group */
 void refine_noise_destroy(gar_refine *r);
 gar_status refine_judge(gar_refine *r);                /* rank 0: junk flags, threshold, scale unit, map gain */
 float refine_insert_scale(gar_refine *r, const gar_pose *q, int searched);   /* 0 for junk */

@@ -25,6 +25,7 @@
 #include "gar_image.h"
 #include "gar_log.h"
 #include "gar_mpi.h"
+#include "gar_plot.h"
 #include "gar_stack.h"
 #include "refine_impl.h"
 
@@ -322,4 +323,18 @@ void refine_apply_gain(const gar_refine *r, gar_map *m)
     const float g = (float)r->map_gain;
     for (size_t k = 0; k < gar_map_voxels(m); k++)
         m->data[k] *= g;
+}
+
+gar_status refine_noise_write_png(const gar_refine *r, const char *path)
+{
+    gar_status st;
+    const size_t G = gar_noise_groups(r->noise), S = gar_noise_shells(r->noise);
+    double *all = NULL;
+    if ((st = gar_alloc((void **)&all, G * S, sizeof *all, "noise picture")) != GAR_OK)
+        return st;
+    for (size_t g = 0; g < G; g++)
+        memcpy(all + g * S, gar_noise_sigma2(r->noise, g), S * sizeof *all);
+    st = gar_plot_noise(path, all, G, S, r->box, r->px, "garner refine: noise spectrum");
+    free(all);
+    return st;
 }
