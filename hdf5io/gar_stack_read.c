@@ -308,9 +308,32 @@ done:
     return st;
 }
 
+/* /particles/<d->name>, one entry per image, into *id (left as it is
+ * when the dataset is absent: *exists 0). */
+static gar_status open_particle_column(gar_stack *s, hid_t grp, const coldef *d, hid_t *id, int *exists)
+{
+    char why[256];
+    gar_status st = GAR_OK;
+    hsize_t len = 0;
+    htri_t e = H5Lexists(grp, d->name, H5P_DEFAULT);
+    *exists = e > 0;
+    if (e < 0)
+        return gar_error(GAR_ERR_DATA, "%s: /particles/%s: cannot look it up (HDF5: %s)", s->path, d->name,
+                         gar_h5_reason(why, sizeof why));
+    if (e == 0)
+        return GAR_OK;
+    *id = open_column(s->path, grp, "particles", d, &len, &st);
+    if (st != GAR_OK)
+        return st;
+    if (len != s->n)
+        return gar_error(GAR_ERR_DATA, "%s: /particles/%s: %llu entries, expected %zu (one per image)", s->path,
+                         d->name, (unsigned long long)len, s->n);
+    return GAR_OK;
+}
+
 static gar_status open_columns(gar_stack *s, hid_t grp)
 {
-    char why[256], members[128];
+    char members[128];
     gar_status st = GAR_OK;
     int present[NCOLS] = {0};
     static const unsigned groups[] = {GAR_COL_POSE, GAR_COL_ORIGIN, GAR_COL_CTF,
@@ -318,25 +341,12 @@ static gar_status open_columns(gar_stack *s, hid_t grp)
 
     for (size_t c = 0; c < NCOLS; c++) {
         const coldef *d = &gar_stack_particle_cols[c];
-        hsize_t len = 0;
-        htri_t exists = H5Lexists(grp, d->name, H5P_DEFAULT);
-        if (exists < 0)
-            return gar_error(GAR_ERR_DATA, "%s: /particles/%s: cannot look it up (HDF5: %s)",
-                             s->path, d->name, gar_h5_reason(why, sizeof why));
-        if (exists == 0) {
-            if (d->group == 0)
-                return gar_error(GAR_ERR_DATA, "%s: /particles/%s: missing (always required)",
-                                 s->path, d->name);
-            continue;
-        }
-        s->cols[c] = open_column(s->path, grp, "particles", d, &len, &st);
-        if (st != GAR_OK)
+        int exists;
+        if ((st = open_particle_column(s, grp, d, &s->cols[c], &exists)) != GAR_OK)
             return st;
-        if (len != s->n)
-            return gar_error(GAR_ERR_DATA,
-                             "%s: /particles/%s: %llu entries, expected %zu (one per image)",
-                             s->path, d->name, (unsigned long long)len, s->n);
-        present[c] = 1;
+        if (!exists && d->group == 0)
+            return gar_error(GAR_ERR_DATA, "%s: /particles/%s: missing (always required)", s->path, d->name);
+        present[c] = exists;
     }
     for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
         const char *have = NULL, *lack = NULL;
@@ -357,21 +367,9 @@ static gar_status open_columns(gar_stack *s, hid_t grp)
     }
     /* The ground truth of a simulated stack: optional, both or neither. */
     for (size_t c = 0; c < NSIM; c++) {
-        const coldef *d = &gar_stack_sim_cols[c];
-        hsize_t len = 0;
-        htri_t exists = H5Lexists(grp, d->name, H5P_DEFAULT);
-        if (exists < 0)
-            return gar_error(GAR_ERR_DATA, "%s: /particles/%s: cannot look it up (HDF5: %s)",
-                             s->path, d->name, gar_h5_reason(why, sizeof why));
-        if (exists == 0)
-            continue;
-        s->sim[c] = open_column(s->path, grp, "particles", d, &len, &st);
-        if (st != GAR_OK)
+        int exists;
+        if ((st = open_particle_column(s, grp, &gar_stack_sim_cols[c], &s->sim[c], &exists)) != GAR_OK)
             return st;
-        if (len != s->n)
-            return gar_error(GAR_ERR_DATA,
-                             "%s: /particles/%s: %llu entries, expected %zu (one per image)",
-                             s->path, d->name, (unsigned long long)len, s->n);
     }
     if ((s->sim[SIM_JUNK] >= 0) != (s->sim[SIM_SCALE] >= 0))
         return gar_error(GAR_ERR_DATA, "%s: /particles/%s: missing, but %s is present (%s, %s come together)",

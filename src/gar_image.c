@@ -6,11 +6,15 @@
 
 double gar_image_background_radius(size_t N) { return 0.5 * (double)N; }
 
-/* Solve the 3 × 3 symmetric system M p = b (Cramer's rule); 0 when singular. */
+static double det3(const double A[9])
+{
+    return A[0] * (A[4] * A[8] - A[5] * A[7]) - A[1] * (A[3] * A[8] - A[5] * A[6]) + A[2] * (A[3] * A[7] - A[4] * A[6]);
+}
+
+/* Solve the 3 × 3 system M p = b (Cramer's rule); 0 when singular. */
 static int solve3(const double M[9], const double b[3], double p[3])
 {
-    const double det = M[0] * (M[4] * M[8] - M[5] * M[7]) - M[1] * (M[3] * M[8] - M[5] * M[6]) +
-                       M[2] * (M[3] * M[7] - M[4] * M[6]);
+    const double det = det3(M);
     if (!(fabs(det) > 1e-300))
         return 0;
     for (int c = 0; c < 3; c++) {
@@ -18,8 +22,7 @@ static int solve3(const double M[9], const double b[3], double p[3])
         memcpy(A, M, sizeof A);
         for (int r = 0; r < 3; r++)
             A[3 * r + c] = b[r];
-        p[c] = (A[0] * (A[4] * A[8] - A[5] * A[7]) - A[1] * (A[3] * A[8] - A[5] * A[6]) +
-                A[2] * (A[3] * A[7] - A[4] * A[6])) / det;
+        p[c] = det3(A) / det;
     }
     return 1;
 }

@@ -95,27 +95,43 @@ gar_status gar_search_prepare_particle(const gar_search *s, search_ws *w, const 
     return GAR_OK;
 }
 
-/* Rows of Y over the first nb band pixels (2 nb each: re then im): w C X_o
- * for the n origins (sx, sy) (pixels), X_o = X e^{−2πi k·o/N}. The phase is
- * separable, e^{−2πi u ox/N} e^{−2πi v oy/N}: 3R + 2 sines per row, not nb. */
-void gar_search_particle_rows(const gar_search *s, search_ws *w, const particle_band *b, size_t n, size_t nb, float *Y)
+/* The origin (ox, oy) pixels' phase e^{−2πi k·o/N} is separable,
+ * e^{−2πi u ox/N} e^{−2πi v oy/N}: its tables into w (3R + 2 sines, not one
+ * per band pixel). */
+static void origin_phase_tables(const gar_search *s, search_ws *w, double ox, double oy)
 {
     const double f = -2.0 * GAR_PI / (double)s->N;
     const int R = s->R;
+    for (int u = 0; u <= R; u++) {
+        w->eu[2 * u] = (float)cos(f * u * ox);
+        w->eu[2 * u + 1] = (float)sin(f * u * ox);
+    }
+    for (int v = -R; v <= R; v++) {
+        w->ev[2 * (v + R)] = (float)cos(f * v * oy);
+        w->ev[2 * (v + R) + 1] = (float)sin(f * v * oy);
+    }
+}
+
+/* X_o = X e^{−2πi k·o/N} at band pixel k, from the tables of origin_phase_tables. */
+static inline void shifted_pixel(const gar_search *s, const search_ws *w, const particle_band *b, size_t k,
+                                 float *xr, float *xi)
+{
+    const float *a = w->eu + 2 * (int)s->ku[k], *e = w->ev + 2 * ((int)s->kv[k] + s->R);
+    const float cr = a[0] * e[0] - a[1] * e[1], ci = a[0] * e[1] + a[1] * e[0];
+    *xr = b->xr[k] * cr - b->xi[k] * ci;
+    *xi = b->xr[k] * ci + b->xi[k] * cr;
+}
+
+/* Rows of Y over the first nb band pixels (2 nb each: re then im): w C X_o
+ * for the n origins (sx, sy) (pixels). */
+void gar_search_particle_rows(const gar_search *s, search_ws *w, const particle_band *b, size_t n, size_t nb, float *Y)
+{
     for (size_t i = 0; i < n; i++) {
         float *yr = Y + i * 2 * nb, *yi = yr + nb;
-        for (int u = 0; u <= R; u++) {
-            w->eu[2 * u] = (float)cos(f * u * w->sx[i]);
-            w->eu[2 * u + 1] = (float)sin(f * u * w->sx[i]);
-        }
-        for (int v = -R; v <= R; v++) {
-            w->ev[2 * (v + R)] = (float)cos(f * v * w->sy[i]);
-            w->ev[2 * (v + R) + 1] = (float)sin(f * v * w->sy[i]);
-        }
+        origin_phase_tables(s, w, w->sx[i], w->sy[i]);
         for (size_t k = 0; k < nb; k++) {
-            const float *a = w->eu + 2 * (int)s->ku[k], *e = w->ev + 2 * ((int)s->kv[k] + R);
-            const float cr = a[0] * e[0] - a[1] * e[1], ci = a[0] * e[1] + a[1] * e[0];
-            const float xr = b->xr[k] * cr - b->xi[k] * ci, xi = b->xr[k] * ci + b->xi[k] * cr;
+            float xr, xi;
+            shifted_pixel(s, w, b, k, &xr, &xi);
             yr[k] = b->wc[k] * xr;
             yi[k] = b->wc[k] * xi;
         }
@@ -256,19 +272,19 @@ static void refine_pose(const gar_search *s, const search_ws *w, size_t n_pose, 
  * Hermitian weight, not the noise's 1/σ²), into noise (2 × (N/2 + 1)) unless
  * NULL; returned, its misfit (Σ h |r|²/(N² σ²) − Σ h) / sqrt(Σ h²), inv_noise
  * the particle's 1/(N² σ²) (NULL: 1/N², uncalibrated). */
-static double residual_sums(const gar_search *s, const search_ws *w, const particle_band *b, size_t bp, double a,
+static double residual_sums(const gar_search *s, search_ws *w, const particle_band *b, size_t bp, double a,
                             double ox, double oy, const float *inv_noise, float *noise)
 {
     double chi2 = 0.0, sh = 0.0, sh2 = 0.0;
     const size_t S = s->N / 2 + 1;
     const double inv_n2 = 1.0 / ((double)s->N * (double)s->N);
     const float *pr = w->P + bp * 2 * s->B, *pi = pr + s->B;
-    const double f = -2.0 * GAR_PI / (double)s->N;
     if (noise != NULL)
         memset(noise, 0, 2 * S * sizeof *noise);
+    origin_phase_tables(s, w, ox, oy);
     for (size_t k = 0; k < s->B; k++) {
-        const double ph = f * (s->ku[k] * ox + s->kv[k] * oy), c = cos(ph), sn = sin(ph);
-        const double xr = b->xr[k] * c - b->xi[k] * sn, xi = b->xr[k] * sn + b->xi[k] * c;
+        float xr, xi;
+        shifted_pixel(s, w, b, k, &xr, &xi);
         const double rr = xr - a * b->ctf[k] * pr[k], ri = xi - a * b->ctf[k] * pi[k];
         const double r2 = rr * rr + ri * ri;
         chi2 += s->w[k] * r2 * (inv_noise != NULL ? inv_noise[k] : inv_n2);

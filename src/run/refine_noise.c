@@ -50,6 +50,21 @@ gar_status refine_noise_create(gar_refine *r)
                      2 * r->n_shells * sizeof(float), "noise sums");
 }
 
+/* The accumulator's values into sums (count floats): reduced over the ranks
+ * onto rank 0 (collective) when `reduce`, else this process's own. */
+static gar_status noise_totals(gar_refine *r, int reduce, float *sums, size_t count)
+{
+    gar_status st;
+    int64_t *limbs = NULL;
+    if (reduce)
+        return gar_mpi_reduce_exact(r->noise_acc, 0, sums, count, 0, (size_t)64 << 20, 1);
+    if ((st = gar_alloc((void **)&limbs, count, GAR_EXACT_LIMBS * sizeof *limbs, "noise sums")) == GAR_OK &&
+        (st = gar_exactsum_pack(r->noise_acc, 0, NULL, count, limbs, 1)) == GAR_OK)
+        gar_exactsum_unpack(limbs, count, sums, 1);
+    free(limbs);
+    return st;
+}
+
 /* Rank 0: the background sums of a block of particles of one stack. */
 static gar_status background_block(gar_refine *r, gar_stack *stack, size_t first, size_t count, float *images,
                                    gar_particle *meta, gar_fft2 *fft, float *row)
@@ -84,7 +99,6 @@ static gar_status background_estimate(gar_refine *r)
                               ? (r->n + NOISE_SAMPLE_BLOCK - 1) / NOISE_SAMPLE_BLOCK
                               : NOISE_SAMPLE_BLOCKS;
     float *images = NULL, *row = NULL, *sums = NULL;
-    int64_t *limbs = NULL;
     gar_particle *meta = NULL;
     gar_fft2 *fft = NULL;
     size_t seen = 0;
@@ -93,7 +107,6 @@ static gar_status background_estimate(gar_refine *r)
         (st = gar_alloc((void **)&meta, NOISE_SAMPLE_BLOCK, sizeof *meta, "noise sample")) != GAR_OK ||
         (st = gar_alloc((void **)&row, 2 * r->n_shells, sizeof *row, "noise sample")) != GAR_OK ||
         (st = gar_alloc((void **)&sums, count, sizeof *sums, "noise sums")) != GAR_OK ||
-        (st = gar_alloc((void **)&limbs, count, GAR_EXACT_LIMBS * sizeof *limbs, "noise sums")) != GAR_OK ||
         (st = gar_fft2_create(N, &fft)) != GAR_OK)
         goto done;
     for (size_t b = 0; b < blocks && st == GAR_OK; b++) {
@@ -112,9 +125,8 @@ static gar_status background_estimate(gar_refine *r)
     }
     if (st != GAR_OK)
         goto done;
-    if ((st = gar_exactsum_pack(r->noise_acc, 0, NULL, count, limbs, 1)) != GAR_OK)
+    if ((st = noise_totals(r, 0, sums, count)) != GAR_OK)
         goto done;
-    gar_exactsum_unpack(limbs, count, sums, 1);
     if ((st = gar_noise_update(r->noise, sums, r->n_shells)) == GAR_OK)
         gar_log_info("noise model: from the background (outside a %.0f Å circle) of %zu particles", 2 * r->mask_px * r->px,
                      seen);
@@ -124,7 +136,6 @@ done:
     free(meta);
     free(row);
     free(sums);
-    free(limbs);
     return st;
 }
 
@@ -157,23 +168,16 @@ gar_status refine_noise_update(gar_refine *r, double band)
     gar_status st;
     const size_t count = gar_noise_sum_count(r->noise);
     float *sums = NULL;
-    int64_t *limbs = NULL;
     /* Shells wholly inside the band: s + 1/2 <= band. */
     const size_t n_update = (size_t)floor(band - 0.5) + 1;
     /* Zeroed: the reduction adds each rank's sums to it. */
     if ((st = gar_calloc((void **)&sums, count, sizeof *sums, "noise sums")) != GAR_OK)
         return st;
-    if (r->size > 1) {
-        st = gar_mpi_reduce_exact(r->noise_acc, 0, sums, count, 0, (size_t)64 << 20, 1);
-    } else if ((st = gar_alloc((void **)&limbs, count, GAR_EXACT_LIMBS * sizeof *limbs, "noise sums")) == GAR_OK &&
-               (st = gar_exactsum_pack(r->noise_acc, 0, NULL, count, limbs, 1)) == GAR_OK) {
-        gar_exactsum_unpack(limbs, count, sums, 1);
-    }
+    st = noise_totals(r, r->size > 1, sums, count);
     if (st == GAR_OK && r->rank == 0)
         st = gar_noise_update(r->noise, sums, n_update);
     gar_exactsum_clear(r->noise_acc);
     free(sums);
-    free(limbs);
     return st;
 }
 
