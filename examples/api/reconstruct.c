@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <garner/image.h>
 #include <garner/mrc.h>
 #include <garner/recon.h>
 #include <garner/stack.h>
@@ -108,6 +109,9 @@ int main(int argc, char **argv)
                 st = GAR_ERR_DATA;
                 goto done;
             }
+        /* [input] normalize = yes: background plane removed, background σ 1 */
+        for (size_t i = 0; i < count; i++)
+            gar_image_normalise(images + i * box * box, box, gar_image_background_radius(box), NULL);
         if ((st = gar_recon_insert(rec, images, meta, count)) != GAR_OK)
             goto done;
     }
