@@ -34,8 +34,14 @@ double refine_first_band(const gar_refine *r)
 
 /* The references of the next iteration. Iteration 1: the initial map, low
  * pass filtered, for both half sets. Later: each half map (or, while the
- * resolution is worse than join_below, their average) weighted by
- * sqrt(2 FSC / (1 + FSC)) within the band. */
+ * resolution is worse than join_below, their average), Wiener filtered
+ * within the band: multiplied per shell by its expected signal share
+ * s/(s+n), which is the FSC between the half maps for a half map, and
+ * 2 FSC / (1 + FSC) for their average (docs/ARCHITECTURE.md, "The pose
+ * score"). The filter that makes the reference the least-squares estimate
+ * of the projection is also the one that makes the score's cross term the
+ * best detector when the reference is noisy (RELION's τ² regularisation
+ * comes to the same for its references). */
 gar_status refine_make_references(gar_refine *r, const gar_map *initial, double band, gar_refproj *ref[2])
 {
     gar_status st = GAR_OK;
@@ -51,12 +57,13 @@ gar_status refine_make_references(gar_refine *r, const gar_map *initial, double 
         ref[1] = ref[0];
         goto done;
     }
+    const int joined = r->state.resolution_A > r->f->join_below;
     for (size_t s = 0; s < ns; s++) {
-        double F = r->fsc[s] > 0 ? r->fsc[s] : 0;
-        w[s] = (double)s <= band ? sqrt(2 * F / (1 + F)) : 0;
+        double F = r->fsc[s] > 0 ? fmin(r->fsc[s], 1.0) : 0;
+        w[s] = (double)s <= band ? (joined ? 2 * F / (1 + F) : F) : 0;
     }
     w[0] = 1;
-    if (r->state.resolution_A > r->f->join_below) {
+    if (joined) {
         if ((st = gar_map_create(r->box, r->box, r->box, r->px, &avg)) != GAR_OK)
             goto done;
         for (size_t i = 0; i < gar_map_voxels(avg); i++)
