@@ -517,12 +517,12 @@ START_TEST(test_insert_scaled)
     gar_map *h1 = NULL;
     r = reconstruct(&c, &s, s.n);
     ck_assert_int_eq(gar_recon_finalize(r, 1, &h1), GAR_OK);
+    gar_recon_destroy(&r);
     fprintf(stderr, "measured: scale 0 for the other half's garbage: relative L2 %.2e\n", rel_l2(half, h1));
     ck_assert_msg(rel_l2(half, h1) < 1e-5, "scale 0: relative L2 %.3g", rel_l2(half, h1));
     float bad = -1.0f;
     ck_assert_int_eq(gar_recon_create(&c, &r), GAR_OK);
     ck_assert_int_eq(gar_recon_insert_scaled(r, scaled, s.meta, &bad, 1), GAR_ERR_DATA);
-    gar_recon_destroy(&r);
     gar_recon_destroy(&r);
     gar_map_destroy(&h1);
     gar_map_destroy(&half);
