@@ -124,3 +124,23 @@ gar_status gar_stack_check_optics(const char *path, const gar_optics *o, size_t 
     *out = ix;
     return GAR_OK;
 }
+
+gar_status gar_stack_check_value(const char *path, const coldef *d, size_t idx, double v, double box_A)
+{
+    const int defocus = d->offset == offsetof(gar_particle, defocus_u_A) ||
+                        d->offset == offsetof(gar_particle, defocus_v_A);
+    if (!isfinite(v))
+        return gar_error(GAR_ERR_DATA, "%s: /particles/%s: particle %zu has %g, expected a finite value", path,
+                         d->name, idx, v);
+    if (d->group == GAR_COL_CTF && defocus && !(v > 0 && v < GAR_STACK_MAX_DEFOCUS_A))
+        return gar_error(GAR_ERR_DATA,
+                         "%s: /particles/%s: particle %zu has %g Å, expected a defocus in (0, %g) Å "
+                         "(underfocus positive, RELION's convention)",
+                         path, d->name, idx, v, GAR_STACK_MAX_DEFOCUS_A);
+    if (d->group == GAR_COL_ORIGIN && !(fabs(v) <= 0.5 * box_A))
+        return gar_error(GAR_ERR_DATA,
+                         "%s: /particles/%s: particle %zu has %g Å, expected at most half the image "
+                         "(%g Å) from its centre",
+                         path, d->name, idx, v, 0.5 * box_A);
+    return GAR_OK;
+}

@@ -64,4 +64,17 @@ const gar_optics *gar_stack_find_group(const gar_optics *optics, const group_ix 
 gar_status gar_stack_check_optics(const char *path, const gar_optics *o, size_t n, size_t box,
                                   group_ix **out);
 
+/* A defocus of 100 µm is far beyond any microscope's; larger values are
+ * unit mistakes or garbage (1e300 Å becomes an infinite float CTF). */
+#define GAR_STACK_MAX_DEFOCUS_A 1e6
+
+/* The value rules for one particle's float column d, shared by writer and
+ * reader so garner never writes a stack it would refuse: finite; defocus U
+ * and V in (0, GAR_STACK_MAX_DEFOCUS_A) Å (underfocus positive, as RELION
+ * and the STAR importer require: a negative one gives a map of inverted
+ * contrast with a good-looking FSC); an origin at most half the image's
+ * width box_A (Å) from the centre. GAR_ERR_DATA naming path, column and
+ * particle index idx. */
+gar_status gar_stack_check_value(const char *path, const coldef *d, size_t idx, double v, double box_A);
+
 #endif

@@ -844,15 +844,14 @@ gar_status gar_stack_read_meta(gar_stack *s, size_t first, size_t count, gar_par
                            s->path, d->name, first, first + count, gar_h5_reason(why, sizeof why));
             goto done;
         }
-        /* The writer's rule, applied to files from other tools: a NaN
-         * defocus or angle would silently spoil every voxel it touches. */
+        /* The writer's rules, applied to files from other tools: a NaN or
+         * negative defocus, or a NaN angle, would silently spoil every voxel
+         * it touches. */
         for (size_t i = 0; i < count; i++) {
-            if (!isfinite(buf[i])) {
-                st = gar_error(GAR_ERR_DATA,
-                               "%s: /particles/%s: particle %zu has %g, expected a finite value",
-                               s->path, d->name, first + i, buf[i]);
+            const gar_optics *g = gar_stack_find_group(s->optics, s->groups, s->n_optics, s->optics_group[first + i]);
+            if ((st = gar_stack_check_value(s->path, d, first + i, buf[i],
+                                            (double)s->box * (g != NULL ? g->pixel_size_A : 0))) != GAR_OK)
                 goto done;
-            }
             memcpy((char *)&out[i] + d->offset, &buf[i], sizeof(double));
         }
     }

@@ -269,6 +269,7 @@ static gar_status check_append(const gar_stack_writer *w, const float *images,
                                size_t count)
 {
     size_t pixels = w->box * w->box;
+    gar_status st;
     for (size_t i = 0; i < count; i++) {
         const gar_particle *p = &meta[i];
         size_t idx = w->n + i;
@@ -285,7 +286,8 @@ static gar_status check_append(const gar_stack_writer *w, const float *images,
             return gar_error(GAR_ERR_DATA,
                              "%s: /particles/half_set: particle %zu has %d, expected 1 or 2",
                              w->a.path, idx, (int)p->half_set);
-        if (gar_stack_find_group(w->optics, w->groups, w->n_optics, p->optics_group) == NULL)
+        const gar_optics *g = gar_stack_find_group(w->optics, w->groups, w->n_optics, p->optics_group);
+        if (g == NULL)
             return gar_error(GAR_ERR_DATA,
                              "%s: /particles/optics_group: particle %zu has %d, not in /optics",
                              w->a.path, idx, (int)p->optics_group);
@@ -295,10 +297,8 @@ static gar_status check_append(const gar_stack_writer *w, const float *images,
             if (d->kind != KIND_FLOAT || !(w->columns & d->group))
                 continue;
             memcpy(&v, (const char *)p + d->offset, sizeof v);
-            if (!isfinite(v))
-                return gar_error(GAR_ERR_DATA,
-                                 "%s: /particles/%s: particle %zu has %g, expected a finite value",
-                                 w->a.path, d->name, idx, v);
+            if ((st = gar_stack_check_value(w->a.path, d, idx, v, (double)w->box * g->pixel_size_A)) != GAR_OK)
+                return st;
         }
         /* A NaN pixel would silently poison every average it enters. */
         for (size_t k = 0; k < pixels; k++)

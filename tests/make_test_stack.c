@@ -18,6 +18,9 @@
  *   notgarner     root attribute format = "foo"
  *   partialpose   rot_deg and psi_deg without tilt_deg
  *   nandefocus    particle 1 has defocus_u_A NaN
+ *   negdefocus    particle 1 has defocus_u_A -15000 (overfocus sign: issue 18, case 5)
+ *   hugedefocus   particle 1 has defocus_v_A 1e300 (an infinite float CTF: case 6)
+ *   farorigin     particle 2 has origin_x_A 1000, beyond its 192 Å image
  *   nanpixel      /optics/pixel_size_A is NaN
  *   hugecount     every /particles dataset extended to 10^9 entries that were
  *                 never written (a file of about 100 KB claiming 16 TB)
@@ -39,7 +42,7 @@
 static const char *const modes[] = {
     "empty", "nan", "good", "badlen", "baddtype", "badrank", "nonsquare", "oddbox", "halfset3",
     "badgroup", "nover", "newver", "notgarner", "partialpose", "nandefocus", "nanpixel",
-    "hugecount", "corrupt", NULL};
+    "hugecount", "corrupt", "negdefocus", "hugedefocus", "farorigin", NULL};
 
 static herr_t write_one(hid_t f, const char *name, hid_t mtype, hsize_t index, const void *value)
 {
@@ -220,6 +223,18 @@ static herr_t change(hid_t f, const char *mode)
         return H5Ldelete(f, "/particles/tilt_deg", H5P_DEFAULT);
     if (strcmp(mode, "nandefocus") == 0)
         return write_one(f, "/particles/defocus_u_A", H5T_NATIVE_DOUBLE, 1, &nan);
+    if (strcmp(mode, "negdefocus") == 0) {
+        double d = -15000;
+        return write_one(f, "/particles/defocus_u_A", H5T_NATIVE_DOUBLE, 1, &d);
+    }
+    if (strcmp(mode, "hugedefocus") == 0) {
+        double d = 1e300;
+        return write_one(f, "/particles/defocus_v_A", H5T_NATIVE_DOUBLE, 1, &d);
+    }
+    if (strcmp(mode, "farorigin") == 0) {
+        double o = 1000;
+        return write_one(f, "/particles/origin_x_A", H5T_NATIVE_DOUBLE, 2, &o);
+    }
     if (strcmp(mode, "nanpixel") == 0)
         return write_one(f, "/optics/pixel_size_A", H5T_NATIVE_DOUBLE, 0, &nan);
     if (strcmp(mode, "hugecount") == 0)
@@ -244,7 +259,9 @@ int main(int argc, char **argv)
         fprintf(stderr, ")\n");
         return 64;
     }
-    if (gar_stack_writer_create(argv[2], BOX, &o, 1, GAR_COL_POSE | GAR_COL_CTF, "test", &w) != GAR_OK)
+    /* Origin columns only where the mode changes one (the other modes' files stay as they were). */
+    unsigned columns = GAR_COL_POSE | GAR_COL_CTF | (strcmp(mode, "farorigin") == 0 ? GAR_COL_ORIGIN : 0u);
+    if (gar_stack_writer_create(argv[2], BOX, &o, 1, columns, "test", &w) != GAR_OK)
         goto fail;
     if (!empty) {
         memset(meta, 0, sizeof meta);

@@ -46,8 +46,10 @@ gar_particle particle_meta(size_t i)
     p.rot_deg = 10.25 + 1.5 * (double)i;
     p.tilt_deg = 0.75 * (double)i + 1.0 / 3.0;
     p.psi_deg = -2.5 * (double)i;
-    p.origin_x_A = 0.5 * (double)i - 1.0;
-    p.origin_y_A = -0.25 * (double)i;
+    /* Within half of the smallest fixture image (8 px of 1.06 Å): the
+     * reader refuses origins beyond it. */
+    p.origin_x_A = 0.25 * (double)(i % 13) - 1.0;
+    p.origin_y_A = -0.25 * (double)(i % 11);
     p.defocus_u_A = 15000.0 + 10.125 * (double)i;
     p.defocus_v_A = 14800.0 + 9.875 * (double)i;
     p.defocus_angle_deg = 3.5 * (double)i;
