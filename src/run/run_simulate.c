@@ -201,6 +201,14 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
         st = gar_error(GAR_ERR_USAGE, "%s: the header gives no pixel size; pass --pixel-size", req->map);
         goto done;
     }
+    /* Stacks refuse an origin beyond half the image (gar_stack_check_value):
+     * keep six σ of the drawn shifts inside it, rather than fail part way. */
+    if (cfg.shift_sigma_A > (double)box * cfg.pixel_size_A / 12.0) {
+        st = gar_error(GAR_ERR_USAGE,
+                       "--shift-sigma: %g Å is more than 1/12 of the %g Å image (%g Å): shifts would leave it",
+                       cfg.shift_sigma_A, (double)box * cfg.pixel_size_A, (double)box * cfg.pixel_size_A / 12.0);
+        goto done;
+    }
     if (req->noise_spectrum != NULL) {
         st = strcmp(req->noise_spectrum, "ice") == 0 ? gar_sim_spectrum_ice(&spectrum)
                                                      : gar_sim_spectrum_read(req->noise_spectrum, &spectrum);
