@@ -4,10 +4,10 @@
  * Each iteration searches every particle against its half set's reference
  * (gar_search), reconstructs both half maps from the new poses (gar_recon, in
  * the same pass over the stacks), and measures the FSC between them. The
- * references of the next iteration are the half maps weighted by
- * sqrt(2 FSC / (1 + FSC)) and cut at a little beyond the resolution; while
- * the resolution is worse than [refine] join_below both half sets use their
- * average. The angular step halves when the resolution stops improving;
+ * references of the next iteration are the half maps Wiener filtered
+ * (multiplied per shell by the FSC) and cut at a little beyond the
+ * resolution; while the resolution is worse than [refine] join_below both
+ * half sets use their average (multiplied by 2 FSC / (1 + FSC)). The angular step halves when the resolution stops improving;
  * below [refine] local_search_below the search is local. The run ends when
  * the resolution has stalled at the finest useful step and few poses still
  * move, or after [refine] iterations.
