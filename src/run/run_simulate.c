@@ -83,6 +83,14 @@ static gar_status check_request(const gar_simulate_request *req)
     return GAR_OK;
 }
 
+static size_t nonfinite_voxels(const gar_map *m)
+{
+    size_t bad = 0, n = gar_map_voxels(m);
+    for (size_t i = 0; i < n; i++)
+        bad += !isfinite(m->data[i]);
+    return bad;
+}
+
 /* The junk map: a cube of the particles' box, finite, with the particles'
  * pixel size (within 1 %) where its header gives one; prepared like the map. */
 static gar_status load_junk_map(const char *path, size_t box, double pixel_A, gar_map **out)
@@ -93,9 +101,8 @@ static gar_status load_junk_map(const char *path, size_t box, double pixel_A, ga
     *out = NULL;
     if ((st = gar_mrc_read(path, &raw)) != GAR_OK)
         return gar_error_context(st, "--junk-map");
-    nvox = raw->nx * raw->ny * raw->nz;
-    for (size_t i = 0; i < nvox; i++)
-        bad += !isfinite(raw->data[i]);
+    nvox = gar_map_voxels(raw);
+    bad = nonfinite_voxels(raw);
     if (raw->nx != box || raw->ny != box || raw->nz != box)
         st = gar_error(GAR_ERR_DATA, "--junk-map: %s is %zu x %zu x %zu, expected %zu^3 (the map's box)", path,
                        raw->nx, raw->ny, raw->nz, box);
@@ -173,6 +180,13 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
     if (map->ny != box || map->nz != box || box % 2 != 0) {
         st = gar_error(GAR_ERR_DATA, "%s: map is %zu x %zu x %zu: expected a cube with an even edge",
                        req->map, map->nx, map->ny, map->nz);
+        goto done;
+    }
+    /* A NaN voxel makes NaN images, which the stack writer would refuse
+     * naming the output file: say it is the map. */
+    if (nonfinite_voxels(map) > 0) {
+        st = gar_error(GAR_ERR_DATA, "--map: %s: %zu of %zu voxels are NaN or infinite; the map must be finite",
+                       req->map, nonfinite_voxels(map), gar_map_voxels(map));
         goto done;
     }
     if (req->truth != NULL) {
