@@ -18,6 +18,7 @@ extern "C" {
 #endif
 
 #define GAR_STACK_MAX_BOX 65536   /* a larger box is refused as corrupt (as for MRC) */
+#define GAR_STACK_MIN_BOX 4       /* the reconstructor's smallest (gar_recon_create) */
 #define GAR_STACK_MAX_OPTICS 1000000 /* optics groups; more is refused as corrupt */
 
 /* The rules of gar_stack_open for an HDF5 file image in memory (`len` bytes;

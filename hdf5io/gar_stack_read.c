@@ -256,9 +256,9 @@ static gar_status open_images(gar_stack *s, hid_t grp)
                        s->path, (unsigned long long)dims[1], (unsigned long long)dims[2]);
         goto done;
     }
-    if (dims[1] < 2 || dims[1] % 2 != 0) {
-        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: box %llu, expected an even size >= 2",
-                       s->path, (unsigned long long)dims[1]);
+    if (dims[1] < GAR_STACK_MIN_BOX || dims[1] % 2 != 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: box %llu, expected an even size >= %d",
+                       s->path, (unsigned long long)dims[1], GAR_STACK_MIN_BOX);
         goto done;
     }
     if (dims[1] > GAR_STACK_MAX_BOX) {

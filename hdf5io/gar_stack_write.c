@@ -149,9 +149,9 @@ gar_status gar_stack_writer_create(const char *path, size_t box, const gar_optic
         return gar_error(GAR_ERR_INTERNAL, "gar_stack_writer_create: path or optics is NULL");
     if (columns & ~(unsigned)ALL_COLUMNS)
         return gar_error(GAR_ERR_INTERNAL, "%s: unknown column mask 0x%x", path, columns);
-    if (box < 2 || box % 2 != 0)
-        return gar_error(GAR_ERR_DATA, "%s: /particles/images: box %zu, expected an even size >= 2",
-                         path, box);
+    if (box < GAR_STACK_MIN_BOX || box % 2 != 0)
+        return gar_error(GAR_ERR_DATA, "%s: /particles/images: box %zu, expected an even size >= %d",
+                         path, box, GAR_STACK_MIN_BOX);
     if (box > GAR_STACK_MAX_BOX)
         return gar_error(GAR_ERR_DATA,
                          "%s: /particles/images: box %zu, more than the limit of %d", path, box,

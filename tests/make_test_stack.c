@@ -11,6 +11,8 @@
  *   badrank       /particles/images is 2-D [4][4096]
  *   nonsquare     /particles/images is [4][8][10]
  *   oddbox        /particles/images is [4][7][7] (and image_size 7)
+ *   box2          /particles/images is [4][2][2] (and image_size 2): too small
+ *                 to reconstruct (issue 18, case 21)
  *   halfset3      particle 2 has half_set 3
  *   badgroup      particle 0 has optics_group 9, not in /optics
  *   nover         no root attribute format_version
@@ -42,7 +44,7 @@
 static const char *const modes[] = {
     "empty", "nan", "good", "badlen", "baddtype", "badrank", "nonsquare", "oddbox", "halfset3",
     "badgroup", "nover", "newver", "notgarner", "partialpose", "nandefocus", "nanpixel",
-    "hugecount", "corrupt", "negdefocus", "hugedefocus", "farorigin", NULL};
+    "hugecount", "corrupt", "negdefocus", "hugedefocus", "farorigin", "box2", NULL};
 
 static herr_t write_one(hid_t f, const char *name, hid_t mtype, hsize_t index, const void *value)
 {
@@ -198,6 +200,12 @@ static herr_t change(hid_t f, const char *mode)
     if (strcmp(mode, "oddbox") == 0) {
         hsize_t dims[3] = {N, 7, 7};
         v = 7;
+        return replace(f, "/particles/images", H5T_IEEE_F32LE, 3, dims) < 0 ? -1
+               : write_one(f, "/optics/image_size", H5T_NATIVE_INT32, 0, &v);
+    }
+    if (strcmp(mode, "box2") == 0) {
+        hsize_t dims[3] = {N, 2, 2};
+        v = 2;
         return replace(f, "/particles/images", H5T_IEEE_F32LE, 3, dims) < 0 ? -1
                : write_one(f, "/optics/image_size", H5T_NATIVE_INT32, 0, &v);
     }

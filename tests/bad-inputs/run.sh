@@ -142,7 +142,7 @@ printf 'data_particles\nloop_\n_rlnImageName\n1@a.mrcs\0\n' > "$FIX/nul.star"
 
 # HDF5 stacks (tests/make_test_stack.c says what each mode changes).
 for m in good badlen baddtype badrank nonsquare oddbox halfset3 badgroup nover newver notgarner \
-    partialpose nandefocus nanpixel hugecount corrupt empty negdefocus hugedefocus farorigin; do
+    partialpose nandefocus nanpixel hugecount corrupt empty negdefocus hugedefocus farorigin box2; do
     "$MKSTACK" $m "$FIX/$m.h5" || die "$m.h5"
 done
 head -c 100000 "$FIX/good.h5" > "$FIX/truncated.h5"
@@ -171,6 +171,7 @@ params folder-stack.ini "[input]" "stacks = folder" "[output]" "dir = out"
 params nandefocus.ini "[input]" "stacks = nandefocus.h5" "[output]" "dir = never-used"
 params negdefocus.ini "[input]" "stacks = negdefocus.h5" "[output]" "dir = never-used"
 params hugedefocus.ini "[input]" "stacks = hugedefocus.h5" "[output]" "dir = never-used"
+params box2.ini "[input]" "stacks = box2.h5" "[output]" "dir = never-used"
 params hugecount.ini "[input]" "stacks = hugecount.h5" "[output]" "dir = never-used"
 params corrupt.ini "[input]" "stacks = corrupt.h5" "[output]" "dir = never-used"
 params bad-reference.ini "[input]" "stacks = good.h5" "[output]" "dir = never-used" \
