@@ -251,8 +251,9 @@ const gar_param_spec gar_params_table[] = {
      .default_value = "3",
      .min = 0,
      .max = 100,
-     .doc = "a particle whose score lies more than this many robust standard deviations below the median is "
-            "junk: left out of the next iteration's reconstruction; 0: keep every particle",
+     .doc = "a particle whose log contrast scale lies more than this many robust standard deviations below the "
+            "median, or whose misfit lies as far above it, is junk: left out of the next iteration's "
+            "reconstruction; 0: keep every particle",
      .field = GAR_FIELD(refine.junk_sigma)},
     {.section = "refine",
      .key = "alternatives",

@@ -7,9 +7,10 @@
  * search's band (gar_search, gar_noise_update). The residual sums are added
  * exactly (gar_exactsum), so the model, and so the next search, are the same
  * whatever order the shards were done in. Rank 0 then judges the pass's
- * scores: a particle is junk when its score lies more than [refine]
- * junk_sigma robust standard deviations (1.4826 × the median absolute
- * deviation) below the median; junk is left out of the next pass's
+ * particles: one is junk when the log of its contrast scale lies more than
+ * [refine] junk_sigma robust standard deviations (1.4826 × the median
+ * absolute deviation) below the median, or its misfit as far above the
+ * median (docs/ARCHITECTURE.md, "Junk"); junk is left out of the next pass's
  * reconstruction. The contrast scales a pass inserts with are raw (measured
  * against its reference, whose amplitude is arbitrary); the median u of the
  * kept particles' raw scales then makes them relative (median 1) and scales
