@@ -14,7 +14,7 @@
 #include "gar_star.h"
 #include "testutil.h"
 
-static const gar_import_options quiet = {0, "test", 0};
+static const gar_import_options quiet = {0, "test", 0, NULL};
 
 START_TEST(test_import_relion_sim_exact)
 {

@@ -10,15 +10,23 @@
 static const char import_help[] =
     "usage: garner import --star PARTICLES.star --out STACK.h5 [options]\n"
     "\n"
-    "Import particles described by a RELION 3.1 STAR file (data_optics and\n"
-    "data_particles blocks; images named NNNNNN@stack.mrcs, relative to the STAR\n"
-    "file's folder) into one garner HDF5 stack (docs/FORMAT.md). Poses, origins,\n"
-    "CTF parameters, half sets (rlnRandomSubset) and optics groups are kept;\n"
-    "without rlnRandomSubset the half sets alternate 1, 2, 1, ...\n"
+    "Import particles described by a RELION STAR file into one garner HDF5 stack\n"
+    "(docs/FORMAT.md lists every column read and how). RELION 3.1 to 5 files\n"
+    "(data_optics and data_particles) and RELION 3.0 files (optics in every row)\n"
+    "are read, from any job folder. Image names (NNNNNN@stack.mrcs) are relative\n"
+    "to the RELION project folder: they are looked for in the working folder,\n"
+    "then in the STAR file's folder and each folder above it, or in --project-dir.\n"
+    "Poses, origins, CTF parameters, half sets (rlnRandomSubset) and optics groups\n"
+    "are kept; without rlnRandomSubset the half sets alternate 1, 2, 1, ...; an\n"
+    "Extract or autopick file (psi only, or -999) imports without poses. Optics\n"
+    "groups whose pixel sizes are within 1 % of the first group's are resampled\n"
+    "to it; CTF-premultiplied images and 3D particles are refused.\n"
     "\n"
     "options:\n"
     "  --star FILE            RELION 3.1 STAR file (required)\n"
     "  --out FILE             output HDF5 stack (required; written atomically)\n"
+    "  --project-dir DIR      the folder image names are relative to (RELION's\n"
+    "                         project folder; default: searched as above)\n"
     "  --nonfinite error|skip what to do with images holding NaN/Inf (default error)\n"
     "  --overwrite            replace an existing output file\n"
     "  -h, --help             this help\n";
@@ -29,11 +37,12 @@ int gar_cmd_import(int argc, char **argv)
         {"star", required_argument, NULL, 's'},
         {"out", required_argument, NULL, 'o'},
         {"nonfinite", required_argument, NULL, 'n'},
+        {"project-dir", required_argument, NULL, 'p'},
         {"overwrite", no_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    gar_import_request req = {NULL, NULL, 0, 0, argc, argv};
+    gar_import_request req = {NULL, NULL, 0, 0, NULL, argc, argv};
     int c;
     gar_status st;
 
@@ -44,6 +53,7 @@ int gar_cmd_import(int argc, char **argv)
         case 's': req.star = optarg; break;
         case 'o': req.out = optarg; break;
         case 'w': req.overwrite = 1; break;
+        case 'p': req.project_dir = optarg; break;
         case 'n':
             if (strcmp(optarg, "error") == 0)
                 req.skip_nonfinite = 0;

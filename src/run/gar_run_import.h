@@ -1,4 +1,4 @@
-/* garner import, the run: RELION 3.1 STAR + MRCS into a garner HDF5 stack
+/* garner import, the run: RELION STAR + MRCS into a garner HDF5 stack
  * (the command line: src/cli/cmd_import.c). */
 #ifndef GAR_RUN_IMPORT_H
 #define GAR_RUN_IMPORT_H
@@ -6,10 +6,11 @@
 #include "gar_status.h"
 
 typedef struct gar_import_request {
-    const char *star;          /* the RELION 3.1 STAR file */
+    const char *star;          /* the RELION STAR file (3.0 to 5) */
     const char *out;           /* the stack to write (atomically) */
     int skip_nonfinite;        /* 0: an image with NaN/Inf is an error; 1: it is left out */
     int overwrite;             /* replace an existing `out` */
+    const char *project_dir;   /* --project-dir: image names are relative to it (NULL: search) */
     int argc;                  /* the command line (argv[0] the command's name), */
     char *const *argv;         /* stored in the stack as its provenance */
 } gar_import_request;

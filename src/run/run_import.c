@@ -9,7 +9,7 @@
 
 gar_status gar_run_import(const gar_import_request *req)
 {
-    gar_import_options opt = {req->skip_nonfinite, NULL, 1};
+    gar_import_options opt = {req->skip_nonfinite, NULL, 1, req->project_dir};
     gar_import_report rep;
     gar_status st;
     char *prov;
@@ -24,6 +24,8 @@ gar_status gar_run_import(const gar_import_request *req)
         return st;
     if (rep.half_sets_assigned)
         gar_log_info("no rlnRandomSubset column: half sets assigned alternately");
+    if (rep.resampled > 0)
+        gar_log_info("resampled %zu images to %.5g Å/px", rep.resampled, rep.pixel_size_A);
     if (rep.skipped_nonfinite > 0)
         gar_log_warn("skipped %zu particles with NaN/Inf pixels", rep.skipped_nonfinite);
     gar_log_info("wrote %zu particles (%zu x %zu, %.4g Å/px) to %s", rep.written, rep.box, rep.box,

@@ -134,7 +134,7 @@ star image-zero.star 's/^000001@/000000@/'
 star missing-mrcs.star 's/^000002@particles.mrcs/000002@nowhere.mrcs/'
 star quote.star "s/^1 opticsGroup1/1 'opticsGroup1/"
 star dup-group.star '/^1 opticsGroup1/p'
-star partial-pose.star 's/^_rlnAnglePsi #4/_rlnAnglePsiPrior #4/'
+star psi-mixed.star '/^000001@/s/ -45.84260 / -999 /'
 star amp-contrast.star 's/ 2.700000 0.100000$/ 2.700000 1.500000/'
 star no-rows.star '/^0000/d'
 printf 'data_particles\nloop_\n_rlnImageName\n1@a.mrcs\0\n' > "$FIX/nul.star"
