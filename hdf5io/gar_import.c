@@ -14,6 +14,7 @@
 #include "gar_mrc.h"
 #include "gar_resample.h"
 #include "gar_stack.h"
+#include "gar_stack_extra.h"
 #include "gar_star.h"
 
 #define IMPORT_BATCH 256
@@ -762,6 +763,108 @@ static gar_status resolve_image(image_resolver *r, const gar_star *star, long li
     return GAR_OK;
 }
 
+/* ------------------------------------------------------------ carried columns */
+
+/* The columns of a block that garner does not read, in file order: they go
+ * into the stack as text (gar_stack_extra.h) and back out with garner
+ * export. */
+typedef struct carried {
+    const gar_star_table *t;
+    int *cols;              /* column indices in t */
+    const char **labels;
+    size_t k;
+    const size_t *rows;     /* stack row -> STAR row; NULL: the same */
+} carried;
+
+static void carried_free(carried *c)
+{
+    free(c->cols);
+    free(c->labels);
+    memset(c, 0, sizeof *c);
+}
+
+static const char *carried_cell(void *ctx, size_t row, size_t col)
+{
+    const carried *c = ctx;
+    return gar_star_cell(c->t, c->rows ? c->rows[row] : row, c->cols[col]);
+}
+
+/* Every column of t except the `n_used` labels in `used`. */
+static gar_status carried_init(carried *c, const gar_star_table *t, const char *const *used, size_t n_used)
+{
+    gar_status st;
+    const int ncols = gar_star_ncols(t);
+    memset(c, 0, sizeof *c);
+    c->t = t;
+    if (ncols == 0)
+        return GAR_OK;
+    if ((st = gar_alloc((void **)&c->cols, (size_t)ncols, sizeof *c->cols, "carried columns")) != GAR_OK ||
+        (st = gar_alloc((void **)&c->labels, (size_t)ncols, sizeof *c->labels, "carried columns")) != GAR_OK) {
+        carried_free(c);
+        return st;
+    }
+    for (int col = 0; col < ncols; col++) {
+        const char *label = gar_star_label(t, col);
+        size_t u;
+        for (u = 0; u < n_used && strcmp(used[u], label) != 0; u++)
+            ;
+        if (u < n_used)
+            continue;
+        c->cols[c->k] = col;
+        c->labels[c->k++] = label;
+    }
+    return GAR_OK;
+}
+
+/* The labels of the particles block garner reads (the rest is carried). */
+static size_t used_particle_labels(const import_plan *p, const char **used)
+{
+    size_t n = 0;
+    static const char *const always[] = {"rlnImageName", "rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginX",
+                                         "rlnOriginY", "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle",
+                                         "rlnPhaseShift", "rlnRandomSubset", "rlnOpticsGroup",
+                                         "rlnCtfDataAreCtfPremultiplied", "rlnImageDimensionality"};
+    static const char *const pose[] = {"rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"};
+    static const char *const optics30[] = {"rlnVoltage", "rlnSphericalAberration", "rlnAmplitudeContrast",
+                                           "rlnImagePixelSize", "rlnDetectorPixelSize", "rlnMagnification"};
+    for (size_t i = 0; i < sizeof always / sizeof *always; i++)
+        used[n++] = always[i];
+    /* Angles garner did not import (psi only, -999) are carried: export
+     * writes its own angles, and then skips them. */
+    for (size_t i = 0; (p->columns & GAR_COL_POSE) && i < 3; i++)
+        used[n++] = pose[i];
+    for (size_t i = 0; p->relion30 && i < sizeof optics30 / sizeof *optics30; i++)
+        used[n++] = optics30[i];
+    return n;
+}
+
+static const char *const used_optics_labels[] = {
+    "rlnOpticsGroup", "rlnOpticsGroupName", "rlnImagePixelSize", "rlnVoltage", "rlnSphericalAberration",
+    "rlnAmplitudeContrast", "rlnImageSize", "rlnImageDimensionality", "rlnCtfDataAreCtfPremultiplied"};
+
+/* Columns with a physical effect that garner's reconstruction does not
+ * apply yet: said once, so that nobody believes they were. */
+static void note_unapplied(const carried *const *blocks, size_t nb, const char *star_path)
+{
+    static const char *const physics[] = {"rlnBeamTiltX", "rlnBeamTiltY", "rlnOddZernike", "rlnEvenZernike",
+                                          "rlnMagMat00", "rlnCtfBfactor", "rlnCtfScalefactor",
+                                          "rlnMtfFileName"};
+    char list[512];
+    size_t used = 0;
+    list[0] = '\0';
+    for (size_t b = 0; b < nb; b++)
+        for (size_t i = 0; i < blocks[b]->k; i++)
+            for (size_t j = 0; j < sizeof physics / sizeof *physics; j++)
+                if (strcmp(blocks[b]->labels[i], physics[j]) == 0 && used < sizeof list) {
+                    int n = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", physics[j]);
+                    if (n > 0)
+                        used += (size_t)n;
+                }
+    if (used > 0)
+        gar_log_info("note: %s: %s kept in the stack for garner export, but not applied by garner's "
+                     "reconstruction", star_path, list);
+}
+
 /* ------------------------------------------------------------ the import */
 
 gar_status gar_import_check_star(const gar_star *star, size_t *rows)
@@ -820,7 +923,12 @@ gar_status gar_import_star(const char *star_path, const char *out_path,
     gar_particle *meta = NULL;
     gar_progress *progress = NULL;
     gar_resampler **resamplers = NULL;
+    carried extra_p, extra_o;
+    size_t *kept = NULL;
+    const char *used[32];
 
+    memset(&extra_p, 0, sizeof extra_p);
+    memset(&extra_o, 0, sizeof extra_o);
     memset(report, 0, sizeof *report);
     memset(&plan, 0, sizeof plan);
     memset(&res, 0, sizeof res);
@@ -832,6 +940,17 @@ gar_status gar_import_star(const char *star_path, const char *out_path,
         goto done;
     rows = gar_star_rows(plan.t);
     report->rows = rows;
+    if ((st = carried_init(&extra_p, plan.t, used, used_particle_labels(&plan, used))) != GAR_OK ||
+        (!plan.relion30 &&
+         (st = carried_init(&extra_o, gar_star_block(star, "optics"), used_optics_labels,
+                            sizeof used_optics_labels / sizeof *used_optics_labels)) != GAR_OK) ||
+        (st = gar_alloc((void **)&kept, rows, sizeof *kept, "row map")) != GAR_OK)
+        goto done;
+    if (opt->progress) {
+        const carried *blocks[2] = {&extra_p, &extra_o};
+        note_unapplied(blocks, 2, star_path);
+    }
+    report->carried_columns = extra_p.k + extra_o.k;
     report->half_sets_assigned = plan.c.subset < 0;
     report->relion30 = plan.relion30;
     report->columns = plan.columns;
@@ -927,6 +1046,7 @@ gar_status gar_import_star(const char *star_path, const char *out_path,
             gar_resampler_apply(resamplers[gi], scratch, img);
             report->resampled++;
         }
+        kept[report->written + nbatch] = r;
         if (++nbatch == IMPORT_BATCH) {
             if ((st = gar_stack_writer_append(w, images, meta, nbatch)) != GAR_OK)
                 goto done;
@@ -945,8 +1065,17 @@ gar_status gar_import_star(const char *star_path, const char *out_path,
                        star_path, rows);
         goto done;
     }
+    extra_p.rows = kept;
+    if ((st = gar_stack_writer_put_extra(w, GAR_EXTRA_PARTICLES, extra_p.labels, extra_p.k, report->written,
+                                         carried_cell, &extra_p)) != GAR_OK ||
+        (st = gar_stack_writer_put_extra(w, GAR_EXTRA_OPTICS, extra_o.labels, extra_o.k, plan.n_optics,
+                                         carried_cell, &extra_o)) != GAR_OK)
+        goto done;
     st = gar_stack_writer_commit(&w);
 done:
+    carried_free(&extra_p);
+    carried_free(&extra_o);
+    free(kept);
     if (progress != NULL && st == GAR_OK)
         gar_progress_finish(&progress);
     gar_progress_destroy(&progress);

@@ -34,6 +34,7 @@ typedef struct gar_import_report {
     int relion30;              /* no data_optics: optics taken from the rows */
     unsigned columns;          /* GAR_COL_* imported (no GAR_COL_POSE: no poses) */
     size_t resampled;          /* images brought to the common pixel size */
+    size_t carried_columns;    /* source columns kept as text for export */
 } gar_import_report;
 
 /* Read `star_path`, the images it names and write the stack `out_path`

@@ -77,4 +77,12 @@ gar_status gar_stack_check_optics(const char *path, const gar_optics *o, size_t 
  * particle index idx. */
 gar_status gar_stack_check_value(const char *path, const coldef *d, size_t idx, double v, double box_A);
 
+/* For the optional datasets written and read beside the core ones
+ * (gar_stack_extra.c): the open HDF5 file and what has been written. */
+hid_t gar_stack_writer_hid(const gar_stack_writer *w);
+const char *gar_stack_writer_path(const gar_stack_writer *w);
+size_t gar_stack_writer_count(const gar_stack_writer *w);
+size_t gar_stack_writer_n_optics(const gar_stack_writer *w);
+hid_t gar_stack_hid(const gar_stack *s);
+
 #endif

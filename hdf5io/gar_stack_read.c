@@ -740,6 +740,7 @@ void gar_stack_close(gar_stack **sp)
 }
 
 const char *gar_stack_path(const gar_stack *s) { return s ? s->path : NULL; }
+hid_t gar_stack_hid(const gar_stack *s) { return s->file; }
 size_t gar_stack_count(const gar_stack *s) { return s ? s->n : 0; }
 size_t gar_stack_box(const gar_stack *s) { return s ? s->box : 0; }
 unsigned gar_stack_columns(const gar_stack *s) { return s ? s->columns : 0; }

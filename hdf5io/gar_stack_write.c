@@ -466,6 +466,11 @@ done:
     return st;
 }
 
+hid_t gar_stack_writer_hid(const gar_stack_writer *w) { return w->file; }
+const char *gar_stack_writer_path(const gar_stack_writer *w) { return w->a.path; }
+size_t gar_stack_writer_count(const gar_stack_writer *w) { return w->n; }
+size_t gar_stack_writer_n_optics(const gar_stack_writer *w) { return w->n_optics; }
+
 gar_status gar_stack_writer_commit(gar_stack_writer **wp)
 {
     char why[256];

@@ -14,43 +14,178 @@
 #include "gar_run.h"
 #include "gar_run_export.h"
 #include "gar_stack.h"
+#include "gar_stack_extra.h"
+
+/* A STAR value as RELION and garner's reader read it back: quoted when it is
+ * empty, holds whitespace or could be taken for a label, comment, block or
+ * loop. A quote closes only before whitespace, so ' inside a value is
+ * harmless unless followed by a blank; then " is used. */
+static void put_star_value(FILE *f, const char *v)
+{
+    int quote = *v == '\0' || *v == '_' || *v == '#' || *v == '\'' || *v == '"' ||
+                strncmp(v, "data_", 5) == 0 || strncmp(v, "loop_", 5) == 0 || strncmp(v, "save_", 5) == 0 ||
+                strncmp(v, "global_", 7) == 0 || strncmp(v, "stop_", 5) == 0;
+    for (const char *c = v; *c && !quote; c++)
+        quote = *c == ' ' || *c == '\t' || *c == '\r' || *c == '\n' || *c == '\v' || *c == '\f';
+    if (!quote) {
+        fputs(v, f);
+        return;
+    }
+    fputc(strstr(v, "' ") || strstr(v, "'\t") ? '"' : '\'', f);
+    fputs(v, f);
+    fputc(strstr(v, "' ") || strstr(v, "'\t") ? '"' : '\'', f);
+}
+
+/* The labels export writes itself: a carried column of the same name (the
+ * -999 psi of an autopick file) is left out. */
+static int written_label(const char *label)
+{
+    static const char *const own[] = {
+        "rlnOpticsGroup", "rlnOpticsGroupName", "rlnImagePixelSize", "rlnImageSize", "rlnImageDimensionality",
+        "rlnVoltage", "rlnSphericalAberration", "rlnAmplitudeContrast", "rlnImageName", "rlnAngleRot",
+        "rlnAngleTilt", "rlnAnglePsi", "rlnOriginXAngst", "rlnOriginYAngst", "rlnRandomSubset",
+        "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle", "rlnPhaseShift", "rlnOriginX", "rlnOriginY"};
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++)
+        if (strcmp(label, own[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The carried columns of every stack (gar_stack_extra.h), used only when
+ * all stacks carry the same labels: a column some particles lack cannot be
+ * written. Otherwise they are dropped with a warning naming the stack. */
+typedef struct carried_set {
+    gar_stack_extra **x;   /* per stack; all NULL when dropped */
+    size_t n;
+} carried_set;
+
+static void carried_close(carried_set *c)
+{
+    for (size_t i = 0; c->x != NULL && i < c->n; i++)
+        gar_stack_extra_close(&c->x[i]);
+    free(c->x);
+    c->x = NULL;
+}
+
+static gar_status carried_open(gar_inputs *in, carried_set *c)
+{
+    gar_status st;
+    c->n = gar_inputs_n_stacks(in);
+    if ((st = gar_calloc((void **)&c->x, c->n, sizeof *c->x, "carried columns")) != GAR_OK)
+        return st;
+    for (size_t k = 0; k < c->n; k++)
+        if ((st = gar_stack_extra_open(gar_inputs_stack(in, k), GAR_EXTRA_PARTICLES, &c->x[k])) != GAR_OK)
+            return st;
+    for (size_t k = 1; k < c->n; k++) {
+        int same = gar_stack_extra_ncols(c->x[k]) == gar_stack_extra_ncols(c->x[0]);
+        for (size_t j = 0; same && j < gar_stack_extra_ncols(c->x[0]); j++)
+            same = strcmp(gar_stack_extra_label(c->x[k], j), gar_stack_extra_label(c->x[0], j)) == 0;
+        if (!same) {
+            gar_log_warn("%s and %s carry different source STAR columns: none are exported",
+                         gar_stack_path(gar_inputs_stack(in, 0)), gar_stack_path(gar_inputs_stack(in, k)));
+            for (size_t i = 0; i < c->n; i++)
+                gar_stack_extra_close(&c->x[i]);
+            break;
+        }
+    }
+    return GAR_OK;
+}
+
+#define CARRY_BATCH 4096
 
 static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, const char *mrcs_name, int ctf)
 {
     gar_status st = GAR_OK;
-    size_t n_optics, base = 0;
-    const gar_optics *optics = gar_stack_optics(gar_inputs_stack(in, 0), &n_optics);
+    size_t n_optics, base = 0, ncol, kx = 0;
+    gar_stack *first = gar_inputs_stack(in, 0);
+    const gar_optics *optics = gar_stack_optics(first, &n_optics);
+    gar_stack_extra *ox = NULL;
+    carried_set px = {NULL, 0};
+    char **ocells = NULL, **cells = NULL;
     gar_particle m;
+
+    if ((st = gar_stack_extra_open(first, GAR_EXTRA_OPTICS, &ox)) != GAR_OK ||
+        (st = carried_open(in, &px)) != GAR_OK)
+        goto done;
     fprintf(f, "\n# version 30001\n\ndata_optics\n\nloop_\n_rlnOpticsGroup #1\n_rlnOpticsGroupName #2\n"
                "_rlnImagePixelSize #3\n_rlnImageSize #4\n_rlnImageDimensionality #5\n_rlnVoltage #6\n"
                "_rlnSphericalAberration #7\n_rlnAmplitudeContrast #8\n");
-    for (size_t i = 0; i < n_optics; i++)
-        fprintf(f, "%d %s %.6f %zu 2 %.6f %.6f %.6f\n", optics[i].group,
-                optics[i].name[0] ? optics[i].name : "opticsGroup", optics[i].pixel_size_A, gar_inputs_box(in),
+    ncol = 8;
+    for (size_t j = 0; j < gar_stack_extra_ncols(ox); j++)
+        if (!written_label(gar_stack_extra_label(ox, j)))
+            fprintf(f, "_%s #%zu\n", gar_stack_extra_label(ox, j), ++ncol);
+    if (ox != NULL) {
+        kx = gar_stack_extra_ncols(ox);
+        if ((st = gar_calloc((void **)&ocells, n_optics * kx, sizeof *ocells, "optics columns")) != GAR_OK ||
+            (st = gar_stack_extra_read(ox, 0, n_optics, ocells)) != GAR_OK)
+            goto done;
+    }
+    for (size_t i = 0; i < n_optics; i++) {
+        fprintf(f, "%d ", optics[i].group);
+        put_star_value(f, optics[i].name[0] ? optics[i].name : "opticsGroup");
+        fprintf(f, " %.6f %zu 2 %.6f %.6f %.6f", optics[i].pixel_size_A, gar_inputs_box(in),
                 optics[i].voltage_kV, optics[i].cs_mm, optics[i].amplitude_contrast);
+        for (size_t j = 0; j < kx; j++)
+            if (!written_label(gar_stack_extra_label(ox, j))) {
+                fputc(' ', f);
+                put_star_value(f, ocells[i * kx + j]);
+            }
+        fputc('\n', f);
+    }
     fprintf(f, "\n\n# version 30001\n\ndata_particles\n\nloop_\n_rlnImageName #1\n_rlnAngleRot #2\n"
                "_rlnAngleTilt #3\n_rlnAnglePsi #4\n_rlnOriginXAngst #5\n_rlnOriginYAngst #6\n"
                "_rlnOpticsGroup #7\n_rlnRandomSubset #8\n");
-    if (ctf)
+    ncol = 8;
+    if (ctf) {
         fprintf(f, "_rlnDefocusU #9\n_rlnDefocusV #10\n_rlnDefocusAngle #11\n_rlnPhaseShift #12\n");
+        ncol = 12;
+    }
+    kx = gar_stack_extra_ncols(px.x[0]);
+    for (size_t j = 0; j < kx; j++)
+        if (!written_label(gar_stack_extra_label(px.x[0], j)))
+            fprintf(f, "_%s #%zu\n", gar_stack_extra_label(px.x[0], j), ++ncol);
+    if (kx > 0 && (st = gar_calloc((void **)&cells, (size_t)CARRY_BATCH * kx, sizeof *cells, "carried columns")) != GAR_OK)
+        goto done;
     for (size_t k = 0; k < gar_inputs_n_stacks(in); k++) {
         gar_stack *stack = gar_inputs_stack(in, k);
-        for (size_t i = 0; i < gar_stack_count(stack); i++) {
-            const gar_pose *q = &poses[base + i];
-            if ((st = gar_stack_read_meta(stack, i, 1, &m)) != GAR_OK)
-                return st;
-            if (gar_stack_optics_group(gar_inputs_stack(in, 0), m.optics_group) == NULL)
-                return gar_error(GAR_ERR_DATA, "%s: particle %zu: optics group %d is not in %s's optics table",
-                                 gar_stack_path(stack), i, m.optics_group, gar_stack_path(gar_inputs_stack(in, 0)));
-            fprintf(f, "%06zu@%s %.6f %.6f %.6f %.6f %.6f %d %d", base + i + 1, mrcs_name, q->rot_deg, q->tilt_deg,
-                    q->psi_deg, q->origin_x_A, q->origin_y_A, m.optics_group, q->half_set);
-            if (ctf)
-                fprintf(f, " %.6f %.6f %.6f %.6f", m.defocus_u_A, m.defocus_v_A, m.defocus_angle_deg,
-                        m.phase_shift_deg);
-            fputc('\n', f);
+        for (size_t i0 = 0; i0 < gar_stack_count(stack); i0 += CARRY_BATCH) {
+            size_t cnt = gar_stack_count(stack) - i0 < CARRY_BATCH ? gar_stack_count(stack) - i0 : CARRY_BATCH;
+            if (kx > 0 && (st = gar_stack_extra_read(px.x[k], i0, cnt, cells)) != GAR_OK)
+                goto done;
+            for (size_t i = i0; i < i0 + cnt; i++) {
+                const gar_pose *q = &poses[base + i];
+                if ((st = gar_stack_read_meta(stack, i, 1, &m)) != GAR_OK)
+                    goto done;
+                if (gar_stack_optics_group(first, m.optics_group) == NULL) {
+                    st = gar_error(GAR_ERR_DATA, "%s: particle %zu: optics group %d is not in %s's optics table",
+                                   gar_stack_path(stack), i, m.optics_group, gar_stack_path(first));
+                    goto done;
+                }
+                fprintf(f, "%06zu@%s %.6f %.6f %.6f %.6f %.6f %d %d", base + i + 1, mrcs_name, q->rot_deg,
+                        q->tilt_deg, q->psi_deg, q->origin_x_A, q->origin_y_A, m.optics_group, q->half_set);
+                if (ctf)
+                    fprintf(f, " %.6f %.6f %.6f %.6f", m.defocus_u_A, m.defocus_v_A, m.defocus_angle_deg,
+                            m.phase_shift_deg);
+                for (size_t j = 0; j < kx; j++)
+                    if (!written_label(gar_stack_extra_label(px.x[0], j))) {
+                        fputc(' ', f);
+                        put_star_value(f, cells[(i - i0) * kx + j]);
+                    }
+                fputc('\n', f);
+            }
+            gar_stack_extra_free_cells(cells, cnt * kx);
         }
         base += gar_stack_count(stack);
     }
+done:
+    if (cells != NULL)
+        gar_stack_extra_free_cells(cells, (size_t)CARRY_BATCH * kx);
+    free(cells);
+    if (ocells != NULL)
+        gar_stack_extra_free_cells(ocells, n_optics * gar_stack_extra_ncols(ox));
+    free(ocells);
+    gar_stack_extra_close(&ox);
+    carried_close(&px);
     return st;
 }
 
