@@ -1,5 +1,5 @@
-/* garner import: RELION 3.1 STAR + MRCS into a garner HDF5 stack (the run:
- * src/run/run_import.c). */
+/* garner import: RELION 3.1 STAR + MRCS, or a cryoSPARC .cs file, into a
+ * garner HDF5 stack (the run: src/run/run_import.c). */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,15 +9,25 @@
 
 static const char import_help[] =
     "usage: garner import --star PARTICLES.star --out STACK.h5 [options]\n"
+    "       garner import --cs PARTICLES.cs [--project-dir DIR] --out STACK.h5 [options]\n"
     "\n"
     "Import particles described by a RELION 3.1 STAR file (data_optics and\n"
     "data_particles blocks; images named NNNNNN@stack.mrcs, relative to the STAR\n"
     "file's folder) into one garner HDF5 stack (docs/FORMAT.md). Poses, origins,\n"
     "CTF parameters, half sets (rlnRandomSubset) and optics groups are kept;\n"
     "without rlnRandomSubset the half sets alternate 1, 2, 1, ...\n"
+    "With --cs, a cryoSPARC particle file (.cs) instead: blob/path and blob/idx\n"
+    "name the images, CTF and exposure groups (optics groups) are kept, and\n"
+    "alignments3D/pose (a rotation vector), /shift and /split become RELION's\n"
+    "Euler angles, origins in Å and half sets (docs/FORMAT.md).\n"
     "\n"
     "options:\n"
-    "  --star FILE            RELION 3.1 STAR file (required)\n"
+    "  --star FILE            RELION 3.1 STAR file (this or --cs)\n"
+    "  --cs FILE              cryoSPARC particle file (.cs; this or --star)\n"
+    "  --project-dir DIR      the cryoSPARC project folder blob/path is relative\n"
+    "                         to (default: the first of the .cs file's folder's\n"
+    "                         parent, its folder, the working directory that\n"
+    "                         holds the images)\n"
     "  --out FILE             output HDF5 stack (required; written atomically)\n"
     "  --nonfinite error|skip what to do with images holding NaN/Inf (default error)\n"
     "  --overwrite            replace an existing output file\n"
@@ -27,13 +37,15 @@ int gar_cmd_import(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"star", required_argument, NULL, 's'},
+        {"cs", required_argument, NULL, 'c'},
+        {"project-dir", required_argument, NULL, 'p'},
         {"out", required_argument, NULL, 'o'},
         {"nonfinite", required_argument, NULL, 'n'},
         {"overwrite", no_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    gar_import_request req = {NULL, NULL, 0, 0, argc, argv};
+    gar_import_request req = {NULL, NULL, 0, 0, argc, argv, NULL, NULL};
     int c;
     gar_status st;
 
@@ -42,6 +54,8 @@ int gar_cmd_import(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 's': req.star = optarg; break;
+        case 'c': req.cs = optarg; break;
+        case 'p': req.project_dir = optarg; break;
         case 'o': req.out = optarg; break;
         case 'w': req.overwrite = 1; break;
         case 'n':
@@ -59,8 +73,10 @@ int gar_cmd_import(int argc, char **argv)
     }
     if (optind < argc)
         return gar_cli_usage_error("import", "unexpected argument '%s'", argv[optind]);
-    if (req.star == NULL || req.out == NULL)
-        return gar_cli_usage_error("import", "--star and --out are required");
+    if ((req.star == NULL) == (req.cs == NULL) || req.out == NULL)
+        return gar_cli_usage_error("import", "--out and one of --star or --cs are required");
+    if (req.project_dir != NULL && req.cs == NULL)
+        return gar_cli_usage_error("import", "--project-dir goes with --cs");
     st = gar_run_import(&req);
     return st == GAR_OK ? 0 : gar_cli_fail(st);
 }
