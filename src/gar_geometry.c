@@ -56,3 +56,91 @@ void gar_random_pose(gar_rng *rng, double *rot_deg, double *tilt_deg, double *ps
     *tilt_deg = acos(2.0 * gar_rng_uniform(rng) - 1.0) * 180.0 / GAR_PI;
     *psi_deg = 360.0 * gar_rng_uniform(rng) - 180.0;
 }
+
+void gar_rotvec_to_matrix(const double v[3], double R[9])
+{
+    double t = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+    if (!(t > 0.0)) {
+        for (int k = 0; k < 9; k++)
+            R[k] = (k % 4 == 0) ? 1.0 : 0.0;
+        return;
+    }
+    double x = v[0] / t, y = v[1] / t, z = v[2] / t;
+    double c = cos(t), s = sin(t), C = 1.0 - c;
+    R[0] = c + C * x * x;
+    R[1] = C * x * y - s * z;
+    R[2] = C * x * z + s * y;
+    R[3] = C * y * x + s * z;
+    R[4] = c + C * y * y;
+    R[5] = C * y * z - s * x;
+    R[6] = C * z * x - s * y;
+    R[7] = C * z * y + s * x;
+    R[8] = c + C * z * z;
+}
+
+void gar_matrix_to_rotvec(const double R[9], double v[3])
+{
+    /* Unit quaternion (w, x, y, z) with the largest of the four as the pivot,
+     * so no division by a small number; then angle = 2 atan2(|xyz|, w). */
+    double w, x, y, z, s;
+    double tr = R[0] + R[4] + R[8];
+    if (tr > 0.0) {
+        s = 2.0 * sqrt(1.0 + tr);
+        w = 0.25 * s;
+        x = (R[7] - R[5]) / s;
+        y = (R[2] - R[6]) / s;
+        z = (R[3] - R[1]) / s;
+    } else if (R[0] > R[4] && R[0] > R[8]) {
+        s = 2.0 * sqrt(1.0 + R[0] - R[4] - R[8]);
+        w = (R[7] - R[5]) / s;
+        x = 0.25 * s;
+        y = (R[1] + R[3]) / s;
+        z = (R[2] + R[6]) / s;
+    } else if (R[4] > R[8]) {
+        s = 2.0 * sqrt(1.0 + R[4] - R[0] - R[8]);
+        w = (R[2] - R[6]) / s;
+        x = (R[1] + R[3]) / s;
+        y = 0.25 * s;
+        z = (R[5] + R[7]) / s;
+    } else {
+        s = 2.0 * sqrt(1.0 + R[8] - R[0] - R[4]);
+        w = (R[3] - R[1]) / s;
+        x = (R[2] + R[6]) / s;
+        y = (R[5] + R[7]) / s;
+        z = 0.25 * s;
+    }
+    if (w < 0.0) { /* q and -q are one rotation; w >= 0 gives the angle in [0, pi] */
+        w = -w;
+        x = -x;
+        y = -y;
+        z = -z;
+    }
+    double n = sqrt(x * x + y * y + z * z);
+    if (!(n > 0.0)) {
+        v[0] = v[1] = v[2] = 0.0;
+        return;
+    }
+    /* angle / n stays accurate as n -> 0 (it tends to 2 / w). */
+    double f = 2.0 * atan2(n, w) / n;
+    v[0] = f * x;
+    v[1] = f * y;
+    v[2] = f * z;
+}
+
+void gar_cryosparc_pose_to_euler(const double v[3], double *rot_deg, double *tilt_deg, double *psi_deg)
+{
+    /* R(v)^T = R(-v): the rotation of the negated vector. */
+    double m[3] = {-v[0], -v[1], -v[2]}, A[9];
+    gar_rotvec_to_matrix(m, A);
+    gar_matrix_to_euler(A, rot_deg, tilt_deg, psi_deg);
+}
+
+void gar_euler_to_cryosparc_pose(double rot_deg, double tilt_deg, double psi_deg, double v[3])
+{
+    double A[9], m[3];
+    gar_euler_to_matrix(rot_deg, tilt_deg, psi_deg, A);
+    gar_matrix_to_rotvec(A, m); /* A = R(-v) */
+    v[0] = -m[0];
+    v[1] = -m[1];
+    v[2] = -m[2];
+}

@@ -131,6 +131,103 @@ START_TEST(test_random_pose_uniform)
 }
 END_TEST
 
+/* Rotation vectors: the Rodrigues matrix of analytic cases, and cryoSPARC's
+ * poses as RELION's Euler angles. The expected angles follow pyem's
+ * csparc2star (pyem/metadata/cryosparc2.py: rot2euler(expmap(pose)),
+ * pyem/geom/convert.py: expmap builds I + sin t K + (1 - cos t) K^2 with
+ * K = [[0, w2, -w1], [-w2, 0, w0], [w1, -w0, 0]], the transpose of the usual
+ * cross-product matrix, so expmap(v) = R(v)^T; rot2euler is RELION's
+ * Euler_matrix2angles), worked by hand:
+ *   v = (0, 0, pi/2): R(v) = [[0,-1,0],[1,0,0],[0,0,1]], expmap = [[0,1,0],[-1,0,0],[0,0,1]]
+ *       = RELION's Rz(90): (rot, tilt, psi) = (0, 0, 90) (tilt 0 puts the angle in psi);
+ *   v = (0, pi/2, 0): expmap = [[0,0,-1],[0,1,0],[1,0,0]] = RELION's Ry(90): (0, 90, 0);
+ *   v = (pi/2, 0, 0): expmap = [[1,0,0],[0,0,1],[0,-1,0]]: psi = atan2(r12, -r02) =
+ *       atan2(1, 0) = 90, rot = atan2(r21, r20) = atan2(-1, 0) = -90, tilt = atan2(1, r22 = 0) = 90;
+ *   v = (0.3, -0.5, 0.8): pyem's two functions transcribed line by line into
+ *       plain Python (math module, no numpy) give (-125.4684289249,
+ *       32.4950713358, 172.6040580109). */
+START_TEST(test_rotvec_analytic)
+{
+    static const struct {
+        double v[3], rot, tilt, psi;
+    } cases[] = {
+        {{0.0, 0.0, 0.0}, 0.0, 0.0, 0.0},
+        {{0.0, 0.0, GAR_PI / 2}, 0.0, 0.0, 90.0},
+        {{0.0, GAR_PI / 2, 0.0}, 0.0, 90.0, 0.0},
+        {{GAR_PI / 2, 0.0, 0.0}, -90.0, 90.0, 90.0},
+        {{0.3, -0.5, 0.8}, -125.4684289249, 32.4950713358, 172.6040580109},
+    };
+    double R[9];
+    /* 90 degrees about z turns x into y: the first column of R is (0, 1, 0). */
+    gar_rotvec_to_matrix((double[3]){0.0, 0.0, GAR_PI / 2}, R);
+    ck_assert_double_eq_tol(R[0], 0.0, 1e-15);
+    ck_assert_double_eq_tol(R[3], 1.0, 1e-15);
+    ck_assert_double_eq_tol(R[1], -1.0, 1e-15);
+    ck_assert_double_eq_tol(R[8], 1.0, 1e-15);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double r, t, p, back[3];
+        gar_cryosparc_pose_to_euler(cases[i].v, &r, &t, &p);
+        ck_assert_msg(fabs(r - cases[i].rot) < 1e-9 && fabs(t - cases[i].tilt) < 1e-9 &&
+                          fabs(p - cases[i].psi) < 1e-9,
+                      "case %zu: (%.10f, %.10f, %.10f), expected (%.10f, %.10f, %.10f)", i, r, t, p,
+                      cases[i].rot, cases[i].tilt, cases[i].psi);
+        gar_euler_to_cryosparc_pose(r, t, p, back);
+        for (int k = 0; k < 3; k++)
+            ck_assert_msg(fabs(back[k] - cases[i].v[k]) < 1e-12, "case %zu: vector[%d] %.15f back, expected %.15f",
+                          i, k, back[k], cases[i].v[k]);
+    }
+}
+END_TEST
+
+/* Random rotations, and angles at 0 and near pi, where the naive inverse
+ * (acos of the trace, divided by sin) loses its digits. */
+START_TEST(test_rotvec_round_trip)
+{
+    gar_rng rng;
+    double worst_m = 0.0, worst_v = 0.0;
+    gar_rng_init(&rng, 11, 0);
+    for (int n = 0; n < 20000; n++) {
+        double rot, tilt, psi, r2, t2, p2, v[3], A[9], B[9], R[9], w[3];
+        gar_random_pose(&rng, &rot, &tilt, &psi);
+        gar_euler_to_cryosparc_pose(rot, tilt, psi, v);
+        ck_assert(sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]) <= GAR_PI + 1e-12);
+        gar_cryosparc_pose_to_euler(v, &r2, &t2, &p2);
+        gar_euler_to_matrix(rot, tilt, psi, A);
+        gar_euler_to_matrix(r2, t2, p2, B);
+        for (int k = 0; k < 9; k++)
+            worst_m = fmax(worst_m, fabs(A[k] - B[k]));
+        /* vector -> matrix -> vector, with angles spread over [0, pi) */
+        double len = GAR_PI * gar_rng_uniform(&rng);
+        if (n % 4 == 0)
+            len = GAR_PI * (1.0 - 1e-9 * gar_rng_uniform(&rng));
+        if (n % 4 == 1)
+            len = 1e-9 * gar_rng_uniform(&rng);
+        double ax[3] = {A[6], A[7], A[8]}; /* a random unit axis */
+        for (int k = 0; k < 3; k++)
+            v[k] = len * ax[k];
+        gar_rotvec_to_matrix(v, R);
+        gar_matrix_to_rotvec(R, w);
+        for (int k = 0; k < 3; k++)
+            worst_v = fmax(worst_v, fabs(w[k] - v[k]));
+    }
+    ck_assert_msg(worst_m < 1e-12, "Euler -> pose -> Euler matrices differ by %g", worst_m);
+    ck_assert_msg(worst_v < 1e-7, "vector -> matrix -> vector differs by %g", worst_v);
+}
+END_TEST
+
+START_TEST(test_rotvec_half_turn)
+{
+    /* Exactly pi about an axis: v or -v, both the same rotation. */
+    double v[3] = {0.0, GAR_PI * 0.6, GAR_PI * 0.8}, R[9], w[3], R2[9];
+    gar_rotvec_to_matrix(v, R);
+    gar_matrix_to_rotvec(R, w);
+    ck_assert_double_eq_tol(sqrt(w[0] * w[0] + w[1] * w[1] + w[2] * w[2]), GAR_PI, 1e-12);
+    gar_rotvec_to_matrix(w, R2);
+    for (int k = 0; k < 9; k++)
+        ck_assert_double_eq_tol(R[k], R2[k], 1e-12);
+}
+END_TEST
+
 /* Hand-computed with λ = 0.0196876153 Å (300 kV), Cs 2.7 mm, Q 0.1:
  * CTF = √(1−Q²) sin χ + Q cos χ, χ = π λ Δf(φ) k² − π/2 Cs λ³ k⁴, φ = atan2(ky, kx). */
 START_TEST(test_ctf_values)
@@ -196,6 +293,9 @@ int main(void)
                           test_euler_round_trip,
                           test_euler_known_angles,
                           test_rotation_angle,
+                          test_rotvec_analytic,
+                          test_rotvec_round_trip,
+                          test_rotvec_half_turn,
                           test_random_pose_uniform,
                           test_ctf_values,
                           test_ctf_phase_shift,

@@ -76,7 +76,7 @@ own_meta() {
 }
 check "export, own poses, import: the same poses, CTF, half sets and pixels" -- \
     test "$(own_meta "$d/s.h5")" = "$(own_meta "$d/own.h5")"
-expect 64 "--stack and --star are required" -- "$GARNER" export --stack "$d/s.h5"
+expect 64 "--stack and --star or --cs are required" -- "$GARNER" export --stack "$d/s.h5"
 
 # [gpu]: a bad device list is one line naming the key; where no GPU can be
 # used, auto falls back to the CPU (and says so), an explicit device is an

@@ -1,12 +1,14 @@
 /* garner export, the run: refined poses (or the stacks' own) with their
- * particles as a RELION 3.1 STAR file and an MRC stack beside it (the
- * command line: src/cli/cmd_export.c). */
+ * particles as a RELION 3.1 STAR file and/or a cryoSPARC .cs file, each with
+ * an MRC stack beside it (the command line: src/cli/cmd_export.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "gar_atomic.h"
+#include "gar_cs.h"
 #include "gar_inputs.h"
 #include "gar_log.h"
 #include "gar_mrc.h"
@@ -213,28 +215,103 @@ static gar_status stack_poses(gar_inputs *in, gar_pose *poses)
     return GAR_OK;
 }
 
+/* Every particle's metadata with the pose, origin and half set of `poses`:
+ * what the .cs file is written from. */
+static gar_status particles_with_poses(gar_inputs *in, const gar_pose *poses, gar_particle *out)
+{
+    gar_status st;
+    size_t base = 0;
+    for (size_t k = 0; k < gar_inputs_n_stacks(in); k++) {
+        gar_stack *stack = gar_inputs_stack(in, k);
+        for (size_t i = 0; i < gar_stack_count(stack); i++) {
+            gar_particle *m = &out[base + i];
+            const gar_pose *q = &poses[base + i];
+            if ((st = gar_stack_read_meta(stack, i, 1, m)) != GAR_OK)
+                return st;
+            if (gar_stack_optics_group(gar_inputs_stack(in, 0), m->optics_group) == NULL)
+                return gar_error(GAR_ERR_DATA, "%s: particle %zu: optics group %d is not in %s's optics table",
+                                 gar_stack_path(stack), i, m->optics_group, gar_stack_path(gar_inputs_stack(in, 0)));
+            m->rot_deg = q->rot_deg;
+            m->tilt_deg = q->tilt_deg;
+            m->psi_deg = q->psi_deg;
+            m->origin_x_A = q->origin_x_A;
+            m->origin_y_A = q->origin_y_A;
+            m->half_set = q->half_set;
+        }
+        base += gar_stack_count(stack);
+    }
+    return GAR_OK;
+}
+
+/* "DIR/NAME.ext" -> "DIR/NAME.mrcs"; the option's value must end in `ext`. */
+static gar_status mrcs_beside(const char *opt, const char *path, const char *ext, char *out, size_t cap)
+{
+    size_t len = strlen(path), el = strlen(ext);
+    if (len <= el || strcmp(path + len - el, ext) != 0)
+        return gar_error(GAR_ERR_USAGE, "%s %s: expected a file name ending in %s", opt, path, ext);
+    if ((size_t)snprintf(out, cap, "%.*s.mrcs", (int)(len - el), path) >= cap)
+        return gar_error(GAR_ERR_USAGE, "%s %s: name too long", opt, path);
+    return GAR_OK;
+}
+
+/* The images of every stack, in order, into an MRC stack (left uncommitted:
+ * the caller commits it with the metadata that names it). */
+static gar_status write_images(gar_inputs *in, const char *mrcs, float *images, size_t batch, gar_mrc_writer **w)
+{
+    gar_status st;
+    size_t box = gar_inputs_box(in);
+    if ((st = gar_mrc_writer_create(mrcs, box, box, gar_inputs_count(in), gar_inputs_pixel_size(in), w)) != GAR_OK)
+        return st;
+    for (size_t k = 0; k < gar_inputs_n_stacks(in); k++) {
+        gar_stack *stack = gar_inputs_stack(in, k);
+        for (size_t first = 0; first < gar_stack_count(stack); first += batch) {
+            size_t cnt = gar_stack_count(stack) - first < batch ? gar_stack_count(stack) - first : batch;
+            if ((st = gar_stack_read_images(stack, first, cnt, images)) != GAR_OK ||
+                (st = gar_mrc_writer_append(*w, images, cnt)) != GAR_OK)
+                return st;
+        }
+    }
+    return GAR_OK;
+}
+
+static const char *base_name(const char *path)
+{
+    return strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+}
+
 gar_status gar_run_export(const gar_export_request *req)
 {
     const char *const *stacks = req->stacks, *poses_path = req->poses, *star_path = req->star;
+    const char *cs_path = req->cs;
     const size_t n_stacks = req->n_stacks;
     const int overwrite = req->overwrite;
     gar_status st;
     gar_inputs *in = NULL;
     gar_pose *poses = NULL;
+    gar_particle *parts = NULL;
     gar_refine_state state = {0};
-    gar_mrc_writer *w = NULL;
+    gar_mrc_writer *w = NULL, *wc = NULL;
     float *images = NULL;
     FILE *f = NULL;
-    gar_atomic star = {0};
-    char mrcs[4096];
-    const char *base;
-    size_t len = strlen(star_path), n, box, batch = 256;
-    if (len < 6 || strcmp(star_path + len - 5, ".star") != 0)
-        return gar_error(GAR_ERR_USAGE, "--star %s: expected a file name ending in .star", star_path);
-    snprintf(mrcs, sizeof mrcs, "%.*s.mrcs", (int)(len - 5), star_path);
-    if ((st = gar_run_check_output_file("--star", star_path, overwrite)) != GAR_OK ||
-        (st = gar_run_check_output_file("--star", mrcs, overwrite)) != GAR_OK)
+    gar_atomic star = {0}, cs = {0};
+    char mrcs[4096] = "", cs_mrcs[4096] = "";
+    int shared = 0; /* the STAR file and the .cs name one MRC stack */
+    size_t n, box, batch = 256;
+    if (star_path == NULL && cs_path == NULL)
+        return gar_error(GAR_ERR_USAGE, "export: --star or --cs is required");
+    if (star_path != NULL &&
+        ((st = mrcs_beside("--star", star_path, ".star", mrcs, sizeof mrcs)) != GAR_OK ||
+         (st = gar_run_check_output_file("--star", star_path, overwrite)) != GAR_OK ||
+         (st = gar_run_check_output_file("--star", mrcs, overwrite)) != GAR_OK))
         return st;
+    if (cs_path != NULL) {
+        if ((st = mrcs_beside("--cs", cs_path, ".cs", cs_mrcs, sizeof cs_mrcs)) != GAR_OK ||
+            (st = gar_run_check_output_file("--cs", cs_path, overwrite)) != GAR_OK)
+            return st;
+        shared = star_path != NULL && strcmp(mrcs, cs_mrcs) == 0;
+        if (!shared && (st = gar_run_check_output_file("--cs", cs_mrcs, overwrite)) != GAR_OK)
+            return st;
+    }
     if ((st = gar_inputs_open(stacks, n_stacks, &in)) != GAR_OK)
         return st;
     n = gar_inputs_count(in);
@@ -243,55 +320,78 @@ gar_status gar_run_export(const gar_export_request *req)
         (st = poses_path ? gar_poses_read(poses_path, poses, n, &state, NULL, NULL) : stack_poses(in, poses)) != GAR_OK ||
         (st = gar_alloc((void **)&images, batch, box * box * sizeof(float), "images")) != GAR_OK)
         goto done;
-    /* The images, stack by stack, batch by batch. */
-    if ((st = gar_mrc_writer_create(mrcs, box, box, n, gar_inputs_pixel_size(in), &w)) != GAR_OK)
+    /* The images, stack by stack, batch by batch; once when both files
+     * name the same MRC stack. */
+    if (star_path != NULL && (st = write_images(in, mrcs, images, batch, &w)) != GAR_OK)
         goto done;
-    for (size_t k = 0; k < gar_inputs_n_stacks(in); k++) {
-        gar_stack *stack = gar_inputs_stack(in, k);
-        for (size_t first = 0; first < gar_stack_count(stack); first += batch) {
-            size_t cnt = gar_stack_count(stack) - first < batch ? gar_stack_count(stack) - first : batch;
-            if ((st = gar_stack_read_images(stack, first, cnt, images)) != GAR_OK ||
-                (st = gar_mrc_writer_append(w, images, cnt)) != GAR_OK)
-                goto done;
+    if (cs_path != NULL && !shared && (st = write_images(in, cs_mrcs, images, batch, &wc)) != GAR_OK)
+        goto done;
+    if (star_path != NULL) {
+        /* The STAR file refers to the stack by its name, beside it. */
+        if ((st = gar_atomic_begin(&star, star_path, 0)) != GAR_OK)
+            goto done;
+        if ((f = fopen(star.tmp, "w")) == NULL) {
+            st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create: %s", star.tmp, strerror(errno));
+            goto done;
         }
-    }
-    /* The STAR file refers to the stack by its name, beside it. */
-    base = strrchr(mrcs, '/') ? strrchr(mrcs, '/') + 1 : mrcs;
-    if ((st = gar_atomic_begin(&star, star_path, 0)) != GAR_OK)
-        goto done;
-    if ((f = fopen(star.tmp, "w")) == NULL) {
-        st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create: %s", star.tmp, strerror(errno));
-        goto done;
-    }
-    if ((st = write_star(f, in, poses, base, (gar_inputs_columns(in) & GAR_COL_CTF) != 0)) != GAR_OK)
-        goto done;
-    if (fclose(f) != 0) {
+        if ((st = write_star(f, in, poses, base_name(mrcs), (gar_inputs_columns(in) & GAR_COL_CTF) != 0)) != GAR_OK)
+            goto done;
+        if (fclose(f) != 0) {
+            f = NULL;
+            st = gar_error(GAR_ERR_IO, "%s: write failed", star.tmp);
+            goto done;
+        }
         f = NULL;
-        st = gar_error(GAR_ERR_IO, "%s: write failed", star.tmp);
-        goto done;
     }
-    f = NULL;
-    if ((st = gar_mrc_writer_commit(&w)) != GAR_OK)
+    if (cs_path != NULL) {
+        /* blob/path is the stack's name alone: relative to the .cs file's
+         * folder, which garner import --cs searches (docs/FORMAT.md says
+         * where to put both for cryoSPARC). */
+        size_t n_optics;
+        const gar_optics *optics = gar_stack_optics(gar_inputs_stack(in, 0), &n_optics);
+        uint64_t seed = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
+        if ((st = gar_alloc((void **)&parts, n ? n : 1, sizeof *parts, "export particles")) != GAR_OK ||
+            (st = particles_with_poses(in, poses, parts)) != GAR_OK ||
+            (st = gar_atomic_begin(&cs, cs_path, 0)) != GAR_OK ||
+            (st = gar_cs_write(cs.tmp, base_name(cs_mrcs), box, optics, n_optics, parts, n,
+                               (gar_inputs_columns(in) & GAR_COL_CTF) != 0, seed)) != GAR_OK)
+            goto done;
+    }
+    if ((w != NULL && (st = gar_mrc_writer_commit(&w)) != GAR_OK) ||
+        (wc != NULL && (st = gar_mrc_writer_commit(&wc)) != GAR_OK))
         goto done;
-    if (gar_atomic_commit(&star) != GAR_OK) {
+    if (star_path != NULL && gar_atomic_commit(&star) != GAR_OK) {
         st = gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s: %s", star.tmp, star_path, strerror(errno));
         unlink(mrcs);
         goto done;
     }
-    if (poses_path)
-        gar_log_info("wrote %s and %s: %zu particles from iteration %llu of a refinement (%.2f Å)", star_path, mrcs,
-                     n, (unsigned long long)state.iteration, state.resolution_A);
-    else
-        gar_log_info("wrote %s and %s: %zu particles with the stacks' own poses", star_path, mrcs, n);
+    if (cs_path != NULL && gar_atomic_commit(&cs) != GAR_OK) {
+        st = gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s: %s", cs.tmp, cs_path, strerror(errno));
+        unlink(cs_mrcs);
+        goto done;
+    }
+    for (int k = 0; k < 2; k++) {
+        const char *meta = k == 0 ? star_path : cs_path, *stack = k == 0 ? mrcs : cs_mrcs;
+        if (meta == NULL)
+            continue;
+        if (poses_path)
+            gar_log_info("wrote %s and %s: %zu particles from iteration %llu of a refinement (%.2f Å)", meta, stack,
+                         n, (unsigned long long)state.iteration, state.resolution_A);
+        else
+            gar_log_info("wrote %s and %s: %zu particles with the stacks' own poses", meta, stack, n);
+    }
 done:
     if (f != NULL)
         fclose(f);
-    if (st != GAR_OK)
+    if (st != GAR_OK) {
         gar_atomic_abort(&star);
+        gar_atomic_abort(&cs);
+    }
     gar_mrc_writer_abort(&w);
+    gar_mrc_writer_abort(&wc);
+    free(parts);
     free(images);
     free(poses);
     gar_inputs_close(&in);
     return st;
 }
-
