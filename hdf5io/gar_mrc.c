@@ -5,6 +5,7 @@
 #include "gar_mrc.h"
 
 #include "gar_atomic.h"
+#include "gar_decompress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,7 @@
 #define MRC_LABEL_BYTES 80
 
 enum {
-    W_NX = 0, W_NY = 1, W_NZ = 2, W_MODE = 3,
+    W_NX = 0, W_NY = 1, W_NZ = 2, W_MODE = 3, W_NXSTART = 4,
     W_MX = 7, W_MY = 8, W_MZ = 9,
     W_CELLA = 10, W_CELLB = 13,
     W_MAPC = 16, W_MAPR = 17, W_MAPS = 18,
@@ -35,7 +36,10 @@ enum {
 
 struct gar_mrc {
     char *path;
-    int fd;
+    int fd;                  /* -1 when the data are in mem */
+    unsigned char *mem;      /* a decompressed file, or the data block reordered
+                              * to x fastest; NULL: read from fd */
+    size_t mem_len;
     size_t nx, ny, nz;
     int mode;
     size_t bytes_per_voxel;
@@ -212,7 +216,11 @@ static gar_status check_dim(const char *path, const char *name, int32_t v, int32
     return GAR_OK;
 }
 
-static gar_status check_axis_order(const char *path, const unsigned char *hdr, int big)
+/* The axis order (mapc, mapr, maps) into h->axis: which of x, y, z the
+ * file's columns, rows and sections run along. Any permutation is read for a
+ * volume (gar_mrc_open reorders it); a stack keeps its images in sections,
+ * so only 1,2,3 makes sense there and others are refused. */
+static gar_status check_axis_order(const char *path, const unsigned char *hdr, int big, gar_mrc_header *h)
 {
     int32_t a[3];
     int seen[4] = {0, 0, 0, 0};
@@ -220,19 +228,27 @@ static gar_status check_axis_order(const char *path, const unsigned char *hdr, i
     for (k = 0; k < 3; k++)
         a[k] = hdr_i32(hdr, W_MAPC + k, big);
     /* Some writers leave the axis words zero; they mean the default order. */
-    if (a[0] == 0 && a[1] == 0 && a[2] == 0)
+    if (a[0] == 0 && a[1] == 0 && a[2] == 0) {
+        h->axis[0] = 1, h->axis[1] = 2, h->axis[2] = 3;
         return GAR_OK;
+    }
     for (k = 0; k < 3; k++) {
         if (a[k] < 1 || a[k] > 3 || seen[a[k]])
             return gar_error(GAR_ERR_DATA,
                              "%s: header: axis order mapc,mapr,maps = %ld,%ld,%ld: expected a permutation of 1,2,3",
                              path, (long)a[0], (long)a[1], (long)a[2]);
         seen[a[k]] = 1;
+        h->axis[k] = (int)a[k];
     }
-    if (a[0] != 1 || a[1] != 2 || a[2] != 3)
+    /* MRC2014: space group 0 is an image or a stack of images, 401 and up a
+     * stack of volumes. Reordering a stack would mix its image index with an
+     * image axis, and reordering a large one in memory is not worth it for
+     * files no current program writes. */
+    if ((a[0] != 1 || a[1] != 2 || a[2] != 3) && ((h->ispg == 0 && h->nsecs > 1) || h->ispg >= 401))
         return gar_error(GAR_ERR_DATA,
-                         "%s: header: axis order %ld,%ld,%ld not supported (only 1,2,3: x fastest, then y, then z)",
-                         path, (long)a[0], (long)a[1], (long)a[2]);
+                         "%s: header: axis order %ld,%ld,%ld on an image stack (ispg %d, %zu sections): not "
+                         "supported; only volumes are reordered (write the stack with axis order 1,2,3)",
+                         path, (long)a[0], (long)a[1], (long)a[2], h->ispg, h->nsecs);
     return GAR_OK;
 }
 
@@ -307,13 +323,30 @@ gar_status gar_mrc_validate_header(const unsigned char *hdr, size_t len, uint64_
                          "%s: data block shorter than the header says: %ld x %ld x %ld mode %ld needs %llu bytes (1024 + %ld extended + %zu data), file has %llu",
                          path, (long)nx, (long)ny, (long)nz, (long)mode, (unsigned long long)need,
                          (long)nsymbt, data_bytes, (unsigned long long)file_size);
-    if ((st = check_axis_order(path, hdr, big)) != GAR_OK)
+    out->ncols = (size_t)nx;
+    out->nrows = (size_t)ny;
+    out->nsecs = (size_t)nz;
+    out->ispg = hdr_i32(hdr, W_ISPG, big);
+    if ((st = check_axis_order(path, hdr, big, out)) != GAR_OK)
         return st;
-    if ((st = header_pixel_size(path, hdr, big, nx, &out->pixel_size)) != GAR_OK)
+    {
+        /* Columns, rows and sections onto x, y, z. */
+        const size_t file_n[3] = {(size_t)nx, (size_t)ny, (size_t)nz};
+        size_t n[3];
+        long start[3];
+        for (int k = 0; k < 3; k++) {
+            n[out->axis[k] - 1] = file_n[k];
+            start[out->axis[k] - 1] = hdr_i32(hdr, W_NXSTART + k, big);
+        }
+        out->nx = n[0];
+        out->ny = n[1];
+        out->nz = n[2];
+        for (int k = 0; k < 3; k++)
+            out->start[k] = start[k];
+    }
+    /* The pixel size is along x: cella and mx are x, y, z already. */
+    if ((st = header_pixel_size(path, hdr, big, (int32_t)out->nx, &out->pixel_size)) != GAR_OK)
         return st;
-    out->nx = (size_t)nx;
-    out->ny = (size_t)ny;
-    out->nz = (size_t)nz;
     out->mode = mode;
     out->bytes_per_voxel = bpv;
     out->big_endian = big;
@@ -322,7 +355,141 @@ gar_status gar_mrc_validate_header(const unsigned char *hdr, size_t len, uint64_
     return GAR_OK;
 }
 
+/* ------------------------------------------------------------ not MRC */
+
+/* SPIDER's header is floats in the machine's byte order (words from 0 here):
+ * nslice 0, nrow 1, iform 4, nsam 11, labrec 12, labbyt 21, lenbyt 22. It is
+ * named only when all of these agree, which an MRC header (integers there)
+ * or random bytes never do: whole numbers in range, a known iform, a record
+ * of 4 * nsam bytes, a label of whole records within the file. */
+static int looks_like_spider(const unsigned char *hdr, size_t len, uint64_t file_size, long dims[3])
+{
+    int big;
+    if (len < 23 * 4)
+        return 0;
+    for (big = 0; big <= 1; big++) {
+        float f[23];
+        int k, whole = 1;
+        for (k = 0; k < 23; k++) {
+            f[k] = hdr_f32(hdr, k, big);
+            if (!isfinite(f[k]) || f[k] != floorf(f[k]) || fabsf(f[k]) > 1e8f)
+                whole = 0;
+        }
+        if (!whole)
+            continue;
+        const float nz = f[0], ny = f[1], iform = f[4], nx = f[11], labrec = f[12], labbyt = f[21],
+                    lenbyt = f[22];
+        if (nz < 1 || ny < 1 || nx < 1 || labrec < 1)
+            continue;
+        if (iform != 1 && iform != 3 && iform != -11 && iform != -12 && iform != -21 && iform != -22)
+            continue;
+        if (lenbyt != 4 * nx || labbyt != labrec * lenbyt || (double)labbyt > (double)file_size)
+            continue;
+        dims[0] = (long)nx, dims[1] = (long)ny, dims[2] = (long)nz;
+        return 1;
+    }
+    return 0;
+}
+
+/* The header was refused (the message is set). A file without the MAP
+ * stamp (word 52) that fails the checks is most likely not MRC at all: say
+ * so, and what it looks like where that can be told. Old MRC files lack the
+ * stamp too, which is why the stamp alone never refuses a file. */
+static gar_status explain_refusal(const char *path, const unsigned char *hdr, size_t len, uint64_t file_size,
+                                  gar_status st)
+{
+    char inner[512];
+    const char *msg = gar_errmsg();
+    size_t plen = strlen(path);
+    long dims[3];
+    if (st != GAR_ERR_DATA || len < 4 * W_MAP + 4 || memcmp(hdr + 4 * W_MAP, "MAP", 3) == 0)
+        return st;
+    if (looks_like_spider(hdr, len, file_size, dims))
+        return gar_error(GAR_ERR_DATA,
+                         "%s: looks like a SPIDER file (%ld x %ld x %ld), not MRC: convert it to MRC first", path,
+                         dims[0], dims[1], dims[2]);
+    if (strncmp(msg, path, plen) == 0 && msg[plen] == ':' && msg[plen + 1] == ' ')
+        msg += plen + 2;
+    snprintf(inner, sizeof inner, "%s", msg);
+    return gar_error(GAR_ERR_DATA, "%s: not an MRC file (no MAP stamp at byte 208, and %s)", path, inner);
+}
+
 /* ------------------------------------------------------------ reading */
+
+/* n bytes at offset of the file's contents, from memory or the file. */
+static gar_status mrc_read_at(const gar_mrc *mrc, void *buf, size_t n, uint64_t offset)
+{
+    if (mrc->mem == NULL)
+        return read_at(mrc->fd, buf, n, offset, mrc->path);
+    if (offset > mrc->mem_len || n > mrc->mem_len - offset)
+        return gar_error(GAR_ERR_INTERNAL, "%s: %zu bytes at %llu requested, %zu in memory", mrc->path, n,
+                         (unsigned long long)offset, mrc->mem_len);
+    memcpy(buf, mrc->mem + offset, n);
+    return GAR_OK;
+}
+
+/* Copies the file's data block, columns fastest, into dst x fastest: the
+ * voxel at column c, row r, section s goes to the x, y, z the axis order
+ * gives each. Raw bytes of the file's mode; conversion comes later. */
+static void reorder_block(const unsigned char *src, unsigned char *dst, const gar_mrc_header *h)
+{
+    const size_t stride_xyz[3] = {1, h->nx, h->nx * h->ny};
+    const size_t sc = stride_xyz[h->axis[0] - 1], sr = stride_xyz[h->axis[1] - 1],
+                 ss = stride_xyz[h->axis[2] - 1];
+    const size_t bpv = h->bytes_per_voxel;
+    size_t s, r, c;
+    for (s = 0; s < h->nsecs; s++)
+        for (r = 0; r < h->nrows; r++) {
+            const size_t base = s * ss + r * sr;
+            switch (bpv) {
+            case 4:
+                for (c = 0; c < h->ncols; c++, src += 4)
+                    memcpy(dst + 4 * (base + c * sc), src, 4);
+                break;
+            case 2:
+                for (c = 0; c < h->ncols; c++, src += 2)
+                    memcpy(dst + 2 * (base + c * sc), src, 2);
+                break;
+            default:
+                for (c = 0; c < h->ncols; c++, src += bpv)
+                    memcpy(dst + bpv * (base + c * sc), src, bpv);
+                break;
+            }
+        }
+}
+
+/* A volume in another axis order than 1,2,3: its data block is read whole
+ * and reordered into memory, so sections read later are x-y planes like any
+ * other file's. Replaces m->mem (the file, when decompressed) and closes the
+ * descriptor. */
+static gar_status load_reordered(gar_mrc *m, const gar_mrc_header *h)
+{
+    unsigned char *raw = NULL, *out = NULL;
+    gar_status st;
+    if ((st = gar_alloc((void **)&out, (size_t)h->data_bytes, 1, "reordered MRC data")) != GAR_OK)
+        goto done;
+    if (m->mem == NULL) {
+        if ((st = gar_alloc((void **)&raw, (size_t)h->data_bytes, 1, "MRC data")) != GAR_OK ||
+            (st = read_at(m->fd, raw, (size_t)h->data_bytes, h->data_offset, m->path)) != GAR_OK)
+            goto done;
+        reorder_block(raw, out, h);
+    } else {
+        reorder_block(m->mem + h->data_offset, out, h);
+    }
+    free(m->mem);
+    m->mem = out;
+    m->mem_len = (size_t)h->data_bytes;
+    m->data_offset = 0;
+    out = NULL;
+    if (m->fd >= 0)
+        close(m->fd);
+    m->fd = -1;
+    st = GAR_OK;
+done:
+    free(raw);
+    free(out);
+    return st;
+}
 
 gar_status gar_mrc_open(const char *path, gar_mrc **out)
 {
@@ -331,20 +498,22 @@ gar_status gar_mrc_open(const char *path, gar_mrc **out)
     gar_mrc *m = NULL;
     unsigned char hdr[MRC_HEADER_BYTES];
     struct stat sb;
-    size_t len;
-    int fd = -1;
+    size_t len, head_len;
+    uint64_t file_size;
+    gar_file_kind kind;
+    char *inner_name = NULL;
     gar_status st;
 
     *out = NULL;
     memset(&tmp, 0, sizeof tmp);
     /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer;
      * reads of a regular file ignore the flag. */
-    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
+    tmp.fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (tmp.fd < 0) {
         st = gar_error(GAR_ERR_NOINPUT, "%s: cannot open MRC file: %s", path, strerror(errno));
         goto done;
     }
-    if (fstat(fd, &sb) != 0) {
+    if (fstat(tmp.fd, &sb) != 0) {
         st = gar_error(GAR_ERR_NOINPUT, "%s: cannot stat: %s", path, strerror(errno));
         goto done;
     }
@@ -352,15 +521,45 @@ gar_status gar_mrc_open(const char *path, gar_mrc **out)
         st = gar_error(GAR_ERR_NOINPUT, "%s: not a regular file", path);
         goto done;
     }
-    if ((uint64_t)sb.st_size < MRC_HEADER_BYTES) {
-        st = gar_error(GAR_ERR_DATA, "%s: header: file has %llu bytes, shorter than the 1024-byte MRC header",
-                       path, (unsigned long long)sb.st_size);
+    file_size = (uint64_t)sb.st_size;
+    head_len = file_size < MRC_HEADER_BYTES ? (size_t)file_size : MRC_HEADER_BYTES;
+    if ((st = read_at(tmp.fd, hdr, head_len, 0, path)) != GAR_OK)
+        goto done;
+    /* The first bytes tell compressed files and other formats from MRC,
+     * which has no magic at byte 0 (and none of these magics can be a valid
+     * MRC nx: each is more than GAR_MRC_MAX_DIM or negative). */
+    kind = gar_file_sniff(hdr, head_len);
+    if (gar_file_is_compressed(kind)) {
+        /* read_at used pread: the descriptor is still at offset 0. */
+        if ((st = gar_decompress_fd(tmp.fd, path, gar_decompress_limit(), &tmp.mem, &tmp.mem_len)) != GAR_OK)
+            goto done;
+        close(tmp.fd);
+        tmp.fd = -1;
+        file_size = tmp.mem_len;
+        head_len = tmp.mem_len < MRC_HEADER_BYTES ? tmp.mem_len : MRC_HEADER_BYTES;
+        memcpy(hdr, tmp.mem, head_len);
+        kind = gar_file_sniff(hdr, head_len);
+        if (kind != GAR_FILE_UNKNOWN) {
+            size_t n = strlen(path) + sizeof " (decompressed)";
+            if ((st = gar_alloc((void **)&inner_name, n, 1, "file name")) != GAR_OK)
+                goto done;
+            snprintf(inner_name, n, "%s (decompressed)", path);
+            st = gar_file_refuse(inner_name, kind, "MRC");
+            goto done;
+        }
+    } else if (kind != GAR_FILE_UNKNOWN) {
+        st = gar_file_refuse(path, kind, "MRC");
         goto done;
     }
-    if ((st = read_at(fd, hdr, sizeof hdr, 0, path)) != GAR_OK)
+    if (file_size < MRC_HEADER_BYTES) {
+        st = gar_error(GAR_ERR_DATA, "%s: header: file has %llu bytes, shorter than the 1024-byte MRC header",
+                       path, (unsigned long long)file_size);
         goto done;
-    if ((st = gar_mrc_validate_header(hdr, sizeof hdr, (uint64_t)sb.st_size, path, &h)) != GAR_OK)
+    }
+    if ((st = gar_mrc_validate_header(hdr, sizeof hdr, file_size, path, &h)) != GAR_OK) {
+        st = explain_refusal(path, hdr, sizeof hdr, file_size, st);
         goto done;
+    }
     tmp.nx = h.nx;
     tmp.ny = h.ny;
     tmp.nz = h.nz;
@@ -373,20 +572,23 @@ gar_status gar_mrc_open(const char *path, gar_mrc **out)
     if ((st = gar_alloc((void **)&tmp.path, len, 1, "MRC path")) != GAR_OK)
         goto done;
     memcpy(tmp.path, path, len);
+    if ((h.axis[0] != 1 || h.axis[1] != 2 || h.axis[2] != 3) && (st = load_reordered(&tmp, &h)) != GAR_OK)
+        goto done;
     if ((st = gar_alloc((void **)&m, 1, sizeof *m, "MRC handle")) != GAR_OK)
         goto done;
-    tmp.fd = fd;
     *m = tmp;
-    tmp.path = NULL;
-    fd = -1;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.fd = -1;
     *out = m;
     m = NULL;
     st = GAR_OK;
 done:
+    free(inner_name);
     free(tmp.path);
+    free(tmp.mem);
     free(m);
-    if (fd >= 0)
-        close(fd);
+    if (tmp.fd >= 0)
+        close(tmp.fd);
     return st;
 }
 
@@ -396,6 +598,7 @@ void gar_mrc_close(gar_mrc **mrc)
         return;
     if ((*mrc)->fd >= 0)
         close((*mrc)->fd);
+    free((*mrc)->mem);
     free((*mrc)->path);
     free(*mrc);
     *mrc = NULL;
@@ -441,8 +644,7 @@ gar_status gar_mrc_read_sections(gar_mrc *mrc, size_t first, size_t count, float
         return GAR_OK;
     n = section * count;
     bytes = n * mrc->bytes_per_voxel;
-    st = read_at(mrc->fd, out, bytes, mrc->data_offset + (uint64_t)first * section * mrc->bytes_per_voxel,
-                 mrc->path);
+    st = mrc_read_at(mrc, out, bytes, mrc->data_offset + (uint64_t)first * section * mrc->bytes_per_voxel);
     if (st != GAR_OK)
         return st;
     if (mrc->mode != 2 || mrc->big_endian == host_is_little_endian())

@@ -19,9 +19,18 @@ extern "C" {
 
 #define GAR_MRC_HEADER_BYTES 1024
 
-/* What a validated header says (see gar_mrc_validate_header). */
+/* What a validated header says (see gar_mrc_validate_header). nx, ny, nz are
+ * the map's sizes along x, y, z, which the reader returns x fastest: the
+ * file's columns, rows and sections (ncols, nrows, nsecs) permuted by the
+ * axis order. For the usual order 1,2,3 they are the same. */
 typedef struct gar_mrc_header {
     size_t nx, ny, nz;
+    size_t ncols, nrows, nsecs;  /* words 1-3 as stored */
+    int axis[3];             /* mapc, mapr, maps: the axis (1 x, 2 y, 3 z) of the
+                              * columns, rows and sections; 1,2,3 when all zero */
+    long start[3];           /* nxstart, nystart, nzstart (first column, row and
+                              * section), permuted to x, y, z like nx, ny, nz */
+    int ispg;                /* space group: 0 image or stack, 1 volume, >= 401 volume stack */
     int mode;                /* 0, 1, 2, 6 or 12 */
     size_t bytes_per_voxel;
     int big_endian;          /* byte order of the file */
@@ -33,8 +42,8 @@ typedef struct gar_mrc_header {
 /* Validate the first `len` bytes of an MRC file of `file_size` bytes (`name`
  * is for messages): every rule of the contract in <garner/mrc.h>, with all
  * size arithmetic overflow-checked, and nothing allocated. gar_mrc_open reads
- * the header and calls this. len < 1024 is GAR_ERR_DATA ("shorter than the
- * 1024-byte MRC header"). */
+ * the header (decompressed, for a gzip or bzip2 file) and calls this.
+ * len < 1024 is GAR_ERR_DATA ("shorter than the 1024-byte MRC header"). */
 gar_status gar_mrc_validate_header(const unsigned char *hdr, size_t len, uint64_t file_size,
                                    const char *name, gar_mrc_header *out);
 

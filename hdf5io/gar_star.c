@@ -7,6 +7,8 @@
  * plus 16 per row, with no allocation per row or cell. */
 #include "gar_star.h"
 
+#include "gar_decompress.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -76,6 +78,30 @@ static size_t next_cap(size_t cap, size_t need)
 
 /* ------------------------------------------------------------ reading the file */
 
+/* The bytes read, *buf of *len, replaced by their decompression when they
+ * are gzip or bzip2 (told by the magic bytes, so `--star <(zcat p.star.gz)`
+ * and a gzip'ed file named .star both work); other binary formats a STAR
+ * file is confused with are named instead of failing as odd text. */
+static gar_status slurp_decompress(const char *path, char **buf, size_t *len)
+{
+    gar_file_kind kind = gar_file_sniff((const unsigned char *)*buf, *len);
+    unsigned char *plain = NULL;
+    size_t plain_len = 0;
+    gar_status st;
+    if (kind == GAR_FILE_UNKNOWN || kind == GAR_FILE_TEXT || kind == GAR_FILE_STAR)
+        return GAR_OK;
+    if (!gar_file_is_compressed(kind))
+        return gar_file_refuse(path, kind, "STAR");
+    if ((st = gar_decompress_buffer(*buf, *len, path, gar_decompress_limit(), &plain, &plain_len)) != GAR_OK)
+        return st;
+    /* Decompressed text ends in a NUL (gar_decompress_buffer), as the
+     * tokeniser needs. */
+    free(*buf);
+    *buf = (char *)plain;
+    *len = plain_len;
+    return GAR_OK;
+}
+
 static gar_status slurp(const char *path, char **out, size_t *out_len)
 {
     FILE *f = NULL;
@@ -130,6 +156,8 @@ static gar_status slurp(const char *path, char **out, size_t *out_len)
         buf[len++] = (char)c;
     }
     buf[len] = '\0';
+    if ((st = slurp_decompress(path, &buf, &len)) != GAR_OK)
+        goto done;
     *out = buf;
     *out_len = len;
     buf = NULL;

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <bzlib.h>
+#include <zlib.h>
 
+#include "gar_decompress.h"
 #include "gar_mrc.h"
 #include "testutil.h"
 
@@ -525,7 +528,8 @@ static const struct header_case {
     {"negext.mrc", 2, 1.0f, 1, {{23, (uint32_t)-8}}, 0, 0, "nsymbt = -8"},
     {"axis113.mrc", 2, 1.0f, 3, {{16, 1}, {17, 1}, {18, 3}}, 0, 0,
      "1,1,3: expected a permutation of 1,2,3"},
-    {"axis213.mrc", 2, 1.0f, 3, {{16, 2}, {17, 1}, {18, 3}}, 0, 0, "axis order 2,1,3 not supported"},
+    /* ispg 0 and 4 sections: a stack, which is not reordered */
+    {"axis213.mrc", 2, 1.0f, 3, {{16, 2}, {17, 1}, {18, 3}}, 0, 0, "axis order 2,1,3 on an image stack"},
     {"negpix.mrc", 2, -1.5f, 0, {{0, 0}}, 0, 0, "pixel size -1.5 Å is negative"},
     {"nanpix.mrc", 2, 1.0f, 0, {{0, 0}}, 10, 0, "not a finite number"},
 };
@@ -609,6 +613,412 @@ START_TEST(test_error_truncated_header)
 }
 END_TEST
 
+/* ------------------------------------------------------------ compressed files */
+
+/* The whole of a file, into a new buffer (*len bytes). */
+static unsigned char *slurp_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long n;
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* src compressed with zlib (gzip wrapper) or libbz2 into dst; the inputs of
+ * these tests are made here, so nothing is stored beside them. */
+static void compress_file(const char *src, const char *dst, int bzip2)
+{
+    size_t len, cap;
+    unsigned char *plain = slurp_file(src, &len), *packed;
+    FILE *f;
+    cap = len + len / 50 + 1024;
+    packed = malloc(cap);
+    ck_assert_ptr_nonnull(packed);
+    if (bzip2) {
+        unsigned int out = (unsigned int)cap;
+        ck_assert_int_eq(BZ2_bzBuffToBuffCompress((char *)packed, &out, (char *)plain, (unsigned int)len, 9, 0, 0),
+                         BZ_OK);
+        cap = out;
+    } else {
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        ck_assert_int_eq(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        z.next_in = plain;
+        z.avail_in = (uInt)len;
+        z.next_out = packed;
+        z.avail_out = (uInt)cap;
+        ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+        cap = z.total_out;
+        deflateEnd(&z);
+    }
+    f = fopen(dst, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(packed, 1, cap, f), cap);
+    ck_assert_int_eq(fclose(f), 0);
+    free(plain);
+    free(packed);
+}
+
+/* A volume and a stack written plainly, then gzip'ed and bzip2'ed: the
+ * compressed files read back bit for bit, whole and section by section. */
+START_TEST(test_compressed_volume_and_stack)
+{
+    const char *plain = test_tmpfile(TAG, "plain.mrc");
+    const char *packed[2] = {test_tmpfile(TAG, "v.mrc.gz"), test_tmpfile(TAG, "v.mrc.bz2")};
+    const size_t nx = 16, ny = 12, nz = 10, n = 16 * 12 * 10;
+    float vol[16 * 12 * 10], sec[16 * 12];
+    gar_map *back = NULL;
+    gar_mrc *mrc = NULL;
+    int k;
+    size_t z;
+
+    fill_pattern(vol, n);
+    /* As a volume (gar_mrc_read). */
+    ck_assert_int_eq(gar_mrc_write_data(plain, vol, nx, ny, nz, 1.25), GAR_OK);
+    for (k = 0; k < 2; k++) {
+        compress_file(plain, packed[k], k);
+        ck_assert_msg(gar_mrc_read(packed[k], &back) == GAR_OK, "%s", gar_errmsg());
+        ck_assert_uint_eq(back->nx, nx);
+        ck_assert_uint_eq(back->ny, ny);
+        ck_assert_uint_eq(back->nz, nz);
+        ck_assert_double_eq_tol(back->pixel_size, 1.25, 1e-12);
+        ck_assert_int_eq(memcmp(back->data, vol, sizeof vol), 0);
+        gar_map_destroy(&back);
+    }
+    /* As a stack of 10 images read one at a time (gar_mrc_open), in int16
+     * big-endian so conversion from memory is covered too. */
+    {
+        unsigned char hdr[1024], raw[16 * 12 * 10 * 2];
+        size_t i;
+        make_header(hdr, 1, 1, (int32_t)nx, (int32_t)ny, (int32_t)nz, 1, 1.0f);
+        for (i = 0; i < n; i++) {
+            int16_t v = (int16_t)(i * 37 % 65536 - 32768);
+            raw[2 * i] = (unsigned char)((uint16_t)v >> 8);
+            raw[2 * i + 1] = (unsigned char)((uint16_t)v & 0xff);
+            vol[i] = (float)v;
+        }
+        write_raw(plain, hdr, sizeof hdr, raw, sizeof raw, 0);
+    }
+    for (k = 0; k < 2; k++) {
+        compress_file(plain, packed[k], k);
+        ck_assert_msg(gar_mrc_open(packed[k], &mrc) == GAR_OK, "%s", gar_errmsg());
+        ck_assert_uint_eq(gar_mrc_nz(mrc), nz);
+        ck_assert_int_eq(gar_mrc_mode(mrc), 1);
+        for (z = 0; z < nz; z++) {
+            ck_assert_int_eq(gar_mrc_read_sections(mrc, z, 1, sec), GAR_OK);
+            ck_assert_int_eq(memcmp(sec, vol + z * nx * ny, sizeof sec), 0);
+        }
+        ck_assert_int_ne(gar_mrc_read_sections(mrc, nz, 1, sec), GAR_OK);
+        gar_mrc_close(&mrc);
+    }
+    unlink(packed[0]);
+    unlink(packed[1]);
+    cleanup(plain);
+}
+END_TEST
+
+/* A .gz cut short, and a .bz2 with a byte changed: refused naming the file. */
+START_TEST(test_compressed_truncated_or_corrupt)
+{
+    const char *plain = test_tmpfile(TAG, "whole.mrc");
+    const char *gz = test_tmpfile(TAG, "cut.mrc.gz"), *bz = test_tmpfile(TAG, "bad.mrc.bz2");
+    float vol[8 * 8 * 8];
+    unsigned char *bytes;
+    size_t len;
+    FILE *f;
+
+    fill_pattern(vol, 8 * 8 * 8);
+    ck_assert_int_eq(gar_mrc_write_data(plain, vol, 8, 8, 8, 1.0), GAR_OK);
+    compress_file(plain, gz, 0);
+    bytes = slurp_file(gz, &len);
+    f = fopen(gz, "wb");
+    ck_assert_uint_eq(fwrite(bytes, 1, len / 2, f), len / 2);
+    fclose(f);
+    free(bytes);
+    expect_read_error(gz, GAR_ERR_DATA, "end early");
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "cut.mrc.gz"));
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "truncated"));
+
+    compress_file(plain, bz, 1);
+    bytes = slurp_file(bz, &len);
+    bytes[len / 2] ^= 0x55;
+    f = fopen(bz, "wb");
+    ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);
+    fclose(f);
+    free(bytes);
+    expect_read_error(bz, GAR_ERR_DATA, "bad.mrc.bz2: bzip2 data corrupt");
+    unlink(gz);
+    unlink(bz);
+    cleanup(plain);
+}
+END_TEST
+
+/* Two gzip members read as their concatenation (pigz, cat a.gz b.gz), zero
+ * padding after the end ignored, other bytes after it refused, and the
+ * ceiling on the decompressed size. */
+START_TEST(test_decompress_buffer_rules)
+{
+    const char text[] = "data_\nloop_\n_rlnImageName\n";
+    unsigned char one[256], two[512], *out = NULL;
+    size_t n1, len = 0;
+    uLongf cap = sizeof one;
+    z_stream z;
+
+    memset(&z, 0, sizeof z);
+    ck_assert_int_eq(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    z.next_in = (unsigned char *)(uintptr_t)text;
+    z.avail_in = sizeof text - 1;
+    z.next_out = one;
+    z.avail_out = (uInt)cap;
+    ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+    n1 = z.total_out;
+    deflateEnd(&z);
+    memcpy(two, one, n1);
+    memcpy(two + n1, one, n1);
+
+    ck_assert_int_eq(gar_decompress_buffer(two, 2 * n1, "two.gz", 1 << 20, &out, &len), GAR_OK);
+    ck_assert_uint_eq(len, 2 * (sizeof text - 1));
+    ck_assert_int_eq(memcmp(out, text, sizeof text - 1), 0);
+    ck_assert_int_eq(memcmp(out + sizeof text - 1, text, sizeof text - 1), 0);
+    ck_assert_int_eq(out[len], '\0');
+    free(out);
+
+    memset(two + n1, 0, 100);
+    ck_assert_int_eq(gar_decompress_buffer(two, n1 + 100, "pad.gz", 1 << 20, &out, &len), GAR_OK);
+    ck_assert_uint_eq(len, sizeof text - 1);
+    free(out);
+
+    memcpy(two + n1, "junk", 4);
+    ck_assert_int_eq(gar_decompress_buffer(two, n1 + 4, "junk.gz", 1 << 20, &out, &len), GAR_ERR_DATA);
+    ck_assert_ptr_null(out);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "junk.gz: bytes after the end of the gzip data"));
+
+    ck_assert_int_eq(gar_decompress_buffer(one, n1, "big.gz", 10, &out, &len), GAR_ERR_NOMEM);
+    ck_assert_ptr_null(out);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "big.gz: decompresses to more than"));
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "decompress it to a file first"));
+}
+END_TEST
+
+/* ------------------------------------------------------------ not MRC */
+
+/* Files of other kinds given as MRC: each named in the message. */
+static const struct kind_case {
+    const char *file;
+    const char *bytes;
+    size_t len;        /* binary kinds are padded with zeros to 4 KiB, so the
+                        * size check cannot be what refuses them; text is not */
+    const char *message;
+} kind_cases[] = {
+    {"x.tif", "II*\0\x08\0\0\0\0\0\0\0", 12, "x.tif: a TIFF image, not MRC"},
+    {"y.tiff", "MM\0*\0\0\0\x08\0\0\0\0", 12, "y.tiff: a TIFF image, not MRC"},
+    {"x.h5", "\x89HDF\r\n\x1a\n\0\0\0\0", 12, "x.h5: an HDF5 file, not MRC"},
+    {"x.png", "\x89PNG\r\n\x1a\n\0\0\0\x0d", 12, "x.png: a PNG image, not MRC"},
+    {"x.mrc.zst", "\x28\xb5\x2f\xfd\0\0\0\0", 8, "x.mrc.zst: a zstd-compressed file, not MRC: garner decompresses gzip and bzip2 only; decompress it first (zstd -d)"},
+    {"x.mrc.xz", "\xfd" "7zXZ\0\0\0", 8, "x.mrc.xz: an xz-compressed file, not MRC"},
+    {"x.zip", "PK\3\4\0\0\0\0", 8, "x.zip: a zip archive, not MRC"},
+    {"p.star", "# version 30001\n\ndata_optics\n\nloop_\n", 36, "p.star: a STAR file (text), not MRC"},
+    {"notes.mrc", "not a map\n", 10, "notes.mrc: a text file, not MRC"},
+};
+
+START_TEST(test_error_other_kind)
+{
+    const struct kind_case *c = &kind_cases[_i];
+    const char *path = test_tmpfile(TAG, c->file);
+    int text = memchr(c->bytes, '\0', c->len) == NULL && (unsigned char)c->bytes[0] < 0x80;
+    write_raw(path, (const unsigned char *)c->bytes, c->len, NULL, 0, text ? 0 : 4096);
+    expect_read_error(path, GAR_ERR_DATA, c->message);
+    cleanup(path);
+}
+END_TEST
+
+/* A gzip'ed TIFF is named as what it is once decompressed. */
+START_TEST(test_error_compressed_other_kind)
+{
+    const char *tif = test_tmpfile(TAG, "i.tif"), *gz = test_tmpfile(TAG, "i.tif.gz");
+    write_raw(tif, (const unsigned char *)"II*\0\x08\0\0\0", 8, NULL, 0, 4096);
+    compress_file(tif, gz, 0);
+    expect_read_error(gz, GAR_ERR_DATA, "i.tif.gz (decompressed): a TIFF image, not MRC");
+    unlink(tif);
+    cleanup(gz);
+}
+END_TEST
+
+static void put_spider_word(unsigned char *hdr, int word, float v)
+{
+    putf(hdr, word, v, 1);  /* SPIDER files are often big-endian */
+}
+
+START_TEST(test_error_spider_and_unknown)
+{
+    const char *path = test_tmpfile(TAG, "vol.spi");
+    unsigned char hdr[1024];
+    size_t k;
+    /* A 16 x 16 x 16 SPIDER volume: nslice, nrow, irec, iform 3, nsam,
+     * labrec 1 (a label of one 64-byte record would be short: here 4 records
+     * of 64 bytes = 256 bytes), labbyt, lenbyt. */
+    memset(hdr, 0, sizeof hdr);
+    put_spider_word(hdr, 0, 16);
+    put_spider_word(hdr, 1, 16);
+    put_spider_word(hdr, 2, 20);
+    put_spider_word(hdr, 4, 3);
+    put_spider_word(hdr, 11, 16);
+    put_spider_word(hdr, 12, 4);
+    put_spider_word(hdr, 21, 256);
+    put_spider_word(hdr, 22, 64);
+    write_raw(path, hdr, sizeof hdr, NULL, 0, 256 + 16 * 16 * 16 * 4);
+    expect_read_error(path, GAR_ERR_DATA, "vol.spi: looks like a SPIDER file (16 x 16 x 16), not MRC");
+
+    /* Random-looking bytes without the MAP stamp: "not an MRC file", with the
+     * header check that failed. */
+    for (k = 0; k < sizeof hdr; k++)
+        hdr[k] = (unsigned char)(k * 131 + 7);
+    write_raw(path, hdr, sizeof hdr, NULL, 0, 8192);
+    expect_read_error(path, GAR_ERR_DATA, "vol.spi: not an MRC file (no MAP stamp at byte 208, and header: nx = ");
+    cleanup(path);
+}
+END_TEST
+
+/* Old MRC files (before MRC2014) have no MAP stamp: still read. */
+START_TEST(test_old_file_without_stamp)
+{
+    const char *path = test_tmpfile(TAG, "old.mrc");
+    unsigned char hdr[1024];
+    const float want[6] = {1, 2, 3, 4, 5, 6};
+    unsigned char le[24];
+    gar_map *m = NULL;
+    make_header(hdr, 0, 0, 3, 2, 1, 2, 1.0f);
+    memset(hdr + 208, 0, 4);
+    float_bytes(want, 6, 0, le);
+    write_raw(path, hdr, sizeof hdr, le, sizeof le, 0);
+    ck_assert_msg(gar_mrc_read(path, &m) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_int_eq(memcmp(m->data, want, sizeof want), 0);
+    gar_map_destroy(&m);
+    cleanup(path);
+}
+END_TEST
+
+/* ------------------------------------------------------------ axis orders */
+
+/* A 5 x 4 x 3 reference volume (x fastest) written in the axis order
+ * mapc,mapr,maps: the file's columns run along axis mapc, and so on. Read
+ * back it must equal the reference with nx, ny, nz and the origin words
+ * (nxstart...) permuted back. mode 2 or 1 (int16: two-byte voxels). */
+static void expect_axis_order(int mapc, int mapr, int maps, int mode, int gz)
+{
+    enum { NX = 5, NY = 4, NZ = 3 };
+    const size_t n_xyz[3] = {NX, NY, NZ};
+    const long start_xyz[3] = {-2, 7, 11};
+    const int axis[3] = {mapc, mapr, maps};
+    const char *path = test_tmpfile(TAG, "axes.mrc"), *packed = test_tmpfile(TAG, "axes.mrc.gz");
+    float ref[NX * NY * NZ];
+    unsigned char hdr[1024], data[NX * NY * NZ * 4], *p = data;
+    size_t fdim[3], c, r, s, i;
+    gar_map *m = NULL;
+    gar_mrc_header h;
+
+    for (i = 0; i < NX * NY * NZ; i++)
+        ref[i] = (float)(i * 3 + 1);   /* distinct, exact in int16 too */
+    for (int k = 0; k < 3; k++)
+        fdim[k] = n_xyz[axis[k] - 1];
+    make_header(hdr, 0, 1, (int32_t)fdim[0], (int32_t)fdim[1], (int32_t)fdim[2], mode, 2.0f);
+    /* cella and mx..mz are along x, y, z whatever the order. */
+    put32(hdr, 7, NX, 0);
+    put32(hdr, 8, NY, 0);
+    put32(hdr, 9, NZ, 0);
+    putf(hdr, 10, 2.0f * NX, 0);
+    putf(hdr, 11, 2.0f * NY, 0);
+    putf(hdr, 12, 2.0f * NZ, 0);
+    put32(hdr, 22, 1, 0);  /* ispg 1: a volume */
+    for (int k = 0; k < 3; k++) {
+        put32(hdr, 16 + k, (uint32_t)axis[k], 0);
+        put32(hdr, 4 + k, (uint32_t)start_xyz[axis[k] - 1], 0);
+    }
+    for (s = 0; s < fdim[2]; s++)
+        for (r = 0; r < fdim[1]; r++)
+            for (c = 0; c < fdim[0]; c++) {
+                size_t xyz[3];
+                float v;
+                xyz[axis[0] - 1] = c;
+                xyz[axis[1] - 1] = r;
+                xyz[axis[2] - 1] = s;
+                v = ref[(xyz[2] * NY + xyz[1]) * NX + xyz[0]];
+                if (mode == 2) {
+                    putf(p, 0, v, 0);
+                    p += 4;
+                } else {
+                    uint16_t u = (uint16_t)(int16_t)v;
+                    p[0] = (unsigned char)(u & 0xff);
+                    p[1] = (unsigned char)(u >> 8);
+                    p += 2;
+                }
+            }
+    write_raw(path, hdr, sizeof hdr, data, (size_t)(p - data), 0);
+
+    ck_assert_msg(gar_mrc_validate_header(hdr, sizeof hdr, 1024 + (size_t)(p - data), "axes.mrc", &h) == GAR_OK,
+                  "%s", gar_errmsg());
+    ck_assert_uint_eq(h.nx, NX);
+    ck_assert_uint_eq(h.ny, NY);
+    ck_assert_uint_eq(h.nz, NZ);
+    ck_assert_uint_eq(h.ncols, fdim[0]);
+    for (int k = 0; k < 3; k++)
+        ck_assert_int_eq(h.start[k], start_xyz[k]);
+
+    if (gz)
+        compress_file(path, packed, 0);
+    ck_assert_msg(gar_mrc_read(gz ? packed : path, &m) == GAR_OK, "%d,%d,%d: %s", mapc, mapr, maps, gar_errmsg());
+    ck_assert_uint_eq(m->nx, NX);
+    ck_assert_uint_eq(m->ny, NY);
+    ck_assert_uint_eq(m->nz, NZ);
+    ck_assert_double_eq_tol(m->pixel_size, 2.0, 1e-12);
+    for (i = 0; i < NX * NY * NZ; i++)
+        ck_assert_msg(m->data[i] == ref[i], "order %d,%d,%d mode %d: voxel %zu is %g, expected %g", mapc, mapr,
+                      maps, mode, i, m->data[i], ref[i]);
+    gar_map_destroy(&m);
+    unlink(packed);
+    cleanup(path);
+}
+
+START_TEST(test_axis_orders)
+{
+    static const int perms[6][3] = {{1, 2, 3}, {1, 3, 2}, {2, 1, 3}, {2, 3, 1}, {3, 1, 2}, {3, 2, 1}};
+    for (int k = 0; k < 6; k++)
+        expect_axis_order(perms[k][0], perms[k][1], perms[k][2], 2, 0);
+    expect_axis_order(3, 1, 2, 1, 0);
+    expect_axis_order(2, 1, 3, 1, 1);   /* gzip'ed and reordered */
+    expect_axis_order(3, 2, 1, 2, 1);
+}
+END_TEST
+
+/* A stack (ispg 0, several sections) in another order is refused: its
+ * sections are images, which reordering would mix with an image axis. */
+START_TEST(test_axis_order_stack_refused)
+{
+    unsigned char hdr[1024];
+    const char *path;
+    make_header(hdr, 0, 1, 4, 4, 4, 2, 1.0f);
+    put32(hdr, 16, 2, 0);
+    put32(hdr, 17, 1, 0);
+    put32(hdr, 18, 3, 0);
+    path = bad_file("stack213.mrcs", hdr);
+    expect_read_error(path, GAR_ERR_DATA, "axis order 2,1,3 on an image stack (ispg 0, 4 sections): not supported");
+    put32(hdr, 22, 401, 0);
+    path = bad_file("vstack213.mrc", hdr);
+    expect_read_error(path, GAR_ERR_DATA, "on an image stack (ispg 401");
+    cleanup(path);
+}
+END_TEST
+
 /* ------------------------------------------------------------ write errors */
 
 START_TEST(test_write_missing_folder)
@@ -682,11 +1092,22 @@ static Suite *mrc_suite(void)
                            test_error_missing_file,
                            test_error_truncated_header);
     tcase_add_loop_test(err, test_error_header, 0, (int)(sizeof header_cases / sizeof header_cases[0]));
+    tcase_add_test(err, test_axis_order_stack_refused);
+    tcase_add_test(err, test_error_compressed_other_kind);
+    tcase_add_test(err, test_error_spider_and_unknown);
+    tcase_add_loop_test(err, test_error_other_kind, 0, (int)(sizeof kind_cases / sizeof kind_cases[0]));
+    TCase *packed = TEST_CASE("compressed", 0,
+                              test_compressed_volume_and_stack,
+                              test_compressed_truncated_or_corrupt,
+                              test_decompress_buffer_rules);
+    TCase *axes = TEST_CASE("axis-orders", 0,
+                            test_axis_orders,
+                            test_old_file_without_stamp);
     TCase *wr = TEST_CASE("write", 0,
                           test_write_missing_folder,
                           test_write_bad_arguments,
                           test_write_onto_folder_leaves_no_temp);
-    return test_suite("mrc", rt, modes, err, wr, NULL);
+    return test_suite("mrc", rt, modes, err, packed, axes, wr, NULL);
 }
 
 int main(void)

@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bzlib.h>
+#include <zlib.h>
 
 #include "gar_star.h"
 #include "testutil.h"
@@ -488,6 +492,157 @@ START_TEST(test_error_missing_file)
 }
 END_TEST
 
+/* ------------------------------------------------------------ compressed files */
+
+static unsigned char *slurp_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long n;
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* The bytes of src gzip'ed (zlib) or bzip2'ed (libbz2): made here, so the
+ * test needs nothing stored beside it. */
+static unsigned char *compress_bytes(const unsigned char *plain, size_t len, int bzip2, size_t *out_len)
+{
+    size_t cap = len + len / 50 + 1024;
+    unsigned char *packed = malloc(cap);
+    ck_assert_ptr_nonnull(packed);
+    if (bzip2) {
+        unsigned int out = (unsigned int)cap;
+        ck_assert_int_eq(BZ2_bzBuffToBuffCompress((char *)packed, &out, (char *)(uintptr_t)plain,
+                                                  (unsigned int)len, 9, 0, 0), BZ_OK);
+        *out_len = out;
+    } else {
+        z_stream z;
+        memset(&z, 0, sizeof z);
+        ck_assert_int_eq(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        z.next_in = (unsigned char *)(uintptr_t)plain;
+        z.avail_in = (uInt)len;
+        z.next_out = packed;
+        z.avail_out = (uInt)cap;
+        ck_assert_int_eq(deflate(&z, Z_FINISH), Z_STREAM_END);
+        *out_len = z.total_out;
+        deflateEnd(&z);
+    }
+    return packed;
+}
+
+static const char *write_bytes(const char *name, const unsigned char *b, size_t n)
+{
+    const char *path = test_tmpfile(TAG, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+/* Every block, label and cell of a equal to b's. */
+static void expect_same_star(const gar_star *a, const gar_star *b)
+{
+    size_t k, r;
+    int c;
+    ck_assert_uint_eq(gar_star_nblocks(a), gar_star_nblocks(b));
+    for (k = 0; k < gar_star_nblocks(a); k++) {
+        const gar_star_table *ta = gar_star_block_at(a, k), *tb = gar_star_block_at(b, k);
+        ck_assert_str_eq(gar_star_block_name(ta), gar_star_block_name(tb));
+        ck_assert_uint_eq(gar_star_rows(ta), gar_star_rows(tb));
+        ck_assert_int_eq(gar_star_ncols(ta), gar_star_ncols(tb));
+        for (c = 0; c < gar_star_ncols(ta); c++)
+            ck_assert_str_eq(gar_star_label(ta, c), gar_star_label(tb, c));
+        for (r = 0; r < gar_star_rows(ta); r++) {
+            ck_assert_int_eq(gar_star_row_line(ta, r), gar_star_row_line(tb, r));
+            for (c = 0; c < gar_star_ncols(ta); c++)
+                ck_assert_str_eq(gar_star_cell(ta, r, c), gar_star_cell(tb, r, c));
+        }
+    }
+}
+
+/* The RELION test file gzip'ed and bzip2'ed, and gzip'ed through a pipe
+ * (as `--star <(cat p.star.gz)` gives it): parsed equal to the plain file. */
+START_TEST(test_compressed_star)
+{
+    size_t len, plen;
+    unsigned char *plain = slurp_bytes(test_data("relion-sim/particles.star"), &len), *packed;
+    gar_star *ref = read_ok(test_data("relion-sim/particles.star")), *s;
+    const char *path;
+    int k, fds[2];
+    char pipe_path[64];
+    pid_t child;
+
+    for (k = 0; k < 2; k++) {
+        packed = compress_bytes(plain, len, k, &plen);
+        path = write_bytes(k ? "p.star.bz2" : "p.star.gz", packed, plen);
+        s = read_ok(path);
+        expect_same_star(ref, s);
+        gar_star_destroy(&s);
+        unlink(path);
+        free(packed);
+    }
+
+    packed = compress_bytes(plain, len, 0, &plen);
+    ck_assert_int_eq(pipe(fds), 0);
+    child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        size_t done = 0;
+        close(fds[0]);
+        while (done < plen) {
+            ssize_t w = write(fds[1], packed + done, plen - done);
+            if (w <= 0)
+                _exit(1);
+            done += (size_t)w;
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    snprintf(pipe_path, sizeof pipe_path, "/dev/fd/%d", fds[0]);
+    s = read_ok(pipe_path);
+    expect_same_star(ref, s);
+    gar_star_destroy(&s);
+    close(fds[0]);
+    waitpid(child, NULL, 0);
+    free(packed);
+    free(plain);
+    gar_star_destroy(&ref);
+    rmdir(test_tmpdir(TAG));
+}
+END_TEST
+
+/* A .gz cut short is refused naming the file; a zstd file is named. */
+START_TEST(test_compressed_star_errors)
+{
+    size_t len, plen;
+    unsigned char *plain = slurp_bytes(test_data("relion-sim/particles.star"), &len);
+    unsigned char *packed = compress_bytes(plain, len, 0, &plen);
+    gar_star *s = (gar_star *)&s;
+    const char *path = write_bytes("cut.star.gz", packed, plen / 2);
+    ck_assert_int_eq(gar_star_read(path, &s), GAR_ERR_DATA);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(gar_errmsg(), "cut.star.gz: the gzip data end early") != NULL, "%s", gar_errmsg());
+    unlink(path);
+    path = write_bytes("p.star.zst", (const unsigned char *)"\x28\xb5\x2f\xfd\0\0\0\0", 8);
+    ck_assert_int_eq(gar_star_read(path, &s), GAR_ERR_DATA);
+    ck_assert_msg(strstr(gar_errmsg(), "p.star.zst: a zstd-compressed file, not STAR") != NULL, "%s",
+                  gar_errmsg());
+    cleanup(path);
+    free(packed);
+    free(plain);
+}
+END_TEST
+
 /* ------------------------------------------------------------ scale */
 
 START_TEST(test_million_rows)
@@ -540,8 +695,9 @@ static Suite *star_suite(void)
                            test_error_missing_file);
     tcase_add_loop_test(err, test_parse_error, 0, (int)(sizeof parse_errors / sizeof parse_errors[0]));
     /* Generous: the million-row file is also run under valgrind. */
+    TCase *packed = TEST_CASE("compressed", 0, test_compressed_star, test_compressed_star_errors);
     TCase *scale = TEST_CASE("scale", 300, test_million_rows);
-    return test_suite("star", relion, text, err, scale, NULL);
+    return test_suite("star", relion, text, err, packed, scale, NULL);
 }
 
 int main(void)

@@ -66,7 +66,6 @@ mrc billion-nz.mrc 2 3b9aca00                     # nz = 10^9 on a 1 MiB file
 mrc overflow.mrc 0 00010000 00010000 7fffffff     # 65536 x 65536 x (2^31 - 1)
 mrc mode99.mrc 3 00000063                         # mode 99
 mrc axis113.mrc 16 00000001 00000001 00000003     # mapc,mapr,maps = 1,1,3
-mrc axis321.mrc 16 00000003 00000002 00000001     # 3,2,1
 mrc neg-pixel.mrc 10 c3400000                     # cella x = -192 Å
 mrc nan-pixel.mrc 10 7fc00000                     # cella x = NaN
 mrc neg-nsymbt.mrc 23 fffffffc                    # nsymbt = -4
@@ -79,6 +78,14 @@ printf 'not a map\n' > "$FIX/text.mrc"
 mkfifo "$FIX/fifo" || die fifo                    # random access impossible; must not block
 head -c 2000000 /dev/zero | tr '\000' ';' > "$FIX/huge.ini" || die huge.ini   # comments only, but 2 MB
 ln -s "$GAR_TEST_DATA/relion-sim/particles.mrcs" "$FIX/particles.mrcs"   # 400 images of 64 x 64
+# A stack (ispg 0) in axis order 2,1,3: only volumes are reordered.
+cp "$GAR_TEST_DATA/relion-sim/particles.mrcs" "$FIX/stack213.mrcs" || die stack213.mrcs
+poke_u32 "$FIX/stack213.mrcs" 64 00000002
+poke_u32 "$FIX/stack213.mrcs" 68 00000001
+# Other formats given as a map, by their magic bytes; a gzip'ed map cut short.
+printf 'II*\000\010\000\000\000' > "$FIX/image.tif" && head -c 4096 /dev/zero >> "$FIX/image.tif" || die image.tif
+printf '\050\265\057\375\000\000' > "$FIX/map.mrc.zst" && head -c 4096 /dev/zero >> "$FIX/map.mrc.zst" || die zst
+gzip -c "$map" | head -c 20000 > "$FIX/cut.mrc.gz" || die cut.mrc.gz
 
 # STAR: a valid RELION 3.1 file of 4 particles (images from particles.mrcs),
 # then variants with one thing wrong each.
@@ -138,6 +145,7 @@ star psi-mixed.star '/^000001@/s/ -45.84260 / -999 /'
 star amp-contrast.star 's/ 2.700000 0.100000$/ 2.700000 1.500000/'
 star no-rows.star '/^0000/d'
 printf 'data_particles\nloop_\n_rlnImageName\n1@a.mrcs\0\n' > "$FIX/nul.star"
+gzip -c "$FIX/good.star" | head -c 200 > "$FIX/cut.star.gz" || die cut.star.gz   # gzip'ed, cut short
 : > "$FIX/empty.star"
 
 # HDF5 stacks (tests/make_test_stack.c says what each mode changes).

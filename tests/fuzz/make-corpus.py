@@ -22,7 +22,7 @@ def put(target, name, data):
 
 # ---------------------------------------------------------------- MRC
 def mrc(nx, ny, nz, mode=2, big=False, stamp=True, nsymbt=0, axes=(1, 2, 3), cella=None,
-        data=None, mx=None):
+        data=None, mx=None, ispg=0):
     e = ">" if big else "<"
     h = bytearray(1024)
     struct.pack_into(e + "4i", h, 0, nx, ny, nz, mode)
@@ -31,6 +31,7 @@ def mrc(nx, ny, nz, mode=2, big=False, stamp=True, nsymbt=0, axes=(1, 2, 3), cel
     struct.pack_into(e + "3f", h, 40, c, 1.5 * ny, 1.5 * nz)
     struct.pack_into(e + "3f", h, 52, 90, 90, 90)
     struct.pack_into(e + "3i", h, 64, *axes)
+    struct.pack_into(e + "i", h, 88, ispg)
     struct.pack_into(e + "i", h, 92, nsymbt)
     struct.pack_into(e + "i", h, 108, 20140)
     h[208:212] = b"MAP "
@@ -54,6 +55,10 @@ put("mrc", "extended-header.mrc", mrc(2, 2, 2, nsymbt=96))
 put("mrc", "axis-zero.mrc", mrc(2, 2, 1, axes=(0, 0, 0)))
 put("mrc", "axis-3-2-1.mrc", mrc(2, 2, 1, axes=(3, 2, 1)))
 put("mrc", "axis-1-1-3.mrc", mrc(2, 2, 1, axes=(1, 1, 3)))
+# Other axis orders: a volume is reordered (x fastest), a stack refused.
+put("mrc", "axis-3-1-2-volume.mrc", mrc(4, 3, 2, axes=(3, 1, 2), ispg=1))
+put("mrc", "axis-2-1-3-int16-big.mrc", mrc(3, 2, 2, mode=1, big=True, axes=(2, 1, 3), ispg=1))
+put("mrc", "axis-2-1-3-stack.mrcs", mrc(2, 2, 3, axes=(2, 1, 3)))
 put("mrc", "mode-99.mrc", mrc(2, 2, 1, mode=99, data=b"\0" * 16))
 put("mrc", "negative-nx.mrc", mrc(-5, 4, 1, data=b""))
 put("mrc", "billion-sections.mrc", mrc(4, 4, 1000000000, data=b"\0" * 64))

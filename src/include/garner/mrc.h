@@ -5,9 +5,23 @@
  * of a stack, only has to fit the file), mode one of 0 (int8),
  * 1 (int16), 2 (float32), 6 (uint16), 12 (float16), the extended header and
  * the data block within the file size, the axis order (mapc/mapr/maps) a
- * permutation of 1,2,3 (only 1,2,3 is accepted for data; others are an error
- * saying so), pixel size (cella / mx) not negative and finite. Any failure is a
- * GAR_ERR_DATA naming the file and the field. A missing file is GAR_ERR_NOINPUT.
+ * permutation of 1,2,3 (all zero means 1,2,3), pixel size (cella / mx) not
+ * negative and finite. Any failure is a GAR_ERR_DATA naming the file and the
+ * field. A missing file is GAR_ERR_NOINPUT.
+ *
+ * A volume in another axis order (mapc, the axis of the file's columns, not
+ * 1, and so on: older EMDB and CCP4 maps) is reordered on open, so what is
+ * read is always x fastest, then y, then z, and nx, ny, nz are the sizes
+ * along x, y, z. An image stack (ispg 0 with more than one section, or ispg
+ * 401 and up) in another order is refused: its sections are images.
+ *
+ * gzip and bzip2 files (EMDB's .map.gz), told by their first bytes and not
+ * their name, are decompressed into memory on open, up to half the memory
+ * the process may use (beyond that the error says to decompress to a file);
+ * a truncated or corrupt stream is an error naming the file. A file that is
+ * not MRC is named for what it looks like: "x.tif: a TIFF image, not MRC"
+ * (TIFF, HDF5, PNG, zstd, xz, zip, text, STAR, SPIDER), and a header that
+ * fails without the MRC2014 "MAP" stamp is "not an MRC file (...)".
  *
  * Writing produces mode 2 with the MAP stamp, the machine stamp for
  * little-endian, cella = n * pixel_size, mx/my/mz = nx/ny/nz, origin 0,
@@ -39,7 +53,8 @@ int gar_mrc_mode(const gar_mrc *mrc);
 double gar_mrc_pixel_size(const gar_mrc *mrc); /* Å; 0 if the header gives none */
 const char *gar_mrc_path(const gar_mrc *mrc);
 /* Read sections [first, first+count) as float32 into out (count*nx*ny floats),
- * converting from the file's mode and byte order. One read per call. */
+ * converting from the file's mode and byte order. One read per call (a copy
+ * from memory for a compressed or reordered file). */
 gar_status gar_mrc_read_sections(gar_mrc *mrc, size_t first, size_t count, float *out);
 
 /* Read a whole file into a new map (nz = sections); the caller owns *out
