@@ -78,6 +78,29 @@ check "export, own poses, import: the same poses, CTF, half sets and pixels" -- 
     test "$(own_meta "$d/s.h5")" = "$(own_meta "$d/own.h5")"
 expect 64 "--stack and --star are required" -- "$GARNER" export --stack "$d/s.h5"
 
+# fsc and pixel sizes: maps of 1.00 and 1.10 Å are refused naming both (a
+# resolution on either scale would be wrong for the other); --angpix
+# overrides both headers and says so; within 0.5 % they count as one; a
+# header with no pixel size (cella 0) gives the resolution in pixels, with a
+# warning naming the map, never in Å on an assumed scale.
+expect 0 "" -- "$GARNER" phantom --symmetry C1 --box 16 --pixel-size 1.00 --out "$d/px100.mrc"
+expect 0 "" -- "$GARNER" phantom --symmetry C1 --box 16 --pixel-size 1.10 --seed 2 --out "$d/px110.mrc"
+expect 0 "" -- "$GARNER" phantom --symmetry C1 --box 16 --pixel-size 1.004 --seed 2 --out "$d/px1004.mrc"
+expect 65 "$d/px100.mrc has 1 Å pixels and $d/px110.mrc 1.1 Å" -- "$GARNER" fsc "$d/px100.mrc" "$d/px110.mrc"
+check "fsc refused: no resolution printed" -- test -z "$("$GARNER" fsc "$d/px100.mrc" "$d/px110.mrc" 2>/dev/null)"
+expect 0 "--angpix: 1.05 Å pixels used for both maps" -- "$GARNER" fsc --angpix 1.05 "$d/px100.mrc" "$d/px110.mrc"
+check "fsc --angpix 1.05: shell 1 at 16.8 Å" -- \
+    sh -c "'$GARNER' fsc --angpix 1.05 '$d/px100.mrc' '$d/px110.mrc' 2>/dev/null | grep -q '^1,16.8000,'"
+expect 64 "--angpix: expected a pixel size in Å > 0, got '0'" -- "$GARNER" fsc --angpix 0 "$d/px100.mrc" "$d/px110.mrc"
+check "fsc within 0.5 %: accepted, on the mean pixel size (1.002 Å)" -- \
+    sh -c "'$GARNER' fsc '$d/px100.mrc' '$d/px1004.mrc' | grep -q '^1,16.0320,'"
+cp "$d/px100.mrc" "$d/px0.mrc"
+poke_u32 "$d/px0.mrc" 40 00000000
+expect 0 "$d/px0.mrc gives no pixel size (0 in its MRC header): resolution printed in pixels" -- \
+    "$GARNER" fsc "$d/px0.mrc" "$d/px110.mrc"
+check "fsc, no pixel size: resolution in px, not in Å" -- \
+    sh -c "out=\$('$GARNER' fsc '$d/px0.mrc' '$d/px110.mrc' 2>/dev/null) && printf '%s\n' \"\$out\" | head -n 1 | grep -qx 'shell,resolution_px,fsc' && printf '%s\n' \"\$out\" | grep -q '^# resolution at FSC 0.5: [0-9.]* px\$'"
+
 # [gpu]: a bad device list is one line naming the key; where no GPU can be
 # used, auto falls back to the CPU (and says so), an explicit device is an
 # error (69), and garner tune has nothing to tune (69). No output is left.
