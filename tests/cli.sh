@@ -101,6 +101,19 @@ expect 0 "$d/px0.mrc gives no pixel size (0 in its MRC header): resolution print
 check "fsc, no pixel size: resolution in px, not in Å" -- \
     sh -c "out=\$('$GARNER' fsc '$d/px0.mrc' '$d/px110.mrc' 2>/dev/null) && printf '%s\n' \"\$out\" | head -n 1 | grep -qx 'shell,resolution_px,fsc' && printf '%s\n' \"\$out\" | grep -q '^# resolution at FSC 0.5: [0-9.]* px\$'"
 
+# MRC2014 stack or volume: export writes its particles as an image stack
+# (ispg 0, mz 1) even when there are as many as the box is wide (a cube, which
+# the writer once took for a volume); a map is still a volume (ispg 1, mz = nz).
+mrc_word() { # FILE WORD: the header word (little-endian int32)
+    od -An -tu4 -j $((4 * $2)) -N4 "$1" | tr -d ' '
+}
+expect 0 "" -- "$GARNER" simulate --map "$d/px100.mrc" --count 16 --seed 5 --out "$d/cube.h5"
+expect 0 "with the stacks' own poses" -- "$GARNER" export --stack "$d/cube.h5" --star "$d/cube.star"
+check "export of 16 particles of 16 x 16: a stack (nz 16, mz 1, ispg 0)" -- \
+    test "$(mrc_word "$d/cube.mrcs" 2) $(mrc_word "$d/cube.mrcs" 9) $(mrc_word "$d/cube.mrcs" 22)" = "16 1 0"
+check "phantom's 16^3 map: a volume (mz 16, ispg 1)" -- \
+    test "$(mrc_word "$d/px100.mrc" 9) $(mrc_word "$d/px100.mrc" 22)" = "16 1"
+
 # [gpu]: a bad device list is one line naming the key; where no GPU can be
 # used, auto falls back to the CPU (and says so), an explicit device is an
 # error (69), and garner tune has nothing to tune (69). No output is left.

@@ -109,7 +109,7 @@ gar_status gar_run_export(const gar_export_request *req)
         (st = gar_alloc((void **)&images, batch, box * box * sizeof(float), "images")) != GAR_OK)
         goto done;
     /* The images, stack by stack, batch by batch. */
-    if ((st = gar_mrc_writer_create(mrcs, box, box, n, gar_inputs_pixel_size(in), &w)) != GAR_OK)
+    if ((st = gar_mrc_writer_create(mrcs, box, box, n, gar_inputs_pixel_size(in), GAR_MRC_STACK, &w)) != GAR_OK)
         goto done;
     for (size_t k = 0; k < gar_inputs_n_stacks(in); k++) {
         gar_stack *stack = gar_inputs_stack(in, k);
