@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "gar_atomic.h"
 #include "gar_inputs.h"
@@ -15,19 +16,89 @@
 #include "gar_run_export.h"
 #include "gar_stack.h"
 
+static int star_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static int star_prefix(const char *v, const char *word)
+{
+    return strncasecmp(v, word, strlen(word)) == 0;
+}
+
+/* How a STAR reader would misread v unquoted: empty, blanks inside, or a
+ * first character or word that starts something else (a label, a comment, a
+ * quoted or text field, a reserved word; STAR 2012 and CIF, as RELION, gemmi
+ * and garner's own reader in hdf5io/gar_star.c take them). */
+static int star_needs_quotes(const char *v)
+{
+    if (*v == '\0' || strchr("_#$'\";[]", *v) != NULL || star_prefix(v, "data_") || star_prefix(v, "save_") ||
+        strcasecmp(v, "loop_") == 0 || strcasecmp(v, "global_") == 0 || strcasecmp(v, "stop_") == 0)
+        return 1;
+    for (const char *p = v; *p; p++)
+        if (star_blank(*p))
+            return 1;
+    return 0;
+}
+
+/* A quote closes a STAR value only where whitespace or the end of the line
+ * follows it, so v can be quoted with q unless q followed by a blank is in
+ * it. */
+static int star_quotable_with(const char *v, char q)
+{
+    for (const char *p = v; *p; p++)
+        if (*p == q && star_blank(p[1]))
+            return 0;
+    return 1;
+}
+
+/* The quote v needs in a STAR file: 0 (none), '"' or '\''; GAR_ERR_DATA,
+ * naming `what`, for a value no STAR line can hold (a line break, or both
+ * quotes each followed by a blank). */
+static gar_status star_quote(const char *v, const char *what, char *quote)
+{
+    *quote = 0;
+    if (strpbrk(v, "\n") != NULL)
+        return gar_error(GAR_ERR_DATA, "%s '%.80s': holds a line break, which no STAR value can", what, v);
+    if (!star_needs_quotes(v))
+        return GAR_OK;
+    if (star_quotable_with(v, '"'))
+        *quote = '"';
+    else if (star_quotable_with(v, '\''))
+        *quote = '\'';
+    else
+        return gar_error(GAR_ERR_DATA, "%s '%.80s': holds both a ' and a \" followed by a space, which no "
+                         "quoted STAR value can", what, v);
+    return GAR_OK;
+}
+
 static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, const char *mrcs_name, int ctf)
 {
     gar_status st = GAR_OK;
     size_t n_optics, base = 0;
     const gar_optics *optics = gar_stack_optics(gar_inputs_stack(in, 0), &n_optics);
     gar_particle m;
+    char what[160], image[4160], name_q, image_q;
+
+    /* Image names are NNNNNN@mrcs_name: they start with a digit, so what the
+     * first needs every row needs. */
+    snprintf(image, sizeof image, "%06d@%s", 1, mrcs_name);
+    if ((st = star_quote(image, "--star: image name", &image_q)) != GAR_OK)
+        return st;
     fprintf(f, "\n# version 30001\n\ndata_optics\n\nloop_\n_rlnOpticsGroup #1\n_rlnOpticsGroupName #2\n"
                "_rlnImagePixelSize #3\n_rlnImageSize #4\n_rlnImageDimensionality #5\n_rlnVoltage #6\n"
                "_rlnSphericalAberration #7\n_rlnAmplitudeContrast #8\n");
-    for (size_t i = 0; i < n_optics; i++)
-        fprintf(f, "%d %s %.6f %zu 2 %.6f %.6f %.6f\n", optics[i].group,
-                optics[i].name[0] ? optics[i].name : "opticsGroup", optics[i].pixel_size_A, gar_inputs_box(in),
+    /* Names are written as they are, quoted where STAR needs it, so that an
+     * import of the export gives them back (an empty one too: ""). */
+    for (size_t i = 0; i < n_optics; i++) {
+        snprintf(what, sizeof what, "%s: optics group %d: name", gar_stack_path(gar_inputs_stack(in, 0)),
+                 optics[i].group);
+        if ((st = star_quote(optics[i].name, what, &name_q)) != GAR_OK)
+            return st;
+        fprintf(f, "%d %.*s%s%.*s %.6f %zu 2 %.6f %.6f %.6f\n", optics[i].group, name_q != 0, &name_q,
+                optics[i].name, name_q != 0, &name_q, optics[i].pixel_size_A, gar_inputs_box(in),
                 optics[i].voltage_kV, optics[i].cs_mm, optics[i].amplitude_contrast);
+    }
     fprintf(f, "\n\n# version 30001\n\ndata_particles\n\nloop_\n_rlnImageName #1\n_rlnAngleRot #2\n"
                "_rlnAngleTilt #3\n_rlnAnglePsi #4\n_rlnOriginXAngst #5\n_rlnOriginYAngst #6\n"
                "_rlnOpticsGroup #7\n_rlnRandomSubset #8\n");
@@ -42,8 +113,9 @@ static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, con
             if (gar_stack_optics_group(gar_inputs_stack(in, 0), m.optics_group) == NULL)
                 return gar_error(GAR_ERR_DATA, "%s: particle %zu: optics group %d is not in %s's optics table",
                                  gar_stack_path(stack), i, m.optics_group, gar_stack_path(gar_inputs_stack(in, 0)));
-            fprintf(f, "%06zu@%s %.6f %.6f %.6f %.6f %.6f %d %d", base + i + 1, mrcs_name, q->rot_deg, q->tilt_deg,
-                    q->psi_deg, q->origin_x_A, q->origin_y_A, m.optics_group, q->half_set);
+            fprintf(f, "%.*s%06zu@%s%.*s %.6f %.6f %.6f %.6f %.6f %d %d", image_q != 0, &image_q, base + i + 1,
+                    mrcs_name, image_q != 0, &image_q, q->rot_deg, q->tilt_deg, q->psi_deg, q->origin_x_A,
+                    q->origin_y_A, m.optics_group, q->half_set);
             if (ctf)
                 fprintf(f, " %.6f %.6f %.6f %.6f", m.defocus_u_A, m.defocus_v_A, m.defocus_angle_deg,
                         m.phase_shift_deg);
