@@ -77,6 +77,15 @@ own_meta() {
 check "export, own poses, import: the same poses, CTF, half sets and pixels" -- \
     test "$(own_meta "$d/s.h5")" = "$(own_meta "$d/own.h5")"
 expect 64 "--stack and --star are required" -- "$GARNER" export --stack "$d/s.h5"
+# Empty tables, as RELION leaves them (a loop_ with labels and no rows, one
+# with no labels, a block with nothing), before, between and after the two
+# blocks the import reads: the same particles.
+{ printf 'data_model_empty\n\nloop_\n_rlnReferenceImage #1\n\n'
+  sed '/^data_particles/i data_nolabels\n\nloop_\n\ndata_nothing\n' "$d/own.star"
+  printf '\ndata_at_end\n\nloop_\n_rlnA #1\n_rlnB #2\n'; } > "$d/empties.star"
+expect 0 "" -- "$GARNER" import --star "$d/empties.star" --out "$d/empties.h5"
+check "import with empty tables around: the same particles" -- \
+    test "$(own_meta "$d/own.h5")" = "$(own_meta "$d/empties.h5")"
 
 # Optics group names STAR must quote (blanks, a leading quote, '_', '#',
 # data_, loop_, empty) or need not (a quote inside): imported from a STAR
