@@ -716,9 +716,13 @@ static void stats_add(mrc_stats *s, const float *data, size_t n)
         s->vmax = vmax;
 }
 
+/* MRC2014 tells an image stack from a volume by ispg (0 or 1) and mz (1, or
+ * the sections of one volume); RELION, IMOD and mrcfile read them so. The
+ * cell's z edge is mz pixels, so cella z / mz is the pixel size for both. */
 static void header_from_stats(unsigned char *hdr, const mrc_stats *st, size_t nx, size_t ny, size_t nz,
-                              double pixel_size)
+                              double pixel_size, gar_mrc_kind kind)
 {
+    const size_t mz = kind == GAR_MRC_STACK ? 1 : nz;
     static const char label[] = "garner";
     int k;
     const double vmin = st->vmin, vmax = st->vmax, mean = st->mean, ss = st->m2, n = st->n > 0 ? st->n : 1;
@@ -730,10 +734,10 @@ static void header_from_stats(unsigned char *hdr, const mrc_stats *st, size_t nx
     put_i32(hdr, W_MODE, 2);
     put_i32(hdr, W_MX, (int32_t)nx);
     put_i32(hdr, W_MY, (int32_t)ny);
-    put_i32(hdr, W_MZ, (int32_t)nz);
+    put_i32(hdr, W_MZ, (int32_t)mz);
     put_f32(hdr, W_CELLA + 0, (float)(nx * pixel_size));
     put_f32(hdr, W_CELLA + 1, (float)(ny * pixel_size));
-    put_f32(hdr, W_CELLA + 2, (float)(nz * pixel_size));
+    put_f32(hdr, W_CELLA + 2, (float)(mz * pixel_size));
     for (k = 0; k < 3; k++) {
         put_f32(hdr, W_CELLB + k, 90.0f);
         put_i32(hdr, W_MAPC + k, k + 1);
@@ -741,7 +745,7 @@ static void header_from_stats(unsigned char *hdr, const mrc_stats *st, size_t nx
     put_f32(hdr, W_DMIN, (float)vmin);
     put_f32(hdr, W_DMAX, (float)vmax);
     put_f32(hdr, W_DMEAN, (float)mean);
-    put_i32(hdr, W_ISPG, nx == ny && ny == nz ? 1 : 0);
+    put_i32(hdr, W_ISPG, kind == GAR_MRC_STACK ? 0 : 1);
     put_i32(hdr, W_NSYMBT, 0);
     put_i32(hdr, W_NVERSION, 20140);
     memcpy(hdr + 4 * W_MAP, "MAP ", 4);
@@ -754,11 +758,19 @@ static void header_from_stats(unsigned char *hdr, const mrc_stats *st, size_t nx
 }
 
 static void fill_header(unsigned char *hdr, const float *data, size_t nx, size_t ny, size_t nz,
-                        double pixel_size)
+                        double pixel_size, gar_mrc_kind kind)
 {
     mrc_stats st = {0, 0, 0, 0, 0};
     stats_add(&st, data, nx * ny * nz);
-    header_from_stats(hdr, &st, nx, ny, nz, pixel_size);
+    header_from_stats(hdr, &st, nx, ny, nz, pixel_size, kind);
+}
+
+static gar_status check_kind(const char *path, gar_mrc_kind kind)
+{
+    if (kind != GAR_MRC_STACK && kind != GAR_MRC_VOLUME)
+        return gar_error(GAR_ERR_INTERNAL, "%s: MRC kind %d: expected GAR_MRC_STACK or GAR_MRC_VOLUME", path,
+                         (int)kind);
+    return GAR_OK;
 }
 
 /* Data goes out little-endian; on a big-endian host it is swapped through a
@@ -810,7 +822,7 @@ static gar_status publish(gar_atomic *a, int *fd)
 }
 
 gar_status gar_mrc_write_data(const char *path, const float *data, size_t nx, size_t ny, size_t nz,
-                              double pixel_size)
+                              double pixel_size, gar_mrc_kind kind)
 {
     unsigned char hdr[MRC_HEADER_BYTES];
     gar_atomic a = {0};
@@ -829,7 +841,9 @@ gar_status gar_mrc_write_data(const char *path, const float *data, size_t nx, si
                        path, pixel_size);
         goto done;
     }
-    fill_header(hdr, data, nx, ny, nz, pixel_size);
+    if ((st = check_kind(path, kind)) != GAR_OK)
+        goto done;
+    fill_header(hdr, data, nx, ny, nz, pixel_size, kind);
 
     if ((st = create_temp(&a, path, &fd)) != GAR_OK)
         goto done;
@@ -846,9 +860,9 @@ done:
     return st;
 }
 
-gar_status gar_mrc_write(const char *path, const gar_map *map)
+gar_status gar_mrc_write(const char *path, const gar_map *map, gar_mrc_kind kind)
 {
-    return gar_mrc_write_data(path, map->data, map->nx, map->ny, map->nz, map->pixel_size);
+    return gar_mrc_write_data(path, map->data, map->nx, map->ny, map->nz, map->pixel_size, kind);
 }
 
 struct gar_mrc_writer {
@@ -856,11 +870,12 @@ struct gar_mrc_writer {
     int fd;
     size_t nx, ny, nz, written;
     double pixel_size;
+    gar_mrc_kind kind;
     mrc_stats stats;
 };
 
 gar_status gar_mrc_writer_create(const char *path, size_t nx, size_t ny, size_t nz, double pixel_size,
-                                 gar_mrc_writer **out)
+                                 gar_mrc_kind kind, gar_mrc_writer **out)
 {
     gar_status st;
     gar_mrc_writer *w = NULL;
@@ -871,6 +886,8 @@ gar_status gar_mrc_writer_create(const char *path, size_t nx, size_t ny, size_t 
         !gar_size_mul3(nx, ny, nz, &n) || !gar_size_mul(n, sizeof(float), &n))
         return gar_error(GAR_ERR_USAGE, "%s: cannot write a %zu x %zu x %zu stack: nx, ny must be 1..%d and nz "
                          "1..%ld", path, nx, ny, nz, GAR_MRC_MAX_DIM, (long)INT32_MAX);
+    if ((st = check_kind(path, kind)) != GAR_OK)
+        return st;
     if ((st = gar_calloc((void **)&w, 1, sizeof *w, "MRC writer")) != GAR_OK)
         return st;
     w->fd = -1;
@@ -878,6 +895,7 @@ gar_status gar_mrc_writer_create(const char *path, size_t nx, size_t ny, size_t 
     w->ny = ny;
     w->nz = nz;
     w->pixel_size = pixel_size;
+    w->kind = kind;
     if ((st = create_temp(&w->a, path, &w->fd)) != GAR_OK)
         goto fail;
     /* A placeholder header; commit writes the real one with the statistics. */
@@ -915,7 +933,7 @@ gar_status gar_mrc_writer_commit(gar_mrc_writer **pw)
         st = gar_error(GAR_ERR_INTERNAL, "%s: %zu of %zu sections written", w->a.path, w->written, w->nz);
         goto done;
     }
-    header_from_stats(hdr, &w->stats, w->nx, w->ny, w->nz, w->pixel_size);
+    header_from_stats(hdr, &w->stats, w->nx, w->ny, w->nz, w->pixel_size, w->kind);
     if (lseek(w->fd, 0, SEEK_SET) != 0 || (st = write_all(w->fd, hdr, sizeof hdr, w->a.tmp)) != GAR_OK) {
         if (st == GAR_OK)
             st = gar_error(GAR_ERR_IO, "%s: seek failed: %s", w->a.tmp, strerror(errno));

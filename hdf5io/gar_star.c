@@ -329,23 +329,6 @@ static gar_status table_add_pair(const char *path, long line_no, gar_star_table 
     return cell_offset(path, line_no, t->row_off[0], t->buf, fields[1], &t->cells[t->ncols - 1]);
 }
 
-static gar_status table_finish(const char *path, const gar_star_table *t)
-{
-    switch (t->state) {
-    case BLOCK_EMPTY:
-        return gar_error(GAR_ERR_DATA, "%s:%ld: block data_%s is empty: expected loop_ or _label value lines",
-                         path, t->line, t->name);
-    case BLOCK_LABELS:
-        if (t->ncols == 0)
-            return gar_error(GAR_ERR_DATA, "%s:%ld: block data_%s: loop_ has no labels", path, t->line,
-                             t->name);
-        return gar_error(GAR_ERR_DATA, "%s:%ld: block data_%s: loop_ has %d labels but no rows", path,
-                         t->line, t->name, t->ncols);
-    default:
-        return GAR_OK;
-    }
-}
-
 static gar_status star_new_block(gar_star *s, const char *path, long line_no, const char *name)
 {
     size_t i;
@@ -384,7 +367,6 @@ static gar_status parse_line(gar_star *s, const char *path, long line_no, char *
 {
     gar_star_table *t = s->ntables ? &s->tables[s->ntables - 1] : NULL;
     char span[160];
-    gar_status st;
 
     if (nf == 0) {
         if (blank && t != NULL && t->state == BLOCK_ROWS)
@@ -394,8 +376,11 @@ static gar_status parse_line(gar_star *s, const char *path, long line_no, char *
     if (!quoted && strncmp(f[0], "data_", 5) == 0) {
         if (nf > 1)
             return gar_error(GAR_ERR_DATA, "%s:%ld: unexpected '%.60s' after %s", path, line_no, f[1], f[0]);
-        if (t != NULL && (st = table_finish(path, t)) != GAR_OK)
-            return st;
+        /* The block before ends here whatever it holds: a loop_ with labels
+         * and no rows is a table of 0 rows, and a loop_ without labels or a
+         * block with nothing one of 0 columns too. RELION and other writers
+         * leave such blocks for empty tables; a reader that needs rows says
+         * so itself (garner import: "data_particles has no rows"). */
         return star_new_block(s, path, line_no, f[0] + 5);
     }
     if (!quoted && strcmp(f[0], "loop_") == 0) {
@@ -489,11 +474,9 @@ static gar_status parse_buffer(gar_star *s, const char *path, size_t len)
         if ((st = parse_line(s, path, line_no, fl.v, fl.n, blank, quoted)) != GAR_OK)
             goto done;
     }
-    if (s->ntables == 0) {
+    /* The last block may be empty too (see parse_line's data_). */
+    if (s->ntables == 0)
         st = gar_error(GAR_ERR_DATA, "%s: no data_ block: expected a STAR file", path);
-        goto done;
-    }
-    st = table_finish(path, &s->tables[s->ntables - 1]);
 done:
     free(fl.v);
     return st;

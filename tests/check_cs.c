@@ -64,7 +64,7 @@ static void write_project(gar_npy **keep)
         for (int i = 0; i < BOX * BOX; i++)
             img[k * BOX * BOX + i] = (float)(k + 1);
     snprintf(mrcs, sizeof mrcs, "%s/J12/imported/p.mrcs", proj);
-    ck_assert_int_eq(gar_mrc_writer_create(mrcs, BOX, BOX, 3, 2.0, &w), GAR_OK);
+    ck_assert_int_eq(gar_mrc_writer_create(mrcs, BOX, BOX, 3, 2.0, GAR_MRC_STACK, &w), GAR_OK);
     ck_assert_int_eq(gar_mrc_writer_append(w, img, 3), GAR_OK);
     ck_assert_int_eq(gar_mrc_writer_commit(&w), GAR_OK);
     ck_assert_int_eq(gar_npy_create(specs, sizeof specs / sizeof specs[0], ROWS, &t), GAR_OK);

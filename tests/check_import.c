@@ -87,7 +87,7 @@ static const char *write_small_set(const char *tag, int with_nan, const char *mr
     if (with_nan)
         img[16 * 16 + 5] = NAN;
     snprintf(path, sizeof path, "%s/small.mrcs", dir);
-    ck_assert_int_eq(gar_mrc_write_data(path, img, 16, 16, 3, 2.0), GAR_OK);
+    ck_assert_int_eq(gar_mrc_write_data(path, img, 16, 16, 3, 2.0, GAR_MRC_STACK), GAR_OK);
     free(img);
     static char star_path[4096];
     snprintf(star_path, sizeof star_path, "%s/small.star", dir);

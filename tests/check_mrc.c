@@ -184,7 +184,7 @@ START_TEST(test_roundtrip_volume)
 
     ck_assert_int_eq(gar_map_create(nx, ny, nz, 1.5, &src), GAR_OK);
     fill_pattern(src->data, n);
-    ck_assert_int_eq(gar_mrc_write(path, src), GAR_OK);
+    ck_assert_int_eq(gar_mrc_write(path, src, GAR_MRC_VOLUME), GAR_OK);
     ck_assert_int_eq(test_count_prefix(test_tmpdir(TAG), "vol.mrc.tmp"), 0);
 
     ck_assert_int_eq(gar_mrc_read(path, &back), GAR_OK);
@@ -211,7 +211,7 @@ START_TEST(test_roundtrip_volume)
     ck_assert_uint_eq(get32le(hdr, 16), 1);
     ck_assert_uint_eq(get32le(hdr, 17), 2);
     ck_assert_uint_eq(get32le(hdr, 18), 3);
-    ck_assert_uint_eq(get32le(hdr, 22), 0);  /* not a cube: ispg 0 */
+    ck_assert_uint_eq(get32le(hdr, 22), 1);  /* a volume, cube or not: ispg 1 */
     ck_assert_uint_eq(get32le(hdr, 23), 0);
     ck_assert_uint_eq(get32le(hdr, 27), 20140);
     ck_assert_int_eq(memcmp(hdr + 208, "MAP ", 4), 0);
@@ -249,8 +249,15 @@ START_TEST(test_roundtrip_stack)
     unsigned char hdr[1024];
 
     fill_pattern(data, nx * ny * nz);
-    ck_assert_int_eq(gar_mrc_write_data(path, data, nx, ny, nz, 1.06), GAR_OK);
+    ck_assert_int_eq(gar_mrc_write_data(path, data, nx, ny, nz, 1.06, GAR_MRC_STACK), GAR_OK);
     ck_assert_int_eq(test_count_prefix(test_tmpdir(TAG), "stack.mrcs.tmp"), 0);
+
+    /* MRC2014's image stack: ispg 0, mz 1, the cell one pixel deep. */
+    read_file(path, hdr, sizeof hdr);
+    ck_assert_uint_eq(get32le(hdr, 2), nz);
+    ck_assert_uint_eq(get32le(hdr, 9), 1);
+    ck_assert_float_eq_tol(getf_le(hdr, 12), 1.06f, 1e-6f);
+    ck_assert_uint_eq(get32le(hdr, 22), 0);
 
     ck_assert_int_eq(gar_mrc_open(path, &mrc), GAR_OK);
     ck_assert_uint_eq(gar_mrc_nx(mrc), nx);
@@ -276,10 +283,25 @@ START_TEST(test_roundtrip_stack)
     ck_assert_int_eq(memcmp(back->data, data, sizeof data), 0);
     gar_map_destroy(&back);
 
-    /* A cube is written as a volume (ispg 1). */
-    ck_assert_int_eq(gar_mrc_write_data(path, data, 4, 4, 4, 2.0), GAR_OK);
+    /* The caller says what it writes, not the shape: a stack of as many
+     * images as the box is a stack (ispg 0, mz 1), and the same cube as a
+     * volume is one (ispg 1, mz nz). */
+    ck_assert_int_eq(gar_mrc_write_data(path, data, 4, 4, 4, 2.0, GAR_MRC_STACK), GAR_OK);
+    read_file(path, hdr, sizeof hdr);
+    ck_assert_uint_eq(get32le(hdr, 22), 0);
+    ck_assert_uint_eq(get32le(hdr, 9), 1);
+    ck_assert_float_eq_tol(getf_le(hdr, 12), 2.0f, 1e-6f);
+    ck_assert_int_eq(gar_mrc_read(path, &back), GAR_OK);
+    ck_assert_uint_eq(back->nz, 4);
+    ck_assert_double_eq_tol(back->pixel_size, 2.0, 1e-6);
+    gar_map_destroy(&back);
+    ck_assert_int_eq(gar_mrc_write_data(path, data, 4, 4, 4, 2.0, GAR_MRC_VOLUME), GAR_OK);
     read_file(path, hdr, sizeof hdr);
     ck_assert_uint_eq(get32le(hdr, 22), 1);
+    ck_assert_uint_eq(get32le(hdr, 9), 4);
+    ck_assert_float_eq_tol(getf_le(hdr, 12), 8.0f, 1e-6f);
+    /* A kind left unset is refused, not guessed. */
+    ck_assert_int_eq(gar_mrc_write_data(path, data, 4, 4, 4, 2.0, (gar_mrc_kind)0), GAR_ERR_INTERNAL);
     cleanup(path);
 }
 END_TEST
@@ -289,13 +311,52 @@ START_TEST(test_write_replaces_existing)
     const char *path = test_tmpfile(TAG, "over.mrc");
     float a[8] = {1, 2, 3, 4, 5, 6, 7, 8}, b[1] = {42};
     gar_map *back = NULL;
-    ck_assert_int_eq(gar_mrc_write_data(path, a, 2, 2, 2, 1.0), GAR_OK);
-    ck_assert_int_eq(gar_mrc_write_data(path, b, 1, 1, 1, 0.0), GAR_OK);
+    ck_assert_int_eq(gar_mrc_write_data(path, a, 2, 2, 2, 1.0, GAR_MRC_VOLUME), GAR_OK);
+    ck_assert_int_eq(gar_mrc_write_data(path, b, 1, 1, 1, 0.0, GAR_MRC_VOLUME), GAR_OK);
     ck_assert_int_eq(gar_mrc_read(path, &back), GAR_OK);
     ck_assert_uint_eq(back->nx * back->ny * back->nz, 1);
     ck_assert_float_eq(back->data[0], 42.0f);
     ck_assert_double_eq(back->pixel_size, 0.0);  /* unknown stays unknown */
     gar_map_destroy(&back);
+    cleanup(path);
+}
+END_TEST
+
+/* The section-by-section writer (garner export's) says stack or volume as
+ * the caller tells it, also for a stack of as many images as the box. */
+START_TEST(test_writer_kind)
+{
+    const char *path = test_tmpfile(TAG, "w.mrcs");
+    float data[4 * 4 * 4];
+    gar_mrc_writer *w = NULL;
+    gar_map *back = NULL;
+    unsigned char hdr[1024];
+
+    fill_pattern(data, 64);
+    ck_assert_int_eq(gar_mrc_writer_create(path, 4, 4, 4, 1.5, GAR_MRC_STACK, &w), GAR_OK);
+    ck_assert_int_eq(gar_mrc_writer_append(w, data, 3), GAR_OK);
+    ck_assert_int_eq(gar_mrc_writer_append(w, data + 48, 1), GAR_OK);
+    ck_assert_int_eq(gar_mrc_writer_commit(&w), GAR_OK);
+    read_file(path, hdr, sizeof hdr);
+    ck_assert_uint_eq(get32le(hdr, 2), 4);
+    ck_assert_uint_eq(get32le(hdr, 9), 1);
+    ck_assert_float_eq_tol(getf_le(hdr, 12), 1.5f, 1e-6f);
+    ck_assert_uint_eq(get32le(hdr, 22), 0);
+    ck_assert_int_eq(gar_mrc_read(path, &back), GAR_OK);
+    ck_assert_double_eq_tol(back->pixel_size, 1.5, 1e-6);
+    ck_assert_int_eq(memcmp(back->data, data, sizeof data), 0);
+    gar_map_destroy(&back);
+
+    ck_assert_int_eq(gar_mrc_writer_create(path, 4, 4, 4, 1.5, GAR_MRC_VOLUME, &w), GAR_OK);
+    ck_assert_int_eq(gar_mrc_writer_append(w, data, 4), GAR_OK);
+    ck_assert_int_eq(gar_mrc_writer_commit(&w), GAR_OK);
+    read_file(path, hdr, sizeof hdr);
+    ck_assert_uint_eq(get32le(hdr, 9), 4);
+    ck_assert_float_eq_tol(getf_le(hdr, 12), 6.0f, 1e-6f);
+    ck_assert_uint_eq(get32le(hdr, 22), 1);
+
+    ck_assert_int_eq(gar_mrc_writer_create(path, 4, 4, 4, 1.5, (gar_mrc_kind)7, &w), GAR_ERR_INTERNAL);
+    ck_assert_ptr_null(w);
     cleanup(path);
 }
 END_TEST
@@ -684,7 +745,7 @@ START_TEST(test_compressed_volume_and_stack)
 
     fill_pattern(vol, n);
     /* As a volume (gar_mrc_read). */
-    ck_assert_int_eq(gar_mrc_write_data(plain, vol, nx, ny, nz, 1.25), GAR_OK);
+    ck_assert_int_eq(gar_mrc_write_data(plain, vol, nx, ny, nz, 1.25, GAR_MRC_VOLUME), GAR_OK);
     for (k = 0; k < 2; k++) {
         compress_file(plain, packed[k], k);
         ck_assert_msg(gar_mrc_read(packed[k], &back) == GAR_OK, "%s", gar_errmsg());
@@ -738,7 +799,7 @@ START_TEST(test_compressed_truncated_or_corrupt)
     FILE *f;
 
     fill_pattern(vol, 8 * 8 * 8);
-    ck_assert_int_eq(gar_mrc_write_data(plain, vol, 8, 8, 8, 1.0), GAR_OK);
+    ck_assert_int_eq(gar_mrc_write_data(plain, vol, 8, 8, 8, 1.0, GAR_MRC_VOLUME), GAR_OK);
     compress_file(plain, gz, 0);
     bytes = slurp_file(gz, &len);
     f = fopen(gz, "wb");
@@ -1029,7 +1090,7 @@ START_TEST(test_write_missing_folder)
     gar_status st;
     ck_assert_int_lt(snprintf(path, sizeof path, "%s/no-such-dir/out.mrc", dir), (int)sizeof path);
     gar_error_clear();
-    st = gar_mrc_write_data(path, v, 2, 2, 2, 1.0);
+    st = gar_mrc_write_data(path, v, 2, 2, 2, 1.0, GAR_MRC_VOLUME);
     ck_assert_int_eq(st, GAR_ERR_OUTPUT);
     ck_assert_ptr_nonnull(strstr(gar_errmsg(), "no-such-dir/out.mrc"));
     ck_assert(!test_file_exists(path));
@@ -1042,10 +1103,10 @@ START_TEST(test_write_bad_arguments)
 {
     const char *path = test_tmpfile(TAG, "bad.mrc");
     float v[8] = {0};
-    ck_assert_int_eq(gar_mrc_write_data(path, v, 0, 2, 2, 1.0), GAR_ERR_USAGE);
+    ck_assert_int_eq(gar_mrc_write_data(path, v, 0, 2, 2, 1.0, GAR_MRC_VOLUME), GAR_ERR_USAGE);
     ck_assert_ptr_nonnull(strstr(gar_errmsg(), "0 x 2 x 2"));
-    ck_assert_int_eq(gar_mrc_write_data(path, v, 2, 2, 2, -1.0), GAR_ERR_USAGE);
-    ck_assert_int_eq(gar_mrc_write_data(path, v, 2, 2, 2, NAN), GAR_ERR_USAGE);
+    ck_assert_int_eq(gar_mrc_write_data(path, v, 2, 2, 2, -1.0, GAR_MRC_VOLUME), GAR_ERR_USAGE);
+    ck_assert_int_eq(gar_mrc_write_data(path, v, 2, 2, 2, NAN, GAR_MRC_VOLUME), GAR_ERR_USAGE);
     ck_assert(!test_file_exists(path));
     ck_assert_int_eq(test_count_prefix(test_tmpdir(TAG), "bad.mrc"), 0);
     cleanup(path);
@@ -1061,7 +1122,7 @@ START_TEST(test_write_onto_folder_leaves_no_temp)
     ck_assert_int_eq(mkdir(path, 0755), 0);
     ck_assert_int_lt(snprintf(inner, sizeof inner, "%s/keep", path), (int)sizeof inner);
     write_raw(inner, (const unsigned char *)"x", 1, NULL, 0, 0);
-    ck_assert_int_eq(gar_mrc_write_data(path, v, 2, 2, 2, 1.0), GAR_ERR_OUTPUT);
+    ck_assert_int_eq(gar_mrc_write_data(path, v, 2, 2, 2, 1.0, GAR_MRC_VOLUME), GAR_ERR_OUTPUT);
     ck_assert_int_eq(test_count_prefix(test_tmpdir(TAG), "isdir.mrc.tmp"), 0);
     unlink(inner);
     rmdir(path);
@@ -1075,6 +1136,7 @@ static Suite *mrc_suite(void)
                           test_roundtrip_volume,
                           test_roundtrip_stack,
                           test_write_replaces_existing,
+                          test_writer_kind,
                           test_reference_map);
     TCase *modes = TEST_CASE("modes", 0,
                              test_mode0_int8,

@@ -426,6 +426,55 @@ START_TEST(test_numbers_strict)
 }
 END_TEST
 
+/* ------------------------------------------------------------ empty tables */
+
+/* Empty tables, as RELION and others write them: a loop_ with labels and no
+ * rows is a table of 0 rows; a loop_ with no labels, or a block with nothing,
+ * one of 0 columns. Anywhere: at the end of the file, between blocks, before
+ * a block with rows. */
+static const struct {
+    const char *file, *text;
+    const char *block;      /* the empty one */
+    int ncols;              /* its labels */
+    const char *next;       /* a block after it with rows, or NULL */
+    size_t next_rows;
+} empty_tables[] = {
+    {"loop-eof.star", "data_a\n_rlnX 1\n\ndata_p\nloop_\n_rlnA #1\n_rlnB #2\n", "p", 2, NULL, 0},
+    {"loop-eof-blank.star", "data_p\n\nloop_\n_rlnA #1\n\n# the end\n\n", "p", 1, NULL, 0},
+    {"loop-between.star", "data_p\nloop_\n_rlnA #1\n\ndata_q\n_rlnB 1\n", "p", 1, "q", 1},
+    {"loop-then-rows.star", "data_p\nloop_\n_rlnA #1\n_rlnB #2\ndata_q\nloop_\n_rlnC #1\n1\n2\n3\n", "p", 2,
+     "q", 3},
+    {"nolabels-eof.star", "data_q\nloop_\n_rlnC\n7\n\ndata_p\nloop_\n", "p", 0, NULL, 0},
+    {"nolabels-between.star", "data_p\nloop_\n\ndata_q\nloop_\n_rlnC\n7\n8\n", "p", 0, "q", 2},
+    {"block-empty.star", "data_a\n_rlnB 1\ndata_p\n\n", "p", 0, NULL, 0},
+    {"block-empty-between.star", "data_p\n# nothing\ndata_q\nloop_\n_rlnC\n7\n", "p", 0, "q", 1},
+};
+
+START_TEST(test_empty_table)
+{
+    const char *path = write_text(empty_tables[_i].file, empty_tables[_i].text);
+    gar_star *s = read_ok(path);
+    const gar_star_table *t = gar_star_block(s, empty_tables[_i].block);
+    ck_assert_msg(t != NULL, "%s: no data_%s", empty_tables[_i].file, empty_tables[_i].block);
+    ck_assert_uint_eq(gar_star_rows(t), 0);
+    ck_assert_int_eq(gar_star_ncols(t), empty_tables[_i].ncols);
+    ck_assert_ptr_null(gar_star_cell(t, 0, 0));
+    ck_assert_int_eq(gar_star_row_line(t, 0), -1);
+    if (empty_tables[_i].ncols > 0) {
+        ck_assert_str_eq(gar_star_label(t, 0), "rlnA");
+        ck_assert_int_eq(gar_star_column(t, "rlnA"), 0);
+    }
+    if (empty_tables[_i].next != NULL) {
+        const gar_star_table *n = gar_star_block(s, empty_tables[_i].next);
+        ck_assert_ptr_nonnull(n);
+        ck_assert_uint_eq(gar_star_rows(n), empty_tables[_i].next_rows);
+        ck_assert_ptr_nonnull(gar_star_cell(n, empty_tables[_i].next_rows - 1, 0));
+    }
+    gar_star_destroy(&s);
+    cleanup(path);
+}
+END_TEST
+
 /* ------------------------------------------------------------ parse errors */
 
 /* Texts that are not valid STAR: reading each must fail with GAR_ERR_DATA and
@@ -442,10 +491,9 @@ static const struct {
     {"outside.star", "# header\n_rlnA 1\ndata_x\n_rlnB 2\n",
      "outside.star:2: label _rlnA outside any data_ block", NULL},
     {"nolabel.star", "data_p\nloop_\n1 2\n", "nolabel.star:3: row before any label", NULL},
-    {"emptyloop.star", "data_p\nloop_\n_rlnA #1\n\ndata_q\n_rlnB 1\n",
-     "emptyloop.star:1: block data_p: loop_ has 1 labels but no rows", NULL},
-    {"emptyblock.star", "data_a\n_rlnB 1\ndata_p\n\n",
-     "emptyblock.star:3: block data_p is empty", NULL},
+    {"looptop.star", "# header\nloop_\n_rlnA #1\n1\n", "looptop.star:2: loop_ outside any data_ block", NULL},
+    {"twoloops.star", "data_p\nloop_\n_rlnA #1\n\nloop_\n_rlnB #1\n",
+     "twoloops.star:5: second table in block data_p (line 1)", NULL},
     {"after.star", "data_p\nloop_\n_rlnA #1\n1\n\n2\n",
      "after.star:6: row after the blank line", NULL},
     {"pair.star", "data_g\n_rlnA\n", "pair.star:2: label _rlnA has 0 values", NULL},
@@ -690,14 +738,16 @@ static Suite *star_suite(void)
                             test_many_pairs,
                             test_comments_and_blank_lines,
                             test_numbers_strict);
+    TCase *empty = tcase_create("empty");
     TCase *err = TEST_CASE("errors", 0,
                            test_error_nul_byte,
                            test_error_missing_file);
+    tcase_add_loop_test(empty, test_empty_table, 0, (int)(sizeof empty_tables / sizeof empty_tables[0]));
     tcase_add_loop_test(err, test_parse_error, 0, (int)(sizeof parse_errors / sizeof parse_errors[0]));
     /* Generous: the million-row file is also run under valgrind. */
     TCase *packed = TEST_CASE("compressed", 0, test_compressed_star, test_compressed_star_errors);
     TCase *scale = TEST_CASE("scale", 300, test_million_rows);
-    return test_suite("star", relion, text, err, packed, scale, NULL);
+    return test_suite("star", relion, text, empty, err, packed, scale, NULL);
 }
 
 int main(void)

@@ -77,6 +77,76 @@ own_meta() {
 check "export, own poses, import: the same poses, CTF, half sets and pixels" -- \
     test "$(own_meta "$d/s.h5")" = "$(own_meta "$d/own.h5")"
 expect 64 "--stack and --star or --cs are required" -- "$GARNER" export --stack "$d/s.h5"
+# Empty tables, as RELION leaves them (a loop_ with labels and no rows, one
+# with no labels, a block with nothing), before, between and after the two
+# blocks the import reads: the same particles.
+{ printf 'data_model_empty\n\nloop_\n_rlnReferenceImage #1\n\n'
+  sed '/^data_particles/i data_nolabels\n\nloop_\n\ndata_nothing\n' "$d/own.star"
+  printf '\ndata_at_end\n\nloop_\n_rlnA #1\n_rlnB #2\n'; } > "$d/empties.star"
+expect 0 "" -- "$GARNER" import --star "$d/empties.star" --out "$d/empties.h5"
+check "import with empty tables around: the same particles" -- \
+    test "$(own_meta "$d/own.h5")" = "$(own_meta "$d/empties.h5")"
+
+# Optics group names STAR must quote (blanks, a leading quote, '_', '#',
+# data_, loop_, empty) or need not (a quote inside): imported from a STAR
+# file with the name quoted, exported, imported again: the same name. An
+# unquoted name with a blank would make a row of the wrong length.
+optics_name_is() { # STACK NAME: group 1 of the stack is called NAME
+    "$GARNER" info "$1" | grep -qF -- "optics group 1       $2: "
+}
+for name in 'my group' '_under' '#hash' 'data_x' 'DATA_y' 'loop_' "it's" "'q" '' "a' b" 'b" c' 'tab	x'; do
+    awk -v name="$name" 'BEGIN { q = index(name, "\047 ") ? "\"" : "\047" }
+        $1 == "1" && $2 == "opticsGroup1" { $2 = q name q } { print }' "$d/own.star" > "$d/named.star"
+    rm -f "$d/named.h5" "$d/named-out.star" "$d/named-out.mrcs" "$d/named-back.h5"
+    "$GARNER" import --star "$d/named.star" --out "$d/named.h5" 2>/dev/null &&
+        "$GARNER" export --stack "$d/named.h5" --star "$d/named-out.star" 2>/dev/null
+    expect 0 "" -- "$GARNER" import --star "$d/named-out.star" --out "$d/named-back.h5"
+    check "export, import: optics group name [$name] kept" -- optics_name_is "$d/named-back.h5" "$name"
+    # garner's reader takes '_x' or 'data_x' for a label or block only as a
+    # line's first field; other readers anywhere: quoted all the same.
+    case $name in
+    "it's") check "export: [$name] needs no quotes" -- grep -qF "1 $name 3.000000 " "$d/named-out.star" ;;
+    *"' "*) check "export: [$name] in double quotes" -- grep -qF "1 \"$name\" 3.000000 " "$d/named-out.star" ;;
+    *'" '*) check "export: [$name] in single quotes" -- grep -qF "1 '$name' 3.000000 " "$d/named-out.star" ;;
+    *) check "export: [$name] in double quotes" -- grep -qF "1 \"$name\" 3.000000 " "$d/named-out.star" ;;
+    esac
+done
+
+# fsc and pixel sizes: maps of 1.00 and 1.10 Å are refused naming both (a
+# resolution on either scale would be wrong for the other); --angpix
+# overrides both headers and says so; within 0.5 % they count as one; a
+# header with no pixel size (cella 0) gives the resolution in pixels, with a
+# warning naming the map, never in Å on an assumed scale.
+expect 0 "" -- "$GARNER" phantom --symmetry C1 --box 16 --pixel-size 1.00 --out "$d/px100.mrc"
+expect 0 "" -- "$GARNER" phantom --symmetry C1 --box 16 --pixel-size 1.10 --seed 2 --out "$d/px110.mrc"
+expect 0 "" -- "$GARNER" phantom --symmetry C1 --box 16 --pixel-size 1.004 --seed 2 --out "$d/px1004.mrc"
+expect 65 "$d/px100.mrc has 1 Å pixels and $d/px110.mrc 1.1 Å" -- "$GARNER" fsc "$d/px100.mrc" "$d/px110.mrc"
+check "fsc refused: no resolution printed" -- test -z "$("$GARNER" fsc "$d/px100.mrc" "$d/px110.mrc" 2>/dev/null)"
+expect 0 "--angpix: 1.05 Å pixels used for both maps" -- "$GARNER" fsc --angpix 1.05 "$d/px100.mrc" "$d/px110.mrc"
+check "fsc --angpix 1.05: shell 1 at 16.8 Å" -- \
+    sh -c "'$GARNER' fsc --angpix 1.05 '$d/px100.mrc' '$d/px110.mrc' 2>/dev/null | grep -q '^1,16.8000,'"
+expect 64 "--angpix: expected a pixel size in Å > 0, got '0'" -- "$GARNER" fsc --angpix 0 "$d/px100.mrc" "$d/px110.mrc"
+check "fsc within 0.5 %: accepted, on the mean pixel size (1.002 Å)" -- \
+    sh -c "'$GARNER' fsc '$d/px100.mrc' '$d/px1004.mrc' | grep -q '^1,16.0320,'"
+cp "$d/px100.mrc" "$d/px0.mrc"
+poke_u32 "$d/px0.mrc" 40 00000000
+expect 0 "$d/px0.mrc gives no pixel size (0 in its MRC header): resolution printed in pixels" -- \
+    "$GARNER" fsc "$d/px0.mrc" "$d/px110.mrc"
+check "fsc, no pixel size: resolution in px, not in Å" -- \
+    sh -c "out=\$('$GARNER' fsc '$d/px0.mrc' '$d/px110.mrc' 2>/dev/null) && printf '%s\n' \"\$out\" | head -n 1 | grep -qx 'shell,resolution_px,fsc' && printf '%s\n' \"\$out\" | grep -q '^# resolution at FSC 0.5: [0-9.]* px\$'"
+
+# MRC2014 stack or volume: export writes its particles as an image stack
+# (ispg 0, mz 1) even when there are as many as the box is wide (a cube, which
+# the writer once took for a volume); a map is still a volume (ispg 1, mz = nz).
+mrc_word() { # FILE WORD: the header word (little-endian int32)
+    od -An -tu4 -j $((4 * $2)) -N4 "$1" | tr -d ' '
+}
+expect 0 "" -- "$GARNER" simulate --map "$d/px100.mrc" --count 16 --seed 5 --out "$d/cube.h5"
+expect 0 "with the stacks' own poses" -- "$GARNER" export --stack "$d/cube.h5" --star "$d/cube.star"
+check "export of 16 particles of 16 x 16: a stack (nz 16, mz 1, ispg 0)" -- \
+    test "$(mrc_word "$d/cube.mrcs" 2) $(mrc_word "$d/cube.mrcs" 9) $(mrc_word "$d/cube.mrcs" 22)" = "16 1 0"
+check "phantom's 16^3 map: a volume (mz 16, ispg 1)" -- \
+    test "$(mrc_word "$d/px100.mrc" 9) $(mrc_word "$d/px100.mrc" 22)" = "16 1"
 
 # [gpu]: a bad device list is one line naming the key; where no GPU can be
 # used, auto falls back to the CPU (and says so), an explicit device is an

@@ -115,7 +115,7 @@ int main(int argc, char **argv)
         if ((st = gar_recon_insert(rec, images, meta, count)) != GAR_OK)
             goto done;
     }
-    if ((st = gar_recon_finalize(rec, 0, &map)) != GAR_OK || (st = gar_mrc_write(argv[2], map)) != GAR_OK)
+    if ((st = gar_recon_finalize(rec, 0, &map)) != GAR_OK || (st = gar_mrc_write(argv[2], map, GAR_MRC_VOLUME)) != GAR_OK)
         goto done;
     printf("%zu + %zu particles: %s\n", gar_recon_count(rec, 1), gar_recon_count(rec, 2), argv[2]);
 

@@ -55,8 +55,8 @@ gar_status refine_write_iteration(gar_refine *r, size_t it)
     join(final, sizeof final, r->set->output.dir, name);
     if ((st = gar_atomic_begin(&dir, final, 1)) != GAR_OK || (st = refine_make_dir(dir.tmp)) != GAR_OK)
         return st;
-    if ((st = gar_mrc_write(join(path, sizeof path, dir.tmp, "half1.mrc"), r->half[0])) != GAR_OK ||
-        (st = gar_mrc_write(join(path, sizeof path, dir.tmp, "half2.mrc"), r->half[1])) != GAR_OK ||
+    if ((st = gar_mrc_write(join(path, sizeof path, dir.tmp, "half1.mrc"), r->half[0], GAR_MRC_VOLUME)) != GAR_OK ||
+        (st = gar_mrc_write(join(path, sizeof path, dir.tmp, "half2.mrc"), r->half[1], GAR_MRC_VOLUME)) != GAR_OK ||
         (st = run_write_fsc_csv(join(path, sizeof path, dir.tmp, "fsc.csv"), r->fsc, NULL, r->n_shells, r->box,
                                 r->px)) != GAR_OK ||
         (st = gar_poses_write(join(path, sizeof path, dir.tmp, "poses.h5"), r->poses, r->n, &r->state, r->noise)) !=
@@ -184,9 +184,9 @@ gar_status refine_write_final(gar_refine *r, double seconds)
         if ((i != PARAMS || r->params_path != NULL) && ((i != NOISE && i != NOISE_PNG) || r->noise != NULL) &&
             (st = gar_atomic_begin(&f[i], join(final, sizeof final, r->set->output.dir, names[i]), 1)) != GAR_OK)
             goto done;
-    if ((st = gar_mrc_write(f[MAP].tmp, full)) != GAR_OK ||
-        (st = gar_mrc_write(f[HALF1].tmp, r->half[0])) != GAR_OK ||
-        (st = gar_mrc_write(f[HALF2].tmp, r->half[1])) != GAR_OK ||
+    if ((st = gar_mrc_write(f[MAP].tmp, full, GAR_MRC_VOLUME)) != GAR_OK ||
+        (st = gar_mrc_write(f[HALF1].tmp, r->half[0], GAR_MRC_VOLUME)) != GAR_OK ||
+        (st = gar_mrc_write(f[HALF2].tmp, r->half[1], GAR_MRC_VOLUME)) != GAR_OK ||
         (st = run_write_fsc_csv(f[FSC_CSV].tmp, r->fsc, fsc_ref, r->n_shells, r->box, r->px)) != GAR_OK ||
         (st = gar_plot_fsc2(f[FSC_PNG].tmp, r->fsc, fsc_ref, r->n_shells, r->box, r->px, 0.143, r->state.resolution_A,
                             "garner refine: FSC", "half maps", "against reference")) != GAR_OK ||

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <strings.h>
 #include <unistd.h>
 #include "gar_atomic.h"
 #include "gar_cs.h"
@@ -17,26 +18,6 @@
 #include "gar_run_export.h"
 #include "gar_stack.h"
 #include "gar_stack_extra.h"
-
-/* A STAR value as RELION and garner's reader read it back: quoted when it is
- * empty, holds whitespace or could be taken for a label, comment, block or
- * loop. A quote closes only before whitespace, so ' inside a value is
- * harmless unless followed by a blank; then " is used. */
-static void put_star_value(FILE *f, const char *v)
-{
-    int quote = *v == '\0' || *v == '_' || *v == '#' || *v == '\'' || *v == '"' ||
-                strncmp(v, "data_", 5) == 0 || strncmp(v, "loop_", 5) == 0 || strncmp(v, "save_", 5) == 0 ||
-                strncmp(v, "global_", 7) == 0 || strncmp(v, "stop_", 5) == 0;
-    for (const char *c = v; *c && !quote; c++)
-        quote = *c == ' ' || *c == '\t' || *c == '\r' || *c == '\n' || *c == '\v' || *c == '\f';
-    if (!quote) {
-        fputs(v, f);
-        return;
-    }
-    fputc(strstr(v, "' ") || strstr(v, "'\t") ? '"' : '\'', f);
-    fputs(v, f);
-    fputc(strstr(v, "' ") || strstr(v, "'\t") ? '"' : '\'', f);
-}
 
 /* The labels export writes itself: a carried column of the same name (the
  * -999 psi of an autopick file) is left out. */
@@ -95,9 +76,81 @@ static gar_status carried_open(gar_inputs *in, carried_set *c)
 
 #define CARRY_BATCH 4096
 
+static int star_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static int star_prefix(const char *v, const char *word)
+{
+    return strncasecmp(v, word, strlen(word)) == 0;
+}
+
+/* How a STAR reader would misread v unquoted: empty, blanks inside, or a
+ * first character or word that starts something else (a label, a comment, a
+ * quoted or text field, a reserved word; STAR 2012 and CIF, as RELION, gemmi
+ * and garner's own reader in hdf5io/gar_star.c take them). */
+static int star_needs_quotes(const char *v)
+{
+    if (*v == '\0' || strchr("_#$'\";[]", *v) != NULL || star_prefix(v, "data_") || star_prefix(v, "save_") ||
+        strcasecmp(v, "loop_") == 0 || strcasecmp(v, "global_") == 0 || strcasecmp(v, "stop_") == 0)
+        return 1;
+    for (const char *p = v; *p; p++)
+        if (star_blank(*p))
+            return 1;
+    return 0;
+}
+
+/* A quote closes a STAR value only where whitespace or the end of the line
+ * follows it, so v can be quoted with q unless q followed by a blank is in
+ * it. */
+static int star_quotable_with(const char *v, char q)
+{
+    for (const char *p = v; *p; p++)
+        if (*p == q && star_blank(p[1]))
+            return 0;
+    return 1;
+}
+
+/* The quote v needs in a STAR file: 0 (none), '"' or '\''; GAR_ERR_DATA,
+ * naming `what`, for a value no STAR line can hold (a line break, or both
+ * quotes each followed by a blank). */
+static gar_status star_quote(const char *v, const char *what, char *quote)
+{
+    *quote = 0;
+    if (strpbrk(v, "\n") != NULL)
+        return gar_error(GAR_ERR_DATA, "%s '%.80s': holds a line break, which no STAR value can", what, v);
+    if (!star_needs_quotes(v))
+        return GAR_OK;
+    if (star_quotable_with(v, '"'))
+        *quote = '"';
+    else if (star_quotable_with(v, '\''))
+        *quote = '\'';
+    else
+        return gar_error(GAR_ERR_DATA, "%s '%.80s': holds both a ' and a \" followed by a space, which no "
+                         "quoted STAR value can", what, v);
+    return GAR_OK;
+}
+
+/* v as a STAR value, quoted as star_quote says; `what` names it in an error. */
+static gar_status put_star_value(FILE *f, const char *v, const char *what)
+{
+    char q;
+    gar_status st = star_quote(v, what, &q);
+    if (st != GAR_OK)
+        return st;
+    if (q)
+        fputc(q, f);
+    fputs(v, f);
+    if (q)
+        fputc(q, f);
+    return GAR_OK;
+}
+
 static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, const char *mrcs_name, int ctf)
 {
     gar_status st = GAR_OK;
+    char what[512], image[4160], image_q;
     size_t n_optics, base = 0, ncol, kx = 0;
     gar_stack *first = gar_inputs_stack(in, 0);
     const gar_optics *optics = gar_stack_optics(first, &n_optics);
@@ -106,6 +159,11 @@ static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, con
     char **ocells = NULL, **cells = NULL;
     gar_particle m;
 
+    /* Image names are NNNNNN@mrcs_name: they start with a digit, so what the
+     * first needs every row needs. */
+    snprintf(image, sizeof image, "%06d@%s", 1, mrcs_name);
+    if ((st = star_quote(image, "--star: image name", &image_q)) != GAR_OK)
+        return st;
     if ((st = gar_stack_extra_open(first, GAR_EXTRA_OPTICS, &ox)) != GAR_OK ||
         (st = carried_open(in, &px)) != GAR_OK)
         goto done;
@@ -123,14 +181,24 @@ static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, con
             goto done;
     }
     for (size_t i = 0; i < n_optics; i++) {
+        /* Names are written as they are, quoted where STAR needs it, so
+         * that an import of the export gives them back (an empty one too). */
+        snprintf(what, sizeof what, "%s: optics group %d: name", gar_stack_path(first), optics[i].group);
         fprintf(f, "%d ", optics[i].group);
-        put_star_value(f, optics[i].name[0] ? optics[i].name : "opticsGroup");
+        if ((st = put_star_value(f, optics[i].name, what)) != GAR_OK)
+            goto done;
+        if (star_needs_quotes(optics[i].name))
+            gar_log_warn("%s: written quoted, as STAR needs; RELION 3.1 does not read quoted values (it "
+                         "splits the name at the blank): rename the group for RELION 3.1", what);
         fprintf(f, " %.6f %zu 2 %.6f %.6f %.6f", optics[i].pixel_size_A, gar_inputs_box(in),
                 optics[i].voltage_kV, optics[i].cs_mm, optics[i].amplitude_contrast);
         for (size_t j = 0; j < kx; j++)
             if (!written_label(gar_stack_extra_label(ox, j))) {
+                snprintf(what, sizeof what, "%s: optics group %d: %s", gar_stack_path(first), optics[i].group,
+                         gar_stack_extra_label(ox, j));
                 fputc(' ', f);
-                put_star_value(f, ocells[i * kx + j]);
+                if ((st = put_star_value(f, ocells[i * kx + j], what)) != GAR_OK)
+                    goto done;
             }
         fputc('\n', f);
     }
@@ -163,15 +231,19 @@ static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, con
                                    gar_stack_path(stack), i, m.optics_group, gar_stack_path(first));
                     goto done;
                 }
-                fprintf(f, "%06zu@%s %.6f %.6f %.6f %.6f %.6f %d %d", base + i + 1, mrcs_name, q->rot_deg,
-                        q->tilt_deg, q->psi_deg, q->origin_x_A, q->origin_y_A, m.optics_group, q->half_set);
+                fprintf(f, "%.*s%06zu@%s%.*s %.6f %.6f %.6f %.6f %.6f %d %d", image_q != 0, &image_q,
+                        base + i + 1, mrcs_name, image_q != 0, &image_q, q->rot_deg, q->tilt_deg, q->psi_deg,
+                        q->origin_x_A, q->origin_y_A, m.optics_group, q->half_set);
                 if (ctf)
                     fprintf(f, " %.6f %.6f %.6f %.6f", m.defocus_u_A, m.defocus_v_A, m.defocus_angle_deg,
                             m.phase_shift_deg);
                 for (size_t j = 0; j < kx; j++)
                     if (!written_label(gar_stack_extra_label(px.x[0], j))) {
+                        snprintf(what, sizeof what, "%s: particle %zu: %s", gar_stack_path(stack), i,
+                                 gar_stack_extra_label(px.x[0], j));
                         fputc(' ', f);
-                        put_star_value(f, cells[(i - i0) * kx + j]);
+                        if ((st = put_star_value(f, cells[(i - i0) * kx + j], what)) != GAR_OK)
+                            goto done;
                     }
                 fputc('\n', f);
             }
@@ -260,7 +332,8 @@ static gar_status write_images(gar_inputs *in, const char *mrcs, float *images, 
 {
     gar_status st;
     size_t box = gar_inputs_box(in);
-    if ((st = gar_mrc_writer_create(mrcs, box, box, gar_inputs_count(in), gar_inputs_pixel_size(in), w)) != GAR_OK)
+    if ((st = gar_mrc_writer_create(mrcs, box, box, gar_inputs_count(in), gar_inputs_pixel_size(in), GAR_MRC_STACK,
+                                     w)) != GAR_OK)
         return st;
     for (size_t k = 0; k < gar_inputs_n_stacks(in); k++) {
         gar_stack *stack = gar_inputs_stack(in, k);

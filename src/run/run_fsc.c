@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "gar_fsc.h"
+#include "gar_log.h"
 #include "gar_mrc.h"
 #include "gar_recon.h"
 #include "gar_run_fsc.h"
@@ -19,11 +20,44 @@ static void apply_outer_mask(gar_map *m)
             }
 }
 
+/* The pixel size both maps are measured in, into *out; 0 when a header
+ * gives none and --angpix does not either. A resolution on one map's scale
+ * is wrong for the other when they differ, and an FSC between maps of
+ * different sampling compares different frequencies shell by shell, so
+ * disagreeing headers are refused rather than one of them believed. */
+static gar_status choose_pixel(const gar_fsc_request *req, const gar_map *a, const gar_map *b, double *out)
+{
+    double pa = a->pixel_size, pb = b->pixel_size, big = pa > pb ? pa : pb;
+
+    *out = 0;
+    if (req->angpix != 0) {
+        if (!isfinite(req->angpix) || req->angpix < 0)
+            return gar_error(GAR_ERR_USAGE, "--angpix %g: expected a pixel size in Å > 0", req->angpix);
+        gar_log_info("--angpix: %g Å pixels used for both maps, not their headers' (%s: %g Å, %s: %g Å)",
+                     req->angpix, req->map1, pa, req->map2, pb);
+        *out = req->angpix;
+        return GAR_OK;
+    }
+    if (pa == 0 || pb == 0) {
+        gar_log_warn("%s gives no pixel size (0 in its MRC header): resolution printed in pixels "
+                     "(resolution_px; Nyquist is 2 px), not in Å; give --angpix A for Å",
+                     pa == 0 && pb == 0 ? "neither map" : pa == 0 ? req->map1 : req->map2);
+        return GAR_OK;
+    }
+    if (fabs(pa - pb) > GAR_FSC_PIXEL_TOLERANCE * big)
+        return gar_error(GAR_ERR_DATA, "%s has %g Å pixels and %s %g Å (%.2g %% apart, more than %g %%): "
+                         "expected one pixel size; resample one map, or give --angpix A if a header is wrong",
+                         req->map1, pa, req->map2, pb, 100 * fabs(pa - pb) / big, 100 * GAR_FSC_PIXEL_TOLERANCE);
+    *out = 0.5 * (pa + pb);
+    return GAR_OK;
+}
+
 gar_status gar_run_fsc(const gar_fsc_request *req)
 {
     gar_status st;
     gar_map *a = NULL, *b = NULL;
-    double *fsc = NULL, pixel;
+    double *fsc = NULL, pixel, scale;
+    const char *unit;
     size_t n;
 
     if ((st = gar_mrc_read(req->map1, &a)) != GAR_OK || (st = gar_mrc_read(req->map2, &b)) != GAR_OK)
@@ -33,20 +67,24 @@ gar_status gar_run_fsc(const gar_fsc_request *req)
                        "one size", req->map1, a->nx, a->ny, a->nz, req->map2, b->nx, b->ny, b->nz);
         goto done;
     }
+    if ((st = choose_pixel(req, a, b, &pixel)) != GAR_OK)
+        goto done;
     if (req->mask_outer) {
         apply_outer_mask(a);
         apply_outer_mask(b);
     }
     n = a->nx / 2 + 1;
-    pixel = a->pixel_size > 0 ? a->pixel_size : 1.0;
     if ((st = gar_alloc((void **)&fsc, n, sizeof(double), "FSC")) != GAR_OK ||
         (st = gar_fsc_compute(a, b, fsc)) != GAR_OK)
         goto done;
-    printf("shell,resolution_A,fsc\n");
+    /* Unknown pixel size: the same figures on a scale of 1 px, named so. */
+    unit = pixel > 0 ? "A" : "px";
+    scale = pixel > 0 ? pixel : 1.0;
+    printf("shell,resolution_%s,fsc\n", unit);
     for (size_t s = 1; s < n; s++)
-        printf("%zu,%.4f,%.6f\n", s, a->nx * pixel / (double)s, fsc[s]);
-    printf("# resolution at FSC %g: %.3f A\n", req->threshold,
-           gar_fsc_resolution(fsc, n, a->nx, pixel, req->threshold));
+        printf("%zu,%.4f,%.6f\n", s, a->nx * scale / (double)s, fsc[s]);
+    printf("# resolution at FSC %g: %.3f %s\n", req->threshold,
+           gar_fsc_resolution(fsc, n, a->nx, scale, req->threshold), unit);
     printf("# mean FSC over shells 1-%zu: %.4f\n", n - 1, gar_fsc_mean(fsc, 1, n - 1));
 done:
     free(fsc);

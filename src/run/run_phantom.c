@@ -21,7 +21,7 @@ gar_status gar_run_phantom(const gar_phantom_request *req)
                  gar_symmetry_name(sym), gar_symmetry_order(sym), gar_symmetry_order(sym) > 1 ? "s" : "",
                  cfg.box, cfg.pixel_size_A, (unsigned long long)cfg.seed);
     if ((st = gar_phantom_create(&cfg, sym, &map)) != GAR_OK ||
-        (st = gar_mrc_write(req->out, map)) != GAR_OK)
+        (st = gar_mrc_write(req->out, map, GAR_MRC_VOLUME)) != GAR_OK)
         goto done;
     gar_log_info("wrote %s", req->out);
 done:

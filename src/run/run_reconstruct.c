@@ -462,9 +462,9 @@ static gar_status finish(recon_job *j, const char *params_path, double t0)
         fig->mean_fsc_ref = gar_fsc_mean(fsc_ref, 1, nshell - 1);
     }
     fig->seconds = gar_wall_seconds() - t0;
-    if ((st = gar_mrc_write(gar_outdir_file(out, "map.mrc"), full)) != GAR_OK ||
-        (st = gar_mrc_write(gar_outdir_file(out, "half1.mrc"), half[0])) != GAR_OK ||
-        (st = gar_mrc_write(gar_outdir_file(out, "half2.mrc"), half[1])) != GAR_OK ||
+    if ((st = gar_mrc_write(gar_outdir_file(out, "map.mrc"), full, GAR_MRC_VOLUME)) != GAR_OK ||
+        (st = gar_mrc_write(gar_outdir_file(out, "half1.mrc"), half[0], GAR_MRC_VOLUME)) != GAR_OK ||
+        (st = gar_mrc_write(gar_outdir_file(out, "half2.mrc"), half[1], GAR_MRC_VOLUME)) != GAR_OK ||
         (st = run_write_fsc_csv(gar_outdir_file(out, "fsc.csv"), fsc, fsc_ref, nshell, box, fig->pixel)) != GAR_OK ||
         (st = gar_plot_fsc2(gar_outdir_file(out, "fsc.png"), fsc, fsc_ref, nshell, box, fig->pixel, 0.143,
                             fig->resolution, "garner reconstruct: FSC", "half maps",

@@ -196,7 +196,7 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
         if ((st = gar_sim_true_map(map, &truth)) != GAR_OK)
             goto done;
         truth->pixel_size = req->pixel_size_A > 0 ? req->pixel_size_A : map->pixel_size;
-        st = gar_mrc_write(req->truth, truth);
+        st = gar_mrc_write(req->truth, truth, GAR_MRC_VOLUME);
         gar_map_destroy(&truth);
         if (st != GAR_OK)
             goto done;

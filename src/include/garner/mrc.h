@@ -24,9 +24,12 @@
  * fails without the MRC2014 "MAP" stamp is "not an MRC file (...)".
  *
  * Writing produces mode 2 with the MAP stamp, the machine stamp for
- * little-endian, cella = n * pixel_size, mx/my/mz = nx/ny/nz, origin 0,
- * min/max/mean/rms filled in; the file is written under a temporary name in
- * the same folder and renamed only when complete. */
+ * little-endian, origin 0, min/max/mean/rms filled in, and what the caller
+ * says the file is (gar_mrc_kind), as MRC2014 tells the two apart: a volume
+ * has ispg 1, mx/my/mz = nx/ny/nz and cella = n * pixel_size; a stack of
+ * images has ispg 0, mz = 1 (each section is one image) and cella z = the
+ * pixel size. The file is written under a temporary name in the same folder
+ * and renamed only when complete. */
 #ifndef GARNER_MRC_H
 #define GARNER_MRC_H
 
@@ -41,6 +44,14 @@ extern "C" {
 #define GAR_MRC_MAX_DIM 65536   /* nx, ny; larger is refused as corrupt */
 
 typedef struct gar_mrc gar_mrc;  /* an open MRC file, header validated */
+
+/* What a written file holds. The caller says so: the shape cannot (a stack
+ * of as many images as the box is a cube too). No zero value, so a kind left
+ * unset is refused rather than taken for either. */
+typedef enum gar_mrc_kind {
+    GAR_MRC_STACK = 1,   /* nz images of nx x ny: ispg 0, mz 1 */
+    GAR_MRC_VOLUME = 2   /* one nx x ny x nz map: ispg 1, mz nz */
+} gar_mrc_kind;
 
 /* Open and validate; keeps the file open for section reads. The caller owns
  * *out (gar_mrc_close). */
@@ -60,17 +71,18 @@ gar_status gar_mrc_read_sections(gar_mrc *mrc, size_t first, size_t count, float
 /* Read a whole file into a new map (nz = sections); the caller owns *out
  * (gar_map_destroy). */
 gar_status gar_mrc_read(const char *path, gar_map **out);
-/* Write a map (or stack: nz images) as mode 2, atomically. */
-gar_status gar_mrc_write(const char *path, const gar_map *map);
+/* Write a map (kind GAR_MRC_VOLUME) or a stack of nz images (GAR_MRC_STACK)
+ * as mode 2, atomically. Another kind is GAR_ERR_INTERNAL. */
+gar_status gar_mrc_write(const char *path, const gar_map *map, gar_mrc_kind kind);
 /* Same from a raw buffer. */
 gar_status gar_mrc_write_data(const char *path, const float *data, size_t nx, size_t ny,
-                              size_t nz, double pixel_size);
+                              size_t nz, double pixel_size, gar_mrc_kind kind);
 
 /* A stack written section by section (memory does not grow with it), mode 2,
  * under a temporary name renamed by commit; abort removes it. */
 typedef struct gar_mrc_writer gar_mrc_writer;
 gar_status gar_mrc_writer_create(const char *path, size_t nx, size_t ny, size_t nz, double pixel_size,
-                                 gar_mrc_writer **out);
+                                 gar_mrc_kind kind, gar_mrc_writer **out);
 gar_status gar_mrc_writer_append(gar_mrc_writer *w, const float *data, size_t sections);
 /* Fails (and removes the file) unless exactly nz sections were appended;
  * frees the writer (sets *w NULL) on all paths. */

@@ -2,10 +2,17 @@
  *
  * A STAR file is a list of data blocks ("data_optics", "data_particles", ...);
  * each holds either a loop (labels then rows) or label/value pairs (read as a
- * one-row table). Comments (#) and blank lines are ignored; fields are separated
- * by whitespace; a field may be quoted with ' or " (the quotes are removed).
+ * one-row table). Empty tables are valid, as RELION writes them: a loop with
+ * labels and no rows is a table of 0 rows; a loop_ with no labels, or a block
+ * with nothing in it, is one of 0 columns and 0 rows (callers that need rows
+ * check gar_star_rows). Comments (#) and blank lines are ignored, except that a
+ * blank line after a loop's rows ends it; fields are separated by whitespace;
+ * a field may be quoted with ' or " (the quotes are removed; a quote closes
+ * only where whitespace or the end of the line follows it).
  * Errors (GAR_ERR_DATA) name the file, line and what was expected: a row with
- * too few or too many fields, a label outside a block, a block with no rows.
+ * too few or too many fields, a row before a loop's labels or after the blank
+ * line that ended its rows, a label outside a block or repeated, a second
+ * table in one block, a repeated block, no block at all.
  * A missing file is GAR_ERR_NOINPUT. Labels are stored without the leading '_'.
  * Tables and strings returned are owned by the gar_star and valid until it is
  * destroyed. */
