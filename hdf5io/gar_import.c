@@ -843,25 +843,45 @@ static const char *const used_optics_labels[] = {
     "rlnAmplitudeContrast", "rlnImageSize", "rlnImageDimensionality", "rlnCtfDataAreCtfPremultiplied"};
 
 /* Columns with a physical effect that garner's reconstruction does not
- * apply yet: said once, so that nobody believes they were. */
+ * apply yet: said once, so that nobody believes they were. A column whose
+ * every value is neutral (beam tilt 0, CTF scale 1, B-factor 0, as Extract
+ * writes them) changes nothing and is not named. */
+static int unapplied_value_matters(const char *label, const char *text)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0')
+        return 1; /* Zernike lists, MTF file names: not a plain number */
+    return strcmp(label, "rlnCtfScalefactor") == 0 || strncmp(label, "rlnMagMat", 9) == 0
+               ? (strcmp(label, "rlnMagMat01") == 0 || strcmp(label, "rlnMagMat10") == 0 ? v != 0 : v != 1)
+               : v != 0;
+}
+
 static void note_unapplied(const carried *const *blocks, size_t nb, const char *star_path)
 {
     static const char *const physics[] = {"rlnBeamTiltX", "rlnBeamTiltY", "rlnOddZernike", "rlnEvenZernike",
-                                          "rlnMagMat00", "rlnCtfBfactor", "rlnCtfScalefactor",
-                                          "rlnMtfFileName"};
+                                          "rlnMagMat00", "rlnMagMat01", "rlnMagMat10", "rlnMagMat11",
+                                          "rlnCtfBfactor", "rlnCtfScalefactor", "rlnMtfFileName"};
     char list[512];
     size_t used = 0;
     list[0] = '\0';
     for (size_t b = 0; b < nb; b++)
         for (size_t i = 0; i < blocks[b]->k; i++)
-            for (size_t j = 0; j < sizeof physics / sizeof *physics; j++)
-                if (strcmp(blocks[b]->labels[i], physics[j]) == 0 && used < sizeof list) {
+            for (size_t j = 0; j < sizeof physics / sizeof *physics; j++) {
+                const carried *c = blocks[b];
+                int matters = 0;
+                if (strcmp(c->labels[i], physics[j]) != 0)
+                    continue;
+                for (size_t r = 0; r < gar_star_rows(c->t) && !matters; r++)
+                    matters = unapplied_value_matters(physics[j], gar_star_cell(c->t, r, c->cols[i]));
+                if (matters && used < sizeof list) {
                     int n = snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", physics[j]);
                     if (n > 0)
                         used += (size_t)n;
                 }
+            }
     if (used > 0)
-        gar_log_info("note: %s: %s kept in the stack for garner export, but not applied by garner's "
+        gar_log_warn("%s: %s kept in the stack for garner export, but not applied by garner's "
                      "reconstruction", star_path, list);
 }
 
