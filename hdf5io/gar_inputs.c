@@ -3,6 +3,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "gar_log.h"
 
 struct gar_inputs {
     size_t n;
@@ -11,7 +14,89 @@ struct gar_inputs {
     size_t box;
     double pixel_size;
     unsigned columns;
+    /* The run-wide optics table (gar_inputs.h says how it is numbered). */
+    gar_optics *optics;
+    size_t n_optics;
+    size_t *src_stack, *src_index;   /* per run-wide entry: where it comes from */
+    /* Per stack, per entry of its own optics table: the run-wide index. */
+    size_t **run_index;
 };
+
+/* Whether two optics groups describe the same optics (all but the number):
+ * exact equality, as two stacks imported from one source give; groups that
+ * differ in the last digit are kept apart, which costs nothing but a row. */
+static int same_optics(const gar_optics *a, const gar_optics *b)
+{
+    return strcmp(a->name, b->name) == 0 && a->pixel_size_A == b->pixel_size_A && a->voltage_kV == b->voltage_kV &&
+           a->cs_mm == b->cs_mm && a->amplitude_contrast == b->amplitude_contrast && a->image_size == b->image_size;
+}
+
+/* The run-wide optics table over the stacks already opened (gar_inputs.h).
+ * A later stack's group is compared with the same number in every earlier
+ * stack (a bsearch each), so the cost is stacks² × log(groups), small for
+ * the hundreds of stacks and thousands of groups of real data sets. */
+static gar_status build_optics(gar_inputs *in, const char *const *paths)
+{
+    gar_status st;
+    size_t total = 0;
+    int32_t top = 0, next;
+    for (size_t k = 0; k < in->n; k++) {
+        size_t n;
+        const gar_optics *o = gar_stack_optics(in->stacks[k], &n);
+        total += n;   /* at most n_stacks × GAR_STACK_MAX_OPTICS: no overflow */
+        for (size_t j = 0; j < n; j++)
+            if (o[j].group > top)
+                top = o[j].group;
+    }
+    if ((st = gar_calloc((void **)&in->optics, total, sizeof *in->optics, "run-wide optics table")) != GAR_OK ||
+        (st = gar_calloc((void **)&in->src_stack, total, sizeof *in->src_stack, "run-wide optics table")) != GAR_OK ||
+        (st = gar_calloc((void **)&in->src_index, total, sizeof *in->src_index, "run-wide optics table")) != GAR_OK ||
+        (st = gar_calloc((void **)&in->run_index, in->n, sizeof *in->run_index, "run-wide optics table")) != GAR_OK)
+        return st;
+    next = top;
+    for (size_t k = 0; k < in->n; k++) {
+        size_t n;
+        const gar_optics *o = gar_stack_optics(in->stacks[k], &n);
+        if ((st = gar_calloc((void **)&in->run_index[k], n, sizeof *in->run_index[k], "run-wide optics table")) != GAR_OK)
+            return st;
+        for (size_t j = 0; j < n; j++) {
+            size_t owner = SIZE_MAX, shared = SIZE_MAX;
+            gar_optics *e;
+            /* An earlier group of this number with the same optics is this
+             * group; one that differs means this one needs a new number. */
+            for (size_t i = 0; i < k && shared == SIZE_MAX; i++) {
+                size_t ni;
+                const gar_optics *oi = gar_stack_optics(in->stacks[i], &ni);
+                const gar_optics *hit = gar_stack_optics_group(in->stacks[i], o[j].group);
+                if (hit == NULL)
+                    continue;
+                if (owner == SIZE_MAX)
+                    owner = i;
+                if (same_optics(hit, &o[j]))
+                    shared = in->run_index[i][(size_t)(hit - oi)];
+            }
+            if (shared != SIZE_MAX) {
+                in->run_index[k][j] = shared;
+                continue;
+            }
+            e = &in->optics[in->n_optics];
+            *e = o[j];
+            if (owner != SIZE_MAX) {
+                if (next == INT32_MAX)
+                    return gar_error(GAR_ERR_DATA, "%s: /optics/optics_group: group %d differs from %s's group %d, "
+                                     "and no run-wide group number is left above %d", paths[k], (int)o[j].group,
+                                     paths[owner], (int)o[j].group, (int)top);
+                e->group = ++next;
+                gar_log_info("stack %s: optics group %d is run-wide group %d (differs from %s's group %d)",
+                             paths[k], (int)o[j].group, (int)e->group, paths[owner], (int)o[j].group);
+            }
+            in->src_stack[in->n_optics] = k;
+            in->src_index[in->n_optics] = j;
+            in->run_index[k][j] = in->n_optics++;
+        }
+    }
+    return GAR_OK;
+}
 
 gar_status gar_inputs_open(const char *const *paths, size_t n_paths, gar_inputs **out)
 {
@@ -59,6 +144,8 @@ gar_status gar_inputs_open(const char *const *paths, size_t n_paths, gar_inputs 
                        n_paths > 1 ? " and the others listed" : "", n_paths > 1 ? "s" : "");
         goto fail;
     }
+    if ((st = build_optics(in, paths)) != GAR_OK)
+        goto fail;
     *out = in;
     return GAR_OK;
 fail:
@@ -77,6 +164,13 @@ void gar_inputs_close(gar_inputs **pin)
             gar_stack_close(&in->stacks[i]);
     free(in->stacks);
     free(in->first);
+    if (in->run_index != NULL)
+        for (size_t i = 0; i < in->n; i++)
+            free(in->run_index[i]);
+    free(in->run_index);
+    free(in->optics);
+    free(in->src_stack);
+    free(in->src_index);
     free(in);
     *pin = NULL;
 }
@@ -87,6 +181,49 @@ double gar_inputs_pixel_size(const gar_inputs *in) { return in->pixel_size; }
 size_t gar_inputs_n_stacks(const gar_inputs *in) { return in->n; }
 gar_stack *gar_inputs_stack(gar_inputs *in, size_t i) { return i < in->n ? in->stacks[i] : NULL; }
 unsigned gar_inputs_columns(const gar_inputs *in) { return in->columns; }
+
+const gar_optics *gar_inputs_optics(const gar_inputs *in, size_t *n_optics)
+{
+    if (n_optics)
+        *n_optics = in->n_optics;
+    return in->optics;
+}
+
+void gar_inputs_optics_source(const gar_inputs *in, size_t i, size_t *stack, size_t *index)
+{
+    *stack = in->src_stack[i];
+    *index = in->src_index[i];
+}
+
+gar_status gar_inputs_group(const gar_inputs *in, size_t stack, int32_t group, int32_t *run_group,
+                            const gar_optics **optics)
+{
+    const gar_optics *base, *hit;
+    if (stack >= in->n)
+        return gar_error(GAR_ERR_INTERNAL, "stack %zu is beyond the %zu in the input list", stack, in->n);
+    base = gar_stack_optics(in->stacks[stack], NULL);
+    if ((hit = gar_stack_optics_group(in->stacks[stack], group)) == NULL)
+        return gar_error(GAR_ERR_DATA, "%s: optics group %d is not in its /optics table",
+                         gar_stack_path(in->stacks[stack]), (int)group);
+    if (run_group)
+        *run_group = in->optics[in->run_index[stack][(size_t)(hit - base)]].group;
+    if (optics)
+        *optics = &in->optics[in->run_index[stack][(size_t)(hit - base)]];
+    return GAR_OK;
+}
+
+gar_status gar_inputs_read_meta(gar_inputs *in, size_t stack, size_t first, size_t count, gar_particle *out)
+{
+    gar_status st;
+    if (stack >= in->n)
+        return gar_error(GAR_ERR_INTERNAL, "stack %zu is beyond the %zu in the input list", stack, in->n);
+    if ((st = gar_stack_read_meta(in->stacks[stack], first, count, out)) != GAR_OK)
+        return st;
+    for (size_t i = 0; i < count; i++)
+        if ((st = gar_inputs_group(in, stack, out[i].optics_group, &out[i].optics_group, NULL)) != GAR_OK)
+            return gar_error_context(st, "particle %zu", first + i);
+    return GAR_OK;
+}
 
 gar_status gar_inputs_locate(const gar_inputs *in, size_t index, size_t *stack, size_t *local)
 {

@@ -90,7 +90,7 @@ static gar_status read_half_sets(gar_refine *r)
         r->stack_base[k] = base;
         for (size_t i = 0; i < gar_stack_count(stack) && st == GAR_OK; i += 4096) {
             size_t cnt = gar_stack_count(stack) - i < 4096 ? gar_stack_count(stack) - i : 4096;
-            if ((st = gar_stack_read_meta(stack, i, cnt, m)) == GAR_OK)
+            if ((st = gar_inputs_read_meta(r->in, k, i, cnt, m)) == GAR_OK)
                 for (size_t j = 0; j < cnt; j++) {
                     r->poses[base + i + j].half_set = m[j].half_set;
                     r->poses[base + i + j].scale = 1.0;
@@ -172,7 +172,9 @@ gar_status gar_refine_create(const gar_params *p, const char *params_path, int r
     r->t0 = gar_wall_seconds();
     if ((st = check_inputs(r)) != GAR_OK)
         goto checked;
-    r->optics = gar_stack_optics(gar_inputs_stack(r->in, 0), &r->n_optics);
+    /* The run-wide table: every stack's groups, renumbered where two
+     * stacks' groups of one number differ (gar_inputs.h). */
+    r->optics = gar_inputs_optics(r->in, &r->n_optics);
     if ((st = gar_calloc((void **)&r->poses, r->n ? r->n : 1, sizeof *r->poses, "poses")) != GAR_OK ||
         (st = gar_calloc((void **)&r->fsc, r->n_shells, sizeof *r->fsc, "FSC")) != GAR_OK ||
         (st = gar_calloc((void **)&r->stack_base, gar_inputs_n_stacks(r->in), sizeof *r->stack_base,

@@ -67,13 +67,14 @@ static gar_status noise_totals(gar_refine *r, int reduce, float *sums, size_t co
 }
 
 /* Rank 0: the background sums of a block of particles of one stack. */
-static gar_status background_block(gar_refine *r, gar_stack *stack, size_t first, size_t count, float *images,
+static gar_status background_block(gar_refine *r, size_t k, size_t first, size_t count, float *images,
                                    gar_particle *meta, gar_fft2 *fft, float *row)
 {
     gar_status st;
+    gar_stack *stack = gar_inputs_stack(r->in, k);
     const size_t N = r->box, npix = N * N, S = r->n_shells;
     if ((st = gar_stack_read_images(stack, first, count, images)) != GAR_OK ||
-        (st = gar_stack_read_meta(stack, first, count, meta)) != GAR_OK)
+        (st = gar_inputs_read_meta(r->in, k, first, count, meta)) != GAR_OK)
         return st;
     for (size_t i = 0; i < count; i++) {
         const long g = gar_noise_index(r->noise, meta[i].optics_group);
@@ -121,7 +122,7 @@ static gar_status background_estimate(gar_refine *r)
         gar_stack *stack = gar_inputs_stack(r->in, k);
         const size_t first = at - r->stack_base[k], left = gar_stack_count(stack) - first;
         const size_t cnt = left < NOISE_SAMPLE_BLOCK ? left : NOISE_SAMPLE_BLOCK;
-        st = background_block(r, stack, first, cnt, images, meta, fft, row);
+        st = background_block(r, k, first, cnt, images, meta, fft, row);
         seen += cnt;
     }
     if (st != GAR_OK)

@@ -34,9 +34,10 @@ static int written_label(const char *label)
     return 0;
 }
 
-/* The carried columns of every stack (gar_stack_extra.h), used only when
- * all stacks carry the same labels: a column some particles lack cannot be
- * written. Otherwise they are dropped with a warning naming the stack. */
+/* The carried columns of every stack (gar_stack_extra.h), of the particles
+ * or of the optics groups, used only when all stacks carry the same labels:
+ * a column some rows lack cannot be written. Otherwise they are dropped with
+ * a warning naming the stack. */
 typedef struct carried_set {
     gar_stack_extra **x;   /* per stack; all NULL when dropped */
     size_t n;
@@ -50,22 +51,23 @@ static void carried_close(carried_set *c)
     c->x = NULL;
 }
 
-static gar_status carried_open(gar_inputs *in, carried_set *c)
+static gar_status carried_open(gar_inputs *in, gar_extra_block block, carried_set *c)
 {
     gar_status st;
     c->n = gar_inputs_n_stacks(in);
     if ((st = gar_calloc((void **)&c->x, c->n, sizeof *c->x, "carried columns")) != GAR_OK)
         return st;
     for (size_t k = 0; k < c->n; k++)
-        if ((st = gar_stack_extra_open(gar_inputs_stack(in, k), GAR_EXTRA_PARTICLES, &c->x[k])) != GAR_OK)
+        if ((st = gar_stack_extra_open(gar_inputs_stack(in, k), block, &c->x[k])) != GAR_OK)
             return st;
     for (size_t k = 1; k < c->n; k++) {
         int same = gar_stack_extra_ncols(c->x[k]) == gar_stack_extra_ncols(c->x[0]);
         for (size_t j = 0; same && j < gar_stack_extra_ncols(c->x[0]); j++)
             same = strcmp(gar_stack_extra_label(c->x[k], j), gar_stack_extra_label(c->x[0], j)) == 0;
         if (!same) {
-            gar_log_warn("%s and %s carry different source STAR columns: none are exported",
-                         gar_stack_path(gar_inputs_stack(in, 0)), gar_stack_path(gar_inputs_stack(in, k)));
+            gar_log_warn("%s and %s carry different source STAR columns of their %s: none are exported",
+                         gar_stack_path(gar_inputs_stack(in, 0)), gar_stack_path(gar_inputs_stack(in, k)),
+                         block == GAR_EXTRA_OPTICS ? "optics groups" : "particles");
             for (size_t i = 0; i < c->n; i++)
                 gar_stack_extra_close(&c->x[i]);
             break;
@@ -151,11 +153,11 @@ static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, con
 {
     gar_status st = GAR_OK;
     char what[512], image[4160], image_q;
-    size_t n_optics, base = 0, ncol, kx = 0;
-    gar_stack *first = gar_inputs_stack(in, 0);
-    const gar_optics *optics = gar_stack_optics(first, &n_optics);
-    gar_stack_extra *ox = NULL;
-    carried_set px = {NULL, 0};
+    size_t n_optics, base = 0, ncol, kx = 0, okx = 0;
+    /* The run-wide table: the union of the stacks' optics groups, each
+     * particle's metadata read with its run-wide number (gar_inputs.h). */
+    const gar_optics *optics = gar_inputs_optics(in, &n_optics);
+    carried_set ox = {NULL, 0}, px = {NULL, 0};
     char **ocells = NULL, **cells = NULL;
     gar_particle m;
 
@@ -164,26 +166,31 @@ static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, con
     snprintf(image, sizeof image, "%06d@%s", 1, mrcs_name);
     if ((st = star_quote(image, "--star: image name", &image_q)) != GAR_OK)
         return st;
-    if ((st = gar_stack_extra_open(first, GAR_EXTRA_OPTICS, &ox)) != GAR_OK ||
-        (st = carried_open(in, &px)) != GAR_OK)
+    if ((st = carried_open(in, GAR_EXTRA_OPTICS, &ox)) != GAR_OK ||
+        (st = carried_open(in, GAR_EXTRA_PARTICLES, &px)) != GAR_OK)
         goto done;
     fprintf(f, "\n# version 30001\n\ndata_optics\n\nloop_\n_rlnOpticsGroup #1\n_rlnOpticsGroupName #2\n"
                "_rlnImagePixelSize #3\n_rlnImageSize #4\n_rlnImageDimensionality #5\n_rlnVoltage #6\n"
                "_rlnSphericalAberration #7\n_rlnAmplitudeContrast #8\n");
     ncol = 8;
-    for (size_t j = 0; j < gar_stack_extra_ncols(ox); j++)
-        if (!written_label(gar_stack_extra_label(ox, j)))
-            fprintf(f, "_%s #%zu\n", gar_stack_extra_label(ox, j), ++ncol);
-    if (ox != NULL) {
-        kx = gar_stack_extra_ncols(ox);
-        if ((st = gar_calloc((void **)&ocells, n_optics * kx, sizeof *ocells, "optics columns")) != GAR_OK ||
-            (st = gar_stack_extra_read(ox, 0, n_optics, ocells)) != GAR_OK)
-            goto done;
-    }
+    okx = gar_stack_extra_ncols(ox.x[0]);
+    for (size_t j = 0; j < okx; j++)
+        if (!written_label(gar_stack_extra_label(ox.x[0], j)))
+            fprintf(f, "_%s #%zu\n", gar_stack_extra_label(ox.x[0], j), ++ncol);
+    if (okx > 0 && (st = gar_calloc((void **)&ocells, okx, sizeof *ocells, "optics columns")) != GAR_OK)
+        goto done;
     for (size_t i = 0; i < n_optics; i++) {
+        /* Each run-wide group as its first stack has it, carried columns
+         * included; the numbers are the run-wide ones the particles name. */
+        size_t sk, sj;
+        gar_stack *src;
+        gar_inputs_optics_source(in, i, &sk, &sj);
+        src = gar_inputs_stack(in, sk);
+        if (okx > 0 && (st = gar_stack_extra_read(ox.x[sk], sj, 1, ocells)) != GAR_OK)
+            goto done;
         /* Names are written as they are, quoted where STAR needs it, so
          * that an import of the export gives them back (an empty one too). */
-        snprintf(what, sizeof what, "%s: optics group %d: name", gar_stack_path(first), optics[i].group);
+        snprintf(what, sizeof what, "%s: optics group %d: name", gar_stack_path(src), optics[i].group);
         fprintf(f, "%d ", optics[i].group);
         if ((st = put_star_value(f, optics[i].name, what)) != GAR_OK)
             goto done;
@@ -192,14 +199,16 @@ static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, con
                          "splits the name at the blank): rename the group for RELION 3.1", what);
         fprintf(f, " %.6f %zu 2 %.6f %.6f %.6f", optics[i].pixel_size_A, gar_inputs_box(in),
                 optics[i].voltage_kV, optics[i].cs_mm, optics[i].amplitude_contrast);
-        for (size_t j = 0; j < kx; j++)
-            if (!written_label(gar_stack_extra_label(ox, j))) {
-                snprintf(what, sizeof what, "%s: optics group %d: %s", gar_stack_path(first), optics[i].group,
-                         gar_stack_extra_label(ox, j));
+        for (size_t j = 0; j < okx; j++)
+            if (!written_label(gar_stack_extra_label(ox.x[0], j))) {
+                snprintf(what, sizeof what, "%s: optics group %d: %s", gar_stack_path(src), optics[i].group,
+                         gar_stack_extra_label(ox.x[0], j));
                 fputc(' ', f);
-                if ((st = put_star_value(f, ocells[i * kx + j], what)) != GAR_OK)
+                if ((st = put_star_value(f, ocells[j], what)) != GAR_OK)
                     goto done;
             }
+        if (okx > 0)
+            gar_stack_extra_free_cells(ocells, okx);
         fputc('\n', f);
     }
     fprintf(f, "\n\n# version 30001\n\ndata_particles\n\nloop_\n_rlnImageName #1\n_rlnAngleRot #2\n"
@@ -224,13 +233,8 @@ static gar_status write_star(FILE *f, gar_inputs *in, const gar_pose *poses, con
                 goto done;
             for (size_t i = i0; i < i0 + cnt; i++) {
                 const gar_pose *q = &poses[base + i];
-                if ((st = gar_stack_read_meta(stack, i, 1, &m)) != GAR_OK)
+                if ((st = gar_inputs_read_meta(in, k, i, 1, &m)) != GAR_OK)
                     goto done;
-                if (gar_stack_optics_group(first, m.optics_group) == NULL) {
-                    st = gar_error(GAR_ERR_DATA, "%s: particle %zu: optics group %d is not in %s's optics table",
-                                   gar_stack_path(stack), i, m.optics_group, gar_stack_path(first));
-                    goto done;
-                }
                 fprintf(f, "%.*s%06zu@%s%.*s %.6f %.6f %.6f %.6f %.6f %d %d", image_q != 0, &image_q,
                         base + i + 1, mrcs_name, image_q != 0, &image_q, q->rot_deg, q->tilt_deg, q->psi_deg,
                         q->origin_x_A, q->origin_y_A, m.optics_group, q->half_set);
@@ -256,9 +260,9 @@ done:
         gar_stack_extra_free_cells(cells, (size_t)CARRY_BATCH * kx);
     free(cells);
     if (ocells != NULL)
-        gar_stack_extra_free_cells(ocells, n_optics * gar_stack_extra_ncols(ox));
+        gar_stack_extra_free_cells(ocells, okx);
     free(ocells);
-    gar_stack_extra_close(&ox);
+    carried_close(&ox);
     carried_close(&px);
     return st;
 }
@@ -273,7 +277,7 @@ static gar_status stack_poses(gar_inputs *in, gar_pose *poses)
         gar_stack *stack = gar_inputs_stack(in, k);
         for (size_t i = 0; i < gar_stack_count(stack); i++) {
             gar_pose *q = &poses[base + i];
-            if ((st = gar_stack_read_meta(stack, i, 1, &m)) != GAR_OK)
+            if ((st = gar_inputs_read_meta(in, k, i, 1, &m)) != GAR_OK)
                 return st;
             q->rot_deg = m.rot_deg;
             q->tilt_deg = m.tilt_deg;
@@ -298,11 +302,8 @@ static gar_status particles_with_poses(gar_inputs *in, const gar_pose *poses, ga
         for (size_t i = 0; i < gar_stack_count(stack); i++) {
             gar_particle *m = &out[base + i];
             const gar_pose *q = &poses[base + i];
-            if ((st = gar_stack_read_meta(stack, i, 1, m)) != GAR_OK)
+            if ((st = gar_inputs_read_meta(in, k, i, 1, m)) != GAR_OK)
                 return st;
-            if (gar_stack_optics_group(gar_inputs_stack(in, 0), m->optics_group) == NULL)
-                return gar_error(GAR_ERR_DATA, "%s: particle %zu: optics group %d is not in %s's optics table",
-                                 gar_stack_path(stack), i, m->optics_group, gar_stack_path(gar_inputs_stack(in, 0)));
             m->rot_deg = q->rot_deg;
             m->tilt_deg = q->tilt_deg;
             m->psi_deg = q->psi_deg;
@@ -421,7 +422,7 @@ gar_status gar_run_export(const gar_export_request *req)
          * folder, which garner import --cs searches (docs/FORMAT.md says
          * where to put both for cryoSPARC). */
         size_t n_optics;
-        const gar_optics *optics = gar_stack_optics(gar_inputs_stack(in, 0), &n_optics);
+        const gar_optics *optics = gar_inputs_optics(in, &n_optics);
         uint64_t seed = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
         if ((st = gar_alloc((void **)&parts, n ? n : 1, sizeof *parts, "export particles")) != GAR_OK ||
             (st = particles_with_poses(in, poses, parts)) != GAR_OK ||

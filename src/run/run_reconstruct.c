@@ -357,9 +357,10 @@ static gar_status start(recon_job *j, int resume)
     size_t n_optics = 0;
     if ((st = check_inputs(j)) != GAR_OK)
         return st;
-    /* Gather the optics of every stack (groups are numbered per stack, and
-     * garner's import numbers them from RELION's, so they agree across stacks). */
-    optics = gar_stack_optics(gar_inputs_stack(j->in, 0), &n_optics);
+    /* The run-wide optics table: groups are numbered per stack, and two
+     * stacks' groups of one number may differ; the metadata the shards read
+     * carries run-wide numbers (gar_inputs.h). */
+    optics = gar_inputs_optics(j->in, &n_optics);
     run_recon_config(&j->s, j->box, j->fig.pixel, optics, n_optics, j->sym, &j->cfg);
     j->fig.threads = j->cfg.threads;
     j->fig.padded = gar_recon_padded_size(j->box, j->cfg.pad);

@@ -127,7 +127,7 @@ static gar_status work_shard(run_shards *s, const run_shard_plan *plan, const ru
         size_t cnt = end - first < plan->batch ? end - first : plan->batch, kept = 0;
         double t0 = gar_wall_seconds();
         if ((st = gar_stack_read_images(stack, first, cnt, s->images)) != GAR_OK ||
-            (st = gar_stack_read_meta(stack, first, cnt, s->meta)) != GAR_OK)
+            (st = gar_inputs_read_meta(s->in, sh->stack, first, cnt, s->meta)) != GAR_OK)
             return st;
         *plan->read_seconds += gar_wall_seconds() - t0;
         for (size_t i = 0; i < cnt; i++) {

@@ -38,7 +38,7 @@ gar_status gar_run_tune(gar_params *p, int rank, int size)
         goto done;
     box = gar_inputs_box(in);
     stack = gar_inputs_stack(in, 0);
-    optics = gar_stack_optics(stack, &n_optics);
+    optics = gar_inputs_optics(in, &n_optics);
     s.set.gpu.tuning = GAR_TUNE_FORCE;
     if (s.set.reconstruct.ctf && !(gar_inputs_columns(in) & GAR_COL_CTF))
         s.set.reconstruct.ctf = 0;
@@ -47,7 +47,7 @@ gar_status gar_run_tune(gar_params *p, int rank, int size)
     if ((st = gar_alloc((void **)&images, count, box * box * sizeof(float), "particle batch")) != GAR_OK ||
         (st = gar_alloc((void **)&meta, count, sizeof *meta, "metadata batch")) != GAR_OK ||
         (st = gar_stack_read_images(stack, 0, count, images)) != GAR_OK ||
-        (st = gar_stack_read_meta(stack, 0, count, meta)) != GAR_OK)
+        (st = gar_inputs_read_meta(in, 0, 0, count, meta)) != GAR_OK)
         goto done;
     run_log_devices(&s, NULL);
     if ((st = gar_recon_create(&cfg, &rec)) != GAR_OK)
