@@ -19,10 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The largest ratio of raw image bytes to file size a compressed stack may
- * claim (deflate cannot exceed about 1032:1; particle images, mostly noise,
- * compress by about 1.15:1). */
-#define GAR_STACK_MAX_COMPRESSION 2048
+#include "gar_h5storage.h"
 
 struct gar_stack {
     char *path;
@@ -60,9 +57,9 @@ static const char *group_members(unsigned group, char *buf, size_t size)
 /* Opens /<grp>/<name> and checks it is a 1-D dataset of the given kind;
  * *len gets its length. Returns -1 with the message set. */
 static hid_t open_column(const char *path, hid_t grp, const char *grpname, const coldef *d,
-                         hsize_t *len, gar_status *st)
+                         hsize_t *len, size_t *files, gar_status *st)
 {
-    char tdesc[64], why[256];
+    char tdesc[64], why[256], where[128];
     hid_t dset = -1, type = -1, space = -1, ret = -1;
     H5T_class_t want = d->kind == KIND_INT ? H5T_INTEGER
                        : d->kind == KIND_FLOAT ? H5T_FLOAT
@@ -72,11 +69,12 @@ static hid_t open_column(const char *path, hid_t grp, const char *grpname, const
                                                     : "a string type";
     int rank;
 
-    if ((dset = H5Dopen2(grp, d->name, H5P_DEFAULT)) < 0) {
-        *st = gar_error(GAR_ERR_DATA, "%s: /%s/%s: not a readable dataset (HDF5: %s)", path,
-                        grpname, d->name, gar_h5_reason(why, sizeof why));
+    /* Columns may be virtual or external links too (issue 18, case 7):
+     * checked like the images, but not sized against a file, being bounded
+     * by the image count. */
+    snprintf(where, sizeof where, "/%s/%s", grpname, d->name);
+    if ((*st = gar_h5_open_dataset(grp, d->name, H5P_DEFAULT, path, where, 0, files, &dset)) != GAR_OK)
         goto done;
-    }
     if ((type = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0) {
         *st = gar_error(GAR_ERR_DATA, "%s: /%s/%s: cannot read its type and shape (HDF5: %s)", path,
                         grpname, d->name, gar_h5_reason(why, sizeof why));
@@ -153,67 +151,65 @@ static int is_prime(size_t n)
     return 1;
 }
 
-/* Whether the images dataset has a filter that compresses (anything but the
- * Fletcher32 checksum and the byte shuffle); -1 when HDF5 cannot say. */
-static int images_compressed(hid_t dset)
-{
-    hid_t dcpl = H5Dget_create_plist(dset);
-    int n, ret = 0;
-    if (dcpl < 0)
-        return -1;
-    n = H5Pget_nfilters(dcpl);
-    if (n < 0)
-        ret = -1;
-    for (int i = 0; i < n && ret == 0; i++) {
-        unsigned flags = 0, config = 0;
-        size_t nvalues = 0;
-        char fname[8];
-        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nvalues, NULL, sizeof fname,
-                                         fname, &config);
-        if (id < 0)
-            ret = -1;
-        else if (id != H5Z_FILTER_FLETCHER32 && id != H5Z_FILTER_SHUFFLE)
-            ret = 1;
-    }
-    H5Pclose(dcpl);
-    return ret;
-}
-
 /* The image count comes from the dataset's shape, which costs nothing to
  * declare: a few hundred bytes can claim 10^12 images whose chunks were never
  * written (they read as zeros). Everything sized by the count (the half_set
  * and optics_group columns read at open, a run's batches) is bounded by
- * requiring the file to be able to hold the images: their raw size at most
- * the file size, or GAR_STACK_MAX_COMPRESSION times it with a compression
- * filter. A file that fails this is truncated or was never finished. */
-static gar_status check_images_fit(const gar_stack *s, hid_t dset, size_t n, size_t box,
-                                   size_t raw_bytes)
+ * requiring the file that stores the images to be able to hold them: their
+ * raw size at most its size, or GAR_H5_MAX_COMPRESSION times it with a
+ * compression filter. A file that fails this is truncated or was never
+ * finished. The file is the one holding the data: for images reached
+ * through an external link, the link's target (issue 18, case 21: comparing
+ * with the linking file called a valid link "truncated"). Images stored
+ * elsewhere (virtual, external raw files) are bounded by
+ * gar_h5_check_storage, source by source. */
+static gar_status check_images_fit(const gar_stack *s, hid_t dset, size_t n, size_t box)
 {
     char why[256];
-    hsize_t file_size = 0;
-    int compressed;
+    unsigned long long need = 0, have = 0;
+    int here, fits, comp = 0;
     if (n == 0)
         return GAR_OK;
-    if (H5Fget_filesize(s->file, &file_size) < 0)
-        return gar_error(GAR_ERR_DATA, "%s: cannot read the file size (HDF5: %s)", s->path,
-                         gar_h5_reason(why, sizeof why));
-    compressed = images_compressed(dset);
-    if (compressed < 0)
-        return gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot read its filters (HDF5: %s)",
+    if ((here = gar_h5_stored_here(dset)) == 0)
+        return GAR_OK;
+    if (here < 0 || (fits = gar_h5_data_fits(dset, &need, &have, &comp)) < 0)
+        return gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot read its size or filters (HDF5: %s)",
                          s->path, gar_h5_reason(why, sizeof why));
-    if (compressed == 0 && raw_bytes > file_size)
+    if (fits)
+        return GAR_OK;
+    if (!comp)
         return gar_error(GAR_ERR_DATA,
-                         "%s: /particles/images: %zu images of %zu x %zu need %zu bytes, the file "
+                         "%s: /particles/images: %zu images of %zu x %zu need %llu bytes, the file "
                          "has %llu (truncated, or the images were never written)",
-                         s->path, n, box, box, raw_bytes, (unsigned long long)file_size);
-    if (compressed == 1 && raw_bytes / GAR_STACK_MAX_COMPRESSION > file_size)
-        return gar_error(GAR_ERR_DATA,
-                         "%s: /particles/images: %zu images of %zu x %zu need %zu bytes, more than "
-                         "%d times the file's %llu even compressed (truncated, or the images were "
-                         "never written)",
-                         s->path, n, box, box, raw_bytes, GAR_STACK_MAX_COMPRESSION,
-                         (unsigned long long)file_size);
-    return GAR_OK;
+                         s->path, n, box, box, need, have);
+    return gar_error(GAR_ERR_DATA,
+                     "%s: /particles/images: %zu images of %zu x %zu need %llu bytes, more than "
+                     "%d times the file's %llu even compressed (truncated, or the images were "
+                     "never written)",
+                     s->path, n, box, box, need, GAR_H5_MAX_COMPRESSION, have);
+}
+
+/* The access list of the images: room for 8 images in the chunk cache (at
+ * least HDF5's default 1 MiB) so a partial read never evicts a chunk it
+ * still needs; w0 = 1 because images are read once. Slots about 100x the
+ * chunks that fit, prime, as HDF5 advises. -1 on failure. */
+static hid_t images_dapl(size_t box)
+{
+    size_t image_bytes = box * box * sizeof(float), cache_bytes, slots;
+    hid_t dapl;
+    cache_bytes = image_bytes <= (SIZE_MAX / 8) ? 8 * image_bytes : SIZE_MAX;
+    if (cache_bytes < ((size_t)1 << 20))
+        cache_bytes = (size_t)1 << 20;
+    slots = 100 * (cache_bytes / image_bytes);
+    if (slots > 10007) /* the slot array is allocated up front */
+        slots = 10007;
+    while (!is_prime(slots))
+        slots++;
+    if ((dapl = H5Pcreate(H5P_DATASET_ACCESS)) < 0)
+        return -1;
+    if (H5Pset_chunk_cache(dapl, slots, cache_bytes, 1.0) < 0)
+        gar_h5_close(&dapl);
+    return dapl;
 }
 
 static gar_status open_images(gar_stack *s, hid_t grp)
@@ -222,7 +218,7 @@ static gar_status open_images(gar_stack *s, hid_t grp)
     gar_status st = GAR_OK;
     hid_t dset = -1, type = -1, space = -1, dapl = -1;
     hsize_t dims[3];
-    size_t floats, image_bytes, cache_bytes, slots;
+    size_t floats;
     int rank;
     htri_t exists = H5Lexists(grp, "images", H5P_DEFAULT);
 
@@ -230,8 +226,10 @@ static gar_status open_images(gar_stack *s, hid_t grp)
         st = gar_error(GAR_ERR_DATA, "%s: /particles/images: missing", s->path);
         goto done;
     }
-    if ((dset = H5Dopen2(grp, "images", H5P_DEFAULT)) < 0 || (type = H5Dget_type(dset)) < 0 ||
-        (space = H5Dget_space(dset)) < 0) {
+    st = gar_h5_open_dataset(grp, "images", H5P_DEFAULT, s->path, "/particles/images", 1, NULL, &dset);
+    if (st != GAR_OK)
+        goto done;
+    if ((type = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0) {
         st = gar_error(GAR_ERR_DATA, "%s: /particles/images: not a readable dataset (HDF5: %s)",
                        s->path, gar_h5_reason(why, sizeof why));
         goto done;
@@ -274,28 +272,14 @@ static gar_status open_images(gar_stack *s, hid_t grp)
                        (unsigned long long)dims[0]);
         goto done;
     }
-    st = check_images_fit(s, dset, (size_t)dims[0], (size_t)dims[1], floats);
+    st = check_images_fit(s, dset, (size_t)dims[0], (size_t)dims[1]);
     if (st != GAR_OK)
         goto done;
     s->n = (size_t)dims[0];
     s->box = (size_t)dims[1];
     gar_h5_close(&dset);
 
-    /* Room for 8 images (at least HDF5's default 1 MiB) so a partial read
-     * never evicts a chunk it still needs; w0 = 1 because images are read
-     * once. Slots about 100x the chunks that fit, prime, as HDF5 advises. */
-    image_bytes = s->box * s->box * sizeof(float);
-    cache_bytes = image_bytes <= (SIZE_MAX / 8) ? 8 * image_bytes : SIZE_MAX;
-    if (cache_bytes < ((size_t)1 << 20))
-        cache_bytes = (size_t)1 << 20;
-    slots = 100 * (cache_bytes / image_bytes);
-    if (slots > 10007) /* the slot array is allocated up front */
-        slots = 10007;
-    while (!is_prime(slots))
-        slots++;
-    if ((dapl = H5Pcreate(H5P_DATASET_ACCESS)) < 0 ||
-        H5Pset_chunk_cache(dapl, slots, cache_bytes, 1.0) < 0 ||
-        (s->images = H5Dopen2(grp, "images", dapl)) < 0) {
+    if ((dapl = images_dapl(s->box)) < 0 || (s->images = H5Dopen2(grp, "images", dapl)) < 0) {
         st = gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot open (HDF5: %s)", s->path,
                        gar_h5_reason(why, sizeof why));
         goto done;
@@ -322,7 +306,7 @@ static gar_status open_particle_column(gar_stack *s, hid_t grp, const coldef *d,
                          gar_h5_reason(why, sizeof why));
     if (e == 0)
         return GAR_OK;
-    *id = open_column(s->path, grp, "particles", d, &len, &st);
+    *id = open_column(s->path, grp, "particles", d, &len, NULL, &st);
     if (st != GAR_OK)
         return st;
     if (len != s->n)
@@ -466,7 +450,7 @@ static gar_status read_optics(gar_stack *s)
             st = gar_error(GAR_ERR_DATA, "%s: /optics/%s: missing", s->path, d->name);
             goto done;
         }
-        dset = open_column(s->path, grp, "optics", d, &len, &st);
+        dset = open_column(s->path, grp, "optics", d, &len, NULL, &st);
         if (st != GAR_OK)
             goto done;
         if (c == 0) {
