@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +34,15 @@ struct gar_stack {
     /* The two int columns are read whole at open to validate them; keeping
      * them saves re-reading for every metadata range. */
     int32_t *half_set, *optics_group;
+    /* The open-file pool (below). A stack opened from a file may have its
+     * HDF5 ids released and reopened on demand; everything above but the
+     * ids stays. */
+    int pooled;          /* 1: a file on disk (0: a file image in memory) */
+    int is_open;         /* its ids are open (and it is in the pool's list) */
+    size_t files;        /* file descriptors its open ids hold: 1 + link targets and VDS sources */
+    gar_stack *newer, *older; /* the pool's list, most recently used first */
+    unsigned char had[NCOLS + NSIM]; /* which columns exist, to reopen them */
+    struct stat id;      /* the file as first opened: a reopen must find the same */
 };
 
 /* "rot_deg, tilt_deg, psi_deg" for messages about a partial column group. */
@@ -226,7 +236,7 @@ static gar_status open_images(gar_stack *s, hid_t grp)
         st = gar_error(GAR_ERR_DATA, "%s: /particles/images: missing", s->path);
         goto done;
     }
-    st = gar_h5_open_dataset(grp, "images", H5P_DEFAULT, s->path, "/particles/images", 1, NULL, &dset);
+    st = gar_h5_open_dataset(grp, "images", H5P_DEFAULT, s->path, "/particles/images", 1, &s->files, &dset);
     if (st != GAR_OK)
         goto done;
     if ((type = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0) {
@@ -306,7 +316,7 @@ static gar_status open_particle_column(gar_stack *s, hid_t grp, const coldef *d,
                          gar_h5_reason(why, sizeof why));
     if (e == 0)
         return GAR_OK;
-    *id = open_column(s->path, grp, "particles", d, &len, NULL, &st);
+    *id = open_column(s->path, grp, "particles", d, &len, &s->files, &st);
     if (st != GAR_OK)
         return st;
     if (len != s->n)
@@ -328,6 +338,7 @@ static gar_status open_columns(gar_stack *s, hid_t grp)
         int exists;
         if ((st = open_particle_column(s, grp, d, &s->cols[c], &exists)) != GAR_OK)
             return st;
+        s->had[c] = (unsigned char)exists;
         if (!exists && d->group == 0)
             return gar_error(GAR_ERR_DATA, "%s: /particles/%s: missing (always required)", s->path, d->name);
         present[c] = exists;
@@ -354,6 +365,7 @@ static gar_status open_columns(gar_stack *s, hid_t grp)
         int exists;
         if ((st = open_particle_column(s, grp, &gar_stack_sim_cols[c], &s->sim[c], &exists)) != GAR_OK)
             return st;
+        s->had[NCOLS + c] = (unsigned char)exists;
     }
     if ((s->sim[SIM_JUNK] >= 0) != (s->sim[SIM_SCALE] >= 0))
         return gar_error(GAR_ERR_DATA, "%s: /particles/%s: missing, but %s is present (%s, %s come together)",
@@ -450,7 +462,7 @@ static gar_status read_optics(gar_stack *s)
             st = gar_error(GAR_ERR_DATA, "%s: /optics/%s: missing", s->path, d->name);
             goto done;
         }
-        dset = open_column(s->path, grp, "optics", d, &len, NULL, &st);
+        dset = open_column(s->path, grp, "optics", d, &len, &s->files, &st);
         if (st != GAR_OK)
             goto done;
         if (c == 0) {
@@ -540,6 +552,171 @@ static gar_status read_int_columns(gar_stack *s)
                              s->path, i, (int)s->optics_group[i]);
     }
     return GAR_OK;
+}
+
+/* ------------------------------------------------------- the open-file pool
+ *
+ * Every open stack holds file descriptors (its file, and the targets of its
+ * external links and the sources of its virtual datasets), and a run may list
+ * more stacks than a process may open files (issue 18, case 21: 1100 stacks
+ * under `ulimit -n 1024` failed at the 1007th). The stacks opened from files
+ * therefore share a budget of descriptors: when opening or reading one would
+ * go over it, the least recently used stacks release their HDF5 ids (and
+ * descriptors), keeping everything else (count, box, optics, the two int
+ * columns), and reopen on their next read (stack_ready). A run reads a stack
+ * shard by shard, a batch of many images per read, so a reopen (an H5Fopen
+ * and a few H5Dopen, well under a millisecond on a local disk) happens at
+ * most once per shard, only when more stacks are in use than the budget.
+ *
+ * The budget is half the soft RLIMIT_NOFILE (the other half for MPI's
+ * sockets, the output files and the libraries), at most GAR_STACK_OPEN_FILES:
+ * every open images dataset also keeps up to 1 MiB of chunk cache. A reopen
+ * refuses a file that changed on disk since it was first opened (device,
+ * inode, size, modification time), so a run never mixes two versions of a
+ * stack. Like HDF5 itself (not built thread-safe), the pool is for one
+ * thread. */
+#define GAR_STACK_OPEN_FILES 256
+
+static struct {
+    gar_stack *newest, *oldest; /* the stacks whose ids are open */
+    size_t files;               /* descriptors they hold */
+    size_t limit;               /* 0: not yet computed */
+} pool;
+
+void gar_stack_set_open_limit(size_t files) { pool.limit = files; }
+
+static size_t pool_limit(void)
+{
+    if (pool.limit == 0) {
+        struct rlimit rl;
+        size_t soft = 1024;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+            soft = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 2 * GAR_STACK_OPEN_FILES
+                       ? 2 * GAR_STACK_OPEN_FILES
+                       : (size_t)rl.rlim_cur;
+        pool.limit = soft / 2 > 0 ? soft / 2 : 1;
+    }
+    return pool.limit;
+}
+
+static void pool_unlink(gar_stack *s)
+{
+    if (!s->is_open)
+        return;
+    if (s->newer)
+        s->newer->older = s->older;
+    else
+        pool.newest = s->older;
+    if (s->older)
+        s->older->newer = s->newer;
+    else
+        pool.oldest = s->newer;
+    s->newer = s->older = NULL;
+    s->is_open = 0;
+    pool.files -= s->files;
+}
+
+static void pool_push(gar_stack *s)
+{
+    s->newer = NULL;
+    s->older = pool.newest;
+    if (pool.newest)
+        pool.newest->newer = s;
+    pool.newest = s;
+    if (pool.oldest == NULL)
+        pool.oldest = s;
+    s->is_open = 1;
+    pool.files += s->files;
+}
+
+/* Close every HDF5 id of s (HDF5 closes the file, and the files its links
+ * and virtual sources opened, with the last of them). */
+static void release_ids(gar_stack *s)
+{
+    for (size_t c = 0; c < NCOLS; c++)
+        gar_h5_close(&s->cols[c]);
+    for (size_t c = 0; c < NSIM; c++)
+        gar_h5_close(&s->sim[c]);
+    gar_h5_close(&s->images);
+    gar_h5_close(&s->file);
+}
+
+/* Release the least recently used stacks (never `keep`) until `files` more
+ * descriptors fit the budget. */
+static void pool_make_room(const gar_stack *keep, size_t files)
+{
+    size_t limit = pool_limit();
+    while (pool.files + files > limit && pool.oldest != NULL && pool.oldest != keep) {
+        gar_stack *old = pool.oldest;
+        pool_unlink(old);
+        release_ids(old);
+    }
+}
+
+/* Reopen what release_ids closed: the file as first opened, its images and
+ * columns with the shapes they had. The rules of docs/FORMAT.md were checked
+ * on this very file at open. */
+static gar_status reopen(gar_stack *s)
+{
+    char why[256], where[128];
+    gar_status st = GAR_OK;
+    hid_t fapl = -1, grp = -1, dapl = -1, space = -1;
+    hsize_t dims[3] = {0, 0, 0};
+    struct stat sb;
+
+    if (stat(s->path, &sb) != 0)
+        return gar_error(GAR_ERR_NOINPUT, "%s: cannot reopen: %s", s->path, strerror(errno));
+    if (sb.st_dev != s->id.st_dev || sb.st_ino != s->id.st_ino || sb.st_size != s->id.st_size ||
+        sb.st_mtim.tv_sec != s->id.st_mtim.tv_sec || sb.st_mtim.tv_nsec != s->id.st_mtim.tv_nsec)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: changed on disk since garner opened it (replaced or rewritten during "
+                         "the run); not reading it again",
+                         s->path);
+    if ((fapl = gar_h5_fapl_nolock()) < 0 || (s->file = H5Fopen(s->path, H5F_ACC_RDONLY, fapl)) < 0 ||
+        (grp = H5Gopen2(s->file, "particles", H5P_DEFAULT)) < 0 || (dapl = images_dapl(s->box)) < 0 ||
+        (s->images = H5Dopen2(grp, "images", dapl)) < 0 || (space = H5Dget_space(s->images)) < 0 ||
+        H5Sget_simple_extent_dims(space, dims, NULL) != 3 || dims[0] != s->n || dims[1] != s->box) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot reopen it as it was (HDF5: %s)",
+                       s->path, gar_h5_reason(why, sizeof why));
+        goto done;
+    }
+    for (size_t c = 0; c < NCOLS + NSIM && st == GAR_OK; c++) {
+        const coldef *d = c < NCOLS ? &gar_stack_particle_cols[c] : &gar_stack_sim_cols[c - NCOLS];
+        hid_t *id = c < NCOLS ? &s->cols[c] : &s->sim[c - NCOLS];
+        if (!s->had[c])
+            continue;
+        gar_h5_close(&space);
+        snprintf(where, sizeof where, "/particles/%s", d->name);
+        if ((*id = H5Dopen2(grp, d->name, H5P_DEFAULT)) < 0 || (space = H5Dget_space(*id)) < 0 ||
+            H5Sget_simple_extent_dims(space, dims, NULL) != 1 || dims[0] != s->n)
+            st = gar_error(GAR_ERR_DATA, "%s: %s: cannot reopen it as it was (HDF5: %s)", s->path, where,
+                           gar_h5_reason(why, sizeof why));
+    }
+done:
+    gar_h5_close(&space);
+    gar_h5_close(&dapl);
+    gar_h5_close(&grp);
+    gar_h5_close(&fapl);
+    if (st != GAR_OK)
+        release_ids(s);
+    return st;
+}
+
+/* Before any read: s's ids open, s the most recently used. */
+static gar_status stack_ready(gar_stack *s)
+{
+    gar_status st;
+    if (!s->pooled)
+        return GAR_OK;
+    if (s->is_open) {
+        pool_unlink(s);
+        pool_push(s);
+        return GAR_OK;
+    }
+    pool_make_room(s, s->files);
+    if ((st = reopen(s)) == GAR_OK)
+        pool_push(s);
+    return st;
 }
 
 /* A new handle named `path`, nothing open yet. */
@@ -633,12 +810,20 @@ gar_status gar_stack_open(const char *path, gar_stack **out)
     st = stack_new(path, &s);
     if (st != GAR_OK)
         return st;
+    s->id = sb;
+    s->pooled = 1;
+    s->files = 1;
+    pool_make_room(NULL, 1);
     if ((fapl = gar_h5_fapl_nolock()) < 0) {
         st = gar_error(GAR_ERR_INTERNAL, "%s: cannot set up HDF5 file access (HDF5: %s)", path,
                        gar_h5_reason(why, sizeof why));
         goto done;
     }
     st = open_and_validate(s, path, fapl);
+    if (st == GAR_OK) {
+        pool_make_room(NULL, s->files);
+        pool_push(s);
+    }
 done:
     gar_h5_close(&fapl);
     if (st != GAR_OK)
@@ -708,12 +893,8 @@ void gar_stack_close(gar_stack **sp)
         return;
     s = *sp;
     gar_h5_quiet();
-    for (size_t c = 0; c < NCOLS; c++)
-        gar_h5_close(&s->cols[c]);
-    for (size_t c = 0; c < NSIM; c++)
-        gar_h5_close(&s->sim[c]);
-    gar_h5_close(&s->images);
-    gar_h5_close(&s->file);
+    pool_unlink(s);
+    release_ids(s);
     free(s->half_set);
     free(s->optics_group);
     free(s->groups);
@@ -724,7 +905,17 @@ void gar_stack_close(gar_stack **sp)
 }
 
 const char *gar_stack_path(const gar_stack *s) { return s ? s->path : NULL; }
-hid_t gar_stack_hid(const gar_stack *s) { return s->file; }
+gar_status gar_stack_file(gar_stack *s, hid_t *file)
+{
+    gar_status st;
+    *file = -1;
+    if (s == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_file: stack is NULL");
+    gar_h5_quiet();
+    if ((st = stack_ready(s)) == GAR_OK)
+        *file = s->file;
+    return st;
+}
 size_t gar_stack_count(const gar_stack *s) { return s ? s->n : 0; }
 size_t gar_stack_box(const gar_stack *s) { return s ? s->box : 0; }
 unsigned gar_stack_columns(const gar_stack *s) { return s ? s->columns : 0; }
@@ -784,6 +975,8 @@ gar_status gar_stack_read_images(gar_stack *s, size_t first, size_t count, float
     if (st != GAR_OK || count == 0)
         return st;
     gar_h5_quiet();
+    if ((st = stack_ready(s)) != GAR_OK)
+        return st;
     if (read_slab(s->images, H5T_NATIVE_FLOAT, 3, first, count, s->box, out) >= 0)
         return GAR_OK;
     gar_h5_reason(why, sizeof why);
@@ -814,6 +1007,8 @@ gar_status gar_stack_read_meta(gar_stack *s, size_t first, size_t count, gar_par
     if (st != GAR_OK || count == 0)
         return st;
     gar_h5_quiet();
+    if ((st = stack_ready(s)) != GAR_OK)
+        return st;
     memset(out, 0, count * sizeof *out);
     st = gar_alloc((void **)&buf, count, sizeof *buf, "metadata column");
     if (st != GAR_OK)
@@ -849,7 +1044,7 @@ done:
     return st;
 }
 
-int gar_stack_has_sim_truth(const gar_stack *s) { return s != NULL && s->sim[SIM_JUNK] >= 0; }
+int gar_stack_has_sim_truth(const gar_stack *s) { return s != NULL && s->had[NCOLS + SIM_JUNK]; }
 
 gar_status gar_stack_read_sim_truth(gar_stack *s, size_t first, size_t count, int32_t *junk,
                                     double *scale)
@@ -868,6 +1063,8 @@ gar_status gar_stack_read_sim_truth(gar_stack *s, size_t first, size_t count, in
     if (st != GAR_OK || count == 0)
         return st;
     gar_h5_quiet();
+    if ((st = stack_ready(s)) != GAR_OK)
+        return st;
     if (junk != NULL) {
         if (read_slab(s->sim[SIM_JUNK], H5T_NATIVE_INT32, 1, first, count, 0, junk) < 0)
             return gar_error(GAR_ERR_DATA,

@@ -490,6 +490,45 @@ START_TEST(test_external_link_dangling)
 }
 END_TEST
 
+/* More stacks than the open-file budget: each read reopens what the pool
+ * released and reads the same particles; never more files open than the
+ * budget allows. */
+START_TEST(test_open_file_pool)
+{
+    enum { NSTACKS = 5 };
+    static const size_t four[1] = {4};
+    char name[32];
+    const char *paths[NSTACKS];
+    gar_stack *s[NSTACKS] = {NULL};
+    gar_stack_set_open_limit(2);
+    for (int k = 0; k < NSTACKS; k++) {
+        snprintf(name, sizeof name, "pool%d.h5", k);
+        paths[k] = strdup(test_tmpfile(TAG, name));
+        write_stack(paths[k], GAR_COL_POSE, k % 2 ? four : twelve, k % 2 ? 1 : 3);
+        ck_assert_msg(gar_stack_open(paths[k], &s[k]) == GAR_OK, "%s", gar_errmsg());
+        ck_assert_int_le(H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_FILE), 2);
+    }
+    for (int round = 0; round < 2; round++)
+        for (int k = 0; k < NSTACKS; k++) {
+            ck_assert_uint_eq(gar_stack_count(s[k]), k % 2 ? 4 : 12);
+            expect_same_particles(s[k], 0, paths[k]);
+        }
+    /* A file rewritten behind the run's back is not read again. */
+    ck_assert_msg(gar_stack_read_images(s[4], 0, 1, (float[PIX]){0}) == GAR_OK, "%s", gar_errmsg());
+    h5_write_double(paths[0], "/particles/rot_deg", 0, 1.0);
+    {
+        float img[PIX];
+        ck_assert_int_eq(gar_stack_read_images(s[0], 0, 1, img), GAR_ERR_DATA);
+        ck_assert_msg_has("changed on disk since garner opened it");
+    }
+    for (int k = 0; k < NSTACKS; k++) {
+        gar_stack_close(&s[k]);
+        free((void *)paths[k]);
+    }
+    gar_stack_set_open_limit(0);
+}
+END_TEST
+
 /* -------------------------------------------------------------------- main */
 
 static Suite *stack_suite(void)
@@ -525,7 +564,8 @@ static Suite *stack_suite(void)
                                  test_vds_source_short,
                                  test_vds_column_source_missing,
                                  test_external_links_followed,
-                                 test_external_link_dangling);
+                                 test_external_link_dangling,
+                                 test_open_file_pool);
     tcase_add_checked_fixture(bad, NULL, teardown);
     tcase_add_checked_fixture(elsewhere, NULL, teardown);
     return test_suite("stack files", bad, elsewhere, NULL);
