@@ -196,6 +196,14 @@ hid_t gar_h5_fapl_nolock(void)
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0)
         return -1;
+    /* HDF5 opens the sources of virtual datasets and the targets of
+     * external links itself, with its default locking, and refuses to open
+     * one file twice with different locking ("file locking flag values
+     * don't match"): a VDS source then reads as zeros, without an error.
+     * The variable, which HDF5 reads at each open and which overrides the
+     * property, makes every open in the process agree (a user's own
+     * setting is kept: it applies to all opens alike). */
+    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0);
 #if H5_VERSION_GE(1, 10, 7)
     if (H5Pset_file_locking(fapl, 0, 1) < 0) {
         H5Pclose(fapl);

@@ -26,6 +26,13 @@ extern "C" {
  * messages. Reads go to the copy. gar_stack_open and this share every check. */
 gar_status gar_stack_open_image(const void *buf, size_t len, const char *name, gar_stack **out);
 
+/* The stacks opened from files share a budget of file descriptors: past it,
+ * the least recently used release their HDF5 ids and reopen on their next
+ * read (gar_stack_read.c, "the open-file pool"). The budget is half the
+ * soft RLIMIT_NOFILE, at most 256; this sets it (0: back to that default),
+ * for tests. Not thread-safe, like the reads. */
+void gar_stack_set_open_limit(size_t files);
+
 /* ---- the ground truth of a simulated stack ----
  * Two optional columns garner simulate writes when a realism option is on
  * (docs/FORMAT.md, docs/SIMULATE.md), both or neither:

@@ -136,7 +136,7 @@ gar_status gar_stack_extra_open(gar_stack *s, gar_extra_block block, gar_stack_e
 {
     char why[256];
     gar_stack_extra *x = NULL;
-    hid_t file = gar_stack_hid(s), space = -1, attr = -1, aspace = -1;
+    hid_t file = -1, space = -1, attr = -1, aspace = -1;
     hsize_t dims[2];
     char **tmp = NULL;
     gar_status st = GAR_OK;
@@ -147,6 +147,9 @@ gar_status gar_stack_extra_open(gar_stack *s, gar_extra_block block, gar_stack_e
 
     *out = NULL;
     gar_h5_quiet();
+    /* The open-file pool may have released the file: reopened here. */
+    if ((st = gar_stack_file(s, &file)) != GAR_OK)
+        return st;
     if (H5Lexists(file, block == GAR_EXTRA_OPTICS ? "/optics" : "/particles", H5P_DEFAULT) <= 0 ||
         H5Lexists(file, block_path(block), H5P_DEFAULT) <= 0)
         return GAR_OK;

@@ -83,6 +83,9 @@ hid_t gar_stack_writer_hid(const gar_stack_writer *w);
 const char *gar_stack_writer_path(const gar_stack_writer *w);
 size_t gar_stack_writer_count(const gar_stack_writer *w);
 size_t gar_stack_writer_n_optics(const gar_stack_writer *w);
-hid_t gar_stack_hid(const gar_stack *s);
+/* The stack's open HDF5 file into *file (not to be closed), reopened first
+ * if the open-file pool had released it (gar_stack_read.c). Valid until the
+ * next call on another stack. */
+gar_status gar_stack_file(gar_stack *s, hid_t *file);
 
 #endif

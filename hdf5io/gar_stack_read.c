@@ -16,13 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The largest ratio of raw image bytes to file size a compressed stack may
- * claim (deflate cannot exceed about 1032:1; particle images, mostly noise,
- * compress by about 1.15:1). */
-#define GAR_STACK_MAX_COMPRESSION 2048
+#include "gar_h5storage.h"
 
 struct gar_stack {
     char *path;
@@ -36,6 +34,15 @@ struct gar_stack {
     /* The two int columns are read whole at open to validate them; keeping
      * them saves re-reading for every metadata range. */
     int32_t *half_set, *optics_group;
+    /* The open-file pool (below). A stack opened from a file may have its
+     * HDF5 ids released and reopened on demand; everything above but the
+     * ids stays. */
+    int pooled;          /* 1: a file on disk (0: a file image in memory) */
+    int is_open;         /* its ids are open (and it is in the pool's list) */
+    size_t files;        /* file descriptors its open ids hold: 1 + link targets and VDS sources */
+    gar_stack *newer, *older; /* the pool's list, most recently used first */
+    unsigned char had[NCOLS + NSIM]; /* which columns exist, to reopen them */
+    struct stat id;      /* the file as first opened: a reopen must find the same */
 };
 
 /* "rot_deg, tilt_deg, psi_deg" for messages about a partial column group. */
@@ -60,9 +67,9 @@ static const char *group_members(unsigned group, char *buf, size_t size)
 /* Opens /<grp>/<name> and checks it is a 1-D dataset of the given kind;
  * *len gets its length. Returns -1 with the message set. */
 static hid_t open_column(const char *path, hid_t grp, const char *grpname, const coldef *d,
-                         hsize_t *len, gar_status *st)
+                         hsize_t *len, size_t *files, gar_status *st)
 {
-    char tdesc[64], why[256];
+    char tdesc[64], why[256], where[128];
     hid_t dset = -1, type = -1, space = -1, ret = -1;
     H5T_class_t want = d->kind == KIND_INT ? H5T_INTEGER
                        : d->kind == KIND_FLOAT ? H5T_FLOAT
@@ -72,11 +79,12 @@ static hid_t open_column(const char *path, hid_t grp, const char *grpname, const
                                                     : "a string type";
     int rank;
 
-    if ((dset = H5Dopen2(grp, d->name, H5P_DEFAULT)) < 0) {
-        *st = gar_error(GAR_ERR_DATA, "%s: /%s/%s: not a readable dataset (HDF5: %s)", path,
-                        grpname, d->name, gar_h5_reason(why, sizeof why));
+    /* Columns may be virtual or external links too (issue 18, case 7):
+     * checked like the images, but not sized against a file, being bounded
+     * by the image count. */
+    snprintf(where, sizeof where, "/%s/%s", grpname, d->name);
+    if ((*st = gar_h5_open_dataset(grp, d->name, H5P_DEFAULT, path, where, 0, files, &dset)) != GAR_OK)
         goto done;
-    }
     if ((type = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0) {
         *st = gar_error(GAR_ERR_DATA, "%s: /%s/%s: cannot read its type and shape (HDF5: %s)", path,
                         grpname, d->name, gar_h5_reason(why, sizeof why));
@@ -153,67 +161,65 @@ static int is_prime(size_t n)
     return 1;
 }
 
-/* Whether the images dataset has a filter that compresses (anything but the
- * Fletcher32 checksum and the byte shuffle); -1 when HDF5 cannot say. */
-static int images_compressed(hid_t dset)
-{
-    hid_t dcpl = H5Dget_create_plist(dset);
-    int n, ret = 0;
-    if (dcpl < 0)
-        return -1;
-    n = H5Pget_nfilters(dcpl);
-    if (n < 0)
-        ret = -1;
-    for (int i = 0; i < n && ret == 0; i++) {
-        unsigned flags = 0, config = 0;
-        size_t nvalues = 0;
-        char fname[8];
-        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &nvalues, NULL, sizeof fname,
-                                         fname, &config);
-        if (id < 0)
-            ret = -1;
-        else if (id != H5Z_FILTER_FLETCHER32 && id != H5Z_FILTER_SHUFFLE)
-            ret = 1;
-    }
-    H5Pclose(dcpl);
-    return ret;
-}
-
 /* The image count comes from the dataset's shape, which costs nothing to
  * declare: a few hundred bytes can claim 10^12 images whose chunks were never
  * written (they read as zeros). Everything sized by the count (the half_set
  * and optics_group columns read at open, a run's batches) is bounded by
- * requiring the file to be able to hold the images: their raw size at most
- * the file size, or GAR_STACK_MAX_COMPRESSION times it with a compression
- * filter. A file that fails this is truncated or was never finished. */
-static gar_status check_images_fit(const gar_stack *s, hid_t dset, size_t n, size_t box,
-                                   size_t raw_bytes)
+ * requiring the file that stores the images to be able to hold them: their
+ * raw size at most its size, or GAR_H5_MAX_COMPRESSION times it with a
+ * compression filter. A file that fails this is truncated or was never
+ * finished. The file is the one holding the data: for images reached
+ * through an external link, the link's target (issue 18, case 21: comparing
+ * with the linking file called a valid link "truncated"). Images stored
+ * elsewhere (virtual, external raw files) are bounded by
+ * gar_h5_check_storage, source by source. */
+static gar_status check_images_fit(const gar_stack *s, hid_t dset, size_t n, size_t box)
 {
     char why[256];
-    hsize_t file_size = 0;
-    int compressed;
+    unsigned long long need = 0, have = 0;
+    int here, fits, comp = 0;
     if (n == 0)
         return GAR_OK;
-    if (H5Fget_filesize(s->file, &file_size) < 0)
-        return gar_error(GAR_ERR_DATA, "%s: cannot read the file size (HDF5: %s)", s->path,
-                         gar_h5_reason(why, sizeof why));
-    compressed = images_compressed(dset);
-    if (compressed < 0)
-        return gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot read its filters (HDF5: %s)",
+    if ((here = gar_h5_stored_here(dset)) == 0)
+        return GAR_OK;
+    if (here < 0 || (fits = gar_h5_data_fits(dset, &need, &have, &comp)) < 0)
+        return gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot read its size or filters (HDF5: %s)",
                          s->path, gar_h5_reason(why, sizeof why));
-    if (compressed == 0 && raw_bytes > file_size)
+    if (fits)
+        return GAR_OK;
+    if (!comp)
         return gar_error(GAR_ERR_DATA,
-                         "%s: /particles/images: %zu images of %zu x %zu need %zu bytes, the file "
+                         "%s: /particles/images: %zu images of %zu x %zu need %llu bytes, the file "
                          "has %llu (truncated, or the images were never written)",
-                         s->path, n, box, box, raw_bytes, (unsigned long long)file_size);
-    if (compressed == 1 && raw_bytes / GAR_STACK_MAX_COMPRESSION > file_size)
-        return gar_error(GAR_ERR_DATA,
-                         "%s: /particles/images: %zu images of %zu x %zu need %zu bytes, more than "
-                         "%d times the file's %llu even compressed (truncated, or the images were "
-                         "never written)",
-                         s->path, n, box, box, raw_bytes, GAR_STACK_MAX_COMPRESSION,
-                         (unsigned long long)file_size);
-    return GAR_OK;
+                         s->path, n, box, box, need, have);
+    return gar_error(GAR_ERR_DATA,
+                     "%s: /particles/images: %zu images of %zu x %zu need %llu bytes, more than "
+                     "%d times the file's %llu even compressed (truncated, or the images were "
+                     "never written)",
+                     s->path, n, box, box, need, GAR_H5_MAX_COMPRESSION, have);
+}
+
+/* The access list of the images: room for 8 images in the chunk cache (at
+ * least HDF5's default 1 MiB) so a partial read never evicts a chunk it
+ * still needs; w0 = 1 because images are read once. Slots about 100x the
+ * chunks that fit, prime, as HDF5 advises. -1 on failure. */
+static hid_t images_dapl(size_t box)
+{
+    size_t image_bytes = box * box * sizeof(float), cache_bytes, slots;
+    hid_t dapl;
+    cache_bytes = image_bytes <= (SIZE_MAX / 8) ? 8 * image_bytes : SIZE_MAX;
+    if (cache_bytes < ((size_t)1 << 20))
+        cache_bytes = (size_t)1 << 20;
+    slots = 100 * (cache_bytes / image_bytes);
+    if (slots > 10007) /* the slot array is allocated up front */
+        slots = 10007;
+    while (!is_prime(slots))
+        slots++;
+    if ((dapl = H5Pcreate(H5P_DATASET_ACCESS)) < 0)
+        return -1;
+    if (H5Pset_chunk_cache(dapl, slots, cache_bytes, 1.0) < 0)
+        gar_h5_close(&dapl);
+    return dapl;
 }
 
 static gar_status open_images(gar_stack *s, hid_t grp)
@@ -222,7 +228,7 @@ static gar_status open_images(gar_stack *s, hid_t grp)
     gar_status st = GAR_OK;
     hid_t dset = -1, type = -1, space = -1, dapl = -1;
     hsize_t dims[3];
-    size_t floats, image_bytes, cache_bytes, slots;
+    size_t floats;
     int rank;
     htri_t exists = H5Lexists(grp, "images", H5P_DEFAULT);
 
@@ -230,8 +236,10 @@ static gar_status open_images(gar_stack *s, hid_t grp)
         st = gar_error(GAR_ERR_DATA, "%s: /particles/images: missing", s->path);
         goto done;
     }
-    if ((dset = H5Dopen2(grp, "images", H5P_DEFAULT)) < 0 || (type = H5Dget_type(dset)) < 0 ||
-        (space = H5Dget_space(dset)) < 0) {
+    st = gar_h5_open_dataset(grp, "images", H5P_DEFAULT, s->path, "/particles/images", 1, &s->files, &dset);
+    if (st != GAR_OK)
+        goto done;
+    if ((type = H5Dget_type(dset)) < 0 || (space = H5Dget_space(dset)) < 0) {
         st = gar_error(GAR_ERR_DATA, "%s: /particles/images: not a readable dataset (HDF5: %s)",
                        s->path, gar_h5_reason(why, sizeof why));
         goto done;
@@ -274,28 +282,14 @@ static gar_status open_images(gar_stack *s, hid_t grp)
                        (unsigned long long)dims[0]);
         goto done;
     }
-    st = check_images_fit(s, dset, (size_t)dims[0], (size_t)dims[1], floats);
+    st = check_images_fit(s, dset, (size_t)dims[0], (size_t)dims[1]);
     if (st != GAR_OK)
         goto done;
     s->n = (size_t)dims[0];
     s->box = (size_t)dims[1];
     gar_h5_close(&dset);
 
-    /* Room for 8 images (at least HDF5's default 1 MiB) so a partial read
-     * never evicts a chunk it still needs; w0 = 1 because images are read
-     * once. Slots about 100x the chunks that fit, prime, as HDF5 advises. */
-    image_bytes = s->box * s->box * sizeof(float);
-    cache_bytes = image_bytes <= (SIZE_MAX / 8) ? 8 * image_bytes : SIZE_MAX;
-    if (cache_bytes < ((size_t)1 << 20))
-        cache_bytes = (size_t)1 << 20;
-    slots = 100 * (cache_bytes / image_bytes);
-    if (slots > 10007) /* the slot array is allocated up front */
-        slots = 10007;
-    while (!is_prime(slots))
-        slots++;
-    if ((dapl = H5Pcreate(H5P_DATASET_ACCESS)) < 0 ||
-        H5Pset_chunk_cache(dapl, slots, cache_bytes, 1.0) < 0 ||
-        (s->images = H5Dopen2(grp, "images", dapl)) < 0) {
+    if ((dapl = images_dapl(s->box)) < 0 || (s->images = H5Dopen2(grp, "images", dapl)) < 0) {
         st = gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot open (HDF5: %s)", s->path,
                        gar_h5_reason(why, sizeof why));
         goto done;
@@ -322,7 +316,7 @@ static gar_status open_particle_column(gar_stack *s, hid_t grp, const coldef *d,
                          gar_h5_reason(why, sizeof why));
     if (e == 0)
         return GAR_OK;
-    *id = open_column(s->path, grp, "particles", d, &len, &st);
+    *id = open_column(s->path, grp, "particles", d, &len, &s->files, &st);
     if (st != GAR_OK)
         return st;
     if (len != s->n)
@@ -344,6 +338,7 @@ static gar_status open_columns(gar_stack *s, hid_t grp)
         int exists;
         if ((st = open_particle_column(s, grp, d, &s->cols[c], &exists)) != GAR_OK)
             return st;
+        s->had[c] = (unsigned char)exists;
         if (!exists && d->group == 0)
             return gar_error(GAR_ERR_DATA, "%s: /particles/%s: missing (always required)", s->path, d->name);
         present[c] = exists;
@@ -370,6 +365,7 @@ static gar_status open_columns(gar_stack *s, hid_t grp)
         int exists;
         if ((st = open_particle_column(s, grp, &gar_stack_sim_cols[c], &s->sim[c], &exists)) != GAR_OK)
             return st;
+        s->had[NCOLS + c] = (unsigned char)exists;
     }
     if ((s->sim[SIM_JUNK] >= 0) != (s->sim[SIM_SCALE] >= 0))
         return gar_error(GAR_ERR_DATA, "%s: /particles/%s: missing, but %s is present (%s, %s come together)",
@@ -466,7 +462,7 @@ static gar_status read_optics(gar_stack *s)
             st = gar_error(GAR_ERR_DATA, "%s: /optics/%s: missing", s->path, d->name);
             goto done;
         }
-        dset = open_column(s->path, grp, "optics", d, &len, &st);
+        dset = open_column(s->path, grp, "optics", d, &len, &s->files, &st);
         if (st != GAR_OK)
             goto done;
         if (c == 0) {
@@ -556,6 +552,171 @@ static gar_status read_int_columns(gar_stack *s)
                              s->path, i, (int)s->optics_group[i]);
     }
     return GAR_OK;
+}
+
+/* ------------------------------------------------------- the open-file pool
+ *
+ * Every open stack holds file descriptors (its file, and the targets of its
+ * external links and the sources of its virtual datasets), and a run may list
+ * more stacks than a process may open files (issue 18, case 21: 1100 stacks
+ * under `ulimit -n 1024` failed at the 1007th). The stacks opened from files
+ * therefore share a budget of descriptors: when opening or reading one would
+ * go over it, the least recently used stacks release their HDF5 ids (and
+ * descriptors), keeping everything else (count, box, optics, the two int
+ * columns), and reopen on their next read (stack_ready). A run reads a stack
+ * shard by shard, a batch of many images per read, so a reopen (an H5Fopen
+ * and a few H5Dopen, well under a millisecond on a local disk) happens at
+ * most once per shard, only when more stacks are in use than the budget.
+ *
+ * The budget is half the soft RLIMIT_NOFILE (the other half for MPI's
+ * sockets, the output files and the libraries), at most GAR_STACK_OPEN_FILES:
+ * every open images dataset also keeps up to 1 MiB of chunk cache. A reopen
+ * refuses a file that changed on disk since it was first opened (device,
+ * inode, size, modification time), so a run never mixes two versions of a
+ * stack. Like HDF5 itself (not built thread-safe), the pool is for one
+ * thread. */
+#define GAR_STACK_OPEN_FILES 256
+
+static struct {
+    gar_stack *newest, *oldest; /* the stacks whose ids are open */
+    size_t files;               /* descriptors they hold */
+    size_t limit;               /* 0: not yet computed */
+} pool;
+
+void gar_stack_set_open_limit(size_t files) { pool.limit = files; }
+
+static size_t pool_limit(void)
+{
+    if (pool.limit == 0) {
+        struct rlimit rl;
+        size_t soft = 1024;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+            soft = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 2 * GAR_STACK_OPEN_FILES
+                       ? 2 * GAR_STACK_OPEN_FILES
+                       : (size_t)rl.rlim_cur;
+        pool.limit = soft / 2 > 0 ? soft / 2 : 1;
+    }
+    return pool.limit;
+}
+
+static void pool_unlink(gar_stack *s)
+{
+    if (!s->is_open)
+        return;
+    if (s->newer)
+        s->newer->older = s->older;
+    else
+        pool.newest = s->older;
+    if (s->older)
+        s->older->newer = s->newer;
+    else
+        pool.oldest = s->newer;
+    s->newer = s->older = NULL;
+    s->is_open = 0;
+    pool.files -= s->files;
+}
+
+static void pool_push(gar_stack *s)
+{
+    s->newer = NULL;
+    s->older = pool.newest;
+    if (pool.newest)
+        pool.newest->newer = s;
+    pool.newest = s;
+    if (pool.oldest == NULL)
+        pool.oldest = s;
+    s->is_open = 1;
+    pool.files += s->files;
+}
+
+/* Close every HDF5 id of s (HDF5 closes the file, and the files its links
+ * and virtual sources opened, with the last of them). */
+static void release_ids(gar_stack *s)
+{
+    for (size_t c = 0; c < NCOLS; c++)
+        gar_h5_close(&s->cols[c]);
+    for (size_t c = 0; c < NSIM; c++)
+        gar_h5_close(&s->sim[c]);
+    gar_h5_close(&s->images);
+    gar_h5_close(&s->file);
+}
+
+/* Release the least recently used stacks (never `keep`) until `files` more
+ * descriptors fit the budget. */
+static void pool_make_room(const gar_stack *keep, size_t files)
+{
+    size_t limit = pool_limit();
+    while (pool.files + files > limit && pool.oldest != NULL && pool.oldest != keep) {
+        gar_stack *old = pool.oldest;
+        pool_unlink(old);
+        release_ids(old);
+    }
+}
+
+/* Reopen what release_ids closed: the file as first opened, its images and
+ * columns with the shapes they had. The rules of docs/FORMAT.md were checked
+ * on this very file at open. */
+static gar_status reopen(gar_stack *s)
+{
+    char why[256], where[128];
+    gar_status st = GAR_OK;
+    hid_t fapl = -1, grp = -1, dapl = -1, space = -1;
+    hsize_t dims[3] = {0, 0, 0};
+    struct stat sb;
+
+    if (stat(s->path, &sb) != 0)
+        return gar_error(GAR_ERR_NOINPUT, "%s: cannot reopen: %s", s->path, strerror(errno));
+    if (sb.st_dev != s->id.st_dev || sb.st_ino != s->id.st_ino || sb.st_size != s->id.st_size ||
+        sb.st_mtim.tv_sec != s->id.st_mtim.tv_sec || sb.st_mtim.tv_nsec != s->id.st_mtim.tv_nsec)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: changed on disk since garner opened it (replaced or rewritten during "
+                         "the run); not reading it again",
+                         s->path);
+    if ((fapl = gar_h5_fapl_nolock()) < 0 || (s->file = H5Fopen(s->path, H5F_ACC_RDONLY, fapl)) < 0 ||
+        (grp = H5Gopen2(s->file, "particles", H5P_DEFAULT)) < 0 || (dapl = images_dapl(s->box)) < 0 ||
+        (s->images = H5Dopen2(grp, "images", dapl)) < 0 || (space = H5Dget_space(s->images)) < 0 ||
+        H5Sget_simple_extent_dims(space, dims, NULL) != 3 || dims[0] != s->n || dims[1] != s->box) {
+        st = gar_error(GAR_ERR_DATA, "%s: /particles/images: cannot reopen it as it was (HDF5: %s)",
+                       s->path, gar_h5_reason(why, sizeof why));
+        goto done;
+    }
+    for (size_t c = 0; c < NCOLS + NSIM && st == GAR_OK; c++) {
+        const coldef *d = c < NCOLS ? &gar_stack_particle_cols[c] : &gar_stack_sim_cols[c - NCOLS];
+        hid_t *id = c < NCOLS ? &s->cols[c] : &s->sim[c - NCOLS];
+        if (!s->had[c])
+            continue;
+        gar_h5_close(&space);
+        snprintf(where, sizeof where, "/particles/%s", d->name);
+        if ((*id = H5Dopen2(grp, d->name, H5P_DEFAULT)) < 0 || (space = H5Dget_space(*id)) < 0 ||
+            H5Sget_simple_extent_dims(space, dims, NULL) != 1 || dims[0] != s->n)
+            st = gar_error(GAR_ERR_DATA, "%s: %s: cannot reopen it as it was (HDF5: %s)", s->path, where,
+                           gar_h5_reason(why, sizeof why));
+    }
+done:
+    gar_h5_close(&space);
+    gar_h5_close(&dapl);
+    gar_h5_close(&grp);
+    gar_h5_close(&fapl);
+    if (st != GAR_OK)
+        release_ids(s);
+    return st;
+}
+
+/* Before any read: s's ids open, s the most recently used. */
+static gar_status stack_ready(gar_stack *s)
+{
+    gar_status st;
+    if (!s->pooled)
+        return GAR_OK;
+    if (s->is_open) {
+        pool_unlink(s);
+        pool_push(s);
+        return GAR_OK;
+    }
+    pool_make_room(s, s->files);
+    if ((st = reopen(s)) == GAR_OK)
+        pool_push(s);
+    return st;
 }
 
 /* A new handle named `path`, nothing open yet. */
@@ -649,12 +810,20 @@ gar_status gar_stack_open(const char *path, gar_stack **out)
     st = stack_new(path, &s);
     if (st != GAR_OK)
         return st;
+    s->id = sb;
+    s->pooled = 1;
+    s->files = 1;
+    pool_make_room(NULL, 1);
     if ((fapl = gar_h5_fapl_nolock()) < 0) {
         st = gar_error(GAR_ERR_INTERNAL, "%s: cannot set up HDF5 file access (HDF5: %s)", path,
                        gar_h5_reason(why, sizeof why));
         goto done;
     }
     st = open_and_validate(s, path, fapl);
+    if (st == GAR_OK) {
+        pool_make_room(NULL, s->files);
+        pool_push(s);
+    }
 done:
     gar_h5_close(&fapl);
     if (st != GAR_OK)
@@ -724,12 +893,8 @@ void gar_stack_close(gar_stack **sp)
         return;
     s = *sp;
     gar_h5_quiet();
-    for (size_t c = 0; c < NCOLS; c++)
-        gar_h5_close(&s->cols[c]);
-    for (size_t c = 0; c < NSIM; c++)
-        gar_h5_close(&s->sim[c]);
-    gar_h5_close(&s->images);
-    gar_h5_close(&s->file);
+    pool_unlink(s);
+    release_ids(s);
     free(s->half_set);
     free(s->optics_group);
     free(s->groups);
@@ -740,7 +905,17 @@ void gar_stack_close(gar_stack **sp)
 }
 
 const char *gar_stack_path(const gar_stack *s) { return s ? s->path : NULL; }
-hid_t gar_stack_hid(const gar_stack *s) { return s->file; }
+gar_status gar_stack_file(gar_stack *s, hid_t *file)
+{
+    gar_status st;
+    *file = -1;
+    if (s == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_stack_file: stack is NULL");
+    gar_h5_quiet();
+    if ((st = stack_ready(s)) == GAR_OK)
+        *file = s->file;
+    return st;
+}
 size_t gar_stack_count(const gar_stack *s) { return s ? s->n : 0; }
 size_t gar_stack_box(const gar_stack *s) { return s ? s->box : 0; }
 unsigned gar_stack_columns(const gar_stack *s) { return s ? s->columns : 0; }
@@ -800,6 +975,8 @@ gar_status gar_stack_read_images(gar_stack *s, size_t first, size_t count, float
     if (st != GAR_OK || count == 0)
         return st;
     gar_h5_quiet();
+    if ((st = stack_ready(s)) != GAR_OK)
+        return st;
     if (read_slab(s->images, H5T_NATIVE_FLOAT, 3, first, count, s->box, out) >= 0)
         return GAR_OK;
     gar_h5_reason(why, sizeof why);
@@ -830,6 +1007,8 @@ gar_status gar_stack_read_meta(gar_stack *s, size_t first, size_t count, gar_par
     if (st != GAR_OK || count == 0)
         return st;
     gar_h5_quiet();
+    if ((st = stack_ready(s)) != GAR_OK)
+        return st;
     memset(out, 0, count * sizeof *out);
     st = gar_alloc((void **)&buf, count, sizeof *buf, "metadata column");
     if (st != GAR_OK)
@@ -865,7 +1044,7 @@ done:
     return st;
 }
 
-int gar_stack_has_sim_truth(const gar_stack *s) { return s != NULL && s->sim[SIM_JUNK] >= 0; }
+int gar_stack_has_sim_truth(const gar_stack *s) { return s != NULL && s->had[NCOLS + SIM_JUNK]; }
 
 gar_status gar_stack_read_sim_truth(gar_stack *s, size_t first, size_t count, int32_t *junk,
                                     double *scale)
@@ -884,6 +1063,8 @@ gar_status gar_stack_read_sim_truth(gar_stack *s, size_t first, size_t count, in
     if (st != GAR_OK || count == 0)
         return st;
     gar_h5_quiet();
+    if ((st = stack_ready(s)) != GAR_OK)
+        return st;
     if (junk != NULL) {
         if (read_slab(s->sim[SIM_JUNK], H5T_NATIVE_INT32, 1, first, count, 0, junk) < 0)
             return gar_error(GAR_ERR_DATA,

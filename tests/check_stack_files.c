@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <limits.h>
 
+#include "h5_compose.h"
+
 const char *const stack_tag = "stack-files";
 
 /* ---------------------------------------------------------------- bad files */
@@ -342,6 +344,191 @@ START_TEST(test_hdf5_never_prints)
 }
 END_TEST
 
+/* ------------------------------------ data in other files (issue 18, 7 & 21) */
+
+/* Particles [first, first+count) of `got` read the same images and metadata,
+ * bit for bit, as particles [0, count) of `want`. */
+static void expect_same_particles(gar_stack *got, size_t first, const char *want)
+{
+    gar_stack *w = NULL;
+    size_t count;
+    float *a, *b;
+    gar_particle *ma, *mb;
+    ck_assert_msg(gar_stack_open(want, &w) == GAR_OK, "%s", gar_errmsg());
+    count = gar_stack_count(w);
+    a = malloc(count * PIX * sizeof *a);
+    b = malloc(count * PIX * sizeof *b);
+    ma = calloc(count, sizeof *ma);
+    mb = calloc(count, sizeof *mb);
+    ck_assert(a && b && ma && mb);
+    ck_assert_msg(gar_stack_read_images(got, first, count, a) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_msg(gar_stack_read_meta(got, first, count, ma) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_msg(gar_stack_read_images(w, 0, count, b) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_msg(gar_stack_read_meta(w, 0, count, mb) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_msg(memcmp(a, b, count * PIX * sizeof *a) == 0, "images [%zu, %zu) differ from %s", first,
+                  first + count, want);
+    ck_assert_msg(memcmp(ma, mb, count * sizeof *ma) == 0, "metadata [%zu, %zu) differs from %s", first,
+                  first + count, want);
+    free(a);
+    free(b);
+    free(ma);
+    free(mb);
+    gar_stack_close(&w);
+}
+
+/* Two stacks of 12 and 5 particles, and a stack of 17 whose every
+ * /particles dataset is a virtual dataset over them, as h5py's
+ * VirtualLayout makes it (source files named relative to its folder). */
+static const char *make_vds(const char **p1, const char **p2, const char *only)
+{
+    static const size_t five[1] = {5};
+    const char *vds = test_tmpfile(TAG, "vds.h5");
+    const char *parts[2], *names[2] = {"vds-part1.h5", "vds-part2.h5"};
+    *p1 = parts[0] = test_tmpfile(TAG, "vds-part1.h5");
+    *p2 = parts[1] = test_tmpfile(TAG, "vds-part2.h5");
+    write_stack(*p1, GAR_COL_POSE | GAR_COL_ORIGIN | GAR_COL_CTF | GAR_COL_PHASE_SHIFT, twelve, 3);
+    write_stack(*p2, GAR_COL_POSE | GAR_COL_ORIGIN | GAR_COL_CTF | GAR_COL_PHASE_SHIFT, five, 1);
+    ck_assert(compose_vds(vds, parts, names, only ? 1 : 2, only) == 0);
+    return vds;
+}
+
+START_TEST(test_vds_reads_like_its_sources)
+{
+    const char *p1, *p2, *vds = make_vds(&p1, &p2, NULL);
+    gar_stack *s = NULL;
+    ck_assert_msg(gar_stack_open(vds, &s) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_uint_eq(gar_stack_count(s), 17);
+    ck_assert_uint_eq(gar_stack_columns(s), GAR_COL_POSE | GAR_COL_ORIGIN | GAR_COL_CTF | GAR_COL_PHASE_SHIFT);
+    expect_same_particles(s, 0, p1);
+    expect_same_particles(s, 12, p2);
+    gar_stack_close(&s);
+}
+END_TEST
+
+START_TEST(test_vds_source_file_missing)
+{
+    const char *p1, *p2, *vds = make_vds(&p1, &p2, NULL);
+    ck_assert(unlink(p2) == 0);
+    expect_open_error(vds, GAR_ERR_DATA,
+                      ": /particles/images: virtual dataset source 'vds-part2.h5' (/particles/images) not found");
+}
+END_TEST
+
+START_TEST(test_vds_source_dataset_missing)
+{
+    const char *p1, *p2, *vds = make_vds(&p1, &p2, NULL);
+    h5_delete(p2, "/particles/images");
+    expect_open_error(vds, GAR_ERR_DATA,
+                      ": /particles/images: virtual dataset source 'vds-part2.h5' (/particles/images) not "
+                      "found (the file has no such dataset)");
+}
+END_TEST
+
+START_TEST(test_vds_source_short)
+{
+    const char *p1, *p2, *vds = make_vds(&p1, &p2, NULL);
+    hid_t f = h5_open_rw(p2), d = H5Dopen2(f, "/particles/images", H5P_DEFAULT);
+    hsize_t dims[3] = {3, BOX, BOX};
+    ck_assert(d >= 0 && H5Dset_extent(d, dims) >= 0);
+    H5Dclose(d);
+    ck_assert(H5Fclose(f) >= 0);
+    expect_open_error(vds, GAR_ERR_DATA,
+                      "/particles/images: virtual dataset source 'vds-part2.h5' (/particles/images) holds "
+                      "192 values, the mapping reads 320");
+}
+END_TEST
+
+/* Metadata columns may be virtual too: one virtual column whose source is
+ * gone is refused by name. */
+START_TEST(test_vds_column_source_missing)
+{
+    const char *p1, *p2, *vds = make_vds(&p1, &p2, "defocus_v_A");
+    gar_stack *s = NULL;
+    ck_assert_msg(gar_stack_open(vds, &s) == GAR_OK, "%s", gar_errmsg());
+    expect_same_particles(s, 0, p1);
+    gar_stack_close(&s);
+    ck_assert(unlink(p1) == 0);
+    expect_open_error(vds, GAR_ERR_DATA,
+                      ": /particles/defocus_v_A: virtual dataset source 'vds-part1.h5' (/particles/defocus_v_A) "
+                      "not found");
+}
+END_TEST
+
+/* A stack whose images and every column are external links into a stack
+ * of 200 particles: many more bytes of images than the linking file has,
+ * which the size check once called "truncated". */
+START_TEST(test_external_links_followed)
+{
+    static const size_t many[1] = {200};
+    static const char *const links[] = {"/particles/images",   "/particles/half_set",    "/particles/optics_group",
+                                        "/particles/rot_deg",  "/particles/tilt_deg",    "/particles/psi_deg",
+                                        "/particles/defocus_u_A", "/particles/defocus_v_A",
+                                        "/particles/defocus_angle_deg"};
+    const char *target = test_tmpfile(TAG, "elink-target.h5"), *path = test_tmpfile(TAG, "elink.h5");
+    gar_stack *s = NULL;
+    struct stat sb;
+    write_stack(target, GAR_COL_POSE | GAR_COL_CTF, many, 1);
+    ck_assert(compose_elink(path, target, "elink-target.h5", links, sizeof links / sizeof *links) == 0);
+    ck_assert(stat(path, &sb) == 0 && (size_t)sb.st_size < 200 * PIX * sizeof(float));
+    ck_assert_msg(gar_stack_open(path, &s) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_uint_eq(gar_stack_count(s), 200);
+    expect_same_particles(s, 0, target);
+    gar_stack_close(&s);
+}
+END_TEST
+
+START_TEST(test_external_link_dangling)
+{
+    static const char *const links[] = {"/particles/images"};
+    const char *target = test_tmpfile(TAG, "gone.h5"), *path = test_tmpfile(TAG, "dangling.h5");
+    write_stack(target, GAR_COL_POSE | GAR_COL_CTF, twelve, 3);
+    ck_assert(compose_elink(path, target, "gone.h5", links, 1) == 0);
+    ck_assert(unlink(target) == 0);
+    expect_open_error(path, GAR_ERR_DATA,
+                      ": /particles/images: external link to 'gone.h5' (/particles/images) is dangling: file "
+                      "not found");
+}
+END_TEST
+
+/* More stacks than the open-file budget: each read reopens what the pool
+ * released and reads the same particles; never more files open than the
+ * budget allows. */
+START_TEST(test_open_file_pool)
+{
+    enum { NSTACKS = 5 };
+    static const size_t four[1] = {4};
+    char name[32];
+    const char *paths[NSTACKS];
+    gar_stack *s[NSTACKS] = {NULL};
+    gar_stack_set_open_limit(2);
+    for (int k = 0; k < NSTACKS; k++) {
+        snprintf(name, sizeof name, "pool%d.h5", k);
+        paths[k] = strdup(test_tmpfile(TAG, name));
+        write_stack(paths[k], GAR_COL_POSE, k % 2 ? four : twelve, k % 2 ? 1 : 3);
+        ck_assert_msg(gar_stack_open(paths[k], &s[k]) == GAR_OK, "%s", gar_errmsg());
+        ck_assert_int_le(H5Fget_obj_count((hid_t)H5F_OBJ_ALL, H5F_OBJ_FILE), 2);
+    }
+    for (int round = 0; round < 2; round++)
+        for (int k = 0; k < NSTACKS; k++) {
+            ck_assert_uint_eq(gar_stack_count(s[k]), k % 2 ? 4 : 12);
+            expect_same_particles(s[k], 0, paths[k]);
+        }
+    /* A file rewritten behind the run's back is not read again. */
+    ck_assert_msg(gar_stack_read_images(s[4], 0, 1, (float[PIX]){0}) == GAR_OK, "%s", gar_errmsg());
+    h5_write_double(paths[0], "/particles/rot_deg", 0, 1.0);
+    {
+        float img[PIX];
+        ck_assert_int_eq(gar_stack_read_images(s[0], 0, 1, img), GAR_ERR_DATA);
+        ck_assert_msg_has("changed on disk since garner opened it");
+    }
+    for (int k = 0; k < NSTACKS; k++) {
+        gar_stack_close(&s[k]);
+        free((void *)paths[k]);
+    }
+    gar_stack_set_open_limit(0);
+}
+END_TEST
+
 /* -------------------------------------------------------------------- main */
 
 static Suite *stack_suite(void)
@@ -370,8 +557,18 @@ static Suite *stack_suite(void)
                            test_missing_format_version,
                            test_newer_format_version,
                            test_hdf5_never_prints);
+    TCase *elsewhere = TEST_CASE("data in other files", 0,
+                                 test_vds_reads_like_its_sources,
+                                 test_vds_source_file_missing,
+                                 test_vds_source_dataset_missing,
+                                 test_vds_source_short,
+                                 test_vds_column_source_missing,
+                                 test_external_links_followed,
+                                 test_external_link_dangling,
+                                 test_open_file_pool);
     tcase_add_checked_fixture(bad, NULL, teardown);
-    return test_suite("stack files", bad, NULL);
+    tcase_add_checked_fixture(elsewhere, NULL, teardown);
+    return test_suite("stack files", bad, elsewhere, NULL);
 }
 
 int main(void)

@@ -28,15 +28,30 @@
  *                 never written (a file of about 100 KB claiming 16 TB)
  *   corrupt       one byte of particle 2's image chunk flipped on disk, so
  *                 its Fletcher32 checksum fails
- * Usage: make_test_stack MODE OUT.h5 */
+ * and stacks made of other stacks (issue 18, cases 7 and 21; OUT-x.h5 are
+ * made beside OUT.h5, named in it without their folder):
+ *   vds           every /particles dataset virtual over two good stacks
+ *                 OUT-part1.h5 and OUT-part2.h5 (8 particles); valid
+ *   vdsmissing    vds, then OUT-part2.h5 removed (HDF5 would read zeros)
+ *   vdsnodset     vds, then /particles/images removed from OUT-part2.h5
+ *   vdscolumn     good, but /particles/defocus_u_A virtual over the one of
+ *                 OUT-part1.h5, which is then removed
+ *   elink         good, but every /particles dataset an external link to the
+ *                 same in OUT-target.h5; valid, and small: `make_test_stack
+ *                 elink OUT.h5 COPIES` also writes COPIES copies of it,
+ *                 OUT-0000.h5, OUT-0001.h5, ... (tests/many_stacks.sh)
+ *   elinkdangling elink, then OUT-target.h5 removed
+ * Usage: make_test_stack MODE OUT.h5 [COPIES] */
 #include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "gar_stack.h"
+#include "h5_compose.h"
 
 #define N 4
 #define BOX 64
@@ -44,7 +59,8 @@
 static const char *const modes[] = {
     "empty", "nan", "good", "badlen", "baddtype", "badrank", "nonsquare", "oddbox", "halfset3",
     "badgroup", "nover", "newver", "notgarner", "partialpose", "nandefocus", "nanpixel",
-    "hugecount", "corrupt", "negdefocus", "hugedefocus", "farorigin", "box2", NULL};
+    "hugecount", "corrupt", "negdefocus", "hugedefocus", "farorigin", "box2", "vds", "vdsmissing",
+    "vdsnodset", "vdscolumn", "elink", "elinkdangling", NULL};
 
 static herr_t write_one(hid_t f, const char *name, hid_t mtype, hsize_t index, const void *value)
 {
@@ -250,26 +266,17 @@ static herr_t change(hid_t f, const char *mode)
     return 0; /* good, corrupt (done on the closed file) */
 }
 
-int main(int argc, char **argv)
+/* A good stack of 4 particles at `out`, then changed as `mode` says. */
+static int make(const char *mode, const char *out)
 {
     gar_optics o = {1, "og", 3.0, 300.0, 2.7, 0.1, BOX};
     gar_stack_writer *w = NULL;
     static float images[N * BOX * BOX];
     gar_particle meta[N];
-    const char *mode = argc == 3 ? argv[1] : "";
-    int known = 0, empty = strcmp(mode, "empty") == 0;
-    for (size_t i = 0; modes[i] != NULL; i++)
-        known |= strcmp(mode, modes[i]) == 0;
-    if (!known) {
-        fprintf(stderr, "usage: make_test_stack MODE OUT.h5 (MODE:");
-        for (size_t i = 0; modes[i] != NULL; i++)
-            fprintf(stderr, " %s", modes[i]);
-        fprintf(stderr, ")\n");
-        return 64;
-    }
+    int empty = strcmp(mode, "empty") == 0;
     /* Origin columns only where the mode changes one (the other modes' files stay as they were). */
     unsigned columns = GAR_COL_POSE | GAR_COL_CTF | (strcmp(mode, "farorigin") == 0 ? GAR_COL_ORIGIN : 0u);
-    if (gar_stack_writer_create(argv[2], BOX, &o, 1, columns, "test", &w) != GAR_OK)
+    if (gar_stack_writer_create(out, BOX, &o, 1, columns, "test", &w) != GAR_OK)
         goto fail;
     if (!empty) {
         memset(meta, 0, sizeof meta);
@@ -287,15 +294,15 @@ int main(int argc, char **argv)
     if (gar_stack_writer_commit(&w) != GAR_OK)
         goto fail;
     if (strcmp(mode, "corrupt") == 0)
-        return corrupt_chunk(argv[2]) ? 0 : 1;
+        return corrupt_chunk(out) ? 0 : 1;
     if (!empty && strcmp(mode, "good") != 0) {
         /* Change the file behind garner's back, as another program might. */
-        hid_t f = H5Fopen(argv[2], H5F_ACC_RDWR, H5P_DEFAULT);
+        hid_t f = H5Fopen(out, H5F_ACC_RDWR, H5P_DEFAULT);
         herr_t e = f >= 0 ? change(f, mode) : -1;
         if (f >= 0 && H5Fclose(f) < 0)
             e = -1;
         if (e < 0) {
-            fprintf(stderr, "make_test_stack: %s: cannot make mode %s\n", argv[2], mode);
+            fprintf(stderr, "make_test_stack: %s: cannot make mode %s\n", out, mode);
             return 1;
         }
     }
@@ -304,4 +311,87 @@ fail:
     fprintf(stderr, "%s\n", gar_errmsg());
     gar_stack_writer_abort(&w);
     return 1;
+}
+
+/* OUT-<part>.h5 into path, and its name without the folder into name. */
+static void beside(const char *out, const char *part, char *path, char *name, size_t size)
+{
+    const char *slash = strrchr(out, '/'), *base = slash ? slash + 1 : out;
+    size_t stem = strlen(out) - (strlen(out) > 3 && strcmp(out + strlen(out) - 3, ".h5") == 0 ? 3 : 0);
+    snprintf(path, size, "%.*s-%s.h5", (int)stem, out, part);
+    snprintf(name, size, "%s", path + (base - out));
+}
+
+/* The modes made of other stacks: a good stack or two beside OUT, then OUT
+ * over them (tests/h5_compose.c). */
+static int composed(const char *mode, const char *out)
+{
+    char p1[4096], n1[4096], p2[4096], n2[4096];
+    const char *parts[2] = {p1, p2}, *names[2] = {n1, n2};
+    static const char *const links[] = {"/particles/images", "/particles/half_set", "/particles/optics_group",
+                                        "/particles/rot_deg", "/particles/tilt_deg", "/particles/psi_deg",
+                                        "/particles/defocus_u_A", "/particles/defocus_v_A",
+                                        "/particles/defocus_angle_deg"};
+    int vds = strncmp(mode, "vds", 3) == 0, column = strcmp(mode, "vdscolumn") == 0;
+    beside(out, vds ? "part1" : "target", p1, n1, sizeof p1);
+    beside(out, "part2", p2, n2, sizeof p2);
+    if (make("good", p1) != 0 || (vds && !column && make("good", p2) != 0))
+        return 1;
+    if (vds ? compose_vds(out, parts, names, column ? 1 : 2, column ? "defocus_u_A" : NULL)
+            : compose_elink(out, p1, n1, links, sizeof links / sizeof *links))
+        return 1;
+    if (strcmp(mode, "vdsmissing") == 0)
+        return unlink(p2) != 0;
+    if (strcmp(mode, "vdscolumn") == 0 || strcmp(mode, "elinkdangling") == 0)
+        return unlink(p1) != 0;
+    if (strcmp(mode, "vdsnodset") == 0) {
+        hid_t f = H5Fopen(p2, H5F_ACC_RDWR, H5P_DEFAULT);
+        herr_t e = f >= 0 ? H5Ldelete(f, "/particles/images", H5P_DEFAULT) : -1;
+        if (f >= 0 && H5Fclose(f) < 0)
+            e = -1;
+        return e < 0;
+    }
+    return 0;
+}
+
+/* COPIES copies of the file `out`, OUT-0000.h5 ...: one process, where a
+ * shell loop of cp would fork a thousand times. */
+static int copies(const char *out, long n)
+{
+    static char buf[1 << 20];
+    char path[4096], name[4096], part[24];
+    FILE *in = fopen(out, "rb");
+    size_t len = in ? fread(buf, 1, sizeof buf, in) : 0;
+    int ok = in != NULL && len > 0 && len < sizeof buf;
+    if (in)
+        fclose(in);
+    for (long k = 0; k < n && ok; k++) {
+        FILE *f;
+        snprintf(part, sizeof part, "%04ld", k);
+        beside(out, part, path, name, sizeof path);
+        ok = (f = fopen(path, "wb")) != NULL && fwrite(buf, 1, len, f) == len;
+        if (f != NULL && fclose(f) != 0)
+            ok = 0;
+    }
+    if (!ok)
+        fprintf(stderr, "make_test_stack: cannot copy %s\n", out);
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc == 3 || (argc == 4 && strcmp(argv[1], "elink") == 0) ? argv[1] : "";
+    int known = 0;
+    for (size_t i = 0; modes[i] != NULL; i++)
+        known |= strcmp(mode, modes[i]) == 0;
+    if (!known) {
+        fprintf(stderr, "usage: make_test_stack MODE OUT.h5 (MODE:");
+        for (size_t i = 0; modes[i] != NULL; i++)
+            fprintf(stderr, " %s", modes[i]);
+        fprintf(stderr, ")\n");
+        return 64;
+    }
+    if (strncmp(mode, "vds", 3) == 0 || strncmp(mode, "elink", 5) == 0)
+        return composed(mode, argv[2]) || (argc == 4 && copies(argv[2], strtol(argv[3], NULL, 10)));
+    return make(mode, argv[2]);
 }

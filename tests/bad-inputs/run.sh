@@ -150,7 +150,8 @@ gzip -c "$FIX/good.star" | head -c 200 > "$FIX/cut.star.gz" || die cut.star.gz  
 
 # HDF5 stacks (tests/make_test_stack.c says what each mode changes).
 for m in good badlen baddtype badrank nonsquare oddbox halfset3 badgroup nover newver notgarner \
-    partialpose nandefocus nanpixel hugecount corrupt empty negdefocus hugedefocus farorigin box2; do
+    partialpose nandefocus nanpixel hugecount corrupt empty negdefocus hugedefocus farorigin box2 \
+    vdsmissing vdsnodset vdscolumn elinkdangling; do
     "$MKSTACK" $m "$FIX/$m.h5" || die "$m.h5"
 done
 head -c 100000 "$FIX/good.h5" > "$FIX/truncated.h5"
