@@ -32,7 +32,8 @@ static gar_status check_inputs(gar_refine *r)
         run_where(p, "refine", "symmetry", loc, sizeof loc);
         return gar_error_context(st, "%s", loc);
     }
-    if ((st = gar_inputs_open(r->set->input.stacks, r->set->input.n_stacks, &r->in)) != GAR_OK)
+    if ((st = gar_inputs_open(r->set->input.stacks, r->set->input.n_stacks, &r->in)) != GAR_OK ||
+        (st = gar_inputs_check_halves(r->in)) != GAR_OK)
         return st;
     r->n = gar_inputs_count(r->in);
     r->box = gar_inputs_box(r->in);

@@ -240,7 +240,8 @@ static gar_status check_inputs(recon_job *j)
         run_where(p, "reconstruct", "symmetry", loc, sizeof loc);
         return gar_error_context(st, "%s", loc);
     }
-    if ((st = gar_inputs_open(s->set.input.stacks, s->set.input.n_stacks, &j->in)) != GAR_OK)
+    if ((st = gar_inputs_open(s->set.input.stacks, s->set.input.n_stacks, &j->in)) != GAR_OK ||
+        (st = gar_inputs_check_halves(j->in)) != GAR_OK)
         return st;
     j->box = j->fig.box = gar_inputs_box(j->in);
     j->fig.pixel = gar_inputs_pixel_size(j->in);

@@ -151,12 +151,13 @@ gzip -c "$FIX/good.star" | head -c 200 > "$FIX/cut.star.gz" || die cut.star.gz  
 
 # HDF5 stacks (tests/make_test_stack.c says what each mode changes).
 for m in good badlen baddtype badrank nonsquare oddbox halfset3 badgroup nover newver notgarner \
-    partialpose nandefocus nanpixel hugecount corrupt empty negdefocus hugedefocus farorigin box2; do
+    partialpose nandefocus nanpixel hugecount corrupt empty negdefocus hugedefocus farorigin box2 onehalf; do
     "$MKSTACK" $m "$FIX/$m.h5" || die "$m.h5"
 done
 head -c 100000 "$FIX/good.h5" > "$FIX/truncated.h5"
 printf 'not a stack\n' > "$FIX/text.h5"
 cp "$FIX/good.h5" "$FIX/existing.h5"
+cp "$FIX/onehalf.h5" "$FIX/onehalf-copy.h5"
 
 # Parameter files and folders.
 params() { # NAME LINE...: a parameter file of these lines
@@ -196,6 +197,8 @@ params pixel303-reference.ini "[input]" "stacks = sim64.h5" "[output]" "dir = ne
     "[reconstruct]" "reference = pixel303.mrc"
 params box-reference.ini "[input]" "stacks = sim64.h5" "[output]" "dir = never-used" \
     "[reconstruct]" "reference = odd-cube.mrc"
+params onehalf.ini "[input]" "stacks = onehalf.h5" "[output]" "dir = never-used" "[reconstruct]" "ctf = yes"
+params onehalf2.ini "[input]" "stacks = onehalf.h5 onehalf-copy.h5" "[output]" "dir = never-used"
 params refine-fine.ini "[input]" "stacks = good.h5" "[output]" "dir = never-used" "[refine]" \
     "angular_step = 0.1" "local_search_below = 0"
 params regress-escaped-space.ini "[input]" 'stacks = a\  good.h5' "[output]" "dir = never-used"
