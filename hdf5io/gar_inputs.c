@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,6 +152,31 @@ gar_status gar_inputs_open(const char *const *paths, size_t n_paths, gar_inputs 
 fail:
     gar_inputs_close(&in);
     return st;
+}
+
+gar_status gar_inputs_check_halves(const gar_inputs *in)
+{
+    size_t count[2] = {0, 0};
+    char names[512] = "";
+    int empty;
+    for (size_t i = 0; i < in->n; i++)
+        for (int h = 0; h < 2; h++)
+            count[h] += gar_stack_half_count(in->stacks[i], h + 1);
+    if (count[0] > 0 && count[1] > 0)
+        return GAR_OK;
+    empty = count[0] == 0 ? 1 : 2;
+    /* The stacks by name: the first three, then how many more. */
+    for (size_t i = 0; i < in->n && i < 3; i++) {
+        size_t len = strlen(names);
+        snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", gar_stack_path(in->stacks[i]));
+    }
+    if (in->n > 3) {
+        size_t len = strlen(names);
+        snprintf(names + len, sizeof names - len, " and %zu more stacks", in->n - 3);
+    }
+    return gar_error(GAR_ERR_DATA, "%s: /particles/half_set: half set %d is empty (all %zu particles are in half "
+                     "set %d); a gold-standard run needs particles in both (1 and 2, e.g. alternately)",
+                     names, empty, count[0] + count[1], 3 - empty);
 }
 
 void gar_inputs_close(gar_inputs **pin)

@@ -35,6 +35,11 @@ typedef struct gar_inputs gar_inputs;
  * all is GAR_ERR_DATA. */
 gar_status gar_inputs_open(const char *const *paths, size_t n_paths, gar_inputs **out);
 void gar_inputs_close(gar_inputs **in);   /* NULL-safe */
+/* Both half sets hold particles, over all stacks: a gold-standard run
+ * (reconstruct, refine) needs both, and learnt it only after inserting every
+ * particle. GAR_ERR_DATA naming the stacks and the empty half. Reads
+ * nothing (the half sets are in memory). */
+gar_status gar_inputs_check_halves(const gar_inputs *in);
 size_t gar_inputs_count(const gar_inputs *in);       /* particles in all stacks */
 size_t gar_inputs_box(const gar_inputs *in);
 double gar_inputs_pixel_size(const gar_inputs *in);

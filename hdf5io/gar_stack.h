@@ -51,6 +51,10 @@ gar_status gar_stack_writer_add_sim_truth(gar_stack_writer *w);
 gar_status gar_stack_writer_append_sim(gar_stack_writer *w, const float *images, const gar_particle *meta,
                                        const int32_t *junk, const double *scale, size_t count);
 
+/* How many particles are in half set `half` (1 or 2): the half_set column
+ * is held in memory from gar_stack_open, so this reads nothing. */
+size_t gar_stack_half_count(const gar_stack *s, int half);
+
 /* 1 when the stack has the ground-truth columns, else 0. */
 int gar_stack_has_sim_truth(const gar_stack *s);
 /* The ground truth of particles [first, first+count): junk and scale

@@ -917,6 +917,14 @@ gar_status gar_stack_file(gar_stack *s, hid_t *file)
     return st;
 }
 size_t gar_stack_count(const gar_stack *s) { return s ? s->n : 0; }
+
+size_t gar_stack_half_count(const gar_stack *s, int half)
+{
+    size_t n = 0;
+    for (size_t i = 0; s != NULL && i < s->n; i++)
+        n += s->half_set[i] == half;
+    return n;
+}
 size_t gar_stack_box(const gar_stack *s) { return s ? s->box : 0; }
 unsigned gar_stack_columns(const gar_stack *s) { return s ? s->columns : 0; }
 

@@ -102,11 +102,24 @@ static gar_status slurp_decompress(const char *path, char **buf, size_t *len)
     return GAR_OK;
 }
 
+/* The most STAR text garner reads: 16 GiB (some 50 million particles of
+ * RELION's usual columns), or half the memory available where that is less
+ * (the decompression limit). Without it /dev/zero, or a file of something
+ * else, was read until memory ran out. No regular-file rule: a STAR file may
+ * be a pipe (`--star <(zcat p.star.gz)`). */
+#define GAR_STAR_MAX_BYTES ((size_t)16 << 30)
+
+static gar_status star_too_big(const char *path, const char *size, size_t limit)
+{
+    return gar_error(GAR_ERR_DATA, "%s: %s, more than a STAR file holds (at most %zu bytes: 16 GiB, or half the "
+                     "memory available); is it the right file?", path, size, limit);
+}
+
 static gar_status slurp(const char *path, char **out, size_t *out_len)
 {
     FILE *f = NULL;
     char *buf = NULL;
-    size_t len = 0, cap;
+    size_t len = 0, cap, limit = gar_decompress_limit();
     struct stat sb;
     gar_status st;
 
@@ -122,6 +135,14 @@ static gar_status slurp(const char *path, char **out, size_t *out_len)
     }
     if (S_ISDIR(sb.st_mode)) {
         st = gar_error(GAR_ERR_NOINPUT, "%s: is a folder, expected a STAR file", path);
+        goto done;
+    }
+    if (limit > GAR_STAR_MAX_BYTES)
+        limit = GAR_STAR_MAX_BYTES;
+    if (S_ISREG(sb.st_mode) && (uintmax_t)sb.st_size > limit) {
+        char size[48];
+        snprintf(size, sizeof size, "%jd bytes", (intmax_t)sb.st_size);
+        st = star_too_big(path, size, limit);
         goto done;
     }
     /* Sized from fstat so a regular file is read with one allocation; the
@@ -147,8 +168,14 @@ static gar_status slurp(const char *path, char **out, size_t *out_len)
             }
             break;
         }
+        if (len >= limit) {   /* a pipe or device that does not end */
+            st = star_too_big(path, "read on past the limit", limit);
+            goto done;
+        }
         {
             size_t ncap = next_cap(cap, cap + 1);
+            if (ncap > limit + 1)
+                ncap = limit + 1;
             if ((st = grow_array((void **)&buf, ncap, 1, "STAR file buffer")) != GAR_OK)
                 goto done;
             cap = ncap;

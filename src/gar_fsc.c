@@ -58,21 +58,37 @@ done:
     return st;
 }
 
+double gar_fsc_find_resolution(const double *fsc, size_t n_shells, size_t box, double pixel_size_A,
+                               double threshold, gar_fsc_crossing *crossing)
+{
+    gar_fsc_crossing c = GAR_FSC_NEVER_BELOW;
+    double res = 2.0 * pixel_size_A;
+    /* !(>=): a NaN shell counts as below, never as a perfect match. */
+    if (n_shells > 1 && !(fsc[1] >= threshold)) {
+        c = GAR_FSC_BELOW_AT_FIRST;
+        res = (double)box * pixel_size_A;
+    } else {
+        for (size_t s = 2; s < n_shells; s++) {
+            if (!(fsc[s] >= threshold)) {
+                /* Interpolate the crossing between shells s-1 and s; fsc[s-1]
+                 * >= threshold > fsc[s], so t is in [0, 1). */
+                double f0 = fsc[s - 1], f1 = fsc[s];
+                double t = isfinite(f1) ? (f0 - threshold) / (f0 - f1) : 0.0;
+                c = GAR_FSC_CROSSES;
+                res = (double)box * pixel_size_A / ((double)(s - 1) + t);
+                break;
+            }
+        }
+    }
+    if (crossing != NULL)
+        *crossing = c;
+    return res;
+}
+
 double gar_fsc_resolution(const double *fsc, size_t n_shells, size_t box, double pixel_size_A,
                           double threshold)
 {
-    for (size_t s = 1; s < n_shells; s++) {
-        if (fsc[s] < threshold) {
-            /* Interpolate the crossing between shells s-1 and s. */
-            double f0 = fsc[s - 1], f1 = fsc[s];
-            double t = f0 != f1 ? (f0 - threshold) / (f0 - f1) : 0.0;
-            double shell = (double)(s - 1) + t;
-            if (shell <= 0)
-                shell = 1e-9;
-            return box * pixel_size_A / shell;
-        }
-    }
-    return 2.0 * pixel_size_A;
+    return gar_fsc_find_resolution(fsc, n_shells, box, pixel_size_A, threshold, NULL);
 }
 
 double gar_fsc_mean(const double *fsc, size_t first, size_t last)

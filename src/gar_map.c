@@ -1,5 +1,6 @@
 #include "gar_map.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 gar_status gar_map_create(size_t nx, size_t ny, size_t nz, double pixel_size, gar_map **out)
@@ -36,3 +37,17 @@ void gar_map_destroy(gar_map **map)
 }
 
 size_t gar_map_voxels(const gar_map *map) { return map->nx * map->ny * map->nz; }
+
+size_t gar_map_nonfinite_voxels(const gar_map *map)
+{
+    size_t bad = 0, n = gar_map_voxels(map);
+    for (size_t i = 0; i < n; i++)
+        bad += !isfinite(map->data[i]);
+    return bad;
+}
+
+int gar_map_pixel_sizes_agree(double a, double b)
+{
+    const double big = a > b ? a : b;
+    return fabs(a - b) <= GAR_MAP_PIXEL_TOLERANCE * big;
+}

@@ -748,6 +748,40 @@ START_TEST(test_symmetry_d7_equals_c1_4200)
 }
 END_TEST
 
+/* Issue 18, case 9: an FSC of 0 in every shell (a NaN reference) was
+ * reported as 1.9e11 Å, the crossing interpolated toward shell 0. Every
+ * value is now within what the box measures, and says how it was found. */
+START_TEST(test_fsc_resolution_bounds)
+{
+    enum { N = 33 };   /* box 64 */
+    double fsc[N];
+    gar_fsc_crossing c;
+    double r;
+    for (size_t s = 0; s < N; s++)
+        fsc[s] = 0.0;
+    r = gar_fsc_find_resolution(fsc, N, 64, 3.0, 0.5, &c);
+    ck_assert_int_eq(c, GAR_FSC_BELOW_AT_FIRST);
+    ck_assert_double_eq_tol(r, 192.0, 1e-9);
+    for (size_t s = 0; s < N; s++)
+        fsc[s] = 1.0;
+    r = gar_fsc_find_resolution(fsc, N, 64, 3.0, 0.5, &c);
+    ck_assert_int_eq(c, GAR_FSC_NEVER_BELOW);
+    ck_assert_double_eq_tol(r, 6.0, 1e-9);
+    /* Above to shell 8, below from 9: crossing at 8.5 by interpolation. */
+    for (size_t s = 0; s < N; s++)
+        fsc[s] = s <= 8 ? 0.75 : 0.25;
+    r = gar_fsc_find_resolution(fsc, N, 64, 3.0, 0.5, &c);
+    ck_assert_int_eq(c, GAR_FSC_CROSSES);
+    ck_assert_double_eq_tol(r, 192.0 / 8.5, 1e-9);
+    ck_assert_double_eq(gar_fsc_resolution(fsc, N, 64, 3.0, 0.5), r);
+    /* A NaN shell is below the threshold, never a match. */
+    fsc[1] = NAN;
+    r = gar_fsc_find_resolution(fsc, N, 64, 3.0, 0.5, &c);
+    ck_assert_int_eq(c, GAR_FSC_BELOW_AT_FIRST);
+    ck_assert_double_eq_tol(r, 192.0, 1e-9);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = TEST_CASE("core", 600,
@@ -764,5 +798,6 @@ int main(void)
                           test_image_model_near_nyquist,
                           test_periodic_lattice,
                           test_symmetry_d7_equals_c1_4200);
-    return test_run_suite(test_suite("recon", tc, NULL));
+    TCase *fsc = TEST_CASE("fsc", 10, test_fsc_resolution_bounds);
+    return test_run_suite(test_suite("recon", tc, fsc, NULL));
 }

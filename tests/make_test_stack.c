@@ -14,6 +14,8 @@
  *   box2          /particles/images is [4][2][2] (and image_size 2): too small
  *                 to reconstruct (issue 18, case 21)
  *   halfset3      particle 2 has half_set 3
+ *   onehalf       every particle in half set 1 (valid, garner writes it; a
+ *                 gold-standard run refuses it: issue 18, case 21)
  *   badgroup      particle 0 has optics_group 9, not in /optics
  *   nover         no root attribute format_version
  *   newver        format_version 2
@@ -60,7 +62,7 @@ static const char *const modes[] = {
     "empty", "nan", "good", "badlen", "baddtype", "badrank", "nonsquare", "oddbox", "halfset3",
     "badgroup", "nover", "newver", "notgarner", "partialpose", "nandefocus", "nanpixel",
     "hugecount", "corrupt", "negdefocus", "hugedefocus", "farorigin", "box2", "vds", "vdsmissing",
-    "vdsnodset", "vdscolumn", "elink", "elinkdangling", NULL};
+    "vdsnodset", "vdscolumn", "elink", "elinkdangling", "onehalf", NULL};
 
 static herr_t write_one(hid_t f, const char *name, hid_t mtype, hsize_t index, const void *value)
 {
@@ -281,7 +283,7 @@ static int make(const char *mode, const char *out)
     if (!empty) {
         memset(meta, 0, sizeof meta);
         for (int i = 0; i < N; i++) {
-            meta[i].half_set = 1 + i % 2;
+            meta[i].half_set = strcmp(mode, "onehalf") == 0 ? 1 : 1 + i % 2;
             meta[i].optics_group = 1;
             meta[i].tilt_deg = 30.0 * i;
             meta[i].defocus_u_A = meta[i].defocus_v_A = 15000.0;
@@ -295,7 +297,7 @@ static int make(const char *mode, const char *out)
         goto fail;
     if (strcmp(mode, "corrupt") == 0)
         return corrupt_chunk(out) ? 0 : 1;
-    if (!empty && strcmp(mode, "good") != 0) {
+    if (!empty && strcmp(mode, "good") != 0 && strcmp(mode, "onehalf") != 0) {
         /* Change the file behind garner's back, as another program might. */
         hid_t f = H5Fopen(out, H5F_ACC_RDWR, H5P_DEFAULT);
         herr_t e = f >= 0 ? change(f, mode) : -1;

@@ -12,19 +12,13 @@ typedef struct gar_fsc_request {
     double angpix;             /* Å per pixel for both maps, overriding their headers; 0: the headers' */
 } gar_fsc_request;
 
-/* Pixel sizes of the two maps may differ by this much, relative to the
- * larger, and still count as one (the mean is used): more than float
- * rounding of the header's cell, less than any real difference in
- * magnification calibration (those are 1 % and more). */
-#define GAR_FSC_PIXEL_TOLERANCE 0.005
-
 /* Read both maps and print to stdout the FSC as CSV (shell, resolution in
  * Å, FSC; shells 1 to Nyquist), the resolution at the threshold and the
  * mean FSC. Prints nothing on an error. The caller owns the request.
  *
  * The pixel size is req->angpix where given (> 0; a note on stderr says it
  * replaced the headers'); otherwise the headers' when both are known and
- * agree within GAR_FSC_PIXEL_TOLERANCE; maps that disagree by more are
+ * agree within GAR_MAP_PIXEL_TOLERANCE (gar_map.h; the mean is used); maps that disagree by more are
  * GAR_ERR_DATA naming both files and sizes. Where either header gives none
  * (0), the resolution is printed in pixels (column resolution_px, Nyquist
  * 2 px) with a warning naming the map: never in Å on an assumed scale. */

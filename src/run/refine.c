@@ -32,7 +32,8 @@ static gar_status check_inputs(gar_refine *r)
         run_where(p, "refine", "symmetry", loc, sizeof loc);
         return gar_error_context(st, "%s", loc);
     }
-    if ((st = gar_inputs_open(r->set->input.stacks, r->set->input.n_stacks, &r->in)) != GAR_OK)
+    if ((st = gar_inputs_open(r->set->input.stacks, r->set->input.n_stacks, &r->in)) != GAR_OK ||
+        (st = gar_inputs_check_halves(r->in)) != GAR_OK)
         return st;
     r->n = gar_inputs_count(r->in);
     r->box = gar_inputs_box(r->in);
@@ -45,23 +46,14 @@ static gar_status check_inputs(gar_refine *r)
     }
     if ((st = gar_mrc_read(r->f->initial_map, &r->initial)) != GAR_OK)
         return st;
-    if (r->initial->nx != r->box || r->initial->ny != r->box || r->initial->nz != r->box) {
-        run_where(p, "refine", "initial_map", loc, sizeof loc);
-        return gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
-                         r->f->initial_map, r->initial->nx, r->initial->ny, r->initial->nz, r->box, r->box);
-    }
-    if ((st = run_check_map_values(p, "refine", "initial_map", r->f->initial_map, r->initial, r->px)) != GAR_OK)
+    if ((st = run_check_map_values(p, "refine", "initial_map", r->f->initial_map, r->initial, r->box, r->px)) !=
+        GAR_OK)
         return st;
     if (r->set->reconstruct.reference != NULL &&
         (st = gar_mrc_read(r->set->reconstruct.reference, &r->truth)) != GAR_OK)
         return st;
-    if (r->truth != NULL && (r->truth->nx != r->box || r->truth->ny != r->box || r->truth->nz != r->box)) {
-        run_where(p, "reconstruct", "reference", loc, sizeof loc);
-        return gar_error(GAR_ERR_DATA, "%s: %s is not a %zu³ map", loc, r->set->reconstruct.reference, r->box);
-    }
-    if (r->truth != NULL &&
-        (st = run_check_map_values(p, "reconstruct", "reference", r->set->reconstruct.reference, r->truth, r->px)) !=
-            GAR_OK)
+    if (r->truth != NULL && (st = run_check_map_values(p, "reconstruct", "reference", r->set->reconstruct.reference,
+                                                       r->truth, r->box, r->px)) != GAR_OK)
         return st;
     r->mask_px = r->f->mask_diameter > 0 ? 0.5 * r->f->mask_diameter / r->px : 0.45 * (double)r->box;
     if (r->mask_px > 0.5 * (double)r->box) {

@@ -113,7 +113,7 @@ gar_status refine_load_iteration(gar_refine *r, size_t it)
 }
 
 static gar_status write_summary(const gar_refine *r, const char *path, double seconds, double res_ref,
-                                double mean_ref)
+                                gar_fsc_crossing cross_ref, double mean_ref)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL)
@@ -121,10 +121,14 @@ static gar_status write_summary(const gar_refine *r, const char *path, double se
     fprintf(f, "{\n  \"garner_version\": \"%s\",\n  \"particles\": %zu,\n", PACKAGE_VERSION, r->n);
     fprintf(f, "  \"iterations\": %llu,\n  \"converged\": %s,\n", (unsigned long long)r->state.iteration,
             r->state.converged ? "true" : "false");
-    fprintf(f, "  \"resolution_A\": %.4f,\n  \"resolution_criterion\": \"FSC 0.143 between half maps\",\n",
-            r->state.resolution_A);
-    if (res_ref > 0)
-        fprintf(f, "  \"resolution_reference_A\": %.4f,\n  \"mean_fsc_reference\": %.6f,\n", res_ref, mean_ref);
+    gar_fsc_crossing cross;
+    double res = gar_fsc_find_resolution(r->fsc, r->n_shells, r->box, r->px, 0.143, &cross);
+    run_json_resolution(f, "resolution_A", "resolution_note", res, cross, 0.143);
+    fprintf(f, "  \"resolution_criterion\": \"FSC 0.143 between half maps\",\n");
+    if (r->truth != NULL) {
+        run_json_resolution(f, "resolution_reference_A", "resolution_reference_note", res_ref, cross_ref, 0.5);
+        fprintf(f, "  \"mean_fsc_reference\": %.6f,\n", mean_ref);
+    }
     fprintf(f, "  \"score\": \"%s\",\n  \"junk_particles\": %llu,\n  \"junk_threshold\": ",
             r->f->score == GAR_SCORE_WHITENED ? "whitened" : "ncc", (unsigned long long)r->state.junk_count);
     if (isfinite(r->state.junk_threshold))
@@ -154,6 +158,8 @@ gar_status refine_write_final(gar_refine *r, double seconds)
     gar_status st;
     gar_map *full = NULL;
     double *fsc_ref = NULL, *rot = NULL, *tilt = NULL, res_ref = 0, mean_ref = 0;
+    gar_fsc_crossing cross_ref = GAR_FSC_CROSSES;
+    char words[160];
     char final[4400];
     enum { MAP, HALF1, HALF2, FSC_CSV, FSC_PNG, ANGDIST, SLICES, POSES, PARAMS, SUMMARY, NOISE, NOISE_PNG, N_FILES };
     static const char *const names[N_FILES] = {"map.mrc",      "half1.mrc",          "half2.mrc",         "fsc.csv",
@@ -176,7 +182,7 @@ gar_status refine_write_final(gar_refine *r, double seconds)
         if ((st = gar_alloc((void **)&fsc_ref, r->n_shells, sizeof *fsc_ref, "FSC")) != GAR_OK ||
             (st = gar_fsc_compute(full, r->truth, fsc_ref)) != GAR_OK)
             goto done;
-        res_ref = gar_fsc_resolution(fsc_ref, r->n_shells, r->box, r->px, 0.5);
+        res_ref = gar_fsc_find_resolution(fsc_ref, r->n_shells, r->box, r->px, 0.5, &cross_ref);
         mean_ref = gar_fsc_mean(fsc_ref, 1, r->n_shells - 1);
     }
     /* Without a parameter file (a program's own gar_params) no params.ini. */
@@ -196,13 +202,14 @@ gar_status refine_write_final(gar_refine *r, double seconds)
         (r->noise != NULL && (st = refine_noise_write_csv(r, f[NOISE].tmp)) != GAR_OK) ||
         (r->noise != NULL && (st = refine_noise_write_png(r, f[NOISE_PNG].tmp)) != GAR_OK) ||
         (r->params_path != NULL && (st = run_copy_file(r->params_path, f[PARAMS].tmp)) != GAR_OK) ||
-        (st = write_summary(r, f[SUMMARY].tmp, seconds, res_ref, mean_ref)) != GAR_OK)
+        (st = write_summary(r, f[SUMMARY].tmp, seconds, res_ref, cross_ref, mean_ref)) != GAR_OK)
         goto done;
     for (int i = 0; i < N_FILES; i++)
         if (f[i].active && (st = gar_atomic_commit(&f[i])) != GAR_OK)
             goto done;
     if (r->truth != NULL)
-        gar_log_info("against the reference: FSC 0.5 at %.2f Å, mean FSC %.3f", res_ref, mean_ref);
+        gar_log_info("against the reference: %s, mean FSC %.3f",
+                     run_resolution_words(res_ref, cross_ref, 0.5, words, sizeof words), mean_ref);
 done:
     for (int i = 0; i < N_FILES; i++)
         gar_atomic_abort(&f[i]);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gar_log.h"
 #include "gar_run.h"
 
 /* Copy a file byte for byte (the parameter file into the output). */
@@ -173,6 +174,36 @@ gar_status gar_run_check_output_file(const char *opt, const char *path, int over
     return GAR_OK;
 }
 
+const char *run_resolution_words(double value, gar_fsc_crossing c, double threshold, char *buf, size_t len)
+{
+    if (c == GAR_FSC_BELOW_AT_FIRST)
+        snprintf(buf, len, "FSC below %g from the first shell: no resolution within the box (coarser than %.4g Å)",
+                 threshold, value);
+    else if (c == GAR_FSC_NEVER_BELOW)
+        snprintf(buf, len, "FSC at or above %g up to Nyquist (%.4g Å): the resolution is Nyquist or finer", threshold,
+                 value);
+    else
+        snprintf(buf, len, "FSC %g at %.2f Å", threshold, value);
+    return buf;
+}
+
+void run_json_resolution(FILE *f, const char *key, const char *note_key, double value, gar_fsc_crossing c,
+                         double threshold)
+{
+    char words[160];
+    /* Below at the first shell there is no number to give: a bound in a
+     * field that scripts read as a resolution would be taken for one. */
+    if (c == GAR_FSC_BELOW_AT_FIRST)
+        fprintf(f, "  \"%s\": null,\n", key);
+    else
+        fprintf(f, "  \"%s\": %.4f,\n", key, value);
+    if (c != GAR_FSC_CROSSES) {
+        fprintf(f, "  \"%s\": ", note_key);
+        run_json_string(f, run_resolution_words(value, c, threshold, words, sizeof words));
+        fprintf(f, ",\n");
+    }
+}
+
 char *run_provenance(int argc, char *const *argv)
 {
     size_t len = 16;
@@ -191,19 +222,31 @@ char *run_provenance(int argc, char *const *argv)
 }
 
 gar_status run_check_map_values(const gar_params *p, const char *section, const char *key, const char *path,
-                                const gar_map *map, double pixel_A)
+                                const gar_map *map, size_t box, double pixel_A)
 {
     const size_t n = gar_map_voxels(map);
-    size_t bad = 0;
+    size_t bad;
     char loc[512];
-    for (size_t i = 0; i < n; i++)
-        bad += !isfinite(map->data[i]);
     run_where(p, section, key, loc, sizeof loc);
-    if (bad > 0)
+    if (map->nx != box || map->ny != box || map->nz != box)
+        return gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc, path, map->nx,
+                         map->ny, map->nz, box, box);
+    if ((bad = gar_map_nonfinite_voxels(map)) > 0)
         return gar_error(GAR_ERR_DATA, "%s: %s: %zu of %zu voxels are NaN or infinite; the map must be finite", loc,
                          path, bad, n);
-    if (map->pixel_size > 0 && fabs(map->pixel_size / pixel_A - 1) > 0.01)
-        return gar_error(GAR_ERR_DATA, "%s: %s has %.4g Å pixels, the particles %.4g Å", loc, path, map->pixel_size,
-                         pixel_A);
+    /* A map of another scale would be compared shell by shell with the
+     * particles' as if the scales agreed: a wrong resolution, no error. */
+    if (map->pixel_size > 0 && !gar_map_pixel_sizes_agree(map->pixel_size, pixel_A))
+        return gar_error(GAR_ERR_DATA, "%s: %s has %.4g Å pixels, the particles %.4g Å (%.2g %% apart, more than "
+                         "%g %%): resample the map to the particles' pixel size, or correct its header", loc, path,
+                         map->pixel_size, pixel_A, 100 * fabs(map->pixel_size - pixel_A) /
+                         fmax(map->pixel_size, pixel_A), 100 * GAR_MAP_PIXEL_TOLERANCE);
+    /* No pixel size (0 in the header: written by a program that does not
+     * record one, or a map made on the particles' grid) on a map of the
+     * particles' box: it is on their grid, as RELION takes such a map;
+     * said in the log, where a wrong assumption can be seen. */
+    if (map->pixel_size == 0)
+        gar_log_warn("%s: %s gives no pixel size (0 in its MRC header): taken to be the particles' %g Å", loc, path,
+                     pixel_A);
     return GAR_OK;
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include "gar_fsc.h"
 #include "gar_map.h"
 #include "gar_params.h"
 #include "gar_status.h"
@@ -20,11 +21,23 @@ void run_json_string(FILE *f, const char *s);
 /* "parameters": every schema key with its effective value, typed. */
 void run_json_parameters(FILE *f, const gar_params *p);
 /* A map given by [section] key (a reference, an initial map) is fit to use
- * with particles of pixel_A Å: every voxel finite (a NaN voxel makes every
- * FSC shell against it 0), and its pixel size, where its header gives one,
- * within 1 % of the particles'. GAR_ERR_DATA naming the key and the file. */
+ * with particles of box x box images of pixel_A Å: box³ voxels, every voxel
+ * finite (a NaN voxel makes every FSC shell against it 0), and its pixel
+ * size, where its header gives one, within GAR_MAP_PIXEL_TOLERANCE (0.5 %)
+ * of the particles'. A header without one (0) is taken to be on the
+ * particles' grid, with a warning in the log. GAR_ERR_DATA naming the key
+ * and the file. */
 gar_status run_check_map_values(const gar_params *p, const char *section, const char *key, const char *path,
-                                const gar_map *map, double pixel_A);
+                                const gar_map *map, size_t box, double pixel_A);
+/* An FSC's resolution at a threshold as gar_fsc_find_resolution found it,
+ * in words for the log: "FSC 0.5 at 7.25 Å", or what happened where the
+ * FSC does not cross the threshold. Returns buf. */
+const char *run_resolution_words(double value, gar_fsc_crossing c, double threshold, char *buf, size_t len);
+/* The same in summary.json: "KEY": the resolution in Å; where the FSC does
+ * not cross the threshold also "NOTE_KEY": the words above, and KEY is null
+ * when the FSC is below it from the first shell (FORMAT.md, summary.json). */
+void run_json_resolution(FILE *f, const char *key, const char *note_key, double value, gar_fsc_crossing c,
+                         double threshold);
 /* A value's origin for messages: "run.ini:7: [reconstruct] symmetry". */
 void run_where(const gar_params *p, const char *section, const char *key, char *buf, size_t len);
 /* The command line as one string, "garner ARGV[0] ARGV[1] ...", which an

@@ -44,10 +44,10 @@ static gar_status choose_pixel(const gar_fsc_request *req, const gar_map *a, con
                      pa == 0 && pb == 0 ? "neither map" : pa == 0 ? req->map1 : req->map2);
         return GAR_OK;
     }
-    if (fabs(pa - pb) > GAR_FSC_PIXEL_TOLERANCE * big)
+    if (!gar_map_pixel_sizes_agree(pa, pb))
         return gar_error(GAR_ERR_DATA, "%s has %g Å pixels and %s %g Å (%.2g %% apart, more than %g %%): "
                          "expected one pixel size; resample one map, or give --angpix A if a header is wrong",
-                         req->map1, pa, req->map2, pb, 100 * fabs(pa - pb) / big, 100 * GAR_FSC_PIXEL_TOLERANCE);
+                         req->map1, pa, req->map2, pb, 100 * fabs(pa - pb) / big, 100 * GAR_MAP_PIXEL_TOLERANCE);
     *out = 0.5 * (pa + pb);
     return GAR_OK;
 }
@@ -56,7 +56,8 @@ gar_status gar_run_fsc(const gar_fsc_request *req)
 {
     gar_status st;
     gar_map *a = NULL, *b = NULL;
-    double *fsc = NULL, pixel, scale;
+    double *fsc = NULL, pixel, scale, res;
+    gar_fsc_crossing cross;
     const char *unit;
     size_t n;
 
@@ -83,8 +84,11 @@ gar_status gar_run_fsc(const gar_fsc_request *req)
     printf("shell,resolution_%s,fsc\n", unit);
     for (size_t s = 1; s < n; s++)
         printf("%zu,%.4f,%.6f\n", s, a->nx * scale / (double)s, fsc[s]);
-    printf("# resolution at FSC %g: %.3f %s\n", req->threshold,
-           gar_fsc_resolution(fsc, n, a->nx, scale, req->threshold), unit);
+    res = gar_fsc_find_resolution(fsc, n, a->nx, scale, req->threshold, &cross);
+    printf("# resolution at FSC %g: %.3f %s%s\n", req->threshold, res, unit,
+           cross == GAR_FSC_NEVER_BELOW      ? " (never below it up to Nyquist: Nyquist or finer)"
+           : cross == GAR_FSC_BELOW_AT_FIRST ? " (below it from the first shell: no resolution within the box)"
+                                             : "");
     printf("# mean FSC over shells 1-%zu: %.4f\n", n - 1, gar_fsc_mean(fsc, 1, n - 1));
 done:
     free(fsc);

@@ -29,6 +29,8 @@
 typedef struct run_figures {
     size_t used[2], skipped;
     double resolution, resolution_ref, mean_fsc_ref, seconds;
+    gar_fsc_crossing cross, cross_ref;   /* how each resolution was found */
+    int has_ref;
     size_t box, padded;
     double pixel;
     int threads;
@@ -48,11 +50,13 @@ static gar_status write_summary(const char *path, const gar_params *p, const run
     fprintf(f, "  \"particles_used\": %zu,\n  \"particles_half1\": %zu,\n  \"particles_half2\": %zu,\n",
             total, r->used[0], r->used[1]);
     fprintf(f, "  \"particles_skipped_nonfinite\": %zu,\n", r->skipped);
-    fprintf(f, "  \"resolution_A\": %.4f,\n  \"resolution_criterion\": \"FSC 0.143 between half maps\",\n",
-            r->resolution);
-    if (r->resolution_ref > 0)
-        fprintf(f, "  \"resolution_reference_A\": %.4f,\n  \"mean_fsc_reference\": %.6f,\n",
-                r->resolution_ref, r->mean_fsc_ref);
+    run_json_resolution(f, "resolution_A", "resolution_note", r->resolution, r->cross, 0.143);
+    fprintf(f, "  \"resolution_criterion\": \"FSC 0.143 between half maps\",\n");
+    if (r->has_ref) {
+        run_json_resolution(f, "resolution_reference_A", "resolution_reference_note", r->resolution_ref,
+                            r->cross_ref, 0.5);
+        fprintf(f, "  \"mean_fsc_reference\": %.6f,\n", r->mean_fsc_ref);
+    }
     fprintf(f, "  \"wall_time_s\": %.3f,\n  \"particles_per_second\": %.2f,\n", r->seconds,
             r->seconds > 0 ? total / r->seconds : 0.0);
     fprintf(f, "  \"seconds\": {\"read\": %.3f, \"prepare\": %.3f, \"insert\": %.3f, \"finalize\": %.3f},\n",
@@ -236,7 +240,8 @@ static gar_status check_inputs(recon_job *j)
         run_where(p, "reconstruct", "symmetry", loc, sizeof loc);
         return gar_error_context(st, "%s", loc);
     }
-    if ((st = gar_inputs_open(s->set.input.stacks, s->set.input.n_stacks, &j->in)) != GAR_OK)
+    if ((st = gar_inputs_open(s->set.input.stacks, s->set.input.n_stacks, &j->in)) != GAR_OK ||
+        (st = gar_inputs_check_halves(j->in)) != GAR_OK)
         return st;
     j->box = j->fig.box = gar_inputs_box(j->in);
     j->fig.pixel = gar_inputs_pixel_size(j->in);
@@ -257,12 +262,7 @@ static gar_status check_inputs(recon_job *j)
     if (s->set.reconstruct.reference != NULL && j->rank == 0) {
         if ((st = gar_mrc_read(s->set.reconstruct.reference, &j->ref)) != GAR_OK)
             return st;
-        if (j->ref->nx != j->box || j->ref->ny != j->box || j->ref->nz != j->box) {
-            run_where(p, "reconstruct", "reference", loc, sizeof loc);
-            return gar_error(GAR_ERR_DATA, "%s: %s is %zu x %zu x %zu, the particles are %zu x %zu", loc,
-                             s->set.reconstruct.reference, j->ref->nx, j->ref->ny, j->ref->nz, j->box, j->box);
-        }
-        if ((st = run_check_map_values(p, "reconstruct", "reference", s->set.reconstruct.reference, j->ref,
+        if ((st = run_check_map_values(p, "reconstruct", "reference", s->set.reconstruct.reference, j->ref, j->box,
                                        j->fig.pixel)) != GAR_OK)
             return st;
     }
@@ -433,7 +433,7 @@ static gar_status finish(recon_job *j, const char *params_path, double t0)
     gar_map *half[2] = {NULL, NULL}, *full = NULL;
     double *fsc = NULL, *fsc_ref = NULL, prepare, insert;
     const size_t box = j->box, nshell = box / 2 + 1;
-    char final_dir[4096];
+    char final_dir[4096], words[160];
     fig->used[0] = gar_recon_count(j->rec, 1);
     fig->used[1] = gar_recon_count(j->rec, 2);
     if (fig->used[0] == 0 || fig->used[1] == 0)
@@ -454,12 +454,13 @@ static gar_status finish(recon_job *j, const char *params_path, double t0)
     if ((st = gar_alloc((void **)&fsc, nshell, sizeof(double), "FSC")) != GAR_OK ||
         (st = gar_fsc_compute(half[0], half[1], fsc)) != GAR_OK)
         goto done;
-    fig->resolution = gar_fsc_resolution(fsc, nshell, box, fig->pixel, 0.143);
+    fig->resolution = gar_fsc_find_resolution(fsc, nshell, box, fig->pixel, 0.143, &fig->cross);
     if (j->ref != NULL) {
         if ((st = gar_alloc((void **)&fsc_ref, nshell, sizeof(double), "FSC")) != GAR_OK ||
             (st = gar_fsc_compute(full, j->ref, fsc_ref)) != GAR_OK)
             goto done;
-        fig->resolution_ref = gar_fsc_resolution(fsc_ref, nshell, box, fig->pixel, 0.5);
+        fig->resolution_ref = gar_fsc_find_resolution(fsc_ref, nshell, box, fig->pixel, 0.5, &fig->cross_ref);
+        fig->has_ref = 1;
         fig->mean_fsc_ref = gar_fsc_mean(fsc_ref, 1, nshell - 1);
     }
     fig->seconds = gar_wall_seconds() - t0;
@@ -485,9 +486,14 @@ static gar_status finish(recon_job *j, const char *params_path, double t0)
                  fig->seconds, (fig->used[0] + fig->used[1]) / fig->seconds, fig->t_read, fig->t_prepare,
                  fig->t_insert, j->size > 1 ? " (summed over the workers)" : "", fig->t_finalize);
     if (j->ref != NULL)
-        gar_log_info("against the reference: FSC 0.5 at %.2f Å, mean FSC %.3f", fig->resolution_ref,
+        gar_log_info("against the reference: %s, mean FSC %.3f",
+                     run_resolution_words(fig->resolution_ref, fig->cross_ref, 0.5, words, sizeof words),
                      fig->mean_fsc_ref);
-    gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", final_dir, fig->resolution);
+    if (fig->cross == GAR_FSC_CROSSES)
+        gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", final_dir, fig->resolution);
+    else
+        gar_log_info("map: %s/map.mrc, half maps: %s", final_dir,
+                     run_resolution_words(fig->resolution, fig->cross, 0.143, words, sizeof words));
 done:
     gar_map_destroy(&half[0]);
     gar_map_destroy(&half[1]);

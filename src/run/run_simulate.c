@@ -83,16 +83,8 @@ static gar_status check_request(const gar_simulate_request *req)
     return GAR_OK;
 }
 
-static size_t nonfinite_voxels(const gar_map *m)
-{
-    size_t bad = 0, n = gar_map_voxels(m);
-    for (size_t i = 0; i < n; i++)
-        bad += !isfinite(m->data[i]);
-    return bad;
-}
-
 /* The junk map: a cube of the particles' box, finite, with the particles'
- * pixel size (within 1 %) where its header gives one; prepared like the map. */
+ * pixel size (within GAR_MAP_PIXEL_TOLERANCE) where its header gives one; prepared like the map. */
 static gar_status load_junk_map(const char *path, size_t box, double pixel_A, gar_map **out)
 {
     gar_status st;
@@ -102,13 +94,13 @@ static gar_status load_junk_map(const char *path, size_t box, double pixel_A, ga
     if ((st = gar_mrc_read(path, &raw)) != GAR_OK)
         return gar_error_context(st, "--junk-map");
     nvox = gar_map_voxels(raw);
-    bad = nonfinite_voxels(raw);
+    bad = gar_map_nonfinite_voxels(raw);
     if (raw->nx != box || raw->ny != box || raw->nz != box)
         st = gar_error(GAR_ERR_DATA, "--junk-map: %s is %zu x %zu x %zu, expected %zu^3 (the map's box)", path,
                        raw->nx, raw->ny, raw->nz, box);
     else if (bad > 0)
         st = gar_error(GAR_ERR_DATA, "--junk-map: %s: %zu of %zu voxels are NaN or infinite", path, bad, nvox);
-    else if (raw->pixel_size > 0 && fabs(raw->pixel_size / pixel_A - 1) > 0.01)
+    else if (raw->pixel_size > 0 && !gar_map_pixel_sizes_agree(raw->pixel_size, pixel_A))
         st = gar_error(GAR_ERR_DATA, "--junk-map: %s has %.4g Å pixels, the particles %.4g Å", path,
                        raw->pixel_size, pixel_A);
     else if ((st = gar_sim_prepare_map(raw, out)) == GAR_OK)
@@ -184,9 +176,9 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
     }
     /* A NaN voxel makes NaN images, which the stack writer would refuse
      * naming the output file: say it is the map. */
-    if (nonfinite_voxels(map) > 0) {
+    if (gar_map_nonfinite_voxels(map) > 0) {
         st = gar_error(GAR_ERR_DATA, "--map: %s: %zu of %zu voxels are NaN or infinite; the map must be finite",
-                       req->map, nonfinite_voxels(map), gar_map_voxels(map));
+                       req->map, gar_map_nonfinite_voxels(map), gar_map_voxels(map));
         goto done;
     }
     if (req->truth != NULL) {

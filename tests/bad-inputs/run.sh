@@ -71,6 +71,7 @@ mrc nan-pixel.mrc 10 7fc00000                     # cella x = NaN
 mrc neg-nsymbt.mrc 23 fffffffc                    # nsymbt = -4
 mrc nan-voxels.mrc 1300 7fc00000 7fc00000 7fc00000  # three NaN voxels in the data
 mrc pixel15.mrc 10 42c00000 42c00000 42c00000     # cella 96 Å: 1.5 Å pixels for 3 Å particles
+mrc pixel303.mrc 10 4341eb85 4341eb85 4341eb85     # cella 193.92 Å: 3.03 Å, 1 % off (0.5 % allowed)
 mrc odd-cube.mrc 0 0000003f 0000003f 0000003f     # 63 x 63 x 63 (fits the file)
 head -c 600000 "$map" > "$FIX/short.mrc"          # data block cut short
 head -c 600 "$map" > "$FIX/header600.mrc"         # not even a header
@@ -151,12 +152,13 @@ gzip -c "$FIX/good.star" | head -c 200 > "$FIX/cut.star.gz" || die cut.star.gz  
 # HDF5 stacks (tests/make_test_stack.c says what each mode changes).
 for m in good badlen baddtype badrank nonsquare oddbox halfset3 badgroup nover newver notgarner \
     partialpose nandefocus nanpixel hugecount corrupt empty negdefocus hugedefocus farorigin box2 \
-    vdsmissing vdsnodset vdscolumn elinkdangling; do
+    vdsmissing vdsnodset vdscolumn elinkdangling onehalf; do
     "$MKSTACK" $m "$FIX/$m.h5" || die "$m.h5"
 done
 head -c 100000 "$FIX/good.h5" > "$FIX/truncated.h5"
 printf 'not a stack\n' > "$FIX/text.h5"
 cp "$FIX/good.h5" "$FIX/existing.h5"
+cp "$FIX/onehalf.h5" "$FIX/onehalf-copy.h5"
 
 # Parameter files and folders.
 params() { # NAME LINE...: a parameter file of these lines
@@ -192,6 +194,12 @@ params nan-reference.ini "[input]" "stacks = sim64.h5" "[output]" "dir = never-u
     "[reconstruct]" "reference = nan-voxels.mrc"
 params pixel-reference.ini "[input]" "stacks = sim64.h5" "[output]" "dir = never-used" \
     "[reconstruct]" "reference = pixel15.mrc"
+params pixel303-reference.ini "[input]" "stacks = sim64.h5" "[output]" "dir = never-used" \
+    "[reconstruct]" "reference = pixel303.mrc"
+params box-reference.ini "[input]" "stacks = sim64.h5" "[output]" "dir = never-used" \
+    "[reconstruct]" "reference = odd-cube.mrc"
+params onehalf.ini "[input]" "stacks = onehalf.h5" "[output]" "dir = never-used" "[reconstruct]" "ctf = yes"
+params onehalf2.ini "[input]" "stacks = onehalf.h5 onehalf-copy.h5" "[output]" "dir = never-used"
 params refine-fine.ini "[input]" "stacks = good.h5" "[output]" "dir = never-used" "[refine]" \
     "angular_step = 0.1" "local_search_below = 0"
 params regress-escaped-space.ini "[input]" 'stacks = a\  good.h5' "[output]" "dir = never-used"
