@@ -14,6 +14,8 @@ static volatile sig_atomic_t polled = 0;
 /* The handler may not call snprintf: it writes the tag, copied here at
  * install, and constant pieces. */
 static char tag[64] = "garner";
+/* Bits 1 (SIGINT) and 2 (SIGHUP): ignored when the first install ran. */
+static int inherited_ignored = 0, inherited_known = 0;
 
 const char *gar_signal_name(int sig)
 {
@@ -83,9 +85,27 @@ void gar_signals_install(const char *t, gar_signal_policy p)
     /* SIGUSR1 (Slurm's --signal, "time is nearly up") too: its default
      * action would kill an import in a batch job with its temporary left. */
     for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+        /* SIGINT and SIGHUP ignored when garner started stay ignored: a
+         * shell ignores SIGINT for its background jobs, nohup SIGHUP. Only
+         * the first call can tell (later ones find our own handler). */
+        if (!inherited_known) {
+            struct sigaction old;
+            if ((stops[i] == SIGINT || stops[i] == SIGHUP) && sigaction(stops[i], NULL, &old) == 0 &&
+                old.sa_handler == SIG_IGN)
+                inherited_ignored |= stops[i] == SIGINT ? 1 : 2;
+        }
+        if ((stops[i] == SIGINT && (inherited_ignored & 1)) || (stops[i] == SIGHUP && (inherited_ignored & 2))) {
+            struct sigaction ign;
+            memset(&ign, 0, sizeof ign);
+            ign.sa_handler = SIG_IGN;
+            sigemptyset(&ign.sa_mask);
+            sigaction(stops[i], &ign, NULL);
+            continue;
+        }
         sigaction(stops[i], &sa, NULL);
         sigaddset(&set, stops[i]);
     }
+    inherited_known = 1;
     sigprocmask(SIG_UNBLOCK, &set, NULL);
     /* A closed pipe makes write() fail with EPIPE instead of killing. */
     memset(&sa, 0, sizeof sa);
