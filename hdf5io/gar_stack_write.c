@@ -12,6 +12,7 @@
 #include "gar_stack_impl.h"
 
 #include "gar_atomic.h"
+#include "gar_signal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -343,6 +344,11 @@ static gar_status append(gar_stack_writer *w, const float *images, const gar_par
 
     if (w == NULL)
         return gar_error(GAR_ERR_INTERNAL, "gar_stack_writer_append: writer is NULL");
+    /* Each batch is a point where a command stopped by a signal can give up
+     * through its normal cleanup (gar_signal.h): an import or a simulation
+     * of millions of particles appends every few milliseconds. */
+    if ((st = gar_signal_check()) != GAR_OK)
+        return st;
     if (count == 0)
         return GAR_OK;
     if (images == NULL || meta == NULL)

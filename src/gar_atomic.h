@@ -11,7 +11,14 @@
  *   st = ok ? gar_atomic_commit(&a) : (gar_atomic_abort(&a), st);
  *
  * The temporary name holds the process id, so two processes writing the same
- * file never share a temporary. */
+ * file never share a temporary.
+ *
+ * Every temporary in flight (begun, neither committed nor aborted) is also
+ * listed in a fixed table that a signal handler may read:
+ * gar_atomic_remove_all() removes them with unlink(2) and rmdir(2) only, so
+ * a command stopped by a signal leaves no PATH.tmp-PID behind (gar_signal.h).
+ * Under GAR_SIGNALS_CLEANUP, commit after a stop signal aborts instead:
+ * nothing is put in place once the user asked to stop. */
 #ifndef GAR_ATOMIC_H
 #define GAR_ATOMIC_H
 
@@ -27,6 +34,7 @@ typedef struct gar_atomic {
     char path[GAR_ATOMIC_PATH];        /* the final name */
     char tmp[GAR_ATOMIC_PATH + 64];    /* where to write */
     int active;                        /* begun, neither committed nor aborted */
+    int slot;                          /* 1 + its entry in the in-flight table; 0: none */
 } gar_atomic;
 
 /* The temporary name for `path`: "PATH.tmp-PID", or with hidden set
@@ -43,6 +51,15 @@ gar_status gar_atomic_commit(gar_atomic *a);
  * committed; safe to call twice, after commit, after a failed begin, and on
  * a zeroed gar_atomic (`gar_atomic a = {0};`) never begun. */
 void gar_atomic_abort(gar_atomic *a);
+/* Remove every temporary in flight in this process (the table holds the
+ * first GAR_ATOMIC_SLOTS at once; more are written but not listed).
+ * Async-signal-safe: for a signal handler that is about to _exit. */
+void gar_atomic_remove_all(void);
+/* How many outputs this process has put in place (async-signal-safe): 0
+ * means a stopped command wrote nothing. */
+long gar_atomic_committed(void);
+
+#define GAR_ATOMIC_SLOTS 64
 
 #ifdef __cplusplus
 }

@@ -3,11 +3,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "gar_log.h"
+
+/* Inside every partial folder: "HOST PID\n" of the process writing it, so
+ * that a later run can tell a folder left by a dead process (kill -9, a
+ * node's crash: no handler runs) from one another run is writing now. */
+#define OWNER_FILE ".garner-owner"
 
 struct gar_outdir {
     char final[PATH_MAX];
@@ -70,6 +77,57 @@ static void remove_tree(const char *path)
     rmdir(path);
 }
 
+/* Folders "<final>.partial-<pid>" left by earlier runs into the same
+ * output: removed when their owner file names this host and a process that
+ * no longer exists; otherwise named in a warning (another host's process,
+ * or a run still going, cannot be judged from here). */
+static void clean_stale_partials(const char *final)
+{
+    char parent[PATH_MAX], prefix[PATH_MAX + 16], host[256] = "", path[2 * PATH_MAX], owner[3 * PATH_MAX];
+    const char *slash = strrchr(final, '/'), *base = slash != NULL ? slash + 1 : final;
+    DIR *d;
+    struct dirent *e;
+    if (slash == NULL)
+        snprintf(parent, sizeof parent, ".");
+    else
+        snprintf(parent, sizeof parent, "%.*s", slash == final ? 1 : (int)(slash - final), final);
+    snprintf(prefix, sizeof prefix, "%s.partial-", base);
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    if ((d = opendir(parent)) == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char *end, who[256] = "";
+        long pid, owner_pid = 0;
+        FILE *f;
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        pid = strtol(e->d_name + strlen(prefix), &end, 10);
+        if (*end != '\0' || pid <= 0 || pid == (long)getpid())
+            continue;
+        snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+        snprintf(owner, sizeof owner, "%s/%s", path, OWNER_FILE);
+        if ((f = fopen(owner, "r")) != NULL) {
+            if (fscanf(f, "%255s %ld", who, &owner_pid) != 2)
+                who[0] = '\0';
+            fclose(f);
+        }
+        if (who[0] != '\0' && strcmp(who, host) == 0 && owner_pid == pid && kill((pid_t)pid, 0) != 0 &&
+            errno == ESRCH) {
+            remove_tree(path);
+            gar_log_info("removed %s, left by process %ld on this host, which has ended", path, pid);
+        } else if (who[0] != '\0' && strcmp(who, host) == 0) {
+            gar_log_warn("%s belongs to process %ld, still running: another run writes into the same output",
+                         path, pid);
+        } else {
+            gar_log_warn("%s was left by process %ld on %s; remove it if that run has ended", path, pid,
+                         who[0] != '\0' ? who : "an unknown host");
+        }
+    }
+    closedir(d);
+}
+
 gar_status gar_outdir_begin(const char *dir, int overwrite, const char *const *inputs,
                             size_t n_inputs, const char *what, gar_outdir **out)
 {
@@ -114,10 +172,25 @@ gar_status gar_outdir_begin(const char *dir, int overwrite, const char *const *i
         st = gar_error(GAR_ERR_USAGE, "%s: folder name too long", what);
         goto fail;
     }
+    clean_stale_partials(o->final);
     remove_tree(o->partial);
     if (mkdir(o->partial, 0777) != 0) {
         st = gar_error(GAR_ERR_OUTPUT, "%s: cannot create folder %s: %s", what, o->partial, strerror(errno));
         goto fail;
+    }
+    {
+        char host[256] = "?", owner[2 * PATH_MAX];
+        FILE *f;
+        if (gethostname(host, sizeof host) != 0 || host[0] == '\0')
+            snprintf(host, sizeof host, "?");
+        host[sizeof host - 1] = '\0';
+        snprintf(owner, sizeof owner, "%s/%s", o->partial, OWNER_FILE);
+        /* Without it a later run only warns about this folder: no reason
+         * to fail the run. */
+        if ((f = fopen(owner, "w")) != NULL) {
+            fprintf(f, "%s %ld\n", host, (long)getpid());
+            fclose(f);
+        }
     }
     *out = o;
     return GAR_OK;
@@ -139,6 +212,10 @@ gar_status gar_outdir_commit(gar_outdir **po)
     gar_outdir *o = *po;
     gar_status st = GAR_OK;
     struct stat sb;
+    char owner[2 * PATH_MAX];
+    /* The owner file describes the partial folder, not the result. */
+    snprintf(owner, sizeof owner, "%s/%s", o->partial, OWNER_FILE);
+    unlink(owner);
     if (stat(o->final, &sb) != 0) {
         if (rename(o->partial, o->final) != 0)
             st = gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s: %s", o->partial, o->final, strerror(errno));

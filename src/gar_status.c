@@ -1,9 +1,12 @@
 #include "gar_status.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "gar_signal.h"
 
 #define GAR_ERRMSG_MAX 1024
 
@@ -23,6 +26,8 @@ int gar_status_exit_code(gar_status st)
     case GAR_ERR_OUTPUT: return 73;
     case GAR_ERR_IO: return 74;
     case GAR_ERR_CHECKPOINT: return 75;
+    /* As a shell reports a process the signal killed (SIGTERM: 143). */
+    case GAR_ERR_STOPPED: return 128 + (gar_signal_received() > 0 ? gar_signal_received() : SIGTERM);
     }
     return 70;
 }
@@ -41,6 +46,7 @@ const char *gar_status_name(gar_status st)
     case GAR_ERR_OUTPUT: return "cannot create output";
     case GAR_ERR_IO: return "I/O error";
     case GAR_ERR_CHECKPOINT: return "checkpointed";
+    case GAR_ERR_STOPPED: return "stopped by a signal";
     }
     return "unknown status";
 }

@@ -3,12 +3,16 @@
  * to the scratch folder from testutil.h. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gar_atomic.h"
+#include "gar_signal.h"
 #include "testutil.h"
 
 /* Write `text` to path; 0 on success. */
@@ -187,6 +191,97 @@ START_TEST(test_too_long)
 }
 END_TEST
 
+/* A child that begins two outputs (and commits the first if `commit_one`),
+ * sends itself SIGTERM under the cleanup policy and is not polling: the
+ * handler removes the temporary in flight, writes one line to stderr (a
+ * file here) and exits 143. Returns the child's wait status. */
+static int signalled_child(const char *name, int commit_one, char *line, size_t size)
+{
+    const char *one = test_tmpfile(name, "one.mrc"), *two = test_tmpfile(name, "two.h5");
+    const char *err = test_tmpfile(name, "stderr");
+    int status = 0;
+    pid_t pid;
+    fflush(NULL);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        gar_atomic a, b;
+        int fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, 2) < 0)
+            _exit(1);
+        gar_signals_install("garner test", GAR_SIGNALS_CLEANUP);
+        if (gar_atomic_begin(&a, one, 0) != GAR_OK || put(a.tmp, "one\n") != 0 ||
+            (commit_one && gar_atomic_commit(&a) != GAR_OK) || gar_atomic_begin(&b, two, 0) != GAR_OK ||
+            put(b.tmp, "two\n") != 0)
+            _exit(2);
+        raise(SIGTERM);
+        _exit(3); /* the handler should not return */
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    get(err, line, size);
+    return status;
+}
+
+START_TEST(test_signal_removes_in_flight)
+{
+    const char *dir = test_tmpdir("atomic-signal");
+    char line[256];
+    int status = signalled_child("atomic-signal", 0, line, sizeof line);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 128 + SIGTERM);
+    ck_assert_str_eq(line, "garner test: stopped by SIGTERM; nothing written\n");
+    ck_assert_int_eq(test_count_prefix(dir, "one.mrc"), 0);
+    ck_assert_int_eq(test_count_prefix(dir, "two.h5"), 0);
+}
+END_TEST
+
+START_TEST(test_signal_keeps_committed)
+{
+    const char *dir = test_tmpdir("atomic-signal-kept");
+    char line[256];
+    int status = signalled_child("atomic-signal-kept", 1, line, sizeof line);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 128 + SIGTERM);
+    ck_assert_str_eq(line, "garner test: stopped by SIGTERM; unfinished outputs removed\n");
+    ck_assert(test_file_exists(test_tmpfile("atomic-signal-kept", "one.mrc")));
+    ck_assert_int_eq(test_count_prefix(dir, "one.mrc.tmp-"), 0);
+    ck_assert_int_eq(test_count_prefix(dir, "two.h5"), 0);
+}
+END_TEST
+
+/* A polling command: the first signal only sets the flag; the next check
+ * fails with GAR_ERR_STOPPED and a commit removes its temporary instead of
+ * putting it in place. In a child, since the policy is process-wide. */
+START_TEST(test_signal_polled)
+{
+    const char *dir = test_tmpdir("atomic-polled");
+    const char *path = test_tmpfile("atomic-polled", "out.h5");
+    int status = 0;
+    pid_t pid;
+    fflush(NULL);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        gar_atomic a;
+        gar_signals_install("garner test", GAR_SIGNALS_CLEANUP);
+        gar_signals_polled(1);
+        if (gar_atomic_begin(&a, path, 0) != GAR_OK || put(a.tmp, "x\n") != 0 || gar_signal_check() != GAR_OK)
+            _exit(10);
+        raise(SIGHUP);
+        if (gar_signal_received() != SIGHUP || gar_signal_check() != GAR_ERR_STOPPED ||
+            strcmp(gar_errmsg(), "stopped by SIGHUP; nothing written") != 0)
+            _exit(11);
+        if (gar_atomic_commit(&a) != GAR_ERR_STOPPED || access(a.tmp, F_OK) == 0 || access(path, F_OK) == 0)
+            _exit(12);
+        _exit(gar_status_exit_code(GAR_ERR_STOPPED));
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 128 + SIGHUP);
+    ck_assert_int_eq(test_count_prefix(dir, "out.h5"), 0);
+}
+END_TEST
+
 int main(void)
 {
     TCase *tc = TEST_CASE("core", 0,
@@ -196,6 +291,9 @@ int main(void)
                           test_commit_missing_folder,
                           test_commit_fails_removes_temporary,
                           test_hidden,
-                          test_too_long);
+                          test_too_long,
+                          test_signal_removes_in_flight,
+                          test_signal_keeps_committed,
+                          test_signal_polled);
     return test_run_suite(test_suite("atomic", tc, NULL));
 }

@@ -6,6 +6,7 @@
 
 #include "gar_cli.h"
 #include "gar_run_import.h"
+#include "gar_signal.h"
 
 static const char import_help[] =
     "usage: garner import --star PARTICLES.star --out STACK.h5 [options]\n"
@@ -82,6 +83,8 @@ int gar_cmd_import(int argc, char **argv)
         return gar_cli_usage_error("import", "unexpected argument '%s'", argv[optind]);
     if ((req.star == NULL) == (req.cs == NULL) || req.out == NULL)
         return gar_cli_usage_error("import", "--out and one of --star or --cs are required");
+    /* The stack writer checks for a stop signal at every batch. */
+    gar_signals_polled(1);
     st = gar_run_import(&req);
     return st == GAR_OK ? 0 : gar_cli_fail(st);
 }

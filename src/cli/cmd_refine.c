@@ -29,8 +29,8 @@ static const char refine_help[] =
     "  --continue                go on from the last finished iteration in [output] dir\n"
     "  -h, --help                this help\n"
     "\n"
-    "SIGTERM or SIGUSR1 (Slurm's --signal) stops the run between shards with exit\n"
-    "75, keeping the finished iterations for --continue.\n";
+    "SIGINT, SIGTERM, SIGHUP or SIGUSR1 (Slurm's --signal) stops the run between\n"
+    "shards with exit 75, keeping the finished iterations for --continue.\n";
 
 int gar_cmd_refine(int argc, char **argv)
 {

@@ -7,6 +7,7 @@
 
 #include "gar_cli.h"
 #include "gar_run_simulate.h"
+#include "gar_signal.h"
 
 static const char simulate_help[] =
     "usage: garner simulate --map MAP.mrc --count N --out STACK.h5 [options]\n"
@@ -180,6 +181,8 @@ int gar_cmd_simulate(int argc, char **argv)
                        "(see 'garner simulate --help')");
     req.argc = argc;
     req.argv = argv;
+    /* The stack writer checks for a stop signal at every batch. */
+    gar_signals_polled(1);
     if (st == GAR_OK)
         st = gar_run_simulate(&req);
     return st == GAR_OK ? 0 : gar_cli_fail(st);

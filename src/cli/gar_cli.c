@@ -13,7 +13,12 @@
 
 int gar_cli_fail(gar_status st)
 {
-    gar_log_error("%s", gar_errmsg());
+    /* Stopping on request is not an error: "garner import: stopped by
+     * SIGTERM; nothing written" (docs/RELIABILITY.md, "Signals"). */
+    if (st == GAR_ERR_STOPPED)
+        gar_log_info("%s", gar_errmsg());
+    else
+        gar_log_error("%s", gar_errmsg());
     return gar_status_exit_code(st);
 }
 

@@ -6,6 +6,7 @@
 #include "gar_cli.h"
 #include "gar_log.h"
 #include "gar_run.h"
+#include "gar_signal.h"
 
 typedef struct command {
     const char *name;
@@ -35,7 +36,7 @@ static void print_usage(FILE *f)
     fprintf(f, "\n'garner <command> --help' describes each command.\n"
                "Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 69 unavailable,\n"
                "70 internal error, 71 out of memory, 73 cannot create output, 74 I/O error,\n"
-               "75 checkpointed (requeue).\n");
+               "75 checkpointed (requeue), 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM).\n");
 }
 
 static void print_version(void)
@@ -64,6 +65,11 @@ int main(int argc, char **argv)
             char tag[64];
             snprintf(tag, sizeof tag, "garner %s", c->name);
             gar_log_set_tag(tag);
+            /* Every command stops cleanly on SIGINT, SIGTERM, SIGHUP and
+             * SIGUSR1 and ignores SIGPIPE (gar_signal.h). reconstruct,
+             * refine and tune install their own policy again once MPI has
+             * started, since UCX installs handlers of its own. */
+            gar_signals_install(tag, GAR_SIGNALS_CLEANUP);
             return c->fn(argc - 1, argv + 1);
         }
     }

@@ -168,7 +168,7 @@ static gar_status fold_shard(void *arg)
 static int want_stop(void *arg)
 {
     (void)arg;
-    return run_stop_signal != 0;
+    return gar_signal_received() != 0;
 }
 
 static gar_status stop(void *arg, const unsigned char *done)

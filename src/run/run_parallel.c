@@ -7,6 +7,7 @@
 #include "gar_log.h"
 #include "gar_mpi.h"
 #include "run_settings.h"
+#include "gar_signal.h"
 #include "run_shards.h"
 
 /* Collective: for every rank, rank 0 logs where it runs and what a GPU
@@ -62,9 +63,14 @@ gar_status gar_run_parallel(const gar_run_request *req, int *report)
     *report = 1;
     if ((st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
         return st;
-    /* Reconstruct checkpoints at a signal, refine stops between iterations. */
-    if (req->command != GAR_RUN_TUNE)
-        run_catch_stop_signals();
+    /* Installed again after MPI_Init, which replaces handlers: UCX (MPICH's
+     * transport) takes SIGHUP for its debug output (UCX_DEBUG_SIGNO) and
+     * error signals for backtraces. Reconstruct checkpoints at a signal,
+     * refine stops between iterations; tune keeps nothing. */
+    gar_signals_install(req->command == GAR_RUN_RECONSTRUCT ? "garner reconstruct"
+                        : req->command == GAR_RUN_REFINE    ? "garner refine"
+                                                            : "garner tune",
+                        req->command == GAR_RUN_TUNE ? GAR_SIGNALS_CLEANUP : GAR_SIGNALS_CHECKPOINT);
     /* Where this rank runs: logged below, and what the GPU binding goes by. */
     if ((placed = gar_mpi_node_place(&place)) == GAR_OK)
         run_set_node_place(place.worker, place.workers);

@@ -113,7 +113,7 @@ static gar_status fold_shard(void *arg)
 static int want_checkpoint(void *arg)
 {
     const recon_pass *c = arg;
-    return run_stop_signal != 0 || (c->every_s > 0 && gar_wall_seconds() - c->last >= c->every_s);
+    return gar_signal_received() != 0 || (c->every_s > 0 && gar_wall_seconds() - c->last >= c->every_s);
 }
 
 /* The checkpoint's shape, and its volumes from the view (flushed). */
@@ -176,7 +176,7 @@ static gar_status take_checkpoint(void *arg, const unsigned char *done)
     }
     if ((st = gar_mpi_agree_report(st, c->size)) != GAR_OK)
         return st;
-    stop = c->size > 1 ? gar_mpi_bcast_int(run_stop_signal != 0, 0) : run_stop_signal != 0;
+    stop = c->size > 1 ? gar_mpi_bcast_int(gar_signal_received() != 0, 0) : gar_signal_received() != 0;
     c->last = gar_wall_seconds();
     if (stop)
         return gar_error(GAR_ERR_CHECKPOINT, "stopped by a signal: checkpoint written to %s; run again with "

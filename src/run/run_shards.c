@@ -239,26 +239,6 @@ gar_status run_shards_drive(run_shards *s, int rank, int size, const run_shard_p
     return st;
 }
 
-volatile sig_atomic_t run_stop_signal = 0;
-
-static void on_stop_signal(int sig) { run_stop_signal = sig; }
-
-void run_catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    /* A blocked signal mask is inherited across exec (some launchers and
-     * CI runners block signals): unblock the two we act on. */
-    sigemptyset(&sa.sa_mask);
-    sigaddset(&sa.sa_mask, SIGTERM);
-    sigaddset(&sa.sa_mask, SIGUSR1);
-    sigprocmask(SIG_UNBLOCK, &sa.sa_mask, NULL);
-}
-
 void run_test_shard_pause(void)
 {
     const char *env = getenv("GARNER_TEST_SHARD_DELAY");
@@ -272,6 +252,6 @@ void run_test_shard_pause(void)
         return;
     ts.tv_sec = (time_t)v;
     ts.tv_nsec = (long)((v - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && run_stop_signal == 0)
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && gar_signal_received() == 0)
         ;
 }

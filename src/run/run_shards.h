@@ -10,7 +10,7 @@
 #ifndef GAR_RUN_SHARDS_H
 #define GAR_RUN_SHARDS_H
 
-#include <signal.h>
+#include "gar_signal.h"
 #include <stddef.h>
 #include "gar_inputs.h"
 #include "gar_particle.h"
@@ -76,11 +76,10 @@ void run_shards_mark_done(run_shards *s, size_t shard);
  * ranks). Rank 0 of several logs how many shards each worker took. */
 gar_status run_shards_drive(run_shards *s, int rank, int size, const run_shard_plan *plan);
 
-/* Set by SIGTERM or SIGUSR1 (Slurm's --signal) once run_catch_stop_signals
- * has run: reconstruct writes a checkpoint and stops, refine stops keeping
- * its finished iterations; both exit 75. */
-extern volatile sig_atomic_t run_stop_signal;
-void run_catch_stop_signals(void);
+/* A stop signal (SIGINT, SIGTERM, SIGHUP, SIGUSR1) is gar_signal_received()
+ * under GAR_SIGNALS_CHECKPOINT (gar_signal.h, installed by gar_run_parallel):
+ * reconstruct writes a checkpoint and stops, refine stops keeping its
+ * finished iterations; both exit 75. */
 
 /* GARNER_TEST_SHARD_DELAY (seconds): a pause after every shard, for the
  * tests that signal or kill a run part way and those that make the workers

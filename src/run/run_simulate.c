@@ -14,6 +14,7 @@
 #include "gar_run_simulate.h"
 #include "gar_simulate.h"
 #include "gar_stack.h"
+#include "gar_signal.h"
 #include "run_files.h"
 
 #define SIM_BATCH 64
@@ -293,8 +294,13 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
     else
         gar_log_info("wrote %s", req->out);
 done:
-    if (st != GAR_OK && truth_written)
+    if (st != GAR_OK && truth_written) {
         unlink(req->truth);
+        /* The true map was put in place before the signal came; removed,
+         * it no longer counts (gar_signal_check words the message). */
+        if (st == GAR_ERR_STOPPED)
+            st = gar_error(st, "stopped by %s; nothing written", gar_signal_name(gar_signal_received()));
+    }
     gar_progress_destroy(&progress);
     gar_stack_writer_abort(&w);
     if (workers != NULL)

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,8 +137,16 @@ gar_status gar_run_submit(const gar_submit_request *req)
     gar_log_info("wrote %s", script);
     {
         char cmd[2 * PATH_MAX];
+        struct sigaction dfl, old;
         snprintf(cmd, sizeof cmd, "sbatch '%s'", script);
+        /* garner ignores SIGPIPE (gar_signal.h); an ignored signal stays
+         * ignored across exec, so give sbatch and its shell the default. */
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        sigaction(SIGPIPE, &dfl, &old);
         rc = system(cmd);
+        sigaction(SIGPIPE, &old, NULL);
         if (rc != 0)
             return gar_error(GAR_ERR_NOT_BUILT, "sbatch failed or is not installed (exit %d); submit %s by hand",
                              rc, script);

@@ -24,7 +24,8 @@ typedef enum gar_status {
     GAR_ERR_OUTPUT,      /* cannot create an output file              -> 73 */
     GAR_ERR_IO,          /* read or write failed part way             -> 74 */
     GAR_ERR_CHECKPOINT,  /* checkpoint written, requeue me            -> 75 */
-    GAR_ERR_NO_DEVICE    /* no usable GPU                             -> 69 */
+    GAR_ERR_NO_DEVICE,   /* no usable GPU                             -> 69 */
+    GAR_ERR_STOPPED      /* stopped by a signal, nothing kept  -> 128 + its number */
 } gar_status;
 
 /* The process exit code for a status (sysexits.h numbering, as above). */
