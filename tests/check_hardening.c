@@ -18,23 +18,6 @@
 
 #define TAG "hardening"
 
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long n;
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    ck_assert_int_ge(n, 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static int has(const char *fragment)
 {
@@ -46,7 +29,7 @@ static int has(const char *fragment)
 START_TEST(test_mrc_validate_matches_open)
 {
     size_t len;
-    unsigned char *file = slurp(test_example("tii-64.mrc"), &len);
+    unsigned char *file = test_slurp(test_example("tii-64.mrc"), &len);
     gar_mrc_header h;
     gar_mrc *m = NULL;
     ck_assert_msg(gar_mrc_validate_header(file, len, len, "mem.mrc", &h) == GAR_OK, "%s", gar_errmsg());
@@ -89,7 +72,7 @@ START_TEST(test_star_buffer_matches_file)
 {
     size_t len;
     const char *path = test_data("relion-sim/particles.star");
-    char *text = (char *)slurp(path, &len);
+    char *text = (char *)test_slurp(path, &len);
     gar_star *a = NULL, *b = NULL;
     const gar_star_table *ta, *tb;
     size_t rows = 0;
@@ -268,7 +251,7 @@ START_TEST(test_stack_image_matches_file)
     float fa[4 * 64], fb[4 * 64];
     gar_particle ma[4], mb[4];
     write_stack(path, 4, -1);
-    image = slurp(path, &len);
+    image = test_slurp(path, &len);
     ck_assert_int_eq(gar_stack_open(path, &a), GAR_OK);
     ck_assert_msg(gar_stack_open_image(image, len, "mem.h5", &b) == GAR_OK, "%s", gar_errmsg());
     free(image); /* the stack keeps its own copy */
@@ -297,8 +280,8 @@ START_TEST(test_stack_two_images_at_once)
     gar_stack *a = NULL, *b = NULL;
     write_stack(p2, 2, -1);
     write_stack(p3, 3, -1);
-    i2 = slurp(p2, &l2);
-    i3 = slurp(p3, &l3);
+    i2 = test_slurp(p2, &l2);
+    i3 = test_slurp(p3, &l3);
     ck_assert_int_eq(gar_stack_open_image(i2, l2, "two.h5", &a), GAR_OK);
     ck_assert_int_eq(gar_stack_open_image(i3, l3, "three.h5", &b), GAR_OK);
     ck_assert_uint_eq(gar_stack_count(a), 2);

@@ -677,30 +677,13 @@ END_TEST
 /* ------------------------------------------------------------ compressed files */
 
 /* The whole of a file, into a new buffer (*len bytes). */
-static unsigned char *slurp_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long n;
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    ck_assert_int_ge(n, 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 /* src compressed with zlib (gzip wrapper) or libbz2 into dst; the inputs of
  * these tests are made here, so nothing is stored beside them. */
 static void compress_file(const char *src, const char *dst, int bzip2)
 {
     size_t len, cap;
-    unsigned char *plain = slurp_file(src, &len), *packed;
+    unsigned char *plain = test_slurp(src, &len), *packed;
     FILE *f;
     cap = len + len / 50 + 1024;
     packed = malloc(cap);
@@ -801,7 +784,7 @@ START_TEST(test_compressed_truncated_or_corrupt)
     fill_pattern(vol, 8 * 8 * 8);
     ck_assert_int_eq(gar_mrc_write_data(plain, vol, 8, 8, 8, 1.0, GAR_MRC_VOLUME), GAR_OK);
     compress_file(plain, gz, 0);
-    bytes = slurp_file(gz, &len);
+    bytes = test_slurp(gz, &len);
     f = fopen(gz, "wb");
     ck_assert_uint_eq(fwrite(bytes, 1, len / 2, f), len / 2);
     fclose(f);
@@ -811,7 +794,7 @@ START_TEST(test_compressed_truncated_or_corrupt)
     ck_assert_ptr_nonnull(strstr(gar_errmsg(), "truncated"));
 
     compress_file(plain, bz, 1);
-    bytes = slurp_file(bz, &len);
+    bytes = test_slurp(bz, &len);
     bytes[len / 2] ^= 0x55;
     f = fopen(bz, "wb");
     ck_assert_uint_eq(fwrite(bytes, 1, len, f), len);

@@ -542,23 +542,6 @@ END_TEST
 
 /* ------------------------------------------------------------ compressed files */
 
-static unsigned char *slurp_bytes(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf;
-    long n;
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    ck_assert_int_ge(n, 0);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 /* The bytes of src gzip'ed (zlib) or bzip2'ed (libbz2): made here, so the
  * test needs nothing stored beside it. */
@@ -623,7 +606,7 @@ static void expect_same_star(const gar_star *a, const gar_star *b)
 START_TEST(test_compressed_star)
 {
     size_t len, plen;
-    unsigned char *plain = slurp_bytes(test_data("relion-sim/particles.star"), &len), *packed;
+    unsigned char *plain = test_slurp(test_data("relion-sim/particles.star"), &len), *packed;
     gar_star *ref = read_ok(test_data("relion-sim/particles.star")), *s;
     const char *path;
     int k, fds[2];
@@ -673,7 +656,7 @@ END_TEST
 START_TEST(test_compressed_star_errors)
 {
     size_t len, plen;
-    unsigned char *plain = slurp_bytes(test_data("relion-sim/particles.star"), &len);
+    unsigned char *plain = test_slurp(test_data("relion-sim/particles.star"), &len);
     unsigned char *packed = compress_bytes(plain, len, 0, &plen);
     gar_star *s = (gar_star *)&s;
     const char *path = write_bytes("cut.star.gz", packed, plen / 2);

@@ -92,6 +92,26 @@ static inline int test_count_prefix(const char *dir, const char *prefix)
 
 /* Check helpers. Need <check.h> included before this header. */
 #ifdef CHECK_H
+/* The whole of a file in a new buffer (*len bytes, one spare byte after
+ * them for a terminator); the caller frees it. */
+static inline unsigned char *test_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    long n;
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
 /* A test case `name` of n tests, each allowed `timeout` seconds (0: Check's
  * default, 4 s or $CK_DEFAULT_TIMEOUT). TEST_CASE counts the tests itself. */
 static inline TCase *test_case_of(const char *name, double timeout, const TTest *const *tests,
