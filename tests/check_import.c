@@ -80,7 +80,7 @@ END_TEST
 static const char *write_small_set(const char *tag, int with_nan, const char *mrcs_name_in_star)
 {
     const char *dir = test_tmpdir(tag);
-    char path[4096];
+    char path[8192];
     float *img = calloc(3 * 16 * 16, sizeof(float));
     for (int i = 0; i < 3 * 16 * 16; i++)
         img[i] = (float)(i % 17) - 8.0f;
@@ -89,7 +89,7 @@ static const char *write_small_set(const char *tag, int with_nan, const char *mr
     snprintf(path, sizeof path, "%s/small.mrcs", dir);
     ck_assert_int_eq(gar_mrc_write_data(path, img, 16, 16, 3, 2.0, GAR_MRC_STACK), GAR_OK);
     free(img);
-    static char star_path[4096];
+    static char star_path[8192];
     snprintf(star_path, sizeof star_path, "%s/small.star", dir);
     FILE *f = fopen(star_path, "w");
     fprintf(f, "data_optics\nloop_\n_rlnOpticsGroup #1\n_rlnOpticsGroupName #2\n_rlnImagePixelSize #3\n"
