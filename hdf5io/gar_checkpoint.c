@@ -57,9 +57,16 @@ gar_status gar_checkpoint_load(const char *path, gar_checkpoint *c)
     }
     for (int i = 0; i < 5; i++) {
         if (gar_h5_read_attr_u64(root, shape_names[i], &v) < 0 || v != want[i]) {
-            st = gar_error(GAR_ERR_DATA, "%s: %s %llu in the checkpoint, %llu in this run: resume with the "
-                           "inputs and settings that wrote it", path, shape_names[i], (unsigned long long)v,
-                           (unsigned long long)want[i]);
+            /* Only a shard size set by the user can differ (a default one
+             * is the checkpoint's): name the key that sets it. */
+            if (i == 2)
+                st = gar_error(GAR_ERR_DATA, "%s: [mpi] shard_size: %llu in this run, %llu in the checkpoint: "
+                               "resume with shard_size = %llu (or 0, which takes the checkpoint's)", path,
+                               (unsigned long long)want[i], (unsigned long long)v, (unsigned long long)v);
+            else
+                st = gar_error(GAR_ERR_DATA, "%s: %s %llu in the checkpoint, %llu in this run: resume with the "
+                               "inputs and settings that wrote it", path, shape_names[i], (unsigned long long)v,
+                               (unsigned long long)want[i]);
             goto done;
         }
     }
@@ -81,4 +88,21 @@ done:
     if (f >= 0)
         H5Fclose(f);
     return st;
+}
+
+uint64_t gar_checkpoint_shard_size(const char *path)
+{
+    hid_t f = -1, root = -1;
+    uint64_t v = 0;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (access(path, R_OK) != 0)
+        return 0;
+    if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0 && (root = H5Gopen2(f, "/", H5P_DEFAULT)) >= 0 &&
+        gar_h5_read_attr_u64(root, "shard_size", &v) < 0)
+        v = 0;
+    if (root >= 0)
+        H5Gclose(root);
+    if (f >= 0)
+        H5Fclose(f);
+    return v;
 }

@@ -33,6 +33,11 @@ gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c);
  * must point at caller buffers of the right sizes. A missing file is
  * GAR_ERR_NOINPUT. */
 gar_status gar_checkpoint_load(const char *path, gar_checkpoint *c);
+/* The shard size a checkpoint was written with, or 0 when the file is
+ * missing or unreadable (gar_checkpoint_load then says why). A resume that
+ * leaves the shard size to its default takes the checkpoint's, so that it
+ * does not depend on how the shard size was chosen when it was written. */
+uint64_t gar_checkpoint_shard_size(const char *path);
 
 #ifdef __cplusplus
 }

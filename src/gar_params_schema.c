@@ -299,7 +299,8 @@ const gar_param_spec gar_params_table[] = {
      .default_value = "0",
      .min = 0,
      .max = 100000000,
-     .doc = "particles per shard handed to a worker; 0 chooses about 8 shards per worker",
+     .doc = "particles per shard handed to a worker; 0: reconstruct cuts 128 shards whatever the rank count (a "
+            "checkpoint resumes on any), refine about 8 per worker",
      .field = GAR_FIELD(mpi.shard_size)},
     {.section = "mpi",
      .key = "reduce_chunk_mb",

@@ -63,5 +63,44 @@ if [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null 2>&1; then
     expect 0 "resuming from" -- "$MPIEXEC" -n 3 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/three" --resume
     check "3 ranks, resume: map within 1e-6 of uninterrupted" -- "$cmp" "$d/full/map.mrc" "$d/three/map.mrc" 1e-6
     check "3 ranks, resume: 1200 particles" -- grep -q '"particles_used": 1200' "$d/three/summary.json"
+
+    # Resume on another rank count (issue 18, case 20): with the default
+    # shard size, which used to follow the rank count (19 particles a shard
+    # on one process, 16 on three here), a checkpoint of one process was
+    # refused on three ranks and the other way round. Maps of different rank
+    # counts agree within 1e-6, not bit for bit (PARAMETERS.md, reproducible).
+    printf '[input]\nstacks = s.h5\n[output]\ndir = full0\n[reconstruct]\nthreads = 1\nbatch = 16\n' > "$d/run0.ini"
+    expect 0 "resolution" -- "$GARNER" reconstruct "$d/run0.ini"
+    GARNER_TEST_SHARD_DELAY=0.05 "$GARNER" reconstruct "$d/run0.ini" --set output.dir="$d/one3" > "$d/one3.log" 2>&1 &
+    pid=$!
+    wait_for "$d/one3.log" "1200 particles, 64 px"
+    sleep 0.5
+    kill -USR1 $pid
+    wait $pid
+    rc=$?
+    check "1 -> 3: stopped with exit 75 (got $rc)" -- test "$rc" -eq 75
+    expect 0 "resuming from" -- "$MPIEXEC" -n 3 "$GARNER" reconstruct "$d/run0.ini" --set output.dir="$d/one3" --resume
+    check "1 -> 3: map within 1e-6 of uninterrupted" -- "$cmp" "$d/full0/map.mrc" "$d/one3/map.mrc" 1e-6
+    check "1 -> 3: 1200 particles" -- grep -q '"particles_used": 1200' "$d/one3/summary.json"
+
+    GARNER_TEST_SHARD_DELAY=0.1 "$MPIEXEC" -n 3 "$GARNER" reconstruct "$d/run0.ini" --set output.dir="$d/three1" \
+        > "$d/three1.log" 2>&1 &
+    pid=$!
+    wait_for "$d/three1.log" "for 2 workers"
+    sleep 0.5
+    for p in $(pgrep -f "garner reconstruct $d/run0.ini --set output.dir=$d/three1"); do
+        [ "$(ps -o comm= -p "$p")" = garner ] && kill -USR1 "$p"
+    done
+    wait $pid
+    rc=$?
+    check "3 -> 1: stopped with exit 75 (got $rc)" -- test "$rc" -eq 75
+    # A shard size the user sets is the user's: one that differs from the
+    # checkpoint's is refused, naming the key, and the checkpoint stays.
+    expect 65 "[mpi] shard_size: 20 in this run, 16 in the checkpoint" -- \
+        "$GARNER" reconstruct "$d/run0.ini" --set output.dir="$d/three1" --set mpi.shard_size=20 --resume
+    check "3 -> 1: the refused resume kept the checkpoint" -- test -s "$d/three1.checkpoint.h5"
+    expect 0 "resuming from" -- "$GARNER" reconstruct "$d/run0.ini" --set output.dir="$d/three1" --resume
+    check "3 -> 1: map within 1e-6 of uninterrupted" -- "$cmp" "$d/full0/map.mrc" "$d/three1/map.mrc" 1e-6
+    check "3 -> 1: 1200 particles" -- grep -q '"particles_used": 1200' "$d/three1/summary.json"
 fi
 finish

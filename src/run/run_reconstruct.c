@@ -79,6 +79,11 @@ static gar_status write_summary(const char *path, const gar_params *p, const run
 }
 
 
+/* Default shards of a reconstruction (whatever the rank count), and the
+ * largest shard size [mpi] shard_size allows. */
+#define RECON_SHARDS 128
+#define GAR_SHARD_SIZE_MAX 100000000
+
 /* A reconstruction's pass and what its checkpoints need to know. */
 typedef struct recon_pass {
     const recon_settings *s;
@@ -318,14 +323,28 @@ static gar_status prepare_pass(recon_job *j, int resume)
     ck->particles = gar_inputs_count(j->in);
     ck->every_s = j->set->output.checkpoint_minutes * 60.0;
     ck->last = gar_wall_seconds();
-    ck->shard_size =
-        run_shard_size(j->set->mpi.shard_size, ck->particles, j->size, 8, 64, (size_t)j->set->reconstruct.batch);
-    for (size_t i = 0; i < gar_inputs_n_stacks(j->in); i++)
-        ck->n_shards += (gar_stack_count(gar_inputs_stack(j->in, i)) + ck->shard_size - 1) / ck->shard_size;
     snprintf(ck->path, sizeof ck->path, "%s", j->set->output.dir);
     for (size_t n = strlen(ck->path); n > 1 && ck->path[n - 1] == '/'; n--)
         ck->path[n - 1] = '\0';
     strncat(ck->path, ".checkpoint.h5", sizeof ck->path - strlen(ck->path) - 1);
+    /* The default shard size ignores the rank count: a checkpoint records its
+     * shards, and one written on one rank count must resume on another (issue
+     * 18, case 20). 128 shards give each of up to 16 workers 8 or more. */
+    ck->shard_size = run_shard_size_fixed(j->set->mpi.shard_size, ck->particles, RECON_SHARDS,
+                                          (size_t)j->set->reconstruct.batch);
+    /* A resume with the default takes the checkpoint's shard size, which a
+     * garner whose default followed the rank count may have chosen otherwise.
+     * Rank 0 reads it, every rank cuts the same shards; a checkpoint that
+     * cannot be read leaves the default, and its load below says why. */
+    if (resume && j->set->mpi.shard_size == 0) {
+        uint64_t kept = j->rank == 0 ? gar_checkpoint_shard_size(ck->path) : 0;
+        if (j->size > 1)
+            kept = (uint64_t)gar_mpi_bcast_int(kept <= (uint64_t)GAR_SHARD_SIZE_MAX ? (int)kept : 0, 0);
+        if (kept > 0 && kept <= (uint64_t)GAR_SHARD_SIZE_MAX)
+            ck->shard_size = (size_t)kept;
+    }
+    for (size_t i = 0; i < gar_inputs_n_stacks(j->in); i++)
+        ck->n_shards += (gar_stack_count(gar_inputs_stack(j->in, i)) + ck->shard_size - 1) / ck->shard_size;
     if (resume && j->rank == 0) {
         gar_checkpoint k;
         gar_recon_partial v;

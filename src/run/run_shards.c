@@ -33,6 +33,11 @@ size_t run_shard_size(long asked, size_t particles, int size, size_t pieces_per_
     return s < batch ? batch : s;
 }
 
+size_t run_shard_size_fixed(long asked, size_t particles, size_t pieces, size_t batch)
+{
+    return run_shard_size(asked, particles, 1, pieces, pieces, batch);
+}
+
 gar_status run_shards_create(gar_inputs *in, size_t size, run_shards **out)
 {
     size_t n = 0, k = 0;

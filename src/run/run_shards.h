@@ -63,6 +63,10 @@ typedef struct run_shards run_shards;
  * process), never below a batch. */
 size_t run_shard_size(long asked, size_t particles, int size, size_t pieces_per_worker, size_t pieces_single,
                       size_t batch);
+/* The same with a default that ignores the rank count: the particles cut
+ * into `pieces` shards, never below a batch. For runs whose shards outlive
+ * the run (reconstruct's checkpoints), which may resume on another rank count. */
+size_t run_shard_size_fixed(long asked, size_t particles, size_t pieces, size_t batch);
 
 /* Every stack of `in` cut into shards of `shard_size` particles (the last of
  * each stack shorter). Collective: every rank calls it alike. */
