@@ -1,7 +1,10 @@
 #define _GNU_SOURCE
 #include "gar_sysinfo.h"
 
+#include <ctype.h>
 #include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -97,6 +100,67 @@ size_t gar_available_memory(char *source, size_t len)
     limit_by_rlimit(RLIMIT_AS, "VmSize", "ulimit -v, less the address space in use", &best, source, len);
     limit_by_rlimit(RLIMIT_DATA, "VmData", "ulimit -d, less the data in use", &best, source, len);
     return (size_t)best;
+}
+
+/* OMP_STACKSIZE as OpenMP reads it: a size, K(iB) without a unit; 0 if
+ * it is not one (libgomp then ignores it and so does this). */
+static unsigned long long omp_stacksize(const char *text)
+{
+    char *end;
+    unsigned long long v, unit = 1024;
+    while (isspace((unsigned char)*text))
+        text++;
+    if (!isdigit((unsigned char)*text))
+        return 0;
+    v = strtoull(text, &end, 10);
+    while (isspace((unsigned char)*end))
+        end++;
+    switch (toupper((unsigned char)*end)) {
+    case '\0': break;
+    case 'B': unit = 1; end++; break;
+    case 'K': end++; break;
+    case 'M': unit = 1ULL << 20; end++; break;
+    case 'G': unit = 1ULL << 30; end++; break;
+    default: return 0;
+    }
+    while (isspace((unsigned char)*end))
+        end++;
+    if (*end != '\0' || v > (1ULL << 63) / unit)
+        return 0;
+    return v * unit;
+}
+
+size_t gar_thread_stack_bytes(char *source, size_t len)
+{
+    struct rlimit rl;
+    const char *omp = getenv("OMP_STACKSIZE");
+    unsigned long long stack = omp != NULL ? omp_stacksize(omp) : 0;
+    long page = sysconf(_SC_PAGESIZE);
+    if (stack > 0) {
+        snprintf(source, len, "OMP_STACKSIZE");
+    } else if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        stack = (unsigned long long)rl.rlim_cur;
+        snprintf(source, len, "ulimit -s");
+    } else {
+        /* glibc's own default without a stack limit is smaller (2 MiB on
+         * x86-64); 8 MiB, the usual `ulimit -s`, errs on the safe side. */
+        stack = 8ULL << 20;
+        snprintf(source, len, "the default 8 MiB");
+    }
+    stack += page > 0 ? (unsigned long long)page : 4096ULL;
+    return stack > SIZE_MAX ? SIZE_MAX : (size_t)stack;
+}
+
+size_t gar_address_space_left(size_t *limit)
+{
+    struct rlimit rl;
+    unsigned long long used;
+    *limit = SIZE_MAX;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return SIZE_MAX;
+    *limit = (size_t)rl.rlim_cur;
+    used = self_status_bytes("VmSize");
+    return (unsigned long long)rl.rlim_cur > used ? (size_t)((unsigned long long)rl.rlim_cur - used) : 0;
 }
 
 void gar_format_bytes(double bytes, char *buf, size_t len)

@@ -15,6 +15,16 @@ int gar_usable_cores(void);
 /* Bytes available; `source` receives what limited it ("MemAvailable",
  * "cgroup memory.max"). Returns 0 if nothing could be read. */
 size_t gar_available_memory(char *source, size_t len);
+/* Address space (bytes) each thread the process starts reserves for its
+ * stack: OMP_STACKSIZE when set (OpenMP's threads take it; a number with an
+ * optional B, K, M or G suffix, K without one), else the soft `ulimit -s`
+ * (glibc's default for a new thread), else 8 MiB; one guard page added.
+ * `source` receives which of them it was. */
+size_t gar_thread_stack_bytes(char *source, size_t len);
+/* Bytes `ulimit -v` (RLIMIT_AS) leaves beside what the process maps
+ * already, and the limit itself in *limit; SIZE_MAX (and *limit SIZE_MAX)
+ * when there is no such limit. */
+size_t gar_address_space_left(size_t *limit);
 /* "1.5 GiB" */
 void gar_format_bytes(double bytes, char *buf, size_t len);
 

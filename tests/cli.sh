@@ -45,6 +45,12 @@ if [ "$(vlimit 2097152)" != unlimited ]; then
     expect 71 "but only" -- sh -c "ulimit -v 2097152; exec '$GARNER' reconstruct '$d/mem.ini'"
     expect 71 "(ulimit -v, less the address space in use)" -- sh -c "ulimit -v 2097152; exec '$GARNER' reconstruct '$d/mem.ini'"
     check "no output folder after the memory refusal" -- test ! -e "$d/mem-out"
+    # Thread stacks count against the same limit (issue 18, case 16; the
+    # refusal of 256 threads is the limit-threads-stacks case of
+    # tests/bad-inputs): a usual thread count still runs under it.
+    expect 0 "" -- "$GARNER" simulate --map "$GAR_EXAMPLES/tii-64.mrc" --count 40 --seed 3 --out "$d/thr.h5"
+    printf '[input]\nstacks = thr.h5\n[output]\ndir = thr-out\n[reconstruct]\nthreads = 8\n' > "$d/thr.ini"
+    expect 0 "resolution" -- sh -c "ulimit -v 2097152; ulimit -s 8192; exec '$GARNER' reconstruct '$d/thr.ini'"
 fi
 
 # simulate, then info, then refusing to overwrite.

@@ -185,7 +185,10 @@ gar_status gar_refine_create(const gar_params *p, const char *params_path, int r
             gar_format_bytes(m.total, need_s, sizeof need_s);
             gar_format_bytes((double)gar_available_memory(mem_src, sizeof mem_src), avail_s, sizeof avail_s);
             snprintf(mem_note, sizeof mem_note, ", memory %s of %s available per rank", need_s, avail_s);
+            st = run_check_thread_stacks(p, r->rcfg.threads, (size_t)m.total);
         }
+    } else {
+        st = run_check_thread_stacks(p, r->rcfg.threads, 0);
     }
 checked:
     /* Every rank checked the same inputs. */

@@ -284,6 +284,7 @@ static gar_status check_memory(recon_job *j)
     const size_t common = gar_recon_memory_bytes(cfg) + cfg->batch * j->box * j->box * sizeof(float);
     const size_t exact = run_partials_memory_bytes(cfg, &j->s, j->rank, j->size);
     char mem_src[128], exact_note[96] = "", exact_bytes[32];
+    gar_status st;
     size_t avail_bytes = gar_available_memory(mem_src, sizeof mem_src);
     j->fig.memory_estimate = common + exact;
     gar_format_bytes((double)j->fig.memory_estimate, j->need, sizeof j->need);
@@ -298,6 +299,10 @@ static gar_status check_memory(recon_job *j)
                          "only %s is available (%s); lower [reconstruct] pad, batch or max_resolution, "
                          "or run on a node with more memory",
                          j->need, j->box, j->fig.padded, cfg->batch, exact_note, j->avail, mem_src);
+    /* Stacks are address space, not memory in use: they count against
+     * ulimit -v only (issue 18, case 16: 256 threads under 2 GiB). */
+    if ((st = run_check_thread_stacks(j->p, cfg->threads, j->fig.memory_estimate)) != GAR_OK)
+        return st;
     if (j->rank == 0 && j->size > 1)
         gar_format_bytes((double)(common + run_partials_memory_bytes(cfg, &j->s, 1, j->size)), j->need,
                          sizeof j->need);

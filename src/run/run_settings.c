@@ -2,6 +2,7 @@
  * a run, and the reconstructor's configuration from them (see run_settings.h). */
 #include "run_settings.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include "gar_gpu.h"
@@ -109,4 +110,26 @@ gar_status run_partials_create(const gar_recon *rec, const recon_settings *s, in
 {
     return gar_partials_create(gar_recon_voxels(rec), run_exact_sums(s, size), (size_t)s->set.mpi.reduce_chunk_mb << 20,
                                threads, rank, out);
+}
+
+gar_status run_check_thread_stacks(const gar_params *p, int threads, size_t other_bytes)
+{
+    char loc[512], src[64], stack_s[32], stacks_s[32], other_s[32], left_s[32], limit_s[32];
+    size_t limit, left = gar_address_space_left(&limit), stack = gar_thread_stack_bytes(src, sizeof src), fit;
+    const size_t extra = threads > 1 ? (size_t)threads - 1 : 0;   /* the calling thread's stack is mapped already */
+    if (left == SIZE_MAX || extra == 0)
+        return GAR_OK;
+    if (other_bytes < left && extra <= (left - other_bytes) / stack)
+        return GAR_OK;
+    fit = other_bytes < left ? 1 + (left - other_bytes) / stack : 1;
+    run_where(p, "reconstruct", "threads", loc, sizeof loc);
+    gar_format_bytes((double)stack, stack_s, sizeof stack_s);
+    gar_format_bytes((double)extra * (double)stack, stacks_s, sizeof stacks_s);
+    gar_format_bytes((double)other_bytes, other_s, sizeof other_s);
+    gar_format_bytes((double)left, left_s, sizeof left_s);
+    gar_format_bytes((double)limit, limit_s, sizeof limit_s);
+    return gar_error(GAR_ERR_NOMEM, "%s: %d threads do not fit in the address space: their stacks take %s "
+                     "(%zu × %s, from %s), with the run's %s more than the %s that ulimit -v (%s) leaves; use "
+                     "at most %zu threads, or a smaller ulimit -s or OMP_STACKSIZE, or raise ulimit -v",
+                     loc, threads, stacks_s, extra, stack_s, src, other_s, left_s, limit_s, fit);
 }

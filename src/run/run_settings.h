@@ -47,5 +47,12 @@ size_t run_partials_memory_bytes(const gar_recon_config *cfg, const recon_settin
 /* The partial volumes for `rec`'s sums. */
 gar_status run_partials_create(const gar_recon *rec, const recon_settings *s, int threads, int rank, int size,
                                gar_partials **out);
+/* Whether `threads` threads fit in the address space `ulimit -v` leaves
+ * beside `other_bytes` (the run's memory estimate): each thread but the
+ * calling one reserves a stack (gar_thread_stack_bytes), and OpenMP aborts
+ * the process when it cannot start one. GAR_ERR_NOMEM naming
+ * [reconstruct] threads, the count, the stacks and the limit if not;
+ * GAR_OK without such a limit. */
+gar_status run_check_thread_stacks(const gar_params *p, int threads, size_t other_bytes);
 
 #endif
