@@ -102,6 +102,13 @@ static gar_status open_output(gar_refine *r, int resume)
     run_where(r->p, "output", "dir", loc, sizeof loc);
     if (resume) {
         size_t last = refine_last_iteration(r);
+        /* Continued in place, but still one run at a time; the last
+         * iteration read again under the lock. */
+        if (last != 0) {
+            if ((st = gar_outdir_attach(r->set->output.dir, loc, &r->out)) != GAR_OK)
+                return st;
+            last = refine_last_iteration(r);
+        }
         if (last == 0)
             return gar_error(GAR_ERR_NOINPUT, "%s: %s holds no finished iteration to continue from", loc,
                              r->set->output.dir);
@@ -110,14 +117,12 @@ static gar_status open_output(gar_refine *r, int resume)
                          r->set->output.dir, r->state.resolution_A, r->state.angular_step_deg);
         return st;
     }
-    gar_outdir *out = NULL;
-    /* Checks the folder (not an input, empty unless overwrite); refine writes into it directly. */
-    if ((st = gar_outdir_begin(r->set->output.dir, r->set->output.overwrite, r->set->input.stacks,
-                               r->set->input.n_stacks, loc, &out)) == GAR_OK) {
-        gar_outdir_abort(&out);
-        st = refine_make_dir(r->set->output.dir);
-    }
-    return st;
+    /* The first iteration goes into a partial folder, which then replaces
+     * the output folder as a whole (refine_write_iteration): an
+     * overwritten run's iterations never mix with this run's, and stay
+     * whole if this run fails before its first. */
+    return gar_outdir_begin(r->set->output.dir, r->set->output.overwrite, r->set->input.stacks,
+                            r->set->input.n_stacks, loc, &r->out);
 }
 
 /* Collective: rank 0 holds the state; every rank starts the next iteration
@@ -331,7 +336,8 @@ gar_status gar_refine_finish(gar_refine *r)
         if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK || (st = refine_pass(r, NULL, 0, &unused)) != GAR_OK)
             return st;
     }
-    if (r->rank == 0 && (st = refine_write_final(r, gar_wall_seconds() - r->t0)) == GAR_OK) {
+    if (r->rank == 0 && (st = refine_write_final(r, gar_wall_seconds() - r->t0)) == GAR_OK &&
+        (st = gar_outdir_commit(&r->out)) == GAR_OK) {
         gar_log_info("%s after %llu iterations in %.1f s", r->state.converged ? "converged" : "stopped",
                      (unsigned long long)r->state.iteration, gar_wall_seconds() - r->t0);
         gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", r->set->output.dir,
@@ -346,6 +352,7 @@ void gar_refine_destroy(gar_refine **rp)
     if (rp == NULL || *rp == NULL)
         return;
     r = *rp;
+    gar_outdir_abort(&r->out);
     gar_partials_destroy(&r->parts);
     gar_recon_destroy(&r->rec);
     refine_noise_destroy(r);

@@ -13,6 +13,7 @@
 #include "gar_fsc.h"
 #include "gar_log.h"
 #include "gar_mrc.h"
+#include "gar_outdir.h"
 #include "gar_plot.h"
 #include "gar_sysinfo.h"
 #include "refine_impl.h"
@@ -25,6 +26,13 @@ static const char *join(char *buf, size_t len, const char *dir, const char *name
     if (n < 0 || (size_t)n >= len)   /* too long a path: fails later, named in the error */
         buf[len - 1] = '\0';
     return buf;
+}
+
+/* Where this run's files go: rank 0's locked folder (gar_outdir.h), whose
+ * partial folder is put in place once the first iteration is written. */
+static const char *out_dir(const gar_refine *r)
+{
+    return r->out != NULL ? gar_outdir_current(r->out) : r->set->output.dir;
 }
 
 gar_status refine_make_dir(const char *path)
@@ -52,7 +60,7 @@ gar_status refine_write_iteration(gar_refine *r, size_t it)
     gar_atomic dir;
     char final[4200], name[64], path[4400];
     snprintf(name, sizeof name, "iter_%03zu", it);
-    join(final, sizeof final, r->set->output.dir, name);
+    join(final, sizeof final, out_dir(r), name);
     if ((st = gar_atomic_begin(&dir, final, 1)) != GAR_OK || (st = refine_make_dir(dir.tmp)) != GAR_OK)
         return st;
     if ((st = gar_mrc_write(join(path, sizeof path, dir.tmp, "half1.mrc"), r->half[0], GAR_MRC_VOLUME)) != GAR_OK ||
@@ -67,6 +75,9 @@ gar_status refine_write_iteration(gar_refine *r, size_t it)
     remove_iteration_dir(final);   /* a stale one from an overwritten run */
     if ((st = gar_atomic_commit(&dir)) != GAR_OK)
         goto fail;
+    /* The run's first iteration: its folder replaces the output folder. */
+    if (r->out != NULL && (st = gar_outdir_publish(r->out)) != GAR_OK)
+        return st;
     return GAR_OK;
 fail:
     remove_iteration_dir(dir.tmp);
@@ -76,7 +87,7 @@ fail:
 /* The last finished iteration in the output folder (0: none). */
 size_t refine_last_iteration(const gar_refine *r)
 {
-    DIR *d = opendir(r->set->output.dir);
+    DIR *d = opendir(out_dir(r));
     struct dirent *e;
     size_t best = 0;
     char path[4200], sub[4400];
@@ -86,7 +97,7 @@ size_t refine_last_iteration(const gar_refine *r)
         unsigned it;
         char tail;
         if (sscanf(e->d_name, "iter_%3u%c", &it, &tail) == 1 && it > best &&
-            access(join(sub, sizeof sub, join(path, sizeof path, r->set->output.dir, e->d_name), "poses.h5"),
+            access(join(sub, sizeof sub, join(path, sizeof path, out_dir(r), e->d_name), "poses.h5"),
                    R_OK) == 0)
             best = it;
     }
@@ -100,7 +111,7 @@ gar_status refine_load_iteration(gar_refine *r, size_t it)
     gar_status st;
     char dir[4200], name[64], path[4400];
     snprintf(name, sizeof name, "iter_%03zu", it);
-    join(dir, sizeof dir, r->set->output.dir, name);
+    join(dir, sizeof dir, out_dir(r), name);
     int has_noise = 0;
     if ((st = gar_poses_read(join(path, sizeof path, dir, "poses.h5"), r->poses, r->n, &r->state, r->noise,
                              &has_noise)) != GAR_OK ||
@@ -188,7 +199,7 @@ gar_status refine_write_final(gar_refine *r, double seconds)
     /* Without a parameter file (a program's own gar_params) no params.ini. */
     for (int i = 0; i < N_FILES; i++)
         if ((i != PARAMS || r->params_path != NULL) && ((i != NOISE && i != NOISE_PNG) || r->noise != NULL) &&
-            (st = gar_atomic_begin(&f[i], join(final, sizeof final, r->set->output.dir, names[i]), 1)) != GAR_OK)
+            (st = gar_atomic_begin(&f[i], join(final, sizeof final, out_dir(r), names[i]), 1)) != GAR_OK)
             goto done;
     if ((st = gar_mrc_write(f[MAP].tmp, full, GAR_MRC_VOLUME)) != GAR_OK ||
         (st = gar_mrc_write(f[HALF1].tmp, r->half[0], GAR_MRC_VOLUME)) != GAR_OK ||

@@ -69,6 +69,9 @@ struct gar_refine {
     float *batch_scale;        /* a batch's insertion scales */
     int raw_scales;            /* this pass inserted with raw contrast scales (refine_insert_scale) */
     double map_gain;           /* rank 0: the factor the pass's maps take (refine_judge) */
+    /* Rank 0: the output folder, locked; files go to gar_outdir_current
+     * (the partial folder until the first iteration is written). */
+    struct gar_outdir *out;
 };
 
 /* refine_refs.c */
