@@ -2,14 +2,52 @@
 
 #include <hdf5.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "gar_h5util.h"
 
 #define CKPT_FORMAT "garner-checkpoint"
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2   /* 2: the run fingerprint */
 
 static const char *shape_names[5] = {"box", "padded", "shard_size", "n_shards", "particles"};
+
+gar_status gar_checkpoint_fingerprint(const char *path, char **out)
+{
+    hid_t f = -1;
+    gar_status st = GAR_OK;
+    uint64_t v = 0;
+    char *fp = NULL;
+    *out = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (access(path, R_OK) != 0)
+        return gar_error(GAR_ERR_NOINPUT, "%s: no checkpoint to resume from", path);
+    if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: not a readable checkpoint", path);
+        goto done;
+    }
+    if (gar_h5_read_attr_u64(f, "format_version", &v) < 0 || v > CKPT_VERSION) {
+        st = gar_error(GAR_ERR_DATA, "%s: not a garner checkpoint of version %d", path, CKPT_VERSION);
+        goto done;
+    }
+    if (v < 2) {
+        st = gar_error(GAR_ERR_DATA, "%s: written by an older garner, without the run's fingerprint, so it cannot be "
+                       "checked against this run's settings and stacks; remove it and run again without --resume",
+                       path);
+        goto done;
+    }
+    if (gar_h5_read_text(f, "fingerprint", &fp) != 0) {
+        st = gar_error(GAR_ERR_DATA, "%s: the checkpoint's fingerprint is missing or damaged", path);
+        goto done;
+    }
+    *out = fp;
+    fp = NULL;
+done:
+    free(fp);
+    if (f >= 0)
+        H5Fclose(f);
+    return st;
+}
 
 gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c)
 {
@@ -22,7 +60,8 @@ gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c)
     if ((f = gar_h5_create_temp(&a, path)) < 0)
         return gar_error(GAR_ERR_OUTPUT, "%s: cannot create the checkpoint", a.tmp);
     failed = gar_h5_write_attr_string(f, "format", CKPT_FORMAT) < 0 ||
-             gar_h5_write_attr_u64(f, "format_version", CKPT_VERSION) < 0;
+             gar_h5_write_attr_u64(f, "format_version", CKPT_VERSION) < 0 ||
+             gar_h5_write_text(f, "fingerprint", c->fingerprint) < 0;
     for (int i = 0; i < 5 && !failed; i++)
         failed = gar_h5_write_attr_u64(f, shape_names[i], shape[i]) < 0;
     failed = failed ||

@@ -4,8 +4,11 @@
  * data and weight volumes of both half sets so far, the particle counts, and
  * which shards are done, with the run's shape (box, padded size, shard size
  * and count, particles) so that a resume with different inputs or settings is
- * refused. Written under a temporary name and renamed, so an interrupted write
- * leaves the previous checkpoint in place and is never loaded. */
+ * refused, and the run's fingerprint (src/run/run_fprint.h: the settings
+ * and stacks that shape the result), which the run compares before it
+ * loads the rest. Written under a temporary name and renamed, so an
+ * interrupted write leaves the previous checkpoint in place and is never
+ * loaded. */
 #ifndef GAR_CHECKPOINT_H
 #define GAR_CHECKPOINT_H
 
@@ -25,6 +28,7 @@ typedef struct gar_checkpoint {
     unsigned char *done;          /* n_shards flags */
     size_t nvox;                  /* entries of each weight volume; data has 2 × nvox floats */
     float *G[2], *W[2];           /* borrowed on save, owned by the caller on load */
+    const char *fingerprint;      /* saved (borrowed); not read by gar_checkpoint_load */
 } gar_checkpoint;
 
 gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c);
@@ -38,6 +42,11 @@ gar_status gar_checkpoint_load(const char *path, gar_checkpoint *c);
  * leaves the shard size to its default takes the checkpoint's, so that it
  * does not depend on how the shard size was chosen when it was written. */
 uint64_t gar_checkpoint_shard_size(const char *path);
+/* The fingerprint stored in the checkpoint at path into *out (malloc'd, the
+ * caller frees). A checkpoint of an older garner (format version 1, which
+ * had none) is GAR_ERR_DATA saying so: it cannot be checked against the
+ * run, so it is not resumed. A missing file is GAR_ERR_NOINPUT. */
+gar_status gar_checkpoint_fingerprint(const char *path, char **out);
 
 #ifdef __cplusplus
 }

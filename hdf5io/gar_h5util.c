@@ -371,3 +371,33 @@ gar_h5_attr gar_h5_read_attr_int(hid_t loc, const char *name, long long *value)
     gar_h5_close(&attr);
     return r;
 }
+
+herr_t gar_h5_write_text(hid_t loc, const char *name, const char *text)
+{
+    char attr[128];
+    const size_t n = text != NULL ? strlen(text) : 0;
+    snprintf(attr, sizeof attr, "%s_bytes", name);
+    if (n == 0 || gar_h5_write_attr_u64(loc, attr, n) < 0 ||
+        gar_h5_write_column(loc, name, H5T_NATIVE_CHAR, H5T_STD_I8LE, text, n) < 0)
+        return -1;
+    return 0;
+}
+
+int gar_h5_read_text(hid_t loc, const char *name, char **out)
+{
+    char attr[128], *s = NULL;
+    uint64_t n = 0;
+    *out = NULL;
+    snprintf(attr, sizeof attr, "%s_bytes", name);
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
+        return 1;
+    /* 1 GiB: far beyond any fingerprint, and a damaged length is not allocated */
+    if (gar_h5_read_attr_u64(loc, attr, &n) < 0 || n == 0 || n > ((uint64_t)1 << 30) ||
+        (s = malloc((size_t)n + 1)) == NULL || gar_h5_read_column(loc, name, H5T_NATIVE_CHAR, s, (size_t)n) < 0) {
+        free(s);
+        return -1;
+    }
+    s[n] = '\0';
+    *out = s;
+    return 0;
+}

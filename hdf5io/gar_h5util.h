@@ -22,6 +22,13 @@ herr_t gar_h5_write_attr_string(hid_t loc, const char *name, const char *v);
 int gar_h5_attr_string_is(hid_t loc, const char *name, const char *v);
 /* A 1-D dataset of n elements: memory type mtype, file type ftype. */
 herr_t gar_h5_write_column(hid_t loc, const char *name, hid_t mtype, hid_t ftype, const void *buf, size_t n);
+/* Text of any length (a run's fingerprint) as a 1-D dataset of bytes,
+ * its length in the attribute "<name>_bytes": an attribute would be
+ * limited to 64 KiB. Empty or NULL text is an error. */
+herr_t gar_h5_write_text(hid_t loc, const char *name, const char *text);
+/* Such text into *out (malloc'd, NUL-terminated; the caller frees): 0,
+ * 1 when loc holds none (*out NULL), -1 when it is damaged or memory ran out. */
+int gar_h5_read_text(hid_t loc, const char *name, char **out);
 /* Read a 1-D dataset that must hold exactly n elements. */
 herr_t gar_h5_read_column(hid_t loc, const char *name, hid_t mtype, void *buf, size_t n);
 

@@ -94,7 +94,7 @@ done:
 }
 
 gar_status gar_poses_write(const char *path, const gar_pose *poses, size_t n, const gar_refine_state *st_in,
-                           const gar_noise *noise)
+                           const gar_noise *noise, const char *fingerprint)
 {
     gar_atomic a;
     hid_t f = -1, g = -1;
@@ -129,7 +129,8 @@ gar_status gar_poses_write(const char *path, const gar_pose *poses, size_t n, co
         gar_h5_write_attr_f64(g, "misfit_threshold", st_in->misfit_threshold) < 0 ||
         gar_h5_write_attr_u64(g, "junk_count", st_in->junk_count) < 0)
         goto finish;
-    if (noise != NULL && write_noise(f, noise) < 0)
+    if ((noise != NULL && write_noise(f, noise) < 0) ||
+        (fingerprint != NULL && gar_h5_write_text(f, "fingerprint", fingerprint) < 0))
         goto finish;
     H5Gclose(g);
     if ((g = H5Gcreate2(f, "poses", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0)
@@ -182,6 +183,20 @@ static gar_status open_poses(const char *path, hid_t *f, uint64_t *n, uint64_t *
     }
     *version = v;
     return GAR_OK;
+}
+
+gar_status gar_poses_fingerprint(const char *path, char **out)
+{
+    hid_t f;
+    uint64_t m, v;
+    gar_status st = open_poses(path, &f, &m, &v);
+    *out = NULL;
+    if (st != GAR_OK)
+        return st;
+    if (gar_h5_read_text(f, "fingerprint", out) < 0)
+        st = gar_error(GAR_ERR_DATA, "%s: the run's fingerprint is damaged", path);
+    H5Fclose(f);
+    return st;
 }
 
 gar_status gar_poses_count(const char *path, size_t *n)

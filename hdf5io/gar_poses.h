@@ -43,9 +43,13 @@ typedef struct gar_refine_state {
 } gar_refine_state;
 
 /* Written to a temporary name and renamed: never half-written. noise (NULL:
- * none) is the noise model the next iteration searches with. */
+ * none) is the noise model the next iteration searches with; fingerprint
+ * (NULL: none) the run's (src/run/run_fprint.h), which --continue checks. */
 gar_status gar_poses_write(const char *path, const gar_pose *poses, size_t n, const gar_refine_state *state,
-                           const gar_noise *noise);
+                           const gar_noise *noise, const char *fingerprint);
+/* The run fingerprint of a poses file into *out (malloc'd, the caller
+ * frees); NULL when the file holds none (written by an older garner). */
+gar_status gar_poses_fingerprint(const char *path, char **out);
 /* Read a file of exactly n rows into poses (caller's array) and state, and,
  * when noise is not NULL, its noise model into noise (the same groups and
  * shells; *has_noise 0 when the file holds none: a version 1 file, or one

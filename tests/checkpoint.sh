@@ -9,6 +9,8 @@ cmp="$GAR_BUILDDIR/tests/compare_maps"
 expect 0 "" -- "$GARNER" simulate --map "$GAR_EXAMPLES/tii-64.mrc" --count 1200 --snr 1 --seed 5 --out "$d/s.h5"
 printf '[input]\nstacks = s.h5\n[output]\ndir = full\n[reconstruct]\nthreads = 1\nbatch = 16\n[mpi]\nshard_size = 32\n' > "$d/run.ini"
 expect 0 "resolution" -- "$GARNER" reconstruct "$d/run.ini"
+check "summary.json: the fingerprint" -- grep -q '"\[reconstruct\] ctf = yes"' "$d/full/summary.json"
+expect 0 "" -- "$GARNER" simulate --map "$GAR_EXAMPLES/tii-64.mrc" --count 1200 --snr 1 --seed 6 --out "$d/s2.h5"
 
 # One process, stopped by a signal part way. GARNER_TEST_SHARD_DELAY pauses
 # 0.1 s after each of the 38 shards, so the run lasts at least 3.8 s however
@@ -27,11 +29,41 @@ check "signal: no output folder" -- test ! -e "$d/one"
 check "signal: the log says how to go on" -- grep -q "run again with --resume" "$d/one.log"
 : > "$d/one.checkpoint.h5.tmp-999"   # a checkpoint interrupted while being written
 unset GARNER_TEST_SHARD_DELAY
+# The checkpoint's fingerprint (issue 18, case 2): a resume with another
+# setting that shapes the map, or another stack of the same size, is
+# refused naming it, and leaves the checkpoint for the right resume.
+expect 65 "[reconstruct] ctf = no here, yes in the checkpoint" -- "$GARNER" reconstruct "$d/run.ini" \
+    --set output.dir="$d/one" --set reconstruct.ctf=no --resume
+expect 65 "[reconstruct] max_resolution = 8 here, 0 in the checkpoint" -- "$GARNER" reconstruct "$d/run.ini" \
+    --set output.dir="$d/one" --set reconstruct.max_resolution=8 --resume
+check "another stack: the same size" -- test "$(wc -c < "$d/s.h5")" -eq "$(wc -c < "$d/s2.h5")"
+expect 65 "/s2.h5: stack 1 = " -- "$GARNER" reconstruct "$d/run.ini" \
+    --set output.dir="$d/one" --set input.stacks="$d/s2.h5" --resume
+cp "$d/s2.h5" "$d/s-copy.h5" && cp "$d/s-copy.h5" "$d/s.h5.new" && mv "$d/s.h5" "$d/s.h5.orig" && mv "$d/s.h5.new" "$d/s.h5"
+expect 65 "/s.h5: stack 1 " -- "$GARNER" reconstruct "$d/run.ini" \
+    --set output.dir="$d/one" --resume
+mv "$d/s.h5.orig" "$d/s.h5"
+check "refused resumes: the checkpoint kept" -- test -s "$d/one.checkpoint.h5"
 expect 0 "resuming from" -- "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/one" --resume
 check "resume: same map as uninterrupted (1 process: bitwise)" -- "$cmp" "$d/full/map.mrc" "$d/one/map.mrc" same
 check "resume: 1200 particles" -- grep -q '"particles_used": 1200' "$d/one/summary.json"
 check "resume: the checkpoint is removed" -- test ! -e "$d/one.checkpoint.h5"
 expect 66 "no checkpoint to resume from" -- "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/none" --resume
+
+# A stack copied over during the run (issue 18, case 8): the end-of-run
+# check finds it changed, the run fails naming it, and publishes nothing.
+cp "$d/s.h5" "$d/c.h5"
+GARNER_TEST_SHARD_DELAY=0.1 "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/replaced" \
+    --set input.stacks="$d/c.h5" > "$d/replaced.log" 2>&1 &
+pid=$!
+wait_for "$d/replaced.log" "1200 particles, 64 px"
+sleep 0.5
+cp "$d/s2.h5" "$d/c.h5"
+wait $pid
+rc=$?
+check "replaced stack: the run fails (got $rc)" -- test "$rc" -ne 0
+check "replaced stack: named" -- grep -q "a stack changed during the run: stack .*/c.h5: stack 1 " "$d/replaced.log"
+check "replaced stack: no output folder" -- test ! -e "$d/replaced"
 
 # Periodic checkpoints (every 0.6 s, in a run made to last 3.8 s or more)
 # leave the map unchanged.

@@ -122,6 +122,11 @@ expect 0 "continuing from iteration" -- "$GARNER" refine "$d/d7.ini" --set outpu
 check "continued: the same final poses as the uninterrupted run" -- \
     "$cmp_poses" "$d/d7/poses.h5" "$d/d7cont/poses.h5" same
 check "continued: the same map" -- "$GAR_BUILDDIR/tests/compare_maps" "$d/d7/map.mrc" "$d/d7cont/map.mrc" same
+# The poses file's fingerprint (issue 18, case 4): --continue with another
+# symmetry, or another stack, is refused naming it, before anything is read.
+expect 65 "--continue: [refine] symmetry = C1 here, D7 in" -- "$GARNER" refine "$d/d7.ini" \
+    --set output.dir="$d/d7cont" --set refine.symmetry=C1 --continue
+check "summary.json: the fingerprint" -- grep -q '"\[refine\] symmetry = D7"' "$d/d7cont/summary.json"
 
 # Under MPI, as for reconstruct: a repeat whose workers split the shards
 # differently (worker 1 pauses 0.5 s after each of its shards, through

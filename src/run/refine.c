@@ -12,6 +12,7 @@
 #include "gar_sysinfo.h"
 #include "refine_impl.h"
 #include "run_files.h"
+#include "run_fprint.h"
 
 /* The settings, the stacks, the initial and reference maps: each checked,
  * with an error naming the key. */
@@ -100,6 +101,8 @@ static gar_status open_output(gar_refine *r, int resume)
     gar_status st;
     char loc[512];
     run_where(r->p, "output", "dir", loc, sizeof loc);
+    if ((st = run_fprint_build(r->p, RUN_FPRINT_REFINE, &r->fingerprint)) != GAR_OK)
+        return st;
     if (resume) {
         size_t last = refine_last_iteration(r);
         /* Continued in place, but still one run at a time; the last
@@ -336,7 +339,16 @@ gar_status gar_refine_finish(gar_refine *r)
         if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK || (st = refine_pass(r, NULL, 0, &unused)) != GAR_OK)
             return st;
     }
-    if (r->rank == 0 && (st = refine_write_final(r, gar_wall_seconds() - r->t0)) == GAR_OK &&
+    /* A stack copied over during the run (issue 18, case 8): no final map
+     * from two files. */
+    if (r->rank == 0) {
+        char *now = NULL;
+        if ((st = run_fprint_stacks(r->p, &now)) == GAR_OK)
+            st = run_fprint_compare(now, r->fingerprint, 1, "a stack changed during the run", "the run's start",
+                                    "; no final map was written: run again once the stacks stay put");
+        free(now);
+    }
+    if (r->rank == 0 && st == GAR_OK && (st = refine_write_final(r, gar_wall_seconds() - r->t0)) == GAR_OK &&
         (st = gar_outdir_commit(&r->out)) == GAR_OK) {
         gar_log_info("%s after %llu iterations in %.1f s", r->state.converged ? "converged" : "stopped",
                      (unsigned long long)r->state.iteration, gar_wall_seconds() - r->t0);
@@ -363,6 +375,7 @@ void gar_refine_destroy(gar_refine **rp)
     gar_map_destroy(&r->half[1]);
     free(r->fsc);
     free(r->poses);
+    free(r->fingerprint);
     free(r->stack_base);
     gar_inputs_close(&r->in);
     gar_symmetry_destroy(&r->sym);

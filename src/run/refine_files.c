@@ -18,6 +18,7 @@
 #include "gar_sysinfo.h"
 #include "refine_impl.h"
 #include "run_files.h"
+#include "run_fprint.h"
 
 /* dir/name into buf. */
 static const char *join(char *buf, size_t len, const char *dir, const char *name)
@@ -67,7 +68,8 @@ gar_status refine_write_iteration(gar_refine *r, size_t it)
         (st = gar_mrc_write(join(path, sizeof path, dir.tmp, "half2.mrc"), r->half[1], GAR_MRC_VOLUME)) != GAR_OK ||
         (st = run_write_fsc_csv(join(path, sizeof path, dir.tmp, "fsc.csv"), r->fsc, NULL, r->n_shells, r->box,
                                 r->px)) != GAR_OK ||
-        (st = gar_poses_write(join(path, sizeof path, dir.tmp, "poses.h5"), r->poses, r->n, &r->state, r->noise)) !=
+        (st = gar_poses_write(join(path, sizeof path, dir.tmp, "poses.h5"), r->poses, r->n, &r->state, r->noise,
+                             r->fingerprint)) !=
             GAR_OK ||
         (r->noise != NULL &&
          (st = refine_noise_write_csv(r, join(path, sizeof path, dir.tmp, "noise_spectrum.csv"))) != GAR_OK))
@@ -105,6 +107,29 @@ size_t refine_last_iteration(const gar_refine *r)
     return best;
 }
 
+/* --continue goes on from another run's poses and half maps only if they
+ * came from the same stacks and result-shaping settings (issue 18, case
+ * 4). A poses file of an older garner has no fingerprint: it is continued
+ * with a warning, since refusing would throw away finished iterations. */
+static gar_status check_fingerprint(const gar_refine *r, const char *poses)
+{
+    gar_status st;
+    char *stored = NULL, where[4400];
+    if ((st = gar_poses_fingerprint(poses, &stored)) != GAR_OK)
+        return st;
+    if (stored == NULL) {
+        gar_log_warn("%s: written by an older garner without a run fingerprint; its settings and stacks are not "
+                     "checked against this run's", poses);
+        return GAR_OK;
+    }
+    snprintf(where, sizeof where, "%s", poses);
+    st = run_fprint_compare(r->fingerprint, stored, 0, "--continue", where,
+                            "; continue with the settings and stacks that wrote it, or start a new run in another "
+                            "[output] dir");
+    free(stored);
+    return st;
+}
+
 /* Load iteration `it`: poses, state, half maps, FSC. */
 gar_status refine_load_iteration(gar_refine *r, size_t it)
 {
@@ -113,6 +138,8 @@ gar_status refine_load_iteration(gar_refine *r, size_t it)
     snprintf(name, sizeof name, "iter_%03zu", it);
     join(dir, sizeof dir, out_dir(r), name);
     int has_noise = 0;
+    if ((st = check_fingerprint(r, join(path, sizeof path, dir, "poses.h5"))) != GAR_OK)
+        return st;
     if ((st = gar_poses_read(join(path, sizeof path, dir, "poses.h5"), r->poses, r->n, &r->state, r->noise,
                              &has_noise)) != GAR_OK ||
         (st = gar_mrc_read(join(path, sizeof path, dir, "half1.mrc"), &r->half[0])) != GAR_OK ||
@@ -156,6 +183,7 @@ static gar_status write_summary(const gar_refine *r, const char *path, double se
                 r->rec_log[i].changed, r->rec_log[i].seconds, r->rec_log[i].search_seconds,
                 refine_search_rate(r, r->rec_log[i].search_seconds), r->rec_log[i].memory);
     fprintf(f, "\n  ],\n  \"peak_memory_bytes\": %zu,\n", gar_peak_rss_bytes());
+    run_json_fingerprint(f, r->fingerprint);
     run_json_parameters(f, r->p);
     fprintf(f, "}\n");
     if (fclose(f) != 0)
@@ -209,7 +237,7 @@ gar_status refine_write_final(gar_refine *r, double seconds)
                             "garner refine: FSC", "half maps", "against reference")) != GAR_OK ||
         (st = gar_plot_angdist(f[ANGDIST].tmp, rot, tilt, r->n, "garner refine: directions")) != GAR_OK ||
         (st = gar_plot_slices(f[SLICES].tmp, full, "garner refine: central sections")) != GAR_OK ||
-        (st = gar_poses_write(f[POSES].tmp, r->poses, r->n, &r->state, r->noise)) != GAR_OK ||
+        (st = gar_poses_write(f[POSES].tmp, r->poses, r->n, &r->state, r->noise, r->fingerprint)) != GAR_OK ||
         (r->noise != NULL && (st = refine_noise_write_csv(r, f[NOISE].tmp)) != GAR_OK) ||
         (r->noise != NULL && (st = refine_noise_write_png(r, f[NOISE_PNG].tmp)) != GAR_OK) ||
         (r->params_path != NULL && (st = run_copy_file(r->params_path, f[PARAMS].tmp)) != GAR_OK) ||

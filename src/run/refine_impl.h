@@ -36,6 +36,7 @@ struct gar_refine {
     const gar_params *p;
     const char *params_path;
     recon_settings rs;         /* every key's typed value, and the GPUs */
+    char *fingerprint;         /* rank 0: the run's (run_fprint.h), in every poses file and summary.json */
     const gar_settings *set;   /* rs.set */
     const gar_refine_settings *f;   /* rs.set.refine */
     gar_inputs *in;

@@ -74,6 +74,25 @@ void run_json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+void run_json_fingerprint(FILE *f, const char *fp)
+{
+    char line[8192];
+    int first = 1;
+    if (fp == NULL)
+        return;
+    fprintf(f, "  \"fingerprint\": [");
+    while (*fp) {
+        const char *end = strchr(fp, '\n');
+        size_t len = end ? (size_t)(end - fp) : strlen(fp);
+        snprintf(line, sizeof line, "%.*s", (int)len, fp);
+        fprintf(f, "%s\n    ", first ? "" : ",");
+        run_json_string(f, line);
+        first = 0;
+        fp += len + (end != NULL);
+    }
+    fprintf(f, "\n  ],\n");
+}
+
 /* Every schema key with its effective value, typed. */
 void run_json_parameters(FILE *f, const gar_params *p)
 {

@@ -20,6 +20,9 @@ gar_status run_write_fsc_csv(const char *path, const double *fsc, const double *
 void run_json_string(FILE *f, const char *s);
 /* "parameters": every schema key with its effective value, typed. */
 void run_json_parameters(FILE *f, const gar_params *p);
+/* "fingerprint": the run's fingerprint (run_fprint.h), one string a line,
+ * followed by a comma; nothing when fp is NULL. */
+void run_json_fingerprint(FILE *f, const char *fp);
 /* A map given by [section] key (a reference, an initial map) is fit to use
  * with particles of box x box images of pixel_A Å: box³ voxels, every voxel
  * finite (a NaN voxel makes every FSC shell against it 0), and its pixel

@@ -23,6 +23,7 @@
 #include "gar_symmetry.h"
 #include "gar_sysinfo.h"
 #include "run_files.h"
+#include "run_fprint.h"
 #include "run_settings.h"
 #include "run_shards.h"
 
@@ -40,7 +41,7 @@ typedef struct run_figures {
     char gpu_variant[128];       /* device 0's gather variant (one process only) */
 } run_figures;
 
-static gar_status write_summary(const char *path, const gar_params *p, const run_figures *r)
+static gar_status write_summary(const char *path, const gar_params *p, const run_figures *r, const char *fingerprint)
 {
     FILE *f = fopen(path, "w");
     size_t total = r->used[0] + r->used[1];
@@ -71,6 +72,7 @@ static gar_status write_summary(const char *path, const gar_params *p, const run
         run_json_string(f, r->gpu_variant);
         fprintf(f, ",\n");
     }
+    run_json_fingerprint(f, fingerprint);
     run_json_parameters(f, p);
     fprintf(f, "}\n");
     if (fclose(f) != 0)
@@ -92,6 +94,7 @@ typedef struct recon_pass {
     run_figures *fig;
     int rank, size;
     char path[4096];
+    char *fingerprint;         /* rank 0: this run's (run_fprint.h), saved in each checkpoint */
     size_t box, shard_size, n_shards, particles;
     double every_s, last;
 } recon_pass;
@@ -131,6 +134,7 @@ static gar_status checkpoint_shape(const recon_pass *c, gar_checkpoint *k, gar_r
     k->shard_size = c->shard_size;
     k->n_shards = c->n_shards;
     k->particles = c->particles;
+    k->fingerprint = c->fingerprint;
     k->nvox = v->nvox;
     for (int h = 0; h < 2; h++) {
         k->G[h] = v->data[h];
@@ -332,6 +336,8 @@ static gar_status prepare_pass(recon_job *j, int resume)
     for (size_t n = strlen(ck->path); n > 1 && ck->path[n - 1] == '/'; n--)
         ck->path[n - 1] = '\0';
     strncat(ck->path, ".checkpoint.h5", sizeof ck->path - strlen(ck->path) - 1);
+    if (j->rank == 0 && (st = run_fprint_build(j->p, RUN_FPRINT_RECONSTRUCT, &ck->fingerprint)) != GAR_OK)
+        return st;
     /* The default shard size ignores the rank count: a checkpoint records its
      * shards, and one written on one rank count must resume on another (issue
      * 18, case 20). 128 shards give each of up to 16 workers 8 or more. */
@@ -354,6 +360,17 @@ static gar_status prepare_pass(recon_job *j, int resume)
         gar_checkpoint k;
         gar_recon_partial v;
         size_t finished = 0;
+        char *stored = NULL, where[4200];
+        /* Before anything is loaded: sums from other settings or stacks
+         * would finish as a map of neither run (issue 18, case 2). */
+        snprintf(where, sizeof where, "the checkpoint %s", ck->path);
+        if ((st = gar_checkpoint_fingerprint(ck->path, &stored)) == GAR_OK)
+            st = run_fprint_compare(ck->fingerprint, stored, 0, "--resume", where,
+                                    "; resume with the settings and stacks that wrote it, or remove it and start "
+                                    "again without --resume");
+        free(stored);
+        if (st != GAR_OK)
+            return st;
         if ((st = checkpoint_shape(ck, &k, &v)) != GAR_OK ||
             (st = gar_calloc((void **)&j->resumed_done, ck->n_shards ? ck->n_shards : 1, 1, "shard flags")) != GAR_OK)
             return st;
@@ -447,6 +464,21 @@ static gar_status write_effective_params(const gar_params *p, const char *path)
     return st;
 }
 
+/* Rank 0, before anything is published: each stack as it was at the start
+ * (size, modification time, metadata digest). A stack copied over during
+ * the run has given particles from two files (issue 18, case 8); the run
+ * fails naming it, and its output folder is never committed. */
+static gar_status recheck_stacks(const gar_params *p, const char *at_start)
+{
+    gar_status st;
+    char *now = NULL;
+    if ((st = run_fprint_stacks(p, &now)) == GAR_OK)
+        st = run_fprint_compare(now, at_start, 1, "a stack changed during the run", "the run's start",
+                                "; nothing was written: run again once the stacks stay put");
+    free(now);
+    return st;
+}
+
 /* Rank 0: the maps, FSC, pictures and summary into the output folder, which
  * then appears under its name; the spent checkpoint goes. */
 static gar_status finish(recon_job *j, const char *params_path, double t0)
@@ -463,6 +495,8 @@ static gar_status finish(recon_job *j, const char *params_path, double t0)
     if (fig->used[0] == 0 || fig->used[1] == 0)
         return gar_error(GAR_ERR_DATA, "half set %d has no particles (half 1: %zu, half 2: %zu); both half "
                          "sets are needed for the FSC", fig->used[0] == 0 ? 1 : 2, fig->used[0], fig->used[1]);
+    if ((st = recheck_stacks(j->p, j->ck.fingerprint)) != GAR_OK)
+        return st;
     gar_log_info("finishing: weights, inverse FFT, gridding correction");
     if ((st = gar_recon_finalize(j->rec, 1, &half[0])) != GAR_OK ||
         (st = gar_recon_finalize(j->rec, 2, &half[1])) != GAR_OK ||
@@ -499,7 +533,7 @@ static gar_status finish(recon_job *j, const char *params_path, double t0)
             GAR_OK ||
         (params_path != NULL && (st = run_copy_file(params_path, gar_outdir_file(out, "params.ini"))) != GAR_OK) ||
         (st = write_effective_params(j->p, gar_outdir_file(out, "params-effective.ini"))) != GAR_OK ||
-        (st = write_summary(gar_outdir_file(out, "summary.json"), j->p, fig)) != GAR_OK)
+        (st = write_summary(gar_outdir_file(out, "summary.json"), j->p, fig, j->ck.fingerprint)) != GAR_OK)
         goto done;
     snprintf(final_dir, sizeof final_dir, "%s", gar_outdir_final(out));
     if ((st = gar_outdir_commit(&j->out)) != GAR_OK)
@@ -548,6 +582,7 @@ gar_status gar_run_reconstruct(gar_params *p, const char *params_path, int resum
         st = finish(&j, params_path, t0);
 done:
     free(j.resumed_done);
+    free(j.ck.fingerprint);
     gar_outdir_abort(&j.out);
     gar_partials_destroy(&j.ck.parts);
     gar_recon_destroy(&j.rec);
