@@ -1,5 +1,7 @@
 #include "gar_checkpoint.h"
 
+#include <errno.h>
+
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,8 @@ done:
 
 gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c)
 {
+    char why[256] = "no detail";
+    int err = 0;
     gar_atomic a;
     hid_t f;
     int failed = 0, rc;
@@ -59,6 +63,7 @@ gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c)
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if ((f = gar_h5_create_temp(&a, path)) < 0)
         return gar_error(GAR_ERR_OUTPUT, "%s: cannot create the checkpoint", a.tmp);
+    errno = 0;
     failed = gar_h5_write_attr_string(f, "format", CKPT_FORMAT) < 0 ||
              gar_h5_write_attr_u64(f, "format_version", CKPT_VERSION) < 0 ||
              gar_h5_write_text(f, "fingerprint", c->fingerprint) < 0;
@@ -71,10 +76,26 @@ gar_status gar_checkpoint_save(const char *path, const gar_checkpoint *c)
              gar_h5_write_column(f, "weight1", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[0], c->nvox) < 0 ||
              gar_h5_write_column(f, "data2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->G[1], 2 * c->nvox) < 0 ||
              gar_h5_write_column(f, "weight2", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, c->W[1], c->nvox) < 0;
+    /* The reason (No space left on device, File too large) is on HDF5's
+     * error stack until the next call: take it from the write that failed,
+     * or from the close that could not flush (issue 18, case 15). */
+    if (failed) {
+        err = errno;
+        gar_h5_reason(why, sizeof why);
+    }
     if ((rc = gar_h5_finish_temp(f, &a, failed)) == -2)
         return gar_error(GAR_ERR_OUTPUT, "cannot rename %s to %s", a.tmp, path);
+    if (rc == -1) {
+        err = errno;
+        gar_h5_reason(why, sizeof why);
+    }
+    /* A flush at close leaves HDF5's stack empty; the system call's errno
+     * (EFBIG, ENOSPC) is still the cause. */
+    if (strcmp(why, "no detail") == 0 && err != 0)
+        snprintf(why, sizeof why, "%s", strerror(err));
     if (rc != 0)
-        return gar_error(GAR_ERR_IO, "%s: writing the checkpoint failed", a.tmp);
+        return gar_error(GAR_ERR_IO, "%s: writing the checkpoint failed (%s); the run's work since the "
+                         "last checkpoint is lost", a.tmp, why);
     return GAR_OK;
 }
 

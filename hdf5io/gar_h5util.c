@@ -122,10 +122,26 @@ hid_t gar_h5_create_temp(gar_atomic *a, const char *path)
     return f;
 }
 
+/* Set when a file could not be closed: HDF5 1.10 leaves it half closed and
+ * its exit handler then crashes on it (issue 18, case 13: a full disk or
+ * ulimit -f, the error printed, then exit 139). */
+static int unclosed_files;
+
+int gar_h5_fclose(hid_t f)
+{
+    if (H5Fclose(f) < 0) {
+        unclosed_files = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int gar_h5_unclosed_files(void) { return unclosed_files; }
+
 int gar_h5_finish_temp(hid_t f, gar_atomic *a, int failed)
 {
     int rc = failed ? -3 : 0;
-    if (f >= 0 && H5Fclose(f) < 0 && rc == 0)
+    if (f >= 0 && gar_h5_fclose(f) < 0 && rc == 0)
         rc = -1;
     if (rc == 0 && gar_atomic_commit(a) != GAR_OK)
         rc = -2;
@@ -148,7 +164,7 @@ void gar_h5_close(hid_t *id)
     if (H5Eget_num(H5E_DEFAULT) > 0)
         pending = H5Eget_current_stack();
     switch (H5Iget_type(*id)) {
-    case H5I_FILE: H5Fclose(*id); break;
+    case H5I_FILE: gar_h5_fclose(*id); break;
     case H5I_GROUP: H5Gclose(*id); break;
     case H5I_DATASET: H5Dclose(*id); break;
     case H5I_DATASPACE: H5Sclose(*id); break;
@@ -183,6 +199,20 @@ const char *gar_h5_reason(char *buf, size_t size)
     reason_buf r = {buf, size};
     snprintf(buf, size, "no detail");
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, reason_walk, &r);
+    /* A failed system call is described as "file write failed: time = ...,
+     * filename = ..., errno = 28, error message = 'No space left on
+     * device', ..."; the system's words are what a user acts on. */
+    {
+        const char *m = strstr(buf, "error message = '");
+        if (m != NULL) {
+            char sys[160];
+            const char *e;
+            m += strlen("error message = '");
+            e = strchr(m, '\'');
+            snprintf(sys, sizeof sys, "%.*s", e ? (int)(e - m) : 120, m);
+            snprintf(buf, size, "%s", sys);
+        }
+    }
     for (char *p = buf; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';

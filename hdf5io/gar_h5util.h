@@ -53,6 +53,13 @@ void gar_h5_quiet(void);
 /* Close any HDF5 id and set it to -1; a negative id is left alone. HDF5's
  * error stack is kept across the close, for gar_h5_reason. */
 void gar_h5_close(hid_t *id);
+/* H5Fclose, remembering a failure (a file whose buffered data could not be
+ * written: disk full, ulimit -f): 0 or -1. */
+int gar_h5_fclose(hid_t f);
+/* 1 once a file could not be closed. HDF5 1.10 leaves such a file half
+ * closed, and its exit handler then crashes on it: the process must end
+ * with _exit (gar_run_exit), after its error has been reported. */
+int gar_h5_unclosed_files(void);
 /* The innermost message of HDF5's error stack into buf ("no detail" if
  * none), line breaks made spaces; returns buf. */
 const char *gar_h5_reason(char *buf, size_t size);

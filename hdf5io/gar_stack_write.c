@@ -501,7 +501,7 @@ gar_status gar_stack_writer_commit(gar_stack_writer **wp)
     gar_h5_close(&w->images);
     /* H5Fclose is where buffered chunks hit the disk, so its failure (disk
      * full, quota) is the write failure. */
-    if (H5Fclose(w->file) < 0) {
+    if (gar_h5_fclose(w->file) < 0) {
         w->file = -1;
         st = gar_error(GAR_ERR_IO, "%s: cannot finish writing %s (HDF5: %s)", w->a.path, w->a.tmp,
                        gar_h5_reason(why, sizeof why));

@@ -107,11 +107,15 @@ void gar_signals_install(const char *t, gar_signal_policy p)
     }
     inherited_known = 1;
     sigprocmask(SIG_UNBLOCK, &set, NULL);
-    /* A closed pipe makes write() fail with EPIPE instead of killing. */
+    /* A closed pipe makes write() fail with EPIPE instead of killing; a
+     * file-size limit (ulimit -f) makes it fail with EFBIG instead of
+     * SIGXFSZ killing the process with its temporaries left (issue 18, case
+     * 18): the write's error path then names the file and removes them. */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGXFSZ, &sa, NULL);
 }
 
 void gar_signals_polled(int p) { polled = p != 0; }

@@ -70,7 +70,7 @@ int main(int argc, char **argv)
              * refine and tune install their own policy again once MPI has
              * started, since UCX installs handlers of its own. */
             gar_signals_install(tag, GAR_SIGNALS_CLEANUP);
-            return c->fn(argc - 1, argv + 1);
+            return gar_run_exit(c->fn(argc - 1, argv + 1));
         }
     }
     fprintf(stderr, "garner: error: unknown command '%s' (see 'garner --help')\n", argv[1]);

@@ -50,6 +50,11 @@ gar_status gar_run_tune(gar_params *p, int rank, int size);
  * messages): its folder exists and is writable, it is not a directory, and
  * it does not exist unless `overwrite`. Usage errors (64) for the name,
  * output errors (73) for the folder. */
+/* The process's exit status rc, returned; where HDF5 could not close a file
+ * (disk full, ulimit -f: the command has reported it), the process ends
+ * here with _exit(rc), since HDF5's exit handler would crash on that file. */
+int gar_run_exit(int rc);
+
 gar_status gar_run_check_output_file(const char *opt, const char *path, int overwrite);
 
 #endif

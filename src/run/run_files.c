@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gar_log.h"
+#include "gar_h5util.h"
 #include "gar_run.h"
 
 /* Copy a file byte for byte (the parameter file into the output). */
@@ -171,6 +172,15 @@ void run_where(const gar_params *p, const char *section, const char *key, char *
     snprintf(buf, len, "%s: [%s] %s", gar_params_origin(p, section, key), section, key);
 }
 
+
+int gar_run_exit(int rc)
+{
+    if (gar_h5_unclosed_files()) {
+        fflush(NULL);
+        _exit(rc != 0 ? rc : 74);
+    }
+    return rc;
+}
 
 gar_status gar_run_check_output_file(const char *opt, const char *path, int overwrite)
 {

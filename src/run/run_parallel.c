@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include "gar_log.h"
 #include "gar_mpi.h"
@@ -53,6 +54,22 @@ static gar_status run_command(const gar_run_request *req, gar_params *p, int ran
     return gar_error(GAR_ERR_INTERNAL, "unknown command %d", (int)req->command);
 }
 
+/* MPICH's transport (UCX) maps its shared memory through files of tens of
+ * MiB: under a smaller `ulimit -f` MPI_Init fails with a page of UCX errors
+ * (or, with SIGXFSZ at its default, the process dies before any line;
+ * issue 18, case 18). Said before MPI starts, in one line. */
+#define RUN_MIN_FILE_SIZE ((rlim_t)64 << 20)
+
+static gar_status check_file_size_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= RUN_MIN_FILE_SIZE)
+        return GAR_OK;
+    return gar_error(GAR_ERR_OUTPUT, "ulimit -f is %llu KiB: MPI's shared memory alone needs files of %llu MiB, "
+                     "and maps and checkpoints are larger; raise it (ulimit -f unlimited)",
+                     (unsigned long long)(rl.rlim_cur / 1024), (unsigned long long)(RUN_MIN_FILE_SIZE >> 20));
+}
+
 gar_status gar_run_parallel(const gar_run_request *req, int *report)
 {
     int rank = 0, size = 1;
@@ -61,7 +78,7 @@ gar_status gar_run_parallel(const gar_run_request *req, int *report)
     gar_mpi_place place;
 
     *report = 1;
-    if ((st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
+    if ((st = check_file_size_limit()) != GAR_OK || (st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
         return st;
     /* Installed again after MPI_Init, which replaces handlers: UCX (MPICH's
      * transport) takes SIGHUP for its debug output (UCX_DEBUG_SIGNO) and
