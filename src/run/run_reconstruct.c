@@ -549,6 +549,10 @@ static gar_status finish(recon_job *j, const char *params_path, double t0)
                      fig->mean_fsc_ref);
     if (fig->cross == GAR_FSC_CROSSES)
         gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", final_dir, fig->resolution);
+    else if (fig->cross == GAR_FSC_NEVER_BELOW)
+        /* The line users and scripts read keeps its form; the bound is said. */
+        gar_log_info("map: %s/map.mrc, resolution %.2f Å (Nyquist: the half maps' FSC stays at or above 0.143 "
+                     "up to it, so the map is resolved to Nyquist or finer)", final_dir, fig->resolution);
     else
         gar_log_info("map: %s/map.mrc, half maps: %s", final_dir,
                      run_resolution_words(fig->resolution, fig->cross, 0.143, words, sizeof words));
