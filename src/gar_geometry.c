@@ -57,6 +57,21 @@ void gar_random_pose(gar_rng *rng, double *rot_deg, double *tilt_deg, double *ps
     *psi_deg = 360.0 * gar_rng_uniform(rng) - 180.0;
 }
 
+void gar_axis_angle_matrix(const double u[3], double angle_rad, double R[9])
+{
+    const double x = u[0], y = u[1], z = u[2];
+    const double c = cos(angle_rad), s = sin(angle_rad), t = 1.0 - c;
+    R[0] = c + t * x * x;
+    R[1] = t * x * y - s * z;
+    R[2] = t * x * z + s * y;
+    R[3] = t * x * y + s * z;
+    R[4] = c + t * y * y;
+    R[5] = t * y * z - s * x;
+    R[6] = t * x * z - s * y;
+    R[7] = t * y * z + s * x;
+    R[8] = c + t * z * z;
+}
+
 void gar_rotvec_to_matrix(const double v[3], double R[9])
 {
     double t = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
@@ -65,17 +80,8 @@ void gar_rotvec_to_matrix(const double v[3], double R[9])
             R[k] = (k % 4 == 0) ? 1.0 : 0.0;
         return;
     }
-    double x = v[0] / t, y = v[1] / t, z = v[2] / t;
-    double c = cos(t), s = sin(t), C = 1.0 - c;
-    R[0] = c + C * x * x;
-    R[1] = C * x * y - s * z;
-    R[2] = C * x * z + s * y;
-    R[3] = C * y * x + s * z;
-    R[4] = c + C * y * y;
-    R[5] = C * y * z - s * x;
-    R[6] = C * z * x - s * y;
-    R[7] = C * z * y + s * x;
-    R[8] = c + C * z * z;
+    const double u[3] = {v[0] / t, v[1] / t, v[2] / t};
+    gar_axis_angle_matrix(u, t, R);
 }
 
 void gar_matrix_to_rotvec(const double R[9], double v[3])

@@ -26,6 +26,9 @@ double gar_rotation_angle_between(const double A[9], const double B[9]);
  * matrix rotates column vectors counter-clockwise about the axis (Rodrigues):
  *   R(v) = cos t I + sin t [w]x + (1 - cos t) w w^T,  t = |v|, w = v/t.
  * v = 0 is the identity. */
+/* The rotation by angle_rad about the unit axis u (right-handed, Rodrigues'
+ * formula); the symmetry operators and the rotation vectors both use it. */
+void gar_axis_angle_matrix(const double u[3], double angle_rad, double R[9]);
 void gar_rotvec_to_matrix(const double v[3], double R[9]);
 /* The inverse: the rotation vector of a rotation matrix, angle in [0, pi]
  * (at exactly pi, v and -v are the same rotation; either may come back).

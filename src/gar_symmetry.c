@@ -34,18 +34,8 @@ typedef struct sym_generator {
 static void axis_rotation(const double axis[3], double angle_deg, double R[9])
 {
     double n = sqrt(axis[0] * axis[0] + axis[1] * axis[1] + axis[2] * axis[2]);
-    double x = axis[0] / n, y = axis[1] / n, z = axis[2] / n;
-    double a = angle_deg * GAR_PI / 180.0;
-    double c = cos(a), s = sin(a), t = 1.0 - c;
-    R[0] = c + t * x * x;
-    R[1] = t * x * y - s * z;
-    R[2] = t * x * z + s * y;
-    R[3] = t * x * y + s * z;
-    R[4] = c + t * y * y;
-    R[5] = t * y * z - s * x;
-    R[6] = t * x * z - s * y;
-    R[7] = t * y * z + s * x;
-    R[8] = c + t * z * z;
+    const double u[3] = {axis[0] / n, axis[1] / n, axis[2] / n};
+    gar_axis_angle_matrix(u, angle_deg * GAR_PI / 180.0, R);
 }
 
 static int same_matrix(const double *A, const double *B)
