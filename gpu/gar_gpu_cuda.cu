@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "gar_cuda_check.h"
+#include "gar_cuda_libs.h"
 #include "gar_gpu.h"
 #include "gar_kernels.h"
 
@@ -45,13 +46,20 @@ extern "C" gar_status gar_gpu_device_name(int device, char *buf, size_t len)
 extern "C" void gar_gpu_describe(char *buf, size_t len)
 {
     int runtime = 0, driver = 0, cufft = 0;
+    char cufft_s[32];
     cudaRuntimeGetVersion(&runtime);
     cudaDriverGetVersion(&driver);
-    cufftGetVersion(&cufft);
-    if (driver > 0)
-        snprintf(buf, len, "CUDA runtime %d.%d, driver %d.%d, cuFFT %d, archs %s", runtime / 1000,
-                 (runtime % 1000) / 10, driver / 1000, (driver % 1000) / 10, cufft, GAR_CUDA_ARCHS);
+    /* cuFFT is loaded only to be named; where it cannot be, say so rather
+     * than fail: the CPU workers do not need it. */
+    const gar_cufft_table *fft = gar_cufft_load(NULL);
+    if (fft != NULL && fft->cufftGetVersion(&cufft) == CUFFT_SUCCESS)
+        snprintf(cufft_s, sizeof cufft_s, "cuFFT %d", cufft);
     else
-        snprintf(buf, len, "CUDA runtime %d.%d (no driver on this machine), cuFFT %d, archs %s",
-                 runtime / 1000, (runtime % 1000) / 10, cufft, GAR_CUDA_ARCHS);
+        snprintf(cufft_s, sizeof cufft_s, "cuFFT not loadable");
+    if (driver > 0)
+        snprintf(buf, len, "CUDA runtime %d.%d, driver %d.%d, %s, archs %s", runtime / 1000,
+                 (runtime % 1000) / 10, driver / 1000, (driver % 1000) / 10, cufft_s, GAR_CUDA_ARCHS);
+    else
+        snprintf(buf, len, "CUDA runtime %d.%d (no driver on this machine), %s, archs %s",
+                 runtime / 1000, (runtime % 1000) / 10, cufft_s, GAR_CUDA_ARCHS);
 }

@@ -47,7 +47,8 @@ extern "C" gar_status gar_gpu_memory_need(const gar_gpu_insert_config *cfg, size
              ((size_t)64 << 20);   /* the CUDA context's own margin */
     const size_t meta = 2 * (sizeof(gar_particle_geom) + cfg->n_ops * sizeof(gar_slice_geom));
     /* An estimate, not a failure: without cuFFT's, assume a transform's size. */
-    if (cufftEstimateMany(2, n, NULL, 1, 0, NULL, 1, 0, CUFFT_R2C, 1, &fft_work) != CUFFT_SUCCESS)
+    const gar_cufft_table *fft = cfg->fft_on_gpu ? gar_cufft_load(NULL) : NULL;
+    if (fft == NULL || fft->cufftEstimateMany(2, n, NULL, 1, 0, NULL, 1, 0, CUFFT_R2C, 1, &fft_work) != CUFFT_SUCCESS)
         fft_work = M * H * 2 * sizeof(float);
     /* On the device: two staged batches of images, the padded images, their
      * transforms and cuFFT's work area, and the planes; else two staged
@@ -91,7 +92,7 @@ static gar_status process_stage(gar_gpu_inserter *g, stage_buf *s)
     if (g->cfg.fft_on_gpu) {
         gar_gather::launch_pad_images(s->dev_data, s->count, N, M, g->real, g->compute_stream);
         GAR_CUDA_TRY(cudaGetLastError(), g->where, "padding kernel");
-        GAR_CUFFT_TRY(cufftExecR2C(g->plan, (cufftReal *)g->real, (cufftComplex *)g->spec), g->where,
+        GAR_CUFFT_TRY(g->fft->cufftExecR2C(g->plan, (cufftReal *)g->real, (cufftComplex *)g->spec), g->where,
                       "transform of the particles");
         gar_gather::launch_make_planes(g->spec, s->dev_geoms, s->count, M, g->cfg.plane_radius, g->rlim,
                                        (double)M * g->cfg.pixel_size_A, g->cfg.lattice, g->pp, g->planes,
@@ -258,14 +259,16 @@ extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, 
                      "transforms");
         GAR_CUDA_TRY(cudaMalloc((void **)&g->planes, cfg->batch * 3 * g->pp * sizeof(float)), g->where,
                      "particle planes");
+        if ((g->fft = gar_cufft_load(&st)) == NULL)
+            goto done;
         char what[128];
         snprintf(what, sizeof what, "cannot plan the batched FFT of %zu particles of %d²", cfg->batch, cfg->padded);
         /* Any failure to plan is out of memory, as it was before the checker:
          * a batch too large for the device is the usual cause. */
-        GAR_CUFFT_TRY_AS(GAR_ERR_NOMEM, cufftPlanMany(&g->plan, 2, n, NULL, 1, 0, NULL, 1, 0, CUFFT_R2C,
+        GAR_CUFFT_TRY_AS(GAR_ERR_NOMEM, g->fft->cufftPlanMany(&g->plan, 2, n, NULL, 1, 0, NULL, 1, 0, CUFFT_R2C,
                                                       (int)cfg->batch), g->where, what);
         g->have_plan = 1;
-        GAR_CUFFT_TRY_AS(GAR_ERR_NOMEM, cufftSetStream(g->plan, g->compute_stream), g->where, what);
+        GAR_CUFFT_TRY_AS(GAR_ERR_NOMEM, g->fft->cufftSetStream(g->plan, g->compute_stream), g->where, what);
     }
     for (int b = 0; b < 2; b++) {
         stage_buf *s = &g->stage[b];
@@ -374,7 +377,7 @@ extern "C" void gar_gpu_inserter_destroy(gar_gpu_inserter **pg)
             cudaEventDestroy(s->computed);
     }
     if (g->have_plan)
-        cufftDestroy(g->plan);
+        g->fft->cufftDestroy(g->plan);
     for (int h = 0; h < 2; h++) {
         cudaFree(g->G[h]);
         cudaFree(g->W[h]);

@@ -12,6 +12,8 @@
 #include <cufft.h>
 #include <pthread.h>
 
+#include "gar_cuda_libs.h"
+
 #include "gar_gpu.h"
 #include "gar_gpu_gather.h"
 
@@ -41,6 +43,7 @@ struct gar_gpu_inserter {
     size_t nvox, pp, data_floats;        /* data_floats: per particle in a stage */
     double rlim;
     cudaStream_t copy_stream, compute_stream;
+    const gar_cufft_table *fft;   /* loaded when the FFT is on the GPU (gar_cuda_libs.h) */
     cufftHandle plan;
     int have_plan;
     float *G[2], *W[2];

@@ -9,14 +9,13 @@
  * additions. */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
-#include <dlfcn.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "gar_cuda_check.h"
+#include "gar_cuda_libs.h"
 #include "gar_gpu.h"
 #include "gar_kernels.h"
 #include "gar_sysinfo.h"
@@ -25,51 +24,13 @@
 #define SCORE_BUDGET_BYTES ((size_t)256 << 20)
 #define TOP_THREADS 128
 
-/* cuBLAS is loaded when the first scorer is made, not linked: its libraries
- * map about a gigabyte, which every garner command (and every rank, under
- * `ulimit -v`) would otherwise pay at start. */
-#define GAR_STR_(x) #x
-#define GAR_STR(x) GAR_STR_(x)
-static struct {
-    void *lib;
-    /* Named as the library names them, so that an error names the function. */
-    decltype(&::cublasCreate_v2) cublasCreate_v2;
-    decltype(&::cublasDestroy_v2) cublasDestroy_v2;
-    decltype(&::cublasSetStream_v2) cublasSetStream_v2;
-    decltype(&::cublasSgemm_v2) cublasSgemm_v2;
-    char why[512];
-} blas;
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-
-static void blas_load(void)
-{
-    const char *names[] = {
-#ifdef GAR_CUDA_LIBDIR
-        GAR_CUDA_LIBDIR "/libcublas.so." GAR_STR(CUBLAS_VER_MAJOR),
-#endif
-        "libcublas.so." GAR_STR(CUBLAS_VER_MAJOR)};
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && blas.lib == NULL; i++)
-        if ((blas.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL)) == NULL)
-            snprintf(blas.why, sizeof blas.why, "%s", dlerror());
-    if (blas.lib == NULL)
-        return;
-    blas.cublasCreate_v2 = (decltype(blas.cublasCreate_v2))dlsym(blas.lib, "cublasCreate_v2");
-    blas.cublasDestroy_v2 = (decltype(blas.cublasDestroy_v2))dlsym(blas.lib, "cublasDestroy_v2");
-    blas.cublasSetStream_v2 = (decltype(blas.cublasSetStream_v2))dlsym(blas.lib, "cublasSetStream_v2");
-    blas.cublasSgemm_v2 = (decltype(blas.cublasSgemm_v2))dlsym(blas.lib, "cublasSgemm_v2");
-    if (!blas.cublasCreate_v2 || !blas.cublasDestroy_v2 || !blas.cublasSetStream_v2 || !blas.cublasSgemm_v2) {
-        snprintf(blas.why, sizeof blas.why, "libcublas.so." GAR_STR(CUBLAS_VER_MAJOR) " lacks cublasSgemm_v2 or its "
-                 "peers");
-        blas.lib = NULL;
-    }
-}
-
 struct gar_gpu_scorer {
     gar_gpu_scorer_config cfg;
     char device_name[128];
     char where[192];              /* "GPU 0 (name): search": the start of its error messages */
     size_t chunk;                 /* particles per product */
     cudaStream_t stream;
+    const gar_cublas_table *blas_lib;   /* loaded on the first scorer (gar_cuda_libs.h) */
     cublasHandle_t blas;
     int have_stream, have_blas;
     float *P[2], *P2[2];          /* P[1] may alias P[0] */
@@ -126,7 +87,7 @@ extern "C" void gar_gpu_scorer_destroy(gar_gpu_scorer **pg)
     cudaFree(g->topv);
     cudaFree(g->top);
     if (g->have_blas)
-        blas.cublasDestroy_v2(g->blas);
+        g->blas_lib->cublasDestroy_v2(g->blas);
     if (g->have_stream)
         cudaStreamDestroy(g->stream);
     free(g);
@@ -143,12 +104,13 @@ extern "C" gar_status gar_gpu_scorer_create(const gar_gpu_scorer_config *cfg, ga
     if (cfg->k < 1 || cfg->k > GAR_GPU_TOP_MAX || cfg->n_pose == 0 || cfg->nb == 0 || cfg->n_shift == 0)
         return gar_error(GAR_ERR_INTERNAL, "GPU search: %zu poses, %zu band pixels, %zu origins, keep %d: expected "
                          "each > 0 and keep <= %d", cfg->n_pose, cfg->nb, cfg->n_shift, cfg->k, GAR_GPU_TOP_MAX);
-    pthread_once(&blas_once, blas_load);
-    if (blas.lib == NULL)
-        return gar_error(GAR_ERR_NOT_BUILT, "GPU %d: cannot load cuBLAS (%s)", cfg->device, blas.why);
+    const gar_cublas_table *blas = gar_cublas_load(&st);
+    if (blas == NULL)
+        return st;
     g = (gar_gpu_scorer *)calloc(1, sizeof *g);
     if (g == NULL)
         return gar_error(GAR_ERR_NOMEM, "GPU search: cannot allocate its handle");
+    g->blas_lib = blas;
     g->cfg = *cfg;
     g->chunk = chunk_of(cfg);
     if ((st = gar_gpu_device_name(cfg->device, g->device_name, sizeof g->device_name)) != GAR_OK)
@@ -167,9 +129,9 @@ extern "C" gar_status gar_gpu_scorer_create(const gar_gpu_scorer_config *cfg, ga
     }
     GAR_CUDA_TRY(cudaStreamCreateWithFlags(&g->stream, cudaStreamNonBlocking), g->where, "create a stream");
     g->have_stream = 1;
-    GAR_CUBLAS_TRY(blas.cublasCreate_v2(&g->blas), g->where, "create the cuBLAS handle");
+    GAR_CUBLAS_TRY(g->blas_lib->cublasCreate_v2(&g->blas), g->where, "create the cuBLAS handle");
     g->have_blas = 1;
-    GAR_CUBLAS_TRY(blas.cublasSetStream_v2(g->blas, g->stream), g->where, "set the cuBLAS stream");
+    GAR_CUBLAS_TRY(g->blas_lib->cublasSetStream_v2(g->blas, g->stream), g->where, "set the cuBLAS stream");
     for (int h = 0; h < 2; h++) {
         if (h == 1 && cfg->P[1] == cfg->P[0]) {
             g->P[1] = g->P[0];
@@ -279,10 +241,10 @@ extern "C" gar_status gar_gpu_scorer_top(gar_gpu_scorer *g, int h, const float *
         GAR_CUDA_TRY(cudaMemcpyAsync(g->normX, normX + first, m * sizeof(double), cudaMemcpyHostToDevice, g->stream),
                      g->where, "copy particle norms");
         /* Row-major S (m·ns × npose) = Y Pᵀ is column-major Sᵀ = Pᵀ' Y' (see the header). */
-        GAR_CUBLAS_TRY(blas.cublasSgemm_v2(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)npose, (int)(m * ns), (int)(2 * nb),
+        GAR_CUBLAS_TRY(g->blas_lib->cublasSgemm_v2(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)npose, (int)(m * ns), (int)(2 * nb),
                                            &one, g->P[h], (int)(2 * nb), g->Y, (int)(2 * nb), &zero, g->S, (int)npose),
                        g->where, "score the coarse poses");
-        GAR_CUBLAS_TRY(blas.cublasSgemm_v2(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)npose, (int)m, (int)nb, &one,
+        GAR_CUBLAS_TRY(g->blas_lib->cublasSgemm_v2(g->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)npose, (int)m, (int)nb, &one,
                                            g->P2[h], (int)nb, g->W, (int)nb, &zero, g->NP, (int)npose),
                        g->where, "weigh the coarse slices");
         {

@@ -9,6 +9,7 @@
 #include "gar_mpi.h"
 #include "run_settings.h"
 #include "gar_signal.h"
+#include "gar_sysinfo.h"
 #include "run_shards.h"
 
 /* Collective: for every rank, rank 0 logs where it runs and what a GPU
@@ -70,6 +71,29 @@ static gar_status check_file_size_limit(void)
                      (unsigned long long)(rl.rlim_cur / 1024), (unsigned long long)(RUN_MIN_FILE_SIZE >> 20));
 }
 
+/* MPI_Init (MPICH over UCX) grows the address space by ~55 MiB on one rank
+ * (its libraries' heaps, shared-memory segments and a progress thread with
+ * its stack and malloc arena). Under a `ulimit -v` that leaves less, UCX
+ * aborts inside MPI_Init with a page of backtrace and no garner line
+ * (issue 18, case 19). The margin covers that with room for more ranks on a
+ * node; a reconstruction's own need is checked after MPI starts, by the
+ * memory preflight, which names the volumes. */
+#define RUN_MPI_START_BYTES ((size_t)96 << 20)
+
+static gar_status check_address_space_for_mpi(void)
+{
+    size_t limit, left = gar_address_space_left(&limit);
+    char limit_s[32], used_s[32], need_s[32];
+    if (left >= RUN_MPI_START_BYTES)
+        return GAR_OK;
+    gar_format_bytes((double)limit, limit_s, sizeof limit_s);
+    gar_format_bytes((double)(limit - left), used_s, sizeof used_s);
+    gar_format_bytes((double)RUN_MPI_START_BYTES, need_s, sizeof need_s);
+    return gar_error(GAR_ERR_NOMEM, "ulimit -v is %s and garner's libraries already take %s of it: MPI's start "
+                     "needs about %s more, and the run more again; raise it (ulimit -v unlimited; Slurm's --mem "
+                     "limits memory without it)", limit_s, used_s, need_s);
+}
+
 gar_status gar_run_parallel(const gar_run_request *req, int *report)
 {
     int rank = 0, size = 1;
@@ -78,7 +102,8 @@ gar_status gar_run_parallel(const gar_run_request *req, int *report)
     gar_mpi_place place;
 
     *report = 1;
-    if ((st = check_file_size_limit()) != GAR_OK || (st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
+    if ((st = check_file_size_limit()) != GAR_OK || (st = check_address_space_for_mpi()) != GAR_OK ||
+        (st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
         return st;
     /* Installed again after MPI_Init, which replaces handlers: UCX (MPICH's
      * transport) takes SIGHUP for its debug output (UCX_DEBUG_SIGNO) and
