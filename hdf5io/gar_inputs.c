@@ -118,6 +118,8 @@ gar_status gar_inputs_open(const char *const *paths, size_t n_paths, gar_inputs 
         if ((st = gar_stack_open(paths[i], &in->stacks[i])) != GAR_OK)
             goto fail;
         s = in->stacks[i];
+        if (gar_stack_layout_advice(s)[0] != '\0')
+            gar_log_warn("%s: %s", paths[i], gar_stack_layout_advice(s));
         if (i == 0) {
             in->box = gar_stack_box(s);
             in->pixel_size = gar_stack_pixel_size(s);

@@ -33,6 +33,12 @@ gar_status gar_stack_open_image(const void *buf, size_t len, const char *name, g
  * for tests. Not thread-safe, like the reads. */
 void gar_stack_set_open_limit(size_t files);
 
+/* Why the images' HDF5 chunking makes reads slow (chunks much smaller than
+ * an image, or compressed chunks of many images larger than the chunk
+ * cache), with the h5repack command that fixes it; "" for a good layout.
+ * Such a stack reads correctly: this is advice for a warning. */
+const char *gar_stack_layout_advice(const gar_stack *s);
+
 /* ---- the ground truth of a simulated stack ----
  * Two optional columns garner simulate writes when a realism option is on
  * (docs/FORMAT.md, docs/SIMULATE.md), both or neither:

@@ -43,6 +43,7 @@ struct gar_stack {
     gar_stack *newer, *older; /* the pool's list, most recently used first */
     unsigned char had[NCOLS + NSIM]; /* which columns exist, to reopen them */
     struct stat id;      /* the file as first opened: a reopen must find the same */
+    char layout_advice[768]; /* why the images' chunking makes reads slow, or "" */
 };
 
 /* "rot_deg, tilt_deg, psi_deg" for messages about a partial column group. */
@@ -222,6 +223,49 @@ static hid_t images_dapl(size_t box)
     return dapl;
 }
 
+/* Chunk shapes that make reads slow (issue 18, case 21: a 0.5 s run took
+ * 35-81 s). The images are read a shard at a time, a few images each:
+ * - chunks smaller than an image: every image is a separate B-tree lookup
+ *   and read per chunk (measured here: 800 images of 64², chunks of 4 × 4
+ *   pixels, read 2.2 s against 0.0 s for one image a chunk);
+ * - filtered (compressed) chunks of several images larger than the chunk
+ *   cache (images_dapl): HDF5 must decompress a whole chunk for every read
+ *   that touches it, so each shard decompresses far more than it uses.
+ * Such files are legitimate and read correctly; the advice says how to
+ * rewrite them. Written into s->layout_advice ("" for a good layout). */
+static void judge_layout(gar_stack *s, hid_t dset)
+{
+    hid_t dcpl = H5Dget_create_plist(dset);
+    hsize_t chunk[3];
+    s->layout_advice[0] = '\0';
+    if (dcpl < 0)
+        return;
+    if (H5Pget_layout(dcpl) == H5D_CHUNKED && H5Pget_chunk(dcpl, 3, chunk) == 3 && chunk[0] > 0 && chunk[1] > 0 &&
+        chunk[2] > 0) {
+        const double image_px = (double)s->box * (double)s->box, chunk_px = (double)chunk[1] * (double)chunk[2];
+        const double per_image = image_px / chunk_px;
+        const double chunk_bytes = (double)chunk[0] * chunk_px * sizeof(float);
+        const double cache = fmax(8.0 * image_px * sizeof(float), 1048576.0);
+        const int filtered = H5Pget_nfilters(dcpl) > 0;
+        char fix[320];
+        snprintf(fix, sizeof fix, "`h5repack -l /particles/images:CHUNK=1x%zux%zu %.160s NEW.h5` rewrites it with one "
+                 "image a chunk", s->box, s->box, s->path);
+        if (per_image >= 4.0)
+            snprintf(s->layout_advice, sizeof s->layout_advice, "/particles/images is stored in chunks of "
+                     "%llu x %llu x %llu, %.0f to an image: every image is read in %.0f pieces, which is slow; %s",
+                     (unsigned long long)chunk[0], (unsigned long long)chunk[1], (unsigned long long)chunk[2],
+                     per_image, per_image, fix);
+        else if (filtered && chunk[0] > 1 && chunk_bytes > cache)
+            snprintf(s->layout_advice, sizeof s->layout_advice, "/particles/images is stored compressed in chunks "
+                     "of %llu images (%.1f MiB), larger than the %.1f MiB chunk cache: every read of a few images "
+                     "decompresses a whole chunk, which is slow; %s", (unsigned long long)chunk[0],
+                     chunk_bytes / 1048576.0, cache / 1048576.0, fix);
+    }
+    gar_h5_close(&dcpl);
+}
+
+const char *gar_stack_layout_advice(const gar_stack *s) { return s->layout_advice; }
+
 static gar_status open_images(gar_stack *s, hid_t grp)
 {
     char tdesc[64], why[256];
@@ -294,6 +338,7 @@ static gar_status open_images(gar_stack *s, hid_t grp)
                        gar_h5_reason(why, sizeof why));
         goto done;
     }
+    judge_layout(s, s->images);
 done:
     gar_h5_close(&dapl);
     gar_h5_close(&space);
