@@ -100,6 +100,32 @@ gar_status gar_mpi_node_place(gar_mpi_place *place)
     return GAR_OK;
 }
 
+gar_status gar_mpi_node_sum(double mine, double *sum, double *largest, int *ranks)
+{
+    int init = 0, fin = 0, rank = 0, size = 1;
+    double total = 0, most = 0;
+    MPI_Comm node = MPI_COMM_NULL;
+    *sum = *largest = mine;
+    *ranks = 1;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    if (!init || fin)
+        return GAR_OK;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size == 1)
+        return GAR_OK;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS)
+        return gar_error(GAR_ERR_INTERNAL, "rank %d: MPI_Comm_split_type (shared memory) failed", rank);
+    MPI_Allreduce(&mine, &total, 1, MPI_DOUBLE, MPI_SUM, node);
+    MPI_Allreduce(&mine, &most, 1, MPI_DOUBLE, MPI_MAX, node);
+    MPI_Comm_size(node, ranks);
+    MPI_Comm_free(&node);
+    *sum = total;
+    *largest = most;
+    return GAR_OK;
+}
+
 int gar_mpi_bcast_int(int value, int root)
 {
     MPI_Bcast(&value, 1, MPI_INT, root, MPI_COMM_WORLD);

@@ -24,6 +24,13 @@ void gar_mpi_stop(void);
 /* Broadcast an int from root. Collective. */
 int gar_mpi_bcast_int(int value, int root);
 
+/* Collective: the sum and the largest of `mine` over the ranks that share
+ * this rank's node (MPI_Comm_split_type, MPI_COMM_TYPE_SHARED), and their
+ * number. With one rank, or MPI not running: mine, mine, 1, without
+ * communication. For the memory preflight: ranks on one node share its
+ * memory and its cgroup. */
+gar_status gar_mpi_node_sum(double mine, double *sum, double *largest, int *ranks);
+
 /* Broadcast n bytes from root (in calls of at most 1 GiB). Collective. */
 gar_status gar_mpi_bcast_bytes(void *buf, size_t n, int root);
 /* gar_mpi_agree for a command: every rank gets the status of the lowest

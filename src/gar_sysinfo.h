@@ -12,9 +12,20 @@ extern "C" {
 #endif
 
 int gar_usable_cores(void);
-/* Bytes available; `source` receives what limited it ("MemAvailable",
- * "cgroup memory.max"). Returns 0 if nothing could be read. */
+/* Bytes available to this process: the smaller of the two below; `source`
+ * receives what limited it ("MemAvailable in /proc/meminfo", "cgroup
+ * memory.max", "ulimit -v, less the address space in use"). Returns 0 if
+ * nothing could be read. `source` may be NULL. */
 size_t gar_available_memory(char *source, size_t len);
+/* Bytes available on this node, shared by every process on it: the
+ * kernel's MemAvailable and the cgroup's limit less its usage (Slurm's
+ * --mem is per node), the smaller; 0 if neither could be read. The test
+ * hook GARNER_TEST_NODE_MEMORY (a size: "300M", "2G") stands in for
+ * MemAvailable (docs/RELIABILITY.md, "Host memory"). */
+size_t gar_node_memory_available(char *source, size_t len);
+/* Bytes this process's own limits (ulimit -v, -d) leave beside what it
+ * uses; SIZE_MAX without such a limit. */
+size_t gar_process_memory_left(char *source, size_t len);
 /* Address space (bytes) each thread the process starts reserves for its
  * stack: OMP_STACKSIZE when set (OpenMP's threads take it; a number with an
  * optional B, K, M or G suffix, K without one), else the soft `ulimit -s`

@@ -181,8 +181,14 @@ gar_status gar_refine_create(const gar_params *p, const char *params_path, int r
                          "stack offsets")) != GAR_OK)
         goto checked;
     run_recon_config(&r->rs, r->box, r->px, r->optics, r->n_optics, r->sym, &r->rcfg);
-    if ((st = read_half_sets(r)) != GAR_OK || (st = refine_noise_create(r)) != GAR_OK)
+    if ((st = read_half_sets(r)) != GAR_OK)
         goto checked;
+    st = refine_noise_create(r);
+checked:
+    /* Every rank checked the same inputs; agreed before the memory check,
+     * which is collective. */
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+        goto fail;
     r->state.junk_threshold = -INFINITY;
     r->state.misfit_threshold = INFINITY;
     r->state.angular_step_deg = r->f->angular_step;
@@ -198,8 +204,6 @@ gar_status gar_refine_create(const gar_params *p, const char *params_path, int r
     } else {
         st = run_check_thread_stacks(p, r->rcfg.threads, 0);
     }
-checked:
-    /* Every rank checked the same inputs. */
     if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
         goto fail;
     if (rank == 0)

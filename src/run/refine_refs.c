@@ -6,6 +6,7 @@
 #include "gar_geometry.h"
 #include "gar_kernels.h"
 #include "gar_log.h"
+#include "gar_mpi.h"
 #include "gar_sysinfo.h"
 #include "refine_impl.h"
 
@@ -199,17 +200,37 @@ gar_status refine_check_memory(const gar_refine *r, size_t it, double step, int 
 {
     gar_status st;
     refine_memory m;
-    char mem_src[128], need_s[32], avail_s[32], search_s[32], refs_s[32], recon_s[32];
-    size_t avail;
+    char mem_src[128], node_src[128], need_s[32], avail_s[32], search_s[32], refs_s[32], recon_s[32];
+    size_t avail, node_avail;
+    double held, node_need = 0, node_most = 0;
+    int node_ranks = 1;
     if ((st = iteration_memory(r, r->rank, it, step, local, band, &m)) != GAR_OK)
         return st;
     *searching = m;
     if (r->rank == 0 && r->size > 1 && (st = iteration_memory(r, 1, it, step, local, band, searching)) != GAR_OK)
         return st;
-    avail = gar_available_memory(mem_src, sizeof mem_src);
     /* The reconstructor, made once a run, already holds its part: what is
-     * available beside it counts it in. */
-    if (avail == 0 || m.total <= (double)avail + (r->rec != NULL ? m.recon : 0))
+     * available beside it counts it in. The ranks on one node share its
+     * memory (issue 20): their needs still to allocate are summed. */
+    held = r->rec != NULL ? m.recon : 0;
+    if ((st = gar_mpi_node_sum(m.total - held, &node_need, &node_most, &node_ranks)) != GAR_OK)
+        return st;
+    avail = gar_available_memory(mem_src, sizeof mem_src);
+    node_avail = gar_node_memory_available(node_src, sizeof node_src);
+    if (node_ranks > 1 && node_avail > 0 && node_need > (double)node_avail && !(avail > 0 && m.total > (double)avail + held)) {
+        const long fit = node_most > 0 ? (long)((double)node_avail / node_most) : 1;
+        gar_format_bytes(node_need, need_s, sizeof need_s);
+        gar_format_bytes(node_most, search_s, sizeof search_s);
+        gar_format_bytes((double)node_avail, avail_s, sizeof avail_s);
+        return gar_error(GAR_ERR_NOMEM, "iteration %zu: the %d ranks on this node need %s together (up to %s each, "
+                         "%s search at %.3g degrees with %d threads) but the node has %s (%s); %ld rank%s of this "
+                         "size fit%s: start fewer ranks per node (srun --ntasks-per-node, mpiexec -ppn), or %s",
+                         it, node_ranks, need_s, search_s, local ? "local" : "global", step, r->rcfg.threads, avail_s,
+                         node_src, fit > 0 ? fit : 1, fit == 1 ? "" : "s", fit == 1 ? "s" : "",
+                         local ? "lower [reconstruct] threads, batch or pad"
+                               : "raise [refine] angular_step, or lower [reconstruct] threads");
+    }
+    if (avail == 0 || m.total <= (double)avail + held)
         return GAR_OK;
     gar_format_bytes(m.total, need_s, sizeof need_s);
     gar_format_bytes((double)avail, avail_s, sizeof avail_s);

@@ -233,6 +233,7 @@ typedef struct recon_job {
     recon_pass ck;
     unsigned char *resumed_done;
     char need[32], avail[32];  /* memory, for the log */
+    char node_note[96];        /* the node's total, for the log ("" for one rank on it) */
 } recon_job;
 
 /* The settings, the symmetry and the stacks, each checked, with an error
@@ -278,19 +279,32 @@ static gar_status check_inputs(recon_job *j)
     return GAR_OK;
 }
 
-/* Memory: checked before anything large is allocated. Each rank checks its
- * own need; a worker of a run with exact sums also holds an accumulator
- * four times the size of its volumes. The log gives a worker's need, the
- * largest. */
+/* Memory: checked before anything large is allocated, and collective: the
+ * ranks on one node share its memory and its cgroup (Slurm's --mem), so
+ * their needs are summed and compared with what the node has (issue 20:
+ * three ranks that each fitted alone were all started and the kernel's OOM
+ * killer ended the job). Each rank's own limits (ulimit -v, -d) are
+ * compared with its own need. A worker of a run with exact sums also holds
+ * an accumulator four times the size of its volumes. The log gives a
+ * worker's need, the largest. Every rank must call this (start agrees on
+ * the inputs first). */
 static gar_status check_memory(recon_job *j)
 {
     const gar_recon_config *cfg = &j->cfg;
     const size_t common = gar_recon_memory_bytes(cfg) + cfg->batch * j->box * j->box * sizeof(float);
     const size_t exact = run_partials_memory_bytes(cfg, &j->s, j->rank, j->size);
-    char mem_src[128], exact_note[96] = "", exact_bytes[32];
+    char node_src[128], proc_src[128], exact_note[96] = "", exact_bytes[32], total_s[32], most_s[32], node_s[32];
     gar_status st;
-    size_t avail_bytes = gar_available_memory(mem_src, sizeof mem_src);
+    double node_need = 0, node_most = 0, node_exact = 0, exact_most = 0;
+    int node_ranks = 1;
+    const size_t node_avail = gar_node_memory_available(node_src, sizeof node_src);
+    const size_t proc_left = gar_process_memory_left(proc_src, sizeof proc_src);
+    const size_t avail_bytes = proc_left != SIZE_MAX && (node_avail == 0 || proc_left < node_avail) ? proc_left
+                                                                                                      : node_avail;
     j->fig.memory_estimate = common + exact;
+    if ((st = gar_mpi_node_sum((double)j->fig.memory_estimate, &node_need, &node_most, &node_ranks)) != GAR_OK ||
+        (st = gar_mpi_node_sum((double)exact, &node_exact, &exact_most, &node_ranks)) != GAR_OK)
+        return st;
     gar_format_bytes((double)j->fig.memory_estimate, j->need, sizeof j->need);
     gar_format_bytes((double)avail_bytes, j->avail, sizeof j->avail);
     if (exact > 0) {
@@ -302,7 +316,28 @@ static gar_status check_memory(recon_job *j)
         return gar_error(GAR_ERR_NOMEM, "this reconstruction needs %s (box %zu, padded %zu, batch %zu%s) but "
                          "only %s is available (%s); lower [reconstruct] pad, batch or max_resolution, "
                          "or run on a node with more memory",
-                         j->need, j->box, j->fig.padded, cfg->batch, exact_note, j->avail, mem_src);
+                         j->need, j->box, j->fig.padded, cfg->batch, exact_note, j->avail,
+                         avail_bytes == proc_left ? proc_src : node_src);
+    if (node_ranks > 1 && node_avail > 0 && node_need > (double)node_avail) {
+        /* Ranks that fit: the node's memory over the largest need (a
+         * worker's), at least one. */
+        const long fit = node_most > 0 ? (long)((double)node_avail / node_most) : 1;
+        exact_note[0] = '\0';
+        if (exact_most > 0) {
+            gar_format_bytes(exact_most, exact_bytes, sizeof exact_bytes);
+            snprintf(exact_note, sizeof exact_note, ", %s of it for exact sums ([mpi] reproducible = no saves it)",
+                     exact_bytes);
+        }
+        gar_format_bytes(node_need, total_s, sizeof total_s);
+        gar_format_bytes(node_most, most_s, sizeof most_s);
+        gar_format_bytes((double)node_avail, node_s, sizeof node_s);
+        return gar_error(GAR_ERR_NOMEM, "the %d ranks on this node need %s together (up to %s each: box %zu, "
+                         "padded %zu, batch %zu%s) but the node has %s (%s); %ld rank%s of this size fit%s: start "
+                         "fewer ranks per node (srun --ntasks-per-node, mpiexec -ppn), or lower [reconstruct] pad, "
+                         "batch or max_resolution",
+                         node_ranks, total_s, most_s, j->box, j->fig.padded, cfg->batch, exact_note, node_s,
+                         node_src, fit > 0 ? fit : 1, fit == 1 ? "" : "s", fit == 1 ? "s" : "");
+    }
     /* Stacks are address space, not memory in use: they count against
      * ulimit -v only (issue 18, case 16: 256 threads under 2 GiB). */
     if ((st = run_check_thread_stacks(j->p, cfg->threads, j->fig.memory_estimate)) != GAR_OK)
@@ -310,6 +345,10 @@ static gar_status check_memory(recon_job *j)
     if (j->rank == 0 && j->size > 1)
         gar_format_bytes((double)(common + run_partials_memory_bytes(cfg, &j->s, 1, j->size)), j->need,
                          sizeof j->need);
+    if (node_ranks > 1) {
+        gar_format_bytes(node_need, total_s, sizeof total_s);
+        snprintf(j->node_note, sizeof j->node_note, " (%s for the %d ranks of rank 0's node)", total_s, node_ranks);
+    }
     return GAR_OK;
 }
 
@@ -396,7 +435,8 @@ static gar_status start(recon_job *j, int resume)
     char loc[512];
     const gar_optics *optics;
     size_t n_optics = 0;
-    if ((st = check_inputs(j)) != GAR_OK)
+    /* Agreed here, because the memory check below is collective. */
+    if ((st = gar_mpi_agree_report(check_inputs(j), j->size)) != GAR_OK)
         return st;
     /* The run-wide optics table: groups are numbered per stack, and two
      * stacks' groups of one number may differ; the metadata the shards read
@@ -413,10 +453,10 @@ static gar_status start(recon_job *j, int resume)
                                j->set->input.n_stacks, loc, &j->out)) != GAR_OK)
         return st;
     gar_log_info("%zu particles, %zu px at %.4g Å/px, padded %zu, symmetry %s (%s), CTF %s, %d rank%s × "
-                 "%d threads, memory %s of %s available per rank",
+                 "%d threads, memory %s of %s available per rank%s",
                  gar_inputs_count(j->in), j->box, j->fig.pixel, j->fig.padded, gar_symmetry_name(j->sym),
                  j->cfg.sym_mode == GAR_SYM_VOLUME ? "volume" : "insert", j->set->reconstruct.ctf ? "yes" : "no",
-                 j->size, j->size > 1 ? "s" : "", j->cfg.threads, j->need, j->avail);
+                 j->size, j->size > 1 ? "s" : "", j->cfg.threads, j->need, j->avail, j->node_note);
     if (j->rank == 0 || j->size == 1)
         run_log_devices(&j->s, NULL);
     return prepare_pass(j, resume);

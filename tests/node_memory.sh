@@ -1,0 +1,44 @@
+#!/bin/sh
+# Issue 20: the memory preflight is node-aware. Ranks on one node share its
+# memory (and Slurm's per-node --mem cgroup); before, each of three ranks
+# compared its own need with the whole node's memory, all started, and the
+# kernel's OOM killer ended the job. The node's memory is set with the test
+# hook GARNER_TEST_NODE_MEMORY (src/gar_sysinfo.h), so that one rank's need
+# fits and three ranks' do not: the run must be refused before any output,
+# in one line that names the node's need and how many ranks fit.
+. "${GAR_SRCDIR:-.}/tests/testlib.sh"
+d=$(scratch node-memory)
+command -v mpiexec.mpich > /dev/null || { echo "SKIP: mpiexec.mpich not installed"; exit 77; }
+expect 0 "" -- "$GARNER" simulate --map "$GAR_EXAMPLES/tii-64.mrc" --count 200 --seed 6 --out "$d/s.h5"
+printf '[input]\nstacks = s.h5\n[output]\ndir = out\n[reconstruct]\nthreads = 1\n' > "$d/r.ini"
+printf '[input]\nstacks = s.h5\n[output]\ndir = ref\n[refine]\ninitial_map = %s\ninitial_resolution = 30\niterations = 1\n[reconstruct]\nthreads = 1\n' \
+    "$(cd "$GAR_EXAMPLES" && pwd)/tii-64.mrc" > "$d/ref.ini"
+
+# Box 64, pad 2: a worker with exact sums needs about 200 MiB, the master
+# about 100 MiB; 300 MiB holds one rank, not three.
+GARNER_TEST_NODE_MEMORY=300M mpiexec.mpich -n 3 "$GARNER" reconstruct "$d/r.ini" > "$d/three.log" 2>&1
+rc=$?
+check "reconstruct, 3 ranks on a node of 300 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
+check "reconstruct: the node's need and the fit named" -- \
+    grep -q "error: the 3 ranks on this node need [0-9.]* MiB together (up to [0-9.]* MiB each: box 64, padded 128, .*exact sums.*) but the node has 300.0 MiB (GARNER_TEST_NODE_MEMORY); 1 rank of this size fits: start fewer ranks per node" "$d/three.log"
+check "reconstruct: said once" -- test "$(grep -c 'ranks on this node need' "$d/three.log")" -eq 1
+check "reconstruct: no output folder" -- sh -c "! ls '$d' | grep -q '^out'"
+
+# The same node, one process: it fits, and runs.
+expect 0 "" -- sh -c "GARNER_TEST_NODE_MEMORY=300M \"$GARNER\" reconstruct \"$d/r.ini\" > \"$d/one.log\" 2>&1"
+check "one process on the same node: a map" -- test -s "$d/out/map.mrc"
+rm -rf "$d/out"
+
+# Three ranks without exact sums (about 40 MiB each) fit: the log gives the node's total.
+expect 0 "" -- sh -c "GARNER_TEST_NODE_MEMORY=300M mpiexec.mpich -n 3 \"$GARNER\" reconstruct \"$d/r.ini\" --set mpi.reproducible=no > \"$d/float.log\" 2>&1"
+check "3 ranks, reproducible = no: a map" -- test -s "$d/out/map.mrc"
+check "3 ranks: the log names the node's total" -- grep -q "MiB for the 3 ranks of rank 0's node)" "$d/float.log"
+
+# refine checks the node at each iteration's start, iteration 1 before its folder.
+GARNER_TEST_NODE_MEMORY=300M mpiexec.mpich -n 3 "$GARNER" refine "$d/ref.ini" > "$d/refine.log" 2>&1
+rc=$?
+check "refine, 3 ranks on a node of 300 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
+check "refine: the node's need and the fit named" -- \
+    grep -q "error: iteration 1: the 3 ranks on this node need [0-9.]* MiB together .* but the node has 300.0 MiB (GARNER_TEST_NODE_MEMORY); 1 rank of this size fits" "$d/refine.log"
+check "refine: no output folder" -- sh -c "! ls '$d' | grep -q '^ref\$\|^ref.partial'"
+finish
