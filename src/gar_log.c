@@ -11,6 +11,11 @@
 static gar_log_level log_level = GAR_LOG_INFO;
 static int log_quiet = 0;
 static char log_tag[64] = "garner";
+/* A terminal's progress line is redrawn in place, without a newline: a log
+ * line printed meanwhile first erases it (carriage return, then ANSI "erase
+ * to end of line"), or the two would run together. */
+static int progress_line_open = 0;
+#define TTY_ERASE_LINE "\r\033[K"
 
 void gar_log_set_level(gar_log_level level) { log_level = level; }
 void gar_log_set_quiet(int quiet) { log_quiet = quiet; }
@@ -23,7 +28,8 @@ static void vlog(gar_log_level level, const char *kind, const char *fmt, va_list
         return;
     vsnprintf(line, sizeof line, fmt, ap);
     /* One write per line keeps lines from several ranks or threads whole. */
-    fprintf(stderr, "%s: %s%s\n", log_tag, kind, line);
+    fprintf(stderr, "%s%s: %s%s\n", progress_line_open ? TTY_ERASE_LINE : "", log_tag, kind, line);
+    progress_line_open = 0;
 }
 
 #define DEFINE_LOG(name, level, kind)                                                         \
@@ -98,19 +104,23 @@ static void progress_print(gar_progress *p, double now, int final)
     if (log_quiet)
         return;
     gar_format_duration(elapsed, el, sizeof el);
+    /* An empty label: the tag alone names it ("garner simulate: ..."). */
+    const char *sep = p->label[0] != '\0' ? ": " : "";
     if (final) {
-        fprintf(stderr, "%s%s: %s: %zu %s in %s (%.1f %s/s)\n", p->tty ? "\r" : "", log_tag,
-                p->label, p->done, p->what, el, rate, p->what);
+        fprintf(stderr, "%s%s: %s%s%zu %s in %s (%.1f %s/s)\n", p->tty ? TTY_ERASE_LINE : "", log_tag,
+                p->label, sep, p->done, p->what, el, rate, p->what);
+        progress_line_open = 0;
         return;
     }
     if (rate > 0 && p->total > p->done)
         gar_format_duration((p->total - p->done) / rate, eta, sizeof eta);
     else
         snprintf(eta, sizeof eta, "?");
-    fprintf(stderr, "%s%s: %s: %zu/%zu %s (%.1f%%), %.1f %s/s, elapsed %s, ETA %s%s",
-            p->tty ? "\r" : "", log_tag, p->label, p->done, p->total, p->what,
+    fprintf(stderr, "%s%s: %s%s%zu/%zu %s (%.1f%%), %.1f %s/s, elapsed %s, ETA %s%s",
+            p->tty ? TTY_ERASE_LINE : "", log_tag, p->label, sep, p->done, p->total, p->what,
             p->total ? 100.0 * p->done / p->total : 100.0, rate, p->what, el, eta,
             p->tty ? "" : "\n");
+    progress_line_open = p->tty;
     fflush(stderr);
 }
 

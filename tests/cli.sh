@@ -13,6 +13,17 @@ done
 expect 0 "" -- "$GARNER" --help
 expect 64 "unknown command 'frobnicate'" -- "$GARNER" frobnicate
 expect 64 "required" -- "$GARNER" simulate --map "$map"
+# The progress line (issue 22, point 8): tagged once ("garner simulate: 30
+# particles in", not "garner simulate: simulate:"); on a terminal each redraw
+# and the final line first erase the line (\r ESC [K), so a shorter line
+# never leaves the end of a longer one behind.
+expect 0 "garner simulate: 30 particles in " -- "$GARNER" simulate --map "$map" --count 30 --out "$d/progress.h5"
+if command -v script > /dev/null; then
+    script -qc "'$GARNER' simulate --map '$map' --count 3000 --seed 3 --out '$d/progress-tty.h5'" /dev/null > "$d/tty.out" 2>&1
+    check "progress on a terminal: redraws erase the line" -- sh -c "grep -c \"\$(printf '\\r\\033\\[K')garner simulate: [0-9]*/3000 particles\" '$d/tty.out' | grep -qv '^0\$'"
+    check "progress on a terminal: the final line erases the last redraw" -- \
+        sh -c "grep -q \"\$(printf '\\r\\033\\[K')garner simulate: 3000 particles in\" '$d/tty.out'"
+fi
 expect 64 "--count: expected a non-negative integer, got 'many'" -- "$GARNER" simulate --map "$map" --count many --out "$d/x.h5"
 expect 64 "--defocus: expected MIN:MAX" -- "$GARNER" simulate --map "$map" --count 2 --defocus 2 --out "$d/x.h5"
 expect 64 "unknown or incomplete option '--bogus'" -- "$GARNER" import --bogus
@@ -139,7 +150,7 @@ poke_u32 "$d/px0.mrc" 40 00000000
 expect 0 "$d/px0.mrc gives no pixel size (0 in its MRC header): resolution printed in pixels" -- \
     "$GARNER" fsc "$d/px0.mrc" "$d/px110.mrc"
 check "fsc, no pixel size: resolution in px, not in Å" -- \
-    sh -c "out=\$('$GARNER' fsc '$d/px0.mrc' '$d/px110.mrc' 2>/dev/null) && printf '%s\n' \"\$out\" | head -n 1 | grep -qx 'shell,resolution_px,fsc' && printf '%s\n' \"\$out\" | grep -q '^# resolution at FSC 0.5: [0-9.]* px\\( (.*)\\)\\{0,1\\}\$'"
+    sh -c "out=\$('$GARNER' fsc '$d/px0.mrc' '$d/px110.mrc' 2>/dev/null) && printf '%s\n' \"\$out\" | head -n 1 | grep -qx 'shell,resolution_px,fsc' && printf '%s\n' \"\$out\" | grep -q '^# resolution at FSC 0.143: [0-9.]* px\\( (.*)\\)\\{0,1\\}\$'"
 
 # MRC2014 stack or volume: export writes its particles as an image stack
 # (ispg 0, mz 1) even when there are as many as the box is wide (a cube, which

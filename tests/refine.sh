@@ -81,7 +81,7 @@ if command -v relion_reconstruct >/dev/null 2>&1; then
     # is above 0.5 (beyond, noise dominates and the two algorithms weight it
     # differently; the lowest shells hold a few dozen voxels each).
     (cd "$d" && relion_reconstruct --i d7exp.star --o relion-d7.mrc --ctf --sym D7 > relion-d7.log 2>&1)
-    "$GARNER" fsc --mask-outer "$d/relion-d7.mrc" "$d/d7/map.mrc" > "$d/relion-d7.fsc" 2>&1
+    "$GARNER" fsc --threshold 0.5 --mask-outer "$d/relion-d7.mrc" "$d/d7/map.mrc" > "$d/relion-d7.fsc" 2>&1
     last=$(awk -F, 'NR > 1 && $3 >= 0.5 {s = $1} NR > 1 && $3 < 0.5 {exit} END {print s}' "$d/d7/fsc.csv")
     stats=$(awk -F, -v last="$last" '$1 ~ /^[0-9]+$/ && $1 >= 1 && $1 <= last {n++; t += $3; if (m == "" || $3 < m) m = $3}
         END {printf "%.4f %.4f", t / n, m}' "$d/relion-d7.fsc")

@@ -11,8 +11,9 @@ static const char fsc_help[] =
     "\n"
     "Print the Fourier shell correlation between two maps of one size (MRC) as\n"
     "CSV (shell, resolution in Å, FSC), then the resolution where it first falls\n"
-    "below the threshold and the mean FSC over shells 1 to Nyquist. Use 0.143 for\n"
-    "two half maps and 0.5 (the default) for a map against a known truth.\n"
+    "below the threshold and the mean FSC over shells 1 to Nyquist. The default,\n"
+    "0.143, is for two half maps (as garner reconstruct and refine, RELION and\n"
+    "EMDB report); use --threshold 0.5 for a map against a known truth.\n"
     "\n"
     "The pixel size is the maps' headers' (cella / mx). Maps whose pixel sizes\n"
     "differ by more than 0.5 % are refused, naming both; where a header gives\n"
@@ -20,7 +21,7 @@ static const char fsc_help[] =
     "Nyquist 2 px) with a warning. --angpix overrides both headers, and says so.\n"
     "\n"
     "options:\n"
-    "  --threshold T   FSC threshold (default 0.5)\n"
+    "  --threshold T   FSC threshold (default 0.143; 0.5 against a known map)\n"
     "  --mask-outer    apply garner's soft outer mask ([reconstruct] outer_mask) to both maps first\n"
     "  --angpix A      Å per pixel for both maps, instead of their headers'\n"
     "  -h, --help      this help\n";
@@ -34,7 +35,7 @@ int gar_cmd_fsc(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    gar_fsc_request req = {NULL, NULL, 0.5, 0, 0};
+    gar_fsc_request req = {NULL, NULL, 0.143, 0, 0};
     gar_status st;
     int c;
 

@@ -354,8 +354,15 @@ gar_status gar_refine_finish(gar_refine *r)
     }
     if (r->rank == 0 && st == GAR_OK && (st = refine_write_final(r, gar_wall_seconds() - r->t0)) == GAR_OK &&
         (st = gar_outdir_commit(&r->out)) == GAR_OK) {
-        gar_log_info("%s after %llu iterations in %.1f s", r->state.converged ? "converged" : "stopped",
-                     (unsigned long long)r->state.iteration, gar_wall_seconds() - r->t0);
+        const unsigned long long n_it = (unsigned long long)r->state.iteration;
+        if (r->state.converged)
+            gar_log_info("converged after %llu iteration%s in %.1f s", n_it, n_it == 1 ? "" : "s",
+                         gar_wall_seconds() - r->t0);
+        else
+            gar_log_info("stopped after %llu iteration%s in %.1f s, not converged ([refine] iterations reached); "
+                         "garner refine --continue %s --set refine.iterations=%llu goes on from here",
+                         n_it, n_it == 1 ? "" : "s", gar_wall_seconds() - r->t0,
+                         r->params_path != NULL ? r->params_path : "PARAMS.ini", n_it + 4);
         gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", r->set->output.dir,
                      r->state.resolution_A);
     }

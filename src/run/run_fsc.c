@@ -79,9 +79,11 @@ gar_status gar_run_fsc(const gar_fsc_request *req)
         (st = gar_fsc_compute(a, b, fsc)) != GAR_OK)
         goto done;
     /* Unknown pixel size: the same figures on a scale of 1 px, named so. */
-    unit = pixel > 0 ? "A" : "px";
+    /* The CSV's column names stay ASCII (resolution_A, docs/FORMAT.md); the
+     * summary lines are for people and say Å. */
+    unit = pixel > 0 ? "Å" : "px";
     scale = pixel > 0 ? pixel : 1.0;
-    printf("shell,resolution_%s,fsc\n", unit);
+    printf("shell,resolution_%s,fsc\n", pixel > 0 ? "A" : "px");
     for (size_t s = 1; s < n; s++)
         printf("%zu,%.4f,%.6f\n", s, a->nx * scale / (double)s, fsc[s]);
     res = gar_fsc_find_resolution(fsc, n, a->nx, scale, req->threshold, &cross);

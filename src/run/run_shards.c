@@ -15,6 +15,7 @@ struct run_shards {
     gar_inputs *in;
     run_shard *list;
     size_t n, size;    /* shards, particles per shard */
+    size_t *before;    /* n + 1: particles in the shards before each (the progress line counts particles) */
     gar_sched *sched;
     /* a worker's (or the one process's) batch */
     float *images;
@@ -48,14 +49,17 @@ gar_status run_shards_create(gar_inputs *in, size_t size, run_shards **out)
         n += (gar_stack_count(gar_inputs_stack(in, i)) + size - 1) / size;
     if ((st = gar_calloc((void **)&s, 1, sizeof *s, "shards")) != GAR_OK)
         return st;
-    if ((st = gar_alloc((void **)&s->list, n ? n : 1, sizeof *s->list, "shard list")) != GAR_OK)
+    if ((st = gar_alloc((void **)&s->list, n ? n : 1, sizeof *s->list, "shard list")) != GAR_OK ||
+        (st = gar_alloc((void **)&s->before, n + 1, sizeof *s->before, "shard list")) != GAR_OK)
         goto fail;
+    s->before[0] = 0;
     for (size_t i = 0; i < gar_inputs_n_stacks(in); i++) {
         size_t count = gar_stack_count(gar_inputs_stack(in, i));
         for (size_t first = 0; first < count; first += size) {
             s->list[k].stack = i;
             s->list[k].first = first;
             s->list[k].count = count - first < size ? count - first : size;
+            s->before[k + 1] = s->before[k] + s->list[k].count;
             k++;
         }
     }
@@ -77,6 +81,7 @@ void run_shards_destroy(run_shards **s)
         return;
     gar_sched_destroy(&(*s)->sched);
     free((*s)->list);
+    free((*s)->before);
     free((*s)->images);
     free((*s)->meta);
     free((*s)->index);
@@ -104,15 +109,21 @@ static void log_spread(const gar_sched *sched, int size)
     gar_log_info("shards per worker (ranks 1 to %d): %s", size - 1, line);
 }
 
-/* What the scheduler's callbacks on rank 0 see: the plan and the progress line. */
+/* What the scheduler's callbacks on rank 0 see: the shards, the plan and
+ * the progress line. */
 typedef struct master_ctx {
+    const run_shards *s;
     const run_shard_plan *plan;
     gar_progress *progress;
 } master_ctx;
 
+/* The scheduler hands shards out in list order (a resumed run skipping the
+ * finished ones): the particles of the first `handed_out` shards are those
+ * handed out, to within a resumed run's skipped shards. */
 static void shard_progress(size_t handed_out, void *arg)
 {
-    gar_progress_update(((master_ctx *)arg)->progress, handed_out);
+    const master_ctx *ctx = arg;
+    gar_progress_update(ctx->progress, ctx->s->before[handed_out < ctx->s->n ? handed_out : ctx->s->n]);
 }
 
 static int master_wants_pause(void *arg)
@@ -168,7 +179,7 @@ static gar_status drive_single(run_shards *s, const run_shard_plan *plan, gar_pr
 {
     gar_status st = GAR_OK;
     long k;
-    for (size_t n = 0;;) {
+    for (size_t done = 0;;) {
         if (plan->want_pause(plan->arg) && (st = plan->pause(plan->arg, gar_sched_done(s->sched))) != GAR_OK)
             break;
         if ((st = gar_sched_next(s->sched, &k)) != GAR_OK || k < 0)
@@ -176,7 +187,8 @@ static gar_status drive_single(run_shards *s, const run_shard_plan *plan, gar_pr
         if ((st = work_shard(s, plan, &s->list[k])) != GAR_OK)
             break;
         gar_sched_mark_done(s->sched, (size_t)k);
-        gar_progress_update(progress, ++n);
+        done += s->list[k].count;
+        gar_progress_update(progress, done);
         run_test_shard_pause();
     }
     return st;
@@ -187,7 +199,7 @@ static gar_status drive_single(run_shards *s, const run_shard_plan *plan, gar_pr
 static gar_status drive_master(run_shards *s, int size, const run_shard_plan *plan, gar_progress *progress)
 {
     gar_status st;
-    master_ctx ctx = {plan, progress};
+    master_ctx ctx = {s, plan, progress};
     while ((st = gar_sched_serve(s->sched, 2e-3, shard_progress, master_wants_pause, &ctx)) == GAR_ERR_CHECKPOINT)
         if ((st = plan->pause(plan->arg, gar_sched_done(s->sched))) != GAR_OK)
             break;
@@ -231,7 +243,7 @@ gar_status run_shards_drive(run_shards *s, int rank, int size, const run_shard_p
     if (rank == 0 && size > 1)
         gar_log_info("%zu shards of up to %zu particles for %d workers", s->n, s->size, size - 1);
     if (rank == 0)
-        progress = gar_progress_create(plan->label, "shards", s->n, plan->progress_seconds);
+        progress = gar_progress_create(plan->label, "particles", s->before[s->n], plan->progress_seconds);
     if (size == 1)
         st = drive_single(s, plan, progress);
     else if (rank == 0)

@@ -277,7 +277,7 @@ gar_status gar_run_simulate(const gar_simulate_request *req)
                      cfg.bfactor_A2, req->noise_spectrum ? req->noise_spectrum : "white", cfg.ramp_sigma,
                      cfg.contrast_sigma, cfg.junk_fraction,
                      junk_map ? "half another protein, half empty ice" : "empty ice", cfg.noise_sigma);
-    progress = gar_progress_create("simulate", "particles", req->count, 10.0);
+    progress = gar_progress_create("", "particles", req->count, 10.0);
     for (size_t first = 0; first < req->count; first += SIM_BATCH) {
         size_t n = req->count - first < SIM_BATCH ? req->count - first : SIM_BATCH;
         if ((st = render_batch(workers, map, &cfg, first, n, images, meta, junk, scale)) != GAR_OK ||
