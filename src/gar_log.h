@@ -9,6 +9,7 @@
 #define GAR_LOG_H
 
 #include <stddef.h>
+#include "gar_status.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,6 +27,14 @@ void gar_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gar_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Errors are printed even when quiet. */
 void gar_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The run's log in its output folder: every line this process has printed
+ * (from its start, kept in memory up to 1 MiB) is written to `path`
+ * (appended, so a continued run adds to it), and every later line too,
+ * until gar_log_tee_close. A second open while one is open does nothing.
+ * GAR_ERR_OUTPUT if the file cannot be opened. */
+gar_status gar_log_tee_open(const char *path);
+void gar_log_tee_close(void);
 
 /* Monotonic wall clock in seconds. */
 double gar_wall_seconds(void);

@@ -27,6 +27,15 @@ check "reconstruct: no output folder" -- sh -c "! ls '$d' | grep -q '^out'"
 # The same node, one process: it fits, and runs.
 expect 0 "" -- sh -c "GARNER_TEST_NODE_MEMORY=300M \"$GARNER\" reconstruct \"$d/r.ini\" > \"$d/one.log\" 2>&1"
 check "one process on the same node: a map" -- test -s "$d/out/map.mrc"
+# The run's log is kept in its folder (run.log, as RELION keeps run.out;
+# issue 22, point 8): the lines from before the folder existed too.
+check "run.log: the whole log, from the first line to the map line" -- \
+    sh -c "grep -q 'particles, 64 px at 3 Å/px' '$d/out/run.log' && grep -q 'map: .*/out/map.mrc, resolution' '$d/out/run.log' && test \"\$(grep -c . '$d/out/run.log')\" -eq \"\$(grep -c '^garner reconstruct: ' '$d/one.log')\""
+# On a node without an NVIDIA driver the log says so, not the CUDA runtime's
+# "driver version is insufficient" (issue 22, point 8).
+if "$GARNER" --version | grep -q "CUDA: CUDA runtime" && ! ldconfig -p 2>/dev/null | grep -q "libcuda.so.1"; then
+    check "no driver: said in garner's words" -- grep -q "found no GPU (no usable GPU: no NVIDIA driver on this node (libcuda.so.1 not found))" "$d/one.log"
+fi
 rm -rf "$d/out"
 
 # Three ranks without exact sums (about 40 MiB each) fit: the log gives the node's total.

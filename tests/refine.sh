@@ -20,7 +20,7 @@ if [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null 2>&1; then
     launch="$MPIEXEC -n 3" one="--set reconstruct.threads=1"
 fi
 expect 0 "resolution" -- $launch "$GARNER" refine "$d/c1.ini" $one
-for f in map.mrc half1.mrc half2.mrc fsc.csv fsc.png angdist.png slices.png poses.h5 summary.json params.ini \
+for f in map.mrc half1.mrc half2.mrc fsc.csv fsc.png angdist.png slices.png poses.h5 summary.json params.ini params-effective.ini \
          iter_001/half1.mrc iter_001/poses.h5; do
     check "output $f" -- test -s "$d/c1/$f"
 done

@@ -20,6 +20,7 @@ static const char reconstruct_help[] =
     "  summary.json    particles, resolution, time, rate, memory, parameters\n"
     "  params.ini      the parameter file as given; params-effective.ini with\n"
     "                  every key's value (defaults and --set included)\n"
+    "  run.log         this log\n"
     "The folder appears only when complete. docs/PARAMETERS.md lists every key.\n"
     "\n"
     "SIGINT, SIGTERM, SIGHUP or SIGUSR1 (Slurm's --signal), or [output] checkpoint_minutes,\n"

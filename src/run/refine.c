@@ -108,7 +108,8 @@ static gar_status open_output(gar_refine *r, int resume)
         /* Continued in place, but still one run at a time; the last
          * iteration read again under the lock. */
         if (last != 0) {
-            if ((st = gar_outdir_attach(r->set->output.dir, loc, &r->out)) != GAR_OK)
+            if ((st = gar_outdir_attach(r->set->output.dir, loc, &r->out)) != GAR_OK ||
+                (st = gar_log_tee_open(gar_outdir_file(r->out, "run.log"))) != GAR_OK)
                 return st;
             last = refine_last_iteration(r);
         }
@@ -124,8 +125,10 @@ static gar_status open_output(gar_refine *r, int resume)
      * the output folder as a whole (refine_write_iteration): an
      * overwritten run's iterations never mix with this run's, and stay
      * whole if this run fails before its first. */
-    return gar_outdir_begin(r->set->output.dir, r->set->output.overwrite, r->set->input.stacks,
-                            r->set->input.n_stacks, loc, &r->out);
+    if ((st = gar_outdir_begin(r->set->output.dir, r->set->output.overwrite, r->set->input.stacks,
+                               r->set->input.n_stacks, loc, &r->out)) != GAR_OK)
+        return st;
+    return gar_log_tee_open(gar_outdir_file(r->out, "run.log"));
 }
 
 /* Collective: rank 0 holds the state; every rank starts the next iteration

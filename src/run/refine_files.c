@@ -200,11 +200,12 @@ gar_status refine_write_final(gar_refine *r, double seconds)
     gar_fsc_crossing cross_ref = GAR_FSC_CROSSES;
     char words[160];
     char final[4400];
-    enum { MAP, HALF1, HALF2, FSC_CSV, FSC_PNG, ANGDIST, SLICES, POSES, PARAMS, SUMMARY, NOISE, NOISE_PNG, N_FILES };
+    enum { MAP, HALF1, HALF2, FSC_CSV, FSC_PNG, ANGDIST, SLICES, POSES, PARAMS, SUMMARY, NOISE, NOISE_PNG, EFFECTIVE,
+           N_FILES };
     static const char *const names[N_FILES] = {"map.mrc",      "half1.mrc",          "half2.mrc",         "fsc.csv",
                                                "fsc.png",      "angdist.png",        "slices.png",        "poses.h5",
                                                "params.ini",   "summary.json",       "noise_spectrum.csv",
-                                               "noise_spectrum.png"};
+                                               "noise_spectrum.png", "params-effective.ini"};
     gar_atomic f[N_FILES];
     memset(f, 0, sizeof f);
     if ((st = gar_recon_finalize(r->rec, 0, &full)) == GAR_OK)
@@ -241,6 +242,7 @@ gar_status refine_write_final(gar_refine *r, double seconds)
         (r->noise != NULL && (st = refine_noise_write_csv(r, f[NOISE].tmp)) != GAR_OK) ||
         (r->noise != NULL && (st = refine_noise_write_png(r, f[NOISE_PNG].tmp)) != GAR_OK) ||
         (r->params_path != NULL && (st = run_copy_file(r->params_path, f[PARAMS].tmp)) != GAR_OK) ||
+        (st = run_write_effective_params(r->p, f[EFFECTIVE].tmp)) != GAR_OK ||
         (st = write_summary(r, f[SUMMARY].tmp, seconds, res_ref, cross_ref, mean_ref)) != GAR_OK)
         goto done;
     for (int i = 0; i < N_FILES; i++)

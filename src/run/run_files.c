@@ -39,6 +39,18 @@ gar_status run_copy_file(const char *from, const char *to)
     return st;
 }
 
+gar_status run_write_effective_params(const gar_params *p, const char *path)
+{
+    gar_status st;
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", path);
+    st = gar_params_write(p, f);
+    if (fclose(f) != 0 && st == GAR_OK)
+        st = gar_error(GAR_ERR_IO, "%s: write failed", path);
+    return st;
+}
+
 gar_status run_write_fsc_csv(const char *path, const double *fsc, const double *fsc_ref, size_t n,
                                 size_t box, double pixel)
 {

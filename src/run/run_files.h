@@ -14,6 +14,9 @@
 
 /* Copy a file byte for byte (the parameter file into the output). */
 gar_status run_copy_file(const char *from, const char *to);
+/* The parameters with every key's effective value (defaults and --set
+ * included): what a run used, as a parameter file that reproduces it. */
+gar_status run_write_effective_params(const gar_params *p, const char *path);
 /* shell, resolution_A, fsc_half_maps[, fsc_reference] */
 gar_status run_write_fsc_csv(const char *path, const double *fsc, const double *fsc_ref, size_t n, size_t box,
                              double pixel);

@@ -201,7 +201,7 @@ static gar_status distribute(gar_inputs *in, recon_pass *c, const unsigned char 
     gar_status st;
     run_shards *shards = NULL;
     const gar_settings *set = &c->s->set;
-    const run_shard_plan plan = {"reconstruct", 10.0, (size_t)set->reconstruct.batch,
+    const run_shard_plan plan = {"inserted", 10.0, (size_t)set->reconstruct.batch,
                                  set->input.nonfinite == GAR_NONFINITE_SKIP, &c->fig->skipped, &c->fig->t_read,
                                  insert_batch, fold_shard, want_checkpoint, take_checkpoint, c,
                                  set->input.normalize};
@@ -449,8 +449,9 @@ static gar_status start(recon_job *j, int resume)
         return st;
     run_where(j->p, "output", "dir", loc, sizeof loc);
     if (j->rank == 0 &&
-        (st = gar_outdir_begin(j->set->output.dir, j->set->output.overwrite, j->set->input.stacks,
-                               j->set->input.n_stacks, loc, &j->out)) != GAR_OK)
+        ((st = gar_outdir_begin(j->set->output.dir, j->set->output.overwrite, j->set->input.stacks,
+                                j->set->input.n_stacks, loc, &j->out)) != GAR_OK ||
+         (st = gar_log_tee_open(gar_outdir_file(j->out, "run.log"))) != GAR_OK))
         return st;
     gar_log_info("%zu particles, %zu px at %.4g Å/px, padded %zu, symmetry %s (%s), CTF %s, %d rank%s × "
                  "%d threads, memory %s of %s available per rank%s",
@@ -489,19 +490,6 @@ static gar_status gather(recon_job *j)
         snprintf(fig->gpu_variant, sizeof fig->gpu_variant, "%s", gar_recon_gpu_variant(j->rec, 0, NULL, 0));
     }
     return GAR_OK;
-}
-
-/* The parameters with every key's effective value. */
-static gar_status write_effective_params(const gar_params *p, const char *path)
-{
-    gar_status st;
-    FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", path);
-    st = gar_params_write(p, f);
-    if (fclose(f) != 0 && st == GAR_OK)
-        st = gar_error(GAR_ERR_IO, "%s: write failed", path);
-    return st;
 }
 
 /* Rank 0, before anything is published: each stack as it was at the start
@@ -572,7 +560,7 @@ static gar_status finish(recon_job *j, const char *params_path, double t0)
         (st = gar_plot_slices(gar_outdir_file(out, "slices.png"), full, "garner reconstruct: central sections")) !=
             GAR_OK ||
         (params_path != NULL && (st = run_copy_file(params_path, gar_outdir_file(out, "params.ini"))) != GAR_OK) ||
-        (st = write_effective_params(j->p, gar_outdir_file(out, "params-effective.ini"))) != GAR_OK ||
+        (st = run_write_effective_params(j->p, gar_outdir_file(out, "params-effective.ini"))) != GAR_OK ||
         (st = write_summary(gar_outdir_file(out, "summary.json"), j->p, fig, j->ck.fingerprint)) != GAR_OK)
         goto done;
     snprintf(final_dir, sizeof final_dir, "%s", gar_outdir_final(out));
@@ -625,6 +613,8 @@ gar_status gar_run_reconstruct(gar_params *p, const char *params_path, int resum
     if (rank == 0)
         st = finish(&j, params_path, t0);
 done:
+    /* The log file stays open to the process's end: the error line, if
+     * any, printed after this returns, belongs in it too. */
     free(j.resumed_done);
     free(j.ck.fingerprint);
     gar_outdir_abort(&j.out);
