@@ -272,21 +272,27 @@ static void draw_curve(cairo_t *cr, const fsc_frame *f, const double *fsc, size_
     cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
 }
 
-static void draw_legend(cairo_t *cr, const fsc_frame *f, const char *label, const char *label_ref)
+/* Colour of curve i of a picture with several: the first two as before,
+ * then grey and purple. */
+static unsigned curve_rgb(size_t i)
 {
-    const char *labels[2] = {label, label_ref};
-    const unsigned colours[2] = {GAR_PLOT_RGB_FSC, GAR_PLOT_RGB_FSC_REF};
+    static const unsigned rgb[] = {GAR_PLOT_RGB_FSC, GAR_PLOT_RGB_FSC_REF, GAR_PLOT_RGB_CURVE3, GAR_PLOT_RGB_CURVE4};
+    return rgb[i < 4 ? i : 3];
+}
+
+static void draw_legend(cairo_t *cr, const fsc_frame *f, const char *const *labels, size_t n)
+{
     const double sample = 24, pad = 8, row = 20;
     double text_w = 0, bw, bh, bx, by;
     cairo_text_extents_t te;
     set_font(cr, 12, 0);
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < n; i++) {
         cairo_text_extents(cr, labels[i], &te);
         if (te.x_advance > text_w)
             text_w = te.x_advance;
     }
     bw = pad + sample + 6 + text_w + pad;
-    bh = pad + 2 * row - 4 + pad;
+    bh = pad + (double)n * row - 4 + pad;
     bx = floor(f->x0 + f->w - 10 - bw) + 0.5;
     by = floor(f->y0 + 10) + 0.5;
     cairo_rectangle(cr, bx, by, bw, bh);
@@ -295,9 +301,9 @@ static void draw_legend(cairo_t *cr, const fsc_frame *f, const char *label, cons
     set_rgb(cr, 0xB0B0B0);
     cairo_set_line_width(cr, 1.0);
     cairo_stroke(cr);
-    for (int i = 0; i < 2; i++) {
-        double y = by + pad + 8 + i * row;
-        set_rgb(cr, colours[i]);
+    for (size_t i = 0; i < n; i++) {
+        double y = by + pad + 8 + (double)i * row;
+        set_rgb(cr, curve_rgb(i));
         cairo_set_line_width(cr, 2.0);
         cairo_move_to(cr, bx + pad, y);
         cairo_line_to(cr, bx + pad + sample, y);
@@ -307,9 +313,10 @@ static void draw_legend(cairo_t *cr, const fsc_frame *f, const char *label, cons
     }
 }
 
-static void draw_fsc(cairo_t *cr, const double *fsc, const double *fsc_ref, size_t n_shells,
-                     size_t box, double pixel_size_A, double threshold, double resolution_A,
-                     const char *title, const char *label, const char *label_ref)
+/* n_curves curves (curves[0] on top), a legend when there are two or more. */
+static void draw_fsc(cairo_t *cr, const double *const *curves, const char *const *labels, size_t n_curves,
+                     size_t n_shells, size_t box, double pixel_size_A, double threshold, double resolution_A,
+                     const char *title)
 {
     fsc_frame f = {FSC_X0, FSC_Y0, FSC_W, FSC_H, 0.5 / pixel_size_A};
     int show_threshold = isfinite(threshold) && threshold >= GAR_PLOT_FSC_YMIN &&
@@ -345,10 +352,9 @@ static void draw_fsc(cairo_t *cr, const double *fsc, const double *fsc_ref, size
         cairo_line_to(cr, x, f.y0 + f.h);
         cairo_stroke(cr);
     }
-    /* The reference underneath: the map's own FSC is what the picture is about. */
-    if (fsc_ref != NULL)
-        draw_curve(cr, &f, fsc_ref, n_shells, box, pixel_size_A, GAR_PLOT_RGB_FSC_REF);
-    draw_curve(cr, &f, fsc, n_shells, box, pixel_size_A, GAR_PLOT_RGB_FSC);
+    /* The later curves underneath: the first is what the picture is about. */
+    for (size_t i = n_curves; i-- > 0;)
+        draw_curve(cr, &f, curves[i], n_shells, box, pixel_size_A, curve_rgb(i));
     cairo_restore(cr);
 
     set_rgb(cr, RGB_FRAME);
@@ -381,8 +387,8 @@ static void draw_fsc(cairo_t *cr, const double *fsc, const double *fsc_ref, size
         else
             show_text_on_white(cr, buf, x - 8, y, 1.0, 0.5, GAR_PLOT_RGB_RESOLUTION);
     }
-    if (fsc_ref != NULL)
-        draw_legend(cr, &f, label != NULL ? label : "FSC", label_ref != NULL ? label_ref : "reference");
+    if (n_curves > 1)
+        draw_legend(cr, &f, labels, n_curves);
     if (title != NULL) {
         set_font(cr, 16, 1);
         set_rgb(cr, RGB_TEXT);
@@ -478,10 +484,41 @@ gar_status gar_plot_fsc2(const char *path, const double *fsc, const double *fsc_
                        path != NULL ? path : "(null)", box, pixel_size_A);
         goto done;
     }
+    {
+        const double *curves[2] = {fsc, fsc_ref};
+        const char *labels[2] = {label != NULL ? label : "FSC", label_ref != NULL ? label_ref : "reference"};
+        if ((st = begin_picture(path, GAR_PLOT_FSC_WIDTH, GAR_PLOT_FSC_HEIGHT, &surface, &cr)) != GAR_OK)
+            goto done;
+        draw_fsc(cr, curves, labels, fsc_ref != NULL ? 2 : 1, n_shells, box, pixel_size_A, threshold,
+                 resolution_A, title);
+    }
+    st = write_png(surface, cr, path);
+done:
+    return end_picture(surface, cr, st);
+}
+
+gar_status gar_plot_fsc_curves(const char *path, const double *const *curves, const char *const *labels,
+                               size_t n_curves, size_t n_shells, size_t box, double pixel_size_A, double threshold,
+                               double resolution_A, const char *title)
+{
+    gar_status st = GAR_OK;
+    cairo_surface_t *surface = NULL;
+    cairo_t *cr = NULL;
+
+    if (path == NULL || curves == NULL || labels == NULL || n_curves == 0 || n_shells < 2 || box < 2 ||
+        !isfinite(pixel_size_A) || !(pixel_size_A > 0)) {
+        st = gar_error(GAR_ERR_INTERNAL, "FSC picture %s: no curve, fewer than 2 shells, box %zu or pixel size %g A",
+                       path != NULL ? path : "(null)", box, pixel_size_A);
+        goto done;
+    }
+    for (size_t i = 0; i < n_curves; i++)
+        if (curves[i] == NULL || labels[i] == NULL) {
+            st = gar_error(GAR_ERR_INTERNAL, "FSC picture %s: curve %zu or its label missing", path, i);
+            goto done;
+        }
     if ((st = begin_picture(path, GAR_PLOT_FSC_WIDTH, GAR_PLOT_FSC_HEIGHT, &surface, &cr)) != GAR_OK)
         goto done;
-    draw_fsc(cr, fsc, fsc_ref, n_shells, box, pixel_size_A, threshold, resolution_A, title, label,
-             label_ref);
+    draw_fsc(cr, curves, labels, n_curves, n_shells, box, pixel_size_A, threshold, resolution_A, title);
     st = write_png(surface, cr, path);
 done:
     return end_picture(surface, cr, st);
@@ -572,6 +609,132 @@ gar_status gar_plot_noise(const char *path, const double *sigma2, size_t n_curve
     cairo_set_line_width(cr, 1.0);
     cairo_rectangle(cr, f.x0 - 0.5, f.y0 - 0.5, f.w + 1, f.h + 1);
     cairo_stroke(cr);
+    if (title != NULL) {
+        set_font(cr, 16, 1);
+        set_rgb(cr, RGB_TEXT);
+        show_text(cr, title, 0.5 * GAR_PLOT_FSC_WIDTH, 28, 0.5, 1.0);
+    }
+    st = write_png(surface, cr, path);
+done:
+    return end_picture(surface, cr, st);
+}
+
+gar_status gar_plot_guinier(const char *path, const double *x, const double *const *curves,
+                            const char *const *labels, size_t n_curves, size_t n, double lo, double hi, double slope,
+                            double intercept, const char *title)
+{
+    gar_status st = GAR_OK;
+    cairo_surface_t *surface = NULL;
+    cairo_t *cr = NULL;
+    const double x0 = FSC_X0, y0 = FSC_Y0, w = FSC_W, h = FSC_H;
+    double xmax = 0, ymin = INFINITY, ymax = -INFINITY, xstep, ystep;
+    char buf[32];
+    if (path == NULL || x == NULL || curves == NULL || labels == NULL || n_curves == 0 || n < 2) {
+        st = gar_error(GAR_ERR_INTERNAL, "Guinier picture %s: no curve or fewer than 2 points",
+                       path != NULL ? path : "(null)");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(x[i]) && x[i] > xmax)
+            xmax = x[i];
+        for (size_t c = 0; c < n_curves; c++) {
+            double v = curves[c][i];
+            if (i == 0 || !isfinite(v))   /* point 0 is the mean term */
+                continue;
+            ymin = v < ymin ? v : ymin;
+            ymax = v > ymax ? v : ymax;
+        }
+    }
+    if (!(xmax > 0) || !(ymax >= ymin)) {
+        st = gar_error(GAR_ERR_INTERNAL, "Guinier picture %s: no finite point", path);
+        goto done;
+    }
+    if (ymax - ymin < 1e-6) {
+        ymax += 0.5;
+        ymin -= 0.5;
+    }
+    ystep = nice_step(ymax - ymin, 6);
+    ymin = floor(ymin / ystep) * ystep;
+    ymax = ceil(ymax / ystep) * ystep;
+    xstep = nice_step(xmax, 6);
+    if ((st = begin_picture(path, GAR_PLOT_FSC_WIDTH, GAR_PLOT_FSC_HEIGHT, &surface, &cr)) != GAR_OK)
+        goto done;
+#define GX(v) (x0 + w * (v) / xmax)
+#define GY(v) (y0 + h * (ymax - (v)) / (ymax - ymin))
+    set_font(cr, 12, 0);
+    cairo_set_line_width(cr, 1.0);
+    for (int k = 0; k * xstep <= xmax * (1 + 1e-9); k++) {
+        double px = crisp(GX(k * xstep));
+        if (px > x0 + w)
+            px = x0 + w - 0.5;
+        set_rgb(cr, RGB_GRID);
+        cairo_move_to(cr, px, y0);
+        cairo_line_to(cr, px, y0 + h);
+        cairo_stroke(cr);
+        snprintf(buf, sizeof buf, "%.*f", step_decimals(xstep), k * xstep);
+        set_rgb(cr, RGB_TEXT);
+        show_text(cr, buf, px, y0 + h + 9, 0.5, 0.0);
+    }
+    for (int k = 0; ymin + k * ystep <= ymax * (1 + 1e-9) + 1e-9; k++) {
+        double v = ymin + k * ystep, py = crisp(GY(v));
+        set_rgb(cr, RGB_GRID);
+        cairo_move_to(cr, x0, py);
+        cairo_line_to(cr, x0 + w, py);
+        cairo_stroke(cr);
+        snprintf(buf, sizeof buf, "%.*f", step_decimals(ystep), v);
+        set_rgb(cr, RGB_TEXT);
+        show_text(cr, buf, x0 - 8, py, 1.0, 0.5);
+    }
+    set_font(cr, 13, 0);
+    show_text(cr, "s\xc2\xb2 (1/" ANGSTROM "\xc2\xb2)", x0 + 0.5 * w, GAR_PLOT_FSC_HEIGHT - 16, 0.5, 1.0);
+    cairo_save(cr);
+    cairo_translate(cr, 18, y0 + 0.5 * h);
+    cairo_rotate(cr, -0.5 * 3.14159265358979323846);
+    show_text(cr, "ln |F|", 0, 0, 0.5, 0.5);
+    cairo_restore(cr);
+    cairo_save(cr);
+    cairo_rectangle(cr, x0, y0, w, h);
+    cairo_clip(cr);
+    for (size_t c = n_curves; c-- > 0;) {
+        int pen = 0;
+        set_rgb(cr, curve_rgb(c));
+        cairo_set_line_width(cr, 2.0);
+        cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+        for (size_t i = 1; i < n; i++) {
+            if (!isfinite(curves[c][i]) || !isfinite(x[i])) {
+                pen = 0;
+                continue;
+            }
+            if (pen)
+                cairo_line_to(cr, GX(x[i]), GY(curves[c][i]));
+            else
+                cairo_move_to(cr, GX(x[i]), GY(curves[c][i]));
+            pen = 1;
+        }
+        cairo_stroke(cr);
+    }
+    if (isfinite(slope) && isfinite(intercept) && hi > lo) {
+        static const double dash[2] = {8.0, 5.0};
+        set_rgb(cr, GAR_PLOT_RGB_THRESHOLD);
+        cairo_set_line_width(cr, 2.0);
+        cairo_set_dash(cr, dash, 2, 0.0);
+        cairo_move_to(cr, GX(lo), GY(intercept + slope * lo));
+        cairo_line_to(cr, GX(hi), GY(intercept + slope * hi));
+        cairo_stroke(cr);
+        cairo_set_dash(cr, NULL, 0, 0.0);
+    }
+    cairo_restore(cr);
+#undef GX
+#undef GY
+    set_rgb(cr, RGB_FRAME);
+    cairo_set_line_width(cr, 1.0);
+    cairo_rectangle(cr, x0 - 0.5, y0 - 0.5, w + 1, h + 1);
+    cairo_stroke(cr);
+    {
+        fsc_frame f = {x0, y0, w, h, 1.0};
+        if (n_curves > 1)
+            draw_legend(cr, &f, labels, n_curves);
+    }
     if (title != NULL) {
         set_font(cr, 16, 1);
         set_rgb(cr, RGB_TEXT);

@@ -29,6 +29,8 @@ extern "C" {
  * covers a whole pixel. */
 #define GAR_PLOT_RGB_FSC 0x1F5FB4        /* the FSC curve */
 #define GAR_PLOT_RGB_FSC_REF 0xE0701A    /* the second curve of gar_plot_fsc2 */
+#define GAR_PLOT_RGB_CURVE3 0x757575     /* a third curve of gar_plot_fsc_curves */
+#define GAR_PLOT_RGB_CURVE4 0x8E24AA     /* a fourth (and further) curve */
 #define GAR_PLOT_RGB_THRESHOLD 0xC62828  /* the dashed threshold line */
 #define GAR_PLOT_RGB_RESOLUTION 0x2E7D32 /* the resolution marker */
 
@@ -56,6 +58,21 @@ gar_status gar_plot_fsc(const char *path, const double *fsc, size_t n_shells, si
 gar_status gar_plot_fsc2(const char *path, const double *fsc, const double *fsc_ref, size_t n_shells,
                          size_t box, double pixel_size_A, double threshold, double resolution_A,
                          const char *title, const char *label, const char *label_ref);
+/* As gar_plot_fsc2 with n_curves curves (curves[0] drawn on top, in
+ * GAR_PLOT_RGB_FSC; then GAR_PLOT_RGB_FSC_REF, GAR_PLOT_RGB_CURVE3,
+ * GAR_PLOT_RGB_CURVE4) and, for two or more, a legend of labels. */
+gar_status gar_plot_fsc_curves(const char *path, const double *const *curves, const char *const *labels,
+                               size_t n_curves, size_t n_shells, size_t box, double pixel_size_A, double threshold,
+                               double resolution_A, const char *title);
+
+/* A Guinier plot: ln of the mean amplitude (y) against s² in 1/Å² (x), for
+ * n_curves curves of n points each (x shared; non-finite y leave gaps;
+ * curve colours and legend as gar_plot_fsc_curves), the fitted line
+ * y = intercept + slope x drawn dashed over lo <= x <= hi (slope NaN: none),
+ * and the axis range taken from the finite points. */
+gar_status gar_plot_guinier(const char *path, const double *x, const double *const *curves,
+                            const char *const *labels, size_t n_curves, size_t n, double lo, double hi, double slope,
+                            double intercept, const char *title);
 
 /* Layout of the slices picture of an nx × ny × nz map. Each voxel becomes a
  * scale × scale block of pixels. Panel k (0: XY, 1: XZ, 2: YZ) has its top

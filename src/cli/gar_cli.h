@@ -18,6 +18,7 @@ int gar_cmd_refine(int argc, char **argv);
 int gar_cmd_tune(int argc, char **argv);
 int gar_cmd_export(int argc, char **argv);
 int gar_cmd_fsc(int argc, char **argv);
+int gar_cmd_postprocess(int argc, char **argv);
 int gar_cmd_submit(int argc, char **argv);
 int gar_cmd_phantom(int argc, char **argv);
 

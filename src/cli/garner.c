@@ -24,6 +24,7 @@ static const command commands[] = {
     {"phantom", gar_cmd_phantom, "make a pseudo-atomic phantom map with exact point-group symmetry"},
     {"submit", gar_cmd_submit, "write a Slurm batch script for a run and submit it"},
     {"fsc", gar_cmd_fsc, "Fourier shell correlation between two maps"},
+    {"postprocess", gar_cmd_postprocess, "mask, corrected FSC, B-factor and sharpened map from two half maps"},
     {"info", gar_cmd_info, "describe a particle stack (HDF5) or a map (MRC)"},
     {NULL, NULL, NULL},
 };
@@ -32,7 +33,7 @@ static void print_usage(FILE *f)
 {
     fprintf(f, "usage: garner [--version] [--help] <command> [options]\n\ncommands:\n");
     for (const command *c = commands; c->name; c++)
-        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+        fprintf(f, "  %-11s %s\n", c->name, c->summary);
     fprintf(f, "\n'garner <command> --help' describes each command.\n"
                "Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 69 unavailable,\n"
                "70 internal error, 71 out of memory, 73 cannot create output, 74 I/O error,\n"

@@ -291,3 +291,31 @@ gar_status run_check_map_values(const gar_params *p, const char *section, const 
                      pixel_A);
     return GAR_OK;
 }
+
+gar_status run_maps_pixel(const char *name_a, const gar_map *a, const char *name_b, const gar_map *b, double angpix,
+                          double *out)
+{
+    double pa = a->pixel_size, pb = b->pixel_size, big = pa > pb ? pa : pb;
+
+    *out = 0;
+    if (angpix != 0) {
+        if (!isfinite(angpix) || angpix < 0)
+            return gar_error(GAR_ERR_USAGE, "--angpix %g: expected a pixel size in Å > 0", angpix);
+        gar_log_info("--angpix: %g Å pixels used for both maps, not their headers' (%s: %g Å, %s: %g Å)", angpix,
+                     name_a, pa, name_b, pb);
+        *out = angpix;
+        return GAR_OK;
+    }
+    if (pa == 0 || pb == 0) {
+        gar_log_warn("%s gives no pixel size (0 in its MRC header): resolution printed in pixels "
+                     "(resolution_px; Nyquist is 2 px), not in Å; give --angpix A for Å",
+                     pa == 0 && pb == 0 ? "neither map" : pa == 0 ? name_a : name_b);
+        return GAR_OK;
+    }
+    if (!gar_map_pixel_sizes_agree(pa, pb))
+        return gar_error(GAR_ERR_DATA, "%s has %g Å pixels and %s %g Å (%.2g %% apart, more than %g %%): "
+                         "expected one pixel size; resample one map, or give --angpix A if a header is wrong",
+                         name_a, pa, name_b, pb, 100 * fabs(pa - pb) / big, 100 * GAR_MAP_PIXEL_TOLERANCE);
+    *out = 0.5 * (pa + pb);
+    return GAR_OK;
+}

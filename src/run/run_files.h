@@ -44,6 +44,16 @@ const char *run_resolution_words(double value, gar_fsc_crossing c, double thresh
  * when the FSC is below it from the first shell (FORMAT.md, summary.json). */
 void run_json_resolution(FILE *f, const char *key, const char *note_key, double value, gar_fsc_crossing c,
                          double threshold);
+/* The pixel size two maps (files name_a, name_b) are measured in, into
+ * *out: angpix where given (> 0; logged as replacing the headers'); else the
+ * headers' mean when both give one and they agree within
+ * GAR_MAP_PIXEL_TOLERANCE; 0 (with a warning) when a header gives none. A
+ * resolution on one map's scale is wrong for the other when they differ,
+ * and an FSC between maps of different sampling compares different
+ * frequencies shell by shell, so disagreeing headers are GAR_ERR_DATA
+ * naming both files and sizes rather than one of them believed. */
+gar_status run_maps_pixel(const char *name_a, const gar_map *a, const char *name_b, const gar_map *b, double angpix,
+                          double *out);
 /* A value's origin for messages: "run.ini:7: [reconstruct] symmetry". */
 void run_where(const gar_params *p, const char *section, const char *key, char *buf, size_t len);
 /* The command line as one string, "garner ARGV[0] ARGV[1] ...", which an

@@ -8,6 +8,7 @@
 #include "gar_mrc.h"
 #include "gar_recon.h"
 #include "gar_run_fsc.h"
+#include "run_files.h"
 
 static void apply_outer_mask(gar_map *m)
 {
@@ -18,38 +19,6 @@ static void apply_outer_mask(gar_map *m)
                 double dx = (double)x - n / 2, dy = (double)y - n / 2, dz = (double)z - n / 2;
                 m->data[(z * n + y) * n + x] *= (float)gar_recon_outer_mask(n, sqrt(dx * dx + dy * dy + dz * dz));
             }
-}
-
-/* The pixel size both maps are measured in, into *out; 0 when a header
- * gives none and --angpix does not either. A resolution on one map's scale
- * is wrong for the other when they differ, and an FSC between maps of
- * different sampling compares different frequencies shell by shell, so
- * disagreeing headers are refused rather than one of them believed. */
-static gar_status choose_pixel(const gar_fsc_request *req, const gar_map *a, const gar_map *b, double *out)
-{
-    double pa = a->pixel_size, pb = b->pixel_size, big = pa > pb ? pa : pb;
-
-    *out = 0;
-    if (req->angpix != 0) {
-        if (!isfinite(req->angpix) || req->angpix < 0)
-            return gar_error(GAR_ERR_USAGE, "--angpix %g: expected a pixel size in Å > 0", req->angpix);
-        gar_log_info("--angpix: %g Å pixels used for both maps, not their headers' (%s: %g Å, %s: %g Å)",
-                     req->angpix, req->map1, pa, req->map2, pb);
-        *out = req->angpix;
-        return GAR_OK;
-    }
-    if (pa == 0 || pb == 0) {
-        gar_log_warn("%s gives no pixel size (0 in its MRC header): resolution printed in pixels "
-                     "(resolution_px; Nyquist is 2 px), not in Å; give --angpix A for Å",
-                     pa == 0 && pb == 0 ? "neither map" : pa == 0 ? req->map1 : req->map2);
-        return GAR_OK;
-    }
-    if (!gar_map_pixel_sizes_agree(pa, pb))
-        return gar_error(GAR_ERR_DATA, "%s has %g Å pixels and %s %g Å (%.2g %% apart, more than %g %%): "
-                         "expected one pixel size; resample one map, or give --angpix A if a header is wrong",
-                         req->map1, pa, req->map2, pb, 100 * fabs(pa - pb) / big, 100 * GAR_MAP_PIXEL_TOLERANCE);
-    *out = 0.5 * (pa + pb);
-    return GAR_OK;
 }
 
 gar_status gar_run_fsc(const gar_fsc_request *req)
@@ -68,7 +37,7 @@ gar_status gar_run_fsc(const gar_fsc_request *req)
                        "one size", req->map1, a->nx, a->ny, a->nz, req->map2, b->nx, b->ny, b->nz);
         goto done;
     }
-    if ((st = choose_pixel(req, a, b, &pixel)) != GAR_OK)
+    if ((st = run_maps_pixel(req->map1, a, req->map2, b, req->angpix, &pixel)) != GAR_OK)
         goto done;
     if (req->mask_outer) {
         apply_outer_mask(a);
