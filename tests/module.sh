@@ -52,8 +52,13 @@ check "<garner/version.h> found through CPATH alone" -- ${GAR_CC:-cc} -c -o "$d/
 # LIBRARY_PATH, as the module puts them there: what matters is that a
 # program builds with its flags, against the installed archive.
 printf '#include <stdio.h>\n#include <garner/status.h>\nint main(void) { puts(gar_status_name(GAR_OK)); return 0; }\n' > "$d/s.c"
+# A sanitizer build's archives need the sanitizers' runtimes at link time
+# (configure's LDFLAGS, which pkg-config does not give).
+vlimit 1 > /dev/null
+sanitize=""
+[ "$gar_asan" = 1 ] && sanitize="-fsanitize=address,undefined"
 # shellcheck disable=SC2086
-check "a program calling libgarner builds with only those flags" -- ${GAR_CC:-cc} -o "$d/s" "$d/s.c" $flags
+check "a program calling libgarner builds with only those flags" -- ${GAR_CC:-cc} -o "$d/s" "$d/s.c" $flags $sanitize
 check "and runs" -- "$d/s"
 set +u
 module unload garner
