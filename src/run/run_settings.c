@@ -21,13 +21,20 @@ void run_set_node_place(int worker, int workers)
     node_workers = workers;
 }
 
+gar_status run_read_settings(const gar_params *p, gar_settings *set)
+{
+    gar_status st;
+    if ((st = gar_params_settings(p, set)) != GAR_OK || (st = gar_params_require(p, "input", "stacks")) != GAR_OK)
+        return st;
+    return gar_params_require(p, "output", "dir");
+}
+
 gar_status run_read_recon_settings(const gar_params *p, recon_settings *s)
 {
     gar_status st;
     const char *cache;
     memset(s, 0, sizeof *s);
-    if ((st = gar_params_settings(p, &s->set)) != GAR_OK || (st = gar_params_require(p, "input", "stacks")) != GAR_OK ||
-        (st = gar_params_require(p, "output", "dir")) != GAR_OK)
+    if ((st = run_read_settings(p, &s->set)) != GAR_OK)
         return st;
     if ((st = gar_gpu_choose(s->set.gpu.devices, node_worker, node_workers, s->gpus, &s->n_gpus, s->gpu_why,
                              sizeof s->gpu_why)) != GAR_OK) {

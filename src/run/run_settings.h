@@ -27,6 +27,10 @@ typedef struct recon_settings {
  * GPU choice goes by (gar_run_parallel sets it once MPI is up). */
 void run_set_node_place(int worker, int workers);
 
+/* Every key's typed value, with the keys every run needs ([input] stacks,
+ * [output] dir): the checks of the parameter file that need no GPU and no
+ * stack opened, which `garner submit` makes before it writes a job. */
+gar_status run_read_settings(const gar_params *p, gar_settings *set);
 /* Every key's typed value (stacks and output folder required); the GPUs
  * are chosen for this rank's place on its node. */
 gar_status run_read_recon_settings(const gar_params *p, recon_settings *s);
