@@ -922,14 +922,47 @@ done:
 /* Directions as a map of rot (x, −180..180°) against tilt (y, 0..180°),
  * each 5° × 5° cell shaded by its count over the cell's solid angle (a
  * uniform distribution is a flat grey), white where empty. */
+enum { ANG_NX = 72, ANG_NY = 36, ANG_CELL = 10, ANG_X0 = 70, ANG_Y0 = 50, ANG_W = ANG_NX * ANG_CELL,
+       ANG_H = ANG_NY * ANG_CELL, ANG_BAR_X0 = ANG_X0 + ANG_W + 24, ANG_BAR_W = 16 };
+
+/* Darker and bluer with more particles; the square root spreads the sparse
+ * cells, where a plot of a refinement has most of its information. */
+unsigned gar_plot_angdist_shade(double fraction)
+{
+    const double f = fraction < 0 ? 0 : fraction > 1 ? 1 : fraction;
+    const double g = 1.0 - 0.9 * sqrt(f);
+    const unsigned r = (unsigned)lround(255.0 * g), b = (unsigned)lround(255.0 * (0.35 + 0.65 * g));
+    return (r << 16) | (r << 8) | b;
+}
+
+void gar_plot_angdist_geometry(int *bar_x0, int *bar_y0, int *bar_w, int *bar_h, double rot_deg, double tilt_deg,
+                               int *cell_x, int *cell_y, int *cell)
+{
+    double r = fmod(rot_deg + 180.0, 360.0);
+    int cx, cy;
+    if (r < 0)
+        r += 360.0;
+    cx = (int)(r / 5.0);
+    cy = (int)(tilt_deg / 5.0);
+    cx = cx < 0 ? 0 : cx >= ANG_NX ? ANG_NX - 1 : cx;
+    cy = cy < 0 ? 0 : cy >= ANG_NY ? ANG_NY - 1 : cy;
+    *bar_x0 = ANG_BAR_X0;
+    *bar_y0 = ANG_Y0;
+    *bar_w = ANG_BAR_W;
+    *bar_h = ANG_H;
+    *cell_x = ANG_X0 + cx * ANG_CELL;
+    *cell_y = ANG_Y0 + cy * ANG_CELL;
+    *cell = ANG_CELL;
+}
+
 gar_status gar_plot_angdist(const char *path, const double *rot_deg, const double *tilt_deg, size_t n,
                             const char *title)
 {
-    enum { NX = 72, NY = 36, CELL = 10, X0 = 70, Y0 = 50, W = NX * CELL, H = NY * CELL };
+    enum { NX = ANG_NX, NY = ANG_NY, CELL = ANG_CELL, X0 = ANG_X0, Y0 = ANG_Y0, W = ANG_W, H = ANG_H };
     gar_status st = GAR_OK;
     cairo_surface_t *surface = NULL;
     cairo_t *cr = NULL;
-    double count[NX * NY], dens_max = 0;
+    double count[NX * NY], dens_max = 0, uniform = 0;
     char buf[64];
     memset(count, 0, sizeof count);
     for (size_t i = 0; i < n; i++) {
@@ -942,7 +975,9 @@ gar_status gar_plot_angdist(const char *path, const double *rot_deg, const doubl
         cx = cx < 0 ? 0 : cx >= NX ? NX - 1 : cx;
         cy = cy < 0 ? 0 : cy >= NY ? NY - 1 : cy;
         count[cy * NX + cx] += 1;
+        uniform += 1;
     }
+    uniform /= 4.0 * M_PI; /* the density of as many directions spread evenly */
     /* density per steradian: the cell's solid angle is Δφ (cos θ0 − cos θ1) */
     for (int cy = 0; cy < NY; cy++) {
         double sa = (5.0 * M_PI / 180.0) * (cos(cy * 5.0 * M_PI / 180.0) - cos((cy + 1) * 5.0 * M_PI / 180.0));
@@ -952,21 +987,28 @@ gar_status gar_plot_angdist(const char *path, const double *rot_deg, const doubl
                 dens_max = count[cy * NX + cx];
         }
     }
-    if ((st = begin_picture(path, X0 + W + 30, Y0 + H + 60, &surface, &cr)) != GAR_OK)
+    if ((st = begin_picture(path, ANG_BAR_X0 + ANG_BAR_W + 90, Y0 + H + 60, &surface, &cr)) != GAR_OK)
         goto done;
     for (int cy = 0; cy < NY; cy++)
         for (int cx = 0; cx < NX; cx++) {
             double d = count[cy * NX + cx];
             if (d <= 0)
                 continue;
-            double g = 1.0 - 0.9 * sqrt(d / dens_max);   /* darker = more particles */
-            cairo_set_source_rgb(cr, g, g, 0.35 + 0.65 * g);
+            set_rgb(cr, gar_plot_angdist_shade(d / dens_max));
             cairo_rectangle(cr, X0 + cx * CELL, Y0 + cy * CELL, CELL, CELL);
             cairo_fill(cr);
         }
+    /* The colour bar: one row of pixels per shade, the densest at the top. */
+    for (int y = 0; y < H; y++) {
+        set_rgb(cr, gar_plot_angdist_shade(1.0 - (y + 0.5) / H));
+        cairo_rectangle(cr, ANG_BAR_X0, Y0 + y, ANG_BAR_W, 1);
+        cairo_fill(cr);
+    }
     set_rgb(cr, 0x909090);
     cairo_set_line_width(cr, 1.0);
     cairo_rectangle(cr, X0 - 0.5, Y0 - 0.5, W + 1, H + 1);
+    cairo_stroke(cr);
+    cairo_rectangle(cr, ANG_BAR_X0 - 0.5, Y0 - 0.5, ANG_BAR_W + 1, H + 1);
     cairo_stroke(cr);
     set_font(cr, 12, 0);
     set_rgb(cr, RGB_TEXT);
@@ -977,6 +1019,18 @@ gar_status gar_plot_angdist(const char *path, const double *rot_deg, const doubl
     for (int t = 0; t <= 180; t += 45) {
         snprintf(buf, sizeof buf, "%d", t);
         show_text(cr, buf, X0 - 8, Y0 + t / 180.0 * H, 1.0, 0.5);
+    }
+    /* The bar's scale: multiples of the uniform density at its top, middle
+     * and bottom (the bar is linear in density; its shades are those of the
+     * cells). */
+    if (uniform > 0 && dens_max > 0) {
+        for (int k = 0; k <= 2; k++) {
+            const double frac = k == 0 ? 1.0 : k == 1 ? 0.5 : 0.0;   /* at the top, the middle, the bottom */
+            const double y = k == 0 ? Y0 : k == 1 ? Y0 + 0.5 * H : Y0 + H;
+            snprintf(buf, sizeof buf, "%.2g", frac * dens_max / uniform);
+            show_text(cr, buf, ANG_BAR_X0 + ANG_BAR_W + 6, y, 0.0, 0.5);
+        }
+        show_text(cr, "× uniform", ANG_BAR_X0 + ANG_BAR_W / 2.0, Y0 + H + 6, 0.5, 0.0);
     }
     show_text(cr, "rot (degrees)", X0 + 0.5 * W, Y0 + H + 26, 0.5, 0.0);
     snprintf(buf, sizeof buf, "tilt");

@@ -101,9 +101,19 @@ gar_status gar_plot_noise(const char *path, const double *sigma2, size_t n_curve
                           double pixel_size_A, const char *title);
 
 /* The distribution of particle directions (rot against tilt, degrees), shaded
- * by density per solid angle. */
+ * by density per solid angle, with a colour bar on the right whose top is the
+ * densest cell, labelled in multiples of a uniform distribution's density
+ * (n / 4π per steradian). */
 gar_status gar_plot_angdist(const char *path, const double *rot_deg, const double *tilt_deg, size_t n,
                             const char *title);
+/* The shade of a cell at `fraction` (0..1) of the densest cell's density, as
+ * 0xRRGGBB: the cells and the colour bar use this one mapping. */
+unsigned gar_plot_angdist_shade(double fraction);
+/* Where the colour bar lies in the picture (pixels; its top is fraction 1,
+ * its bottom 0), and the cell of 5° × 5° at rot in [-180, 180), tilt in
+ * [0, 180]: its top-left corner and side. */
+void gar_plot_angdist_geometry(int *bar_x0, int *bar_y0, int *bar_w, int *bar_h, double rot_deg, double tilt_deg,
+                               int *cell_x, int *cell_y, int *cell);
 
 #ifdef __cplusplus
 }

@@ -442,6 +442,34 @@ START_TEST(test_slices_constant_map_is_mid_grey)
 }
 END_TEST
 
+
+/* The direction plot: every particle in one 5° cell, so that cell has the
+ * densest shade; the colour bar runs from that shade at its top to the
+ * empty shade at its bottom; an empty cell stays white. */
+START_TEST(test_angdist_cell_and_colour_bar)
+{
+    const char *path = test_tmpfile("plot-angdist", "angdist.png");
+    double rot[50], tilt[50];
+    int bx, by, bw, bh, cx, cy, cell, ex, ey;
+    for (int i = 0; i < 50; i++) {
+        rot[i] = 32.0;
+        tilt[i] = 91.0;
+    }
+    ck_assert_msg(gar_plot_angdist(path, rot, tilt, 50, "directions") == GAR_OK, "%s", gar_errmsg());
+    png p = png_load(path);
+    gar_plot_angdist_geometry(&bx, &by, &bw, &bh, 32.0, 91.0, &cx, &cy, &cell);
+    ck_assert_uint_eq(px(&p, cx + cell / 2, cy + cell / 2), gar_plot_angdist_shade(1.0));
+    gar_plot_angdist_geometry(&bx, &by, &bw, &bh, -100.0, 20.0, &ex, &ey, &cell);
+    ck_assert_uint_eq(px(&p, ex + cell / 2, ey + cell / 2), 0xFFFFFF);
+    ck_assert_uint_eq(px(&p, bx + bw / 2, by + 1), gar_plot_angdist_shade(1.0 - 1.5 / bh));
+    ck_assert_uint_eq(px(&p, bx + bw / 2, by + bh - 1), gar_plot_angdist_shade(0.5 / bh));
+    /* darker towards the top, all the way */
+    for (int y = by + 1; y + 9 < by + bh - 1; y += 10)
+        ck_assert_uint_le((px(&p, bx + bw / 2, y) >> 16) & 0xFF, (px(&p, bx + bw / 2, y + 9) >> 16) & 0xFF);
+    png_free(&p);
+}
+END_TEST
+
 /* The noise picture: two flat spectra a decade apart lie on the rows the log
  * axis puts them (the top for the larger, a third of the height down for
  * the other, 1 of 3 decades), each in its colour; bad arguments fail. */
@@ -487,7 +515,8 @@ int main(void)
                           test_bad_arguments,
                           test_slices_layout,
                           test_slices_show_clusters_where_they_are,
-                          test_slices_constant_map_is_mid_grey);
+                          test_slices_constant_map_is_mid_grey,
+                          test_angdist_cell_and_colour_bar);
     tcase_add_checked_fixture(tc, NULL, drop_font_caches);
     return test_run_suite(test_suite("plot", tc, NULL));
 }
