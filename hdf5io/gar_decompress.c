@@ -12,11 +12,13 @@
 
 #include <bzlib.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -50,6 +52,38 @@ static int has_line_starting(const char *text, const char *word)
     }
 }
 
+static uint32_t word_at(const unsigned char *p, size_t word, int big)
+{
+    const unsigned char *b = p + 4 * word;
+    if (big)
+        return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
+}
+
+/* An MRC header: the MAP stamp (MRC2000 and later), or, for older files,
+ * a known mode, sizes of 1 to 65536 and an axis order that is a permutation
+ * of 1, 2, 3, in either byte order. Only advice depends on this (which
+ * reader to point to); the MRC reader validates the header itself. */
+static int looks_like_mrc(const unsigned char *h, size_t len)
+{
+    if (len < 1024)
+        return 0;
+    if (memcmp(h + 208, "MAP", 3) == 0)
+        return 1;
+    for (int big = 0; big <= 1; big++) {
+        uint32_t mode = word_at(h, 3, big), axes = 0;
+        int ok = mode <= 4 || mode == 6 || mode == 12 || mode == 101;
+        for (size_t w = 0; w < 3 && ok; w++) {
+            uint32_t d = word_at(h, w, big), a = word_at(h, 16 + w, big);
+            ok = d >= 1 && d <= 65536 && a >= 1 && a <= 3;
+            axes |= 1u << a;
+        }
+        if (ok && axes == 0xe)
+            return 1;
+    }
+    return 0;
+}
+
 gar_file_kind gar_file_sniff(const unsigned char *head, size_t len)
 {
     char text[1025];
@@ -70,10 +104,17 @@ gar_file_kind gar_file_sniff(const unsigned char *head, size_t len)
     if (starts_with(head, len, "II*\0", 4) || starts_with(head, len, "MM\0*", 4) ||
         starts_with(head, len, "II+\0", 4) || starts_with(head, len, "MM\0+", 4))
         return GAR_FILE_TIFF;
-    if (starts_with(head, len, "\x89HDF\r\n\x1a\n", 8))
-        return GAR_FILE_HDF5;
+    /* HDF5's superblock is at 0 or after a user block of 512 bytes times a
+     * power of two. */
+    for (size_t at = 0; at + 8 <= len; at = at ? 2 * at : 512)
+        if (memcmp(head + at, "\x89HDF\r\n\x1a\n", 8) == 0)
+            return GAR_FILE_HDF5;
     if (starts_with(head, len, "\x89PNG\r\n\x1a\n", 8))
         return GAR_FILE_PNG;
+    if (starts_with(head, len, "\x93NUMPY", 6))
+        return GAR_FILE_NUMPY;
+    if (looks_like_mrc(head, len))
+        return GAR_FILE_MRC;
     /* Text: no NUL, and at most 1 in 100 control bytes other than white
      * space (bytes >= 0x80 pass: UTF-8). Every MRC header has NULs (its
      * dimensions are small integers), so an MRC file is never text. */
@@ -109,6 +150,8 @@ const char *gar_file_kind_name(gar_file_kind kind)
     case GAR_FILE_PNG: return "a PNG image";
     case GAR_FILE_TEXT: return "a text file";
     case GAR_FILE_STAR: return "a STAR file (text)";
+    case GAR_FILE_NUMPY: return "a NumPy array file (a cryoSPARC .cs table?)";
+    case GAR_FILE_MRC: return "an MRC file";
     case GAR_FILE_UNKNOWN: break;
     }
     return NULL;
@@ -119,23 +162,96 @@ int gar_file_is_compressed(gar_file_kind kind)
     return kind == GAR_FILE_GZIP || kind == GAR_FILE_BZIP2;
 }
 
-gar_status gar_file_refuse(const char *path, gar_file_kind kind, const char *want)
+gar_file_kind gar_file_sniff_path(const char *path)
 {
-    const char *what = gar_file_kind_name(kind);
-    const char *how = NULL;
+    unsigned char head[GAR_FILE_SNIFF_BYTES];
+    struct stat sb;
+    ssize_t got = -1;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return GAR_FILE_UNKNOWN;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+        got = pread(fd, head, sizeof head, 0);
+    close(fd);
+    return got > 0 ? gar_file_sniff(head, (size_t)got) : GAR_FILE_UNKNOWN;
+}
+
+/* The stack name an import would suggest: path less its format suffix
+ * (".star", ".cs", ...), then ".h5"; a file already named .h5 (a STAR file
+ * misnamed) gets "-stack.h5", so the suggestion never names the input. */
+static void stack_name_for(const char *path, char *out, size_t size)
+{
+    static const char *const suffixes[] = {".star.gz", ".star.bz2", ".star", ".cs", ".mrcs", ".mrc", ".h5"};
+    const char *tail = ".h5";
+    size_t n = strlen(path);
+    for (size_t k = 0; k < sizeof suffixes / sizeof suffixes[0]; k++) {
+        size_t m = strlen(suffixes[k]);
+        if (n > m && strcmp(path + n - m, suffixes[k]) == 0) {
+            n -= m;
+            if (strcmp(suffixes[k], ".h5") == 0)
+                tail = "-stack.h5";
+            break;
+        }
+    }
+    if (n + strlen(tail) >= size)
+        n = size - strlen(tail) - 1;
+    snprintf(out, size, "%.*s%s", (int)n, path, tail);
+}
+
+gar_status gar_file_refuse(const char *path, gar_file_kind kind, gar_file_want want)
+{
+    static const char *const wanted[] = {
+        [GAR_WANT_MAP] = "MRC",
+        [GAR_WANT_STAR] = "STAR",
+        [GAR_WANT_STACK] = "a garner HDF5 stack",
+        [GAR_WANT_DESCRIBE] = "a garner stack, poses file or MRC map",
+    };
+    const char *what = gar_file_kind_name(kind), *want_name = wanted[want];
+    char stack[4096], advice[4400] = "";
+
+    stack_name_for(path, stack, sizeof stack);
     switch (kind) {
-    case GAR_FILE_ZSTD: how = "zstd -d"; break;
-    case GAR_FILE_XZ: how = "xz -d"; break;
-    case GAR_FILE_ZIP: how = "unzip"; break;
-    default: break;
+    case GAR_FILE_ZSTD:
+    case GAR_FILE_XZ:
+    case GAR_FILE_ZIP:
+        snprintf(advice, sizeof advice, ": garner decompresses gzip and bzip2 only; decompress it first (%s)",
+                 kind == GAR_FILE_ZSTD ? "zstd -d" : kind == GAR_FILE_XZ ? "xz -d" : "unzip");
+        break;
+    case GAR_FILE_STAR:
+        if (want == GAR_WANT_STACK || want == GAR_WANT_DESCRIBE)
+            snprintf(advice, sizeof advice, ": run `garner import --star %s --out %s` first", path, stack);
+        else if (want == GAR_WANT_MAP)
+            snprintf(advice, sizeof advice, ": give a map (.mrc, .map); particles in a STAR file are "
+                     "imported with `garner import --star`");
+        break;
+    case GAR_FILE_NUMPY:
+        if (want == GAR_WANT_STACK || want == GAR_WANT_DESCRIBE)
+            snprintf(advice, sizeof advice, ": for cryoSPARC particles run `garner import --cs %s --out %s` first",
+                     path, stack);
+        break;
+    case GAR_FILE_MRC:
+        if (want == GAR_WANT_STACK)
+            snprintf(advice, sizeof advice, ": particle images in MRC are imported with the STAR file that "
+                     "lists them (`garner import --star particles.star --out %s`)", stack);
+        break;
+    case GAR_FILE_HDF5:
+        if (want == GAR_WANT_MAP)
+            snprintf(advice, sizeof advice, " (garner's particle stacks and poses files are HDF5; maps are MRC: "
+                     "give the .mrc)");
+        break;
+    case GAR_FILE_GZIP:
+    case GAR_FILE_BZIP2:
+        if (want == GAR_WANT_STACK)
+            snprintf(advice, sizeof advice, ": HDF5 stacks are read uncompressed; decompress it first (%s), "
+                     "or, for a compressed STAR file, run `garner import --star %s --out %s`",
+                     kind == GAR_FILE_GZIP ? "gzip -d" : "bzip2 -d", path, stack);
+        break;
+    default:
+        break;
     }
     if (what == NULL)
-        return gar_error(GAR_ERR_DATA, "%s: not %s", path, want);
-    if (how != NULL)
-        return gar_error(GAR_ERR_DATA,
-                         "%s: %s, not %s: garner decompresses gzip and bzip2 only; decompress it first (%s)",
-                         path, what, want, how);
-    return gar_error(GAR_ERR_DATA, "%s: %s, not %s", path, what, want);
+        return gar_error(GAR_ERR_DATA, "%s: not %s", path, want_name);
+    return gar_error(GAR_ERR_DATA, "%s: %s, not %s%s", path, what, want_name, advice);
 }
 
 size_t gar_decompress_limit(void)

@@ -36,12 +36,32 @@ typedef enum gar_file_kind {
     GAR_FILE_HDF5,      /* 89 "HDF" \r \n 1a \n */
     GAR_FILE_PNG,       /* 89 "PNG" \r \n 1a \n */
     GAR_FILE_TEXT,      /* no NUL and (nearly) all printable: STAR, PDB, INI... */
-    GAR_FILE_STAR       /* text with a data_ or loop_ line */
+    GAR_FILE_STAR,      /* text with a data_ or loop_ line */
+    GAR_FILE_NUMPY,     /* 93 "NUMPY": a NumPy array, as cryoSPARC's .cs files are */
+    GAR_FILE_MRC        /* "MAP" at byte 208, or a plausible MRC header without it
+                         * (mode, sizes and axis order); never returned for
+                         * fewer than 1024 bytes */
 } gar_file_kind;
 
+/* What a file was given as, for the advice gar_file_refuse adds. */
+typedef enum gar_file_want {
+    GAR_WANT_MAP = 0,   /* an MRC map or image stack */
+    GAR_WANT_STAR,      /* a STAR file */
+    GAR_WANT_STACK,     /* a garner HDF5 particle stack */
+    GAR_WANT_DESCRIBE   /* garner info: a stack, a poses file or an MRC file */
+} gar_file_want;
+
 /* The kind of a file whose first `len` bytes are `head` (len may be short:
- * a file of 3 bytes is at most TEXT). Text is judged on these bytes only. */
+ * a file of 3 bytes is at most TEXT). Text is judged on these bytes only.
+ * HDF5 is found at offset 0 and after a user block (512, 1024, 2048, ...)
+ * within the bytes given. */
 gar_file_kind gar_file_sniff(const unsigned char *head, size_t len);
+
+/* The kind of the file at path from its first GAR_FILE_SNIFF_BYTES bytes;
+ * UNKNOWN for what cannot be opened or is not a regular file (the open does
+ * not wait on a FIFO), so the reader that follows reports those. */
+#define GAR_FILE_SNIFF_BYTES 4096
+gar_file_kind gar_file_sniff_path(const char *path);
 
 /* "a gzip-compressed file", "a TIFF image", "a STAR file (text)", ... ;
  * NULL for UNKNOWN. */
@@ -51,10 +71,12 @@ const char *gar_file_kind_name(gar_file_kind kind);
 int gar_file_is_compressed(gar_file_kind kind);
 
 /* A message for a file of a kind the reader cannot take, into the thread's
- * error (GAR_ERR_DATA): "x.tif: a TIFF image, not MRC", with how to
- * decompress for the compressions garner does not read (zstd, xz, zip).
- * `want` names what was expected ("MRC", "STAR"). */
-gar_status gar_file_refuse(const char *path, gar_file_kind kind, const char *want);
+ * error (GAR_ERR_DATA): "x.tif: a TIFF image, not MRC", then what to do
+ * where garner knows: how to decompress for the compressions garner does
+ * not read (zstd, xz, zip), `garner import` for a STAR or .cs file given as
+ * a stack ("x.star: a STAR file (text), not a garner HDF5 stack: run
+ * `garner import --star x.star --out x.h5` first"), and so on. */
+gar_status gar_file_refuse(const char *path, gar_file_kind kind, gar_file_want want);
 
 /* The default ceiling on a decompressed size: half the memory this process
  * may use (gar_available_memory), since what is decompressed is then usually

@@ -130,8 +130,9 @@ gar_status gar_inputs_open(const char *const *paths, size_t n_paths, gar_inputs 
             goto fail;
         } else if (fabs(gar_stack_pixel_size(s) - in->pixel_size) > 1e-4 * in->pixel_size) {
             st = gar_error(GAR_ERR_DATA, "%s: pixel size %g Å, but %s (first in the input list) "
-                           "has %g Å; one run needs one pixel size",
-                           paths[i], gar_stack_pixel_size(s), paths[0], in->pixel_size);
+                           "has %g Å; one run needs one pixel size: rescale one set's particles to the "
+                           "other's (relion_image_handler --rescale_angpix %g, or re-extract) and import again",
+                           paths[i], gar_stack_pixel_size(s), paths[0], in->pixel_size, in->pixel_size);
             goto fail;
         }
         in->columns &= gar_stack_columns(s);

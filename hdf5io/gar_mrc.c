@@ -539,16 +539,16 @@ gar_status gar_mrc_open(const char *path, gar_mrc **out)
         head_len = tmp.mem_len < MRC_HEADER_BYTES ? tmp.mem_len : MRC_HEADER_BYTES;
         memcpy(hdr, tmp.mem, head_len);
         kind = gar_file_sniff(hdr, head_len);
-        if (kind != GAR_FILE_UNKNOWN) {
+        if (kind != GAR_FILE_UNKNOWN && kind != GAR_FILE_MRC) {
             size_t n = strlen(path) + sizeof " (decompressed)";
             if ((st = gar_alloc((void **)&inner_name, n, 1, "file name")) != GAR_OK)
                 goto done;
             snprintf(inner_name, n, "%s (decompressed)", path);
-            st = gar_file_refuse(inner_name, kind, "MRC");
+            st = gar_file_refuse(inner_name, kind, GAR_WANT_MAP);
             goto done;
         }
-    } else if (kind != GAR_FILE_UNKNOWN) {
-        st = gar_file_refuse(path, kind, "MRC");
+    } else if (kind != GAR_FILE_UNKNOWN && kind != GAR_FILE_MRC) {
+        st = gar_file_refuse(path, kind, GAR_WANT_MAP);
         goto done;
     }
     if (file_size < MRC_HEADER_BYTES) {

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gar_decompress.h"
 #include "gar_h5storage.h"
 
 struct gar_stack {
@@ -129,6 +130,12 @@ static gar_status check_root(gar_stack *s)
         return gar_error(GAR_ERR_DATA,
                          "%s: not a garner stack (root attribute format is not the string \"%s\")",
                          s->path, GAR_STACK_FORMAT);
+    /* garner's other HDF5 file, where a stack is expected: say what it is. */
+    if (strcmp(fmt, "garner-poses") == 0)
+        return gar_error(GAR_ERR_DATA,
+                         "%s: a garner poses file (what refine writes), not a particle stack: give the "
+                         "stacks the refinement read (its params.ini, [input] stacks), or `garner export` "
+                         "to write the refined particles out", s->path);
     if (strcmp(fmt, GAR_STACK_FORMAT) != 0)
         return gar_error(GAR_ERR_DATA,
                          "%s: not a garner stack (root attribute format is \"%s\", expected \"%s\")",
@@ -850,6 +857,13 @@ gar_status gar_stack_open(const char *path, gar_stack **out)
         return gar_error(GAR_ERR_NOINPUT, "%s: not a regular file, expected a stack file", path);
     }
     close(fd);
+    /* A STAR, .cs, MRC or text file is named, with what to do, rather than
+     * left to HDF5's "file signature not found". */
+    {
+        gar_file_kind kind = gar_file_sniff_path(path);
+        if (kind != GAR_FILE_UNKNOWN && kind != GAR_FILE_HDF5)
+            return gar_file_refuse(path, kind, GAR_WANT_STACK);
+    }
     gar_h5_quiet();
 
     st = stack_new(path, &s);

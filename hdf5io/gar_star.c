@@ -91,7 +91,7 @@ static gar_status slurp_decompress(const char *path, char **buf, size_t *len)
     if (kind == GAR_FILE_UNKNOWN || kind == GAR_FILE_TEXT || kind == GAR_FILE_STAR)
         return GAR_OK;
     if (!gar_file_is_compressed(kind))
-        return gar_file_refuse(path, kind, "STAR");
+        return gar_file_refuse(path, kind, GAR_WANT_STAR);
     if ((st = gar_decompress_buffer(*buf, *len, path, gar_decompress_limit(), &plain, &plain_len)) != GAR_OK)
         return st;
     /* Decompressed text ends in a NUL (gar_decompress_buffer), as the

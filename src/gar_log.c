@@ -171,7 +171,8 @@ static void progress_print(gar_progress *p, double now, int final)
     double elapsed = now - p->start;
     double rate = elapsed > 0 ? p->done / elapsed : 0.0;
     char el[32], eta[32];
-    if (log_quiet)
+    /* Progress is information: --quiet (level WARN) hides it too. */
+    if (log_quiet || log_level < GAR_LOG_INFO)
         return;
     gar_format_duration(elapsed, el, sizeof el);
     /* An empty label: the tag alone names it ("garner simulate: ..."). */

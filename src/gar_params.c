@@ -674,3 +674,68 @@ gar_status gar_params_write(const gar_params *p, FILE *f)
 done:
     return st;
 }
+
+/* ------------------------------------------------------------------ template */
+
+/* "; " and text wrapped at 78 columns on spaces; a word longer than a line
+ * stays whole. */
+static void write_wrapped_comment(FILE *f, const char *text)
+{
+    const size_t width = 76;
+    while (*text != '\0') {
+        size_t len = strlen(text), cut = len;
+        if (len > width) {
+            cut = width;
+            while (cut > 0 && text[cut] != ' ')
+                cut--;
+            if (cut == 0)
+                cut = strcspn(text, " ");
+        }
+        fprintf(f, "; %.*s\n", (int)cut, text);
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
+}
+
+gar_status gar_params_write_template(FILE *f, const char *intro, const char *const *sections)
+{
+    const char *section = NULL;
+    if (f == NULL || sections == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "gar_params_write_template: no file or sections");
+    if (intro != NULL)
+        fputs(intro, f);
+    for (const gar_param_spec *spec = gar_params_table; spec->section != NULL; spec++) {
+        char about[2048], kind[160];
+        int wanted = 0;
+        for (const char *const *s = sections; *s != NULL; s++)
+            wanted |= strcmp(*s, spec->section) == 0;
+        if (!wanted)
+            continue;
+        if (section == NULL || strcmp(section, spec->section) != 0) {
+            section = spec->section;
+            fprintf(f, "\n[%s]\n", section);
+        } else {
+            fputs("\n", f);
+        }
+        if ((spec->type == GAR_PARAM_INT || spec->type == GAR_PARAM_DOUBLE) && isfinite(spec->min) &&
+            isfinite(spec->max))
+            snprintf(kind, sizeof kind, "%s, %g to %g", gar_params_type_name(spec->type), spec->min, spec->max);
+        else if (spec->type == GAR_PARAM_INT || spec->type == GAR_PARAM_DOUBLE)
+            snprintf(kind, sizeof kind, "%s, %s %g", gar_params_type_name(spec->type),
+                     isfinite(spec->min) ? "at least" : "at most", isfinite(spec->min) ? spec->min : spec->max);
+        else if (spec->type == GAR_PARAM_ENUM)
+            snprintf(kind, sizeof kind, "one of %s", spec->choices);
+        else
+            snprintf(kind, sizeof kind, "%s", gar_params_type_name(spec->type));
+        snprintf(about, sizeof about, "%s (%s)", spec->doc, kind);
+        write_wrapped_comment(f, about);
+        if (spec->default_value != NULL)
+            fprintf(f, "; %s = %s\n", spec->key, spec->default_value);
+        else
+            fprintf(f, "; %s = ; no default\n", spec->key);
+    }
+    if (fflush(f) != 0 || ferror(f))
+        return gar_error(GAR_ERR_IO, "cannot write the parameter template: %s", strerror(errno));
+    return GAR_OK;
+}

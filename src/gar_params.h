@@ -86,6 +86,18 @@ const char *gar_params_path(const gar_params *p);
  * values. */
 gar_status gar_params_write(const gar_params *p, FILE *f);
 
+/* A template of every key of the listed sections (NULL-terminated), in the
+ * schema's order: for each, its doc line and type (wrapped comments), then
+ * "; key = default" (or "; key = ; no default"), all commented, so the file
+ * loads as the defaults and a user uncomments what to change. `intro` (may
+ * be NULL) is written first, as is. The schema is the one source: what this
+ * writes cannot drift from what the loader takes. */
+gar_status gar_params_write_template(FILE *f, const char *intro, const char *const *sections);
+
+/* The word of `choices` (n of them) closest to `typed` by the edit distance
+ * used for keys, when close enough to be a typo; NULL otherwise. */
+const char *gar_params_suggest_word(const char *typed, const char *const *choices, size_t n);
+
 /* Edit distance based suggestion; exposed for tests. Returns NULL if nothing is close. */
 const char *gar_params_suggest_key(const char *section, const char *key);
 

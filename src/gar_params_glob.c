@@ -66,10 +66,19 @@ static const char *skip_dot_slash(const char *rel)
  * user's part of the pattern matches anything but itself. NULL when out of memory. */
 char *gar_params_resolve(const char *base, const char *rel, int as_pattern)
 {
-    size_t blen = strlen(base), rlen;
+    size_t blen, rlen;
     char *out, *o;
+    const char *home = getenv("HOME");
     if (rel[0] == '/')
         return strdup(rel);
+    /* "~" and "~/..." are the home folder, as a shell expands them (a value
+     * `dir = ~/run1` would otherwise make a folder named "~"); "~user" is
+     * not expanded. Only an absolute $HOME is used. */
+    if (rel[0] == '~' && (rel[1] == '\0' || rel[1] == '/') && home != NULL && home[0] == '/') {
+        base = home;
+        rel += rel[1] == '/' ? 2 : 1;
+    }
+    blen = strlen(base);
     rel = skip_dot_slash(rel);
     rlen = strlen(rel);
     out = malloc(2 * blen + rlen + 2);

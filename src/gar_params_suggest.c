@@ -53,6 +53,23 @@ static size_t suggest_limit(const char *typed)
     return third > 2 ? third : 2;
 }
 
+const char *gar_params_suggest_word(const char *typed, const char *const *choices, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX, limit;
+    if (typed == NULL || choices == NULL)
+        return NULL;
+    limit = suggest_limit(typed);
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(typed, choices[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = choices[i];
+        }
+    }
+    return best_d <= limit ? best : NULL;
+}
+
 /* The schema row whose key is closest to `key`, looking in every section and
  * preferring `section` on a tie; NULL if nothing is close. */
 static const gar_param_spec *suggest_spec(const char *section, const char *key)

@@ -190,6 +190,17 @@ gar_status gar_symmetry_create(const char *name, gar_symmetry **out)
         gen[ngen++] = (sym_generator){3, {0.0, 1.0 / phi, phi}};
         order = 60;
         strcpy(canon, "I");
+    } else if (up[0] == 'I' && up[1] >= '1' && up[1] <= '5' && up[2] == '\0') {
+        /* RELION's I1..I5 are one group in five orientations; only I2 is
+         * built here, so the others are refused by name rather than as
+         * unknown: the map must be in I2's orientation. */
+        st = gar_error(GAR_ERR_USAGE,
+                       "symmetry '%s': only RELION's I2 orientation of the icosahedral group is supported "
+                       "(I and I2 mean it); RELION's I1, I3, I4 and I5 are the same group with the map "
+                       "in other orientations: align the map to I2 first "
+                       "(relion_align_symmetry --i map.mrc --sym I2 --o map_i2.mrc) and use I2",
+                       name);
+        goto done;
     } else {
         goto unknown;
     }

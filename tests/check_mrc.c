@@ -873,6 +873,7 @@ static const struct kind_case {
     {"x.zip", "PK\3\4\0\0\0\0", 8, "x.zip: a zip archive, not MRC"},
     {"p.star", "# version 30001\n\ndata_optics\n\nloop_\n", 36, "p.star: a STAR file (text), not MRC"},
     {"notes.mrc", "not a map\n", 10, "notes.mrc: a text file, not MRC"},
+    {"p.cs", "\x93NUMPY\x01\0v\0", 10, "p.cs: a NumPy array file (a cryoSPARC .cs table?), not MRC"},
 };
 
 START_TEST(test_error_other_kind)

@@ -510,7 +510,7 @@ END_TEST
 /* ------------------------------------------------------------------ writing */
 
 /* Every schema key has the same value (and given-ness) in a and b. */
-static void assert_same_values(const gar_params *a, const gar_params *b)
+static void assert_values(const gar_params *a, const gar_params *b, int compare_set)
 {
     for (const gar_param_spec *s = gar_params_schema(); s->section != NULL; s++) {
         const char *sa = NULL, *sb = NULL;
@@ -520,8 +520,8 @@ static void assert_same_values(const gar_params *a, const gar_params *b)
         double da = 0, db = 0;
         int ba = 0, bb = 0;
         gar_status sta, stb;
-        ck_assert_msg(gar_params_is_set(a, s->section, s->key) ==
-                          gar_params_is_set(b, s->section, s->key),
+        ck_assert_msg(!compare_set || gar_params_is_set(a, s->section, s->key) ==
+                                          gar_params_is_set(b, s->section, s->key),
                       "[%s] %s: given in one and not the other", s->section, s->key);
         switch (s->type) {
         case GAR_PARAM_STRING:
@@ -579,6 +579,11 @@ static char *slurp(const char *path)
 
 /* Write `p` to a file in another folder (so a relative path could not
  * resolve the same) and load it back. */
+static void assert_same_values(const gar_params *a, const gar_params *b)
+{
+    assert_values(a, b, 1);
+}
+
 static gar_params *round_trip(const gar_params *p, char **text)
 {
     const char *path = write_text("elsewhere/written.ini", "");
@@ -617,6 +622,83 @@ START_TEST(test_write_round_trip)
     gar_params_destroy(&q);
     gar_params_destroy(&p);
     free(text);
+}
+END_TEST
+
+/* garner params: the template loads as the defaults; with every
+ * "; key = default" line uncommented it loads to the same values, every
+ * default given (so each key with a default is in it, with the right
+ * default); keys without a default are named too. */
+START_TEST(test_template_round_trip)
+{
+    static const char *const sections[] = {"input", "output", "reconstruct", "refine", "gpu", "mpi", NULL};
+    gar_params *defaults, *as_is, *uncommented;
+    char *text = NULL, *edited, *out;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(gar_params_write_template(f, "; intro\n", sections), GAR_OK);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(gar_params_create_empty(scratch_abs(), &defaults), GAR_OK);
+    ck_assert_int_eq(gar_params_load_buffer(text, len, "template.ini", scratch_abs(), &as_is), GAR_OK);
+    assert_same_values(defaults, as_is);
+    /* "; key = value" -> "key = value"; "; key = ; no default" stays. */
+    edited = malloc(len + 1);
+    ck_assert_ptr_nonnull(edited);
+    out = edited;
+    for (const char *line = text; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) + 1 : strlen(line);
+        size_t key = strspn(line + 2, "abcdefghijklmnopqrstuvwxyz_");
+        if (strncmp(line, "; ", 2) == 0 && key > 0 && strncmp(line + 2 + key, " = ", 3) == 0 &&
+            strncmp(line + 2 + key + 3, "; no default", 12) != 0) {
+            memcpy(out, line + 2, n - 2);
+            out += n - 2;
+        } else {
+            memcpy(out, line, n);
+            out += n;
+        }
+        line += n;
+    }
+    *out = '\0';
+    ck_assert_int_eq(gar_params_load_buffer(edited, strlen(edited), "uncommented.ini", scratch_abs(), &uncommented),
+                     GAR_OK);
+    assert_values(defaults, uncommented, 0);
+    for (const gar_param_spec *s = gar_params_schema(); s->section != NULL; s++) {
+        char line[256];
+        ck_assert_msg(gar_params_is_set(uncommented, s->section, s->key) == (s->default_value != NULL),
+                      "[%s] %s: its default is not in the template", s->section, s->key);
+        snprintf(line, sizeof line, "\n; %s = ; no default\n", s->key);
+        ck_assert_msg(s->default_value != NULL || strstr(text, line) != NULL, "[%s] %s: not in the template",
+                      s->section, s->key);
+    }
+    /* Only the sections asked for. */
+    {
+        static const char *const recon[] = {"input", "output", NULL};
+        char *small = NULL;
+        size_t small_len = 0;
+        FILE *g = open_memstream(&small, &small_len);
+        ck_assert_int_eq(gar_params_write_template(g, NULL, recon), GAR_OK);
+        fclose(g);
+        ck_assert_msg(strstr(small, "[refine]") == NULL && strstr(small, "[output]") != NULL, "%s", small);
+        free(small);
+    }
+    gar_params_destroy(&uncommented);
+    gar_params_destroy(&as_is);
+    gar_params_destroy(&defaults);
+    free(edited);
+    free(text);
+}
+END_TEST
+
+/* The did-you-mean of a misspelt command uses the keys' edit distance. */
+START_TEST(test_suggest_word)
+{
+    static const char *const names[] = {"import", "simulate", "reconstruct", "refine", "params"};
+    ck_assert_str_eq(gar_params_suggest_word("refin", names, 5), "refine");
+    ck_assert_str_eq(gar_params_suggest_word("recontsruct", names, 5), "reconstruct");
+    ck_assert_str_eq(gar_params_suggest_word("Simulate", names, 5), "simulate");
+    ck_assert_ptr_null(gar_params_suggest_word("frobnicate", names, 5));
 }
 END_TEST
 
@@ -866,7 +948,7 @@ static Suite *params_suite(void)
                             test_settings_fields,
                             test_settings_required,
                             test_docs_cover_schema);
-    return test_suite("params", load, paths, set, TEST_CASE("write", 0, test_write_round_trip), docs,
+    return test_suite("params", load, paths, set, TEST_CASE("write", 0, test_write_round_trip, test_template_round_trip, test_suggest_word), docs,
                       NULL);
 }
 

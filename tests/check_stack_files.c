@@ -28,7 +28,10 @@ START_TEST(test_not_hdf5)
     ck_assert(f != NULL);
     fputs("data_particles\nloop_\n_rlnImageName #1\n", f);
     fclose(f);
-    expect_open_error(path, GAR_ERR_DATA, "not a readable HDF5 file");
+    /* Named by content, with the command that makes a stack of it. */
+    expect_open_error(path, GAR_ERR_DATA, "text.h5: a STAR file (text), not a garner HDF5 stack: run `garner "
+                      "import --star ");
+    expect_open_error(path, GAR_ERR_DATA, "text-stack.h5` first");
 }
 END_TEST
 

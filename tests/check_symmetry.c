@@ -135,8 +135,7 @@ START_TEST(test_parse)
         {"c7", "C7"}, {"C7", "C7"}, {"d2", "D2"}, {"I2", "I"}, {"i2", "I"}, {"i", "I"},
         {"t", "T"}, {"O", "O"}, {"C07", "C7"}, {"C1", "C1"},
     };
-    static const char *const bad[] = {"X5", "C0", "D", "", "C-3", "C+3", "C 3", "C3 ", "C3x", "I1", "I3",
-                                      "I5", "TD", "CI", "D0", "C99999999999999999999", "C1001", "Cn"};
+    static const char *const bad[] = {"X5", "C0", "D", "", "C-3", "C+3", "C 3", "C3 ", "C3x", "TD", "CI", "D0", "C99999999999999999999", "C1001", "Cn"};
     for (size_t k = 0; k < sizeof good / sizeof good[0]; k++) {
         gar_symmetry *s = make(good[k][0]);
         ck_assert_str_eq(gar_symmetry_name(s), good[k][1]);
@@ -152,6 +151,18 @@ START_TEST(test_parse)
                       gar_errmsg());
         ck_assert_msg(strstr(gar_errmsg(), bad[k]) != NULL, "'%s': message '%s' does not name it", bad[k],
                       gar_errmsg());
+    }
+    /* RELION's other icosahedral orientations: refused by name, with what
+     * garner takes and how to get there. */
+    static const char *const other_i[] = {"I1", "I3", "i4", "I5"};
+    for (size_t k = 0; k < sizeof other_i / sizeof other_i[0]; k++) {
+        gar_symmetry *s = NULL;
+        gar_error_clear();
+        ck_assert_int_eq(gar_symmetry_create(other_i[k], &s), GAR_ERR_USAGE);
+        ck_assert_ptr_null(s);
+        ck_assert_msg(strstr(gar_errmsg(), "only RELION's I2 orientation") != NULL &&
+                          strstr(gar_errmsg(), "relion_align_symmetry") != NULL,
+                      "'%s': message '%s'", other_i[k], gar_errmsg());
     }
 }
 END_TEST

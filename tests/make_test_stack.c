@@ -20,6 +20,7 @@
  *   nover         no root attribute format_version
  *   newver        format_version 2
  *   notgarner     root attribute format = "foo"
+ *   posesformat   root attribute format = "garner-poses" (a poses file given as a stack)
  *   partialpose   rot_deg and psi_deg without tilt_deg
  *   nandefocus    particle 1 has defocus_u_A NaN
  *   negdefocus    particle 1 has defocus_u_A -15000 (overfocus sign: issue 18, case 5)
@@ -60,7 +61,7 @@
 
 static const char *const modes[] = {
     "empty", "nan", "good", "badlen", "baddtype", "badrank", "nonsquare", "oddbox", "halfset3",
-    "badgroup", "nover", "newver", "notgarner", "partialpose", "nandefocus", "nanpixel",
+    "badgroup", "nover", "newver", "notgarner", "posesformat", "partialpose", "nandefocus", "nanpixel",
     "hugecount", "corrupt", "negdefocus", "hugedefocus", "farorigin", "box2", "vds", "vdsmissing",
     "vdsnodset", "vdscolumn", "elink", "elinkdangling", "onehalf", NULL};
 
@@ -245,6 +246,8 @@ static herr_t change(hid_t f, const char *mode)
         return set_int_attr(f, "format_version", 2);
     if (strcmp(mode, "notgarner") == 0)
         return set_str_attr(f, "format", "foo");
+    if (strcmp(mode, "posesformat") == 0)
+        return set_str_attr(f, "format", "garner-poses");
     if (strcmp(mode, "partialpose") == 0)
         return H5Ldelete(f, "/particles/tilt_deg", H5P_DEFAULT);
     if (strcmp(mode, "nandefocus") == 0)

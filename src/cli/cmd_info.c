@@ -11,7 +11,10 @@ static const char info_help[] =
     "Describe garner HDF5 particle stacks and MRC maps or stacks: counts, box,\n"
     "pixel size, optics groups, the range and mean of each metadata column,\n"
     "half-set sizes, pixel statistics and the number of non-finite (NaN/Inf)\n"
-    "pixels. The whole file is read, in batches.\n";
+    "pixels. The whole file is read, in batches. A refinement's poses file\n"
+    "(poses.h5) is described too: iteration, resolution, convergence, half sets,\n"
+    "junk and each column's range. The kind is told by content, not by name: a\n"
+    "STAR or cryoSPARC .cs file is named, with the import command that reads it.\n";
 
 int gar_cmd_info(int argc, char **argv)
 {

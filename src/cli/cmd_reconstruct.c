@@ -5,7 +5,7 @@
 #include "gar_run.h"
 
 static const char reconstruct_help[] =
-    "usage: garner reconstruct PARAMS [--set section.key=value ...]\n"
+    "usage: garner reconstruct PARAMS [--set section.key=value ...] [--threads N] [--resume]\n"
     "\n"
     "Reconstruct a map from the particle stacks named in the parameter file,\n"
     "with the poses, shifts and CTF parameters stored in them, by gather-based\n"
@@ -29,10 +29,12 @@ static const char reconstruct_help[] =
     "\n"
     "options:\n"
     "  --set section.key=value   override a parameter (repeatable)\n"
-    "  --resume                  continue from the checkpoint of an interrupted run\n"
+    "  --threads N               the same as --set reconstruct.threads=N (0: all cores)\n"
+    "  --resume, --continue      continue from the checkpoint of an interrupted run\n"
+    "  --quiet, --verbose        warnings and errors only / debug messages too\n"
     "  -h, --help                this help\n";
 
 int gar_cmd_reconstruct(int argc, char **argv)
 {
-    return gar_cli_parallel_main(argc, argv, "reconstruct", reconstruct_help, "resume", GAR_RUN_RECONSTRUCT);
+    return gar_cli_parallel_main(argc, argv, "reconstruct", reconstruct_help, 1, GAR_RUN_RECONSTRUCT);
 }

@@ -5,7 +5,7 @@
 #include "gar_run.h"
 
 static const char refine_help[] =
-    "usage: garner refine PARAMS [--set section.key=value ...] [--continue]\n"
+    "usage: garner refine PARAMS [--set section.key=value ...] [--threads N] [--continue]\n"
     "\n"
     "Find every particle's pose and origin by projection matching against the\n"
     "current map, reconstruct the two half maps from the new poses, and repeat\n"
@@ -29,7 +29,9 @@ static const char refine_help[] =
     "\n"
     "options:\n"
     "  --set section.key=value   override a parameter (repeatable)\n"
-    "  --continue                go on from the last finished iteration in [output] dir\n"
+    "  --threads N               the same as --set reconstruct.threads=N (0: all cores)\n"
+    "  --continue, --resume      go on from the last finished iteration in [output] dir\n"
+    "  --quiet, --verbose        warnings and errors only / debug messages too\n"
     "  -h, --help                this help\n"
     "\n"
     "SIGINT, SIGTERM, SIGHUP or SIGUSR1 (Slurm's --signal) stops the run between\n"
@@ -37,5 +39,5 @@ static const char refine_help[] =
 
 int gar_cmd_refine(int argc, char **argv)
 {
-    return gar_cli_parallel_main(argc, argv, "refine", refine_help, "continue", GAR_RUN_REFINE);
+    return gar_cli_parallel_main(argc, argv, "refine", refine_help, 1, GAR_RUN_REFINE);
 }

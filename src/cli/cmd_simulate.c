@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "gar_cli.h"
+
+/* The largest defocus taken as µm (see --defocus). */
+#define GAR_CLI_DEFOCUS_MAX_UM 100.0
 #include "gar_run_simulate.h"
 #include "gar_signal.h"
 
@@ -42,7 +45,8 @@ static const char simulate_help[] =
     "  --out FILE           output HDF5 stack (required; written atomically)\n"
     "  --truth FILE         also write the true map (MRC) there\n"
     "  --snr X              signal-to-noise ratio (default 1; 'inf' for no noise)\n"
-    "  --defocus MIN:MAX    defocus range in µm, uniform (default 1.0:2.5)\n"
+    "  --defocus MIN:MAX    defocus range in µm, uniform (default 1.0:2.5); values over\n"
+    "                       100 are refused as Å (RELION's unit)\n"
     "  --astigmatism A      largest |dU-dV|/2 in Å (default 200)\n"
     "  --no-ctf             do not apply a CTF (no CTF columns are stored)\n"
     "  --ctf-canvas         apply the CTF on a canvas larger than the box, then cut\n"
@@ -131,6 +135,15 @@ int gar_cmd_simulate(int argc, char **argv)
             if ((st = gar_cli_range("--defocus", optarg, &lo, &hi)) == GAR_OK) {
                 if (!(lo > 0))
                     st = gar_error(GAR_ERR_USAGE, "--defocus: expected positive (underfocus) µm, got '%s'", optarg);
+                /* No defocus of cryo-EM reaches 100 µm, while RELION writes
+                 * defocus in Å (rlnDefocusU 10000 = 1 µm): values that large
+                 * are Å typed where µm are read. Refused with the values in
+                 * µm rather than reinterpreted, so a value means one thing. */
+                else if (hi > GAR_CLI_DEFOCUS_MAX_UM)
+                    st = gar_error(GAR_ERR_USAGE,
+                                   "--defocus %s: the unit is µm, and %g µm is no defocus; if these are Å, as "
+                                   "RELION writes defocus, that is --defocus %g:%g",
+                                   optarg, hi, lo * 1e-4, hi * 1e-4);
                 req.defocus_min_A = lo * 1e4;
                 req.defocus_max_A = hi * 1e4;
             }

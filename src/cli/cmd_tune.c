@@ -21,5 +21,5 @@ static const char tune_help[] =
 
 int gar_cmd_tune(int argc, char **argv)
 {
-    return gar_cli_parallel_main(argc, argv, "tune", tune_help, NULL, GAR_RUN_TUNE);
+    return gar_cli_parallel_main(argc, argv, "tune", tune_help, 0, GAR_RUN_TUNE);
 }

@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include "gar_log.h"
 #include "gar_run.h"
+#include "gar_run_params.h"
 
 int gar_cli_fail(gar_status st)
 {
@@ -86,19 +87,25 @@ gar_status gar_cli_range(const char *opt, const char *text, double *lo, double *
     return GAR_OK;
 }
 
-int gar_cli_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
+int gar_cli_parallel_main(int argc, char **argv, const char *name, const char *help, int can_resume,
                           int command)
 {
-    /* Without a resume option its row ends the table early. */
+    /* --resume (reconstruct's word) and --continue (refine's) name one idea:
+     * go on from what an interrupted run kept. Both commands take both.
+     * Without a resume option (tune) the table ends before them. */
     const struct option longopts[] = {
         {"set", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
-        {resume_option, no_argument, NULL, 'r'},
+        {"threads", required_argument, NULL, 't'},
+        {can_resume ? "resume" : NULL, no_argument, NULL, 'r'},
+        {"continue", no_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     const char *sets[256];
+    char threads_set[64];
     gar_run_request req = {(gar_run_command)command, NULL, sets, 0, 0};
     int c, report = 1;
+    size_t threads;
     gar_status st;
 
     optind = 1;
@@ -111,7 +118,23 @@ int gar_cli_parallel_main(int argc, char **argv, const char *name, const char *h
             sets[req.n_sets++] = optarg;
             break;
         case 'r': req.resume = 1; break;
-        case 'h': fputs(help, stdout); return 0;
+        case 't':
+            /* A shortcut for --set reconstruct.threads=N, checked by the
+             * schema's bounds like any --set. */
+            if ((st = gar_cli_size("--threads", optarg, &threads)) != GAR_OK)
+                return gar_cli_fail(st);
+            if (req.n_sets == sizeof sets / sizeof sets[0])
+                return gar_cli_usage_error(name, "too many --set options");
+            snprintf(threads_set, sizeof threads_set, "reconstruct.threads=%zu", threads);
+            sets[req.n_sets++] = threads_set;
+            break;
+        case 'h':
+            /* The keys come from the schema, so the help cannot drift from it. */
+            fputs(help, stdout);
+            printf("\nparameter keys and defaults ('garner params %s' writes them as a commented\n"
+                   "file, a line on each; docs/PARAMETERS.md explains them):\n", name);
+            gar_run_params_key_list(name, stdout);
+            return 0;
         default: return gar_cli_usage_error(name, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }

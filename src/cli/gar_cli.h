@@ -21,6 +21,7 @@ int gar_cmd_fsc(int argc, char **argv);
 int gar_cmd_postprocess(int argc, char **argv);
 int gar_cmd_submit(int argc, char **argv);
 int gar_cmd_phantom(int argc, char **argv);
+int gar_cmd_params(int argc, char **argv);
 
 /* Print "garner <cmd>: error: <message>" and return the exit code for st. */
 int gar_cli_fail(gar_status st);
@@ -33,10 +34,11 @@ gar_status gar_cli_u64(const char *opt, const char *text, uint64_t *out);
 /* "MIN:MAX" with MIN <= MAX. */
 gar_status gar_cli_range(const char *opt, const char *text, double *lo, double *hi);
 /* The main of a command run as `[mpiexec -n P] garner NAME PARAMS [--set
- * section.key=value ...] [--RESUME_OPTION]` (resume_option NULL: none):
- * the options, then gar_run_parallel with `command` (a gar_run_command),
- * and the exit code (75 for a checkpoint; an error said once, by rank 0). */
-int gar_cli_parallel_main(int argc, char **argv, const char *name, const char *help, const char *resume_option,
+ * section.key=value ...] [--threads N] [--resume | --continue]` (the last
+ * two, synonyms, only where can_resume): the options, then gar_run_parallel
+ * with `command` (a gar_run_command), and the exit code (75 for a
+ * checkpoint; an error said once, by rank 0). */
+int gar_cli_parallel_main(int argc, char **argv, const char *name, const char *help, int can_resume,
                           int command);
 
 #endif

@@ -25,16 +25,19 @@ static const command commands[] = {
     {"submit", gar_cmd_submit, "write a Slurm batch script for a run and submit it"},
     {"fsc", gar_cmd_fsc, "Fourier shell correlation between two maps"},
     {"postprocess", gar_cmd_postprocess, "mask, corrected FSC, B-factor and sharpened map from two half maps"},
-    {"info", gar_cmd_info, "describe a particle stack (HDF5) or a map (MRC)"},
+    {"info", gar_cmd_info, "describe a particle stack (HDF5), a poses file or a map (MRC)"},
+    {"params", gar_cmd_params, "print a commented parameter file for reconstruct, refine or tune"},
     {NULL, NULL, NULL},
 };
 
 static void print_usage(FILE *f)
 {
-    fprintf(f, "usage: garner [--version] [--help] <command> [options]\n\ncommands:\n");
+    fprintf(f, "usage: garner [--version] [--help] <command> [options] [--quiet | --verbose]\n\ncommands:\n");
     for (const command *c = commands; c->name; c++)
         fprintf(f, "  %-11s %s\n", c->name, c->summary);
-    fprintf(f, "\n'garner <command> --help' describes each command.\n"
+    fprintf(f, "\n'garner <command> --help' describes each command; 'garner params refine'\n"
+               "prints every key of a refine parameter file with its default.\n"
+               "--quiet: warnings and errors only (no progress); --verbose: debug messages too.\n"
                "Exit codes: 0 ok, 64 usage, 65 bad input data, 66 missing input, 69 unavailable,\n"
                "70 internal error, 71 out of memory, 73 cannot create output, 74 I/O error,\n"
                "75 checkpointed (requeue), 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM).\n");
@@ -47,8 +50,44 @@ static void print_version(void)
     printf("garner %s\n%s", PACKAGE_VERSION, libraries);
 }
 
+/* --quiet and --verbose, taken out of argv wherever they are (before
+ * "--"), so every command has them; the last one given wins. */
+static int take_log_options(int argc, char **argv)
+{
+    int out = 0, end = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!end && strcmp(argv[i], "--") == 0)
+            end = 1;
+        if (!end && strcmp(argv[i], "--quiet") == 0)
+            gar_log_set_level(GAR_LOG_WARN);
+        else if (!end && strcmp(argv[i], "--verbose") == 0)
+            gar_log_set_level(GAR_LOG_DEBUG);
+        else
+            argv[out++] = argv[i];
+    }
+    argv[out] = NULL;
+    return out;
+}
+
+static int unknown_command(const char *name)
+{
+    const char *names[sizeof commands / sizeof commands[0]];
+    const char *near;
+    size_t n = 0;
+    for (const command *c = commands; c->name; c++)
+        names[n++] = c->name;
+    near = gar_params_suggest_word(name, names, n);
+    if (near != NULL)
+        fprintf(stderr, "garner: error: unknown command '%s' (did you mean '%s'? see 'garner --help')\n", name,
+                near);
+    else
+        fprintf(stderr, "garner: error: unknown command '%s' (see 'garner --help')\n", name);
+    return 64;
+}
+
 int main(int argc, char **argv)
 {
+    argc = take_log_options(argc, argv);
     if (argc < 2) {
         print_usage(stderr);
         return 64;
@@ -74,6 +113,5 @@ int main(int argc, char **argv)
             return gar_run_exit(c->fn(argc - 1, argv + 1));
         }
     }
-    fprintf(stderr, "garner: error: unknown command '%s' (see 'garner --help')\n", argv[1]);
-    return 64;
+    return unknown_command(argv[1]);
 }

@@ -279,9 +279,12 @@ gar_status run_check_map_values(const gar_params *p, const char *section, const 
      * particles' as if the scales agreed: a wrong resolution, no error. */
     if (map->pixel_size > 0 && !gar_map_pixel_sizes_agree(map->pixel_size, pixel_A))
         return gar_error(GAR_ERR_DATA, "%s: %s has %.4g Å pixels, the particles %.4g Å (%.2g %% apart, more than "
-                         "%g %%): resample the map to the particles' pixel size, or correct its header", loc, path,
-                         map->pixel_size, pixel_A, 100 * fabs(map->pixel_size - pixel_A) /
-                         fmax(map->pixel_size, pixel_A), 100 * GAR_MAP_PIXEL_TOLERANCE);
+                         "%g %%): resample the map to the particles' pixel size and box (relion_image_handler "
+                         "--i %s --rescale_angpix %.6g --new_box %zu --o map_%.6gA.mrc), or, if only its header is "
+                         "wrong, correct that (relion_image_handler --i %s --force_header_angpix %.6g --o "
+                         "map_fixed.mrc)", loc, path, map->pixel_size, pixel_A,
+                         100 * fabs(map->pixel_size - pixel_A) / fmax(map->pixel_size, pixel_A),
+                         100 * GAR_MAP_PIXEL_TOLERANCE, path, pixel_A, box, pixel_A, path, pixel_A);
     /* No pixel size (0 in the header: written by a program that does not
      * record one, or a map made on the particles' grid) on a map of the
      * particles' box: it is on their grid, as RELION takes such a map;

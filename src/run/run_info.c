@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gar_decompress.h"
 #include "gar_mrc.h"
+#include "gar_poses.h"
 #include "gar_run_info.h"
 #include "gar_stack.h"
 
@@ -50,22 +52,6 @@ static void running_print(const char *name, const running *r)
     if (r->nonfinite)
         printf(" non-finite %zu", r->nonfinite);
     printf("\n");
-}
-
-/* Only a regular file can be a stack; the open does not wait for a writer
- * when the path is a FIFO (the MRC reader then refuses it). */
-static int is_hdf5(const char *path)
-{
-    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    unsigned char buf[8];
-    struct stat sb;
-    int yes = 0, fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
-        yes = pread(fd, buf, 8, 0) == 8 && memcmp(buf, sig, 8) == 0;
-    close(fd);
-    return yes;
 }
 
 static gar_status info_stack(const char *path)
@@ -207,7 +193,77 @@ done:
     return st;
 }
 
+/* A refinement's poses file (iter_NNN/poses.h5 or the final poses.h5):
+ * where the refinement stood, and the columns' ranges. */
+static gar_status info_poses(const char *path, size_t n)
+{
+    gar_status st;
+    gar_pose *poses = NULL;
+    gar_refine_state state;
+    size_t half[3] = {0, 0, 0}, junk = 0;
+    running rot, tilt, psi, ox, oy, score, scale, evidence, misfit;
+    running *all[] = {&rot, &tilt, &psi, &ox, &oy, &score, &scale, &evidence, &misfit};
+
+    if ((st = gar_alloc((void **)&poses, n ? n : 1, sizeof *poses, "poses")) != GAR_OK ||
+        (st = gar_poses_read(path, poses, n, &state, NULL, NULL)) != GAR_OK)
+        goto done;
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        running_init(all[k]);
+    for (size_t i = 0; i < n; i++) {
+        const gar_pose *p = &poses[i];
+        half[p->half_set == 1 ? 1 : 2]++;
+        junk += p->junk != 0;
+        running_add(&rot, p->rot_deg);
+        running_add(&tilt, p->tilt_deg);
+        running_add(&psi, p->psi_deg);
+        running_add(&ox, p->origin_x_A);
+        running_add(&oy, p->origin_y_A);
+        running_add(&score, p->score);
+        running_add(&scale, p->scale);
+        running_add(&evidence, p->evidence);
+        running_add(&misfit, p->misfit);
+    }
+    printf("%s: garner poses file (written by garner refine; its particles are in the run's stacks)\n", path);
+    printf("  particles            %zu\n  iteration            %llu%s\n", n,
+           (unsigned long long)state.iteration, state.converged ? " (converged)" : " (not converged)");
+    printf("  resolution           %.4g Å (best %.4g Å)\n  next angular step    %.4g°%s\n",
+           state.resolution_A, state.best_resolution_A, state.angular_step_deg,
+           state.local ? " (local search)" : " (global search)");
+    printf("  half sets            1: %zu, 2: %zu\n  junk                 %zu\n", half[1], half[2], junk);
+    running_print("rot_deg", &rot);
+    running_print("tilt_deg", &tilt);
+    running_print("psi_deg", &psi);
+    running_print("origin_x_A", &ox);
+    running_print("origin_y_A", &oy);
+    running_print("score", &score);
+    running_print("scale", &scale);
+    running_print("evidence", &evidence);
+    running_print("misfit", &misfit);
+done:
+    free(poses);
+    return st;
+}
+
 gar_status gar_run_info(const gar_info_request *req)
 {
-    return is_hdf5(req->path) ? info_stack(req->path) : info_mrc(req->path);
+    size_t n;
+    /* By content, never by name: an HDF5 file is a poses file or a stack
+     * (whose reader explains any other HDF5 file); STAR, .cs and the other
+     * kinds garner names are refused with what to do; the rest (MRC,
+     * compressed MRC, what cannot be told) goes to the MRC reader. */
+    gar_file_kind kind = gar_file_sniff_path(req->path);
+    switch (kind) {
+    case GAR_FILE_HDF5:
+        if (gar_poses_count(req->path, &n) == GAR_OK)
+            return info_poses(req->path, n);
+        gar_error_clear();
+        return info_stack(req->path);
+    case GAR_FILE_UNKNOWN:
+    case GAR_FILE_MRC:
+    case GAR_FILE_GZIP:
+    case GAR_FILE_BZIP2:
+        return info_mrc(req->path);
+    default:
+        return gar_file_refuse(req->path, kind, GAR_WANT_DESCRIBE);
+    }
 }

@@ -94,6 +94,38 @@ static gar_status check_address_space_for_mpi(void)
                      "limits memory without it)", limit_s, used_s, need_s);
 }
 
+/* More threads than cores only makes threads compete (a run at threads =
+ * 64 on 2 cores, or 3 ranks of all cores each on a 2-core node, is slower,
+ * not faster): a warning line, never a refusal, since a user may know
+ * better (hyper-threads the affinity mask hides, a node shared on
+ * purpose). Rank 0 judges its own node: the ranks there that insert (all
+ * but rank 0 itself in a run of several) times each one's threads, against
+ * the node's online CPUs. */
+static void warn_oversubscription(const gar_params *p, int size, gar_status placed, const gar_mpi_place *place)
+{
+    long threads = 0;
+    int usable = gar_usable_cores(), per_rank;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (gar_params_get_int(p, "reconstruct", "threads", &threads) != GAR_OK) {
+        gar_error_clear();
+        return;
+    }
+    if (threads > usable)
+        gar_log_warn("[reconstruct] threads = %ld, but this process may use %d cores (its CPU affinity): "
+                     "threads beyond that compete and slow the run; use threads = 0 (all usable cores) or "
+                     "at most %d", threads, usable, usable);
+    per_rank = threads > 0 ? (int)threads : usable;
+    if (size > 1 && placed == GAR_OK && online > 0) {
+        long workers = place->local_size - 1;   /* rank 0 hands out shards; it inserts nothing */
+        if (workers > 1 && workers * per_rank > online)
+            gar_log_warn("%ld ranks on this node insert with %d threads each: %ld threads on %ld cores "
+                         "compete and slow the run; set --threads %ld (or [reconstruct] threads = %ld), "
+                         "or run fewer ranks a node",
+                         workers, per_rank, workers * per_rank, online, online / workers > 0 ? online / workers : 1,
+                         online / workers > 0 ? online / workers : 1);
+    }
+}
+
 gar_status gar_run_parallel(const gar_run_request *req, int *report)
 {
     int rank = 0, size = 1;
@@ -127,6 +159,8 @@ gar_status gar_run_parallel(const gar_run_request *req, int *report)
     if ((st = check_slurm_tasks(size)) == GAR_OK && (st = gar_params_load(req->params_path, &p)) == GAR_OK) {
         for (size_t i = 0; i < req->n_sets && st == GAR_OK; i++)
             st = gar_params_set(p, req->sets[i]);
+        if (st == GAR_OK && rank == 0)
+            warn_oversubscription(p, size, placed, &place);
         if (st == GAR_OK)
             st = run_command(req, p, rank, size);
     }

@@ -150,13 +150,15 @@ gzip -c "$FIX/good.star" | head -c 200 > "$FIX/cut.star.gz" || die cut.star.gz  
 : > "$FIX/empty.star"
 
 # HDF5 stacks (tests/make_test_stack.c says what each mode changes).
-for m in good badlen baddtype badrank nonsquare oddbox halfset3 badgroup nover newver notgarner \
+for m in good badlen baddtype badrank nonsquare oddbox halfset3 badgroup nover newver notgarner posesformat \
     partialpose nandefocus nanpixel hugecount corrupt empty negdefocus hugedefocus farorigin box2 \
     vdsmissing vdsnodset vdscolumn elinkdangling onehalf; do
     "$MKSTACK" $m "$FIX/$m.h5" || die "$m.h5"
 done
 head -c 100000 "$FIX/good.h5" > "$FIX/truncated.h5"
 printf 'not a stack\n' > "$FIX/text.h5"
+# A cryoSPARC .cs file (a NumPy array) by its magic; only the kind matters.
+printf '\223NUMPY\001\000v\000' > "$FIX/particles.cs" && head -c 4096 /dev/zero >> "$FIX/particles.cs" || die particles.cs
 cp "$FIX/good.h5" "$FIX/existing.h5"
 cp "$FIX/onehalf.h5" "$FIX/onehalf-copy.h5"
 
