@@ -37,7 +37,8 @@ static const char import_help[] =
     "                         cryoSPARC's (default: the first of the .cs file's\n"
     "                         folder's parent, its folder, the working folder\n"
     "                         that holds the images)\n"
-    "  --nonfinite error|skip what to do with images holding NaN/Inf (default error)\n"
+    "  --nonfinite MODE       error or skip: what to do with images holding NaN/Inf\n"
+    "                         (default error)\n"
     "  --overwrite            replace an existing output file\n"
     "  -h, --help             this help\n";
 

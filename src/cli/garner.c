@@ -33,8 +33,12 @@ static const command commands[] = {
 static void print_usage(FILE *f)
 {
     fprintf(f, "usage: garner [--version] [--help] <command> [options] [--quiet | --verbose]\n\ncommands:\n");
+    int width = 0;
     for (const command *c = commands; c->name; c++)
-        fprintf(f, "  %-11s %s\n", c->name, c->summary);
+        width = (int)strlen(c->name) > width ? (int)strlen(c->name) : width;
+    /* Two spaces past the longest name, so every summary starts in one column. */
+    for (const command *c = commands; c->name; c++)
+        fprintf(f, "  %-*s  %s\n", width, c->name, c->summary);
     fprintf(f, "\n'garner <command> --help' describes each command; 'garner params refine'\n"
                "prints every key of a refine parameter file with its default.\n"
                "--quiet: warnings and errors only (no progress); --verbose: debug messages too.\n"
