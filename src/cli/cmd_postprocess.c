@@ -16,8 +16,8 @@ static const char postprocess_help[] =
     "shell where the unmasked FSC falls below 0.8, and the masked FSC corrected\n"
     "for the mask's own correlation (Chen et al. 2013); the resolution is where\n"
     "the corrected FSC falls below 0.143. The B-factor is fitted to the Guinier\n"
-    "plot (ln of the mean amplitude against 1/d²) of the FSC-weighted average\n"
-    "map from 10 Å to that resolution (Rosenthal & Henderson 2003), and the\n"
+    "plot (ln of the mean amplitude against 1/d²) of the FSC-weighted, masked\n"
+    "average map from 10 Å to that resolution (Rosenthal & Henderson 2003), and the\n"
     "average map sharpened: FSC-weighted, multiplied by exp(B s²/4) and low-passed\n"
     "at the resolution. docs/ARCHITECTURE.md (\"Post-processing\") has the formulas.\n"
     "\n"
@@ -37,6 +37,8 @@ static const char postprocess_help[] =
     "                        --adhoc_bfac -B) instead of the fitted one\n"
     "  --fit-from A          the Guinier fit's low-resolution end (default 10 Å)\n"
     "  --fit-to A            its high-resolution end (default: the resolution)\n"
+    "  --guinier-unmasked    fit the unmasked average map's Guinier plot, as\n"
+    "                        relion_postprocess does (default: the masked map's)\n"
     "  --mask-lowpass A      the made mask: low-pass before the threshold (default 15 Å)\n"
     "  --mask-threshold T    the made mask: threshold in the low-passed map's units\n"
     "                        (default: --mask-fraction of its maximum)\n"
@@ -52,7 +54,7 @@ static const char postprocess_help[] =
 int gar_cmd_postprocess(int argc, char **argv)
 {
     enum { O_H1 = 256, O_H2, O_MASK, O_OUT, O_B, O_FROM, O_TO, O_MLP, O_MTH, O_MFR, O_MEXT, O_MSOFT, O_RAND,
-           O_ANGPIX, O_SEED, O_OVER };
+           O_ANGPIX, O_SEED, O_OVER, O_GUNM };
     static const struct option longopts[] = {
         {"half1", required_argument, NULL, O_H1},
         {"half2", required_argument, NULL, O_H2},
@@ -70,6 +72,7 @@ int gar_cmd_postprocess(int argc, char **argv)
         {"angpix", required_argument, NULL, O_ANGPIX},
         {"seed", required_argument, NULL, O_SEED},
         {"overwrite", no_argument, NULL, O_OVER},
+        {"guinier-unmasked", no_argument, NULL, O_GUNM},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -93,6 +96,7 @@ int gar_cmd_postprocess(int argc, char **argv)
         case O_MASK: req.mask = optarg; break;
         case O_OUT: req.out = optarg; break;
         case O_OVER: req.overwrite = 1; break;
+        case O_GUNM: ps->guinier_unmasked = 1; break;
         case O_B: st = gar_cli_double("--bfactor", optarg, &ps->bfactor); break;
         case O_FROM: st = gar_cli_double("--fit-from", optarg, &ps->fit_from_A); break;
         case O_TO: st = gar_cli_double("--fit-to", optarg, &ps->fit_to_A); break;

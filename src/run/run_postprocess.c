@@ -102,8 +102,9 @@ static gar_status write_json(const char *path, const gar_postprocess_request *re
     json_number(f, "bfactor_A2", r->bfactor_applied, "%.3f");
     fprintf(f, "  \"bfactor_source\": \"%s\",\n", isnan(req->settings.bfactor) ? "fitted" : "given");
     json_number(f, "bfactor_fitted_A2", r->bfactor_fitted, "%.3f");
-    fprintf(f, "  \"guinier_fit\": {\"from_A\": %.4f, \"to_A\": %.4f, \"shells\": %zu, ", r->fit_from_A, r->fit_to_A,
-            r->fit_points);
+    fprintf(f, "  \"guinier_fit\": {\"map\": \"%s\", \"from_A\": %.4f, \"to_A\": %.4f, \"shells\": %zu, ",
+            req->settings.guinier_unmasked ? "average, unmasked" : "average times the mask", r->fit_from_A,
+            r->fit_to_A, r->fit_points);
     if (r->fit_points)
         fprintf(f, "\"intercept\": %.6f, \"correlation\": %.6f},\n", r->fit_intercept, r->fit_r);
     else
