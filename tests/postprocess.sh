@@ -21,7 +21,7 @@ for b in 0 80; do
     expect 0 "resolution" -- "$GARNER" reconstruct "$d/b$b.ini"
 done
 expect 0 "Guinier fit" -- "$GARNER" postprocess --half1 "$d/rec80/half1.mrc" --half2 "$d/rec80/half2.mrc" --out "$d/pp80"
-for f in postprocess.json postprocess.mrc postprocess_masked.mrc mask.mrc fsc.csv fsc.png guinier.csv guinier.png; do
+for f in postprocess.json postprocess.mrc postprocess_masked.mrc mask.mrc locres.mrc fsc.csv fsc.png guinier.csv guinier.png; do
     check "output $f written" -- test -s "$d/pp80/$f"
 done
 json() { awk -F': ' -v k="\"$1\"" '$1 ~ k { sub(",", "", $2); print $2; exit }' "$2"; }
@@ -66,6 +66,9 @@ check "size mismatch: no output folder" -- test ! -e "$d/bad2"
 expect 65 "expected a mask with values from 0 to 1" -- "$GARNER" postprocess --half1 "$d/rec80/half1.mrc" \
     --half2 "$d/rec80/half2.mrc" --mask "$d/truth.mrc" --out "$d/bad3"
 check "bad mask: no output folder" -- sh -c "! ls '$d' | grep -q bad3"
+check "local resolution summarised in postprocess.json" -- grep -q '"local_resolution": {"file": "locres.mrc", "points": [1-9]' "$d/pp80/postprocess.json"
+expect 64 "--locres-step -1: expected a spacing" -- "$GARNER" postprocess --half1 "$d/rec80/half1.mrc" \
+    --half2 "$d/rec80/half2.mrc" --locres-step -1 --out "$d/bad4"
 expect 64 "expected --half1, --half2 and --out" -- "$GARNER" postprocess --half1 "$d/truth.mrc"
 expect 64 "not empty" -- "$GARNER" postprocess --half1 "$d/rec80/half1.mrc" --half2 "$d/rec80/half2.mrc" --out "$d/pp80"
 finish
