@@ -29,6 +29,7 @@ void gar_postprocess_settings_default(gar_postprocess_settings *s)
     s->fit_to_A = 0.0;
     s->bfactor = NAN;
     s->lowpass_edge = 2.0;
+    s->guinier_unmasked = 0;
     s->seed = 1;
 }
 
@@ -473,9 +474,15 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
     if ((st = gar_map_create(n, n, n, pixel_A, &r->average)) != GAR_OK ||
         (st = gar_map_create(n, n, n, pixel_A, &weighted)) != GAR_OK)
         goto done;
-    for (size_t i = 0; i < nvox; i++)
+    /* The Guinier plot is of the masked average: the FSC weight is the
+     * masked (corrected) FSC's, so the amplitudes it weighs must be those
+     * of the same masked map; the unmasked map's amplitudes hold all the
+     * solvent's noise besides, which flattens the plot at high resolution
+     * and lowers the fitted B (docs/ARCHITECTURE.md, "Post-processing"). */
+    for (size_t i = 0; i < nvox; i++) {
         r->average->data[i] = 0.5f * (half1->data[i] + half2->data[i]);
-    memcpy(weighted->data, r->average->data, nvox * sizeof(float));
+        weighted->data[i] = r->average->data[i] * (s->guinier_unmasked ? 1.0f : mask->data[i]);
+    }
     sf.fsc = r->fsc_corrected;
     sf.n_shells = ns;
     sf.inv_box_A = 1.0 / ((double)n * pixel_A);
@@ -487,7 +494,7 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
         double f = (double)i * sf.inv_box_A;
         r->guinier_x[i] = f * f;
     }
-    if ((st = guinier_curve(r->average, r->guinier_ln)) != GAR_OK ||
+    if ((st = guinier_curve(weighted, r->guinier_ln)) != GAR_OK ||
         (st = gar_map_filter_radial(weighted, sharpen_gain, &sf)) != GAR_OK ||
         (st = guinier_curve(weighted, r->guinier_ln_weighted)) != GAR_OK)
         goto done;
@@ -516,8 +523,11 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
     sf.bfactor = r->bfactor_applied;
     sf.lp.k0 = (double)n * pixel_A / r->resolution_A;
     sf.lp.w = s->lowpass_edge;
-    if ((st = gar_map_filter_radial(r->sharpened, sharpen_gain, &sf)) != GAR_OK ||
-        (st = guinier_curve(r->sharpened, r->guinier_ln_sharpened)) != GAR_OK)
+    if ((st = gar_map_filter_radial(r->sharpened, sharpen_gain, &sf)) != GAR_OK)
+        goto done;
+    for (size_t i = 0; i < nvox; i++)
+        weighted->data[i] = r->sharpened->data[i] * (s->guinier_unmasked ? 1.0f : mask->data[i]);
+    if ((st = guinier_curve(weighted, r->guinier_ln_sharpened)) != GAR_OK)
         goto done;
     *out = r;
     r = NULL;

@@ -69,6 +69,8 @@ typedef struct gar_postprocess_settings {
     double fit_to_A;          /* its high-resolution end; 0: the corrected resolution */
     double bfactor;           /* the B to undo (Å², > 0 sharpens); NaN: the fitted one */
     double lowpass_edge;      /* width of the cosine edge of the final low-pass, in shells (2) */
+    int guinier_unmasked;     /* fit the unmasked average's Guinier plot, as relion_postprocess 3.1 (0: the
+                               * masked average's, whose amplitudes match the masked FSC's weights) */
     uint64_t seed;            /* of the random phases */
 } gar_postprocess_settings;
 
@@ -83,8 +85,9 @@ typedef struct gar_postprocess_result {
     gar_fsc_crossing crossing;
     double resolution_unmasked_A, resolution_masked_A;
     /* Guinier plot per shell: x = (s / (N p))², ln of the mean amplitude of
-     * the average map, of the same after FSC weighting (the fitted curve),
-     * and of the sharpened map. NaN where a shell is empty or zero. */
+     * the average map times the mask (unmasked with guinier_unmasked), of
+     * the same after FSC weighting (the fitted curve), and of the sharpened
+     * map (masked likewise). NaN where a shell is empty or zero. */
     double *guinier_x, *guinier_ln, *guinier_ln_weighted, *guinier_ln_sharpened;
     double fit_from_A, fit_to_A;     /* the range fitted */
     size_t fit_points;               /* 0: no fit (too few shells in the range) */

@@ -16,8 +16,8 @@ static const char postprocess_help[] =
     "shell where the unmasked FSC falls below 0.8, and the masked FSC corrected\n"
     "for the mask's own correlation (Chen et al. 2013); the resolution is where\n"
     "the corrected FSC falls below 0.143. The B-factor is fitted to the Guinier\n"
-    "plot (ln of the mean amplitude against 1/d²) of the FSC-weighted average\n"
-    "map from 10 Å to that resolution (Rosenthal & Henderson 2003), and the\n"
+    "plot (ln of the mean amplitude against 1/d²) of the FSC-weighted, masked\n"
+    "average map from 10 Å to that resolution (Rosenthal & Henderson 2003), and the\n"
     "average map sharpened: FSC-weighted, multiplied by exp(B s²/4) and low-passed\n"
     "at the resolution. docs/ARCHITECTURE.md (\"Post-processing\") has the formulas.\n"
     "\n"
@@ -25,6 +25,7 @@ static const char postprocess_help[] =
     "  postprocess.mrc         the sharpened map\n"
     "  postprocess_masked.mrc  the same times the mask\n"
     "  mask.mrc                the mask used\n"
+    "  locres.mrc              local resolution (Å): windowed half-map FSC inside the mask\n"
     "  postprocess.json        resolution_A, bfactor_A2 (applied), the fit, the mask\n"
     "  fsc.csv, fsc.png        the four FSC curves\n"
     "  guinier.csv, guinier.png  the Guinier plot and the fitted line\n"
@@ -38,6 +39,8 @@ static const char postprocess_help[] =
     "                        --adhoc_bfac -B) instead of the fitted one\n"
     "  --fit-from A          the Guinier fit's low-resolution end (default 10 Å)\n"
     "  --fit-to A            its high-resolution end (default: the resolution)\n"
+    "  --guinier-unmasked    fit the unmasked average map's Guinier plot, as\n"
+    "                        relion_postprocess does (default: the masked map's)\n"
     "  --mask-lowpass A      the made mask: low-pass before the threshold (default 15 Å)\n"
     "  --mask-threshold T    the made mask: threshold in the low-passed map's units\n"
     "                        (default: --mask-fraction of its maximum)\n"
@@ -45,6 +48,8 @@ static const char postprocess_help[] =
     "  --mask-extend PX      grow the thresholded region by PX pixels (default 3)\n"
     "  --mask-soft PX        width of the cosine edge in pixels (default 6)\n"
     "  --randomise-below F   randomise phases from where the unmasked FSC < F (default 0.8)\n"
+    "  --locres-step A       local resolution: grid spacing (default 10 Å; windows\n"
+    "                        12 Å with a 12 Å cosine edge)\n"
     "  --angpix A            Å per pixel for all maps, instead of their headers'\n"
     "  --seed S              seed of the random phases (default 1)\n"
     "  --overwrite           replace an existing output folder\n"
@@ -53,7 +58,7 @@ static const char postprocess_help[] =
 int gar_cmd_postprocess(int argc, char **argv)
 {
     enum { O_H1 = 256, O_H2, O_MASK, O_OUT, O_B, O_FROM, O_TO, O_MLP, O_MTH, O_MFR, O_MEXT, O_MSOFT, O_RAND,
-           O_ANGPIX, O_SEED, O_OVER };
+           O_ANGPIX, O_SEED, O_OVER, O_GUNM, O_LRSTEP };
     static const struct option longopts[] = {
         {"half1", required_argument, NULL, O_H1},
         {"half2", required_argument, NULL, O_H2},
@@ -71,6 +76,8 @@ int gar_cmd_postprocess(int argc, char **argv)
         {"angpix", required_argument, NULL, O_ANGPIX},
         {"seed", required_argument, NULL, O_SEED},
         {"overwrite", no_argument, NULL, O_OVER},
+        {"guinier-unmasked", no_argument, NULL, O_GUNM},
+        {"locres-step", required_argument, NULL, O_LRSTEP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -83,6 +90,7 @@ int gar_cmd_postprocess(int argc, char **argv)
 
     gar_mask_settings_default(ms);
     gar_postprocess_settings_default(ps);
+    gar_locres_settings_default(&req.locres_settings);
     req.argc = argc;
     req.argv = argv;
     optind = 1;
@@ -94,6 +102,8 @@ int gar_cmd_postprocess(int argc, char **argv)
         case O_MASK: req.mask = optarg; break;
         case O_OUT: req.out = optarg; break;
         case O_OVER: req.overwrite = 1; break;
+        case O_GUNM: ps->guinier_unmasked = 1; break;
+        case O_LRSTEP: st = gar_cli_double("--locres-step", optarg, &req.locres_settings.step_A); break;
         case O_B: st = gar_cli_double("--bfactor", optarg, &ps->bfactor); break;
         case O_FROM: st = gar_cli_double("--fit-from", optarg, &ps->fit_from_A); break;
         case O_TO: st = gar_cli_double("--fit-to", optarg, &ps->fit_to_A); break;
@@ -124,6 +134,9 @@ int gar_cmd_postprocess(int argc, char **argv)
     if (!(ps->fit_from_A > 0) || ps->fit_to_A < 0 || (ps->fit_to_A > 0 && ps->fit_to_A >= ps->fit_from_A))
         return gar_cli_usage_error("postprocess", "--fit-from %g, --fit-to %g: expected Å with fit-from > fit-to > 0",
                                    ps->fit_from_A, ps->fit_to_A);
+    if (!(req.locres_settings.step_A > 0) || !isfinite(req.locres_settings.step_A))
+        return gar_cli_usage_error("postprocess", "--locres-step %g: expected a spacing in Å > 0",
+                                   req.locres_settings.step_A);
     if (!isnan(ps->bfactor) && !isfinite(ps->bfactor))
         return gar_cli_usage_error("postprocess", "--bfactor: expected a finite B-factor in Å²");
     if (!(ms->lowpass_A > 0) || !(ms->extend_px >= 0) || !(ms->soft_px >= 0) ||

@@ -5,6 +5,7 @@
 #ifndef GAR_RUN_POSTPROCESS_H
 #define GAR_RUN_POSTPROCESS_H
 
+#include "gar_locres.h"
 #include "gar_postprocess.h"
 #include "gar_status.h"
 
@@ -16,6 +17,7 @@ typedef struct gar_postprocess_request {
     double angpix;                 /* Å per pixel for all maps, overriding their headers; 0: the headers' */
     gar_mask_settings mask_settings;
     gar_postprocess_settings settings;
+    gar_locres_settings locres_settings;
     int argc;                      /* the command line, recorded in postprocess.json (argc 0: none) */
     char *const *argv;
 } gar_postprocess_request;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "gar_locres.h"
 #include "gar_log.h"
 #include "gar_mrc.h"
 #include "gar_outdir.h"
@@ -83,7 +84,7 @@ static gar_status write_guinier_csv(const char *path, const gar_postprocess_resu
 }
 
 static gar_status write_json(const char *path, const gar_postprocess_request *req, const gar_postprocess_result *r,
-                             int mask_made, double mask_level, double mask_fraction)
+                             const gar_locres_result *lr, int mask_made, double mask_level, double mask_fraction)
 {
     char *command = req->argc > 0 ? run_provenance(req->argc, req->argv) : NULL;
     FILE *f = fopen(path, "w");
@@ -102,8 +103,9 @@ static gar_status write_json(const char *path, const gar_postprocess_request *re
     json_number(f, "bfactor_A2", r->bfactor_applied, "%.3f");
     fprintf(f, "  \"bfactor_source\": \"%s\",\n", isnan(req->settings.bfactor) ? "fitted" : "given");
     json_number(f, "bfactor_fitted_A2", r->bfactor_fitted, "%.3f");
-    fprintf(f, "  \"guinier_fit\": {\"from_A\": %.4f, \"to_A\": %.4f, \"shells\": %zu, ", r->fit_from_A, r->fit_to_A,
-            r->fit_points);
+    fprintf(f, "  \"guinier_fit\": {\"map\": \"%s\", \"from_A\": %.4f, \"to_A\": %.4f, \"shells\": %zu, ",
+            req->settings.guinier_unmasked ? "average, unmasked" : "average times the mask", r->fit_from_A,
+            r->fit_to_A, r->fit_points);
     if (r->fit_points)
         fprintf(f, "\"intercept\": %.6f, \"correlation\": %.6f},\n", r->fit_intercept, r->fit_r);
     else
@@ -114,6 +116,10 @@ static gar_status write_json(const char *path, const gar_postprocess_request *re
         fprintf(f, ", \"lowpass_A\": %.4g, \"threshold\": %.6g, \"extend_px\": %.4g, \"soft_edge_px\": %.4g",
                 req->mask_settings.lowpass_A, mask_level, req->mask_settings.extend_px, req->mask_settings.soft_px);
     fprintf(f, ", \"volume_fraction\": %.6f},\n", mask_fraction);
+    fprintf(f, "  \"local_resolution\": {\"file\": \"locres.mrc\", \"points\": %zu, \"median_A\": %.4f, "
+            "\"p5_A\": %.4f, \"p95_A\": %.4f, \"step_A\": %.4g, \"window_A\": %.4g, \"edge_A\": %.4g},\n",
+            lr->n_points, lr->median_A, lr->p5_A, lr->p95_A, req->locres_settings.step_A,
+            req->locres_settings.radius_A, req->locres_settings.edge_A);
     fprintf(f, "  \"box\": %zu,\n  \"pixel_size_A\": %.6g,\n", r->box, r->pixel_A);
     fprintf(f, "  \"half1\": ");
     run_json_string(f, req->half1);
@@ -135,6 +141,7 @@ gar_status gar_run_postprocess(const gar_postprocess_request *req)
     gar_status st;
     gar_map *h1 = NULL, *h2 = NULL, *mask = NULL, *masked = NULL;
     gar_postprocess_result *r = NULL;
+    gar_locres_result *lr = NULL;
     gar_outdir *out = NULL;
     const char *inputs[3] = {req->half1, req->half2, req->mask};
     double pixel, level = NAN, fraction = 0;
@@ -203,6 +210,11 @@ gar_status gar_run_postprocess(const gar_postprocess_request *req)
         gar_log_warn("no Guinier fit: fewer than 3 shells between %.2f and %.2f Å", r->fit_from_A, r->fit_to_A);
     gar_log_info("sharpened with B = %.1f Å² (%s), FSC-weighted, low-passed at %.2f Å", r->bfactor_applied,
                  isnan(req->settings.bfactor) ? "fitted" : "given", r->resolution_A);
+    if ((st = gar_local_resolution(h1, h2, mask, pixel, &req->locres_settings, 0, &lr)) != GAR_OK)
+        goto done;
+    gar_log_info("local resolution at %zu points every %g Å (window %g Å + %g Å edge): median %.2f Å, 5th "
+                 "percentile %.2f Å, 95th %.2f Å", lr->n_points, req->locres_settings.step_A,
+                 req->locres_settings.radius_A, req->locres_settings.edge_A, lr->median_A, lr->p5_A, lr->p95_A);
     if ((st = gar_map_create(h1->nx, h1->ny, h1->nz, pixel, &masked)) != GAR_OK)
         goto done;
     for (size_t i = 0; i < nvox; i++)
@@ -223,17 +235,20 @@ gar_status gar_run_postprocess(const gar_postprocess_request *req)
             (st = gar_plot_guinier(gar_outdir_file(out, "guinier.png"), r->guinier_x, gcurves, glabels, 3,
                                    r->n_shells, lo, hi, r->fit_points ? -r->bfactor_fitted / 4 : NAN,
                                    r->fit_intercept, "garner postprocess: Guinier plot")) != GAR_OK ||
-            (st = write_json(gar_outdir_file(out, "postprocess.json"), req, r, req->mask == NULL, level, fraction)) !=
+            (st = gar_mrc_write(gar_outdir_file(out, "locres.mrc"), lr->map, GAR_MRC_VOLUME)) != GAR_OK ||
+            (st = write_json(gar_outdir_file(out, "postprocess.json"), req, r, lr, req->mask == NULL, level,
+                             fraction)) !=
                 GAR_OK)
             goto done;
     }
     if ((st = gar_outdir_commit(&out)) != GAR_OK)
         goto done;
-    gar_log_info("wrote %s: postprocess.mrc, postprocess_masked.mrc, mask.mrc, postprocess.json, fsc.csv, fsc.png, "
-                 "guinier.csv, guinier.png", req->out);
+    gar_log_info("wrote %s: postprocess.mrc, postprocess_masked.mrc, mask.mrc, locres.mrc, postprocess.json, fsc.csv, "
+                 "fsc.png, guinier.csv, guinier.png", req->out);
 done:
     gar_outdir_abort(&out);
     gar_postprocess_result_destroy(&r);
+    gar_locres_result_destroy(&lr);
     gar_map_destroy(&h1);
     gar_map_destroy(&h2);
     gar_map_destroy(&mask);
