@@ -31,6 +31,7 @@ void gar_postprocess_settings_default(gar_postprocess_settings *s)
     s->lowpass_edge = 2.0;
     s->guinier_unmasked = 0;
     s->seed = 1;
+    s->unfitted_unsharpened = 0;
 }
 
 static gar_status check_cube(const gar_map *m, const char *what)
@@ -508,13 +509,13 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
     r->bfactor_fitted = r->fit_points ? -4.0 * slope : NAN;
     r->fit_intercept = r->fit_points ? icpt : NAN;
     r->fit_r = r->fit_points ? corr : NAN;
-    if (isnan(s->bfactor) && r->fit_points == 0) {
+    if (isnan(s->bfactor) && r->fit_points == 0 && !s->unfitted_unsharpened) {
         st = gar_error(GAR_ERR_DATA, "B-factor fit from %.3g to %.3g Å: %zu shells in that range, expected 3 or more "
                        "(the map's resolution is %.3g Å); give --bfactor B, or a range",
                        r->fit_from_A, r->fit_to_A, m, r->resolution_A);
         goto done;
     }
-    r->bfactor_applied = isnan(s->bfactor) ? r->bfactor_fitted : s->bfactor;
+    r->bfactor_applied = !isnan(s->bfactor) ? s->bfactor : r->fit_points ? r->bfactor_fitted : 0.0;
 
     /* The sharpened map: FSC-weighted, B undone, low-passed at the resolution. */
     if ((st = gar_map_create(n, n, n, pixel_A, &r->sharpened)) != GAR_OK)

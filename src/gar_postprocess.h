@@ -72,6 +72,9 @@ typedef struct gar_postprocess_settings {
     int guinier_unmasked;     /* fit the unmasked average's Guinier plot, as relion_postprocess 3.1 (0: the
                                * masked average's, whose amplitudes match the masked FSC's weights) */
     uint64_t seed;            /* of the random phases */
+    int unfitted_unsharpened; /* with bfactor NaN and too few shells to fit (a map coarser than about
+                               * fit_from_A): B = 0 (FSC weighting and the low-pass only) instead of
+                               * GAR_ERR_DATA; for refine, whose maps may be coarse (0) */
 } gar_postprocess_settings;
 
 void gar_postprocess_settings_default(gar_postprocess_settings *s);

@@ -69,6 +69,13 @@ typedef struct gar_refine_settings {
     long alternatives;           /* poses besides the best inserted with their weights (0: none) */
 } gar_refine_settings;
 
+/* What refine does with its final half maps (garner postprocess). */
+typedef struct gar_postprocess_run_settings {
+    int run;                     /* post-process into <dir>/postprocess at the end */
+    const char *mask;            /* NULL: made from the map */
+    const char *bfactor;         /* "auto" (fitted) or a number in Å² */
+} gar_postprocess_run_settings;
+
 typedef struct gar_gpu_settings {
     const char *devices;
     int fft_on_gpu;
@@ -87,6 +94,7 @@ typedef struct gar_settings {
     gar_output_settings output;
     gar_reconstruct_settings reconstruct;
     gar_refine_settings refine;
+    gar_postprocess_run_settings postprocess;
     gar_gpu_settings gpu;
     gar_mpi_settings mpi;
 } gar_settings;

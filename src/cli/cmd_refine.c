@@ -26,6 +26,8 @@ static const char refine_help[] =
     "  params.ini      the parameter file as given; params-effective.ini with\n"
     "                  every key's value, defaults and --set included\n"
     "  run.log         this log (appended to by --continue)\n"
+    "  postprocess/    the final half maps post-processed ([postprocess]: mask,\n"
+    "                  corrected FSC, B-factor, sharpened map, local resolution)\n"
     "\n"
     "options:\n"
     "  --set section.key=value   override a parameter (repeatable)\n"

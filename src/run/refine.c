@@ -368,6 +368,8 @@ gar_status gar_refine_finish(gar_refine *r)
                          r->params_path != NULL ? r->params_path : "PARAMS.ini", n_it + 4);
         gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", r->set->output.dir,
                      r->state.resolution_A);
+        if (r->set->postprocess.run)
+            st = refine_postprocess(r);
     }
     return gar_mpi_agree_report(st, r->size);
 }

@@ -16,6 +16,7 @@
 #include "gar_outdir.h"
 #include "gar_plot.h"
 #include "gar_sysinfo.h"
+#include "gar_run_postprocess.h"
 #include "refine_impl.h"
 #include "run_files.h"
 #include "run_fprint.h"
@@ -260,3 +261,42 @@ done:
     free(tilt);
     return st;
 }
+
+/* Rank 0, once the refinement's folder is complete: its final half maps
+ * post-processed into <dir>/postprocess, as `garner postprocess --half1
+ * half1.mrc --half2 half2.mrc` would ([postprocess] keys; docs/PARAMETERS.md).
+ * The refinement's own results are already in place: a failure here is
+ * reported, and they stay. */
+gar_status refine_postprocess(const gar_refine *r)
+{
+    const gar_postprocess_run_settings *pp = &r->set->postprocess;
+    gar_postprocess_request req;
+    char half1[4200], half2[4200], out[4200], loc[512];
+    gar_status st;
+    memset(&req, 0, sizeof req);
+    gar_mask_settings_default(&req.mask_settings);
+    gar_postprocess_settings_default(&req.settings);
+    gar_locres_settings_default(&req.locres_settings);
+    if (pp->bfactor != NULL && strcmp(pp->bfactor, "auto") != 0) {
+        char *end;
+        req.settings.bfactor = strtod(pp->bfactor, &end);
+        if (end == pp->bfactor || *end != '\0' || !isfinite(req.settings.bfactor)) {
+            run_where(r->p, "postprocess", "bfactor", loc, sizeof loc);
+            return gar_error(GAR_ERR_USAGE, "%s: expected auto or a B-factor in Å², got '%s'", loc, pp->bfactor);
+        }
+    }
+    req.half1 = join(half1, sizeof half1, r->set->output.dir, "half1.mrc");
+    req.half2 = join(half2, sizeof half2, r->set->output.dir, "half2.mrc");
+    req.out = join(out, sizeof out, r->set->output.dir, "postprocess");
+    req.mask = pp->mask;
+    req.overwrite = 1; /* inside this run's own folder: a continued run's replaces the earlier one's */
+    /* A refinement may end coarser than the Guinier fit's 10 Å: then the
+     * map is FSC-weighted and low-passed, not sharpened (said in the log). */
+    req.settings.unfitted_unsharpened = 1;
+    gar_log_info("post-processing the final half maps into %s ([postprocess] run = no skips it)", req.out);
+    if ((st = gar_run_postprocess(&req)) != GAR_OK)
+        return gar_error_context(st, "postprocess (the refinement's results in %s are complete; run garner "
+                                 "postprocess on its half maps by hand)", r->set->output.dir);
+    return GAR_OK;
+}
+

@@ -113,5 +113,8 @@ gar_status refine_write_iteration(gar_refine *r, size_t it);
 size_t refine_last_iteration(const gar_refine *r);
 gar_status refine_load_iteration(gar_refine *r, size_t it);
 gar_status refine_write_final(gar_refine *r, double seconds);
+/* Rank 0, after the final files: [postprocess] on the final half maps into
+ * <dir>/postprocess (refine_files.c). */
+gar_status refine_postprocess(const gar_refine *r);
 
 #endif

@@ -209,7 +209,8 @@ gar_status gar_run_postprocess(const gar_postprocess_request *req)
     else
         gar_log_warn("no Guinier fit: fewer than 3 shells between %.2f and %.2f Å", r->fit_from_A, r->fit_to_A);
     gar_log_info("sharpened with B = %.1f Å² (%s), FSC-weighted, low-passed at %.2f Å", r->bfactor_applied,
-                 isnan(req->settings.bfactor) ? "fitted" : "given", r->resolution_A);
+                 !isnan(req->settings.bfactor) ? "given" : r->fit_points ? "fitted" : "no fit: not sharpened",
+                 r->resolution_A);
     if ((st = gar_local_resolution(h1, h2, mask, pixel, &req->locres_settings, 0, &lr)) != GAR_OK)
         goto done;
     gar_log_info("local resolution at %zu points every %g Å (window %g Å + %g Å edge): median %.2f Å, 5th "
