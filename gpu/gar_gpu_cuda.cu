@@ -19,6 +19,25 @@ extern "C" int gar_gpu_built(void) { return 1; }
 extern "C" gar_status gar_gpu_device_count(int *count)
 {
     cudaError_t err = cudaGetDeviceCount(count);
+    if (err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice) {
+        /* The runtime's words ("CUDA driver version is insufficient for
+         * CUDA runtime version") mislead on the usual node without a GPU,
+         * where there is no driver at all (libcuda.so.1 absent): say which. */
+        int driver = 0, runtime = 0;
+        *count = 0;
+        cudaDriverGetVersion(&driver);
+        cudaRuntimeGetVersion(&runtime);
+        if (driver == 0)
+            return gar_error(GAR_ERR_NO_DEVICE, "no usable GPU: no NVIDIA driver on this node (libcuda.so.1 not "
+                             "found)");
+        if (err == cudaErrorInsufficientDriver)
+            return gar_error(GAR_ERR_NO_DEVICE, "no usable GPU: the NVIDIA driver supports CUDA %d.%d, older than "
+                             "the CUDA %d.%d garner was built with; update the driver, or build garner with an "
+                             "older toolkit", driver / 1000, (driver % 1000) / 10, runtime / 1000,
+                             (runtime % 1000) / 10);
+        return gar_error(GAR_ERR_NO_DEVICE, "no usable GPU: the NVIDIA driver (CUDA %d.%d) reports no device",
+                         driver / 1000, (driver % 1000) / 10);
+    }
     if (err != cudaSuccess) {
         *count = 0;
         return gar_cuda_fail(err, GAR_ERR_NO_DEVICE, "no usable GPU", NULL, "cudaGetDeviceCount");
