@@ -217,8 +217,9 @@ checked:
     if (r->noise != NULL && (!resume || gar_noise_is_white(r->noise)) && (st = refine_noise_start(r)) != GAR_OK)
         goto fail;
     gar_log_info("%zu particles, %zu px at %.4g Å/px, symmetry %s, from %s at %g Å, step %g degrees, %d rank%s × %d "
-                 "threads%s", r->n, r->box, r->px, gar_symmetry_name(r->sym), r->f->initial_map,
-                 r->f->initial_resolution, r->f->angular_step, size, size > 1 ? "s" : "", r->rcfg.threads, mem_note);
+                 "thread%s%s", r->n, r->box, r->px, gar_symmetry_name(r->sym), r->f->initial_map,
+                 r->f->initial_resolution, r->f->angular_step, size, size > 1 ? "s" : "", r->rcfg.threads,
+                 r->rcfg.threads == 1 ? "" : "s", mem_note);
     if (rank == 0 || size == 1) {
         run_log_devices(&r->rs, NULL);
         if (r->rcfg.n_gpu_devices > 0)

@@ -223,9 +223,10 @@ gar_status refine_check_memory(const gar_refine *r, size_t it, double step, int 
         gar_format_bytes(node_most, search_s, sizeof search_s);
         gar_format_bytes((double)node_avail, avail_s, sizeof avail_s);
         return gar_error(GAR_ERR_NOMEM, "iteration %zu: the %d ranks on this node need %s together (up to %s each, "
-                         "%s search at %.3g degrees with %d threads) but the node has %s (%s); %ld rank%s of this "
+                         "%s search at %.3g degrees with %d thread%s) but the node has %s (%s); %ld rank%s of this "
                          "size fit%s: start fewer ranks per node (srun --ntasks-per-node, mpiexec -ppn), or %s",
-                         it, node_ranks, need_s, search_s, local ? "local" : "global", step, r->rcfg.threads, avail_s,
+                         it, node_ranks, need_s, search_s, local ? "local" : "global", step, r->rcfg.threads,
+                         r->rcfg.threads == 1 ? "" : "s", avail_s,
                          node_src, fit > 0 ? fit : 1, fit == 1 ? "" : "s", fit == 1 ? "s" : "",
                          local ? "lower [reconstruct] threads, batch or pad"
                                : "raise [refine] angular_step, or lower [reconstruct] threads");
@@ -238,9 +239,9 @@ gar_status refine_check_memory(const gar_refine *r, size_t it, double step, int 
     gar_format_bytes(m.refs, refs_s, sizeof refs_s);
     gar_format_bytes(m.recon, recon_s, sizeof recon_s);
     return gar_error(GAR_ERR_NOMEM, "iteration %zu needs %s on this rank (%s search at %.3g degrees over %.1f shells "
-                     "with %d threads: %s; references %s; reconstruction %s) but only %s is available (%s); %s",
-                     it, need_s, local ? "local" : "global", step, band, r->rcfg.threads, search_s, refs_s, recon_s,
-                     avail_s, mem_src,
+                     "with %d thread%s: %s; references %s; reconstruction %s) but only %s is available (%s); %s",
+                     it, need_s, local ? "local" : "global", step, band, r->rcfg.threads,
+                     r->rcfg.threads == 1 ? "" : "s", search_s, refs_s, recon_s, avail_s, mem_src,
                      local ? "lower [reconstruct] threads, batch or pad, or run on a node with more memory"
                            : "raise [refine] angular_step, or local_search_below to search locally from this step, "
                              "lower [reconstruct] threads, or run on a node with more memory");

@@ -454,10 +454,11 @@ static gar_status start(recon_job *j, int resume)
          (st = gar_log_tee_open(gar_outdir_file(j->out, "run.log"))) != GAR_OK))
         return st;
     gar_log_info("%zu particles, %zu px at %.4g Å/px, padded %zu, symmetry %s (%s), CTF %s, %d rank%s × "
-                 "%d threads, memory %s of %s available per rank%s",
+                 "%d thread%s, memory %s of %s available per rank%s",
                  gar_inputs_count(j->in), j->box, j->fig.pixel, j->fig.padded, gar_symmetry_name(j->sym),
                  j->cfg.sym_mode == GAR_SYM_VOLUME ? "volume" : "insert", j->set->reconstruct.ctf ? "yes" : "no",
-                 j->size, j->size > 1 ? "s" : "", j->cfg.threads, j->need, j->avail, j->node_note);
+                 j->size, j->size > 1 ? "s" : "", j->cfg.threads, j->cfg.threads == 1 ? "" : "s", j->need, j->avail,
+                 j->node_note);
     if (j->rank == 0 || j->size == 1)
         run_log_devices(&j->s, NULL);
     return prepare_pass(j, resume);
