@@ -560,6 +560,12 @@ int main(void)
         printf("FAIL: the GPU cannot be used: %s\n", gar_errmsg());
         return 1;
     }
+    if (getenv("GAR_CHECK_GPU_SMALL") != NULL) {
+        /* The small cases only, for compute-sanitizer (scripts/gpu-check),
+         * under which a kernel runs tens of times slower. */
+        TCase *small = TEST_CASE("small", 1200, test_gpu_vs_cpu_64, test_two_entries_of_one_device);
+        return test_run_suite(test_suite("gpu", small, NULL));
+    }
     TCase *tc = TEST_CASE("core", 1200,
                           test_gpu_vs_cpu_64,
                           test_every_variant,

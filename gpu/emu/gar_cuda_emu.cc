@@ -104,8 +104,12 @@ static void *guarded_alloc(size_t size, allocation *a)
     a->map = p;
     a->map_len = 0;
 #else
+    /* The buffer ends exactly at the guard page, so that even a read of
+     * one float past it faults; its start is then aligned to the largest
+     * power of two dividing its size (an array of T of any length keeps
+     * T's alignment), not to CUDA's 256 bytes. */
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    const size_t rounded = (bytes + 15) & ~(size_t)15;   /* 16-byte aligned start */
+    const size_t rounded = bytes;
     const size_t len = (rounded + page - 1) / page * page + page;
     char *m = (char *)mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)

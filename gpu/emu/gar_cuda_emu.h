@@ -26,8 +26,8 @@
  *               one ends at a guard page, so a wrong size or a missing
  *               barrier shows.
  *   memory      cudaMalloc gives host memory filled with 0xFF bytes (NaN),
- *               ending at a PROT_NONE guard page (a read past the end is a
- *               SIGSEGV); under AddressSanitizer, plain heap memory, so an
+ *               ending exactly at a PROT_NONE guard page (a read past the
+ *               end is a SIGSEGV; the start is aligned as the size allows); under AddressSanitizer, plain heap memory, so an
  *               out-of-bounds device access is an ASan report. The device's
  *               size is GAR_CUDA_EMU_MEMORY bytes (a K, M or G suffix
  *               allowed; default 8G); allocations beyond it fail with
