@@ -359,6 +359,12 @@ cudaError_t launch(const void *kernel, dim3 grid, dim3 block, size_t smem, cudaS
                    void *ctx)
 {
     (void)stream;
+    {
+        /* Every launch called counts, a refused one too: a test can see
+         * that code went on launching into a dead context. */
+        std::lock_guard<std::mutex> l(mu);
+        n_launches++;
+    }
     cudaError_t e = sticky_error();
     if (e != cudaSuccess)
         return fail(e);
@@ -373,7 +379,6 @@ cudaError_t launch(const void *kernel, dim3 grid, dim3 block, size_t smem, cudaS
         auto it = func_smem.find(kernel);
         if (it != func_smem.end() && it->second > smem_max)
             smem_max = it->second;
-        n_launches++;
         if (fail_launch_in > 0 && --fail_launch_in == 0)
             inject = true;
     }

@@ -11,7 +11,7 @@ extern "C" {
 
 /* Images transformed by cufftExecR2C since the process started. */
 long gar_cuda_emu_fft_images(void);
-/* Kernel launches since the process started. */
+/* Kernel launches called since the process started (refused ones too). */
 long gar_cuda_emu_launches(void);
 /* The n-th kernel launch from now (1: the next) fails as a kernel that
  * touched an illegal address does on a GPU: cudaErrorIllegalAddress, sticky
