@@ -18,6 +18,16 @@ struct lib_loading {
     char why[512];
 };
 
+#ifdef GAR_CUDA_EMU
+/* The CPU emulation (gpu/emu/) provides the functions itself. */
+static int lib_open(lib_loading *lib)
+{
+    lib->handle = (void *)lib;
+    return 0;
+}
+#define dlsym(handle, name) gar_emu_library_symbol(name)
+#define dlclose(handle) ((void)(handle))
+#else
 /* dlopen `soname` where the toolkit was, then anywhere; 0 on success. */
 static int lib_open(lib_loading *lib)
 {
@@ -34,6 +44,7 @@ static int lib_open(lib_loading *lib)
             snprintf(lib->why, sizeof lib->why, "%s", dlerror());
     return lib->handle == NULL ? -1 : 0;
 }
+#endif
 
 /* Resolve `names[i]` into `slots[i]`; on a missing one, close the library
  * and say which. */

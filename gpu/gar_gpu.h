@@ -25,6 +25,13 @@ int gar_gpu_built(void);
 /* Number of usable devices. No driver or no device: GAR_ERR_NO_DEVICE with a
  * message; built without CUDA: GAR_ERR_NOT_BUILT. */
 gar_status gar_gpu_device_count(int *count);
+/* 1 where a GPU test may skip: a build without CUDA, or CUDA reporting no
+ * driver at all or no device. A driver that fails otherwise (older than the
+ * runtime, a broken installation) gives 0: a GPU runner with a stale driver
+ * must fail its tests, not skip them. */
+int gar_gpu_absent(void);
+/* The device's free and total memory in bytes. */
+gar_status gar_gpu_device_memory(int device, size_t *free_b, size_t *total_b);
 /* One line describing the CUDA runtime and driver this build uses
  * ("CUDA runtime 13.0, driver 12.8, archs 80,90" or "built without CUDA"). */
 void gar_gpu_describe(char *buf, size_t len);
@@ -61,6 +68,11 @@ typedef struct gar_gpu_insert_config {
     const char *tuning_cache;    /* cache file; NULL or "": none */
     const char *tuning_key;      /* the run's part of the cache key (box, pad, symmetry mode, operators) */
     int variant;                 /* 0: as tuning says; k > 0: variant k − 1 (tests, benchmarks) */
+    int tuning_atomic;           /* opt-in: tuning may also pick the float-atomic column variants,
+                                    whose sums come in a different order on every run (so the map is
+                                    not bit-for-bit repeatable); 0: only the variants with one
+                                    summation order are timed, and a cache entry naming an atomic
+                                    variant is ignored */
 } gar_gpu_insert_config;
 
 /* The gather variants, in the order `variant` counts them (0 without CUDA). */

@@ -47,6 +47,30 @@ extern "C" gar_status gar_gpu_device_count(int *count)
     return GAR_OK;
 }
 
+extern "C" int gar_gpu_absent(void)
+{
+    int count = 0, driver = 0;
+    const cudaError_t err = cudaGetDeviceCount(&count);
+    if (err == cudaSuccess)
+        return count == 0;
+    if (err == cudaErrorNoDevice)
+        return 1;
+    /* No driver installed reports version 0; a stale one its version. */
+    return err == cudaErrorInsufficientDriver && cudaDriverGetVersion(&driver) == cudaSuccess && driver == 0;
+}
+
+extern "C" gar_status gar_gpu_device_memory(int device, size_t *free_b, size_t *total_b)
+{
+    gar_status st = GAR_OK;
+    char where[32];
+    snprintf(where, sizeof where, "GPU %d", device);
+    *free_b = *total_b = 0;
+    GAR_CUDA_TRY_AS(GAR_ERR_NO_DEVICE, cudaSetDevice(device), where, "select device");
+    GAR_CUDA_TRY_AS(GAR_ERR_NO_DEVICE, cudaMemGetInfo(free_b, total_b), where, "read its memory");
+done:
+    return st;
+}
+
 extern "C" gar_status gar_gpu_device_name(int device, char *buf, size_t len)
 {
     cudaDeviceProp prop;
@@ -75,6 +99,11 @@ extern "C" void gar_gpu_describe(char *buf, size_t len)
         snprintf(cufft_s, sizeof cufft_s, "cuFFT %d", cufft);
     else
         snprintf(cufft_s, sizeof cufft_s, "cuFFT not loadable");
+#ifdef GAR_CUDA_EMU
+    snprintf(buf, len, "CUDA emulated on the CPU (gpu/emu/: cuFFT over FFTW, cuBLAS over OpenBLAS)");
+    (void)driver;
+    return;
+#endif
     if (driver > 0)
         snprintf(buf, len, "CUDA runtime %d.%d, driver %d.%d, %s, archs %s", runtime / 1000,
                  (runtime % 1000) / 10, driver / 1000, (driver % 1000) / 10, cufft_s, GAR_CUDA_ARCHS);

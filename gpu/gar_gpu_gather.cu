@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "gar_cuda_compat.h"
 #include "gar_gpu_gather.h"
 #include "gar_kernels.h"
 
@@ -58,9 +59,9 @@ __device__ __forceinline__ int voxel_gather(const GatherArgs &g, const float *ta
 template <int BX, int BY, int BZ, int TZ, int BLOB>
 __global__ void __launch_bounds__(BX *BY *BZ) gather_voxels(GatherArgs g)
 {
-    extern __shared__ float smem[];
-    __shared__ gar_slice_geom sl[SLICE_CHUNK];
-    __shared__ int keep[SLICE_CHUNK];
+    GAR_SHARED_DYNAMIC(float, smem);
+    GAR_SHARED(gar_slice_geom, sl, [SLICE_CHUNK]);
+    GAR_SHARED(int, keep, [SLICE_CHUNK]);
     const int NT = BX * BY * BZ;
     const int tx = (int)threadIdx.x, ty = (int)threadIdx.y, tz = (int)threadIdx.z;
     const int tid = tx + BX * (ty + BY * tz);
@@ -141,7 +142,7 @@ __global__ void __launch_bounds__(BX *BY *BZ) gather_voxels(GatherArgs g)
 template <int BLOCK, int PPL, int BLOB, int STAGE>
 __global__ void __launch_bounds__(BLOCK) gather_columns(GatherArgs g)
 {
-    extern __shared__ float smem[];
+    GAR_SHARED_DYNAMIC(float, smem);
     const int K = g.kbound;
     const gar_slice_geom s = g.slices[g.first_slice + blockIdx.y];
     const float *table = g.table;
@@ -205,7 +206,7 @@ cudaError_t launch_voxels(const LaunchCtx &c)
     const size_t smem = BLOB == BLOB_SHARED ? GAR_BLOB_TABLE * sizeof(float) : 0;
     if (c.g.n_slices == 0)
         return cudaSuccess;
-    gather_voxels<BX, BY, BZ, TZ, BLOB><<<grid, block, smem, c.stream>>>(c.g);
+    GAR_LAUNCH((gather_voxels<BX, BY, BZ, TZ, BLOB>), grid, block, smem, c.stream, c.g);
     return cudaGetLastError();
 }
 
@@ -231,7 +232,7 @@ cudaError_t launch_columns(const LaunchCtx &c)
         g.first_slice = first;
         const int n = c.g.n_slices - first < PPL ? c.g.n_slices - first : PPL;
         dim3 grid((unsigned)((plane + BLOCK - 1) / BLOCK), (unsigned)n);
-        gather_columns<BLOCK, PPL, BLOB, STAGE><<<grid, BLOCK, smem, c.stream>>>(g);
+        GAR_LAUNCH((gather_columns<BLOCK, PPL, BLOB, STAGE>), grid, BLOCK, smem, c.stream, g);
         if ((err = cudaGetLastError()) != cudaSuccess)
             return err;
     }
@@ -244,8 +245,8 @@ cudaError_t launch_columns(const LaunchCtx &c)
  * CPU's normalisation (gar_recon_plane.c), one block per particle. */
 __global__ void pad_images(const float *images, int N, int M, float *real)
 {
-    __shared__ double ssum[256];
-    __shared__ int scount[256];
+    GAR_SHARED(double, ssum, [256]);
+    GAR_SHARED(int, scount, [256]);
     const float *img = images + (size_t)blockIdx.x * N * N;
     float *out = real + (size_t)blockIdx.x * M * M;
     double s = 0.0;
@@ -304,23 +305,23 @@ __global__ void make_planes(const float *spec, const gar_particle_geom *geoms, i
 
 /* The first is the default (tuning = off, or cached with no entry). */
 const Variant variants[] = {
-    {"voxel 32x4x1 table:shared tz1", launch_voxels<32, 4, 1, 1, BLOB_SHARED>, BLOB_SHARED, NULL},
-    {"voxel 32x4x1 table:global tz1", launch_voxels<32, 4, 1, 1, BLOB_GLOBAL>, BLOB_GLOBAL, NULL},
-    {"voxel 32x4x1 on-the-fly tz1", launch_voxels<32, 4, 1, 1, BLOB_OTF>, BLOB_OTF, NULL},
-    {"voxel 32x4x1 table:global tz2", launch_voxels<32, 4, 1, 2, BLOB_GLOBAL>, BLOB_GLOBAL, NULL},
-    {"voxel 16x8x1 table:shared tz1", launch_voxels<16, 8, 1, 1, BLOB_SHARED>, BLOB_SHARED, NULL},
-    {"voxel 16x8x1 table:shared tz2", launch_voxels<16, 8, 1, 2, BLOB_SHARED>, BLOB_SHARED, NULL},
-    {"voxel 32x8x1 table:shared tz1", launch_voxels<32, 8, 1, 1, BLOB_SHARED>, BLOB_SHARED, NULL},
-    {"voxel 32x8x1 table:shared tz2", launch_voxels<32, 8, 1, 2, BLOB_SHARED>, BLOB_SHARED, NULL},
-    {"voxel 16x4x4 table:shared tz1", launch_voxels<16, 4, 4, 1, BLOB_SHARED>, BLOB_SHARED, NULL},
-    {"voxel 64x2x1 table:shared tz1", launch_voxels<64, 2, 1, 1, BLOB_SHARED>, BLOB_SHARED, NULL},
-    {"voxel 16x4x1 table:shared tz2", launch_voxels<16, 4, 1, 2, BLOB_SHARED>, BLOB_SHARED, NULL},
-    {"column 128 ppl1 table:shared direct", launch_columns<128, 1, BLOB_SHARED, 0>, BLOB_SHARED, NULL},
+    {"voxel 32x4x1 table:shared tz1", launch_voxels<32, 4, 1, 1, BLOB_SHARED>, BLOB_SHARED, NULL, 0},
+    {"voxel 32x4x1 table:global tz1", launch_voxels<32, 4, 1, 1, BLOB_GLOBAL>, BLOB_GLOBAL, NULL, 0},
+    {"voxel 32x4x1 on-the-fly tz1", launch_voxels<32, 4, 1, 1, BLOB_OTF>, BLOB_OTF, NULL, 0},
+    {"voxel 32x4x1 table:global tz2", launch_voxels<32, 4, 1, 2, BLOB_GLOBAL>, BLOB_GLOBAL, NULL, 0},
+    {"voxel 16x8x1 table:shared tz1", launch_voxels<16, 8, 1, 1, BLOB_SHARED>, BLOB_SHARED, NULL, 0},
+    {"voxel 16x8x1 table:shared tz2", launch_voxels<16, 8, 1, 2, BLOB_SHARED>, BLOB_SHARED, NULL, 0},
+    {"voxel 32x8x1 table:shared tz1", launch_voxels<32, 8, 1, 1, BLOB_SHARED>, BLOB_SHARED, NULL, 0},
+    {"voxel 32x8x1 table:shared tz2", launch_voxels<32, 8, 1, 2, BLOB_SHARED>, BLOB_SHARED, NULL, 0},
+    {"voxel 16x4x4 table:shared tz1", launch_voxels<16, 4, 4, 1, BLOB_SHARED>, BLOB_SHARED, NULL, 0},
+    {"voxel 64x2x1 table:shared tz1", launch_voxels<64, 2, 1, 1, BLOB_SHARED>, BLOB_SHARED, NULL, 0},
+    {"voxel 16x4x1 table:shared tz2", launch_voxels<16, 4, 1, 2, BLOB_SHARED>, BLOB_SHARED, NULL, 0},
+    {"column 128 ppl1 table:shared direct", launch_columns<128, 1, BLOB_SHARED, 0>, BLOB_SHARED, NULL, 0},
     {"column 128 ppl1 table:global staged", launch_columns<128, 1, BLOB_GLOBAL, 1>, BLOB_GLOBAL,
-     columns_smem<128, 1, BLOB_GLOBAL, 1>},
-    {"column 256 ppl8 table:shared direct atomic", launch_columns<256, 8, BLOB_SHARED, 0>, BLOB_SHARED, NULL},
-    {"column 128 ppl32 table:global direct atomic", launch_columns<128, 32, BLOB_GLOBAL, 0>, BLOB_GLOBAL, NULL},
-    {"column 128 ppl8 on-the-fly direct atomic", launch_columns<128, 8, BLOB_OTF, 0>, BLOB_OTF, NULL},
+     columns_smem<128, 1, BLOB_GLOBAL, 1>, 0},
+    {"column 256 ppl8 table:shared direct atomic", launch_columns<256, 8, BLOB_SHARED, 0>, BLOB_SHARED, NULL, 1},
+    {"column 128 ppl32 table:global direct atomic", launch_columns<128, 32, BLOB_GLOBAL, 0>, BLOB_GLOBAL, NULL, 1},
+    {"column 128 ppl8 on-the-fly direct atomic", launch_columns<128, 8, BLOB_OTF, 0>, BLOB_OTF, NULL, 1},
 };
 const int n_variants = (int)(sizeof variants / sizeof variants[0]);
 
@@ -333,15 +334,20 @@ bool variant_usable(const Variant &v, const LaunchCtx &c)
 
 void launch_pad_images(const float *images, size_t count, int N, int M, float *real, cudaStream_t stream)
 {
-    pad_images<<<(unsigned)count, 256, 0, stream>>>(images, N, M, real);
+    GAR_LAUNCH(pad_images, (unsigned)count, 256, 0, stream, images, N, M, real);
 }
 
 void launch_make_planes(const float *spec, const gar_particle_geom *geoms, size_t count, int M, int R, double rlim,
                         double Mpx, int lattice, size_t pp, float *planes, cudaStream_t stream)
 {
-    const size_t side = 2 * (size_t)R + 1;
-    dim3 grid((unsigned)((side * side + 255) / 256), (unsigned)count);
-    make_planes<<<grid, 256, 0, stream>>>(spec, geoms, M, R, rlim, Mpx, lattice, pp, planes);
+    const size_t side = 2 * (size_t)R + 1, spec_floats = (size_t)M * (M / 2 + 1) * 2;
+    /* The particles are the grid's y dimension, at most 65535 a launch. */
+    for (size_t first = 0; first < count; first += 65535) {
+        const size_t n = count - first < 65535 ? count - first : 65535;
+        dim3 grid((unsigned)((side * side + 255) / 256), (unsigned)n);
+        GAR_LAUNCH(make_planes, grid, 256, 0, stream, spec + first * spec_floats, geoms + first, M, R, rlim, Mpx,
+                   lattice, pp, planes + first * 3 * pp);
+    }
 }
 
 } /* namespace gar_gather */

@@ -57,6 +57,7 @@ struct Variant {
     launch_fn launch;
     int blob;                    /* BLOB_OTF needs blob order 0 */
     size_t (*smem)(const LaunchCtx &c);   /* NULL: fits any device */
+    int atomic;                  /* float atomics: the order of the sums varies from run to run */
 };
 
 /* The gather variants, in the order gar_gpu_variant_name counts them; the

@@ -92,7 +92,25 @@ static gar_status process_stage(gar_gpu_inserter *g, stage_buf *s)
     if (g->cfg.fft_on_gpu) {
         gar_gather::launch_pad_images(s->dev_data, s->count, N, M, g->real, g->compute_stream);
         GAR_CUDA_TRY(cudaGetLastError(), g->where, "padding kernel");
-        GAR_CUFFT_TRY(g->fft->cufftExecR2C(g->plan, (cufftReal *)g->real, (cufftComplex *)g->spec), g->where,
+        cufftHandle plan = g->plan;
+        if (s->count < g->cfg.batch) {
+            /* A short batch (the last): transform only its particles, not
+             * the stale slots after them. */
+            if (g->short_count != s->count) {
+                int n[2] = {M, M};
+                if (g->short_count != 0)
+                    g->fft->cufftDestroy(g->short_plan);
+                g->short_count = 0;
+                GAR_CUFFT_TRY_AS(GAR_ERR_NOMEM, g->fft->cufftPlanMany(&g->short_plan, 2, n, NULL, 1, 0, NULL, 1, 0,
+                                                                      CUFFT_R2C, (int)s->count),
+                                 g->where, "cannot plan the FFT of a short batch");
+                g->short_count = s->count;
+                GAR_CUFFT_TRY(g->fft->cufftSetStream(g->short_plan, g->compute_stream), g->where,
+                              "FFT of a short batch");
+            }
+            plan = g->short_plan;
+        }
+        GAR_CUFFT_TRY(g->fft->cufftExecR2C(plan, (cufftReal *)g->real, (cufftComplex *)g->spec), g->where,
                       "transform of the particles");
         gar_gather::launch_make_planes(g->spec, s->dev_geoms, s->count, M, g->cfg.plane_radius, g->rlim,
                                        (double)M * g->cfg.pixel_size_A, g->cfg.lattice, g->pp, g->planes,
@@ -175,13 +193,17 @@ static gar_status check_device_memory(const gar_gpu_inserter *g)
     const size_t need_b = fixed + g->cfg.batch * per;
     if (need_b <= free_b)
         return GAR_OK;
+    char tuning[160] = "";
+    if (g->cfg.tuning == GAR_TUNE_AUTO || g->cfg.tuning == GAR_TUNE_FORCE)
+        snprintf(tuning, sizeof tuning, "; [gpu] tuning = off (or cached) saves the tuning's scratch volume of %.2f GiB",
+                 g->nvox * 3 * sizeof(float) / 1073741824.0);
     format_gib((double)need_b, need, sizeof need);
     format_gib((double)free_b, avail, sizeof avail);
     if (fixed >= free_b)
         return gar_error(GAR_ERR_NOMEM,
                          "GPU %d (%s): the run needs %s of device memory and %s is free; the volumes alone need "
-                         "%.2f GiB: use a smaller [reconstruct] pad or max_resolution, or [gpu] devices = none",
-                         g->cfg.device, g->device_name, need, avail, fixed / 1073741824.0);
+                         "%.2f GiB: use a smaller [reconstruct] pad or max_resolution, or [gpu] devices = none%s",
+                         g->cfg.device, g->device_name, need, avail, fixed / 1073741824.0, tuning);
     const size_t fits = (free_b - fixed) / per, fits_other = (free_b - fixed) / per_other;
     char other[160] = "";
     if (fits_other >= g->cfg.batch)
@@ -192,8 +214,8 @@ static gar_status check_device_memory(const gar_gpu_inserter *g)
                  g->cfg.fft_on_gpu ? "no" : "yes", fits_other);
     return gar_error(GAR_ERR_NOMEM,
                      "GPU %d (%s): the run needs %s of device memory and %s is free; [reconstruct] batch = %zu "
-                     "would fit (it is %zu)%s",
-                     g->cfg.device, g->device_name, need, avail, fits, g->cfg.batch, other);
+                     "would fit (it is %zu)%s%s",
+                     g->cfg.device, g->device_name, need, avail, fits, g->cfg.batch, other, tuning);
 }
 
 extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, gar_gpu_inserter **out)
@@ -333,6 +355,12 @@ extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, 
     } else if (cfg->tuning == GAR_TUNE_OFF) {
         g->tuned = 1;
     }
+    if (!g->tuned && (cfg->tuning == GAR_TUNE_AUTO || cfg->tuning == GAR_TUNE_FORCE))
+        /* Now, not at the first batch: an inserter created after this one on
+         * the same device (devices 0,0, or ranks sharing it) checks its
+         * memory against what this one will use. */
+        GAR_CUDA_TRY(cudaMalloc((void **)&g->tune_scratch, g->nvox * 3 * sizeof(float)), g->where,
+                     "tuning scratch volume");
     if (pthread_create(&g->thread, NULL, device_thread, g) != 0) {
         st = gar_error(GAR_ERR_INTERNAL, "GPU %d: cannot start its host thread", cfg->device);
         goto done;
@@ -378,6 +406,9 @@ extern "C" void gar_gpu_inserter_destroy(gar_gpu_inserter **pg)
     }
     if (g->have_plan)
         g->fft->cufftDestroy(g->plan);
+    if (g->short_count != 0)
+        g->fft->cufftDestroy(g->short_plan);
+    cudaFree(g->tune_scratch);
     for (int h = 0; h < 2; h++) {
         cudaFree(g->G[h]);
         cudaFree(g->W[h]);

@@ -46,6 +46,10 @@ struct gar_gpu_inserter {
     const gar_cufft_table *fft;   /* loaded when the FFT is on the GPU (gar_cuda_libs.h) */
     cufftHandle plan;
     int have_plan;
+    cufftHandle short_plan;              /* for a batch shorter than cfg.batch (the last one) */
+    size_t short_count;                  /* its particles; 0: none made */
+    float *tune_scratch;                 /* the tuning's volume, allocated with the others so that a
+                                            sibling inserter's memory check sees it; freed after */
     float *G[2], *W[2];
     float *dev_table, *planes, *real, *spec;
     stage_buf stage[2];

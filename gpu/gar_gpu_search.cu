@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "gar_cuda_check.h"
+#include "gar_cuda_compat.h"
 #include "gar_cuda_libs.h"
 #include "gar_gpu.h"
 #include "gar_kernels.h"
@@ -192,9 +193,9 @@ __global__ void best_over_origins(const float *__restrict__ S, const float *__re
  * order of offers). */
 __global__ void best_poses(const double *__restrict__ V, size_t n_pose, int k, size_t *top, double *topv)
 {
-    __shared__ double sv[TOP_THREADS * GAR_GPU_TOP_MAX];
-    __shared__ size_t sc[TOP_THREADS * GAR_GPU_TOP_MAX];
-    __shared__ int sn[TOP_THREADS];
+    GAR_SHARED(double, sv, [TOP_THREADS * GAR_GPU_TOP_MAX]);
+    GAR_SHARED(size_t, sc, [TOP_THREADS * GAR_GPU_TOP_MAX]);
+    GAR_SHARED(int, sn, [TOP_THREADS]);
     const size_t p = blockIdx.x;
     const int t = threadIdx.x;
     double lv[GAR_GPU_TOP_MAX];
@@ -249,9 +250,9 @@ extern "C" gar_status gar_gpu_scorer_top(gar_gpu_scorer *g, int h, const float *
                        g->where, "weigh the coarse slices");
         {
             dim3 grid((unsigned)((npose + 255) / 256), (unsigned)m);
-            best_over_origins<<<grid, 256, 0, g->stream>>>(g->S, g->NP, g->normX, ns, npose, g->V);
+            GAR_LAUNCH(best_over_origins, grid, 256, 0, g->stream, g->S, g->NP, g->normX, ns, npose, g->V);
             GAR_CUDA_TRY(cudaGetLastError(), g->where, "best origin kernel");
-            best_poses<<<(unsigned)m, TOP_THREADS, 0, g->stream>>>(g->V, npose, cfg->k, g->top, g->topv);
+            GAR_LAUNCH(best_poses, (unsigned)m, TOP_THREADS, 0, g->stream, g->V, npose, cfg->k, g->top, g->topv);
             GAR_CUDA_TRY(cudaGetLastError(), g->where, "best poses kernel");
         }
         GAR_CUDA_TRY(cudaMemcpyAsync(top + first * k, g->top, m * k * sizeof(size_t), cudaMemcpyDeviceToHost,

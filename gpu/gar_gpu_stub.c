@@ -13,6 +13,15 @@ gar_status gar_gpu_device_count(int *count)
     return gar_error(GAR_ERR_NOT_BUILT, NOT_BUILT);
 }
 
+int gar_gpu_absent(void) { return 1; }
+
+gar_status gar_gpu_device_memory(int device, size_t *free_b, size_t *total_b)
+{
+    (void)device;
+    *free_b = *total_b = 0;
+    return gar_error(GAR_ERR_NOT_BUILT, "built without CUDA");
+}
+
 void gar_gpu_describe(char *buf, size_t len) { snprintf(buf, len, "built without CUDA"); }
 
 gar_status gar_gpu_device_name(int device, char *buf, size_t len)

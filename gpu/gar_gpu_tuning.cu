@@ -10,14 +10,29 @@
  *
  * model is the CUDA device name, key the run's part (gar_gpu_insert_config's
  * tuning_key), variant a name from gar_gpu_variant_name; lines starting with
- * '#' are comments. The last line for a model and key counts. */
+ * '#' are comments. The last line for a model and key counts.
+ *
+ * Only the variants with one summation order are timed (and taken from the
+ * cache), unless the run opts in (gar_gpu_insert_config.tuning_atomic): the
+ * float-atomic column variants add a voxel's terms in whatever order the
+ * threads arrive, and a pick that depends on timing would make the map
+ * differ between ranks and runs, breaking the per-shard determinism that
+ * [mpi] reproducible = yes relies on.
+ *
+ * Inserters on one device tune one at a time (a process-wide lock per
+ * device: devices = 0,0 would otherwise time each other's kernels), and the
+ * cache's read-modify-write holds an flock on "<cache>.lock", so processes
+ * (ranks sharing a node) do not drop each other's entries. */
 #include <cuda_runtime.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "gar_atomic.h"
@@ -38,6 +53,22 @@ using gar_gather::variants;
  * rewrites of the cache take turns. Other processes may still race; then an
  * entry is lost, and a later run tunes again. */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One tuning at a time per device within the process. */
+#define TUNING_DEVICES 64
+static pthread_mutex_t device_tuning[TUNING_DEVICES];
+static pthread_once_t device_tuning_once = PTHREAD_ONCE_INIT;
+static void device_tuning_init(void)
+{
+    for (int i = 0; i < TUNING_DEVICES; i++)
+        pthread_mutex_init(&device_tuning[i], NULL);
+}
+
+/* May the tuning (or the cache) choose variant v for this run? */
+static bool tunable(const gar_gpu_inserter *g, int v, const LaunchCtx &c)
+{
+    return variant_usable(variants[v], c) && (!variants[v].atomic || g->cfg.tuning_atomic);
+}
 
 /* The variant named by a cache line (cut up in place) if the line is this
  * model's and run shape's entry, else NULL. strtok_r: inserters of several
@@ -64,7 +95,7 @@ int gar_tuning_lookup(const gar_gpu_inserter *g)
         if (name == NULL)
             continue;
         for (int v = 0; v < n_variants; v++)
-            if (strcmp(variants[v].name, name) == 0 && variant_usable(variants[v], g->ctx))
+            if (strcmp(variants[v].name, name) == 0 && tunable(g, v, g->ctx))
                 found = v;
     }
     fclose(f);
@@ -93,6 +124,7 @@ static void cache_store(const gar_gpu_inserter *g, double us_per_slice)
     char line[1024], copy[1024];
     FILE *in, *out;
     gar_atomic a;
+    int lock_fd = -1;
     if (g->cache_path == NULL)
         return;
     pthread_mutex_lock(&cache_lock);
@@ -100,6 +132,15 @@ static void cache_store(const gar_gpu_inserter *g, double us_per_slice)
         gar_log_warn("GPU tuning cache %s: cannot write (%s); later runs will tune again", g->cache_path,
                      strerror(errno));
         goto done;
+    }
+    {
+        char lock_path[4096];
+        snprintf(lock_path, sizeof lock_path, "%s.lock", g->cache_path);
+        /* Without the lock (a file system without flock), as before: an
+         * entry may be lost and a later run tunes again. */
+        if ((lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) >= 0)
+            while (flock(lock_fd, LOCK_EX) != 0 && errno == EINTR) {
+            }
     }
     if (gar_atomic_begin(&a, g->cache_path, 0) != GAR_OK) {
         gar_log_warn("GPU tuning cache: %s; later runs will tune again", gar_errmsg());
@@ -133,6 +174,8 @@ static void cache_store(const gar_gpu_inserter *g, double us_per_slice)
     if (gar_atomic_commit(&a) != GAR_OK)
         gar_log_warn("GPU tuning cache: %s; later runs will tune again", gar_errmsg());
 done:
+    if (lock_fd >= 0)
+        close(lock_fd);   /* releases the flock */
     pthread_mutex_unlock(&cache_lock);
 }
 
@@ -141,14 +184,19 @@ done:
 gar_status gar_tuning_run(gar_gpu_inserter *g, const GatherArgs &args)
 {
     gar_status st = GAR_OK;
-    float *scratch = NULL;
+    float *scratch = g->tune_scratch;
     cudaEvent_t t0 = NULL, t1 = NULL;
     double best = 1e300;
     int best_v = 0;
     size_t used = 0;
     LaunchCtx c = g->ctx;
+    pthread_mutex_t *lock;
     c.g = args;
-    GAR_CUDA_TRY(cudaMalloc((void **)&scratch, g->nvox * 3 * sizeof(float)), g->where, "tuning scratch volume");
+    pthread_once(&device_tuning_once, device_tuning_init);
+    lock = &device_tuning[(unsigned)g->cfg.device % TUNING_DEVICES];
+    pthread_mutex_lock(lock);
+    if (scratch == NULL)
+        GAR_CUDA_TRY(cudaMalloc((void **)&scratch, g->nvox * 3 * sizeof(float)), g->where, "tuning scratch volume");
     GAR_CUDA_TRY(cudaEventCreate(&t0), g->where, "event");
     GAR_CUDA_TRY(cudaEventCreate(&t1), g->where, "event");
     c.g.G[0] = c.g.G[1] = scratch;
@@ -161,13 +209,27 @@ gar_status gar_tuning_run(gar_gpu_inserter *g, const GatherArgs &args)
             snprintf(g->report + len, sizeof g->report - len, "  %-44s  not usable here\n", variants[v].name);
             continue;
         }
+        if (!tunable(g, v, c)) {
+            snprintf(g->report + len, sizeof g->report - len,
+                     "  %-44s  not timed: atomic, its order of sums varies (opt in: tuning_atomic)\n",
+                     variants[v].name);
+            continue;
+        }
         cudaError_t e = variants[v].launch(c);
         if (e == cudaSuccess)
             e = cudaStreamSynchronize(c.stream);
         if (e != cudaSuccess) {
             /* A launch-configuration error leaves the context usable: the
-             * variant is reported and skipped, not an error. */
+             * variant is reported and skipped, not an error. A sticky one
+             * (an illegal address, a kernel fault) leaves the context dead:
+             * every later call returns it, so it ends the tuning, and the
+             * run, here, naming it. */
             cudaGetLastError();
+            if (cudaStreamSynchronize(c.stream) != cudaSuccess || cudaGetLastError() != cudaSuccess) {
+                st = gar_error(GAR_ERR_INTERNAL, "%s: tuning: gather variant %s: %s (the device's context is lost)",
+                               g->where, variants[v].name, cudaGetErrorString(e));
+                goto done;
+            }
             snprintf(g->report + len, sizeof g->report - len, "  %-44s  failed: %s\n", variants[v].name,
                      cudaGetErrorString(e));
             continue;
@@ -200,5 +262,7 @@ done:
     if (t1)
         cudaEventDestroy(t1);
     cudaFree(scratch);
+    g->tune_scratch = NULL;
+    pthread_mutex_unlock(lock);
     return st;
 }

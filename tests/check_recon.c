@@ -85,6 +85,43 @@ START_TEST(test_blob_table_matches_closed_form)
 }
 END_TEST
 
+/* The gather's table read (gar_blob_table_weight) stays inside the table
+ * for every tap within the radius. The table is built as gar_recon builds it
+ * (a float a², inv_step = (GAR_BLOB_TABLE − 1)/a² rounded to float) for the
+ * radii 1 to 4 in steps of 0.001, and read at the largest float d² below a²,
+ * where x = d²·inv_step can round up to GAR_BLOB_TABLE − 1; the word after
+ * the table is NaN, as it may be on a GPU, so a read of it poisons the
+ * weight. Before the clamp, 555 of the 3001 radii (2.2 and 2.4 among them)
+ * read it. */
+START_TEST(test_blob_table_read_stays_inside)
+{
+    static float table[GAR_BLOB_TABLE + 1];
+    int bad = 0, at_end = 0;
+    double first_bad = 0;
+    for (int k = 0; k <= 3000; k++) {
+        const double a = 1.0 + k / 1000.0, step = a * a / (GAR_BLOB_TABLE - 1);
+        for (int i = 0; i < GAR_BLOB_TABLE; i++)
+            table[i] = (float)gar_blob_value(sqrt(i * step), a, 15.0, 0);
+        table[GAR_BLOB_TABLE] = NAN;
+        const float a2 = (float)(a * a), inv_step = (float)(1.0 / step);
+        const float d2 = nextafterf(a2, 0.0f);
+        at_end += (int)(d2 * inv_step) >= GAR_BLOB_TABLE - 1;
+        const float w = gar_blob_table_weight(table, inv_step, d2);
+        /* The blob at the edge: between the last two entries. */
+        const float lo = fminf(table[GAR_BLOB_TABLE - 2], table[GAR_BLOB_TABLE - 1]),
+                    hi = fmaxf(table[GAR_BLOB_TABLE - 2], table[GAR_BLOB_TABLE - 1]);
+        if (!(w >= lo - 1e-7f && w <= hi + 1e-7f)) {
+            if (bad++ == 0)
+                first_bad = a;
+        }
+    }
+    fprintf(stderr, "measured: blob table: %d of 3001 radii put d² just below a² at the table's last entry; "
+            "%d read outside it (first at a = %.3f)\n", at_end, bad, first_bad);
+    ck_assert_msg(at_end > 0, "no radius reaches the table's end: the test shows nothing");
+    ck_assert_msg(bad == 0, "%d radii read past the blob table (first a = %.3f)", bad, first_bad);
+}
+END_TEST
+
 /* The GPU's table-free variant evaluates the order-0 blob per tap in single
  * precision: it must match the closed form as closely as the table does. */
 START_TEST(test_blob_on_the_fly_matches_closed_form)
@@ -785,6 +822,7 @@ END_TEST
 int main(void)
 {
     TCase *tc = TEST_CASE("core", 600,
+                          test_blob_table_read_stays_inside,
                           test_bessel_values,
                           test_blob_table_matches_closed_form,
                           test_blob_on_the_fly_matches_closed_form,

@@ -1,0 +1,2 @@
+/* garner: gpu/gar_gpu_inserter.cu compiled as C++ for the CUDA emulation (gar_cuda_emu.h). */
+#include "../gar_gpu_inserter.cu"
