@@ -338,12 +338,14 @@ void launch_pad_images(const float *images, size_t count, int N, int M, float *r
 }
 
 void launch_make_planes(const float *spec, const gar_particle_geom *geoms, size_t count, int M, int R, double rlim,
-                        double Mpx, int lattice, size_t pp, float *planes, cudaStream_t stream)
+                        double Mpx, int lattice, size_t pp, float *planes, unsigned max_grid_y, cudaStream_t stream)
 {
     const size_t side = 2 * (size_t)R + 1, spec_floats = (size_t)M * (M / 2 + 1) * 2;
-    /* The particles are the grid's y dimension, at most 65535 a launch. */
-    for (size_t first = 0; first < count; first += 65535) {
-        const size_t n = count - first < 65535 ? count - first : 65535;
+    const size_t most = max_grid_y > 0 ? max_grid_y : 65535;
+    /* The particles are the grid's y dimension, at most the device's
+     * cudaDevAttrMaxGridDimY (65535) a launch. */
+    for (size_t first = 0; first < count; first += most) {
+        const size_t n = count - first < most ? count - first : most;
         dim3 grid((unsigned)((side * side + 255) / 256), (unsigned)n);
         GAR_LAUNCH(make_planes, grid, 256, 0, stream, spec + first * spec_floats, geoms + first, M, R, rlim, Mpx,
                    lattice, pp, planes + first * 3 * pp);

@@ -75,9 +75,12 @@ void launch_pad_images(const float *images, size_t count, int N, int M, float *r
 
 /* Queue on `stream`: each of `count` particles' prepared plane (3 × pp
  * floats into `planes`) from its transform in `spec` (M·(M/2+1) complex),
- * with its shift phase and CTF weight from `geoms` (device memory). */
+ * with its shift phase and CTF weight from `geoms` (device memory). The
+ * particles are a grid's y dimension: launched `max_grid_y` at a time (the
+ * device's cudaDevAttrMaxGridDimY, 65535; 0: 65535), since a batch may hold
+ * more (issue 19, defect 3). */
 void launch_make_planes(const float *spec, const gar_particle_geom *geoms, size_t count, int M, int R, double rlim,
-                        double Mpx, int lattice, size_t pp, float *planes, cudaStream_t stream);
+                        double Mpx, int lattice, size_t pp, float *planes, unsigned max_grid_y, cudaStream_t stream);
 
 } /* namespace gar_gather */
 

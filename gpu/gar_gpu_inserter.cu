@@ -114,7 +114,7 @@ static gar_status process_stage(gar_gpu_inserter *g, stage_buf *s)
                       "transform of the particles");
         gar_gather::launch_make_planes(g->spec, s->dev_geoms, s->count, M, g->cfg.plane_radius, g->rlim,
                                        (double)M * g->cfg.pixel_size_A, g->cfg.lattice, g->pp, g->planes,
-                                       g->compute_stream);
+                                       g->max_grid_y, g->compute_stream);
         GAR_CUDA_TRY(cudaGetLastError(), g->where, "plane kernel");
         planes = g->planes;
     } else {
@@ -222,7 +222,7 @@ extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, 
 {
     gar_status st = GAR_OK;
     gar_gpu_inserter *g = NULL;
-    int count = 0, max_smem = 0;
+    int count = 0, max_smem = 0, max_grid_y = 0;
     const size_t side = 2 * (size_t)cfg->plane_radius + 1;
     *out = NULL;
     if ((st = gar_gpu_device_count(&count)) != GAR_OK)
@@ -261,6 +261,9 @@ extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, 
         goto done;
     GAR_CUDA_TRY(cudaDeviceGetAttribute(&max_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, cfg->device), g->where,
                  "device attributes");
+    GAR_CUDA_TRY(cudaDeviceGetAttribute(&max_grid_y, cudaDevAttrMaxGridDimY, cfg->device), g->where,
+                 "device attributes");
+    g->max_grid_y = max_grid_y > 0 ? (unsigned)max_grid_y : 65535u;
     GAR_CUDA_TRY(cudaStreamCreateWithFlags(&g->copy_stream, cudaStreamNonBlocking), g->where, "stream");
     GAR_CUDA_TRY(cudaStreamCreateWithFlags(&g->compute_stream, cudaStreamNonBlocking), g->where, "stream");
     for (int h = 0; h < 2; h++) {

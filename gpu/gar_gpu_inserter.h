@@ -43,6 +43,7 @@ struct gar_gpu_inserter {
     size_t nvox, pp, data_floats;        /* data_floats: per particle in a stage */
     double rlim;
     cudaStream_t copy_stream, compute_stream;
+    unsigned max_grid_y;          /* the device's cudaDevAttrMaxGridDimY: particles per make_planes launch */
     const gar_cufft_table *fft;   /* loaded when the FFT is on the GPU (gar_cuda_libs.h) */
     cufftHandle plan;
     int have_plan;

@@ -519,6 +519,31 @@ START_TEST(test_emu_tuning_stops_at_sticky_error)
 }
 END_TEST
 
+/* A batch of more particles than a grid's y dimension may hold (issue 19,
+ * defect 3: make_planes launched batch = 65536 as one grid of 65536 rows,
+ * one past the limit): the emulated device's limit lowered to 40 rows (above
+ * the gather kernels' own y extents at 64², which depend on the box, not
+ * the batch), a batch of 48 must still give the CPU's map, its planes made
+ * in launches of 40 and 8. */
+START_TEST(test_emu_batch_beyond_the_grid_limit)
+{
+    sim_set s;
+    make_particles(64, "C1", 50, &s);
+    run_opts gpu = {"C1", 0, dev0, 1, 1, GAR_TUNE_OFF, 0, NULL, 48, 0}, cpu = gpu;
+    cpu.devices = NULL;
+    cpu.n_devices = 0;
+    setenv("GAR_CUDA_EMU_MAX_GRID_Y", "40", 1);
+    gar_map *mg = reconstruct(&s, &gpu, NULL, 0);
+    unsetenv("GAR_CUDA_EMU_MAX_GRID_Y");
+    gar_map *mc = reconstruct(&s, &cpu, NULL, 0);
+    fprintf(stderr, "measured: batches of 48 under a grid limit of 40 rows: GPU vs CPU %.2e\n", rel_l2(mc, mg));
+    ck_assert_msg(rel_l2(mc, mg) <= 1e-5, "GPU vs CPU %g", rel_l2(mc, mg));
+    gar_map_destroy(&mg);
+    gar_map_destroy(&mc);
+    sim_free(&s);
+}
+END_TEST
+
 /* A short last batch transforms only its own particles, not the stale
  * slots of the batch after them (time, and uninitialised reads). */
 START_TEST(test_emu_short_batch_transforms_its_particles)
@@ -580,6 +605,7 @@ int main(void)
     tcase_add_test(tc, test_emu_stale_driver_is_not_absent);
     tcase_add_test(tc, test_emu_tuning_stops_at_sticky_error);
     tcase_add_test(tc, test_emu_short_batch_transforms_its_particles);
+    tcase_add_test(tc, test_emu_batch_beyond_the_grid_limit);
 #else
     tcase_add_test(tc, test_gpu_vs_cpu_128);
     tcase_add_test(tc, test_gpu_vs_cpu_256);

@@ -63,6 +63,17 @@ static int device_count(void)
     return n < 0 ? 0 : n > 64 ? 64 : n;
 }
 
+/* The grid's y limit the device reports and launches enforce: 65535, as
+ * every CUDA device has; GAR_CUDA_EMU_MAX_GRID_Y lowers it, so a test can
+ * make code split its launches at a size an emulation runs quickly (issue
+ * 19, defect 3: make_planes launched a batch of 65536 particles as one grid). */
+static unsigned max_grid_y(void)
+{
+    const char *s = getenv("GAR_CUDA_EMU_MAX_GRID_Y");
+    long v = s && *s ? atol(s) : 65535;
+    return v < 1 ? 1u : v > 65535 ? 65535u : (unsigned)v;
+}
+
 static size_t device_memory(void)
 {
     const char *s = getenv("GAR_CUDA_EMU_MEMORY");
@@ -369,7 +380,7 @@ cudaError_t launch(const void *kernel, dim3 grid, dim3 block, size_t smem, cudaS
     if (e != cudaSuccess)
         return fail(e);
     const unsigned long long nt = (unsigned long long)block.x * block.y * block.z;
-    if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 2147483647u || grid.y > 65535 || grid.z > 65535 ||
+    if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 2147483647u || grid.y > max_grid_y() || grid.z > 65535 ||
         nt == 0 || nt > 1024 || block.x > 1024 || block.y > 1024 || block.z > 64)
         return fail(cudaErrorInvalidConfiguration);
     size_t smem_max = SMEM_DEFAULT;
@@ -551,6 +562,10 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int dev)
 {
     if (dev < 0 || dev >= device_count())
         return fail(cudaErrorInvalidDevice);
+    if (attr == cudaDevAttrMaxGridDimY) {
+        *value = (int)max_grid_y();
+        return cudaSuccess;
+    }
     if (attr != cudaDevAttrMaxSharedMemoryPerBlockOptin)
         return fail(cudaErrorInvalidValue);
     *value = (int)SMEM_OPTIN;

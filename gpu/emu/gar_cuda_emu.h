@@ -15,7 +15,8 @@
  *               thread order, so a missing barrier lets thread 0 read what
  *               the others have not written yet.
  *   launch      the limits of a real device are checked (block ≤ 1024
- *               threads, grid y and z ≤ 65535, dynamic shared memory ≤ 48 KiB
+ *               threads, grid y ≤ GAR_CUDA_EMU_MAX_GRID_Y (default and most 65535, as
+ *               cudaDevAttrMaxGridDimY reports), z ≤ 65535, dynamic shared memory ≤ 48 KiB
  *               unless cudaFuncSetAttribute raised it, ≤ the opt-in maximum);
  *               a bad launch sets cudaErrorInvalidConfiguration /
  *               cudaErrorInvalidValue for cudaGetLastError, as CUDA does.
@@ -102,7 +103,7 @@ enum cudaMemcpyKind {
     cudaMemcpyDefault = 4
 };
 
-enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
+enum cudaDeviceAttr { cudaDevAttrMaxGridDimY = 6, cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 
 #define cudaStreamNonBlocking 0x01
