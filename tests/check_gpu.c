@@ -544,6 +544,55 @@ START_TEST(test_emu_batch_beyond_the_grid_limit)
 }
 END_TEST
 
+/* Two inserters on one device, tuning on (issue 19, defect 12): the first's
+ * tuning scratch volume (S) is on the device from its creation, so the
+ * second's memory check sees it, and the refusal names [gpu] tuning = off.
+ * Before, the scratch was allocated lazily at the first batch's tuning: the
+ * second's check saw S more free than there would be, passed, and a
+ * cudaMalloc failed in the middle of the run. The emulated device is sized
+ * between the two: one inserter's estimate (E), plus what one inserter
+ * without tuning holds once made (H, measured), plus S/2: the second then
+ * finds E - S/2 free with the first's scratch held, E + S/2 without. */
+START_TEST(test_emu_sibling_tuning_scratch_counted)
+{
+    sim_set s;
+    gar_recon *r = NULL;
+    gar_gpu_insert_config gc;
+    size_t fixed = 0, per = 0, other = 0, free_b = 0, total_b = 0;
+    char mem[64];
+    make_particles(64, "C1", 8, &s);
+    memset(&gc, 0, sizeof gc);
+    gc.box = 64;
+    gc.padded = 128;
+    gc.plane_radius = 64;
+    gc.fft_on_gpu = 1;
+    gc.tuning = GAR_TUNE_AUTO;
+    gc.n_ops = 1;
+    gc.batch = 16;
+    ck_assert_int_eq(gar_gpu_memory_need(&gc, &fixed, &per, &other), GAR_OK);
+    const size_t estimate = fixed + 16 * per, scratch = (size_t)128 * 128 * 65 * 3 * sizeof(float);
+    run_opts untuned = {"C1", 0, dev0, 1, 1, GAR_TUNE_OFF, 0, NULL, 16, 0}, two = untuned;
+    two.devices = dev00;
+    two.n_devices = 2;
+    two.tuning = GAR_TUNE_AUTO;
+    ck_assert_msg(build(&s, &untuned, &r) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_msg(gar_gpu_device_memory(0, &free_b, &total_b) == GAR_OK, "%s", gar_errmsg());
+    const size_t held = total_b - free_b;
+    gar_recon_destroy(&r);
+    snprintf(mem, sizeof mem, "%zu", estimate + held + scratch / 2);
+    setenv("GAR_CUDA_EMU_MEMORY", mem, 1);
+    gar_status st = build(&s, &two, &r);
+    fprintf(stderr, "measured: one untuned inserter holds %zu bytes (scratch %zu, estimate %zu); two tuning inserters on %s "
+            "bytes: %s\n", held, scratch, estimate, mem, gar_errmsg());
+    ck_assert_int_eq(st, GAR_ERR_NOMEM);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "tuning = off"));
+    ck_assert_ptr_null(strstr(gar_errmsg(), "cudaMalloc"));
+    gar_recon_destroy(&r);
+    unsetenv("GAR_CUDA_EMU_MEMORY");
+    sim_free(&s);
+}
+END_TEST
+
 /* A short last batch transforms only its own particles, not the stale
  * slots of the batch after them (time, and uninitialised reads). */
 START_TEST(test_emu_short_batch_transforms_its_particles)
@@ -606,6 +655,7 @@ int main(void)
     tcase_add_test(tc, test_emu_tuning_stops_at_sticky_error);
     tcase_add_test(tc, test_emu_short_batch_transforms_its_particles);
     tcase_add_test(tc, test_emu_batch_beyond_the_grid_limit);
+    tcase_add_test(tc, test_emu_sibling_tuning_scratch_counted);
 #else
     tcase_add_test(tc, test_gpu_vs_cpu_128);
     tcase_add_test(tc, test_gpu_vs_cpu_256);
