@@ -631,7 +631,8 @@ END_TEST
  * default); keys without a default are named too. */
 START_TEST(test_template_round_trip)
 {
-    static const char *const sections[] = {"input", "output", "reconstruct", "refine", "gpu", "mpi", NULL};
+    static const char *const sections[] = {"input", "output", "reconstruct", "refine", "postprocess", "gpu", "mpi",
+                                           NULL};
     gar_params *defaults, *as_is, *uncommented;
     char *text = NULL, *edited, *out;
     size_t len = 0;

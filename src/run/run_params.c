@@ -9,7 +9,8 @@ const char *const gar_run_params_commands[] = {"reconstruct", "refine", "tune", 
 /* The sections each command reads: refine also reads [reconstruct] (its
  * reconstructions) and tune the sections of the reconstruction it times. */
 static const char *const recon_sections[] = {"input", "output", "reconstruct", "gpu", "mpi", NULL};
-static const char *const refine_sections[] = {"input", "output", "reconstruct", "refine", "gpu", "mpi", NULL};
+static const char *const refine_sections[] = {"input", "output", "reconstruct", "refine", "postprocess", "gpu", "mpi",
+                                             NULL};
 
 static const char recon_intro[] =
     "; garner reconstruct: every parameter with its default (garner params reconstruct).\n"
