@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include "gar_rng.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -521,16 +522,6 @@ done:
 
 /* ---- export ---- */
 
-/* SplitMix64: distinct outputs for distinct inputs (a bijection), so rows
- * of one file never share a uid. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 static const gar_optics *find_optics(const gar_optics *o, size_t n, int32_t group)
 {
     for (size_t i = 0; i < n; i++)
@@ -596,7 +587,7 @@ gar_status gar_cs_write(const char *path, const char *blob_path, size_t box, con
                            p->optics_group);
             goto done;
         }
-        if ((st = gar_npy_set_u64(t, W_UID, i, 0, mix64(uid_seed + i))) != GAR_OK ||
+        if ((st = gar_npy_set_u64(t, W_UID, i, 0, gar_mix64(uid_seed + i))) != GAR_OK ||
             (st = gar_npy_set_string(t, W_PATH, i, blob_path)) != GAR_OK ||
             (st = gar_npy_set_string(t, W_TYPE, i, "imported")) != GAR_OK)
             goto done;

@@ -1,6 +1,7 @@
 /* garner: post-processing of two half maps (see gar_postprocess.h; the
  * formulas: docs/ARCHITECTURE.md, "Post-processing"). */
 #include "gar_postprocess.h"
+#include "gar_rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -201,15 +202,6 @@ done:
     return st;
 }
 
-/* splitmix64's finaliser: a well-mixed 64-bit hash. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-}
-
 gar_status gar_map_randomise_phases(gar_map *map, size_t from_shell, uint64_t seed)
 {
     gar_status st;
@@ -238,7 +230,7 @@ gar_status gar_map_randomise_phases(gar_map *map, size_t from_shell, uint64_t se
                     cz = -kz;
                     sign = -1.0;
                 }
-                key = mix64(seed ^ mix64(((uint64_t)x << 42) ^ ((uint64_t)(cy + (long)n) << 21) ^
+                key = gar_mix64(seed ^ gar_mix64(((uint64_t)x << 42) ^ ((uint64_t)(cy + (long)n) << 21) ^
                                          (uint64_t)(cz + (long)n)));
                 phase = sign * 2.0 * PP_PI * (double)(key >> 11) * 0x1.0p-53;
                 amp = hypot(p[0], p[1]);
@@ -458,7 +450,7 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
         memcpy(ra->data, half1->data, nvox * sizeof(float));
         memcpy(rb->data, half2->data, nvox * sizeof(float));
         if ((st = gar_map_randomise_phases(ra, r->randomise_from, s->seed)) != GAR_OK ||
-            (st = gar_map_randomise_phases(rb, r->randomise_from, mix64(s->seed + 1))) != GAR_OK ||
+            (st = gar_map_randomise_phases(rb, r->randomise_from, gar_mix64(s->seed + 1))) != GAR_OK ||
             (st = masked_fsc(ra, rb, mask, r->fsc_randomised)) != GAR_OK)
             goto done;
     } else {

@@ -10,6 +10,12 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
+uint64_t gar_mix64(uint64_t x)
+{
+    uint64_t state = x;
+    return splitmix64(&state);
+}
+
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 void gar_rng_init(gar_rng *rng, uint64_t seed, uint64_t stream)

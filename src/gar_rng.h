@@ -19,6 +19,9 @@ typedef struct gar_rng {
 /* The stream for (seed, stream): independent streams for different indices. */
 void gar_rng_init(gar_rng *rng, uint64_t seed, uint64_t stream);
 uint64_t gar_rng_next(gar_rng *rng);
+/* SplitMix64's output for one input: a bijection of 64-bit words with good
+ * mixing (hashes of (seed, index), unique ids). */
+uint64_t gar_mix64(uint64_t x);
 /* Uniform in [0, 1). */
 double gar_rng_uniform(gar_rng *rng);
 /* Standard normal (Marsaglia polar method). */
