@@ -76,7 +76,8 @@ static int looks_like_mrc(const unsigned char *h, size_t len)
         for (size_t w = 0; w < 3 && ok; w++) {
             uint32_t d = word_at(h, w, big), a = word_at(h, 16 + w, big);
             ok = d >= 1 && d <= 65536 && a >= 1 && a <= 3;
-            axes |= 1u << a;
+            if (ok) /* a is checked first: shifting by a wild word is undefined */
+                axes |= 1u << a;
         }
         if (ok && axes == 0xe)
             return 1;

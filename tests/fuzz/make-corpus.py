@@ -22,7 +22,7 @@ def put(target, name, data):
 
 # ---------------------------------------------------------------- MRC
 def mrc(nx, ny, nz, mode=2, big=False, stamp=True, nsymbt=0, axes=(1, 2, 3), cella=None,
-        data=None, mx=None, ispg=0):
+        data=None, mx=None, ispg=0, map_word=True):
     e = ">" if big else "<"
     h = bytearray(1024)
     struct.pack_into(e + "4i", h, 0, nx, ny, nz, mode)
@@ -34,7 +34,8 @@ def mrc(nx, ny, nz, mode=2, big=False, stamp=True, nsymbt=0, axes=(1, 2, 3), cel
     struct.pack_into(e + "i", h, 88, ispg)
     struct.pack_into(e + "i", h, 92, nsymbt)
     struct.pack_into(e + "i", h, 108, 20140)
-    h[208:212] = b"MAP "
+    if map_word:
+        h[208:212] = b"MAP "
     if stamp:
         h[212:214] = b"\x11\x11" if big else b"\x44\x44"
     struct.pack_into(e + "i", h, 220, 1)
@@ -55,6 +56,9 @@ put("mrc", "extended-header.mrc", mrc(2, 2, 2, nsymbt=96))
 put("mrc", "axis-zero.mrc", mrc(2, 2, 1, axes=(0, 0, 0)))
 put("mrc", "axis-3-2-1.mrc", mrc(2, 2, 1, axes=(3, 2, 1)))
 put("mrc", "axis-1-1-3.mrc", mrc(2, 2, 1, axes=(1, 1, 3)))
+# No MAP word (pre-2000 MRC) and a wild axis word: the file-kind sniffer once
+# shifted 1u by it (undefined behaviour found by fuzz_mrc in CI).
+put("mrc", "no-map-wild-axis.mrc", mrc(2, 2, 1, axes=(33554432, 1, 3), map_word=False))
 # Other axis orders: a volume is reordered (x fastest), a stack refused.
 put("mrc", "axis-3-1-2-volume.mrc", mrc(4, 3, 2, axes=(3, 1, 2), ispg=1))
 put("mrc", "axis-2-1-3-int16-big.mrc", mrc(3, 2, 2, mode=1, big=True, axes=(2, 1, 3), ispg=1))
