@@ -4,6 +4,8 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "gar_cuda_libs.h"
@@ -62,24 +64,30 @@ static int lib_resolve(lib_loading *lib, const char *const *names, void **slots,
     return 0;
 }
 
+/* Opens `lib` and fills `table`, a struct of n function pointers in the
+ * order of `names`, from its symbols; on any failure the table stays zero
+ * and lib->why says why. */
+static void load_table(lib_loading *lib, const char *const *names, size_t n, void *table, size_t table_bytes)
+{
+    void *slots[16];
+    if (n > sizeof slots / sizeof slots[0] || table_bytes != n * sizeof(void *))
+        abort();   /* unreachable: each caller's static_assert holds them in step */
+    if (lib_open(lib) == 0 && lib_resolve(lib, names, slots, n) == 0)
+        memcpy(table, slots, table_bytes);   /* dlsym's objects are the functions (POSIX) */
+}
+
 static lib_loading cufft_lib = {"libcufft.so." GAR_STR(CUFFT_VER_MAJOR), NULL, ""};
 static gar_cufft_table cufft_table;
 static pthread_once_t cufft_once = PTHREAD_ONCE_INIT;
 
 static void cufft_load_once(void)
 {
+    /* In the order of gar_cufft_table's fields. */
     static const char *const names[] = {"cufftGetVersion", "cufftEstimateMany", "cufftPlanMany",
                                         "cufftSetStream",  "cufftExecR2C",      "cufftDestroy"};
-    void *slots[sizeof names / sizeof names[0]];
-    static_assert(sizeof slots == sizeof cufft_table, "one name for each field of gar_cufft_table");
-    if (lib_open(&cufft_lib) == 0 && lib_resolve(&cufft_lib, names, slots, sizeof names / sizeof names[0]) == 0) {
-        cufft_table.cufftGetVersion = (decltype(cufft_table.cufftGetVersion))slots[0];
-        cufft_table.cufftEstimateMany = (decltype(cufft_table.cufftEstimateMany))slots[1];
-        cufft_table.cufftPlanMany = (decltype(cufft_table.cufftPlanMany))slots[2];
-        cufft_table.cufftSetStream = (decltype(cufft_table.cufftSetStream))slots[3];
-        cufft_table.cufftExecR2C = (decltype(cufft_table.cufftExecR2C))slots[4];
-        cufft_table.cufftDestroy = (decltype(cufft_table.cufftDestroy))slots[5];
-    }
+    static_assert(sizeof names / sizeof names[0] * sizeof(void *) == sizeof cufft_table,
+                  "one name for each field of gar_cufft_table");
+    load_table(&cufft_lib, names, sizeof names / sizeof names[0], &cufft_table, sizeof cufft_table);
 }
 
 const gar_cufft_table *gar_cufft_load(gar_status *st)
@@ -98,16 +106,12 @@ static pthread_once_t cublas_once = PTHREAD_ONCE_INIT;
 
 static void cublas_load_once(void)
 {
+    /* In the order of gar_cublas_table's fields. */
     static const char *const names[] = {"cublasCreate_v2", "cublasDestroy_v2", "cublasSetStream_v2",
                                         "cublasSgemm_v2"};
-    void *slots[sizeof names / sizeof names[0]];
-    static_assert(sizeof slots == sizeof cublas_table, "one name for each field of gar_cublas_table");
-    if (lib_open(&cublas_lib) == 0 && lib_resolve(&cublas_lib, names, slots, sizeof names / sizeof names[0]) == 0) {
-        cublas_table.cublasCreate_v2 = (decltype(cublas_table.cublasCreate_v2))slots[0];
-        cublas_table.cublasDestroy_v2 = (decltype(cublas_table.cublasDestroy_v2))slots[1];
-        cublas_table.cublasSetStream_v2 = (decltype(cublas_table.cublasSetStream_v2))slots[2];
-        cublas_table.cublasSgemm_v2 = (decltype(cublas_table.cublasSgemm_v2))slots[3];
-    }
+    static_assert(sizeof names / sizeof names[0] * sizeof(void *) == sizeof cublas_table,
+                  "one name for each field of gar_cublas_table");
+    load_table(&cublas_lib, names, sizeof names / sizeof names[0], &cublas_table, sizeof cublas_table);
 }
 
 const gar_cublas_table *gar_cublas_load(gar_status *st)

@@ -70,23 +70,38 @@ void gar_mpi_rank_map(char *buf, size_t len)
     free(all);
 }
 
-gar_status gar_mpi_node_place(gar_mpi_place *place)
+/* The ranks of this rank's node (MPI_COMM_TYPE_SHARED), keyed by world rank
+ * so that node-local ranks follow the world ranks' order; *node stays
+ * MPI_COMM_NULL outside MPI or in a run of one rank. */
+static gar_status node_comm(MPI_Comm *node, int *rank)
 {
-    int init = 0, fin = 0, rank = 0, size = 1, leader = 0;
-    MPI_Comm node = MPI_COMM_NULL;
-    place->local_rank = place->worker = 0;
-    place->local_size = place->workers = 1;
+    int init = 0, fin = 0, size = 1;
+    *node = MPI_COMM_NULL;
+    *rank = 0;
     MPI_Initialized(&init);
     MPI_Finalized(&fin);
     if (!init || fin)
         return GAR_OK;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_rank(MPI_COMM_WORLD, rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (size == 1)
         return GAR_OK;
-    /* Keyed by world rank: node-local ranks follow the world ranks' order. */
-    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS)
-        return gar_error(GAR_ERR_INTERNAL, "rank %d: MPI_Comm_split_type (shared memory) failed", rank);
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, *rank, MPI_INFO_NULL, node) != MPI_SUCCESS) {
+        *node = MPI_COMM_NULL;
+        return gar_error(GAR_ERR_INTERNAL, "rank %d: MPI_Comm_split_type (shared memory) failed", *rank);
+    }
+    return GAR_OK;
+}
+
+gar_status gar_mpi_node_place(gar_mpi_place *place)
+{
+    int rank = 0, leader = 0;
+    MPI_Comm node = MPI_COMM_NULL;
+    gar_status st = node_comm(&node, &rank);
+    place->local_rank = place->worker = 0;
+    place->local_size = place->workers = 1;
+    if (st != GAR_OK || node == MPI_COMM_NULL)
+        return st;
     MPI_Comm_rank(node, &place->local_rank);
     MPI_Comm_size(node, &place->local_size);
     /* Does this node hold the master? Its local rank 0 says which world rank it is. */
@@ -102,21 +117,14 @@ gar_status gar_mpi_node_place(gar_mpi_place *place)
 
 gar_status gar_mpi_node_sum(double mine, double *sum, double *largest, int *ranks)
 {
-    int init = 0, fin = 0, rank = 0, size = 1;
+    int rank = 0;
     double total = 0, most = 0;
     MPI_Comm node = MPI_COMM_NULL;
+    gar_status st = node_comm(&node, &rank);
     *sum = *largest = mine;
     *ranks = 1;
-    MPI_Initialized(&init);
-    MPI_Finalized(&fin);
-    if (!init || fin)
-        return GAR_OK;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size == 1)
-        return GAR_OK;
-    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) != MPI_SUCCESS)
-        return gar_error(GAR_ERR_INTERNAL, "rank %d: MPI_Comm_split_type (shared memory) failed", rank);
+    if (st != GAR_OK || node == MPI_COMM_NULL)
+        return st;
     MPI_Allreduce(&mine, &total, 1, MPI_DOUBLE, MPI_SUM, node);
     MPI_Allreduce(&mine, &most, 1, MPI_DOUBLE, MPI_MAX, node);
     MPI_Comm_size(node, ranks);
