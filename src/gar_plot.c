@@ -79,6 +79,16 @@ static void show_text(cairo_t *cr, const char *s, double x, double y, double ax,
     cairo_show_text(cr, s);
 }
 
+/* A plot's title, bold, centred on x above baseline y; none when NULL. */
+static void draw_title(cairo_t *cr, const char *title, double x, double y)
+{
+    if (title == NULL)
+        return;
+    set_font(cr, 16, 1);
+    set_rgb(cr, RGB_TEXT);
+    show_text(cr, title, x, y, 0.5, 1.0);
+}
+
 /* Labels inside the plot area sit on a white patch so that a curve passing
  * behind them does not make them unreadable. */
 static void show_text_on_white(cairo_t *cr, const char *s, double x, double y, double ax,
@@ -389,11 +399,7 @@ static void draw_fsc(cairo_t *cr, const double *const *curves, const char *const
     }
     if (n_curves > 1)
         draw_legend(cr, &f, labels, n_curves);
-    if (title != NULL) {
-        set_font(cr, 16, 1);
-        set_rgb(cr, RGB_TEXT);
-        show_text(cr, title, 0.5 * GAR_PLOT_FSC_WIDTH, 28, 0.5, 1.0);
-    }
+    draw_title(cr, title, 0.5 * GAR_PLOT_FSC_WIDTH, 28);
 }
 
 /* Write the finished surface to path through a temporary file. */
@@ -609,11 +615,7 @@ gar_status gar_plot_noise(const char *path, const double *sigma2, size_t n_curve
     cairo_set_line_width(cr, 1.0);
     cairo_rectangle(cr, f.x0 - 0.5, f.y0 - 0.5, f.w + 1, f.h + 1);
     cairo_stroke(cr);
-    if (title != NULL) {
-        set_font(cr, 16, 1);
-        set_rgb(cr, RGB_TEXT);
-        show_text(cr, title, 0.5 * GAR_PLOT_FSC_WIDTH, 28, 0.5, 1.0);
-    }
+    draw_title(cr, title, 0.5 * GAR_PLOT_FSC_WIDTH, 28);
     st = write_png(surface, cr, path);
 done:
     return end_picture(surface, cr, st);
@@ -735,11 +737,7 @@ gar_status gar_plot_guinier(const char *path, const double *x, const double *con
         if (n_curves > 1)
             draw_legend(cr, &f, labels, n_curves);
     }
-    if (title != NULL) {
-        set_font(cr, 16, 1);
-        set_rgb(cr, RGB_TEXT);
-        show_text(cr, title, 0.5 * GAR_PLOT_FSC_WIDTH, 28, 0.5, 1.0);
-    }
+    draw_title(cr, title, 0.5 * GAR_PLOT_FSC_WIDTH, 28);
     st = write_png(surface, cr, path);
 done:
     return end_picture(surface, cr, st);
@@ -910,10 +908,7 @@ gar_status gar_plot_slices(const char *path, const gar_map *map, const char *tit
         set_rgb(cr, RGB_TEXT);
         show_text(cr, buf, panel_x[k] + 0.5 * w, height - SL_LABEL + 10, 0.5, 0.0);
     }
-    if (title != NULL) {
-        set_font(cr, 16, 1);
-        show_text(cr, title, 0.5 * width, 26, 0.5, 1.0);
-    }
+    draw_title(cr, title, 0.5 * width, 26);
     st = write_png(surface, cr, path);
 done:
     return end_picture(surface, cr, st);
@@ -1035,10 +1030,7 @@ gar_status gar_plot_angdist(const char *path, const double *rot_deg, const doubl
     show_text(cr, "rot (degrees)", X0 + 0.5 * W, Y0 + H + 26, 0.5, 0.0);
     snprintf(buf, sizeof buf, "tilt");
     show_text(cr, buf, 12, Y0 + 0.5 * H, 0.0, 0.5);
-    if (title != NULL) {
-        set_font(cr, 16, 1);
-        show_text(cr, title, X0 + 0.5 * W, 26, 0.5, 1.0);
-    }
+    draw_title(cr, title, X0 + 0.5 * W, 26);
     st = write_png(surface, cr, path);
 done:
     return end_picture(surface, cr, st);
