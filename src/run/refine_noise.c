@@ -24,10 +24,12 @@
 #include <string.h>
 #include "gar_exactsum.h"
 #include "gar_image.h"
+#include "gar_junk.h"
 #include "gar_log.h"
 #include "gar_mpi.h"
 #include "gar_plot.h"
 #include "gar_stack.h"
+#include "gar_stats.h"
 #include "refine_impl.h"
 
 /* Blocks of consecutive particles the background estimate reads, and their size. */
@@ -183,81 +185,46 @@ gar_status refine_noise_update(gar_refine *r, double band)
     return st;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The median of v[0 .. n) (reordered). */
-static double median_of(double *v, size_t n)
-{
-    if (n == 0)
-        return 0.0;
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* The median and the robust σ (1.4826 × the median absolute deviation) of
- * x[0 .. n), in scratch v. */
-static void robust_stats(const double *x, size_t n, double *v, double *med, double *sigma)
-{
-    memcpy(v, x, n * sizeof *v);
-    *med = median_of(v, n);
-    for (size_t i = 0; i < n; i++)
-        v[i] = fabs(x[i] - *med);
-    *sigma = 1.4826 * median_of(v, n);
-}
-
 gar_status refine_judge(gar_refine *r)
 {
     gar_status st;
-    double *v = NULL, *x = NULL, med, sig, unit, low_scale, high_misfit;
-    const double z = r->f->junk_sigma;
+    gar_junk_rule rule;
+    double *scale = NULL, *misfit = NULL, unit;
     size_t n = 0, junk = 0;
     if (r->n == 0)
         return GAR_OK;
-    if ((st = gar_alloc((void **)&v, r->n, sizeof *v, "scores")) != GAR_OK ||
-        (st = gar_alloc((void **)&x, r->n, sizeof *x, "scores")) != GAR_OK) {
-        free(v);
-        return st;
+    if ((st = gar_alloc((void **)&scale, r->n, sizeof *scale, "scales")) != GAR_OK ||
+        (st = gar_alloc((void **)&misfit, r->n, sizeof *misfit, "misfits")) != GAR_OK)
+        goto done;
+    for (size_t i = 0; i < r->n; i++) {
+        scale[i] = r->poses[i].scale;
+        misfit[i] = r->poses[i].misfit;
     }
-    /* Two signs of junk: a contrast far below the others' (empty ice, a
-     * particle lost in the noise), and a residual far above the noise (an
-     * image holding signal the reference does not explain: another
-     * protein, an aggregate). The log of the scale, whose spread is the
-     * contrast's relative scatter, and the misfit, in units of its own
-     * spread over the set. */
-    for (size_t i = 0; i < r->n; i++)
-        x[i] = log(fmax(r->poses[i].scale, 1e-6));
-    robust_stats(x, r->n, v, &med, &sig);
-    low_scale = med - z * sig;
-    for (size_t i = 0; i < r->n; i++)
-        x[i] = r->poses[i].misfit;
-    robust_stats(x, r->n, v, &med, &sig);
-    high_misfit = med + z * sig;
-    r->state.junk_threshold = z > 0 ? exp(low_scale) : -INFINITY;
-    r->state.misfit_threshold = z > 0 ? high_misfit : INFINITY;
+    /* Junk by its low contrast and high misfit together (gar_junk.h). */
+    if ((st = gar_junk_rule_fit(scale, misfit, r->n, r->f->junk_sigma, &rule)) != GAR_OK)
+        goto done;
     for (size_t i = 0; i < r->n; i++) {
         gar_pose *q = &r->poses[i];
-        q->junk = z > 0 && (log(fmax(q->scale, 1e-6)) < low_scale || q->misfit > high_misfit);
+        q->junk = gar_junk_is(&rule, q->scale, q->misfit);
         junk += (size_t)q->junk;
         if (!q->junk)
-            v[n++] = q->scale;
+            scale[n++] = q->scale;
     }
-    unit = median_of(v, n);
+    /* The scales' unit: the median kept particle's. */
+    unit = gar_quantile(scale, n, 0.5);
     if (!(unit > 0) || !isfinite(unit))
         unit = 1.0;
     for (size_t i = 0; i < r->n; i++)
         r->poses[i].scale /= unit;
-    if (z > 0)
-        r->state.junk_threshold /= unit;
+    r->state.junk_threshold = rule.z > 0 ? gar_junk_scale_threshold(&rule) / unit : -INFINITY;
+    r->state.misfit_threshold = gar_junk_misfit_threshold(&rule);
     r->state.scale_median = unit;
     r->map_gain = r->raw_scales ? unit : 1.0;
     r->state.junk_count = junk;
-    free(v);
-    free(x);
-    return GAR_OK;
+done:
+    free(scale);
+    free(misfit);
+    return st;
 }
 
 float refine_insert_scale(gar_refine *r, const gar_pose *q, int searched)
