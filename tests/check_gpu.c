@@ -34,6 +34,10 @@
 
 #ifdef GAR_CUDA_EMU
 #include "gar_cuda_emu_control.h"
+#include <dirent.h>
+#include <errno.h>
+#include <sys/wait.h>
+#include <unistd.h>
 /* Particle counts: the real device's, or the emulation's (one CPU thread
  * runs every GPU thread of the emulation; CI has 2 cores). */
 #define COUNT(gpu, emu) (emu)
@@ -638,6 +642,98 @@ START_TEST(test_emu_short_batch_transforms_its_particles)
 }
 END_TEST
 
+/* One tuning run (C1, in insertion or volume mode: two cache keys of the
+ * same work) in a child process, started when the pipe `go` reaches end of
+ * file (the parent closes its write end; the child closes its own copy).
+ * Exit 0 when it inserted and finalized. No ck_assert: not Check's process. */
+static pid_t tune_in_child(const int go[2], int device, int volume_mode, const char *cache)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid > 0)
+        return pid;
+    static int dev[1];
+    char c;
+    sim_set s;
+    gar_recon *r = NULL;
+    gar_map *m = NULL;
+    dev[0] = device;
+    make_particles(32, "C1", 8, &s);
+    run_opts o = {"C1", volume_mode, dev, 1, 1, GAR_TUNE_AUTO, 0, cache, 8, 0};
+    close(go[1]);
+    while (read(go[0], &c, 1) > 0) {
+    }
+    int ok = build(&s, &o, &r) == GAR_OK && gar_recon_insert(r, s.images, s.meta, s.n) == GAR_OK &&
+             gar_recon_finalize(r, 0, &m) == GAR_OK;
+    if (!ok)
+        fprintf(stderr, "child on GPU %d: %s\n", device, gar_errmsg());
+    _exit(ok ? 0 : 1);
+}
+
+/* Two processes tuning at once, released together: on devices d0 and d1.
+ * Fails unless both exit 0, the cache holds both keys' entries, and no
+ * temporary is left beside it. */
+static void tune_two_processes(const char *dir, int d0, int d1)
+{
+    char cache[4096], line[1024];
+    int go[2], status, keys = 0;
+    snprintf(cache, sizeof cache, "%s/tuning.tsv", dir);
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t a = tune_in_child(go, d0, 0, cache), b = tune_in_child(go, d1, 1, cache);
+    close(go[0]);
+    close(go[1]);   /* both start */
+    ck_assert_int_eq(waitpid(a, &status, 0), a);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the first process failed (%d)", status);
+    ck_assert_int_eq(waitpid(b, &status, 0), b);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the second process failed (%d)", status);
+    FILE *f = fopen(cache, "r");
+    ck_assert_msg(f != NULL, "no cache %s", cache);
+    while (fgets(line, sizeof line, f) != NULL) {
+        ck_assert_msg(line[0] == '#' || strchr(line, '\n') != NULL, "a torn line in %s: %s", cache, line);
+        keys |= strstr(line, "symmetry=insert") ? 1 : strstr(line, "symmetry=volume") ? 2 : 0;
+    }
+    fclose(f);
+    fprintf(stderr, "measured: two processes tuning on GPUs %d and %d: cache entries for %s%s\n", d0, d1,
+            keys & 1 ? "insert " : "", keys & 2 ? "volume" : "");
+    ck_assert_msg(keys == 3, "GPUs %d and %d: the cache lost an entry (found %s%s)", d0, d1,
+                  keys & 1 ? "insert" : "", keys & 2 ? "volume" : "");
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    ck_assert_ptr_nonnull(dd);
+    while ((e = readdir(dd)) != NULL)
+        ck_assert_msg(strstr(e->d_name, ".tmp-") == NULL, "a temporary left behind: %s/%s", dir, e->d_name);
+    closedir(dd);
+}
+
+/* Two processes on one device (ranks sharing a GPU; issue 19, defect 10)
+ * tune one at a time and both entries reach the cache; on two devices they
+ * tune at once and still both entries reach it. The emulation widens the
+ * windows (gar_cuda_emu_probe): each tuning pauses with a marker file in
+ * place, so an overlap on one device is recorded; each rewrite of the cache
+ * pauses between reading the old file and putting the new one in place, so
+ * without the cache's flock the second rewrite drops the first's entry.
+ * Fails without the per-device tuning flock (an overlap) or without the
+ * cache's flock (an entry lost). */
+START_TEST(test_emu_two_processes_tune_one_device)
+{
+    char one[4096], two[4096], overlaps[4096 + 16];
+    snprintf(one, sizeof one, "%s", test_tmpfile("gpu", "one-device"));
+    snprintf(two, sizeof two, "%s", test_tmpfile("gpu", "two-devices"));
+    ck_assert(mkdir(one, 0755) == 0 || errno == EEXIST);
+    ck_assert(mkdir(two, 0755) == 0 || errno == EEXIST);
+    setenv("GAR_CUDA_EMU_PROBE_MS", "400", 1);
+    setenv("GAR_CUDA_EMU_PROBE_DIR", one, 1);
+    tune_two_processes(one, 0, 0);
+    snprintf(overlaps, sizeof overlaps, "%s/overlaps", one);
+    ck_assert_msg(!test_file_exists(overlaps), "two processes tuned on GPU 0 at once (%s)", overlaps);
+    setenv("GAR_CUDA_EMU_DEVICES", "2", 1);
+    setenv("GAR_CUDA_EMU_PROBE_DIR", two, 1);
+    tune_two_processes(two, 0, 1);
+    unsetenv("GAR_CUDA_EMU_DEVICES");
+    unsetenv("GAR_CUDA_EMU_PROBE_DIR");
+    unsetenv("GAR_CUDA_EMU_PROBE_MS");
+}
+END_TEST
 #endif
 
 int main(void)
@@ -671,7 +767,7 @@ int main(void)
          * device's (an emulated 128² takes minutes). */
         test_emu_stale_driver_is_not_absent, test_emu_tuning_stops_at_sticky_error,
         test_emu_short_batch_transforms_its_particles, test_emu_batch_beyond_the_grid_limit,
-        test_emu_sibling_tuning_scratch_counted,
+        test_emu_sibling_tuning_scratch_counted, test_emu_two_processes_tune_one_device,
 #else
         test_gpu_vs_cpu_128, test_gpu_vs_cpu_256,
 #endif
