@@ -22,6 +22,10 @@ extern "C" {
 
 /* 1 if this build has the CUDA backend. */
 int gar_gpu_built(void);
+/* 1 if that backend is the CPU emulation of CUDA (gpu/emu/: test
+ * infrastructure, built into tests/garner_emu and tests/check_gpu_emu), for
+ * which [gpu] devices = emulated is meant. */
+int gar_gpu_emulated(void);
 /* Number of usable devices. No driver or no device: GAR_ERR_NO_DEVICE with a
  * message; built without CUDA: GAR_ERR_NOT_BUILT. */
 gar_status gar_gpu_device_count(int *count);

@@ -16,6 +16,12 @@
 
 extern "C" int gar_gpu_built(void) { return 1; }
 
+#ifdef GAR_CUDA_EMU
+extern "C" int gar_gpu_emulated(void) { return 1; }
+#else
+extern "C" int gar_gpu_emulated(void) { return 0; }
+#endif
+
 extern "C" gar_status gar_gpu_device_count(int *count)
 {
     cudaError_t err = cudaGetDeviceCount(count);

@@ -7,6 +7,8 @@
 
 int gar_gpu_built(void) { return 0; }
 
+int gar_gpu_emulated(void) { return 0; }
+
 gar_status gar_gpu_device_count(int *count)
 {
     *count = 0;

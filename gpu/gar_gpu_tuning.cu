@@ -19,10 +19,16 @@
  * differ between ranks and runs, breaking the per-shard determinism that
  * [mpi] reproducible = yes relies on.
  *
- * Inserters on one device tune one at a time (a process-wide lock per
- * device: devices = 0,0 would otherwise time each other's kernels), and the
- * cache's read-modify-write holds an flock on "<cache>.lock", so processes
- * (ranks sharing a node) do not drop each other's entries. */
+ * Inserters on one device tune one at a time, so that they do not time each
+ * other's kernels: within a process (devices = 0,0) a lock per device, and
+ * across processes (ranks sharing a GPU) an flock on
+ * "<cache>.tuning-<host>-<PCI bus id>.lock" beside the cache (the bus id, not
+ * the device number: CUDA_VISIBLE_DEVICES may number one GPU differently in
+ * each rank; the host: a cache in a home folder shared by several nodes).
+ * Without a cache file (tuning_cache empty and no $HOME) only the process's
+ * own inserters take turns. The cache's read-modify-write holds an flock on
+ * "<cache>.lock", so processes (ranks sharing a node) do not drop each
+ * other's entries, and its temporary is named by the process (gar_atomic). */
 #include <cuda_runtime.h>
 #include <errno.h>
 #include <pthread.h>
@@ -40,6 +46,12 @@
 #include "gar_gpu_gather.h"
 #include "gar_gpu_inserter.h"
 #include "gar_log.h"
+#ifdef GAR_CUDA_EMU
+#include "gar_cuda_emu_control.h"   /* gar_cuda_emu_probe: the tests' windows into the locks */
+#define TUNING_PROBE(point) gar_cuda_emu_probe(point)
+#else
+#define TUNING_PROBE(point) ((void)0)
+#endif
 
 using gar_gather::GatherArgs;
 using gar_gather::LaunchCtx;
@@ -50,8 +62,7 @@ using gar_gather::variants;
 /* Inserters of several devices in one process (one host thread each) tune at
  * once and would share gar_atomic's temporary (it is named by the process),
  * and each would replace the file without the others' new entries: their
- * rewrites of the cache take turns. Other processes may still race; then an
- * entry is lost, and a later run tunes again. */
+ * rewrites of the cache take turns (other processes: the flock below). */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* One tuning at a time per device within the process. */
@@ -102,6 +113,47 @@ int gar_tuning_lookup(const gar_gpu_inserter *g)
     return found;
 }
 
+/* An exclusive flock on `path` (created), or -1 where the file system has
+ * none: then, as without the lock, an entry may be lost or two tunings
+ * overlap, and a later run tunes again. */
+static int lock_file(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    while (flock(fd, LOCK_EX) != 0)
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    return fd;
+}
+
+static int make_parent_dirs(const char *path);
+
+/* The flock that makes the processes tuning on this GPU take turns, or -1
+ * (no cache file to put it beside). */
+static int lock_device_tuning(const gar_gpu_inserter *g)
+{
+    char bus[64] = "", host[256] = "", path[4096 + 400];
+    if (g->cache_path == NULL || make_parent_dirs(g->cache_path) != 0)
+        return -1;
+    if (cudaDeviceGetPCIBusId(bus, sizeof bus, g->cfg.device) != cudaSuccess) {
+        cudaGetLastError();   /* not sticky; the device number stands in */
+        snprintf(bus, sizeof bus, "device%d", g->cfg.device);
+    }
+    if (gethostname(host, sizeof host - 1) != 0)
+        snprintf(host, sizeof host, "host");
+    for (char *p = bus; *p; p++)
+        if (*p == ':' || *p == '/')
+            *p = '-';
+    for (char *p = host; *p; p++)
+        if (*p == '/')
+            *p = '-';
+    snprintf(path, sizeof path, "%s.tuning-%s-%s.lock", g->cache_path, host, bus);
+    return lock_file(path);
+}
+
 static int make_parent_dirs(const char *path)
 {
     char buf[4096];
@@ -136,11 +188,7 @@ static void cache_store(const gar_gpu_inserter *g, double us_per_slice)
     {
         char lock_path[4096];
         snprintf(lock_path, sizeof lock_path, "%s.lock", g->cache_path);
-        /* Without the lock (a file system without flock), as before: an
-         * entry may be lost and a later run tunes again. */
-        if ((lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) >= 0)
-            while (flock(lock_fd, LOCK_EX) != 0 && errno == EINTR) {
-            }
+        lock_fd = lock_file(lock_path);
     }
     if (gar_atomic_begin(&a, g->cache_path, 0) != GAR_OK) {
         gar_log_warn("GPU tuning cache: %s; later runs will tune again", gar_errmsg());
@@ -164,6 +212,7 @@ static void cache_store(const gar_gpu_inserter *g, double us_per_slice)
         }
         fclose(in);
     }
+    TUNING_PROBE("cache-read");
     fprintf(out, "%s\t%s\t%s\t%.3f\n", g->device_name, g->key, variants[g->variant].name, us_per_slice);
     if (fclose(out) != 0) {
         gar_log_warn("GPU tuning cache %s: cannot write (%s); later runs will tune again", g->cache_path,
@@ -191,10 +240,13 @@ gar_status gar_tuning_run(gar_gpu_inserter *g, const GatherArgs &args)
     size_t used = 0;
     LaunchCtx c = g->ctx;
     pthread_mutex_t *lock;
+    int device_lock_fd;
     c.g = args;
     pthread_once(&device_tuning_once, device_tuning_init);
     lock = &device_tuning[(unsigned)g->cfg.device % TUNING_DEVICES];
     pthread_mutex_lock(lock);
+    device_lock_fd = lock_device_tuning(g);
+    TUNING_PROBE("tuning-begin");
     if (scratch == NULL)
         GAR_CUDA_TRY(cudaMalloc((void **)&scratch, g->nvox * 3 * sizeof(float)), g->where, "tuning scratch volume");
     GAR_CUDA_TRY(cudaEventCreate(&t0), g->where, "event");
@@ -263,6 +315,9 @@ done:
         cudaEventDestroy(t1);
     cudaFree(scratch);
     g->tune_scratch = NULL;
+    TUNING_PROBE("tuning-end");
+    if (device_lock_fd >= 0)
+        close(device_lock_fd);   /* releases the flock */
     pthread_mutex_unlock(lock);
     return st;
 }

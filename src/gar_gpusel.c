@@ -62,7 +62,15 @@ gar_status gar_gpu_choose(const char *spec, int worker, int workers, int *device
     gar_status st;
     int is_auto, count = 0;
     const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
-    if ((st = gar_gpu_parse_devices(spec, &is_auto, devices, n)) != GAR_OK)
+    const int emulated = strcmp(spec, "emulated") == 0;
+    /* The emulated devices, bound as auto binds real ones, but required:
+     * whoever asks for them is testing the GPU path and must not get the
+     * CPU's instead. */
+    if (emulated && !gar_gpu_emulated())
+        return gar_error(GAR_ERR_USAGE, "'emulated': this garner drives real GPUs (or none); the CUDA emulation "
+                         "is test infrastructure, built by make check as tests/garner_emu: use auto, none or "
+                         "device numbers");
+    if ((st = gar_gpu_parse_devices(emulated ? "auto" : spec, &is_auto, devices, n)) != GAR_OK)
         return st;
     if (workers == 0) {
         *n = 0;
@@ -74,6 +82,8 @@ gar_status gar_gpu_choose(const char *spec, int worker, int workers, int *device
         return GAR_OK;
     }
     st = gar_gpu_device_count(&count);
+    if (emulated && st != GAR_OK)
+        return st;
     if (is_auto) {
         if (st != GAR_OK) {
             *n = 0;
@@ -82,8 +92,9 @@ gar_status gar_gpu_choose(const char *spec, int worker, int workers, int *device
             return GAR_OK;
         }
         gar_gpu_bind(count, worker, workers, devices, n);
-        snprintf(why, why_len, "[gpu] devices = auto: node-local worker %d of %d, %d visible device%s "
-                 "(CUDA_VISIBLE_DEVICES=%s)", worker, workers, count, count == 1 ? "" : "s", cvd ? cvd : "unset");
+        snprintf(why, why_len, "[gpu] devices = %s: node-local worker %d of %d, %d visible device%s "
+                 "(CUDA_VISIBLE_DEVICES=%s)", spec, worker, workers, count, count == 1 ? "" : "s",
+                 cvd ? cvd : "unset");
         return GAR_OK;
     }
     if (st != GAR_OK) {

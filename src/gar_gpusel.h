@@ -27,7 +27,9 @@ gar_status gar_gpu_parse_devices(const char *spec, int *is_auto, int *devices, s
 void gar_gpu_bind(int visible, int worker, int workers, int *devices, size_t *n);
 
 /* The devices this process drives for `spec`: `auto` with no GPU (or a build
- * without CUDA) gives none and says why in `why`; an explicit list on such a
+ * without CUDA) gives none and says why in `why`; `emulated` binds as `auto`
+ * on a build over the CUDA emulation (gar_gpu_emulated) and is a usage error
+ * on any other; an explicit list on such a
  * build, or naming a device that does not exist, is an error. workers == 0:
  * this rank inserts nothing (the master), so none. */
 gar_status gar_gpu_choose(const char *spec, int worker, int workers, int *devices, size_t *n, char *why,

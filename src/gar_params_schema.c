@@ -289,7 +289,8 @@ const gar_param_spec gar_params_table[] = {
      .type = GAR_PARAM_STRING,
      .default_value = "auto",
      .doc = "auto (every GPU this rank may use, shared among the node's worker ranks), none (CPU), or "
-            "device numbers such as 0,1; a device listed twice gets two inserters",
+            "device numbers such as 0,1; a device listed twice gets two inserters (emulated: the CPU emulation "
+            "of CUDA, in tests/garner_emu only)",
      .field = GAR_FIELD(gpu.devices)},
     {.section = "gpu",
      .key = "fft_on_gpu",

@@ -34,6 +34,10 @@
 
 #ifdef GAR_CUDA_EMU
 #include "gar_cuda_emu_control.h"
+#include <dirent.h>
+#include <errno.h>
+#include <sys/wait.h>
+#include <unistd.h>
 /* Particle counts: the real device's, or the emulation's (one CPU thread
  * runs every GPU thread of the emulation; CI has 2 cores). */
 #define COUNT(gpu, emu) (emu)
@@ -331,15 +335,19 @@ START_TEST(test_tuning_and_cache)
 }
 END_TEST
 
-/* A batch larger than the whole device (its total memory, so the test
- * holds on any card, the emulated one included) gets the message that says
- * what would fit, in garner's words rather than CUDA's. */
-START_TEST(test_out_of_device_memory)
+/* A batch larger than the whole device (its reported total memory, so the
+ * test holds on any card: 8 GiB emulated, 80 GiB H100, 139 GiB H200) is
+ * refused by the check before any allocation, in garner's words: the
+ * message names the batch it was given and a batch that fits (below it, and
+ * within the device), and with tuning on, [gpu] tuning = off. In emulation
+ * the device is also shrunk (GAR_CUDA_EMU_MEMORY) and the advised batch must
+ * follow it: a check that ignored the device's size could not. */
+static void out_of_device_memory(void)
 {
     sim_set s = {0};
     gar_recon *r = NULL;
     gar_gpu_insert_config gc;
-    size_t free_b = 0, total_b = 0, fixed = 0, per = 0, other = 0;
+    size_t free_b = 0, total_b = 0, fixed = 0, per = 0, other = 0, fits = 0, given = 0;
     s.box = 128;
     s.optics.pixel_size_A = 2.0;
     s.optics.group = 1;
@@ -349,22 +357,40 @@ START_TEST(test_out_of_device_memory)
     gc.padded = 256;
     gc.plane_radius = 128;
     gc.fft_on_gpu = 1;
-    gc.tuning = GAR_TUNE_OFF;
+    gc.tuning = GAR_TUNE_AUTO;
     gc.n_ops = 1;
     ck_assert_int_eq(gar_gpu_memory_need(&gc, &fixed, &per, &other), GAR_OK);
     const size_t batch = total_b / per + 1;   /* more than the whole device, even without the volumes */
-    run_opts o = {"C1", 0, dev0, 1, 1, GAR_TUNE_OFF, 0, NULL, batch, 0};
+    run_opts o = {"C1", 0, dev0, 1, 1, GAR_TUNE_AUTO, 0, NULL, batch, 0};
     gar_status st = build(&s, &o, &r);
-    fprintf(stderr, "measured: batch %zu of 128² on a device of %.2f GiB: %s\n", batch, total_b / 1073741824.0,
-            gar_errmsg());
+    const char *msg = gar_errmsg(), *at = strstr(msg, "[reconstruct] batch = ");
+    fprintf(stderr, "measured: batch %zu of 128² on a device of %.2f GiB (%zu bytes a particle): %s\n", batch,
+            total_b / 1073741824.0, per, msg);
     ck_assert_int_eq(st, GAR_ERR_NOMEM);
-    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "of device memory"));
-    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "would fit"));
+    ck_assert_ptr_nonnull(strstr(msg, "of device memory"));
+    ck_assert_msg(at != NULL && sscanf(at, "[reconstruct] batch = %zu would fit (it is %zu)", &fits, &given) == 2,
+                  "no batch advised: %s", msg);
+    ck_assert_uint_eq(given, batch);
+    ck_assert_msg(fits >= 1 && fits < batch, "advised batch %zu for %zu: %s", fits, batch, msg);
+    ck_assert_msg(fixed + fits * per <= total_b && fixed + (fits + 1) * per > free_b / 2,
+                  "advised batch %zu: %zu bytes fixed + %zu a particle against %zu free of %zu", fits, fixed, per,
+                  free_b, total_b);
+    ck_assert_msg(strstr(msg, "[gpu] tuning = off") != NULL, "tuning on, and the advice does not name it: %s", msg);
     /* The check before any allocation answered, not a failed cudaMalloc or
      * cuFFT plan (whose messages name the call). */
-    ck_assert_ptr_null(strstr(gar_errmsg(), "cudaMalloc"));
-    ck_assert_ptr_null(strstr(gar_errmsg(), "cufftPlanMany"));
+    ck_assert_ptr_null(strstr(msg, "cudaMalloc"));
+    ck_assert_ptr_null(strstr(msg, "cufftPlanMany"));
     gar_recon_destroy(&r);
+}
+
+START_TEST(test_out_of_device_memory)
+{
+    out_of_device_memory();
+#ifdef GAR_CUDA_EMU
+    setenv("GAR_CUDA_EMU_MEMORY", "1G", 1);
+    out_of_device_memory();
+    unsetenv("GAR_CUDA_EMU_MEMORY");
+#endif
 }
 END_TEST
 
@@ -615,6 +641,99 @@ START_TEST(test_emu_short_batch_transforms_its_particles)
     sim_free(&s);
 }
 END_TEST
+
+/* One tuning run (C1, in insertion or volume mode: two cache keys of the
+ * same work) in a child process, started when the pipe `go` reaches end of
+ * file (the parent closes its write end; the child closes its own copy).
+ * Exit 0 when it inserted and finalized. No ck_assert: not Check's process. */
+static pid_t tune_in_child(const int go[2], int device, int volume_mode, const char *cache)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid > 0)
+        return pid;
+    static int dev[1];
+    char c;
+    sim_set s;
+    gar_recon *r = NULL;
+    gar_map *m = NULL;
+    dev[0] = device;
+    make_particles(32, "C1", 8, &s);
+    run_opts o = {"C1", volume_mode, dev, 1, 1, GAR_TUNE_AUTO, 0, cache, 8, 0};
+    close(go[1]);
+    while (read(go[0], &c, 1) > 0) {
+    }
+    int ok = build(&s, &o, &r) == GAR_OK && gar_recon_insert(r, s.images, s.meta, s.n) == GAR_OK &&
+             gar_recon_finalize(r, 0, &m) == GAR_OK;
+    if (!ok)
+        fprintf(stderr, "child on GPU %d: %s\n", device, gar_errmsg());
+    _exit(ok ? 0 : 1);
+}
+
+/* Two processes tuning at once, released together: on devices d0 and d1.
+ * Fails unless both exit 0, the cache holds both keys' entries, and no
+ * temporary is left beside it. */
+static void tune_two_processes(const char *dir, int d0, int d1)
+{
+    char cache[4096], line[1024];
+    int go[2], status, keys = 0;
+    snprintf(cache, sizeof cache, "%s/tuning.tsv", dir);
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t a = tune_in_child(go, d0, 0, cache), b = tune_in_child(go, d1, 1, cache);
+    close(go[0]);
+    close(go[1]);   /* both start */
+    ck_assert_int_eq(waitpid(a, &status, 0), a);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the first process failed (%d)", status);
+    ck_assert_int_eq(waitpid(b, &status, 0), b);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the second process failed (%d)", status);
+    FILE *f = fopen(cache, "r");
+    ck_assert_msg(f != NULL, "no cache %s", cache);
+    while (fgets(line, sizeof line, f) != NULL) {
+        ck_assert_msg(line[0] == '#' || strchr(line, '\n') != NULL, "a torn line in %s: %s", cache, line);
+        keys |= strstr(line, "symmetry=insert") ? 1 : strstr(line, "symmetry=volume") ? 2 : 0;
+    }
+    fclose(f);
+    fprintf(stderr, "measured: two processes tuning on GPUs %d and %d: cache entries for %s%s\n", d0, d1,
+            keys & 1 ? "insert " : "", keys & 2 ? "volume" : "");
+    ck_assert_msg(keys == 3, "GPUs %d and %d: the cache lost an entry (found %s%s)", d0, d1,
+                  keys & 1 ? "insert" : "", keys & 2 ? "volume" : "");
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    ck_assert_ptr_nonnull(dd);
+    while ((e = readdir(dd)) != NULL)
+        ck_assert_msg(strstr(e->d_name, ".tmp-") == NULL, "a temporary left behind: %s/%s", dir, e->d_name);
+    closedir(dd);
+}
+
+/* Two processes on one device (ranks sharing a GPU; issue 19, defect 10)
+ * tune one at a time and both entries reach the cache; on two devices they
+ * tune at once and still both entries reach it. The emulation widens the
+ * windows (gar_cuda_emu_probe): each tuning pauses with a marker file in
+ * place, so an overlap on one device is recorded; each rewrite of the cache
+ * pauses between reading the old file and putting the new one in place, so
+ * without the cache's flock the second rewrite drops the first's entry.
+ * Fails without the per-device tuning flock (an overlap) or without the
+ * cache's flock (an entry lost). */
+START_TEST(test_emu_two_processes_tune_one_device)
+{
+    char one[4096], two[4096], overlaps[4096 + 16];
+    snprintf(one, sizeof one, "%s", test_tmpfile("gpu", "one-device"));
+    snprintf(two, sizeof two, "%s", test_tmpfile("gpu", "two-devices"));
+    ck_assert(mkdir(one, 0755) == 0 || errno == EEXIST);
+    ck_assert(mkdir(two, 0755) == 0 || errno == EEXIST);
+    setenv("GAR_CUDA_EMU_PROBE_MS", "400", 1);
+    setenv("GAR_CUDA_EMU_PROBE_DIR", one, 1);
+    tune_two_processes(one, 0, 0);
+    snprintf(overlaps, sizeof overlaps, "%s/overlaps", one);
+    ck_assert_msg(!test_file_exists(overlaps), "two processes tuned on GPU 0 at once (%s)", overlaps);
+    setenv("GAR_CUDA_EMU_DEVICES", "2", 1);
+    setenv("GAR_CUDA_EMU_PROBE_DIR", two, 1);
+    tune_two_processes(two, 0, 1);
+    unsetenv("GAR_CUDA_EMU_DEVICES");
+    unsetenv("GAR_CUDA_EMU_PROBE_DIR");
+    unsetenv("GAR_CUDA_EMU_PROBE_MS");
+}
+END_TEST
 #endif
 
 int main(void)
@@ -640,25 +759,26 @@ int main(void)
         TCase *small = TEST_CASE("small", 1200, test_gpu_vs_cpu_64, test_two_entries_of_one_device);
         return test_run_suite(test_suite("gpu", small, NULL));
     }
-    TCase *tc = TEST_CASE("core", 1200,
-                          test_gpu_vs_cpu_64,
-                          test_every_variant,
-                          test_two_entries_of_one_device,
-                          test_tuning_and_cache,
-                          test_out_of_device_memory,
-                          test_search_gpu_vs_cpu,
-                          test_tuning_skips_atomic_variants);
+    const TTest *const tests[] = {
+        test_gpu_vs_cpu_64, test_every_variant, test_two_entries_of_one_device, test_tuning_and_cache,
+        test_out_of_device_memory, test_search_gpu_vs_cpu, test_tuning_skips_atomic_variants,
 #ifdef GAR_CUDA_EMU
-    /* What only the emulation can show; the large boxes are the real
-     * device's (an emulated 128² takes minutes). */
-    tcase_add_test(tc, test_emu_stale_driver_is_not_absent);
-    tcase_add_test(tc, test_emu_tuning_stops_at_sticky_error);
-    tcase_add_test(tc, test_emu_short_batch_transforms_its_particles);
-    tcase_add_test(tc, test_emu_batch_beyond_the_grid_limit);
-    tcase_add_test(tc, test_emu_sibling_tuning_scratch_counted);
+        /* What only the emulation can show; the large boxes are the real
+         * device's (an emulated 128² takes minutes). */
+        test_emu_stale_driver_is_not_absent, test_emu_tuning_stops_at_sticky_error,
+        test_emu_short_batch_transforms_its_particles, test_emu_batch_beyond_the_grid_limit,
+        test_emu_sibling_tuning_scratch_counted, test_emu_two_processes_tune_one_device,
 #else
-    tcase_add_test(tc, test_gpu_vs_cpu_128);
-    tcase_add_test(tc, test_gpu_vs_cpu_256);
+        test_gpu_vs_cpu_128, test_gpu_vs_cpu_256,
 #endif
+    };
+    /* GAR_CHECK_GPU_ONLY=test_name runs that test alone (while working on
+     * one; a mutation run of scripts/emu-mutations). */
+    const char *only = getenv("GAR_CHECK_GPU_ONLY");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 1200);
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        if (only == NULL || strcmp(only, tests[i]->name) == 0)
+            tcase_add_test(tc, tests[i]);
     return test_run_suite(test_suite("gpu", tc, NULL));
 }

@@ -97,6 +97,11 @@ START_TEST(test_choose)
         ck_assert_int_eq(gar_gpu_choose("1023", 0, 1, d, &n, why, sizeof why), GAR_ERR_USAGE);
         ck_assert_ptr_nonnull(strstr(gar_errmsg(), "GPU 1023 asked for, but this rank sees"));
     }
+    /* The CUDA emulation is test infrastructure: only tests/garner_emu
+     * drives it; this build refuses it, naming where it is. */
+    ck_assert(!gar_gpu_emulated());
+    ck_assert_int_eq(gar_gpu_choose("emulated", 0, 1, d, &n, why, sizeof why), GAR_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(gar_errmsg(), "tests/garner_emu"));
 }
 END_TEST
 

@@ -1,8 +1,9 @@
 #!/bin/sh
 # The GPU path of garner reconstruct on the emulated device (tests/garner_emu,
-# gpu/emu/): one rank and three ranks (two workers, each its emulated GPU)
-# give the CPU's map to a relative L2 of 1e-5, and the log says the GPU
-# inserted.
+# gpu/emu/): one rank ([gpu] devices = 0) and three ranks ([gpu] devices =
+# emulated: two workers, each its emulated GPU) give the CPU's map to a
+# relative L2 of 1e-5, and the log says the GPU inserted. garner itself
+# refuses devices = emulated in one line.
 . "${GAR_SRCDIR:-.}/tests/testlib.sh"
 [ -n "${MPIEXEC:-}" ] && command -v "$MPIEXEC" >/dev/null 2>&1 || { echo "no mpiexec: skipped"; exit 77; }
 emu="$GAR_BUILDDIR/tests/garner_emu"
@@ -20,8 +21,14 @@ check "1 rank, emulated GPU: exit 0" -- sh -c "'$emu' reconstruct '$d/run.ini' -
 check "1 rank: the emulated GPU inserted" -- grep -q "garner CUDA emulation" "$d/gpu1.log"
 check "1 rank: the CPU's map to 1e-5" -- "$cmp" "$d/cpu_scalar/map.mrc" "$d/gpu1/map.mrc" 1e-5
 check "3 ranks, emulated GPUs: exit 0" -- sh -c "'$MPIEXEC' -n 3 '$emu' reconstruct '$d/run.ini' \
-    --set output.dir='$d/gpu3' --set gpu.devices=0 --set gpu.tuning=off > '$d/gpu3.log' 2>&1"
+    --set output.dir='$d/gpu3' --set gpu.devices=emulated --set gpu.tuning=off > '$d/gpu3.log' 2>&1"
 check "3 ranks: the CPU's map to 1e-5" -- "$cmp" "$d/cpu_scalar/map.mrc" "$d/gpu3/map.mrc" 1e-5
 check "3 ranks: 400 particles counted" -- grep -q '"particles_used": 400' "$d/gpu3/summary.json"
 check "3 ranks: both workers inserted on their emulated GPU" -- grep -q '"gpu_inserters": 2' "$d/gpu3/summary.json"
+check "3 ranks: the summary records devices = emulated" -- grep -q '"devices": "emulated"' "$d/gpu3/summary.json"
+# garner (not the emulation build): a usage error (64) on one line naming the key.
+expect 64 "[gpu] devices" -- "$GARNER" reconstruct "$d/run.ini" --set output.dir="$d/refused" --set gpu.devices=emulated
+check "garner: devices = emulated refused in one line" -- sh -c "'$GARNER' reconstruct '$d/run.ini' \
+    --set output.dir='$d/refused' --set gpu.devices=emulated 2>&1 >/dev/null | wc -l | grep -qx 1"
+check "garner: nothing written for a refused run" -- test ! -e "$d/refused"
 finish

@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fftw3.h>
 #include <map>
 #include <mutex>
@@ -572,6 +573,16 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int dev)
     return cudaSuccess;
 }
 
+/* Every process sees the same emulated devices, as ranks on one node see
+ * its GPUs: device d is on bus d. */
+cudaError_t cudaDeviceGetPCIBusId(char *bus_id, int len, int dev)
+{
+    if (dev < 0 || dev >= device_count() || len < 13)
+        return fail(cudaErrorInvalidValue);
+    snprintf(bus_id, (size_t)len, "0000:%02x:00.0", dev);
+    return cudaSuccess;
+}
+
 cudaError_t cudaDeviceSynchronize(void)
 {
     cudaError_t e = sticky_error();
@@ -917,4 +928,35 @@ extern "C" void gar_cuda_emu_reset(void)
     std::lock_guard<std::mutex> l(mu);
     sticky = cudaSuccess;
     fail_launch_in = 0;
+}
+
+/* See gar_cuda_emu_control.h. */
+extern "C" void gar_cuda_emu_probe(const char *point)
+{
+    const char *dir = getenv("GAR_CUDA_EMU_PROBE_DIR"), *ms_s = getenv("GAR_CUDA_EMU_PROBE_MS");
+    char marker[4096];
+    if (dir == NULL || *dir == '\0')
+        return;
+    const long ms = ms_s && *ms_s ? atol(ms_s) : 200;
+    const struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
+    snprintf(marker, sizeof marker, "%s/tuning-in-progress", dir);
+    if (strcmp(point, "tuning-begin") == 0) {
+        int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd >= 0) {
+            close(fd);
+        } else {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/overlaps", dir);
+            FILE *f = fopen(path, "a");
+            if (f != NULL) {
+                fprintf(f, "process %ld began tuning while another was tuning\n", (long)getpid());
+                fclose(f);
+            }
+        }
+        nanosleep(&pause, NULL);
+    } else if (strcmp(point, "tuning-end") == 0) {
+        unlink(marker);
+    } else if (strcmp(point, "cache-read") == 0) {
+        nanosleep(&pause, NULL);
+    }
 }

@@ -17,6 +17,13 @@ long gar_cuda_emu_launches(void);
  * touched an illegal address does on a GPU: cudaErrorIllegalAddress, sticky
  * (every later call of the device's context returns it). 0 cancels. */
 void gar_cuda_emu_fail_launch(long n);
+/* A point in gpu/gar_gpu_tuning.cu's locked sections, where a test widens
+ * a race window. With GAR_CUDA_EMU_PROBE_DIR set (else nothing happens):
+ * "tuning-begin" creates DIR/tuning-in-progress, appending a line to
+ * DIR/overlaps if another process's or thread's is there, then pauses;
+ * "tuning-end" removes it; "cache-read" (the old cache read, the new one
+ * not yet in place) pauses. The pause is GAR_CUDA_EMU_PROBE_MS (200 ms). */
+void gar_cuda_emu_probe(const char *point);
 /* Clear a sticky error (a fresh context, as a new process would have). */
 void gar_cuda_emu_reset(void);
 
