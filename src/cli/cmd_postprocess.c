@@ -145,6 +145,12 @@ int gar_cmd_postprocess(int argc, char **argv)
                                    "--mask-fraction between 0 and 1 expected");
     if (!(ps->randomise_below > 0 && ps->randomise_below < 1))
         return gar_cli_usage_error("postprocess", "--randomise-below: expected an FSC between 0 and 1");
-    st = gar_run_postprocess(&req);
-    return st == GAR_OK ? 0 : gar_cli_fail(st);
+    {
+        int report = 1;
+        st = gar_run_postprocess(&req, &report);
+        if (st == GAR_OK)
+            return 0;
+        /* Every rank found the same error; rank 0 says it once. */
+        return report ? gar_cli_fail(st) : gar_status_exit_code(st);
+    }
 }
