@@ -268,12 +268,12 @@ const gar_param_spec gar_params_table[] = {
     {.section = "refine",
      .key = "solvent_fsc_below",
      .type = GAR_PARAM_DOUBLE,
-     .default_value = "10",
+     .default_value = "0",
      .min = 0,
      .max = 10000,
      .doc = "Å; once an iteration's unmasked half-map resolution is this or finer, its resolution (next band, "
             "schedule) is the solvent-masked FSC's, corrected by phase randomisation (Chen et al. 2013; mask: "
-            "[postprocess] mask or made from the map); 0: the unmasked FSC throughout",
+            "[postprocess] mask or made from the map); 0 (the default): the unmasked FSC throughout",
      .field = GAR_FIELD(refine.solvent_fsc_below)},
     {.section = "postprocess",
      .key = "run",
