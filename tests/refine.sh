@@ -12,9 +12,9 @@ json() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" "$1" | head -n 1; }
 # C1 (the acceptance case at 1000 particles, to fit CI's time).
 expect 0 "" -- "$GARNER" phantom --symmetry C1 --box 64 --pixel-size 3 --seed 3 --out "$d/c1.mrc"
 expect 0 "" -- "$GARNER" simulate --map "$d/c1.mrc" --count 1000 --snr 1 --shift-sigma 3 --seed 4 --out "$d/c1.h5"
-# solvent_fsc_below = 12: this set's unmasked resolution ends near 10 Å, the
-# default's threshold, so a margin keeps the masked FSC in play on every
-# machine.
+# solvent_fsc_below = 12 (the default is 0, off): this set's unmasked
+# resolution ends near 10 Å, the value docs/PARAMETERS.md suggests, so 12
+# keeps the masked FSC in play from the first iteration on every machine.
 printf '[input]\nstacks = c1.h5\n[output]\ndir = c1\n[refine]\ninitial_map = c1.mrc\ninitial_resolution = 20\niterations = 8\nsolvent_fsc_below = 12\n[reconstruct]\nreference = c1.mrc\n' > "$d/c1.ini"
 # With MPI where there is a launcher: rank 0 hands out shards, two workers
 # search and insert them.
