@@ -20,6 +20,8 @@ static const char postprocess_help[] =
     "average map from 10 Å to that resolution (Rosenthal & Henderson 2003), and the\n"
     "average map sharpened: FSC-weighted, multiplied by exp(B s²/4) and low-passed\n"
     "at the resolution. docs/ARCHITECTURE.md (\"Post-processing\") has the formulas.\n"
+    "Under mpiexec -n P the local resolution's points are split over the P ranks\n"
+    "(the same files as one process, bit for bit); rank 0 writes.\n"
     "\n"
     "Writes into DIR (which appears only when complete):\n"
     "  postprocess.mrc         the sharpened map\n"
