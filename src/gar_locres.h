@@ -46,6 +46,20 @@ gar_status gar_local_resolution(const gar_map *h1, const gar_map *h2, const gar_
                                 const gar_locres_settings *s, int threads, gar_locres_result **out);
 void gar_locres_result_destroy(gar_locres_result **r);   /* NULL-safe */
 
+/* gar_local_resolution in three steps, for splitting the points over
+ * processes (src/run/run_postprocess.c: MPI ranks). A point's value depends
+ * only on the maps, the settings and its place, so any split gives the same
+ * values, bit for bit.
+ * gar_locres_grid: the grid points inside `mask` (cubic), their values NaN,
+ * no map yet (GAR_ERR_DATA when there are none). */
+gar_status gar_locres_grid(const gar_map *mask, double pixel_A, const gar_locres_settings *s,
+                           gar_locres_result **out);
+/* Measure points first .. first + count − 1 of r (the rest untouched). */
+gar_status gar_locres_measure(const gar_map *h1, const gar_map *h2, double pixel_A, const gar_locres_settings *s,
+                              int threads, gar_locres_result *r, size_t first, size_t count);
+/* Once every point is measured: the summary and the map (box n). */
+gar_status gar_locres_finish(gar_locres_result *r, size_t n, double pixel_A, const gar_locres_settings *s);
+
 /* The q-quantile (0..1) of v[0..n-1] (n > 0), linear between order
  * statistics (R's type 7); v is sorted in place. */
 double gar_quantile_sorted(double *v, size_t n, double q);

@@ -265,6 +265,16 @@ const gar_param_spec gar_params_table[] = {
             "least 1 % of the best's, each weighted by its posterior share (the idea of RELION's and cryoSPARC's marginalisation "
             "over poses); 0: the best pose only",
      .field = GAR_FIELD(refine.alternatives)},
+    {.section = "refine",
+     .key = "solvent_fsc_below",
+     .type = GAR_PARAM_DOUBLE,
+     .default_value = "0",
+     .min = 0,
+     .max = 10000,
+     .doc = "Å; once an iteration's unmasked half-map resolution is this or finer, its resolution (next band, "
+            "schedule) is the solvent-masked FSC's, corrected by phase randomisation (Chen et al. 2013; mask: "
+            "[postprocess] mask or made from the map); 0 (the default): the unmasked FSC throughout",
+     .field = GAR_FIELD(refine.solvent_fsc_below)},
     {.section = "postprocess",
      .key = "run",
      .type = GAR_PARAM_BOOL,

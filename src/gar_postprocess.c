@@ -312,6 +312,74 @@ done:
     return st;
 }
 
+gar_status gar_fsc_solvent_corrected(const gar_map *h1, const gar_map *h2, const gar_map *mask,
+                                     double randomise_below, uint64_t seed, double *unmasked, double *masked,
+                                     double *randomised, double *corrected, size_t *randomise_from)
+{
+    gar_status st;
+    gar_map *ra = NULL, *rb = NULL;
+    size_t n = h1->nx, nvox, ns, from;
+    if ((st = check_cube(h1, "half map 1")) != GAR_OK)
+        return st;
+    if (h2->nx != n || h2->ny != n || h2->nz != n || mask->nx != n || mask->ny != n || mask->nz != n)
+        return gar_error(GAR_ERR_DATA, "half maps and mask must be one size: %zu³, %zu x %zu x %zu and "
+                         "%zu x %zu x %zu", n, h2->nx, h2->ny, h2->nz, mask->nx, mask->ny, mask->nz);
+    nvox = n * n * n;
+    ns = n / 2 + 1;
+    /* The FSCs: unmasked, masked, and masked after randomising both halves'
+     * phases (independently) from where the unmasked FSC falls below
+     * randomise_below. */
+    if ((st = masked_fsc(h1, h2, NULL, unmasked)) != GAR_OK || (st = masked_fsc(h1, h2, mask, masked)) != GAR_OK)
+        goto done;
+    from = ns;
+    for (size_t i = 1; i < ns; i++)
+        if (!(unmasked[i] >= randomise_below)) {
+            from = i;
+            break;
+        }
+    if (from < ns) {
+        if ((st = gar_map_create(n, n, n, h1->pixel_size, &ra)) != GAR_OK ||
+            (st = gar_map_create(n, n, n, h1->pixel_size, &rb)) != GAR_OK)
+            goto done;
+        memcpy(ra->data, h1->data, nvox * sizeof(float));
+        memcpy(rb->data, h2->data, nvox * sizeof(float));
+        if ((st = gar_map_randomise_phases(ra, from, seed)) != GAR_OK ||
+            (st = gar_map_randomise_phases(rb, from, gar_mix64(seed + 1))) != GAR_OK ||
+            (st = masked_fsc(ra, rb, mask, randomised)) != GAR_OK)
+            goto done;
+    } else {
+        /* Above randomise_below everywhere: nothing to randomise. */
+        for (size_t i = 0; i < ns; i++)
+            randomised[i] = 0.0;
+    }
+    gar_fsc_correct_masked(masked, randomised, ns, from, corrected);
+    *randomise_from = from;
+done:
+    gar_map_destroy(&ra);
+    gar_map_destroy(&rb);
+    return st;
+}
+
+gar_status gar_mask_from_halves(const gar_map *h1, const gar_map *h2, const gar_mask_settings *s, gar_map **out,
+                                double *level_used)
+{
+    gar_status st;
+    gar_map *avg = NULL;
+    size_t nvox;
+    *out = NULL;
+    if (h2->nx != h1->nx || h2->ny != h1->ny || h2->nz != h1->nz)
+        return gar_error(GAR_ERR_DATA, "half maps of two sizes: %zu x %zu x %zu and %zu x %zu x %zu", h1->nx, h1->ny,
+                         h1->nz, h2->nx, h2->ny, h2->nz);
+    if ((st = gar_map_create(h1->nx, h1->ny, h1->nz, h1->pixel_size, &avg)) != GAR_OK)
+        return st;
+    nvox = gar_map_voxels(h1);
+    for (size_t i = 0; i < nvox; i++)
+        avg->data[i] = 0.5f * (h1->data[i] + h2->data[i]);
+    st = gar_mask_from_map(avg, s, out, level_used);
+    gar_map_destroy(&avg);
+    return st;
+}
+
 /* ln of the mean amplitude per shell of `map`'s transform, NaN where a
  * shell is empty or zero. */
 static gar_status guinier_curve(const gar_map *map, double *ln_amp)
@@ -401,7 +469,7 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
 {
     gar_status st;
     gar_postprocess_result *r = NULL;
-    gar_map *ra = NULL, *rb = NULL, *weighted = NULL;
+    gar_map *weighted = NULL;
     size_t n = half1->nx, nvox, ns, m;
     double slope, icpt, corr;
     sharpen_filter sf;
@@ -431,34 +499,10 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
         (st = gar_alloc((void **)&r->guinier_ln_sharpened, ns, sizeof(double), "Guinier plot")) != GAR_OK)
         goto done;
 
-    /* The FSCs: unmasked, masked, and masked after randomising both halves'
-     * phases (independently) from where the unmasked FSC falls below
-     * randomise_below. */
-    if ((st = masked_fsc(half1, half2, NULL, r->fsc_unmasked)) != GAR_OK ||
-        (st = masked_fsc(half1, half2, mask, r->fsc_masked)) != GAR_OK)
+    if ((st = gar_fsc_solvent_corrected(half1, half2, mask, s->randomise_below, s->seed, r->fsc_unmasked,
+                                         r->fsc_masked, r->fsc_randomised, r->fsc_corrected, &r->randomise_from)) !=
+        GAR_OK)
         goto done;
-    r->randomise_from = ns;
-    for (size_t i = 1; i < ns; i++)
-        if (!(r->fsc_unmasked[i] >= s->randomise_below)) {
-            r->randomise_from = i;
-            break;
-        }
-    if (r->randomise_from < ns) {
-        if ((st = gar_map_create(n, n, n, pixel_A, &ra)) != GAR_OK ||
-            (st = gar_map_create(n, n, n, pixel_A, &rb)) != GAR_OK)
-            goto done;
-        memcpy(ra->data, half1->data, nvox * sizeof(float));
-        memcpy(rb->data, half2->data, nvox * sizeof(float));
-        if ((st = gar_map_randomise_phases(ra, r->randomise_from, s->seed)) != GAR_OK ||
-            (st = gar_map_randomise_phases(rb, r->randomise_from, gar_mix64(s->seed + 1))) != GAR_OK ||
-            (st = masked_fsc(ra, rb, mask, r->fsc_randomised)) != GAR_OK)
-            goto done;
-    } else {
-        /* Above randomise_below everywhere: nothing to randomise. */
-        for (size_t i = 0; i < ns; i++)
-            r->fsc_randomised[i] = 0.0;
-    }
-    gar_fsc_correct_masked(r->fsc_masked, r->fsc_randomised, ns, r->randomise_from, r->fsc_corrected);
     r->resolution_A = gar_fsc_find_resolution(r->fsc_corrected, ns, n, pixel_A, 0.143, &r->crossing);
     r->resolution_unmasked_A = gar_fsc_resolution(r->fsc_unmasked, ns, n, pixel_A, 0.143);
     r->resolution_masked_A = gar_fsc_resolution(r->fsc_masked, ns, n, pixel_A, 0.143);
@@ -525,8 +569,6 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
     *out = r;
     r = NULL;
 done:
-    gar_map_destroy(&ra);
-    gar_map_destroy(&rb);
     gar_map_destroy(&weighted);
     gar_postprocess_result_destroy(&r);
     return st;

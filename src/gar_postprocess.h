@@ -41,6 +41,12 @@ void gar_mask_settings_default(gar_mask_settings *s);
  * everything is above the threshold (naming the level). */
 gar_status gar_mask_from_map(const gar_map *map, const gar_mask_settings *s, gar_map **out, double *level_used);
 
+/* The mask made from the average (h1 + h2) / 2 of two half maps (cubic, one
+ * size; pixel size h1's), as gar_mask_from_map: what `garner postprocess`
+ * and refine's solvent-corrected FSC make when no mask is given. */
+gar_status gar_mask_from_halves(const gar_map *h1, const gar_map *h2, const gar_mask_settings *s, gar_map **out,
+                                double *level_used);
+
 /* Multiply each Fourier coefficient of `map` (cubic) by gain(|k|, ctx), |k|
  * its frequency in Fourier voxels. */
 gar_status gar_map_filter_radial(gar_map *map, double (*gain)(double k, void *ctx), void *ctx);
@@ -56,6 +62,17 @@ gar_status gar_map_randomise_phases(gar_map *map, size_t from_shell, uint64_t se
  * rule: two shells' margin past the randomisation). n values. */
 void gar_fsc_correct_masked(const double *fsc_masked, const double *fsc_randomised, size_t n, size_t from,
                             double *out);
+
+/* The half maps' FSCs with `mask` (cubic, all one size), n = N/2 + 1 values
+ * each: unmasked, masked (FSC_t), masked after randomising both halves'
+ * phases independently (seeds `seed` and gar_mix64(seed + 1)) from
+ * *randomise_from, the first shell where the unmasked FSC < randomise_below
+ * (FSC_n; 0 throughout and *randomise_from = n when it never is), and the
+ * corrected FSC of gar_fsc_correct_masked. For `garner postprocess` and for
+ * refine's resolution (docs/ARCHITECTURE.md). */
+gar_status gar_fsc_solvent_corrected(const gar_map *h1, const gar_map *h2, const gar_map *mask,
+                                     double randomise_below, uint64_t seed, double *unmasked, double *masked,
+                                     double *randomised, double *corrected, size_t *randomise_from);
 
 /* Least-squares line y = a + b x through points i with lo <= x[i] <= hi
  * (and y finite): slope, intercept, Pearson r, points used. Returns the

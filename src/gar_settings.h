@@ -67,6 +67,7 @@ typedef struct gar_refine_settings {
     int contrast_scale;          /* per-particle contrast scale in the reconstruction */
     double junk_sigma;           /* robust z below which a particle is junk (0: none) */
     long alternatives;           /* poses besides the best inserted with their weights (0: none) */
+    double solvent_fsc_below;    /* Å: from this unmasked resolution on, the solvent-corrected FSC's (0: never) */
 } gar_refine_settings;
 
 /* What refine does with its final half maps (garner postprocess). */

@@ -20,6 +20,8 @@ static const char postprocess_help[] =
     "average map from 10 Å to that resolution (Rosenthal & Henderson 2003), and the\n"
     "average map sharpened: FSC-weighted, multiplied by exp(B s²/4) and low-passed\n"
     "at the resolution. docs/ARCHITECTURE.md (\"Post-processing\") has the formulas.\n"
+    "Under mpiexec -n P the local resolution's points are split over the P ranks\n"
+    "(the same files as one process, bit for bit); rank 0 writes.\n"
     "\n"
     "Writes into DIR (which appears only when complete):\n"
     "  postprocess.mrc         the sharpened map\n"
@@ -145,6 +147,12 @@ int gar_cmd_postprocess(int argc, char **argv)
                                    "--mask-fraction between 0 and 1 expected");
     if (!(ps->randomise_below > 0 && ps->randomise_below < 1))
         return gar_cli_usage_error("postprocess", "--randomise-below: expected an FSC between 0 and 1");
-    st = gar_run_postprocess(&req);
-    return st == GAR_OK ? 0 : gar_cli_fail(st);
+    {
+        int report = 1;
+        st = gar_run_postprocess(&req, &report);
+        if (st == GAR_OK)
+            return 0;
+        /* Every rank found the same error; rank 0 says it once. */
+        return report ? gar_cli_fail(st) : gar_status_exit_code(st);
+    }
 }

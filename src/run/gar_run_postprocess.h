@@ -27,7 +27,15 @@ typedef struct gar_postprocess_request {
  * postprocess.json, fsc.csv, fsc.png, guinier.csv, guinier.png, mask.mrc,
  * postprocess.mrc (sharpened) and postprocess_masked.mrc (times the mask).
  * The folder appears only when complete (docs/FORMAT.md, "garner
- * postprocess"). */
-gar_status gar_run_postprocess(const gar_postprocess_request *req);
+ * postprocess"). Starts MPI: under mpiexec every rank takes part (below);
+ * *report is 1 on the rank that should print the error (rank 0). */
+gar_status gar_run_postprocess(const gar_postprocess_request *req, int *report);
+
+/* The same inside a run that has MPI started (refine's end): collective over
+ * `size` ranks. Every rank reads the maps; rank 0 makes the mask, the FSCs
+ * and the sharpened map and alone writes; the local resolution's points are
+ * split over the ranks (the map the same, bit for bit, at any number).
+ * Every rank returns the same status, with rank 0 holding the message. */
+gar_status gar_run_postprocess_ranks(const gar_postprocess_request *req, int rank, int size);
 
 #endif

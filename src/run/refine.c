@@ -7,12 +7,47 @@
 #include "gar_mpi.h"
 #include "gar_mrc.h"
 #include "gar_outdir.h"
+#include "gar_postprocess.h"
 #include "gar_run.h"
 #include "gar_stack.h"
 #include "gar_sysinfo.h"
 #include "refine_impl.h"
 #include "run_files.h"
 #include "run_fprint.h"
+
+/* A mask's values may stray this far outside [0, 1] (another program's
+ * resampling) and still count as a mask (as garner postprocess's). */
+#define SOLVENT_MASK_SLACK 1e-3
+
+/* [postprocess] mask, for the solvent-corrected FSC: the particles' box and
+ * pixel size, values in [0, 1], not all 0. */
+static gar_status read_solvent_mask(gar_refine *r)
+{
+    gar_status st;
+    const char *path = r->set->postprocess.mask;
+    size_t nvox;
+    double sum = 0;
+    char loc[512];
+    if ((st = gar_mrc_read(path, &r->solvent_mask)) != GAR_OK ||
+        (st = run_check_map_values(r->p, "postprocess", "mask", path, r->solvent_mask, r->box, r->px)) != GAR_OK)
+        return st;
+    nvox = gar_map_voxels(r->solvent_mask);
+    for (size_t i = 0; i < nvox; i++) {
+        float v = r->solvent_mask->data[i];
+        if (!(v >= -SOLVENT_MASK_SLACK && v <= 1 + SOLVENT_MASK_SLACK)) {
+            run_where(r->p, "postprocess", "mask", loc, sizeof loc);
+            return gar_error(GAR_ERR_DATA, "%s: %s: voxel %zu is %g: expected a mask with values from 0 to 1", loc,
+                             path, i, v);
+        }
+        sum += v;
+    }
+    if (!(sum > 0)) {
+        run_where(r->p, "postprocess", "mask", loc, sizeof loc);
+        return gar_error(GAR_ERR_DATA, "%s: %s: every voxel is 0: expected a mask around the particle", loc, path);
+    }
+    r->solvent_mask->pixel_size = r->px;
+    return GAR_OK;
+}
 
 /* The settings, the stacks, the initial and reference maps: each checked,
  * with an error naming the key. */
@@ -55,6 +90,9 @@ static gar_status check_inputs(gar_refine *r)
         return st;
     if (r->truth != NULL && (st = run_check_map_values(p, "reconstruct", "reference", r->set->reconstruct.reference,
                                                        r->truth, r->box, r->px)) != GAR_OK)
+        return st;
+    if (r->f->solvent_fsc_below > 0 && r->set->postprocess.mask != NULL &&
+        (st = read_solvent_mask(r)) != GAR_OK)
         return st;
     r->mask_px = r->f->mask_diameter > 0 ? 0.5 * r->f->mask_diameter / r->px : 0.45 * (double)r->box;
     if (r->mask_px > 0.5 * (double)r->box) {
@@ -251,13 +289,54 @@ static gar_status make_recon(gar_refine *r)
     return run_partials_create(r->rec, &r->rs, r->rcfg.threads, r->rank, r->size, &r->parts);
 }
 
+/* Rank 0: the resolution of the solvent-corrected FSC of the half maps
+ * (docs/ARCHITECTURE.md, "Refine's solvent-corrected FSC") once the
+ * unmasked one is at or finer than [refine] solvent_fsc_below; NaN before,
+ * when it is off, or when no mask can be made from the map (a warning). */
+static gar_status solvent_resolution(gar_refine *r, double unmasked, double *masked)
+{
+    gar_status st;
+    gar_map *made = NULL;
+    const gar_map *mask = r->solvent_mask;
+    double *fsc = NULL;
+    size_t ns = r->n_shells, from;
+    gar_mask_settings ms;
+    gar_postprocess_settings ps;
+
+    *masked = NAN;
+    if (!(r->f->solvent_fsc_below > 0) || !(unmasked <= r->f->solvent_fsc_below))
+        return GAR_OK;
+    gar_mask_settings_default(&ms);
+    gar_postprocess_settings_default(&ps);
+    if (mask == NULL) {
+        if ((st = gar_mask_from_halves(r->half[0], r->half[1], &ms, &made, NULL)) == GAR_ERR_DATA) {
+            gar_log_warn("no solvent mask from this iteration's map (%s): its resolution is the unmasked FSC's",
+                         gar_errmsg());
+            return GAR_OK;
+        }
+        if (st != GAR_OK)
+            return st;
+        mask = made;
+    }
+    if ((st = gar_alloc((void **)&fsc, 4 * ns, sizeof *fsc, "solvent-corrected FSC")) != GAR_OK ||
+        (st = gar_fsc_solvent_corrected(r->half[0], r->half[1], mask, ps.randomise_below, ps.seed, fsc, fsc + ns,
+                                        fsc + 2 * ns, fsc + 3 * ns, &from)) != GAR_OK)
+        goto done;
+    *masked = gar_fsc_resolution(fsc + 3 * ns, ns, r->box, r->px, 0.143);
+done:
+    free(fsc);
+    gar_map_destroy(&made);
+    return st;
+}
+
 /* Rank 0, after a pass: the half maps, their FSC, the next step, the
  * iteration's folder and its line in the log. */
 static gar_status conclude(gar_refine *r, size_t it, double t_it, double step, double band, double memory,
                            int local, double changed)
 {
     gar_status st;
-    double res;
+    double res, res_unmasked, res_masked;
+    char masked_s[64] = "";
     gar_map_destroy(&r->half[0]);
     gar_map_destroy(&r->half[1]);
     if ((st = refine_judge(r)) != GAR_OK ||
@@ -268,18 +347,29 @@ static gar_status conclude(gar_refine *r, size_t it, double t_it, double step, d
     refine_apply_gain(r, r->half[1]);
     if ((st = gar_fsc_compute(r->half[0], r->half[1], r->fsc)) != GAR_OK)
         return st;
-    res = gar_fsc_resolution(r->fsc, r->n_shells, r->box, r->px, 0.143);
+    res_unmasked = gar_fsc_resolution(r->fsc, r->n_shells, r->box, r->px, 0.143);
+    if ((st = solvent_resolution(r, res_unmasked, &res_masked)) != GAR_OK)
+        return st;
+    res = isfinite(res_masked) ? res_masked : res_unmasked;
     r->state.iteration = it;
     refine_advance(r, res, it == 1 ? 1.0 : changed);
     if (r->n_rec < sizeof r->rec_log / sizeof r->rec_log[0])
-        r->rec_log[r->n_rec++] = (iter_record){step, res, it == 1 ? 1.0 : changed, gar_wall_seconds() - t_it,
-                                               band, memory, r->search_seconds, local};
+        r->rec_log[r->n_rec++] = (iter_record){.step = step, .resolution = res,
+                                               .changed = it == 1 ? 1.0 : changed,
+                                               .seconds = gar_wall_seconds() - t_it, .band = band, .memory = memory,
+                                               .resolution_unmasked = res_unmasked,
+                                               .resolution_masked = res_masked,
+                                               .search_seconds = r->search_seconds, .local = local};
     if ((st = refine_write_iteration(r, it)) != GAR_OK)
         return st;
-    gar_log_info("iteration %zu: resolution %.2f Å (FSC 0.143), %.0f %% of poses moved more than %.3g degrees, "
-                 "%.1f s (search %.1f s, %.0f particles/s per process)%s", it, res, 100 * (it == 1 ? 1.0 : changed),
-                 step, gar_wall_seconds() - t_it, r->search_seconds, refine_search_rate(r, r->search_seconds),
-                 r->state.converged ? "; converged" : "");
+    if (isfinite(res_masked))
+        snprintf(masked_s, sizeof masked_s, ", %.2f Å masked (corrected)", res_masked);
+    else if (r->f->solvent_fsc_below > 0)
+        snprintf(masked_s, sizeof masked_s, "; masked from %g Å", r->f->solvent_fsc_below);
+    gar_log_info("iteration %zu: resolution %.2f Å (FSC 0.143: %.2f Å unmasked%s), %.0f %% of poses moved more "
+                 "than %.3g degrees, %.1f s (search %.1f s, %.0f particles/s per process)%s", it, res, res_unmasked,
+                 masked_s, 100 * (it == 1 ? 1.0 : changed), step, gar_wall_seconds() - t_it, r->search_seconds,
+                 refine_search_rate(r, r->search_seconds), r->state.converged ? "; converged" : "");
     if (r->f->junk_sigma > 0)
         gar_log_info("iteration %zu: %llu particles (%.1f %%) junk (contrast below %.3g of the median's or misfit above "
                      "%.3g: %g robust σ), left out of the next reconstruction", it,
@@ -367,12 +457,18 @@ gar_status gar_refine_finish(gar_refine *r)
                          "garner refine --continue %s --set refine.iterations=%llu goes on from here",
                          n_it, n_it == 1 ? "" : "s", gar_wall_seconds() - r->t0,
                          r->params_path != NULL ? r->params_path : "PARAMS.ini", n_it + 4);
-        gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps)", r->set->output.dir,
-                     r->state.resolution_A);
-        if (r->set->postprocess.run)
-            st = refine_postprocess(r);
+        gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps%s)", r->set->output.dir,
+                     r->state.resolution_A,
+                     r->n_rec && isfinite(r->rec_log[r->n_rec - 1].resolution_masked)
+                         ? ", masked and corrected; postprocess/ has the full analysis"
+                         : "");
     }
-    return gar_mpi_agree_report(st, r->size);
+    if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK)
+        return st;
+    /* Every rank: the local resolution's points are split over them. */
+    if (r->set->postprocess.run)
+        st = refine_postprocess(r);
+    return st;
 }
 
 void gar_refine_destroy(gar_refine **rp)
@@ -388,6 +484,7 @@ void gar_refine_destroy(gar_refine **rp)
     free(r->batch_scale);
     gar_map_destroy(&r->initial);
     gar_map_destroy(&r->truth);
+    gar_map_destroy(&r->solvent_mask);
     gar_map_destroy(&r->half[0]);
     gar_map_destroy(&r->half[1]);
     free(r->fsc);

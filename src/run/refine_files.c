@@ -151,6 +151,15 @@ gar_status refine_load_iteration(gar_refine *r, size_t it)
     return gar_fsc_compute(r->half[0], r->half[1], r->fsc);
 }
 
+/* "prefix%.4f<suffix>" or "prefix null<suffix>" for a value not known. */
+static void json_or_null(FILE *f, const char *prefix, double v, const char *suffix)
+{
+    if (isfinite(v))
+        fprintf(f, "%s%.4f%s", prefix, v, suffix);
+    else
+        fprintf(f, "%snull%s", prefix, suffix);
+}
+
 static gar_status write_summary(const gar_refine *r, const char *path, double seconds, double res_ref,
                                 gar_fsc_crossing cross_ref, double mean_ref)
 {
@@ -164,6 +173,11 @@ static gar_status write_summary(const gar_refine *r, const char *path, double se
     double res = gar_fsc_find_resolution(r->fsc, r->n_shells, r->box, r->px, 0.143, &cross);
     run_json_resolution(f, "resolution_A", "resolution_note", res, cross, 0.143);
     fprintf(f, "  \"resolution_criterion\": \"FSC 0.143 between half maps\",\n");
+    /* The last iteration's solvent-corrected resolution (its half maps are the final ones). */
+    json_or_null(f, "  \"resolution_masked_A\": ", r->n_rec ? r->rec_log[r->n_rec - 1].resolution_masked : NAN,
+                 ",\n");
+    fprintf(f, "  \"resolution_masked_criterion\": \"corrected masked FSC 0.143 between half maps (Chen et al. "
+            "2013), from [refine] solvent_fsc_below\",\n");
     if (r->truth != NULL) {
         run_json_resolution(f, "resolution_reference_A", "resolution_reference_note", res_ref, cross_ref, 0.5);
         fprintf(f, "  \"mean_fsc_reference\": %.6f,\n", mean_ref);
@@ -175,14 +189,17 @@ static gar_status write_summary(const gar_refine *r, const char *path, double se
     else
         fprintf(f, "null,\n  \"junk_misfit_threshold\": null,\n");
     fprintf(f, "  \"wall_time_s\": %.3f,\n  \"history\": [", seconds);
-    for (size_t i = 0; i < r->n_rec; i++)
+    for (size_t i = 0; i < r->n_rec; i++) {
         fprintf(f, "%s\n    {\"step_deg\": %.4g, \"search\": \"%s\", \"band_shells\": %.2f, \"resolution_A\": %.4f, "
-                "\"changed_fraction\": %.4f, \"seconds\": %.2f, \"search_seconds\": %.2f, "
-                "\"search_particles_per_s\": %.1f, \"memory_estimate_bytes\": %.0f}", i ? "," : "",
-                r->rec_log[i].step, r->rec_log[i].local ? "local" : "global", r->rec_log[i].band,
-                r->rec_log[i].resolution,
+                "\"resolution_unmasked_A\": %.4f, ", i ? "," : "", r->rec_log[i].step,
+                r->rec_log[i].local ? "local" : "global", r->rec_log[i].band, r->rec_log[i].resolution,
+                r->rec_log[i].resolution_unmasked);
+        json_or_null(f, "\"resolution_masked_A\": ", r->rec_log[i].resolution_masked, ", ");
+        fprintf(f, "\"changed_fraction\": %.4f, \"seconds\": %.2f, \"search_seconds\": %.2f, "
+                "\"search_particles_per_s\": %.1f, \"memory_estimate_bytes\": %.0f}",
                 r->rec_log[i].changed, r->rec_log[i].seconds, r->rec_log[i].search_seconds,
                 refine_search_rate(r, r->rec_log[i].search_seconds), r->rec_log[i].memory);
+    }
     fprintf(f, "\n  ],\n  \"peak_memory_bytes\": %zu,\n", gar_peak_rss_bytes());
     run_json_fingerprint(f, r->fingerprint);
     run_json_parameters(f, r->p);
@@ -262,7 +279,7 @@ done:
     return st;
 }
 
-/* Rank 0, once the refinement's folder is complete: its final half maps
+/* Collective, once the refinement's folder is complete: its final half maps
  * post-processed into <dir>/postprocess, as `garner postprocess --half1
  * half1.mrc --half2 half2.mrc` would ([postprocess] keys; docs/PARAMETERS.md).
  * The refinement's own results are already in place: a failure here is
@@ -294,7 +311,7 @@ gar_status refine_postprocess(const gar_refine *r)
      * map is FSC-weighted and low-passed, not sharpened (said in the log). */
     req.settings.unfitted_unsharpened = 1;
     gar_log_info("post-processing the final half maps into %s ([postprocess] run = no skips it)", req.out);
-    if ((st = gar_run_postprocess(&req)) != GAR_OK)
+    if ((st = gar_run_postprocess_ranks(&req, r->rank, r->size)) != GAR_OK)
         return gar_error_context(st, "postprocess (the refinement's results in %s are complete; run garner "
                                  "postprocess on its half maps by hand)", r->set->output.dir);
     return GAR_OK;

@@ -21,6 +21,8 @@
 /* One iteration's record, for the log and summary.json. */
 typedef struct iter_record {
     double step, resolution, changed, seconds, band, memory;
+    double resolution_unmasked;   /* FSC 0.143 between the half maps */
+    double resolution_masked;     /* the solvent-corrected FSC's; NaN: not computed (solvent_fsc_below) */
     double search_seconds;   /* in gar_search_batch, mean over the searching processes */
     int local;
 } iter_record;
@@ -50,6 +52,7 @@ struct gar_refine {
     gar_partials *parts;
     size_t passes;             /* passes over the particles in this process */
     gar_map *initial, *truth;
+    gar_map *solvent_mask;     /* [postprocess] mask for the solvent-corrected FSC; NULL: made from the map */
     gar_pose *poses;
     gar_refine_state state;
     double finest_step;
@@ -113,8 +116,9 @@ gar_status refine_write_iteration(gar_refine *r, size_t it);
 size_t refine_last_iteration(const gar_refine *r);
 gar_status refine_load_iteration(gar_refine *r, size_t it);
 gar_status refine_write_final(gar_refine *r, double seconds);
-/* Rank 0, after the final files: [postprocess] on the final half maps into
- * <dir>/postprocess (refine_files.c). */
+/* Collective, after the final files: [postprocess] on the final half maps
+ * into <dir>/postprocess, rank 0 writing, the local resolution over every
+ * rank (refine_files.c). */
 gar_status refine_postprocess(const gar_refine *r);
 
 #endif

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "gar_locres.h"
 #include "gar_log.h"
+#include "gar_mpi.h"
 #include "gar_mrc.h"
 #include "gar_outdir.h"
 #include "gar_plot.h"
@@ -136,7 +137,116 @@ static gar_status write_json(const char *path, const gar_postprocess_request *re
     return GAR_OK;
 }
 
-gar_status gar_run_postprocess(const gar_postprocess_request *req)
+/* Rank 0: the files into the output folder. */
+static gar_status write_outputs(const gar_postprocess_request *req, gar_outdir *out, const gar_postprocess_result *r,
+                                const gar_locres_result *lr, const gar_map *mask, double level, double fraction,
+                                double pixel, gar_map **masked)
+{
+    gar_status st;
+    size_t nvox = gar_map_voxels(mask);
+    const double *curves[4] = {r->fsc_corrected, r->fsc_masked, r->fsc_unmasked, r->fsc_randomised};
+    const char *labels[4] = {"corrected", "masked", "unmasked", "phase-randomised, masked"};
+    const double *gcurves[3] = {r->guinier_ln_weighted, r->guinier_ln, r->guinier_ln_sharpened};
+    const char *glabels[3] = {"FSC-weighted (fitted)", "average map", "sharpened"};
+    double lo = 1.0 / (r->fit_from_A * r->fit_from_A), hi = 1.0 / (r->fit_to_A * r->fit_to_A);
+    if ((st = gar_map_create(mask->nx, mask->ny, mask->nz, pixel, masked)) != GAR_OK)
+        return st;
+    for (size_t i = 0; i < nvox; i++)
+        (*masked)->data[i] = r->sharpened->data[i] * mask->data[i];
+    if ((st = gar_mrc_write(gar_outdir_file(out, "mask.mrc"), mask, GAR_MRC_VOLUME)) != GAR_OK ||
+        (st = gar_mrc_write(gar_outdir_file(out, "postprocess.mrc"), r->sharpened, GAR_MRC_VOLUME)) != GAR_OK ||
+        (st = gar_mrc_write(gar_outdir_file(out, "postprocess_masked.mrc"), *masked, GAR_MRC_VOLUME)) != GAR_OK ||
+        (st = write_fsc_csv(gar_outdir_file(out, "fsc.csv"), r)) != GAR_OK ||
+        (st = write_guinier_csv(gar_outdir_file(out, "guinier.csv"), r)) != GAR_OK ||
+        (st = gar_plot_fsc_curves(gar_outdir_file(out, "fsc.png"), curves, labels, 4, r->n_shells, r->box, pixel,
+                                  0.143, r->resolution_A, "garner postprocess: FSC between half maps")) != GAR_OK ||
+        (st = gar_plot_guinier(gar_outdir_file(out, "guinier.png"), r->guinier_x, gcurves, glabels, 3, r->n_shells,
+                               lo, hi, r->fit_points ? -r->bfactor_fitted / 4 : NAN, r->fit_intercept,
+                               "garner postprocess: Guinier plot")) != GAR_OK ||
+        (st = gar_mrc_write(gar_outdir_file(out, "locres.mrc"), lr->map, GAR_MRC_VOLUME)) != GAR_OK ||
+        (st = write_json(gar_outdir_file(out, "postprocess.json"), req, r, lr, req->mask == NULL, level, fraction)) !=
+            GAR_OK)
+        return st;
+    return GAR_OK;
+}
+
+/* Every rank: the half maps and the given mask, read and checked. */
+static gar_status read_inputs(const gar_postprocess_request *req, gar_map **h1, gar_map **h2, gar_map **mask,
+                              double *pixel)
+{
+    gar_status st;
+    if ((st = gar_mrc_read(req->half1, h1)) != GAR_OK || (st = check_map(req->half1, *h1, NULL)) != GAR_OK ||
+        (st = gar_mrc_read(req->half2, h2)) != GAR_OK || (st = check_map(req->half2, *h2, *h1)) != GAR_OK)
+        return st;
+    if (req->angpix == 0 && ((*h1)->pixel_size == 0 || (*h2)->pixel_size == 0))
+        return gar_error(GAR_ERR_DATA, "%s gives no pixel size (0 in its MRC header): expected one, or --angpix A",
+                         (*h1)->pixel_size == 0 ? req->half1 : req->half2);
+    if ((st = run_maps_pixel(req->half1, *h1, req->half2, *h2, req->angpix, pixel)) != GAR_OK)
+        return st;
+    (*h1)->pixel_size = (*h2)->pixel_size = *pixel;
+    if (req->mask != NULL) {
+        if ((st = gar_mrc_read(req->mask, mask)) != GAR_OK || (st = check_map(req->mask, *mask, *h1)) != GAR_OK ||
+            (st = check_mask(req->mask, *mask)) != GAR_OK)
+            return st;
+        if (req->angpix == 0 && (*mask)->pixel_size > 0 && !gar_map_pixel_sizes_agree((*mask)->pixel_size, *pixel))
+            return gar_error(GAR_ERR_DATA, "%s has %g Å pixels and the half maps %g Å: expected one pixel size",
+                             req->mask, (*mask)->pixel_size, *pixel);
+        (*mask)->pixel_size = *pixel;
+    }
+    return GAR_OK;
+}
+
+/* Collective: the local resolution, its grid points split over the ranks in
+ * contiguous blocks (rank r the points [N r / size, N (r + 1) / size)), the
+ * values gathered to rank 0 in rank order, which is the points' order; rank 0
+ * makes the map. Each point's value depends only on the maps and its place
+ * (gar_locres.h), so the map is the one process's, bit for bit. */
+static gar_status local_resolution(const gar_postprocess_request *req, const gar_map *h1, const gar_map *h2,
+                                   const gar_map *mask, double pixel, int rank, int size, gar_locres_result **out)
+{
+    gar_status st;
+    gar_locres_result *lr = NULL;
+    void *all = NULL;
+    size_t first = 0, count = 0, n_all = 0;
+    double *mine = NULL;
+
+    *out = NULL;
+    if ((st = gar_locres_grid(mask, pixel, &req->locres_settings, &lr)) == GAR_OK) {
+        first = lr->n_points * (size_t)rank / (size_t)size;
+        count = lr->n_points * (size_t)(rank + 1) / (size_t)size - first;
+        st = gar_locres_measure(h1, h2, pixel, &req->locres_settings, 0, lr, first, count);
+        if (st == GAR_OK && count > 0 &&
+            (st = gar_alloc((void **)&mine, count, sizeof *mine, "local resolution values")) == GAR_OK)
+            for (size_t k = 0; k < count; k++)
+                mine[k] = lr->points[4 * (first + k) + 3];
+    }
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+        goto done;
+    if (size > 1) {
+        if ((st = gar_mpi_gather_rows(mine, count, sizeof *mine, 0, &all, &n_all)) != GAR_OK)
+            goto done;
+        if (rank == 0) {
+            if (n_all != lr->n_points) {
+                st = gar_error(GAR_ERR_INTERNAL, "local resolution: %zu values gathered for %zu points", n_all,
+                               lr->n_points);
+                goto done;
+            }
+            for (size_t k = 0; k < n_all; k++)
+                lr->points[4 * k + 3] = ((const double *)all)[k];
+        }
+    }
+    if (rank == 0 && (st = gar_locres_finish(lr, h1->nx, pixel, &req->locres_settings)) == GAR_OK) {
+        *out = lr;
+        lr = NULL;
+    }
+done:
+    free(mine);
+    free(all);
+    gar_locres_result_destroy(&lr);
+    return st;
+}
+
+gar_status gar_run_postprocess_ranks(const gar_postprocess_request *req, int rank, int size)
 {
     gar_status st;
     gar_map *h1 = NULL, *h2 = NULL, *mask = NULL, *masked = NULL;
@@ -144,108 +254,72 @@ gar_status gar_run_postprocess(const gar_postprocess_request *req)
     gar_locres_result *lr = NULL;
     gar_outdir *out = NULL;
     const char *inputs[3] = {req->half1, req->half2, req->mask};
-    double pixel, level = NAN, fraction = 0;
+    double pixel = 0, level = NAN, fraction = 0;
     char words[160];
-    size_t nvox;
+    size_t nvox = 0;
 
-    if ((st = gar_mrc_read(req->half1, &h1)) != GAR_OK || (st = check_map(req->half1, h1, NULL)) != GAR_OK ||
-        (st = gar_mrc_read(req->half2, &h2)) != GAR_OK || (st = check_map(req->half2, h2, h1)) != GAR_OK)
+    /* Every rank reads the maps (the windows need both halves); a made mask
+     * comes from rank 0, into a map the other ranks make ready here. */
+    st = read_inputs(req, &h1, &h2, &mask, &pixel);
+    if (st == GAR_OK && rank != 0 && req->mask == NULL)
+        st = gar_map_create(h1->nx, h1->ny, h1->nz, pixel, &mask);
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
         goto done;
-    if (req->angpix == 0 && (h1->pixel_size == 0 || h2->pixel_size == 0)) {
-        st = gar_error(GAR_ERR_DATA, "%s gives no pixel size (0 in its MRC header): expected one, or --angpix A",
-                       h1->pixel_size == 0 ? req->half1 : req->half2);
-        goto done;
-    }
-    if ((st = run_maps_pixel(req->half1, h1, req->half2, h2, req->angpix, &pixel)) != GAR_OK)
-        goto done;
-    h1->pixel_size = h2->pixel_size = pixel;
     nvox = gar_map_voxels(h1);
-    if (req->mask != NULL) {
-        if ((st = gar_mrc_read(req->mask, &mask)) != GAR_OK || (st = check_map(req->mask, mask, h1)) != GAR_OK ||
-            (st = check_mask(req->mask, mask)) != GAR_OK)
-            goto done;
-        if (req->angpix == 0 && mask->pixel_size > 0 && !gar_map_pixel_sizes_agree(mask->pixel_size, pixel)) {
-            st = gar_error(GAR_ERR_DATA, "%s has %g Å pixels and the half maps %g Å: expected one pixel size",
-                           req->mask, mask->pixel_size, pixel);
-            goto done;
-        }
-        mask->pixel_size = pixel;
-    }
-    if ((st = gar_outdir_begin(req->out, req->overwrite, inputs, req->mask != NULL ? 3 : 2, "--out", &out)) != GAR_OK)
-        goto done;
-    if (mask == NULL) {
-        gar_map *avg = NULL;
-        if ((st = gar_map_create(h1->nx, h1->ny, h1->nz, pixel, &avg)) != GAR_OK)
-            goto done;
-        for (size_t i = 0; i < nvox; i++)
-            avg->data[i] = 0.5f * (h1->data[i] + h2->data[i]);
-        st = gar_mask_from_map(avg, &req->mask_settings, &mask, &level);
-        gar_map_destroy(&avg);
-        if (st != GAR_OK) {
+    if (rank == 0) {
+        if ((st = gar_outdir_begin(req->out, req->overwrite, inputs, req->mask != NULL ? 3 : 2, "--out", &out)) !=
+            GAR_OK)
+            goto agreed;
+        if (mask == NULL && (st = gar_mask_from_halves(h1, h2, &req->mask_settings, &mask, &level)) != GAR_OK) {
             gar_error_context(st, "%s + %s: ", req->half1, req->half2);
-            goto done;
+            goto agreed;
         }
+        for (size_t i = 0; i < nvox; i++)
+            fraction += mask->data[i];
+        fraction /= (double)nvox;
+        if (req->mask == NULL)
+            gar_log_info("mask made from the average map: low-pass %g Å, threshold %.4g, extended %g px, soft edge "
+                         "%g px; %.1f %% of the box", req->mask_settings.lowpass_A, level,
+                         req->mask_settings.extend_px, req->mask_settings.soft_px, 100 * fraction);
+        else
+            gar_log_info("mask %s: %.1f %% of the box", req->mask, 100 * fraction);
+        if ((st = gar_postprocess(h1, h2, mask, pixel, &req->settings, &r)) != GAR_OK)
+            goto agreed;
+        if (r->randomise_from < r->n_shells)
+            gar_log_info("FSC: unmasked %.2f Å, masked %.2f Å; phases randomised from shell %zu (%.2f Å, unmasked "
+                         "FSC below %g)", r->resolution_unmasked_A, r->resolution_masked_A, r->randomise_from,
+                         r->box * pixel / (double)r->randomise_from, req->settings.randomise_below);
+        gar_log_info("resolution: %s (corrected masked FSC)",
+                     run_resolution_words(r->resolution_A, r->crossing, 0.143, words, sizeof words));
+        if (r->fit_points)
+            gar_log_info("Guinier fit %.2f-%.2f Å over %zu shells: B = %.1f Å², correlation %.4f", r->fit_from_A,
+                         r->fit_to_A, r->fit_points, r->bfactor_fitted, r->fit_r);
+        else
+            gar_log_warn("no Guinier fit: fewer than 3 shells between %.2f and %.2f Å", r->fit_from_A, r->fit_to_A);
+        gar_log_info("sharpened with B = %.1f Å² (%s), FSC-weighted, low-passed at %.2f Å", r->bfactor_applied,
+                     !isnan(req->settings.bfactor) ? "given" : r->fit_points ? "fitted" : "no fit: not sharpened",
+                     r->resolution_A);
     }
-    for (size_t i = 0; i < nvox; i++)
-        fraction += mask->data[i];
-    fraction /= (double)nvox;
-    if (req->mask == NULL)
-        gar_log_info("mask made from the average map: low-pass %g Å, threshold %.4g, extended %g px, soft edge %g px; "
-                     "%.1f %% of the box", req->mask_settings.lowpass_A, level, req->mask_settings.extend_px,
-                     req->mask_settings.soft_px, 100 * fraction);
-    else
-        gar_log_info("mask %s: %.1f %% of the box", req->mask, 100 * fraction);
-    if ((st = gar_postprocess(h1, h2, mask, pixel, &req->settings, &r)) != GAR_OK)
+agreed:
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
         goto done;
-    if (r->randomise_from < r->n_shells)
-        gar_log_info("FSC: unmasked %.2f Å, masked %.2f Å; phases randomised from shell %zu (%.2f Å, unmasked FSC "
-                     "below %g)", r->resolution_unmasked_A, r->resolution_masked_A, r->randomise_from,
-                     r->box * pixel / (double)r->randomise_from, req->settings.randomise_below);
-    gar_log_info("resolution: %s (corrected masked FSC)",
-                 run_resolution_words(r->resolution_A, r->crossing, 0.143, words, sizeof words));
-    if (r->fit_points)
-        gar_log_info("Guinier fit %.2f-%.2f Å over %zu shells: B = %.1f Å², correlation %.4f", r->fit_from_A,
-                     r->fit_to_A, r->fit_points, r->bfactor_fitted, r->fit_r);
-    else
-        gar_log_warn("no Guinier fit: fewer than 3 shells between %.2f and %.2f Å", r->fit_from_A, r->fit_to_A);
-    gar_log_info("sharpened with B = %.1f Å² (%s), FSC-weighted, low-passed at %.2f Å", r->bfactor_applied,
-                 !isnan(req->settings.bfactor) ? "given" : r->fit_points ? "fitted" : "no fit: not sharpened",
-                 r->resolution_A);
-    if ((st = gar_local_resolution(h1, h2, mask, pixel, &req->locres_settings, 0, &lr)) != GAR_OK)
+    if (size > 1 && req->mask == NULL &&
+        (st = gar_mpi_agree_report(gar_mpi_bcast_bytes(mask->data, nvox * sizeof *mask->data, 0), size)) != GAR_OK)
         goto done;
-    gar_log_info("local resolution at %zu points every %g Å (window %g Å + %g Å edge): median %.2f Å, 5th "
-                 "percentile %.2f Å, 95th %.2f Å", lr->n_points, req->locres_settings.step_A,
-                 req->locres_settings.radius_A, req->locres_settings.edge_A, lr->median_A, lr->p5_A, lr->p95_A);
-    if ((st = gar_map_create(h1->nx, h1->ny, h1->nz, pixel, &masked)) != GAR_OK)
+    if (size > 1)
+        gar_log_info("local resolution over %d ranks", size);
+    if ((st = local_resolution(req, h1, h2, mask, pixel, rank, size, &lr)) != GAR_OK)
         goto done;
-    for (size_t i = 0; i < nvox; i++)
-        masked->data[i] = r->sharpened->data[i] * mask->data[i];
-    {
-        const double *curves[4] = {r->fsc_corrected, r->fsc_masked, r->fsc_unmasked, r->fsc_randomised};
-        const char *labels[4] = {"corrected", "masked", "unmasked", "phase-randomised, masked"};
-        const double *gcurves[3] = {r->guinier_ln_weighted, r->guinier_ln, r->guinier_ln_sharpened};
-        const char *glabels[3] = {"FSC-weighted (fitted)", "average map", "sharpened"};
-        double lo = 1.0 / (r->fit_from_A * r->fit_from_A), hi = 1.0 / (r->fit_to_A * r->fit_to_A);
-        if ((st = gar_mrc_write(gar_outdir_file(out, "mask.mrc"), mask, GAR_MRC_VOLUME)) != GAR_OK ||
-            (st = gar_mrc_write(gar_outdir_file(out, "postprocess.mrc"), r->sharpened, GAR_MRC_VOLUME)) != GAR_OK ||
-            (st = gar_mrc_write(gar_outdir_file(out, "postprocess_masked.mrc"), masked, GAR_MRC_VOLUME)) != GAR_OK ||
-            (st = write_fsc_csv(gar_outdir_file(out, "fsc.csv"), r)) != GAR_OK ||
-            (st = write_guinier_csv(gar_outdir_file(out, "guinier.csv"), r)) != GAR_OK ||
-            (st = gar_plot_fsc_curves(gar_outdir_file(out, "fsc.png"), curves, labels, 4, r->n_shells, r->box, pixel,
-                                      0.143, r->resolution_A, "garner postprocess: FSC between half maps")) != GAR_OK ||
-            (st = gar_plot_guinier(gar_outdir_file(out, "guinier.png"), r->guinier_x, gcurves, glabels, 3,
-                                   r->n_shells, lo, hi, r->fit_points ? -r->bfactor_fitted / 4 : NAN,
-                                   r->fit_intercept, "garner postprocess: Guinier plot")) != GAR_OK ||
-            (st = gar_mrc_write(gar_outdir_file(out, "locres.mrc"), lr->map, GAR_MRC_VOLUME)) != GAR_OK ||
-            (st = write_json(gar_outdir_file(out, "postprocess.json"), req, r, lr, req->mask == NULL, level,
-                             fraction)) !=
-                GAR_OK)
-            goto done;
+    if (rank == 0) {
+        gar_log_info("local resolution at %zu points every %g Å (window %g Å + %g Å edge): median %.2f Å, 5th "
+                     "percentile %.2f Å, 95th %.2f Å", lr->n_points, req->locres_settings.step_A,
+                     req->locres_settings.radius_A, req->locres_settings.edge_A, lr->median_A, lr->p5_A, lr->p95_A);
+        st = write_outputs(req, out, r, lr, mask, level, fraction, pixel, &masked);
+        if (st == GAR_OK && (st = gar_outdir_commit(&out)) == GAR_OK)
+            gar_log_info("wrote %s: postprocess.mrc, postprocess_masked.mrc, mask.mrc, locres.mrc, postprocess.json, "
+                         "fsc.csv, fsc.png, guinier.csv, guinier.png", req->out);
     }
-    if ((st = gar_outdir_commit(&out)) != GAR_OK)
-        goto done;
-    gar_log_info("wrote %s: postprocess.mrc, postprocess_masked.mrc, mask.mrc, locres.mrc, postprocess.json, fsc.csv, "
-                 "fsc.png, guinier.csv, guinier.png", req->out);
+    st = gar_mpi_agree_report(st, size);
 done:
     gar_outdir_abort(&out);
     gar_postprocess_result_destroy(&r);
@@ -254,5 +328,21 @@ done:
     gar_map_destroy(&h2);
     gar_map_destroy(&mask);
     gar_map_destroy(&masked);
+    return st;
+}
+
+gar_status gar_run_postprocess(const gar_postprocess_request *req, int *report)
+{
+    gar_status st;
+    int rank = 0, size = 1;
+    *report = 1;
+    if ((st = gar_mpi_start(NULL, NULL, &rank, &size)) != GAR_OK)
+        return st;
+    if (rank != 0)
+        gar_log_set_quiet(1);
+    st = gar_run_postprocess_ranks(req, rank, size);
+    gar_mpi_stop();
+    /* Every rank has the same status; rank 0 says it once. */
+    *report = rank == 0;
     return st;
 }
