@@ -1,6 +1,7 @@
 /* garner: local resolution (see gar_locres.h; the formulas:
  * docs/ARCHITECTURE.md, "Post-processing"). */
 #include "gar_locres.h"
+#include "gar_stats.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -33,27 +34,6 @@ void gar_locres_result_destroy(gar_locres_result **r)
     gar_map_destroy(&(*r)->map);
     free(*r);
     *r = NULL;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double gar_quantile_sorted(double *v, size_t n, double q)
-{
-    double h, lo;
-    size_t i;
-    qsort(v, n, sizeof *v, cmp_double);
-    if (n == 1)
-        return v[0];
-    h = q * (double)(n - 1);
-    lo = floor(h);
-    i = (size_t)lo;
-    if (i + 1 >= n)
-        return v[n - 1];
-    return v[i] + (h - lo) * (v[i + 1] - v[i]);
 }
 
 /* The window's weight at distance r (voxels) from its centre. */
@@ -279,9 +259,9 @@ gar_status gar_locres_finish(gar_locres_result *r, size_t n, double pixel_A, con
         goto done;
     for (size_t k = 0; k < npts; k++)
         v[k] = r->points[4 * k + 3];
-    r->median_A = gar_quantile_sorted(v, npts, 0.5);
-    r->p5_A = gar_quantile_sorted(v, npts, 0.05);
-    r->p95_A = gar_quantile_sorted(v, npts, 0.95);
+    r->median_A = gar_quantile(v, npts, 0.5);
+    r->p5_A = gar_quantile(v, npts, 0.05);
+    r->p95_A = gar_quantile(v, npts, 0.95);
     /* The map: each voxel the windows' weighted harmonic mean (as RELION's). */
     gar_map_destroy(&r->map);
     if ((st = gar_calloc((void **)&sum_w, nvox, sizeof(double), "local resolution map")) != GAR_OK ||

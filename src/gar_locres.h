@@ -60,10 +60,6 @@ gar_status gar_locres_measure(const gar_map *h1, const gar_map *h2, double pixel
 /* Once every point is measured: the summary and the map (box n). */
 gar_status gar_locres_finish(gar_locres_result *r, size_t n, double pixel_A, const gar_locres_settings *s);
 
-/* The q-quantile (0..1) of v[0..n-1] (n > 0), linear between order
- * statistics (R's type 7); v is sorted in place. */
-double gar_quantile_sorted(double *v, size_t n, double q);
-
 #ifdef __cplusplus
 }
 #endif

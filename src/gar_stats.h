@@ -11,7 +11,7 @@ extern "C" {
 
 /* The q-quantile (0 <= q <= 1) of v[0 .. n), linearly interpolated between
  * order statistics (q = 0.5: the median, the mean of the middle two for even
- * n). Sorts v. 0 for n = 0. */
+ * n; R's type 7). Sorts v. 0 for n = 0. */
 double gar_quantile(double *v, size_t n, double q);
 
 /* The median of x[0 .. n) and its robust σ, 1.4826 × the median absolute
