@@ -297,6 +297,12 @@ static gar_status check_memory(recon_job *j)
                              cfg->batch * j->box * j->box * sizeof(float);
     const size_t common = inserting + (j->rank == 0 ? gar_recon_finalize_memory_bytes(cfg) : 0);
     const size_t exact = run_partials_memory_bytes(cfg, &j->s, j->rank, j->size);
+    /* The fallback the refusals name (docs/PERFORMANCE.md, "Memory at
+     * scale"): max_resolution is not one, since the volumes keep their size
+     * and only the planes shrink (1 % at box 256). */
+    const char *pad_hint = cfg->pad > 1 ? "set [reconstruct] pad = 1 (the fallback: volumes an eighth of pad 2's; "
+                                          "its FSC cost in docs/PERFORMANCE.md, \"Memory at scale\"), "
+                                        : "";
     char node_src[128], proc_src[128], exact_note[96] = "", exact_bytes[32], total_s[32], most_s[32], node_s[32];
     gar_status st;
     double node_need = 0, node_most = 0, node_exact = 0, exact_most = 0;
@@ -318,10 +324,9 @@ static gar_status check_memory(recon_job *j)
     }
     if (avail_bytes > 0 && j->fig.memory_estimate > avail_bytes)
         return gar_error(GAR_ERR_NOMEM, "this reconstruction needs %s (box %zu, padded %zu, batch %zu%s) but "
-                         "only %s is available (%s); lower [reconstruct] pad, batch or max_resolution, "
-                         "or run on a node with more memory",
+                         "only %s is available (%s); %slower [reconstruct] batch, or run on a node with more memory",
                          j->need, j->box, j->fig.padded, cfg->batch, exact_note, j->avail,
-                         avail_bytes == proc_left ? proc_src : node_src);
+                         avail_bytes == proc_left ? proc_src : node_src, pad_hint);
     if (node_ranks > 1 && node_avail > 0 && node_need > (double)node_avail) {
         /* Ranks that fit: the node's memory over the largest need (a
          * worker's), at least one. */
@@ -337,10 +342,9 @@ static gar_status check_memory(recon_job *j)
         gar_format_bytes((double)node_avail, node_s, sizeof node_s);
         return gar_error(GAR_ERR_NOMEM, "the %d ranks on this node need %s together (up to %s each: box %zu, "
                          "padded %zu, batch %zu%s) but the node has %s (%s); %ld rank%s of this size fit%s: start "
-                         "fewer ranks per node (srun --ntasks-per-node, mpiexec -ppn), or lower [reconstruct] pad, "
-                         "batch or max_resolution",
+                         "fewer ranks per node (srun --ntasks-per-node, mpiexec -ppn), or %slower [reconstruct] batch",
                          node_ranks, total_s, most_s, j->box, j->fig.padded, cfg->batch, exact_note, node_s,
-                         node_src, fit > 0 ? fit : 1, fit == 1 ? "" : "s", fit == 1 ? "s" : "");
+                         node_src, fit > 0 ? fit : 1, fit == 1 ? "" : "s", fit == 1 ? "s" : "", pad_hint);
     }
     /* Stacks are address space, not memory in use: they count against
      * ulimit -v only (issue 18, case 16: 256 threads under 2 GiB). */
