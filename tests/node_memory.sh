@@ -28,6 +28,15 @@ check "reconstruct: the fallback named" -- \
     grep -q 'or set \[reconstruct\] pad = 1 (the fallback: volumes an eighth of pad 2.s; its FSC cost in docs/PERFORMANCE.md, "Memory at scale")' "$d/three.log"
 check "reconstruct: no output folder" -- sh -c "! ls '$d' | grep -q '^out'"
 
+# A node smaller than one worker (about 190 MiB) but not than rank 0: no
+# rank fits, and the refusal must not say that one does (it said "1 ranks of
+# this size fit" when the count was 0).
+GARNER_TEST_NODE_MEMORY=150M mpiexec.mpich -n 3 "$GARNER" reconstruct "$d/r.ini" > "$d/none.log" 2>&1
+rc=$?
+check "3 ranks on 150 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
+check "3 ranks on 150 MiB: not one rank fits, said so" -- \
+    grep -q "but the node has 150.0 MiB (GARNER_TEST_NODE_MEMORY); not one rank of this size fits: set \[reconstruct\] pad = 1" "$d/none.log"
+
 # One process on a node of 10 MiB: refused, naming the fallback; no folder.
 GARNER_TEST_NODE_MEMORY=10M "$GARNER" reconstruct "$d/r.ini" > "$d/small.log" 2>&1
 rc=$?

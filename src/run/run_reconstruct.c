@@ -331,6 +331,7 @@ static gar_status check_memory(recon_job *j)
         /* Ranks that fit: the node's memory over the largest need (a
          * worker's), at least one. */
         const long fit = node_most > 0 ? (long)((double)node_avail / node_most) : 1;
+        char fit_s[160];
         exact_note[0] = '\0';
         if (exact_most > 0) {
             gar_format_bytes(exact_most, exact_bytes, sizeof exact_bytes);
@@ -340,11 +341,16 @@ static gar_status check_memory(recon_job *j)
         gar_format_bytes(node_need, total_s, sizeof total_s);
         gar_format_bytes(node_most, most_s, sizeof most_s);
         gar_format_bytes((double)node_avail, node_s, sizeof node_s);
+        /* A rank larger than the node: "1 rank fits" would be false. */
+        if (fit >= 1)
+            snprintf(fit_s, sizeof fit_s, "%ld rank%s of this size fit%s: start fewer ranks per node "
+                     "(srun --ntasks-per-node, mpiexec -ppn), or ", fit, fit == 1 ? "" : "s", fit == 1 ? "s" : "");
+        else
+            snprintf(fit_s, sizeof fit_s, "not one rank of this size fits: ");
         return gar_error(GAR_ERR_NOMEM, "the %d ranks on this node need %s together (up to %s each: box %zu, "
-                         "padded %zu, batch %zu%s) but the node has %s (%s); %ld rank%s of this size fit%s: start "
-                         "fewer ranks per node (srun --ntasks-per-node, mpiexec -ppn), or %slower [reconstruct] batch",
+                         "padded %zu, batch %zu%s) but the node has %s (%s); %s%slower [reconstruct] batch",
                          node_ranks, total_s, most_s, j->box, j->fig.padded, cfg->batch, exact_note, node_s,
-                         node_src, fit > 0 ? fit : 1, fit == 1 ? "" : "s", fit == 1 ? "s" : "", pad_hint);
+                         node_src, fit_s, pad_hint);
     }
     /* Stacks are address space, not memory in use: they count against
      * ulimit -v only (issue 18, case 16: 256 threads under 2 GiB). */
