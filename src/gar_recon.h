@@ -38,6 +38,11 @@ double gar_recon_outer_mask(size_t box, double radius);
 /* The voxels of each of its volumes, M × M × (M/2+1), before it is created. */
 size_t gar_recon_config_voxels(const gar_recon_config *cfg);
 
+/* Of gar_recon_memory_bytes, what gar_recon_finalize allocates (the maps a
+ * run makes and its inverse FFT): a rank that only inserts, an MPI worker,
+ * never holds it. */
+size_t gar_recon_finalize_memory_bytes(const gar_recon_config *cfg);
+
 /* With GPUs: wait for their queued batches and add their sums into the
  * host volumes (gar_recon_data/weight), in device order. Call it before
  * reading or reducing those volumes; finalize calls it itself. Without GPUs

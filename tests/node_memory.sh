@@ -22,7 +22,28 @@ check "reconstruct, 3 ranks on a node of 300 MiB: exit 71 (got $rc)" -- test "$r
 check "reconstruct: the node's need and the fit named" -- \
     grep -q "error: the 3 ranks on this node need [0-9.]* MiB together (up to [0-9.]* MiB each: box 64, padded 128, .*exact sums.*) but the node has 300.0 MiB (GARNER_TEST_NODE_MEMORY); 1 rank of this size fits: start fewer ranks per node" "$d/three.log"
 check "reconstruct: said once" -- test "$(grep -c 'ranks on this node need' "$d/three.log")" -eq 1
+# The refusal names the fallback, pad = 1, and where its cost in FSC is
+# measured (docs/PERFORMANCE.md, "Memory at scale").
+check "reconstruct: the fallback named" -- \
+    grep -q 'or set \[reconstruct\] pad = 1 (the fallback: volumes an eighth of pad 2.s; its FSC cost in docs/PERFORMANCE.md, "Memory at scale")' "$d/three.log"
 check "reconstruct: no output folder" -- sh -c "! ls '$d' | grep -q '^out'"
+
+# A node smaller than one worker (about 190 MiB) but not than rank 0: no
+# rank fits, and the refusal must not say that one does (it said "1 ranks of
+# this size fit" when the count was 0).
+GARNER_TEST_NODE_MEMORY=150M mpiexec.mpich -n 3 "$GARNER" reconstruct "$d/r.ini" > "$d/none.log" 2>&1
+rc=$?
+check "3 ranks on 150 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
+check "3 ranks on 150 MiB: not one rank fits, said so" -- \
+    grep -q "but the node has 150.0 MiB (GARNER_TEST_NODE_MEMORY); not one rank of this size fits: set \[reconstruct\] pad = 1" "$d/none.log"
+
+# One process on a node of 10 MiB: refused, naming the fallback; no folder.
+GARNER_TEST_NODE_MEMORY=10M "$GARNER" reconstruct "$d/r.ini" > "$d/small.log" 2>&1
+rc=$?
+check "one process, 10 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
+check "one process, 10 MiB: the need and the fallback named" -- \
+    grep -q 'error: this reconstruction needs [0-9.]* MiB (box 64, padded 128, batch 128) but only 10.0 MiB is available (GARNER_TEST_NODE_MEMORY); set \[reconstruct\] pad = 1 (the fallback' "$d/small.log"
+check "one process, 10 MiB: no output folder" -- sh -c "! ls '$d' | grep -q '^out'"
 
 # The same node, one process: it fits, and runs.
 expect 0 "" -- sh -c "GARNER_TEST_NODE_MEMORY=300M \"$GARNER\" reconstruct \"$d/r.ini\" > \"$d/one.log\" 2>&1"

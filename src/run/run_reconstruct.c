@@ -285,14 +285,24 @@ static gar_status check_inputs(recon_job *j)
  * three ranks that each fitted alone were all started and the kernel's OOM
  * killer ended the job). Each rank's own limits (ulimit -v, -d) are
  * compared with its own need. A worker of a run with exact sums also holds
- * an accumulator four times the size of its volumes. The log gives a
- * worker's need, the largest. Every rank must call this (start agrees on
- * the inputs first). */
+ * an accumulator four times the size of its volumes; rank 0 alone makes the
+ * maps. The log gives a worker's need, the largest with exact sums. Every
+ * rank must call this (start agrees on the inputs first). */
 static gar_status check_memory(recon_job *j)
 {
     const gar_recon_config *cfg = &j->cfg;
-    const size_t common = gar_recon_memory_bytes(cfg) + cfg->batch * j->box * j->box * sizeof(float);
+    /* Workers never finalize: the maps and the inverse FFT are rank 0's.
+     * Counting them overstated a worker's need by 0.6 GiB at box 256. */
+    const size_t inserting = gar_recon_memory_bytes(cfg) - gar_recon_finalize_memory_bytes(cfg) +
+                             cfg->batch * j->box * j->box * sizeof(float);
+    const size_t common = inserting + (j->rank == 0 ? gar_recon_finalize_memory_bytes(cfg) : 0);
     const size_t exact = run_partials_memory_bytes(cfg, &j->s, j->rank, j->size);
+    /* The fallback the refusals name (docs/PERFORMANCE.md, "Memory at
+     * scale"): max_resolution is not one, since the volumes keep their size
+     * and only the planes shrink (1 % at box 256). */
+    const char *pad_hint = cfg->pad > 1 ? "set [reconstruct] pad = 1 (the fallback: volumes an eighth of pad 2's; "
+                                          "its FSC cost in docs/PERFORMANCE.md, \"Memory at scale\"), "
+                                        : "";
     char node_src[128], proc_src[128], exact_note[96] = "", exact_bytes[32], total_s[32], most_s[32], node_s[32];
     gar_status st;
     double node_need = 0, node_most = 0, node_exact = 0, exact_most = 0;
@@ -314,14 +324,14 @@ static gar_status check_memory(recon_job *j)
     }
     if (avail_bytes > 0 && j->fig.memory_estimate > avail_bytes)
         return gar_error(GAR_ERR_NOMEM, "this reconstruction needs %s (box %zu, padded %zu, batch %zu%s) but "
-                         "only %s is available (%s); lower [reconstruct] pad, batch or max_resolution, "
-                         "or run on a node with more memory",
+                         "only %s is available (%s); %slower [reconstruct] batch, or run on a node with more memory",
                          j->need, j->box, j->fig.padded, cfg->batch, exact_note, j->avail,
-                         avail_bytes == proc_left ? proc_src : node_src);
+                         avail_bytes == proc_left ? proc_src : node_src, pad_hint);
     if (node_ranks > 1 && node_avail > 0 && node_need > (double)node_avail) {
         /* Ranks that fit: the node's memory over the largest need (a
          * worker's), at least one. */
         const long fit = node_most > 0 ? (long)((double)node_avail / node_most) : 1;
+        char fit_s[160];
         exact_note[0] = '\0';
         if (exact_most > 0) {
             gar_format_bytes(exact_most, exact_bytes, sizeof exact_bytes);
@@ -331,19 +341,23 @@ static gar_status check_memory(recon_job *j)
         gar_format_bytes(node_need, total_s, sizeof total_s);
         gar_format_bytes(node_most, most_s, sizeof most_s);
         gar_format_bytes((double)node_avail, node_s, sizeof node_s);
+        /* A rank larger than the node: "1 rank fits" would be false. */
+        if (fit >= 1)
+            snprintf(fit_s, sizeof fit_s, "%ld rank%s of this size fit%s: start fewer ranks per node "
+                     "(srun --ntasks-per-node, mpiexec -ppn), or ", fit, fit == 1 ? "" : "s", fit == 1 ? "s" : "");
+        else
+            snprintf(fit_s, sizeof fit_s, "not one rank of this size fits: ");
         return gar_error(GAR_ERR_NOMEM, "the %d ranks on this node need %s together (up to %s each: box %zu, "
-                         "padded %zu, batch %zu%s) but the node has %s (%s); %ld rank%s of this size fit%s: start "
-                         "fewer ranks per node (srun --ntasks-per-node, mpiexec -ppn), or lower [reconstruct] pad, "
-                         "batch or max_resolution",
+                         "padded %zu, batch %zu%s) but the node has %s (%s); %s%slower [reconstruct] batch",
                          node_ranks, total_s, most_s, j->box, j->fig.padded, cfg->batch, exact_note, node_s,
-                         node_src, fit > 0 ? fit : 1, fit == 1 ? "" : "s", fit == 1 ? "s" : "");
+                         node_src, fit_s, pad_hint);
     }
     /* Stacks are address space, not memory in use: they count against
      * ulimit -v only (issue 18, case 16: 256 threads under 2 GiB). */
     if ((st = run_check_thread_stacks(j->p, cfg->threads, j->fig.memory_estimate)) != GAR_OK)
         return st;
     if (j->rank == 0 && j->size > 1)
-        gar_format_bytes((double)(common + run_partials_memory_bytes(cfg, &j->s, 1, j->size)), j->need,
+        gar_format_bytes((double)(inserting + run_partials_memory_bytes(cfg, &j->s, 1, j->size)), j->need,
                          sizeof j->need);
     if (node_ranks > 1) {
         gar_format_bytes(node_need, total_s, sizeof total_s);
