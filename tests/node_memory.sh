@@ -71,4 +71,10 @@ check "refine, 3 ranks on a node of 300 MiB: exit 71 (got $rc)" -- test "$rc" -e
 check "refine: the node's need and the fit named" -- \
     grep -q "error: iteration 1: the 3 ranks on this node need [0-9.]* MiB together .* but the node has 300.0 MiB (GARNER_TEST_NODE_MEMORY); 1 rank of this size fits" "$d/refine.log"
 check "refine: no output folder" -- sh -c "! ls '$d' | grep -q '^ref\$\|^ref.partial'"
+# A node smaller than one rank's need (about 240 MiB): not "1 rank fits".
+GARNER_TEST_NODE_MEMORY=200M mpiexec.mpich -n 3 "$GARNER" refine "$d/ref.ini" > "$d/refine-small.log" 2>&1
+rc=$?
+check "refine, 3 ranks on a node of 200 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
+check "refine: a rank larger than the node: 'not one rank of this size fits'" -- \
+    grep -q "but the node has 200.0 MiB (GARNER_TEST_NODE_MEMORY); not one rank of this size fits: raise \[refine\] angular_step" "$d/refine-small.log"
 finish

@@ -219,15 +219,15 @@ gar_status refine_check_memory(const gar_refine *r, size_t it, double step, int 
     node_avail = gar_node_memory_available(node_src, sizeof node_src);
     if (node_ranks > 1 && node_avail > 0 && node_need > (double)node_avail && !(avail > 0 && m.total > (double)avail + held)) {
         const long fit = node_most > 0 ? (long)((double)node_avail / node_most) : 1;
+        char fit_s[160];
+        run_node_fit_advice(fit, fit_s, sizeof fit_s);
         gar_format_bytes(node_need, need_s, sizeof need_s);
         gar_format_bytes(node_most, search_s, sizeof search_s);
         gar_format_bytes((double)node_avail, avail_s, sizeof avail_s);
         return gar_error(GAR_ERR_NOMEM, "iteration %zu: the %d ranks on this node need %s together (up to %s each, "
-                         "%s search at %.3g degrees with %d thread%s) but the node has %s (%s); %ld rank%s of this "
-                         "size fit%s: start fewer ranks per node (srun --ntasks-per-node, mpiexec -ppn), or %s",
+                         "%s search at %.3g degrees with %d thread%s) but the node has %s (%s); %s%s",
                          it, node_ranks, need_s, search_s, local ? "local" : "global", step, r->rcfg.threads,
-                         r->rcfg.threads == 1 ? "" : "s", avail_s,
-                         node_src, fit > 0 ? fit : 1, fit == 1 ? "" : "s", fit == 1 ? "s" : "",
+                         r->rcfg.threads == 1 ? "" : "s", avail_s, node_src, fit_s,
                          local ? "lower [reconstruct] threads, batch or pad"
                                : "raise [refine] angular_step, or lower [reconstruct] threads");
     }

@@ -341,12 +341,7 @@ static gar_status check_memory(recon_job *j)
         gar_format_bytes(node_need, total_s, sizeof total_s);
         gar_format_bytes(node_most, most_s, sizeof most_s);
         gar_format_bytes((double)node_avail, node_s, sizeof node_s);
-        /* A rank larger than the node: "1 rank fits" would be false. */
-        if (fit >= 1)
-            snprintf(fit_s, sizeof fit_s, "%ld rank%s of this size fit%s: start fewer ranks per node "
-                     "(srun --ntasks-per-node, mpiexec -ppn), or ", fit, fit == 1 ? "" : "s", fit == 1 ? "s" : "");
-        else
-            snprintf(fit_s, sizeof fit_s, "not one rank of this size fits: ");
+        run_node_fit_advice(fit, fit_s, sizeof fit_s);
         return gar_error(GAR_ERR_NOMEM, "the %d ranks on this node need %s together (up to %s each: box %zu, "
                          "padded %zu, batch %zu%s) but the node has %s (%s); %s%slower [reconstruct] batch",
                          node_ranks, total_s, most_s, j->box, j->fig.padded, cfg->batch, exact_note, node_s,

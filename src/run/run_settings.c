@@ -140,3 +140,12 @@ gar_status run_check_thread_stacks(const gar_params *p, int threads, size_t othe
                      "at most %zu threads, or a smaller ulimit -s or OMP_STACKSIZE, or raise ulimit -v",
                      loc, threads, stacks_s, extra, stack_s, src, other_s, left_s, limit_s, fit);
 }
+
+void run_node_fit_advice(long fit, char *buf, size_t size)
+{
+    if (fit >= 1)
+        snprintf(buf, size, "%ld rank%s of this size fit%s: start fewer ranks per node "
+                 "(srun --ntasks-per-node, mpiexec -ppn), or ", fit, fit == 1 ? "" : "s", fit == 1 ? "s" : "");
+    else
+        snprintf(buf, size, "not one rank of this size fits: ");
+}

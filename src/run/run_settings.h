@@ -59,4 +59,11 @@ gar_status run_partials_create(const gar_recon *rec, const recon_settings *s, in
  * GAR_OK without such a limit. */
 gar_status run_check_thread_stacks(const gar_params *p, int threads, size_t other_bytes);
 
+/* The advice of a node-memory refusal, from how many ranks of the largest
+ * need fit on the node: "N ranks of this size fit: start fewer ranks per
+ * node (srun --ntasks-per-node, mpiexec -ppn), or " when at least one does,
+ * "not one rank of this size fits: " when a rank is larger than the node
+ * (saying "1 rank fits" would be false); the caller's own remedy follows. */
+void run_node_fit_advice(long fit, char *buf, size_t size);
+
 #endif
