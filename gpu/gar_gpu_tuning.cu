@@ -129,7 +129,27 @@ static int lock_file(const char *path)
     return fd;
 }
 
-static int make_parent_dirs(const char *path);
+static int make_parent_dirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    return 0;
+}
+
+/* s with ':' and '/' made '-', to stand in a file name. */
+static void file_name_safe(char *s)
+{
+    for (; *s; s++)
+        if (*s == ':' || *s == '/')
+            *s = '-';
+}
 
 /* The flock that makes the processes tuning on this GPU take turns, or -1
  * (no cache file to put it beside). */
@@ -144,28 +164,10 @@ static int lock_device_tuning(const gar_gpu_inserter *g)
     }
     if (gethostname(host, sizeof host - 1) != 0)
         snprintf(host, sizeof host, "host");
-    for (char *p = bus; *p; p++)
-        if (*p == ':' || *p == '/')
-            *p = '-';
-    for (char *p = host; *p; p++)
-        if (*p == '/')
-            *p = '-';
+    file_name_safe(bus);
+    file_name_safe(host);
     snprintf(path, sizeof path, "%s.tuning-%s-%s.lock", g->cache_path, host, bus);
     return lock_file(path);
-}
-
-static int make_parent_dirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return 0;
 }
 
 /* Replace this model and key's entry, written through gar_atomic (a

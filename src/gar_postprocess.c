@@ -360,6 +360,20 @@ done:
     return st;
 }
 
+gar_status gar_mask_check(const gar_map *m)
+{
+    size_t n = gar_map_voxels(m);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(m->data[i] >= -GAR_MASK_SLACK && m->data[i] <= 1 + GAR_MASK_SLACK))
+            return gar_error(GAR_ERR_DATA, "voxel %zu is %g: expected a mask with values from 0 to 1", i, m->data[i]);
+        sum += m->data[i];
+    }
+    if (!(sum > 0))
+        return gar_error(GAR_ERR_DATA, "every voxel is 0: expected a mask around the particle");
+    return GAR_OK;
+}
+
 gar_status gar_mask_from_halves(const gar_map *h1, const gar_map *h2, const gar_mask_settings *s, gar_map **out,
                                 double *level_used)
 {

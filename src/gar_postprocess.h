@@ -41,6 +41,12 @@ void gar_mask_settings_default(gar_mask_settings *s);
  * everything is above the threshold (naming the level). */
 gar_status gar_mask_from_map(const gar_map *map, const gar_mask_settings *s, gar_map **out, double *level_used);
 
+/* Whether `m` is a usable mask: every value within [0, 1] (to a slack of
+ * GAR_MASK_SLACK, another program's resampling) and not all 0.
+ * GAR_ERR_DATA naming the first bad voxel otherwise (callers add the file). */
+#define GAR_MASK_SLACK 1e-3
+gar_status gar_mask_check(const gar_map *m);
+
 /* The mask made from the average (h1 + h2) / 2 of two half maps (cubic, one
  * size; pixel size h1's), as gar_mask_from_map: what `garner postprocess`
  * and refine's solvent-corrected FSC make when no mask is given. */

@@ -38,9 +38,11 @@ double gar_recon_outer_mask(size_t box, double radius);
 /* The voxels of each of its volumes, M × M × (M/2+1), before it is created. */
 size_t gar_recon_config_voxels(const gar_recon_config *cfg);
 
-/* Of gar_recon_memory_bytes, what gar_recon_finalize allocates (the maps a
- * run makes and its inverse FFT): a rank that only inserts, an MPI worker,
- * never holds it. */
+/* gar_recon_memory_bytes in its two parts: what inserting holds (the
+ * volumes, the planes, the FFT buffers), which every rank needs, and what
+ * gar_recon_finalize allocates (the maps a run makes and its inverse FFT),
+ * which a rank that only inserts, an MPI worker, never holds. */
+size_t gar_recon_insert_memory_bytes(const gar_recon_config *cfg);
 size_t gar_recon_finalize_memory_bytes(const gar_recon_config *cfg);
 
 /* With GPUs: wait for their queued batches and add their sums into the

@@ -57,7 +57,7 @@ size_t gar_recon_finalize_memory_bytes(const gar_recon_config *cfg)
     return finish;
 }
 
-size_t gar_recon_memory_bytes(const gar_recon_config *cfg)
+size_t gar_recon_insert_memory_bytes(const gar_recon_config *cfg)
 {
     size_t M = gar_recon_padded_size(cfg->box, cfg->pad), H = M / 2 + 1;
     size_t nvox = gar_recon_config_voxels(cfg);
@@ -67,7 +67,12 @@ size_t gar_recon_memory_bytes(const gar_recon_config *cfg)
     /* Planes on the host unless GPUs make them from the images. */
     size_t planes = gar_recon_plane_slots(cfg, cfg->n_gpu_devices) * side * side * 3 * sizeof(float);
     size_t ffts = (size_t)cfg->threads * (M * M + M * H * 2) * sizeof(float);
-    return volumes + gar_recon_finalize_memory_bytes(cfg) + planes + ffts;
+    return volumes + planes + ffts;
+}
+
+size_t gar_recon_memory_bytes(const gar_recon_config *cfg)
+{
+    return gar_recon_insert_memory_bytes(cfg) + gar_recon_finalize_memory_bytes(cfg);
 }
 
 /* Zeroes a volume on the run's threads. Touching memory a process has not

@@ -15,35 +15,19 @@
 #include "run_files.h"
 #include "run_fprint.h"
 
-/* A mask's values may stray this far outside [0, 1] (another program's
- * resampling) and still count as a mask (as garner postprocess's). */
-#define SOLVENT_MASK_SLACK 1e-3
-
 /* [postprocess] mask, for the solvent-corrected FSC: the particles' box and
- * pixel size, values in [0, 1], not all 0. */
+ * pixel size, and a mask (gar_mask_check). */
 static gar_status read_solvent_mask(gar_refine *r)
 {
     gar_status st;
     const char *path = r->set->postprocess.mask;
-    size_t nvox;
-    double sum = 0;
     char loc[512];
     if ((st = gar_mrc_read(path, &r->solvent_mask)) != GAR_OK ||
         (st = run_check_map_values(r->p, "postprocess", "mask", path, r->solvent_mask, r->box, r->px)) != GAR_OK)
         return st;
-    nvox = gar_map_voxels(r->solvent_mask);
-    for (size_t i = 0; i < nvox; i++) {
-        float v = r->solvent_mask->data[i];
-        if (!(v >= -SOLVENT_MASK_SLACK && v <= 1 + SOLVENT_MASK_SLACK)) {
-            run_where(r->p, "postprocess", "mask", loc, sizeof loc);
-            return gar_error(GAR_ERR_DATA, "%s: %s: voxel %zu is %g: expected a mask with values from 0 to 1", loc,
-                             path, i, v);
-        }
-        sum += v;
-    }
-    if (!(sum > 0)) {
+    if ((st = gar_mask_check(r->solvent_mask)) != GAR_OK) {
         run_where(r->p, "postprocess", "mask", loc, sizeof loc);
-        return gar_error(GAR_ERR_DATA, "%s: %s: every voxel is 0: expected a mask around the particle", loc, path);
+        return gar_error_context(st, "%s: %s", loc, path);
     }
     r->solvent_mask->pixel_size = r->px;
     return GAR_OK;

@@ -151,15 +151,6 @@ gar_status refine_load_iteration(gar_refine *r, size_t it)
     return gar_fsc_compute(r->half[0], r->half[1], r->fsc);
 }
 
-/* "prefix%.4f<suffix>" or "prefix null<suffix>" for a value not known. */
-static void json_or_null(FILE *f, const char *prefix, double v, const char *suffix)
-{
-    if (isfinite(v))
-        fprintf(f, "%s%.4f%s", prefix, v, suffix);
-    else
-        fprintf(f, "%snull%s", prefix, suffix);
-}
-
 static gar_status write_summary(const gar_refine *r, const char *path, double seconds, double res_ref,
                                 gar_fsc_crossing cross_ref, double mean_ref)
 {
@@ -174,8 +165,9 @@ static gar_status write_summary(const gar_refine *r, const char *path, double se
     run_json_resolution(f, "resolution_A", "resolution_note", res, cross, 0.143);
     fprintf(f, "  \"resolution_criterion\": \"FSC 0.143 between half maps\",\n");
     /* The last iteration's solvent-corrected resolution (its half maps are the final ones). */
-    json_or_null(f, "  \"resolution_masked_A\": ", r->n_rec ? r->rec_log[r->n_rec - 1].resolution_masked : NAN,
-                 ",\n");
+    fputs("  \"resolution_masked_A\": ", f);
+    run_json_number(f, r->n_rec ? r->rec_log[r->n_rec - 1].resolution_masked : NAN, "%.4f");
+    fputs(",\n", f);
     fprintf(f, "  \"resolution_masked_criterion\": \"corrected masked FSC 0.143 between half maps (Chen et al. "
             "2013), from [refine] solvent_fsc_below\",\n");
     if (r->truth != NULL) {
@@ -194,7 +186,9 @@ static gar_status write_summary(const gar_refine *r, const char *path, double se
                 "\"resolution_unmasked_A\": %.4f, ", i ? "," : "", r->rec_log[i].step,
                 r->rec_log[i].local ? "local" : "global", r->rec_log[i].band, r->rec_log[i].resolution,
                 r->rec_log[i].resolution_unmasked);
-        json_or_null(f, "\"resolution_masked_A\": ", r->rec_log[i].resolution_masked, ", ");
+        fputs("\"resolution_masked_A\": ", f);
+        run_json_number(f, r->rec_log[i].resolution_masked, "%.4f");
+        fputs(", ", f);
         fprintf(f, "\"changed_fraction\": %.4f, \"seconds\": %.2f, \"search_seconds\": %.2f, "
                 "\"search_particles_per_s\": %.1f, \"memory_estimate_bytes\": %.0f}",
                 r->rec_log[i].changed, r->rec_log[i].seconds, r->rec_log[i].search_seconds,

@@ -73,6 +73,14 @@ gar_status run_write_fsc_csv(const char *path, const double *fsc, const double *
     return GAR_OK;
 }
 
+void run_json_number(FILE *f, double v, const char *fmt)
+{
+    if (isfinite(v))
+        fprintf(f, fmt, v);
+    else
+        fputs("null", f);
+}
+
 void run_json_string(FILE *f, const char *s)
 {
     fputc('"', f);

@@ -21,6 +21,8 @@ gar_status run_write_effective_params(const gar_params *p, const char *path);
 gar_status run_write_fsc_csv(const char *path, const double *fsc, const double *fsc_ref, size_t n, size_t box,
                              double pixel);
 void run_json_string(FILE *f, const char *s);
+/* v in printf format fmt, or null where it is not finite (JSON has no NaN). */
+void run_json_number(FILE *f, double v, const char *fmt);
 /* "parameters": every schema key with its effective value, typed. */
 void run_json_parameters(FILE *f, const gar_params *p);
 /* "fingerprint": the run's fingerprint (run_fprint.h), one string a line,

@@ -13,10 +13,6 @@
 #include "gar_run_postprocess.h"
 #include "run_files.h"
 
-/* A mask value may stray this far outside [0, 1] (rounding in another
- * program's resampling) and still count as a mask. */
-#define MASK_SLACK 1e-3
-
 static gar_status check_map(const char *path, const gar_map *m, const gar_map *like)
 {
     size_t bad;
@@ -31,28 +27,10 @@ static gar_status check_map(const char *path, const gar_map *m, const gar_map *l
     return GAR_OK;
 }
 
-static gar_status check_mask(const char *path, const gar_map *m)
-{
-    size_t n = gar_map_voxels(m);
-    double sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (m->data[i] < -MASK_SLACK || m->data[i] > 1 + MASK_SLACK)
-            return gar_error(GAR_ERR_DATA, "%s: voxel %zu is %g: expected a mask with values from 0 to 1", path, i,
-                             m->data[i]);
-        sum += m->data[i];
-    }
-    if (!(sum > 0))
-        return gar_error(GAR_ERR_DATA, "%s: every voxel is 0: expected a mask around the particle", path);
-    return GAR_OK;
-}
-
 static void json_number(FILE *f, const char *key, double v, const char *fmt)
 {
     fprintf(f, "  \"%s\": ", key);
-    if (isfinite(v))
-        fprintf(f, fmt, v);
-    else
-        fputs("null", f);
+    run_json_number(f, v, fmt);
     fputs(",\n", f);
 }
 
@@ -185,9 +163,10 @@ static gar_status read_inputs(const gar_postprocess_request *req, gar_map **h1, 
         return st;
     (*h1)->pixel_size = (*h2)->pixel_size = *pixel;
     if (req->mask != NULL) {
-        if ((st = gar_mrc_read(req->mask, mask)) != GAR_OK || (st = check_map(req->mask, *mask, *h1)) != GAR_OK ||
-            (st = check_mask(req->mask, *mask)) != GAR_OK)
+        if ((st = gar_mrc_read(req->mask, mask)) != GAR_OK || (st = check_map(req->mask, *mask, *h1)) != GAR_OK)
             return st;
+        if ((st = gar_mask_check(*mask)) != GAR_OK)
+            return gar_error_context(st, "%s", req->mask);
         if (req->angpix == 0 && (*mask)->pixel_size > 0 && !gar_map_pixel_sizes_agree((*mask)->pixel_size, *pixel))
             return gar_error(GAR_ERR_DATA, "%s has %g Å pixels and the half maps %g Å: expected one pixel size",
                              req->mask, (*mask)->pixel_size, *pixel);
@@ -271,7 +250,7 @@ gar_status gar_run_postprocess_ranks(const gar_postprocess_request *req, int ran
             GAR_OK)
             goto agreed;
         if (mask == NULL && (st = gar_mask_from_halves(h1, h2, &req->mask_settings, &mask, &level)) != GAR_OK) {
-            gar_error_context(st, "%s + %s: ", req->half1, req->half2);
+            gar_error_context(st, "%s + %s", req->half1, req->half2);
             goto agreed;
         }
         for (size_t i = 0; i < nvox; i++)

@@ -293,8 +293,7 @@ static gar_status check_memory(recon_job *j)
     const gar_recon_config *cfg = &j->cfg;
     /* Workers never finalize: the maps and the inverse FFT are rank 0's.
      * Counting them overstated a worker's need by 0.6 GiB at box 256. */
-    const size_t inserting = gar_recon_memory_bytes(cfg) - gar_recon_finalize_memory_bytes(cfg) +
-                             cfg->batch * j->box * j->box * sizeof(float);
+    const size_t inserting = gar_recon_insert_memory_bytes(cfg) + cfg->batch * j->box * j->box * sizeof(float);
     const size_t common = inserting + (j->rank == 0 ? gar_recon_finalize_memory_bytes(cfg) : 0);
     const size_t exact = run_partials_memory_bytes(cfg, &j->s, j->rank, j->size);
     /* The fallback the refusals name (docs/PERFORMANCE.md, "Memory at
