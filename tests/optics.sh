@@ -88,9 +88,17 @@ check "re-imported .cs: the map of [a, b]" -- "$cmp" "$d/ab/map.mrc" "$d/ba-cs/m
 printf '[input]\nstacks = a.h5 b.h5\n[output]\ndir = refine\n[refine]\ninitial_map = truth.mrc\ninitial_resolution = 20\niterations = 1\nscore = whitened\n[reconstruct]\nimage_model = periodic\n' > "$d/refine.ini"
 # One iteration is the limit: the log says the run did not converge and how
 # to go on (issue 22, point 6).
-expect 0 "stopped after 1 iteration in" -- "$GARNER" refine "$d/refine.ini" --set output.dir="$d/refine-probe"
-expect 0 "not converged ([refine] iterations reached); garner refine --continue $d/refine.ini --set refine.iterations=5 goes on from here" -- \
-    "$GARNER" refine "$d/refine.ini"
+# The command it names must work as printed, --set options included: it
+# names the run's params-effective.ini, which holds them.
+probe=$(cd "$d" && pwd)/refine-probe
+expect 0 "stopped after 1 iteration in" -- "$GARNER" refine "$d/refine.ini" --set output.dir="$probe"
+check "refine: the log names params-effective.ini to go on from" -- grep -qF \
+    "not converged ([refine] iterations reached); garner refine --continue $probe/params-effective.ini --set refine.iterations=5 goes on from here" \
+    "$probe/run.log"
+expect 0 "continuing from iteration 1 of $probe" -- \
+    "$GARNER" refine --continue "$probe/params-effective.ini" --set refine.iterations=2
+check "refine: the named --continue went on to iteration 2 in the same folder" -- test -d "$probe/iter_002"
+expect 0 "not converged ([refine] iterations reached)" -- "$GARNER" refine "$d/refine.ini"
 check "refine: its log kept in its folder" -- grep -q "stopped after 1 iteration" "$d/refine/run.log"
 check "refine: a noise model row for each of the two groups" -- \
     grep -q '^shell,resolution_A,sigma2_optics_group_1,sigma2_optics_group_2$' "$d/refine/noise_spectrum.csv"

@@ -437,10 +437,13 @@ gar_status gar_refine_finish(gar_refine *r)
             gar_log_info("converged after %llu iteration%s in %.1f s", n_it, n_it == 1 ? "" : "s",
                          gar_wall_seconds() - r->t0);
         else
+            /* params-effective.ini, not the parameter file given: it holds
+             * the --set options too, which the fingerprint check of
+             * --continue would otherwise find missing. */
             gar_log_info("stopped after %llu iteration%s in %.1f s, not converged ([refine] iterations reached); "
-                         "garner refine --continue %s --set refine.iterations=%llu goes on from here",
-                         n_it, n_it == 1 ? "" : "s", gar_wall_seconds() - r->t0,
-                         r->params_path != NULL ? r->params_path : "PARAMS.ini", n_it + 4);
+                         "garner refine --continue %s/params-effective.ini --set refine.iterations=%llu goes on "
+                         "from here",
+                         n_it, n_it == 1 ? "" : "s", gar_wall_seconds() - r->t0, r->set->output.dir, n_it + 4);
         gar_log_info("map: %s/map.mrc, resolution %.2f Å (FSC 0.143 between half maps%s)", r->set->output.dir,
                      r->state.resolution_A,
                      r->n_rec && isfinite(r->rec_log[r->n_rec - 1].resolution_masked)
