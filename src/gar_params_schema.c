@@ -229,7 +229,8 @@ const gar_param_spec gar_params_table[] = {
      .default_value = "0",
      .min = 0,
      .max = 100000,
-     .doc = "Å; soft circular mask on the particles and spherical mask on the references; 0: 90 % of the box",
+     .doc = "Å; soft circular mask on the particles and spherical mask on the references; 0: the particle's extent in "
+            "the initial map (at most 90 % of the box)",
      .field = GAR_FIELD(refine.mask_diameter)},
     {.section = "refine",
      .key = "score",

@@ -202,6 +202,27 @@ done:
     return st;
 }
 
+gar_status gar_mask_extent_diameter(const gar_map *map, const gar_mask_settings *s, double *diameter_A)
+{
+    gar_status st;
+    gar_map *m = NULL;
+    double r2max = 0;
+    if ((st = gar_mask_from_map(map, s, &m, NULL)) != GAR_OK)
+        return st;
+    const long n = (long)m->nx, c = n / 2;
+    for (long z = 0; z < n; z++)
+        for (long y = 0; y < n; y++)
+            for (long x = 0; x < n; x++)
+                if (m->data[(size_t)((z * n + y) * n + x)] > 0) {
+                    double r2 = (double)((x - c) * (x - c) + (y - c) * (y - c) + (z - c) * (z - c));
+                    if (r2 > r2max)
+                        r2max = r2;
+                }
+    *diameter_A = 2.0 * sqrt(r2max) * map->pixel_size;
+    gar_map_destroy(&m);
+    return GAR_OK;
+}
+
 gar_status gar_map_randomise_phases(gar_map *map, size_t from_shell, uint64_t seed)
 {
     gar_status st;

@@ -41,6 +41,12 @@ void gar_mask_settings_default(gar_mask_settings *s);
  * everything is above the threshold (naming the level). */
 gar_status gar_mask_from_map(const gar_map *map, const gar_mask_settings *s, gar_map **out, double *level_used);
 
+/* The diameter (Å) of the smallest sphere about the box centre (voxel
+ * N/2 on each axis) that holds every non-zero voxel of the mask
+ * gar_mask_from_map makes of `map` with `s`: refine's particle diameter when
+ * none is given. Its errors are gar_mask_from_map's. */
+gar_status gar_mask_extent_diameter(const gar_map *map, const gar_mask_settings *s, double *diameter_A);
+
 /* Whether `m` is a usable mask: every value within [0, 1] (to a slack of
  * GAR_MASK_SLACK, another program's resampling) and not all 0.
  * GAR_ERR_DATA naming the first bad voxel otherwise (callers add the file). */

@@ -68,6 +68,41 @@ START_TEST(test_mask_extend_and_edge)
 }
 END_TEST
 
+/* refine's particle diameter (gar_mask_extent_diameter): the same ball of
+ * 10 px and mask settings as above, 2 Å a pixel: the mask is non-zero to
+ * the ball's radius + extend + soft edge (19 px, within a pixel), so the
+ * diameter is 76 Å within 4 Å; the ball moved 6 px off the centre along x
+ * widens it by 2 × 6 px = 24 Å (± 3 Å: the farthest voxel on the grid
+ * is not on the axis of the shift); a map above the threshold nowhere is
+ * gar_mask_from_map's error. */
+START_TEST(test_mask_extent_diameter)
+{
+    gar_map *b = radial_map(64, 2.0, ball, 10.0), *moved = NULL;
+    gar_mask_settings s;
+    double d = 0, dm = 0;
+    gar_mask_settings_default(&s);
+    s.lowpass_A = 6.0;
+    s.threshold_fraction = 0.5;
+    s.extend_px = 4;
+    s.soft_px = 5;
+    ck_assert_int_eq(gar_mask_extent_diameter(b, &s, &d), GAR_OK);
+    ck_assert_int_eq(gar_map_create(64, 64, 64, 2.0, &moved), GAR_OK);
+    for (size_t z = 0; z < 64; z++)
+        for (size_t y = 0; y < 64; y++)
+            for (size_t x = 6; x < 64; x++)
+                moved->data[(z * 64 + y) * 64 + x] = b->data[(z * 64 + y) * 64 + x - 6];
+    ck_assert_int_eq(gar_mask_extent_diameter(moved, &s, &dm), GAR_OK);
+    fprintf(stderr, "measured: mask extent of a 40 Å ball: %.1f Å (expected 76), moved 12 Å: %.1f Å (expected 100)\n",
+            d, dm);
+    ck_assert_msg(fabs(d - 76.0) <= 4.0, "centred ball: diameter %g Å, expected 76 ± 4", d);
+    ck_assert_msg(fabs(dm - d - 24.0) <= 3.0, "ball 6 px off centre: diameter %g Å, expected %g + 24 ± 3", dm, d);
+    s.threshold = 2.0; /* above everything */
+    ck_assert_int_eq(gar_mask_extent_diameter(b, &s, &d), GAR_ERR_DATA);
+    gar_map_destroy(&moved);
+    gar_map_destroy(&b);
+}
+END_TEST
+
 /* A line fit through exact points, and the correction's formula. */
 START_TEST(test_line_fit_and_correction)
 {
@@ -284,7 +319,8 @@ END_TEST
 
 int main(void)
 {
-    TCase *tc = TEST_CASE("postprocess", 120, test_mask_extend_and_edge, test_line_fit_and_correction,
+    TCase *tc = TEST_CASE("postprocess", 120, test_mask_extend_and_edge, test_mask_extent_diameter,
+                          test_line_fit_and_correction,
                           test_randomise_phases, test_guinier_gaussian, test_tight_mask_false_correlation,
                           test_local_resolution_regions);
     return test_run_suite(test_suite("postprocess", tc, NULL));

@@ -44,6 +44,7 @@ struct gar_refine {
     gar_inputs *in;
     size_t n, box;
     double px, mask_px;
+    int mask_auto;          /* mask_px from the initial map ([refine] mask_diameter = 0) */
     const gar_optics *optics;
     size_t n_optics;
     gar_symmetry *sym;
