@@ -33,8 +33,6 @@ static gar_status read_solvent_mask(gar_refine *r)
     return GAR_OK;
 }
 
-/* The settings, the stacks, the initial and reference maps: each checked,
- * with an error naming the key. */
 /* [refine] mask_diameter = 0: the particle's diameter from the initial map,
  * the sphere about the box centre holding the solvent mask postprocess would
  * make of it at initial_resolution (threshold 0.2 of the low-passed maximum,
@@ -68,6 +66,8 @@ static gar_status auto_mask_radius(gar_refine *r)
     return GAR_OK;
 }
 
+/* The settings, the stacks, the initial and reference maps: each checked,
+ * with an error naming the key. */
 static gar_status check_inputs(gar_refine *r)
 {
     gar_status st;
