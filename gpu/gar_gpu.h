@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include "gar_kernels.h"
+#include "gar_sphere.h"
 #include "gar_status.h"
 
 #ifdef __cplusplus
@@ -104,10 +105,12 @@ void gar_gpu_inserter_destroy(gar_gpu_inserter **g);   /* NULL-safe; waits for q
 gar_status gar_gpu_inserter_submit(gar_gpu_inserter *g, const float *data, const gar_particle_geom *geoms,
                                    size_t count);
 
-/* Wait for every queued batch, add the device's sums into the host arrays
- * G[h] (complex interleaved) and W[h] (h = half set 0, 1; M·M·(M/2+1)
- * voxels) and zero them on the device. */
-gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const G[2], float *const W[2]);
+/* Wait for every queued batch, add the device's sums (FFTW's layout,
+ * M·M·(M/2+1) voxels) into the host arrays G[h] (complex interleaved) and
+ * W[h] (h = half set 0, 1), which hold the stored sphere `sphere`
+ * (src/gar_sphere.h), and zero them on the device. */
+gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, const gar_sphere *sphere, float *const G[2],
+                                    float *const W[2]);
 
 /* The variant in use ("voxel 32x4x1 table:shared tz1"); after a tuning,
  * `report` (may be NULL) gets one line per variant with its time. */

@@ -470,10 +470,12 @@ extern "C" gar_status gar_gpu_inserter_submit(gar_gpu_inserter *g, const float *
     return GAR_OK;
 }
 
-extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const G[2], float *const W[2])
+extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, const gar_sphere *sphere, float *const G[2],
+                                               float *const W[2])
 {
     gar_status st = GAR_OK;
-    const size_t chunk = (size_t)4 << 20;   /* floats per copy: 16 MiB of host memory */
+    const size_t M = (size_t)g->cfg.padded, H = M / 2 + 1;
+    const int K = sphere->K;
     float *buf = NULL;
     pthread_mutex_lock(&g->mu);
     g->flush_req = 1;
@@ -485,20 +487,29 @@ extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const
     pthread_mutex_unlock(&g->mu);
     if (st != GAR_OK)
         return st;
-    if ((st = gar_alloc((void **)&buf, chunk, sizeof(float), "GPU download buffer")) != GAR_OK)
+    /* One z plane of the data at a time (2·M·H floats: 4 MiB at padded 1024). */
+    if ((st = gar_alloc((void **)&buf, 2 * M * H, sizeof(float), "GPU download buffer")) != GAR_OK)
         return st;
     GAR_CUDA_TRY(cudaSetDevice(g->cfg.device), g->where, "select device");
     for (int h = 0; h < 2; h++)
         for (int part = 0; part < 2; part++) {
             float *dev = part == 0 ? g->G[h] : g->W[h];
             float *host = part == 0 ? G[h] : W[h];
-            const size_t n = part == 0 ? 2 * g->nvox : g->nvox;
-            for (size_t off = 0; off < n; off += chunk) {
-                const size_t m = n - off < chunk ? n - off : chunk;
-                GAR_CUDA_TRY(cudaMemcpy(buf, dev + off, m * sizeof(float), cudaMemcpyDeviceToHost), g->where,
-                             "download of sums");
-                for (size_t i = 0; i < m; i++)
-                    host[off + i] += buf[i];
+            const size_t per = part == 0 ? 2 : 1, n = per * g->nvox, plane = per * M * H;
+            /* Only the planes |kz| <= K hold voxels of the sphere; of each,
+             * its rows' first kx. */
+            for (int kz = -K; kz <= K; kz++) {
+                const size_t z = (size_t)(kz < 0 ? kz + (int)M : kz);
+                GAR_CUDA_TRY(cudaMemcpy(buf, dev + z * plane, plane * sizeof(float), cudaMemcpyDeviceToHost),
+                             g->where, "download of sums");
+                for (int ky = -K; ky <= K; ky++) {
+                    const size_t y = (size_t)(ky < 0 ? ky + (int)M : ky), row = gar_sphere_row(sphere, ky, kz);
+                    const size_t first = sphere->row_start[row], len = per * (sphere->row_start[row + 1] - first);
+                    const float *from = buf + y * per * H;
+                    float *to = host + per * first;
+                    for (size_t i = 0; i < len; i++)
+                        to[i] += from[i];
+                }
             }
             /* On the kernel stream, so the next batch's gather follows it. */
             GAR_CUDA_TRY(cudaMemsetAsync(dev, 0, n * sizeof(float), g->compute_stream), g->where, "clearing the sums");

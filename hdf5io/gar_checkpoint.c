@@ -10,7 +10,7 @@
 #include "gar_h5util.h"
 
 #define CKPT_FORMAT "garner-checkpoint"
-#define CKPT_VERSION 2   /* 2: the run fingerprint */
+#define CKPT_VERSION 3   /* 2: the run fingerprint; 3: the sums in the stored sphere's layout */
 
 static const char *shape_names[5] = {"box", "padded", "shard_size", "n_shards", "particles"};
 
@@ -109,6 +109,11 @@ gar_status gar_checkpoint_load(const char *path, gar_checkpoint *c)
         return gar_error(GAR_ERR_NOINPUT, "%s: no checkpoint to resume from", path);
     if ((f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0 || (root = H5Gopen2(f, "/", H5P_DEFAULT)) < 0) {
         st = gar_error(GAR_ERR_DATA, "%s: not a readable checkpoint", path);
+        goto done;
+    }
+    if (gar_h5_read_attr_u64(root, "format_version", &v) >= 0 && v == 2) {
+        st = gar_error(GAR_ERR_DATA, "%s: written by an older garner, whose sums are in another layout (checkpoint "
+                       "version 2; this garner writes %d): remove it and run again without --resume", path, CKPT_VERSION);
         goto done;
     }
     if (gar_h5_read_attr_u64(root, "format_version", &v) < 0 || v != CKPT_VERSION) {

@@ -132,7 +132,12 @@ static void crop_lines(fftwf_plan plan, fftwf_complex *first, size_t stride, siz
             memcpy(first[e * stride + b], buf[b * m + e], sizeof *buf);
 }
 
-gar_status gar_fft3_c2r_crop(size_t m, size_t n, double kmax, float *cplx, float *out, int threads)
+/* The cropped inverse of gar_fft3_c2r_crop and gar_fft3_c2r_crop_fill:
+ * pass 1 along z from `cplx` in place (fill NULL) or from the lines `fill`
+ * makes, its n kept z planes into `kept` (plane zi at kept + zi·m·H: inside
+ * cplx, from plane o, in place); passes 2 and 3 there. */
+static gar_status crop_inverse(size_t m, size_t n, double kmax, fftwf_complex *F, gar_fft_line_fill fill,
+                               void *ctx, fftwf_complex *kept, float *out, int threads)
 {
     gar_status st = GAR_OK;
     const size_t H = m / 2 + 1, o = m / 2 - n / 2, B = CROP_BLOCK, nblk = (H + B - 1) / B;
@@ -165,22 +170,39 @@ gar_status gar_fft3_c2r_crop(size_t m, size_t n, double kmax, float *cplx, float
         st = gar_error(GAR_ERR_INTERNAL, "FFTW could not plan a cropped %zu^3 inverse transform", m);
         goto done;
     }
-    fftwf_complex *F = (fftwf_complex *)cplx;
     /* Pass 1, along z: every (y, x-block) with a nonzero line; only the n
-     * central z are kept (written back in place). */
+     * central z are kept. */
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 4)
     for (size_t job = 0; job < m * nblk; job++) {
-        const size_t y = job / nblk, x0 = (job % nblk) * B;
+        const size_t y = job / nblk, x0 = (job % nblk) * B, nb = H - x0 < B ? H - x0 : B;
         const double ky = (double)(y < m / 2 ? (long)y : (long)y - (long)m);
-        if ((double)x0 * x0 + ky * ky <= kmax2)
-            crop_lines(lines, F + y * H + x0, m * H, m, H - x0 < B ? H - x0 : B, o, n,
-                       cbuf + cper * (size_t)thread_id());
+        const int nonzero = (double)x0 * x0 + ky * ky <= kmax2;
+        fftwf_complex *buf = cbuf + cper * (size_t)thread_id();
+        if (fill == NULL) {
+            if (nonzero)
+                crop_lines(lines, F + y * H + x0, m * H, m, nb, o, n, buf);
+            continue;
+        }
+        if (nonzero) {
+            if (nb < B)
+                memset(buf + nb * m, 0, (B - nb) * m * sizeof *buf);
+            fill(ctx, y, x0, nb, (float *)buf);
+            fftwf_execute_dft(lines, buf, buf);
+        }
+        for (size_t e = o; e < o + n; e++)
+            for (size_t b = 0; b < nb; b++) {
+                fftwf_complex *to = kept + (e - o) * m * H + y * H + x0 + b;
+                if (nonzero)
+                    memcpy(to, buf[b * m + e], sizeof *buf);
+                else
+                    (*to)[0] = (*to)[1] = 0.0f;
+            }
     }
     /* Pass 2, along y, in the n kept z planes; the n central y are kept. */
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 4)
     for (size_t job = 0; job < n * nblk; job++) {
-        const size_t z = o + job / nblk, x0 = (job % nblk) * B;
-        crop_lines(lines, F + z * m * H + x0, H, m, H - x0 < B ? H - x0 : B, o, n,
+        const size_t zi = job / nblk, x0 = (job % nblk) * B;
+        crop_lines(lines, kept + zi * m * H + x0, H, m, H - x0 < B ? H - x0 : B, o, n,
                    cbuf + cper * (size_t)thread_id());
     }
     /* Pass 3, along x (complex to real), the n kept rows of each kept z
@@ -190,8 +212,7 @@ gar_status gar_fft3_c2r_crop(size_t m, size_t n, double kmax, float *cplx, float
         const int t = thread_id();
         fftwf_complex *buf = cbuf + cper * (size_t)t;
         float *rb = rbuf + rper * (size_t)t;
-        const size_t z = o + zi;
-        memcpy(buf, F[(z * m + o) * H], n * H * sizeof *buf);
+        memcpy(buf, kept[(zi * m + o) * H], n * H * sizeof *buf);
         fftwf_execute_dft_c2r(rows, buf, rb);
         for (size_t yi = 0; yi < n; yi++)
             memcpy(out + (zi * n + yi) * n, rb + yi * (m + 2) + o, n * sizeof(float));
@@ -206,6 +227,18 @@ done:
     fftwf_free(cbuf);
     fftwf_free(rbuf);
     return st;
+}
+
+gar_status gar_fft3_c2r_crop(size_t m, size_t n, double kmax, float *cplx, float *out, int threads)
+{
+    fftwf_complex *F = (fftwf_complex *)cplx;
+    return crop_inverse(m, n, kmax, F, NULL, NULL, F + (m / 2 - n / 2) * m * (m / 2 + 1), out, threads);
+}
+
+gar_status gar_fft3_c2r_crop_fill(size_t m, size_t n, double kmax, gar_fft_line_fill fill, void *ctx, float *kept,
+                                  float *out, int threads)
+{
+    return crop_inverse(m, n, kmax, NULL, fill, ctx, (fftwf_complex *)kept, out, threads);
 }
 
 size_t gar_fft_good_size(size_t n)

@@ -51,6 +51,19 @@ gar_status gar_fft3_c2r(size_t n, float *cplx_in, float *real_out);
  * whatever the thread count, so the result is too. */
 gar_status gar_fft3_c2r_crop(size_t m, size_t n, double kmax, float *cplx, float *out, int threads);
 
+/* The same transform without the m × m × (m/2+1) input: `fill` makes the
+ * lines along z it needs, and the first pass keeps only their n central z,
+ * in `kept` (n × m × (m/2+1) complex, interleaved: n/m of the input's size),
+ * so the caller never holds the whole transform (issue 20). fill(ctx, y,
+ * x0, nb, lines) writes, for the nb (<= 8) columns kx = x0 .. x0 + nb − 1 of
+ * FFT row y, line b's m values (complex interleaved, index z) at
+ * lines + 2·b·m; it is called from several threads at once, and only for
+ * the lines that may hold a value within kmax (the others are zero). Equal
+ * bit for bit to gar_fft3_c2r_crop of the volume the lines make. */
+typedef void (*gar_fft_line_fill)(void *ctx, size_t y, size_t x0, size_t nb, float *lines);
+gar_status gar_fft3_c2r_crop_fill(size_t m, size_t n, double kmax, gar_fft_line_fill fill, void *ctx, float *kept,
+                                  float *out, int threads);
+
 /* Signed frequency of FFT index i for size n. */
 static inline long gar_fft_freq(size_t i, size_t n)
 {

@@ -45,14 +45,10 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     r->N = cfg->box;
     r->M = gar_recon_padded_size(cfg->box, cfg->pad);
     r->H = r->M / 2 + 1;
-    r->nvox = r->M * r->M * r->H;
-    r->kmax = gar_recon_resolution_kmax(cfg, r->M);
-    /* ky, kz = ±M/2 alias one index, so those stop at M/2 − 1 (losing only the
-     * axis points of the Nyquist shell); kx = M/2 has its own index. */
-    r->kbound = (int)floor(r->kmax);
-    if (r->kbound > (int)r->M / 2 - 1)
-        r->kbound = (int)r->M / 2 - 1;
-    r->kxbound = (int)floor(r->kmax);
+    gar_recon_bounds(cfg, r->M, &r->kmax, &r->kbound, &r->kxbound);
+    if ((st = gar_sphere_create(r->kmax, r->kbound, r->kxbound, &r->sphere)) != GAR_OK)
+        goto fail;
+    r->nvox = r->sphere->count;
     r->lattice = 1;
     if (cfg->image_model == GAR_IMAGE_PERIODIC) {
         /* The box's own frequency grid is every pad-th pixel of the padded
@@ -157,7 +153,9 @@ void gar_recon_destroy(gar_recon **pr)
     free(r->planes);
     free(r->kx);
     free(r->F);
+    free(r->Gs);
     free(r->Ws);
+    gar_sphere_destroy(&r->sphere);
     free(r->vol);
     free(r->geoms);
     free(r->optics);
@@ -270,6 +268,10 @@ size_t gar_recon_count(const gar_recon *r, int half)
 
 size_t gar_recon_size(const gar_recon *r) { return r->M; }
 size_t gar_recon_voxels(const gar_recon *r) { return r->nvox; }
+size_t gar_recon_voxel_index(const gar_recon *r, int kx, int ky, int kz)
+{
+    return gar_sphere_find(r->sphere, kx, ky, kz);
+}
 int gar_recon_plane_radius(const gar_recon *r) { return r->R; }
 double gar_recon_kmax(const gar_recon *r) { return r->kmax; }
 size_t gar_recon_plane_pixels(const gar_recon *r) { return r->plane_pixels; }

@@ -35,7 +35,9 @@ extern "C" {
  * as strong as the centre's and no signal. */
 double gar_recon_outer_mask(size_t box, double radius);
 
-/* The voxels of each of its volumes, M × M × (M/2+1), before it is created. */
+/* The voxels each of its volumes holds, before it is created: the stored
+ * sphere of the Hermitian half volume within the resolution limit
+ * (src/gar_sphere.h), about π/6 of M × M × (M/2+1) at Nyquist. */
 size_t gar_recon_config_voxels(const gar_recon_config *cfg);
 
 /* gar_recon_memory_bytes in its two parts: what inserting holds (the
@@ -63,7 +65,7 @@ typedef struct gar_recon_partial {
     float *data[2];     /* half set 1, 2: G, complex interleaved, 2 × nvox floats */
     float *weight[2];   /* half set 1, 2: W, nvox floats */
     size_t *count;      /* particles in half set 1 and 2: count[0], count[1] */
-    size_t nvox;        /* M × M × (M/2+1) */
+    size_t nvox;        /* voxels held: the stored sphere's (gar_recon_voxel_index) */
     size_t padded;      /* M */
 } gar_recon_partial;
 /* The view, once the GPUs' queued batches are added into the host sums
@@ -74,7 +76,11 @@ gar_status gar_recon_partial_view(gar_recon *r, gar_recon_partial *view);
  * own once rank 0 holds its sums in a checkpoint. */
 
 size_t gar_recon_size(const gar_recon *r);   /* M */
-size_t gar_recon_voxels(const gar_recon *r); /* M × M × (M/2+1) */
+size_t gar_recon_voxels(const gar_recon *r); /* voxels held (the stored sphere's) */
+/* Where voxel (kx >= 0; ky, kz signed frequencies, no wrapping) is in the
+ * sums of a partial view, or SIZE_MAX where it is beyond the resolution
+ * limit, which no particle reaches (its sums are zero). */
+size_t gar_recon_voxel_index(const gar_recon *r, int kx, int ky, int kz);
 
 /* Largest plane radius a reconstructor uses (padded boxes up to 2048). */
 #define GAR_RECON_MAX_R 1040

@@ -48,9 +48,9 @@ queue_column_avx512(const gar_recon *r, const gar_slice_geom *g, int ko, int ki,
 {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i vstep = _mm256_set1_epi32(step), vhi = _mm256_set1_epi32(hi);
-    const __m256i m = _mm256_set1_epi32((int)r->M), zero = _mm256_setzero_si256();
+    const __m256i vK = _mm256_set1_epi32(r->sphere->K), vside = _mm256_set1_epi32(r->sphere->side);
+    const long long *row_start = (const long long *)r->sphere->row_start;
     const __m256 a2 = _mm256_set1_ps(r->a2);
-    const __m512i H = _mm512_set1_epi64((long long)r->H), Mq = _mm512_set1_epi64((long long)r->M);
     for (int base = lo; base <= hi; base += 8 * step) {
         const __m256i kc = _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_mullo_epi32(lane, vstep));
         __m256i kv[3];
@@ -72,12 +72,13 @@ queue_column_avx512(const gar_recon *r, const gar_slice_geom *g, int ko, int ki,
         __m256 q1 = _mm256_mul_ps(_mm256_set1_ps(A[4]), fy);
         q1 = _mm256_fmadd_ps(_mm256_set1_ps(A[3]), fx, q1);
         q1 = _mm256_fmadd_ps(_mm256_set1_ps(A[5]), fz, q1);
-        /* gar_vox_index: y and z wrapped, (z·M + y)·H + x in 64 bits. */
-        const __m256i y = _mm256_mask_add_epi32(kv[1], _mm256_cmplt_epi32_mask(kv[1], zero), kv[1], m);
-        const __m256i z = _mm256_mask_add_epi32(kv[2], _mm256_cmplt_epi32_mask(kv[2], zero), kv[2], m);
-        __m512i idx = _mm512_mullo_epi64(_mm512_cvtepi32_epi64(z), Mq);
-        idx = _mm512_add_epi64(idx, _mm512_cvtepi32_epi64(y));
-        idx = _mm512_add_epi64(_mm512_mullo_epi64(idx, H), _mm512_cvtepi32_epi64(kv[0]));
+        /* gar_sphere_index: the row's start (gathered for the kept lanes
+         * only: a lane past the column's end may lie outside the table),
+         * plus kx. */
+        const __m256i row = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_add_epi32(kv[2], vK), vside),
+                                             _mm256_add_epi32(kv[1], vK));
+        __m512i idx = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), keep, row, row_start, 8);
+        idx = _mm512_add_epi64(idx, _mm512_cvtepi32_epi64(kv[0]));
         _mm256_mask_compressstoreu_ps(qu->qx + qu->n, keep, q0);
         _mm256_mask_compressstoreu_ps(qu->qy + qu->n, keep, q1);
         _mm256_mask_compressstoreu_ps(qu->qz + qu->n, keep, q2);

@@ -35,11 +35,11 @@ static void sample_half(const gar_recon *r, const fin_source *src, double px, do
     for (int dz = 0; dz < 2; dz++)
         for (int dy = 0; dy < 2; dy++)
             for (int dx = 0; dx < 2; dx++) {
-                int x = x0 + dx;
                 double wt = (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy) * (dz ? fz : 1 - fz);
-                if (wt == 0.0 || x >= (int)r->H)
+                size_t idx;
+                /* Beyond the resolution limit the sums are zero. */
+                if (wt == 0.0 || (idx = gar_sphere_find(r->sphere, x0 + dx, y0 + dy, z0 + dz)) == SIZE_MAX)
                     continue;
-                size_t idx = vox_index(r, x, y0 + dy, z0 + dz);
                 re += wt * source_g(src, 2 * idx);
                 im += wt * source_g(src, 2 * idx + 1);
                 ww += wt * source_w(src, idx);
@@ -54,8 +54,6 @@ static void symmetrise_volume(const gar_recon *r, const fin_source *src, float *
 {
     const int K = r->kbound, KX = r->kxbound;
     const double kmax2 = r->kmax * r->kmax;
-    gar_recon_volume_zero(Gs, r->nvox * 2 * sizeof(float), r->threads);
-    gar_recon_volume_zero(Ws, r->nvox * sizeof(float), r->threads);
 #pragma omp parallel for num_threads(r->threads) schedule(static)
     for (int kz = -K; kz <= K; kz++)
         for (int ky = -K; ky <= K; ky++)
@@ -130,10 +128,53 @@ gar_status gar_recon_gridding_table(const gar_recon *r, double **table, size_t *
     return GAR_OK;
 }
 
+/* What the inverse FFT's lines are made from: the source, its weights'
+ * floor per shell. */
+typedef struct fin_lines {
+    const gar_recon *r;
+    const fin_source *src;
+    const double *shell_sum;
+    const size_t *shell_n;
+} fin_lines;
+
+/* gar_fft_line_fill: the weighted map F = G / max(W, floor) along z, for
+ * columns x0 .. x0 + nb − 1 of FFT row y; zero beyond kmax and where no
+ * weight. (−1)^(kx+ky+kz) puts the real-space origin at M/2. */
+static void fill_lines(void *ctx, size_t y, size_t x0, size_t nb, float *lines)
+{
+    const fin_lines *fl = ctx;
+    const gar_recon *r = fl->r;
+    const int M = (int)r->M, ky = (int)gar_fft_freq(y, r->M);
+    const double kmax2 = r->kmax * r->kmax;
+    for (size_t b = 0; b < nb; b++) {
+        const int kx = (int)(x0 + b);
+        float *line = lines + 2 * b * (size_t)M;
+        for (int z = 0; z < M; z++) {
+            const int kz = (int)gar_fft_freq((size_t)z, r->M);
+            const double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
+            float re = 0.0f, im = 0.0f;
+            if (k2 <= kmax2 && ky >= -r->kbound && ky <= r->kbound && kz >= -r->kbound && kz <= r->kbound) {
+                const size_t idx = vox_index(r, kx, ky, kz), s = (size_t)(sqrt(k2) + 0.5);
+                double w = source_w(fl->src, idx);
+                const double floor_w = fl->shell_n[s] ? 1e-3 * fl->shell_sum[s] / fl->shell_n[s] : 0.0;
+                const double sg = ((kx + ky + kz) & 1) ? -1.0 : 1.0;
+                if (w > 0) {
+                    if (w < floor_w)
+                        w = floor_w;
+                    re = (float)(sg * source_g(fl->src, 2 * idx) / w);
+                    im = (float)(sg * source_g(fl->src, 2 * idx + 1) / w);
+                }
+            }
+            line[2 * z] = re;
+            line[2 * z + 1] = im;
+        }
+    }
+}
+
 gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
 {
     gar_status st = GAR_OK;
-    float *F, *vol;
+    float *vol;
     fin_source src = {r->G[0], r->W[0], r->G[1], r->W[1]};
     double *shell_sum = NULL, *plane_sum = NULL;
     size_t *shell_n = NULL, *plane_n = NULL;
@@ -148,15 +189,16 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
     *out = NULL;
     if ((st = gar_recon_flush(r)) != GAR_OK)
         return st;
-    /* The Fourier map and the real map before correction are kept from one
-     * call to the next: a run makes three maps (refine, two an iteration). */
-    if (r->F == NULL && (st = gar_recon_volume_alloc((void **)&r->F, r->nvox * 2 * sizeof(float), r->threads,
-                                                     "Fourier map")) != GAR_OK)
+    /* The inverse FFT's kept planes and the real map before correction are
+     * kept from one call to the next: a run makes three maps (refine, two an
+     * iteration). The whole weighted transform is never held: the FFT's
+     * first pass makes its lines from the sums (fill_lines). */
+    if (r->F == NULL && (st = gar_recon_volume_alloc((void **)&r->F, r->N * r->M * r->H * 2 * sizeof(float),
+                                                     r->threads, "Fourier map")) != GAR_OK)
         return st;
     if (r->vol == NULL &&
         (st = gar_alloc((void **)&r->vol, (size_t)N * N, (size_t)N * sizeof(float), "map before correction")) != GAR_OK)
         return st;
-    F = r->F;
     vol = r->vol;
     if (half == 1 || half == 2) {
         src.Ga = r->G[half - 1];
@@ -164,18 +206,16 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
         src.Gb = src.Wb = NULL;
     }
     if (r->cfg.sym_mode == GAR_SYM_VOLUME && r->n_ops > 1) {
-        /* The symmetrised data go into F, which the weighting below then
-         * turns into the map in place. */
-        if (r->Ws == NULL &&
-            (st = gar_recon_volume_alloc((void **)&r->Ws, r->nvox * sizeof(float), r->threads,
-                                         "symmetrised weights")) != GAR_OK)
+        if ((r->Gs == NULL && (st = gar_recon_volume_alloc((void **)&r->Gs, r->nvox * 2 * sizeof(float), r->threads,
+                                                           "symmetrised data")) != GAR_OK) ||
+            (r->Ws == NULL && (st = gar_recon_volume_alloc((void **)&r->Ws, r->nvox * sizeof(float), r->threads,
+                                                           "symmetrised weights")) != GAR_OK))
             return st;
-        symmetrise_volume(r, &src, F, r->Ws);
-        src.Ga = F;
+        symmetrise_volume(r, &src, r->Gs, r->Ws);
+        src.Ga = r->Gs;
         src.Wa = r->Ws;
         src.Gb = src.Wb = NULL;
-    } else
-        gar_recon_volume_zero(F, r->nvox * 2 * sizeof(float), r->threads);
+    }
 
     /* Radial mean of W per integer shell: sums per kz plane in parallel, then
      * the planes added in kz order, so the result does not depend on the
@@ -205,31 +245,13 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
             shell_n[s] += plane_n[(size_t)p * nshell + s];
         }
 
-#pragma omp parallel for num_threads(r->threads) schedule(static)
-    for (int kz = -K; kz <= K; kz++)
-        for (int ky = -K; ky <= K; ky++)
-            for (int kx = 0; kx <= KX; kx++) {
-                double k2 = (double)kx * kx + (double)ky * ky + (double)kz * kz;
-                if (k2 > kmax2)
-                    continue;
-                size_t idx = vox_index(r, kx, ky, kz), s = (size_t)(sqrt(k2) + 0.5);
-                double w = source_w(&src, idx), floor_w = shell_n[s] ? 1e-3 * shell_sum[s] / shell_n[s] : 0.0;
-                /* (−1)^(kx+ky+kz) puts the real-space origin at M/2. */
-                double sg = ((kx + ky + kz) & 1) ? -1.0 : 1.0;
-                double gre = source_g(&src, 2 * idx), gim = source_g(&src, 2 * idx + 1);
-                if (!(w > 0)) {
-                    F[2 * idx] = F[2 * idx + 1] = 0.0f;
-                    continue;
-                }
-                if (w < floor_w)
-                    w = floor_w;
-                F[2 * idx] = (float)(sg * gre / w);
-                F[2 * idx + 1] = (float)(sg * gim / w);
-            }
     /* Only the central N³ of the M³ inverse is kept: the cropped transform
      * computes no more than that, on the run's threads. */
-    if ((st = gar_fft3_c2r_crop(r->M, r->N, r->kmax + 1, F, vol, r->threads)) != GAR_OK)
-        goto done;
+    {
+        fin_lines fl = {r, &src, shell_sum, shell_n};
+        if ((st = gar_fft3_c2r_crop_fill(r->M, r->N, r->kmax + 1, fill_lines, &fl, r->F, vol, r->threads)) != GAR_OK)
+            goto done;
+    }
     if ((st = gar_map_create(r->N, r->N, r->N, r->cfg.pixel_size_A, &map)) != GAR_OK)
         goto done;
     {

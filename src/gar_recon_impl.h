@@ -23,6 +23,7 @@
 #include "gar_gpu.h"
 #include "gar_kernels.h"
 #include "gar_recon.h"
+#include "gar_sphere.h"
 
 /* The CPU's two hot loops. Every table computes the same sums as the scalar
  * one, whose per-pixel and per-voxel maths gar_kernels.h shares with the
@@ -59,7 +60,8 @@ struct gar_recon {
     double *ops;              /* n_ops × 9 */
     size_t n_ops;
     size_t N, M, H;           /* box, padded size, M/2 + 1 */
-    size_t nvox;              /* M × M × H */
+    size_t nvox;              /* voxels a volume holds: the stored sphere's (gar_sphere.h) */
+    gar_sphere *sphere;       /* the layout of G and W */
     double kmax;              /* resolution limit, padded voxels */
     int kbound;               /* integer bound on |ky|, |kz| */
     int kxbound;              /* integer bound on kx */
@@ -71,7 +73,7 @@ struct gar_recon {
     float a, a2;
     gar_blob_poly poly;       /* the blob for the AVX-512 gather */
     const gar_recon_kernels *kernels;
-    float *G[2];              /* complex interleaved, nvox × 2 */
+    float *G[2];              /* complex interleaved, nvox × 2, in the stored sphere's layout */
     float *W[2];
     size_t count[2];
     double seconds[3];        /* prepare, insert, finalize: wall time spent */
@@ -81,7 +83,9 @@ struct gar_recon {
     int threads;
     gar_fft2 **fft;           /* one per thread */
     float *kx;                /* (float)(u / (M·px)), u in [−R, R], indexed u + R */
-    float *F, *Ws, *vol;      /* finalize's Fourier map, symmetrised weights, real map */
+    float *F;                 /* finalize's Fourier map, cropped to the N kept z planes: N × M × H complex */
+    float *Gs, *Ws;           /* finalize's symmetrised sums (stored sphere), for volume symmetry */
+    float *vol;               /* finalize's real map before correction */
     float *planes;            /* plane_slots × 3 × plane_pixels (re, im, CTF²) */
     size_t plane_slots;
     gar_particle_geom *geoms; /* batch: each particle's pose, shift, CTF */
@@ -90,13 +94,16 @@ struct gar_recon {
     size_t n_gpu;             /* of them GPUs */
 };
 
+/* A voxel within kmax (every voxel the kernels and the finisher touch). */
 static inline size_t vox_index(const gar_recon *r, int kx, int ky, int kz)
 {
-    return gar_vox_index(r->M, kx, ky, kz);
+    return gar_sphere_index(r->sphere, kx, ky, kz);
 }
 
 /* gar_recon_memory.c */
 double gar_recon_resolution_kmax(const gar_recon_config *cfg, size_t M);
+/* kmax and the integer bounds on |ky|, |kz| (K) and kx (KX) at padded size M. */
+void gar_recon_bounds(const gar_recon_config *cfg, size_t M, double *kmax, int *K, int *KX);
 size_t gar_recon_plane_slots(const gar_recon_config *cfg, size_t n_gpu);
 gar_status gar_recon_volume_alloc(void **out, size_t bytes, int threads, const char *what);
 void gar_recon_volume_zero(void *p, size_t bytes, int threads);

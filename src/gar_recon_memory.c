@@ -32,28 +32,44 @@ size_t gar_recon_plane_slots(const gar_recon_config *cfg, size_t n_gpu)
     return slots < cfg->batch ? slots : cfg->batch;
 }
 
+void gar_recon_bounds(const gar_recon_config *cfg, size_t M, double *kmax, int *K, int *KX)
+{
+    *kmax = gar_recon_resolution_kmax(cfg, M);
+    /* ky, kz = ±M/2 alias one index in the FFT's layout, so those stop at
+     * M/2 − 1 (losing only the axis points of the Nyquist shell); kx = M/2
+     * has its own index. */
+    *K = (int)floor(*kmax);
+    if (*K > (int)M / 2 - 1)
+        *K = (int)M / 2 - 1;
+    *KX = (int)floor(*kmax);
+}
+
 size_t gar_recon_config_voxels(const gar_recon_config *cfg)
 {
     size_t M = gar_recon_padded_size(cfg->box, cfg->pad);
-    return M * M * (M / 2 + 1);
+    double kmax;
+    int K, KX;
+    gar_recon_bounds(cfg, M, &kmax, &K, &KX);
+    return gar_sphere_voxels(kmax, K, KX);
 }
 
-/* finalize: the complex map (which holds the symmetrised data when the
- * volume is symmetrised, with a copy of the weights beside it), the real N³
- * map before correction and the map returned, and the cropped inverse FFT's
- * buffers per thread. A run makes three maps (half 1, half 2, both) and
- * keeps the first two while it makes the third, so four N³ maps are held at
- * the peak: measured at box 256, the estimate with two was 5.7 % under the
- * peak RSS, by the 128 MiB of the two half maps (issue 20). */
+/* finalize: the complex map after its first inverse pass (the N kept z
+ * planes of M × H), the real N³ map before correction and the map
+ * returned, the cropped inverse FFT's buffers per thread and, when the
+ * volume is symmetrised, the symmetrised sums (stored sphere). A run makes
+ * three maps (half 1, half 2, both) and keeps the first two while it makes
+ * the third, so four N³ maps are held at the peak: measured at box 256, the
+ * estimate with two was 5.7 % under the peak RSS, by the 128 MiB of the two
+ * half maps (issue 20). */
 size_t gar_recon_finalize_memory_bytes(const gar_recon_config *cfg)
 {
     size_t M = gar_recon_padded_size(cfg->box, cfg->pad), H = M / 2 + 1;
     size_t nvox = gar_recon_config_voxels(cfg);
     const size_t N = cfg->box;
-    size_t finish = nvox * 2 * sizeof(float) + 4 * N * N * N * sizeof(float) +
+    size_t finish = N * M * H * 2 * sizeof(float) + 4 * N * N * N * sizeof(float) +
                     (size_t)cfg->threads * ((N * H > 8 * M ? N * H : 8 * M) * 2 + N * (M + 2) + 64) * sizeof(float);
     if (cfg->sym_mode == GAR_SYM_VOLUME && cfg->n_ops > 1)
-        finish += nvox * sizeof(float);
+        finish += nvox * 3 * sizeof(float);
     return finish;
 }
 
@@ -61,9 +77,12 @@ size_t gar_recon_insert_memory_bytes(const gar_recon_config *cfg)
 {
     size_t M = gar_recon_padded_size(cfg->box, cfg->pad), H = M / 2 + 1;
     size_t nvox = gar_recon_config_voxels(cfg);
-    double kmax = gar_recon_resolution_kmax(cfg, M);
+    double kmax;
+    int K, KX;
+    gar_recon_bounds(cfg, M, &kmax, &K, &KX);
     size_t R = (size_t)ceil(kmax + cfg->blob_radius) + 1, side = 2 * R + 1;
-    size_t volumes = 2 * nvox * 3 * sizeof(float);
+    /* Both half sets' sums, and the sphere's row table. */
+    size_t volumes = 2 * nvox * 3 * sizeof(float) + ((size_t)(2 * K + 1) * (2 * K + 1) + 1) * sizeof(size_t);
     /* Planes on the host unless GPUs make them from the images. */
     size_t planes = gar_recon_plane_slots(cfg, cfg->n_gpu_devices) * side * side * 3 * sizeof(float);
     size_t ffts = (size_t)cfg->threads * (M * M + M * H * 2) * sizeof(float);

@@ -16,6 +16,7 @@
 #include "gar_phantom.h"
 #include "gar_recon.h"
 #include "gar_simulate.h"
+#include "gar_sphere.h"
 #include "gar_symmetry.h"
 #include "testsim.h"
 #include "testutil.h"
@@ -202,12 +203,21 @@ static void gather_vs_scatter(double radius)
     ck_assert_int_eq(gar_recon_partial_view(r, &view), GAR_OK);
     const float *Gg = view.data[s.meta[0].half_set - 1], *Wg = view.weight[s.meta[0].half_set - 1];
     double num = 0, den = 0, wnum = 0, wden = 0;
-    for (size_t i = 0; i < nvox; i++) {
-        num += (G[2 * i] - Gg[2 * i]) * (G[2 * i] - Gg[2 * i]) + (G[2 * i + 1] - Gg[2 * i + 1]) * (G[2 * i + 1] - Gg[2 * i + 1]);
-        den += (double)G[2 * i] * G[2 * i] + (double)G[2 * i + 1] * G[2 * i + 1];
-        wnum += (W[i] - Wg[i]) * (W[i] - Wg[i]);
-        wden += (double)W[i] * W[i];
-    }
+    /* The scatter's full layout against the reconstructor's stored sphere:
+     * a voxel the sphere does not hold must have received nothing. */
+    for (size_t z = 0; z < M; z++)
+        for (size_t y = 0; y < M; y++)
+            for (size_t x = 0; x < H; x++) {
+                const size_t i = (z * M + y) * H + x;
+                const size_t j = gar_recon_voxel_index(r, (int)x, (int)gar_fft_freq(y, M), (int)gar_fft_freq(z, M));
+                const float gre = j == SIZE_MAX ? 0.0f : Gg[2 * j], gim = j == SIZE_MAX ? 0.0f : Gg[2 * j + 1];
+                const float w = j == SIZE_MAX ? 0.0f : Wg[j];
+                num += (G[2 * i] - gre) * (G[2 * i] - gre) + (G[2 * i + 1] - gim) * (G[2 * i + 1] - gim);
+                den += (double)G[2 * i] * G[2 * i] + (double)G[2 * i + 1] * G[2 * i + 1];
+                wnum += (W[i] - w) * (W[i] - w);
+                wden += (double)W[i] * W[i];
+            }
+    ck_assert_uint_lt(view.nvox, nvox);
     fprintf(stderr, "measured: blob radius %.1f: gather vs scatter, relative L2 data %.2e, weights %.2e\n",
             radius, sqrt(num / den), sqrt(wnum / wden));
     ck_assert(den > 0 && wden > 0);
@@ -405,6 +415,67 @@ START_TEST(test_plane_simd_matches_scalar)
 }
 END_TEST
 
+/* gar_fft_line_fill from a whole transform held in FFTW's layout. */
+typedef struct crop_src {
+    const float *spec;
+    size_t m;
+} crop_src;
+static void crop_fill(void *ctx, size_t y, size_t x0, size_t nb, float *lines)
+{
+    const crop_src *c = ctx;
+    const size_t m = c->m, H = m / 2 + 1;
+    for (size_t b = 0; b < nb; b++)
+        for (size_t z = 0; z < m; z++) {
+            lines[2 * (b * m + z)] = c->spec[2 * ((z * m + y) * H + x0 + b)];
+            lines[2 * (b * m + z) + 1] = c->spec[2 * ((z * m + y) * H + x0 + b) + 1];
+        }
+}
+
+/* The stored sphere holds exactly the voxels within kmax of FFTW's
+ * half-volume layout, each once, rows contiguous; and about π/6 of the
+ * layout at Nyquist. */
+START_TEST(test_sphere_layout)
+{
+    const size_t sizes[3] = {20, 64, 130};
+    for (int c = 0; c < 3; c++) {
+        const size_t M = sizes[c], H = M / 2 + 1;
+        const double kmaxes[3] = {0.5 * M, 0.31 * M, 3.0};
+        for (int k = 0; k < 3; k++) {
+            const double kmax = kmaxes[k];
+            const int K = (int)floor(kmax) < (int)M / 2 - 1 ? (int)floor(kmax) : (int)M / 2 - 1, KX = (int)floor(kmax);
+            gar_sphere *s = NULL;
+            size_t inside = 0, next = 0;
+            ck_assert_int_eq(gar_sphere_create(kmax, K, KX, &s), GAR_OK);
+            ck_assert_uint_eq(s->count, gar_sphere_voxels(kmax, K, KX));
+            for (int kz = -K; kz <= K; kz++)
+                for (int ky = -K; ky <= K; ky++)
+                    for (int kx = 0; kx < (int)H; kx++) {
+                        const int in = (double)kx * kx + (double)ky * ky + (double)kz * kz <= kmax * kmax;
+                        const size_t j = gar_sphere_find(s, kx, ky, kz);
+                        ck_assert_msg(in == (j != SIZE_MAX), "M %zu kmax %g: (%d, %d, %d) %s", M, kmax, kx, ky, kz,
+                                      in ? "missing" : "held but outside");
+                        if (in) {
+                            ck_assert_uint_eq(j, next++);   /* [kz][ky][kx] order, no gaps */
+                            ck_assert_uint_eq(j, gar_sphere_index(s, kx, ky, kz));
+                            inside++;
+                        }
+                    }
+            ck_assert_uint_eq(inside, s->count);
+            ck_assert_uint_eq(gar_sphere_find(s, 0, K + 1, 0), SIZE_MAX);
+            ck_assert_uint_eq(gar_sphere_find(s, 0, 0, -K - 1), SIZE_MAX);
+            ck_assert_uint_eq(gar_sphere_find(s, -1, 0, 0), SIZE_MAX);
+            if (k == 0)
+                fprintf(stderr, "measured: stored sphere at padded %zu, Nyquist: %.3f of the half volume (pi/6 = %.3f)\n",
+                        M, (double)s->count / (M * M * H), GAR_PI / 6);
+            if (k == 0 && M >= 64)
+                ck_assert(fabs((double)s->count / (M * M * H) - GAR_PI / 6) < 0.03);
+            gar_sphere_destroy(&s);
+            ck_assert_ptr_null(s);
+        }
+    }
+}
+END_TEST
+
 /* The cropped inverse 3D FFT of the finish against the centre of FFTW's
  * whole one, with the input zero beyond kmax as the finish leaves it, and
  * the same bits on 1, 2 and 3 threads. */
@@ -450,6 +521,20 @@ START_TEST(test_fft3_crop_matches_full)
         ck_assert_msg(den > 0 && sqrt(num / den) < 1e-6, "relative L2 %g", sqrt(num / den));
         ck_assert(memcmp(crop[0], crop[1], n * n * n * sizeof(float)) == 0);
         ck_assert(memcmp(crop[0], crop[2], n * n * n * sizeof(float)) == 0);
+        /* The finish's form, which makes the lines from a source and keeps
+         * only n planes: the same bits as the in-place one. */
+        for (int t = 0; t < 3; t++) {
+            crop_src src = {spec, m};
+            float *kept = malloc(n * m * H * 2 * sizeof(float)), *got = malloc(n * n * n * sizeof(float));
+            ck_assert(kept && got);
+            for (size_t i = 0; i < n * m * H * 2; i++)
+                kept[i] = 1e30f;   /* every kept value must be written */
+            ck_assert_int_eq(gar_fft3_c2r_crop_fill(m, n, kmax, crop_fill, &src, kept, got, t + 1), GAR_OK);
+            ck_assert_msg(memcmp(crop[0], got, n * n * n * sizeof(float)) == 0,
+                          "crop from lines differs from the in-place crop (%d threads)", t + 1);
+            free(kept);
+            free(got);
+        }
         for (int t = 0; t < 3; t++)
             free(crop[t]);
         free(spec);
@@ -830,7 +915,7 @@ int main(void)
                           test_blob_pieces_match_closed_form,
                           test_gather_simd_matches_scalar,
                           test_plane_simd_matches_scalar,
-                          test_fft3_crop_matches_full,
+                          test_sphere_layout, test_fft3_crop_matches_full,
                           test_insert_scaled, test_threads_bitwise_identical,
                           test_known_pose_noise_free,
                           test_image_model_near_nyquist,

@@ -14,13 +14,13 @@ printf '[input]\nstacks = s.h5\n[output]\ndir = out\n[reconstruct]\nthreads = 1\
 printf '[input]\nstacks = s.h5\n[output]\ndir = ref\n[refine]\ninitial_map = %s\ninitial_resolution = 30\niterations = 1\n[reconstruct]\nthreads = 1\n' \
     "$(cd "$GAR_EXAMPLES" && pwd)/tii-64.mrc" > "$d/ref.ini"
 
-# Box 64, pad 2: a worker with exact sums needs about 200 MiB, the master
-# about 100 MiB; 300 MiB holds one rank, not three.
-GARNER_TEST_NODE_MEMORY=300M mpiexec.mpich -n 3 "$GARNER" reconstruct "$d/r.ini" > "$d/three.log" 2>&1
+# Box 64, pad 2: a rank with exact sums needs up to about 135 MiB, the node
+# about 360 MiB for three; 200 MiB holds one rank, not three.
+GARNER_TEST_NODE_MEMORY=200M mpiexec.mpich -n 3 "$GARNER" reconstruct "$d/r.ini" > "$d/three.log" 2>&1
 rc=$?
-check "reconstruct, 3 ranks on a node of 300 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
+check "reconstruct, 3 ranks on a node of 200 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
 check "reconstruct: the node's need and the fit named" -- \
-    grep -q "error: the 3 ranks on this node need [0-9.]* MiB together (up to [0-9.]* MiB each: box 64, padded 128, .*exact sums.*) but the node has 300.0 MiB (GARNER_TEST_NODE_MEMORY); 1 rank of this size fits: start fewer ranks per node" "$d/three.log"
+    grep -q "error: the 3 ranks on this node need [0-9.]* MiB together (up to [0-9.]* MiB each: box 64, padded 128, .*exact sums.*) but the node has 200.0 MiB (GARNER_TEST_NODE_MEMORY); 1 rank of this size fits: start fewer ranks per node" "$d/three.log"
 check "reconstruct: said once" -- test "$(grep -c 'ranks on this node need' "$d/three.log")" -eq 1
 # The refusal names the fallback, pad = 1, and where its cost in FSC is
 # measured (docs/PERFORMANCE.md, "Memory at scale").
@@ -28,14 +28,14 @@ check "reconstruct: the fallback named" -- \
     grep -q 'or set \[reconstruct\] pad = 1 (the fallback: volumes an eighth of pad 2.s; its FSC cost in docs/PERFORMANCE.md, "Memory at scale")' "$d/three.log"
 check "reconstruct: no output folder" -- sh -c "! ls '$d' | grep -q '^out'"
 
-# A node smaller than one worker (about 190 MiB) but not than rank 0: no
+# A node smaller than one worker (about 135 MiB) but not than rank 0: no
 # rank fits, and the refusal must not say that one does (it said "1 ranks of
 # this size fit" when the count was 0).
-GARNER_TEST_NODE_MEMORY=150M mpiexec.mpich -n 3 "$GARNER" reconstruct "$d/r.ini" > "$d/none.log" 2>&1
+GARNER_TEST_NODE_MEMORY=110M mpiexec.mpich -n 3 "$GARNER" reconstruct "$d/r.ini" > "$d/none.log" 2>&1
 rc=$?
-check "3 ranks on 150 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
-check "3 ranks on 150 MiB: not one rank fits, said so" -- \
-    grep -q "but the node has 150.0 MiB (GARNER_TEST_NODE_MEMORY); not one rank of this size fits: set \[reconstruct\] pad = 1" "$d/none.log"
+check "3 ranks on 110 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
+check "3 ranks on 110 MiB: not one rank fits, said so" -- \
+    grep -q "but the node has 110.0 MiB (GARNER_TEST_NODE_MEMORY); not one rank of this size fits: set \[reconstruct\] pad = 1" "$d/none.log"
 
 # One process on a node of 10 MiB: refused, naming the fallback; no folder.
 GARNER_TEST_NODE_MEMORY=10M "$GARNER" reconstruct "$d/r.ini" > "$d/small.log" 2>&1
@@ -71,10 +71,10 @@ check "refine, 3 ranks on a node of 300 MiB: exit 71 (got $rc)" -- test "$rc" -e
 check "refine: the node's need and the fit named" -- \
     grep -q "error: iteration 1: the 3 ranks on this node need [0-9.]* MiB together .* but the node has 300.0 MiB (GARNER_TEST_NODE_MEMORY); 1 rank of this size fits" "$d/refine.log"
 check "refine: no output folder" -- sh -c "! ls '$d' | grep -q '^ref\$\|^ref.partial'"
-# A node smaller than one rank's need (about 240 MiB): not "1 rank fits".
-GARNER_TEST_NODE_MEMORY=200M mpiexec.mpich -n 3 "$GARNER" refine "$d/ref.ini" > "$d/refine-small.log" 2>&1
+# A node smaller than one rank's need (about 180 MiB): not "1 rank fits".
+GARNER_TEST_NODE_MEMORY=150M mpiexec.mpich -n 3 "$GARNER" refine "$d/ref.ini" > "$d/refine-small.log" 2>&1
 rc=$?
-check "refine, 3 ranks on a node of 200 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
+check "refine, 3 ranks on a node of 150 MiB: exit 71 (got $rc)" -- test "$rc" -eq 71
 check "refine: a rank larger than the node: 'not one rank of this size fits'" -- \
-    grep -q "but the node has 200.0 MiB (GARNER_TEST_NODE_MEMORY); not one rank of this size fits: raise \[refine\] angular_step" "$d/refine-small.log"
+    grep -q "but the node has 150.0 MiB (GARNER_TEST_NODE_MEMORY); not one rank of this size fits: raise \[refine\] angular_step" "$d/refine-small.log"
 finish
