@@ -29,6 +29,7 @@ void gar_postprocess_settings_default(gar_postprocess_settings *s)
     s->fit_from_A = 10.0;
     s->fit_to_A = 0.0;
     s->bfactor = NAN;
+    s->reference = NULL;
     s->lowpass_edge = 2.0;
     s->guinier_unmasked = 0;
     s->seed = 1;
@@ -493,6 +494,7 @@ void gar_postprocess_result_destroy(gar_postprocess_result **r)
     free((*r)->guinier_ln);
     free((*r)->guinier_ln_weighted);
     free((*r)->guinier_ln_sharpened);
+    free((*r)->guinier_ln_reference);
     gar_map_destroy(&(*r)->average);
     gar_map_destroy(&(*r)->sharpened);
     free(*r);
@@ -515,6 +517,9 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
     if (half2->nx != n || half2->ny != n || half2->nz != n || mask->nx != n || mask->ny != n || mask->nz != n)
         return gar_error(GAR_ERR_DATA, "half maps and mask must be one size: %zu³, %zu x %zu x %zu and "
                          "%zu x %zu x %zu", n, half2->nx, half2->ny, half2->nz, mask->nx, mask->ny, mask->nz);
+    if (s->reference != NULL && (s->reference->nx != n || s->reference->ny != n || s->reference->nz != n))
+        return gar_error(GAR_ERR_DATA, "the reference map is %zu x %zu x %zu and the half maps %zu³: expected one "
+                         "size", s->reference->nx, s->reference->ny, s->reference->nz, n);
     if (!(pixel_A > 0))
         return gar_error(GAR_ERR_USAGE, "post-processing needs a pixel size > 0, got %g Å", pixel_A);
     nvox = n * n * n;
@@ -531,8 +536,12 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
         (st = gar_alloc((void **)&r->guinier_x, ns, sizeof(double), "Guinier plot")) != GAR_OK ||
         (st = gar_alloc((void **)&r->guinier_ln, ns, sizeof(double), "Guinier plot")) != GAR_OK ||
         (st = gar_alloc((void **)&r->guinier_ln_weighted, ns, sizeof(double), "Guinier plot")) != GAR_OK ||
-        (st = gar_alloc((void **)&r->guinier_ln_sharpened, ns, sizeof(double), "Guinier plot")) != GAR_OK)
+        (st = gar_alloc((void **)&r->guinier_ln_sharpened, ns, sizeof(double), "Guinier plot")) != GAR_OK ||
+        (st = gar_alloc((void **)&r->guinier_ln_reference, ns, sizeof(double), "Guinier plot")) != GAR_OK)
         goto done;
+    for (size_t i = 0; i < ns; i++)
+        r->guinier_ln_reference[i] = NAN;
+    r->bfactor_reference = r->reference_fit_r = NAN;
 
     if ((st = gar_fsc_solvent_corrected(half1, half2, mask, s->randomise_below, s->seed, r->fsc_unmasked,
                                          r->fsc_masked, r->fsc_randomised, r->fsc_corrected, &r->randomise_from)) !=
@@ -586,7 +595,29 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
                        r->fit_from_A, r->fit_to_A, m, r->resolution_A);
         goto done;
     }
-    r->bfactor_applied = !isnan(s->bfactor) ? s->bfactor : r->fit_points ? r->bfactor_fitted : 0.0;
+    /* The reference's fall-off over the same range, masked alike; it has
+     * no noise, so no FSC weight. */
+    if (s->reference != NULL && r->fit_points) {
+        size_t mr;
+        for (size_t i = 0; i < nvox; i++)
+            weighted->data[i] = s->reference->data[i] * (s->guinier_unmasked ? 1.0f : mask->data[i]);
+        if ((st = guinier_curve(weighted, r->guinier_ln_reference)) != GAR_OK)
+            goto done;
+        mr = gar_line_fit(r->guinier_x, r->guinier_ln_reference, ns, 1.0 / (r->fit_from_A * r->fit_from_A),
+                          1.0 / (r->fit_to_A * r->fit_to_A), &slope, &icpt, &corr);
+        if (mr < 3 || !isfinite(slope)) {
+            st = gar_error(GAR_ERR_DATA, "the reference map: %zu shells with amplitude from %.3g to %.3g Å, expected "
+                           "3 or more (is it empty, or low-passed below the map's resolution?)", mr, r->fit_from_A,
+                           r->fit_to_A);
+            goto done;
+        }
+        r->bfactor_reference = -4.0 * slope;
+        r->reference_fit_r = corr;
+    }
+    r->bfactor_applied = !isnan(s->bfactor)           ? s->bfactor
+                         : r->fit_points == 0          ? 0.0
+                         : s->reference != NULL        ? r->bfactor_fitted - r->bfactor_reference
+                                                       : r->bfactor_fitted;
 
     /* The sharpened map: FSC-weighted, B undone, low-passed at the resolution. */
     if ((st = gar_map_create(n, n, n, pixel_A, &r->sharpened)) != GAR_OK)

@@ -96,7 +96,11 @@ typedef struct gar_postprocess_settings {
     double randomise_below;   /* phases randomised from the first shell where the unmasked FSC < this (0.8) */
     double fit_from_A;        /* Guinier fit's low-resolution end (10 Å) */
     double fit_to_A;          /* its high-resolution end; 0: the corrected resolution */
-    double bfactor;           /* the B to undo (Å², > 0 sharpens); NaN: the fitted one */
+    double bfactor;           /* the B to undo (Å², > 0 sharpens); NaN: the fitted one (less the reference's) */
+    const gar_map *reference; /* a model map of the structure (same box; NULL: none): with the B fitted, undo
+                               * only the fall-off beyond the reference's, B_map − B_reference, both fitted
+                               * alike over the same range, so the sharpened map's amplitudes fall as the
+                               * model's instead of flat (docs/ARCHITECTURE.md, "Post-processing") */
     double lowpass_edge;      /* width of the cosine edge of the final low-pass, in shells (2) */
     int guinier_unmasked;     /* fit the unmasked average's Guinier plot, as relion_postprocess 3.1 (0: the
                                * masked average's, whose amplitudes match the masked FSC's weights) */
@@ -124,6 +128,8 @@ typedef struct gar_postprocess_result {
     double fit_from_A, fit_to_A;     /* the range fitted */
     size_t fit_points;               /* 0: no fit (too few shells in the range) */
     double bfactor_fitted, fit_intercept, fit_r;   /* B = −4 × slope; NaN without a fit */
+    double *guinier_ln_reference;    /* the reference's plot, masked likewise, not FSC-weighted (NaN: none) */
+    double bfactor_reference, reference_fit_r;     /* its fit over the same range; NaN without a reference */
     double bfactor_applied;
     gar_map *average;                /* (half1 + half2) / 2 */
     gar_map *sharpened;              /* FSC-weighted, B undone, low-passed at resolution_A */
@@ -132,7 +138,8 @@ typedef struct gar_postprocess_result {
 /* Post-process two half maps (cubic, one size, pixel size `pixel_A` > 0)
  * with `mask` (same size, values in [0, 1]). GAR_ERR_DATA when the B-factor
  * is to be fitted and fewer than 3 shells lie in the fit's range (the
- * message says so and names --bfactor). */
+ * message says so and names --bfactor), or when a reference is of another
+ * size or has too few shells with amplitude in that range. */
 gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar_map *mask, double pixel_A,
                            const gar_postprocess_settings *s, gar_postprocess_result **out);
 void gar_postprocess_result_destroy(gar_postprocess_result **r);   /* NULL-safe */

@@ -75,6 +75,7 @@ typedef struct gar_postprocess_run_settings {
     int run;                     /* post-process into <dir>/postprocess at the end */
     const char *mask;            /* NULL: made from the map */
     const char *bfactor;         /* "auto" (fitted) or a number in Å² */
+    const char *reference;       /* a model map whose fall-off the sharpened map keeps; NULL: none */
 } gar_postprocess_run_settings;
 
 typedef struct gar_gpu_settings {

@@ -166,6 +166,32 @@ START_TEST(test_guinier_gaussian)
     ck_assert_int_eq(gar_postprocess(g, g, mask, pixel, &s, &r), GAR_OK);
     ck_assert(r->bfactor_applied == 50);
     gar_postprocess_result_destroy(&r);
+    /* With a reference, a blob of σ0 < σ: only the fall-off beyond the
+     * reference's is undone, 8π²(σ² − σ0²)p². */
+    {
+        const double sigma0 = 0.7, want = 8 * PI * PI * (sigma * sigma - sigma0 * sigma0) * pixel * pixel;
+        gar_map *ref = radial_map(64, pixel, gaussian, sigma0), *small = radial_map(32, pixel, gaussian, sigma0);
+        s.bfactor = NAN;
+        s.reference = ref;
+        ck_assert_int_eq(gar_postprocess(g, g, mask, pixel, &s, &r), GAR_OK);
+        ck_assert_msg(fabs(r->bfactor_reference - 8 * PI * PI * sigma0 * sigma0 * pixel * pixel) < 0.02 * truth,
+                      "reference B %.2f", r->bfactor_reference);
+        ck_assert_msg(fabs(r->bfactor_applied - want) < 0.02 * truth, "applied B %.2f Å², expected %.2f",
+                      r->bfactor_applied, want);
+        ck_assert(r->bfactor_fitted == r->bfactor_fitted && fabs(r->bfactor_fitted - truth) < 0.02 * truth);
+        gar_postprocess_result_destroy(&r);
+        s.bfactor = 50;   /* a given B still overrides */
+        ck_assert_int_eq(gar_postprocess(g, g, mask, pixel, &s, &r), GAR_OK);
+        ck_assert(r->bfactor_applied == 50);
+        gar_postprocess_result_destroy(&r);
+        s.bfactor = NAN;
+        s.reference = small;
+        ck_assert_int_eq(gar_postprocess(g, g, mask, pixel, &s, &r), GAR_ERR_DATA);
+        ck_assert_ptr_null(r);
+        s.reference = NULL;
+        gar_map_destroy(&ref);
+        gar_map_destroy(&small);
+    }
     s.bfactor = NAN;
     s.fit_from_A = 3.5;   /* 3.5 to 4 Å: fewer than 3 shells */
     ck_assert_int_eq(gar_postprocess(g, g, mask, pixel, &s, &r), GAR_ERR_DATA);

@@ -26,6 +26,8 @@ check "reconstruct: said once" -- test "$(grep -c 'ranks on this node need' "$d/
 # measured (docs/PERFORMANCE.md, "Memory at scale").
 check "reconstruct: the fallback named" -- \
     grep -q 'or set \[reconstruct\] pad = 1 (the fallback: volumes an eighth of pad 2.s; its FSC cost in docs/PERFORMANCE.md, "Memory at scale")' "$d/three.log"
+check "reconstruct: the resolution limit named as the other fallback" -- \
+    grep -q 'a coarser \[reconstruct\] max_resolution (the volumes shrink with its cube)' "$d/three.log"
 check "reconstruct: no output folder" -- sh -c "! ls '$d' | grep -q '^out'"
 
 # A node smaller than one worker (about 135 MiB) but not than rank 0: no

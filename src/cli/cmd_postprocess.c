@@ -39,6 +39,10 @@ static const char postprocess_help[] =
     "  --mask FILE           a mask (MRC, values 0 to 1) instead of one made from the map\n"
     "  --bfactor B           sharpen with this B-factor (Å², > 0 sharpens; RELION's\n"
     "                        --adhoc_bfac -B) instead of the fitted one\n"
+    "  --reference MAP       a model map of the structure (MRC, the half maps' box and\n"
+    "                        pixel size): sharpen by the fitted B less the model's own,\n"
+    "                        fitted alike, so the map keeps the model's fall-off instead\n"
+    "                        of a flat spectrum (default: none, the fitted B)\n"
     "  --fit-from A          the Guinier fit's low-resolution end (default 10 Å)\n"
     "  --fit-to A            its high-resolution end (default: the resolution)\n"
     "  --guinier-unmasked    fit the unmasked average map's Guinier plot, as\n"
@@ -60,13 +64,14 @@ static const char postprocess_help[] =
 int gar_cmd_postprocess(int argc, char **argv)
 {
     enum { O_H1 = 256, O_H2, O_MASK, O_OUT, O_B, O_FROM, O_TO, O_MLP, O_MTH, O_MFR, O_MEXT, O_MSOFT, O_RAND,
-           O_ANGPIX, O_SEED, O_OVER, O_GUNM, O_LRSTEP };
+           O_ANGPIX, O_SEED, O_OVER, O_GUNM, O_LRSTEP, O_REF };
     static const struct option longopts[] = {
         {"half1", required_argument, NULL, O_H1},
         {"half2", required_argument, NULL, O_H2},
         {"mask", required_argument, NULL, O_MASK},
         {"out", required_argument, NULL, O_OUT},
         {"bfactor", required_argument, NULL, O_B},
+        {"reference", required_argument, NULL, O_REF},
         {"fit-from", required_argument, NULL, O_FROM},
         {"fit-to", required_argument, NULL, O_TO},
         {"mask-lowpass", required_argument, NULL, O_MLP},
@@ -102,6 +107,7 @@ int gar_cmd_postprocess(int argc, char **argv)
         case O_H1: req.half1 = optarg; break;
         case O_H2: req.half2 = optarg; break;
         case O_MASK: req.mask = optarg; break;
+        case O_REF: req.reference = optarg; break;
         case O_OUT: req.out = optarg; break;
         case O_OVER: req.overwrite = 1; break;
         case O_GUNM: ps->guinier_unmasked = 1; break;

@@ -12,6 +12,7 @@
 typedef struct gar_postprocess_request {
     const char *half1, *half2;     /* the half maps (MRC), cubes of one size */
     const char *mask;              /* a mask (MRC, values in [0, 1]); NULL: made from the average map */
+    const char *reference;         /* a model map (MRC) whose fall-off the sharpened map keeps; NULL: none */
     const char *out;               /* the output folder (gar_outdir: whole or not at all) */
     int overwrite;                 /* replace an existing, non-empty folder */
     double angpix;                 /* Å per pixel for all maps, overriding their headers; 0: the headers' */

@@ -300,6 +300,7 @@ gar_status refine_postprocess(const gar_refine *r)
     req.half2 = join(half2, sizeof half2, r->set->output.dir, "half2.mrc");
     req.out = join(out, sizeof out, r->set->output.dir, "postprocess");
     req.mask = pp->mask;
+    req.reference = pp->reference;
     req.overwrite = 1; /* inside this run's own folder: a continued run's replaces the earlier one's */
     /* A refinement may end coarser than the Guinier fit's 10 Å: then the
      * map is FSC-weighted and low-passed, not sharpened (said in the log). */

@@ -53,10 +53,11 @@ static gar_status write_guinier_csv(const char *path, const gar_postprocess_resu
     FILE *f = fopen(path, "w");
     if (f == NULL)
         return gar_error(GAR_ERR_OUTPUT, "%s: cannot create", path);
-    fprintf(f, "shell,resolution_A,s2_per_A2,ln_amplitude,ln_amplitude_fsc_weighted,ln_amplitude_sharpened\n");
+    fprintf(f, "shell,resolution_A,s2_per_A2,ln_amplitude,ln_amplitude_fsc_weighted,ln_amplitude_sharpened,"
+            "ln_amplitude_reference\n");
     for (size_t s = 1; s < r->n_shells; s++)
-        fprintf(f, "%zu,%.4f,%.6g,%.6f,%.6f,%.6f\n", s, r->box * r->pixel_A / (double)s, r->guinier_x[s],
-                r->guinier_ln[s], r->guinier_ln_weighted[s], r->guinier_ln_sharpened[s]);
+        fprintf(f, "%zu,%.4f,%.6g,%.6f,%.6f,%.6f,%.6f\n", s, r->box * r->pixel_A / (double)s, r->guinier_x[s],
+                r->guinier_ln[s], r->guinier_ln_weighted[s], r->guinier_ln_sharpened[s], r->guinier_ln_reference[s]);
     if (fclose(f) != 0)
         return gar_error(GAR_ERR_IO, "%s: write failed", path);
     return GAR_OK;
@@ -80,8 +81,17 @@ static gar_status write_json(const char *path, const gar_postprocess_request *re
     json_number(f, "phase_randomisation_from_A",
                 r->randomise_from < r->n_shells ? r->box * r->pixel_A / (double)r->randomise_from : NAN, "%.4f");
     json_number(f, "bfactor_A2", r->bfactor_applied, "%.3f");
-    fprintf(f, "  \"bfactor_source\": \"%s\",\n", isnan(req->settings.bfactor) ? "fitted" : "given");
+    fprintf(f, "  \"bfactor_source\": \"%s\",\n", !isnan(req->settings.bfactor) ? "given"
+                                                 : req->reference != NULL ? "fitted, less the reference's"
+                                                                           : "fitted");
     json_number(f, "bfactor_fitted_A2", r->bfactor_fitted, "%.3f");
+    json_number(f, "bfactor_reference_A2", r->bfactor_reference, "%.3f");
+    fprintf(f, "  \"reference\": ");
+    if (req->reference != NULL)
+        run_json_string(f, req->reference);
+    else
+        fputs("null", f);
+    fputs(",\n", f);
     fprintf(f, "  \"guinier_fit\": {\"map\": \"%s\", \"from_A\": %.4f, \"to_A\": %.4f, \"shells\": %zu, ",
             req->settings.guinier_unmasked ? "average, unmasked" : "average times the mask", r->fit_from_A,
             r->fit_to_A, r->fit_points);
@@ -150,7 +160,7 @@ static gar_status write_outputs(const gar_postprocess_request *req, gar_outdir *
 
 /* Every rank: the half maps and the given mask, read and checked. */
 static gar_status read_inputs(const gar_postprocess_request *req, gar_map **h1, gar_map **h2, gar_map **mask,
-                              double *pixel)
+                              gar_map **reference, double *pixel)
 {
     gar_status st;
     if ((st = gar_mrc_read(req->half1, h1)) != GAR_OK || (st = check_map(req->half1, *h1, NULL)) != GAR_OK ||
@@ -171,6 +181,16 @@ static gar_status read_inputs(const gar_postprocess_request *req, gar_map **h1, 
             return gar_error(GAR_ERR_DATA, "%s has %g Å pixels and the half maps %g Å: expected one pixel size",
                              req->mask, (*mask)->pixel_size, *pixel);
         (*mask)->pixel_size = *pixel;
+    }
+    if (req->reference != NULL) {
+        if ((st = gar_mrc_read(req->reference, reference)) != GAR_OK ||
+            (st = check_map(req->reference, *reference, *h1)) != GAR_OK)
+            return st;
+        if (req->angpix == 0 && (*reference)->pixel_size > 0 &&
+            !gar_map_pixel_sizes_agree((*reference)->pixel_size, *pixel))
+            return gar_error(GAR_ERR_DATA, "%s has %g Å pixels and the half maps %g Å: expected one pixel size",
+                             req->reference, (*reference)->pixel_size, *pixel);
+        (*reference)->pixel_size = *pixel;
     }
     return GAR_OK;
 }
@@ -228,25 +248,33 @@ done:
 gar_status gar_run_postprocess_ranks(const gar_postprocess_request *req, int rank, int size)
 {
     gar_status st;
-    gar_map *h1 = NULL, *h2 = NULL, *mask = NULL, *masked = NULL;
+    gar_map *h1 = NULL, *h2 = NULL, *mask = NULL, *masked = NULL, *reference = NULL;
+    gar_postprocess_settings settings = req->settings;
     gar_postprocess_result *r = NULL;
     gar_locres_result *lr = NULL;
     gar_outdir *out = NULL;
-    const char *inputs[3] = {req->half1, req->half2, req->mask};
+    const char *inputs[4] = {req->half1, req->half2, req->mask, req->reference};
+    size_t n_inputs = 2;
     double pixel = 0, level = NAN, fraction = 0;
     char words[160];
     size_t nvox = 0;
 
     /* Every rank reads the maps (the windows need both halves); a made mask
      * comes from rank 0, into a map the other ranks make ready here. */
-    st = read_inputs(req, &h1, &h2, &mask, &pixel);
+    st = read_inputs(req, &h1, &h2, &mask, &reference, &pixel);
+    settings.reference = reference;
+    /* The files the output folder must not replace. */
+    if (req->mask != NULL)
+        inputs[n_inputs++] = req->mask;
+    if (req->reference != NULL)
+        inputs[n_inputs++] = req->reference;
     if (st == GAR_OK && rank != 0 && req->mask == NULL)
         st = gar_map_create(h1->nx, h1->ny, h1->nz, pixel, &mask);
     if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
         goto done;
     nvox = gar_map_voxels(h1);
     if (rank == 0) {
-        if ((st = gar_outdir_begin(req->out, req->overwrite, inputs, req->mask != NULL ? 3 : 2, "--out", &out)) !=
+        if ((st = gar_outdir_begin(req->out, req->overwrite, inputs, n_inputs, "--out", &out)) !=
             GAR_OK)
             goto agreed;
         if (mask == NULL && (st = gar_mask_from_halves(h1, h2, &req->mask_settings, &mask, &level)) != GAR_OK) {
@@ -262,7 +290,7 @@ gar_status gar_run_postprocess_ranks(const gar_postprocess_request *req, int ran
                          req->mask_settings.extend_px, req->mask_settings.soft_px, 100 * fraction);
         else
             gar_log_info("mask %s: %.1f %% of the box", req->mask, 100 * fraction);
-        if ((st = gar_postprocess(h1, h2, mask, pixel, &req->settings, &r)) != GAR_OK)
+        if ((st = gar_postprocess(h1, h2, mask, pixel, &settings, &r)) != GAR_OK)
             goto agreed;
         if (r->randomise_from < r->n_shells)
             gar_log_info("FSC: unmasked %.2f Å, masked %.2f Å; phases randomised from shell %zu (%.2f Å, unmasked "
@@ -275,8 +303,15 @@ gar_status gar_run_postprocess_ranks(const gar_postprocess_request *req, int ran
                          r->fit_to_A, r->fit_points, r->bfactor_fitted, r->fit_r);
         else
             gar_log_warn("no Guinier fit: fewer than 3 shells between %.2f and %.2f Å", r->fit_from_A, r->fit_to_A);
+        if (!isnan(r->bfactor_reference))
+            gar_log_info("reference %s over the same range: B = %.1f Å², correlation %.4f", req->reference,
+                         r->bfactor_reference, r->reference_fit_r);
         gar_log_info("sharpened with B = %.1f Å² (%s), FSC-weighted, low-passed at %.2f Å", r->bfactor_applied,
-                     !isnan(req->settings.bfactor) ? "given" : r->fit_points ? "fitted" : "no fit: not sharpened",
+                     !isnan(req->settings.bfactor) ? "given"
+                     : !r->fit_points             ? "no fit: not sharpened"
+                     : req->reference != NULL     ? "fitted, less the reference's: its amplitudes fall as the "
+                                                    "reference's"
+                                                  : "fitted",
                      r->resolution_A);
     }
 agreed:
@@ -307,6 +342,7 @@ done:
     gar_map_destroy(&h2);
     gar_map_destroy(&mask);
     gar_map_destroy(&masked);
+    gar_map_destroy(&reference);
     return st;
 }
 

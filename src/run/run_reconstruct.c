@@ -296,12 +296,14 @@ static gar_status check_memory(recon_job *j)
     const size_t inserting = gar_recon_insert_memory_bytes(cfg) + cfg->batch * j->box * j->box * sizeof(float);
     const size_t common = inserting + (j->rank == 0 ? gar_recon_finalize_memory_bytes(cfg) : 0);
     const size_t exact = run_partials_memory_bytes(cfg, &j->s, j->rank, j->size);
-    /* The fallback the refusals name (docs/PERFORMANCE.md, "Memory at
-     * scale"): max_resolution is not one, since the volumes keep their size
-     * and only the planes shrink (1 % at box 256). */
+    /* The fallbacks the refusals name (docs/PERFORMANCE.md, "Memory at
+     * scale"): pad 1, and a resolution limit below Nyquist, since the sums
+     * hold only the sphere within it (src/gar_sphere.h). */
     const char *pad_hint = cfg->pad > 1 ? "set [reconstruct] pad = 1 (the fallback: volumes an eighth of pad 2's; "
-                                          "its FSC cost in docs/PERFORMANCE.md, \"Memory at scale\"), "
-                                        : "";
+                                          "its FSC cost in docs/PERFORMANCE.md, \"Memory at scale\"), a coarser "
+                                          "[reconstruct] max_resolution (the volumes shrink with its cube), "
+                                        : "set a coarser [reconstruct] max_resolution (the volumes shrink with its "
+                                          "cube), ";
     char node_src[128], proc_src[128], exact_note[96] = "", exact_bytes[32], total_s[32], most_s[32], node_s[32];
     gar_status st;
     double node_need = 0, node_most = 0, node_exact = 0, exact_most = 0;
