@@ -35,8 +35,10 @@ int gar_partials_exact(int reproducible, int size);
 /* Bytes `rank` holds for the reduction beyond its gar_recon, for volumes of
  * nvox voxels: with exact sums, the accumulator on a worker (16 bytes for
  * each of the 6 floats of a voxel: data and weight of both half sets) and a
- * buffer of limbs of at most chunk_bytes on every rank; 0 otherwise. */
-size_t gar_partials_memory_bytes(size_t nvox, int exact, size_t chunk_bytes, int rank);
+ * buffer of limbs of at most chunk_bytes on every rank; with float sums and
+ * `reduces` (gar_partials_reduce is called: under MPI, and in every refine),
+ * the reduction's buffer of doubles, at most chunk_bytes. */
+size_t gar_partials_memory_bytes(size_t nvox, int exact, size_t chunk_bytes, int rank, int reduces);
 
 /* For volumes of nvox voxels; reductions in calls of at most chunk_bytes;
  * `threads` convert to and from the fixed-point form. Rank 0 inserts

@@ -180,7 +180,7 @@ static gar_status iteration_memory(const gar_refine *r, int rank, size_t it, dou
         m->refs = (two_refs ? 2 : 1) * ref_kept + ref_extra;
     }
     m->recon = (double)gar_recon_memory_bytes(&r->rcfg) +
-               (double)run_partials_memory_bytes(&r->rcfg, &r->rs, rank, r->size);
+               (double)run_partials_memory_bytes(&r->rcfg, &r->rs, rank, r->size, 1);
     /* Besides: half maps, their average, the initial map and the reference
      * map; the poses and their flags; a batch of particles with metadata
      * (two with [refine] alternatives: the weighted copies). */

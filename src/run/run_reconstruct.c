@@ -295,7 +295,8 @@ static gar_status check_memory(recon_job *j)
      * Counting them overstated a worker's need by 0.6 GiB at box 256. */
     const size_t inserting = gar_recon_insert_memory_bytes(cfg) + cfg->batch * j->box * j->box * sizeof(float);
     const size_t common = inserting + (j->rank == 0 ? gar_recon_finalize_memory_bytes(cfg) : 0);
-    const size_t exact = run_partials_memory_bytes(cfg, &j->s, j->rank, j->size);
+    const size_t partials = run_partials_memory_bytes(cfg, &j->s, j->rank, j->size, j->size > 1);
+    const size_t exact = run_exact_sums(&j->s, j->size) ? partials : 0;
     /* The fallbacks the refusals name (docs/PERFORMANCE.md, "Memory at
      * scale"): pad 1, and a resolution limit below Nyquist, since the sums
      * hold only the sphere within it (src/gar_sphere.h). */
@@ -312,7 +313,7 @@ static gar_status check_memory(recon_job *j)
     const size_t proc_left = gar_process_memory_left(proc_src, sizeof proc_src);
     const size_t avail_bytes = proc_left != SIZE_MAX && (node_avail == 0 || proc_left < node_avail) ? proc_left
                                                                                                       : node_avail;
-    j->fig.memory_estimate = common + exact;
+    j->fig.memory_estimate = common + partials;
     if ((st = gar_mpi_node_sum((double)j->fig.memory_estimate, &node_need, &node_most, &node_ranks)) != GAR_OK ||
         (st = gar_mpi_node_sum((double)exact, &node_exact, &exact_most, &node_ranks)) != GAR_OK)
         return st;
@@ -353,7 +354,7 @@ static gar_status check_memory(recon_job *j)
     if ((st = run_check_thread_stacks(j->p, cfg->threads, j->fig.memory_estimate)) != GAR_OK)
         return st;
     if (j->rank == 0 && j->size > 1)
-        gar_format_bytes((double)(inserting + run_partials_memory_bytes(cfg, &j->s, 1, j->size)), j->need,
+        gar_format_bytes((double)(inserting + run_partials_memory_bytes(cfg, &j->s, 1, j->size, 1)), j->need,
                          sizeof j->need);
     if (node_ranks > 1) {
         gar_format_bytes(node_need, total_s, sizeof total_s);

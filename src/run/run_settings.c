@@ -106,10 +106,11 @@ void run_log_devices(const recon_settings *s, const gar_recon *rec)
 
 int run_exact_sums(const recon_settings *s, int size) { return gar_partials_exact(s->set.mpi.reproducible, size); }
 
-size_t run_partials_memory_bytes(const gar_recon_config *cfg, const recon_settings *s, int rank, int size)
+size_t run_partials_memory_bytes(const gar_recon_config *cfg, const recon_settings *s, int rank, int size,
+                                 int reduces)
 {
     return gar_partials_memory_bytes(gar_recon_config_voxels(cfg), run_exact_sums(s, size),
-                                     (size_t)s->set.mpi.reduce_chunk_mb << 20, rank);
+                                     (size_t)s->set.mpi.reduce_chunk_mb << 20, rank, reduces);
 }
 
 gar_status run_partials_create(const gar_recon *rec, const recon_settings *s, int threads, int rank, int size,

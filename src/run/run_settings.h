@@ -46,8 +46,10 @@ void run_log_devices(const recon_settings *s, const gar_recon *rec);
 
 /* Whether a run of `size` ranks sums its volumes exactly (gar_partials.h). */
 int run_exact_sums(const recon_settings *s, int size);
-/* The bytes `rank` holds for the reduction beyond its gar_recon. */
-size_t run_partials_memory_bytes(const gar_recon_config *cfg, const recon_settings *s, int rank, int size);
+/* The bytes `rank` holds for the reduction beyond its gar_recon; `reduces`:
+ * whether the run reduces at all (reconstruct only under MPI). */
+size_t run_partials_memory_bytes(const gar_recon_config *cfg, const recon_settings *s, int rank, int size,
+                                 int reduces);
 /* The partial volumes for `rec`'s sums. */
 gar_status run_partials_create(const gar_recon *rec, const recon_settings *s, int threads, int rank, int size,
                                gar_partials **out);
