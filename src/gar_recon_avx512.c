@@ -50,6 +50,11 @@ queue_column_avx512(const gar_recon *r, const gar_slice_geom *g, int ko, int ki,
     const __m256i vstep = _mm256_set1_epi32(step), vhi = _mm256_set1_epi32(hi);
     const __m256i vK = _mm256_set1_epi32(r->sphere->K), vside = _mm256_set1_epi32(r->sphere->side);
     const long long *row_start = (const long long *)r->sphere->row_start;
+    /* The row of a column along x (ky, kz fixed); for one along y, row
+     * (ky, kz) = row_y + ky. */
+    const int ky_fixed = g->o == 1 ? ko : ki, kz_fixed = g->o == 2 ? ko : ki;
+    const size_t row_x = g->c == 0 ? gar_sphere_row(r->sphere, ky_fixed, kz_fixed) : 0;
+    const ptrdiff_t row_y = g->c == 1 ? (ptrdiff_t)gar_sphere_row(r->sphere, 0, kz_fixed) : 0;
     const __m256 a2 = _mm256_set1_ps(r->a2);
     for (int base = lo; base <= hi; base += 8 * step) {
         const __m256i kc = _mm256_add_epi32(_mm256_set1_epi32(base), _mm256_mullo_epi32(lane, vstep));
@@ -57,9 +62,26 @@ queue_column_avx512(const gar_recon *r, const gar_slice_geom *g, int ko, int ki,
         kv[g->o] = _mm256_set1_epi32(ko);
         kv[g->i] = _mm256_set1_epi32(ki);
         kv[g->c] = kc;
-        __mmask8 keep = _mm256_cmple_epi32_mask(kc, vhi) &
-                        _mm256_cmple_epi32_mask(_mm256_add_epi32(_mm256_set1_epi32(rr), _mm256_mullo_epi32(kc, kc)),
-                                                _mm256_set1_epi32(kmax2_floor));
+        const __mmask8 in_column = _mm256_cmple_epi32_mask(kc, vhi);
+        __mmask8 keep = in_column & _mm256_cmple_epi32_mask(_mm256_add_epi32(_mm256_set1_epi32(rr),
+                                                                             _mm256_mullo_epi32(kc, kc)),
+                                                            _mm256_set1_epi32(kmax2_floor));
+        /* gar_sphere_index: the row's start plus kx. Along x the lanes share
+         * one row; along y they are consecutive rows (one load); along z a
+         * gather. Only lanes within the column are read (one past its end
+         * may lie outside the table); the loads depend on nothing computed
+         * below, so they overlap with it. */
+        __m512i idx;
+        if (g->c == 0)
+            idx = _mm512_set1_epi64(row_start[row_x]);
+        else if (g->c == 1)
+            idx = _mm512_maskz_loadu_epi64(in_column, row_start + row_y + base);
+        else
+            idx = _mm512_mask_i32gather_epi64(
+                _mm512_setzero_si512(), in_column,
+                _mm256_add_epi32(_mm256_mullo_epi32(_mm256_add_epi32(kv[2], vK), vside), _mm256_add_epi32(kv[1], vK)),
+                row_start, 8);
+        idx = _mm512_add_epi64(idx, _mm512_cvtepi32_epi64(kv[0]));
         const __m256 fx = _mm256_cvtepi32_ps(kv[0]), fy = _mm256_cvtepi32_ps(kv[1]), fz = _mm256_cvtepi32_ps(kv[2]);
         const float *A = g->A;
         __m256 q2 = _mm256_mul_ps(_mm256_set1_ps(A[7]), fy);
@@ -72,13 +94,6 @@ queue_column_avx512(const gar_recon *r, const gar_slice_geom *g, int ko, int ki,
         __m256 q1 = _mm256_mul_ps(_mm256_set1_ps(A[4]), fy);
         q1 = _mm256_fmadd_ps(_mm256_set1_ps(A[3]), fx, q1);
         q1 = _mm256_fmadd_ps(_mm256_set1_ps(A[5]), fz, q1);
-        /* gar_sphere_index: the row's start (gathered for the kept lanes
-         * only: a lane past the column's end may lie outside the table),
-         * plus kx. */
-        const __m256i row = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_add_epi32(kv[2], vK), vside),
-                                             _mm256_add_epi32(kv[1], vK));
-        __m512i idx = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), keep, row, row_start, 8);
-        idx = _mm512_add_epi64(idx, _mm512_cvtepi32_epi64(kv[0]));
         _mm256_mask_compressstoreu_ps(qu->qx + qu->n, keep, q0);
         _mm256_mask_compressstoreu_ps(qu->qy + qu->n, keep, q1);
         _mm256_mask_compressstoreu_ps(qu->qz + qu->n, keep, q2);
