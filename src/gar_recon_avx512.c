@@ -49,7 +49,7 @@ queue_column_avx512(const gar_recon *r, const gar_slice_geom *g, int ko, int ki,
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i vstep = _mm256_set1_epi32(step), vhi = _mm256_set1_epi32(hi);
     const __m256i vK = _mm256_set1_epi32(r->sphere->K), vside = _mm256_set1_epi32(r->sphere->side);
-    const long long *row_start = (const long long *)r->sphere->row_start;
+    const size_t *row_start = r->sphere->row_start;   /* 64-bit: x86-64 only, as this file is */
     /* The row of a column along x (ky, kz fixed); for one along y, row
      * (ky, kz) = row_y + ky. */
     const int ky_fixed = g->o == 1 ? ko : ki, kz_fixed = g->o == 2 ? ko : ki;
@@ -73,7 +73,7 @@ queue_column_avx512(const gar_recon *r, const gar_slice_geom *g, int ko, int ki,
          * below, so they overlap with it. */
         __m512i idx;
         if (g->c == 0)
-            idx = _mm512_set1_epi64(row_start[row_x]);
+            idx = _mm512_set1_epi64((long long)row_start[row_x]);
         else if (g->c == 1)
             idx = _mm512_maskz_loadu_epi64(in_column, row_start + row_y + base);
         else
