@@ -58,6 +58,10 @@ typedef struct gar_gpu_insert_config {
     int lattice;                 /* 1, or M/N: planes keep only the pixels on the box's grid
                                     (gar_plane_on_lattice, GAR_IMAGE_PERIODIC) */
     int kbound, kxbound;         /* integer bounds on |ky|, |kz| and on kx */
+    const gar_sphere *sphere;    /* the layout of the host's sums (src/gar_sphere.h), which the device's
+                                    volumes share (its row table copied to the device); required by
+                                    gar_gpu_inserter_create; NULL in gar_gpu_memory_need: FFTW's whole
+                                    M·M·(M/2+1) voxels, an upper bound */
     double kmax;                 /* resolution limit, padded voxels */
     double blob_radius;          /* a, padded voxels */
     double blob_alpha;
@@ -105,12 +109,10 @@ void gar_gpu_inserter_destroy(gar_gpu_inserter **g);   /* NULL-safe; waits for q
 gar_status gar_gpu_inserter_submit(gar_gpu_inserter *g, const float *data, const gar_particle_geom *geoms,
                                    size_t count);
 
-/* Wait for every queued batch, add the device's sums (FFTW's layout,
- * M·M·(M/2+1) voxels) into the host arrays G[h] (complex interleaved) and
- * W[h] (h = half set 0, 1), which hold the stored sphere `sphere`
- * (src/gar_sphere.h), and zero them on the device. */
-gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, const gar_sphere *sphere, float *const G[2],
-                                    float *const W[2]);
+/* Wait for every queued batch, add the device's sums into the host arrays
+ * G[h] (complex interleaved) and W[h] (h = half set 0, 1), both in the
+ * layout of cfg.sphere, and zero them on the device. */
+gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const G[2], float *const W[2]);
 
 /* The variant in use ("voxel 32x4x1 table:shared tz1"); after a tuning,
  * `report` (may be NULL) gets one line per variant with its time. */

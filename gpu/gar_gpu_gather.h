@@ -36,6 +36,8 @@ struct GatherArgs {
     int terms;
     double a, kmax2;
     int M, kbound, kxbound;
+    const size_t *rows;          /* the stored sphere's row starts, on the device (gar_sphere.h) */
+    int side;                    /* 2·kbound + 1: rows per kz */
     const gar_slice_geom *slices;
     int n_slices;                /* voxel kernels: every slice of the batch */
     int first_slice;             /* column kernels: the first of this launch */

@@ -30,19 +30,30 @@ using gar_gather::n_variants;
 using gar_gather::variant_usable;
 using gar_gather::variants;
 
-static size_t padded_half_voxels(int M) { return (size_t)M * M * (M / 2 + 1); }
+/* The voxels of each device volume: the host's stored sphere; without one
+ * (a memory estimate before the reconstructor exists), FFTW's whole layout. */
+static size_t volume_voxels(const gar_gpu_insert_config *cfg)
+{
+    const size_t M = (size_t)cfg->padded;
+    return cfg->sphere != NULL ? cfg->sphere->count : M * M * (M / 2 + 1);
+}
+
+/* The sphere's row table: (2K + 1)² + 1 starts. */
+static size_t row_table_entries(const gar_sphere *s) { return (size_t)s->side * (size_t)s->side + 1; }
 
 extern "C" gar_status gar_gpu_memory_need(const gar_gpu_insert_config *cfg, size_t *fixed, size_t *per_particle,
                                           size_t *per_particle_other)
 {
     const size_t M = (size_t)cfg->padded, H = M / 2 + 1, N = (size_t)cfg->box;
     const size_t side = 2 * (size_t)cfg->plane_radius + 1, pp = side * side;
-    const size_t nvox = padded_half_voxels(cfg->padded);
+    const size_t nvox = volume_voxels(cfg);
+    const size_t rows = cfg->sphere != NULL ? row_table_entries(cfg->sphere) * sizeof(size_t)
+                                            : (size_t)cfg->padded * cfg->padded * sizeof(size_t);
     size_t fft_work = 0;
     int n[2] = {(int)M, (int)M};
-    /* Both half sets' data and weights, the blob table, and during a tuning
-     * one scratch set. */
-    *fixed = nvox * 2 * 3 * sizeof(float) + GAR_BLOB_TABLE * sizeof(float) +
+    /* Both half sets' data and weights, the sphere's rows, the blob table,
+     * and during a tuning one scratch set. */
+    *fixed = nvox * 2 * 3 * sizeof(float) + rows + GAR_BLOB_TABLE * sizeof(float) +
              (cfg->tuning == GAR_TUNE_AUTO || cfg->tuning == GAR_TUNE_FORCE ? nvox * 3 * sizeof(float) : 0) +
              ((size_t)64 << 20);   /* the CUDA context's own margin */
     const size_t meta = 2 * (sizeof(gar_particle_geom) + cfg->n_ops * sizeof(gar_slice_geom));
@@ -237,7 +248,11 @@ extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, 
     pthread_cond_init(&g->cv, NULL);
     gar_gpu_device_name(cfg->device, g->device_name, sizeof g->device_name);
     snprintf(g->where, sizeof g->where, "GPU %d (%s)", cfg->device, g->device_name);
-    g->nvox = padded_half_voxels(cfg->padded);
+    if (cfg->sphere == NULL) {
+        st = gar_error(GAR_ERR_INTERNAL, "GPU inserter: no layout for the sums");
+        goto done;
+    }
+    g->nvox = volume_voxels(cfg);
     g->pp = side * side;
     g->data_floats = cfg->fft_on_gpu ? (size_t)cfg->box * cfg->box : 3 * g->pp;
     g->rlim = cfg->kmax + cfg->blob_radius + 1.0;
@@ -272,6 +287,11 @@ extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, 
         GAR_CUDA_TRY(cudaMemset(g->G[h], 0, g->nvox * 2 * sizeof(float)), g->where, "data volume");
         GAR_CUDA_TRY(cudaMemset(g->W[h], 0, g->nvox * sizeof(float)), g->where, "weight volume");
     }
+    GAR_CUDA_TRY(cudaMalloc((void **)&g->dev_rows, row_table_entries(cfg->sphere) * sizeof(size_t)), g->where,
+                 "row table");
+    GAR_CUDA_TRY(cudaMemcpy(g->dev_rows, cfg->sphere->row_start, row_table_entries(cfg->sphere) * sizeof(size_t),
+                            cudaMemcpyHostToDevice),
+                 g->where, "row table");
     GAR_CUDA_TRY(cudaMalloc((void **)&g->dev_table, GAR_BLOB_TABLE * sizeof(float)), g->where, "blob table");
     GAR_CUDA_TRY(cudaMemcpy(g->dev_table, g->table_host, GAR_BLOB_TABLE * sizeof(float), cudaMemcpyHostToDevice),
                  g->where, "blob table");
@@ -336,6 +356,8 @@ extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, 
     g->ctx.g.M = cfg->padded;
     g->ctx.g.kbound = cfg->kbound;
     g->ctx.g.kxbound = cfg->kxbound;
+    g->ctx.g.rows = g->dev_rows;
+    g->ctx.g.side = cfg->sphere->side;
     g->variant = 0;
     if (cfg->variant > 0) {
         if (cfg->variant > n_variants || !variant_usable(variants[cfg->variant - 1], g->ctx)) {
@@ -417,6 +439,7 @@ extern "C" void gar_gpu_inserter_destroy(gar_gpu_inserter **pg)
         cudaFree(g->W[h]);
     }
     cudaFree(g->dev_table);
+    cudaFree(g->dev_rows);
     cudaFree(g->planes);
     cudaFree(g->real);
     cudaFree(g->spec);
@@ -470,12 +493,10 @@ extern "C" gar_status gar_gpu_inserter_submit(gar_gpu_inserter *g, const float *
     return GAR_OK;
 }
 
-extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, const gar_sphere *sphere, float *const G[2],
-                                               float *const W[2])
+extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const G[2], float *const W[2])
 {
     gar_status st = GAR_OK;
-    const size_t M = (size_t)g->cfg.padded, H = M / 2 + 1;
-    const int K = sphere->K;
+    const size_t chunk = (size_t)4 << 20;   /* floats per copy: 16 MiB of host memory */
     float *buf = NULL;
     pthread_mutex_lock(&g->mu);
     g->flush_req = 1;
@@ -487,29 +508,21 @@ extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, const gar_sp
     pthread_mutex_unlock(&g->mu);
     if (st != GAR_OK)
         return st;
-    /* One z plane of the data at a time (2·M·H floats: 4 MiB at padded 1024). */
-    if ((st = gar_alloc((void **)&buf, 2 * M * H, sizeof(float), "GPU download buffer")) != GAR_OK)
+    if ((st = gar_alloc((void **)&buf, chunk, sizeof(float), "GPU download buffer")) != GAR_OK)
         return st;
     GAR_CUDA_TRY(cudaSetDevice(g->cfg.device), g->where, "select device");
+    /* The device's volumes are in the host's layout (cfg.sphere): added as they are. */
     for (int h = 0; h < 2; h++)
         for (int part = 0; part < 2; part++) {
             float *dev = part == 0 ? g->G[h] : g->W[h];
             float *host = part == 0 ? G[h] : W[h];
-            const size_t per = part == 0 ? 2 : 1, n = per * g->nvox, plane = per * M * H;
-            /* Only the planes |kz| <= K hold voxels of the sphere; of each,
-             * its rows' first kx. */
-            for (int kz = -K; kz <= K; kz++) {
-                const size_t z = (size_t)(kz < 0 ? kz + (int)M : kz);
-                GAR_CUDA_TRY(cudaMemcpy(buf, dev + z * plane, plane * sizeof(float), cudaMemcpyDeviceToHost),
-                             g->where, "download of sums");
-                for (int ky = -K; ky <= K; ky++) {
-                    const size_t y = (size_t)(ky < 0 ? ky + (int)M : ky), row = gar_sphere_row(sphere, ky, kz);
-                    const size_t first = sphere->row_start[row], len = per * (sphere->row_start[row + 1] - first);
-                    const float *from = buf + y * per * H;
-                    float *to = host + per * first;
-                    for (size_t i = 0; i < len; i++)
-                        to[i] += from[i];
-                }
+            const size_t n = part == 0 ? 2 * g->nvox : g->nvox;
+            for (size_t off = 0; off < n; off += chunk) {
+                const size_t m = n - off < chunk ? n - off : chunk;
+                GAR_CUDA_TRY(cudaMemcpy(buf, dev + off, m * sizeof(float), cudaMemcpyDeviceToHost), g->where,
+                             "download of sums");
+                for (size_t i = 0; i < m; i++)
+                    host[off + i] += buf[i];
             }
             /* On the kernel stream, so the next batch's gather follows it. */
             GAR_CUDA_TRY(cudaMemsetAsync(dev, 0, n * sizeof(float), g->compute_stream), g->where, "clearing the sums");

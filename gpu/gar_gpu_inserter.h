@@ -53,6 +53,7 @@ struct gar_gpu_inserter {
                                             sibling inserter's memory check sees it; freed after */
     float *G[2], *W[2];
     float *dev_table, *planes, *real, *spec;
+    size_t *dev_rows;                    /* the stored sphere's row starts (cfg.sphere's), on the device */
     stage_buf stage[2];
     int fill, take;
     gar_gather::LaunchCtx ctx;

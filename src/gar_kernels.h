@@ -90,16 +90,6 @@ GAR_HD void gar_mat3_mul_bt(const double A[9], const double B[9], double C[9])
             C[3 * a + b] = A[3 * a] * B[3 * b] + A[3 * a + 1] * B[3 * b + 1] + A[3 * a + 2] * B[3 * b + 2];
 }
 
-/* The index of voxel (kx, ky, kz) of a Hermitian half volume of padded size
- * M (kx >= 0; ky, kz in (−M, M), wrapped): FFTW's r2c layout [kz][ky][kx]
- * with M/2+1 values per row. */
-GAR_HD size_t gar_vox_index(size_t M, int kx, int ky, int kz)
-{
-    const int m = (int)M;
-    const size_t z = (size_t)(kz < 0 ? kz + m : kz), y = (size_t)(ky < 0 ? ky + m : ky);
-    return (z * M + y) * (M / 2 + 1) + (size_t)kx;
-}
-
 /* ---------------------------------------------------------------- CTF */
 
 /* CTF parameters reduced to what the per-pixel evaluation needs, prepared

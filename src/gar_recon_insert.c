@@ -107,7 +107,7 @@ static gar_status gpu_submit(gar_recon *r, gar_recon_inserter *in, const float *
 
 static gar_status gpu_collect(gar_recon *r, gar_recon_inserter *in)
 {
-    return gar_gpu_inserter_collect(in->gpu, r->sphere, r->G, r->W);
+    return gar_gpu_inserter_collect(in->gpu, r->G, r->W);
 }
 
 static void gpu_destroy(gar_recon_inserter *in) { gar_gpu_inserter_destroy(&in->gpu); }
@@ -136,6 +136,7 @@ static gar_status create_gpus(gar_recon *r)
     g.lattice = r->lattice;
     g.kbound = r->kbound;
     g.kxbound = r->kxbound;
+    g.sphere = r->sphere;
     g.kmax = r->kmax;
     g.blob_radius = cfg->blob_radius;
     g.blob_alpha = cfg->blob_alpha;

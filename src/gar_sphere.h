@@ -6,11 +6,12 @@
  * finisher do; every term is an integer, so the comparison is exact). At
  * Nyquist that ball is π/6 ≈ 52 % of FFTW's M × M × (M/2+1) layout, so the
  * sums hold only it (issue 20): row (ky, kz) holds kx = 0 .. len − 1
- * contiguously, the rows in [kz][ky] order. Only the finisher's inverse
- * FFT and the GPUs' device volumes use the full layout.
+ * contiguously, the rows in [kz][ky] order. The GPUs' device volumes hold
+ * it too (the row table copied to each device: gpu/gar_gpu_gather.cu,
+ * sphere_index); only the finisher's inverse FFT uses the full layout.
  *
  * Plain C with inline lookups, included by the CPU kernels and by the
- * GPU's host code, which packs its full-layout device sums into it. */
+ * GPU's host code. */
 #ifndef GAR_SPHERE_H
 #define GAR_SPHERE_H
 

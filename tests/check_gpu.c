@@ -359,7 +359,12 @@ static void out_of_device_memory(void)
     gc.fft_on_gpu = 1;
     gc.tuning = GAR_TUNE_AUTO;
     gc.n_ops = 1;
+    /* The run's layout of the sums: padded 256 at Nyquist (kmax 128, |ky|, |kz| <= 127). */
+    gar_sphere *sphere = NULL;
+    ck_assert_int_eq(gar_sphere_create(128.0, 127, 128, &sphere), GAR_OK);
+    gc.sphere = sphere;
     ck_assert_int_eq(gar_gpu_memory_need(&gc, &fixed, &per, &other), GAR_OK);
+    gar_sphere_destroy(&sphere);
     const size_t batch = total_b / per + 1;   /* more than the whole device, even without the volumes */
     run_opts o = {"C1", 0, dev0, 1, 1, GAR_TUNE_AUTO, 0, NULL, batch, 0};
     gar_status st = build(&s, &o, &r);
@@ -595,8 +600,14 @@ START_TEST(test_emu_sibling_tuning_scratch_counted)
     gc.tuning = GAR_TUNE_AUTO;
     gc.n_ops = 1;
     gc.batch = 16;
+    /* The device's volumes hold the reconstructor's stored sphere: padded
+     * 128 at Nyquist, kmax 64, |ky|, |kz| <= 63. */
+    gar_sphere *sphere = NULL;
+    ck_assert_int_eq(gar_sphere_create(64.0, 63, 64, &sphere), GAR_OK);
+    gc.sphere = sphere;
     ck_assert_int_eq(gar_gpu_memory_need(&gc, &fixed, &per, &other), GAR_OK);
-    const size_t estimate = fixed + 16 * per, scratch = (size_t)128 * 128 * 65 * 3 * sizeof(float);
+    const size_t estimate = fixed + 16 * per, scratch = sphere->count * 3 * sizeof(float);
+    gar_sphere_destroy(&sphere);
     run_opts untuned = {"C1", 0, dev0, 1, 1, GAR_TUNE_OFF, 0, NULL, 16, 0}, two = untuned;
     two.devices = dev00;
     two.n_devices = 2;
