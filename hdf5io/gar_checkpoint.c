@@ -38,6 +38,14 @@ gar_status gar_checkpoint_fingerprint(const char *path, char **out)
                        path);
         goto done;
     }
+    /* Said here, before its fingerprint is compared: that comparison would
+     * name a key this garner added as the difference. */
+    if (v < CKPT_VERSION) {
+        st = gar_error(GAR_ERR_DATA, "%s: written by an older garner, whose sums are in another layout (checkpoint "
+                       "version %llu; this garner writes %d): remove it and run again without --resume", path,
+                       (unsigned long long)v, CKPT_VERSION);
+        goto done;
+    }
     if (gar_h5_read_text(f, "fingerprint", &fp) != 0) {
         st = gar_error(GAR_ERR_DATA, "%s: the checkpoint's fingerprint is missing or damaged", path);
         goto done;
@@ -111,9 +119,10 @@ gar_status gar_checkpoint_load(const char *path, gar_checkpoint *c)
         st = gar_error(GAR_ERR_DATA, "%s: not a readable checkpoint", path);
         goto done;
     }
-    if (gar_h5_read_attr_u64(root, "format_version", &v) >= 0 && v == 2) {
+    if (gar_h5_read_attr_u64(root, "format_version", &v) >= 0 && v >= 2 && v < CKPT_VERSION) {
         st = gar_error(GAR_ERR_DATA, "%s: written by an older garner, whose sums are in another layout (checkpoint "
-                       "version 2; this garner writes %d): remove it and run again without --resume", path, CKPT_VERSION);
+                       "version %llu; this garner writes %d): remove it and run again without --resume", path,
+                       (unsigned long long)v, CKPT_VERSION);
         goto done;
     }
     if (gar_h5_read_attr_u64(root, "format_version", &v) < 0 || v != CKPT_VERSION) {

@@ -43,9 +43,11 @@ gar_status gar_checkpoint_load(const char *path, gar_checkpoint *c);
  * does not depend on how the shard size was chosen when it was written. */
 uint64_t gar_checkpoint_shard_size(const char *path);
 /* The fingerprint stored in the checkpoint at path into *out (malloc'd, the
- * caller frees). A checkpoint of an older garner (format version 1, which
- * had none) is GAR_ERR_DATA saying so: it cannot be checked against the
- * run, so it is not resumed. A missing file is GAR_ERR_NOINPUT. */
+ * caller frees). A checkpoint of an older garner is GAR_ERR_DATA saying
+ * so: format version 1 had no fingerprint, so it cannot be checked against
+ * the run; version 2 held its sums in FFTW's whole layout, before the stored
+ * sphere (src/gar_sphere.h). Neither is resumed. A missing file is
+ * GAR_ERR_NOINPUT. */
 gar_status gar_checkpoint_fingerprint(const char *path, char **out);
 
 #ifdef __cplusplus

@@ -2,15 +2,54 @@
  * bad files. They are made by writing a good stack and then changing it with
  * the HDF5 API, so each test breaks exactly one rule; only the corrupt-chunk
  * test touches bytes, at an address HDF5 itself reports. Round trips and the
- * writer: tests/check_stack.c. */
+ * writer: tests/check_stack.c. Also the checkpoint's file (hdf5io/
+ * gar_checkpoint.c): a round trip, and an older format refused. */
 #include "stack_fixtures.h"
 
 #include <dirent.h>
 #include <limits.h>
 
+#include "gar_checkpoint.h"
 #include "h5_compose.h"
 
 const char *const stack_tag = "stack-files";
+
+/* ---------------------------------------------------------------- checkpoints */
+
+/* A checkpoint round trip, and one of the layout before the stored sphere
+ * (format version 2, issue 20) refused by name at both reads, the
+ * fingerprint's first (a run compares it before it loads the sums, and
+ * would otherwise name a key this garner added as the difference). */
+START_TEST(test_checkpoint_older_layout_refused)
+{
+    const char *path = test_tmpfile(TAG, "ck.checkpoint.h5");
+    float g0[8] = {1, 2, 3, 4, 5, 6, 7, 8}, g1[8] = {-1, -2, -3, -4, -5, -6, -7, -8};
+    float w0[4] = {0.5f, 1, 1.5f, 2}, w1[4] = {4, 3, 2, 1}, G[2][8], W[2][4];
+    unsigned char done[3] = {1, 0, 1}, got_done[3];
+    gar_checkpoint c = {4, 8, 10, 3, 30, {7, 8}, 2, done, 4, {g0, g1}, {w0, w1}, "fingerprint text"};
+    gar_checkpoint back = {4, 8, 10, 3, 30, {0, 0}, 0, got_done, 4, {G[0], G[1]}, {W[0], W[1]}, NULL};
+    char *fp = NULL;
+    ck_assert_msg(gar_checkpoint_save(path, &c) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_msg(gar_checkpoint_fingerprint(path, &fp) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_str_eq(fp, "fingerprint text");
+    free(fp);
+    fp = NULL;
+    ck_assert_msg(gar_checkpoint_load(path, &back) == GAR_OK, "%s", gar_errmsg());
+    ck_assert(memcmp(G[0], g0, sizeof g0) == 0 && memcmp(G[1], g1, sizeof g1) == 0);
+    ck_assert(memcmp(W[0], w0, sizeof w0) == 0 && memcmp(W[1], w1, sizeof w1) == 0);
+    ck_assert(memcmp(got_done, done, sizeof done) == 0 && back.count[0] == 7 && back.count[1] == 8 && back.skipped == 2);
+
+    hid_t f = h5_open_rw(path);
+    h5_root_int_attr(f, "format_version", H5T_STD_U64LE, 2);
+    H5Fclose(f);
+    ck_assert_int_eq(gar_checkpoint_fingerprint(path, &fp), GAR_ERR_DATA);
+    ck_assert_ptr_null(fp);
+    ck_assert_msg(strstr(gar_errmsg(), "written by an older garner, whose sums are in another layout (checkpoint "
+                                       "version 2; this garner writes 3)") != NULL, "%s", gar_errmsg());
+    ck_assert_int_eq(gar_checkpoint_load(path, &back), GAR_ERR_DATA);
+    ck_assert_msg(strstr(gar_errmsg(), "another layout") != NULL, "%s", gar_errmsg());
+}
+END_TEST
 
 /* ---------------------------------------------------------------- bad files */
 
@@ -559,6 +598,7 @@ static Suite *stack_suite(void)
                            test_missing_mandatory,
                            test_missing_format_version,
                            test_newer_format_version,
+                           test_checkpoint_older_layout_refused,
                            test_hdf5_never_prints);
     TCase *elsewhere = TEST_CASE("data in other files", 0,
                                  test_vds_reads_like_its_sources,
