@@ -12,13 +12,18 @@
 
 /* Keys that do not shape the result, left out of every fingerprint: where
  * the outputs go and when checkpoints are taken, how fast and on what the
- * work runs, the reference only compared with at the end, and how the sums
+ * work runs, the reference only compared with at the end, how the sums
  * travel between ranks ([mpi] shard_size shapes the checkpoint, whose shard
- * count and size are checked on their own: gar_checkpoint.h). [input]
- * stacks is there as the stack lines. */
+ * count and size are checked on their own: gar_checkpoint.h), and the
+ * post-processing of refine's final half maps, which a continued run makes
+ * anew ([postprocess] mask stays: refine's solvent-corrected FSC uses it).
+ * [input] stacks is there as the stack lines. A stored fingerprint that
+ * holds one of these (written before it was left out) is compared without
+ * it. */
 static const char *const never[] = {"input stacks",        "output dir",       "output overwrite",
                                     "output checkpoint_minutes", "reconstruct threads", "reconstruct batch",
                                     "reconstruct reference", "gpu *",          "mpi *",
+                                    "postprocess run",     "postprocess bfactor", "postprocess reference",
                                     NULL};
 /* Refine's schedule, which --continue may change between iterations: each
  * iteration reconstructs from scratch, so no map mixes two values, and
@@ -270,6 +275,17 @@ static gar_status mismatch(const char *here, const char *key, size_t klen, const
                      a ? a : "(none)", (int)blen, b ? b : "(none)", where, advice);
 }
 
+/* Whether a fingerprint line's key ("[section] key") is one left out. */
+static int left_out(const char *line, size_t klen)
+{
+    char section[64], key[128], name[200];
+    if (klen >= sizeof name)
+        return 0;
+    memcpy(name, line, klen);
+    name[klen] = '\0';
+    return sscanf(name, "[%63[^]]] %127s", section, key) == 2 && listed(never, section, key);
+}
+
 /* Each line of `a` against `b` (swap: report a's values as b's). */
 static gar_status compare_one_way(const char *a, const char *b, int swap, const char *here, const char *what,
                                   const char *where, const char *advice)
@@ -278,7 +294,7 @@ static gar_status compare_one_way(const char *a, const char *b, int swap, const 
         const char *end = strchr(line, '\n'), *eq, *v;
         size_t len = end ? (size_t)(end - line) : strlen(line), klen, alen, blen = 0;
         eq = strstr(line, " = ");
-        if (eq != NULL && eq < line + len) {
+        if (eq != NULL && eq < line + len && !left_out(line, (size_t)(eq - line))) {
             klen = (size_t)(eq - line);
             alen = len - klen - 3;
             v = find(b, line, klen, &blen);
