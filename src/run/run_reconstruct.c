@@ -300,7 +300,7 @@ static gar_status check_memory(recon_job *j)
     /* The fallbacks the refusals name (docs/PERFORMANCE.md, "Memory at
      * scale"): pad 1, and a resolution limit below Nyquist, since the sums
      * hold only the sphere within it (src/gar_sphere.h). */
-    const char *pad_hint = cfg->pad > 1 ? "set [reconstruct] pad = 1 (the fallback: volumes an eighth of pad 2's; "
+    const char *fallback_hint = cfg->pad > 1 ? "set [reconstruct] pad = 1 (the fallback: volumes an eighth of pad 2's; "
                                           "its FSC cost in docs/PERFORMANCE.md, \"Memory at scale\"), a coarser "
                                           "[reconstruct] max_resolution (the volumes shrink with its cube), "
                                         : "set a coarser [reconstruct] max_resolution (the volumes shrink with its "
@@ -328,7 +328,7 @@ static gar_status check_memory(recon_job *j)
         return gar_error(GAR_ERR_NOMEM, "this reconstruction needs %s (box %zu, padded %zu, batch %zu%s) but "
                          "only %s is available (%s); %slower [reconstruct] batch, or run on a node with more memory",
                          j->need, j->box, j->fig.padded, cfg->batch, exact_note, j->avail,
-                         avail_bytes == proc_left ? proc_src : node_src, pad_hint);
+                         avail_bytes == proc_left ? proc_src : node_src, fallback_hint);
     if (node_ranks > 1 && node_avail > 0 && node_need > (double)node_avail) {
         /* Ranks that fit: the node's memory over the largest need (a
          * worker's), at least one. */
@@ -347,7 +347,7 @@ static gar_status check_memory(recon_job *j)
         return gar_error(GAR_ERR_NOMEM, "the %d ranks on this node need %s together (up to %s each: box %zu, "
                          "padded %zu, batch %zu%s) but the node has %s (%s); %s%slower [reconstruct] batch",
                          node_ranks, total_s, most_s, j->box, j->fig.padded, cfg->batch, exact_note, node_s,
-                         node_src, fit_s, pad_hint);
+                         node_src, fit_s, fallback_hint);
     }
     /* Stacks are address space, not memory in use: they count against
      * ulimit -v only (issue 18, case 16: 256 threads under 2 GiB). */
