@@ -59,9 +59,7 @@ typedef struct gar_gpu_insert_config {
                                     (gar_plane_on_lattice, GAR_IMAGE_PERIODIC) */
     int kbound, kxbound;         /* integer bounds on |ky|, |kz| and on kx */
     const gar_sphere *sphere;    /* the layout of the host's sums (src/gar_sphere.h), which the device's
-                                    volumes share (its row table copied to the device); required by
-                                    gar_gpu_inserter_create; NULL in gar_gpu_memory_need: FFTW's whole
-                                    M·M·(M/2+1) voxels, an upper bound */
+                                    volumes share (its row table copied to the device); required */
     double kmax;                 /* resolution limit, padded voxels */
     double blob_radius;          /* a, padded voxels */
     double blob_alpha;

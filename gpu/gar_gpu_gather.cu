@@ -42,13 +42,6 @@ __device__ __forceinline__ gar_plane plane_of(const GatherArgs &g, const float *
     return pl;
 }
 
-/* Where voxel (kx, ky, kz), within the resolution limit, is in the
- * volumes: the stored sphere's row start plus kx (gar_sphere_index). */
-__device__ __forceinline__ size_t sphere_index(const GatherArgs &g, int kx, int ky, int kz)
-{
-    return g.rows[(size_t)(kz + g.kbound) * (size_t)g.side + (size_t)(ky + g.kbound)] + (size_t)kx;
-}
-
 template <int BLOB>
 __device__ __forceinline__ int voxel_gather(const GatherArgs &g, const float *table, const float A[9], int kx,
                                             int ky, int kz, const gar_plane *pl, float *s)
@@ -132,7 +125,7 @@ __global__ void __launch_bounds__(BX *BY *BZ) gather_voxels(GatherArgs g)
     for (int t = 0; t < TZ; t++) {
         if (!active[t])
             continue;
-        const size_t idx = sphere_index(g, kx, ky, (int)z0 + tz + t * BZ);
+        const size_t idx = gar_sphere_lookup(g.rows, K, g.side, kx, ky, (int)z0 + tz + t * BZ);
         if (t1[t]) {
             g.G[0][2 * idx] += s1[t][0];
             g.G[0][2 * idx + 1] += s1[t][1];
@@ -187,7 +180,7 @@ __global__ void __launch_bounds__(BLOCK) gather_columns(GatherArgs g)
         float sum[3] = {0.0f, 0.0f, 0.0f};
         if (!voxel_gather<BLOB>(g, table, s.A, k[0], k[1], k[2], &pl, sum))
             continue;
-        const size_t idx = sphere_index(g, k[0], k[1], k[2]);
+        const size_t idx = gar_sphere_lookup(g.rows, K, g.side, k[0], k[1], k[2]);
         float *G = g.G[s.half], *W = g.W[s.half];
         if (PPL == 1) {
             /* One slice per launch, launches in order on one stream: each

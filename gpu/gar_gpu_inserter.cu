@@ -30,30 +30,20 @@ using gar_gather::n_variants;
 using gar_gather::variant_usable;
 using gar_gather::variants;
 
-/* The voxels of each device volume: the host's stored sphere; without one
- * (a memory estimate before the reconstructor exists), FFTW's whole layout. */
-static size_t volume_voxels(const gar_gpu_insert_config *cfg)
-{
-    const size_t M = (size_t)cfg->padded;
-    return cfg->sphere != NULL ? cfg->sphere->count : M * M * (M / 2 + 1);
-}
-
-/* The sphere's row table: (2K + 1)² + 1 starts. */
-static size_t row_table_entries(const gar_sphere *s) { return (size_t)s->side * (size_t)s->side + 1; }
 
 extern "C" gar_status gar_gpu_memory_need(const gar_gpu_insert_config *cfg, size_t *fixed, size_t *per_particle,
                                           size_t *per_particle_other)
 {
     const size_t M = (size_t)cfg->padded, H = M / 2 + 1, N = (size_t)cfg->box;
     const size_t side = 2 * (size_t)cfg->plane_radius + 1, pp = side * side;
-    const size_t nvox = volume_voxels(cfg);
-    const size_t rows = cfg->sphere != NULL ? row_table_entries(cfg->sphere) * sizeof(size_t)
-                                            : (size_t)cfg->padded * cfg->padded * sizeof(size_t);
     size_t fft_work = 0;
     int n[2] = {(int)M, (int)M};
     /* Both half sets' data and weights, the sphere's rows, the blob table,
      * and during a tuning one scratch set. */
-    *fixed = nvox * 2 * 3 * sizeof(float) + rows + GAR_BLOB_TABLE * sizeof(float) +
+    if (cfg->sphere == NULL)
+        return gar_error(GAR_ERR_INTERNAL, "GPU memory estimate: no layout for the sums");
+    const size_t nvox = cfg->sphere->count;
+    *fixed = nvox * 2 * 3 * sizeof(float) + gar_sphere_table_bytes(cfg->sphere->K) + GAR_BLOB_TABLE * sizeof(float) +
              (cfg->tuning == GAR_TUNE_AUTO || cfg->tuning == GAR_TUNE_FORCE ? nvox * 3 * sizeof(float) : 0) +
              ((size_t)64 << 20);   /* the CUDA context's own margin */
     const size_t meta = 2 * (sizeof(gar_particle_geom) + cfg->n_ops * sizeof(gar_slice_geom));
@@ -252,7 +242,7 @@ extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, 
         st = gar_error(GAR_ERR_INTERNAL, "GPU inserter: no layout for the sums");
         goto done;
     }
-    g->nvox = volume_voxels(cfg);
+    g->nvox = cfg->sphere->count;
     g->pp = side * side;
     g->data_floats = cfg->fft_on_gpu ? (size_t)cfg->box * cfg->box : 3 * g->pp;
     g->rlim = cfg->kmax + cfg->blob_radius + 1.0;
@@ -287,9 +277,8 @@ extern "C" gar_status gar_gpu_inserter_create(const gar_gpu_insert_config *cfg, 
         GAR_CUDA_TRY(cudaMemset(g->G[h], 0, g->nvox * 2 * sizeof(float)), g->where, "data volume");
         GAR_CUDA_TRY(cudaMemset(g->W[h], 0, g->nvox * sizeof(float)), g->where, "weight volume");
     }
-    GAR_CUDA_TRY(cudaMalloc((void **)&g->dev_rows, row_table_entries(cfg->sphere) * sizeof(size_t)), g->where,
-                 "row table");
-    GAR_CUDA_TRY(cudaMemcpy(g->dev_rows, cfg->sphere->row_start, row_table_entries(cfg->sphere) * sizeof(size_t),
+    GAR_CUDA_TRY(cudaMalloc((void **)&g->dev_rows, gar_sphere_table_bytes(cfg->sphere->K)), g->where, "row table");
+    GAR_CUDA_TRY(cudaMemcpy(g->dev_rows, cfg->sphere->row_start, gar_sphere_table_bytes(cfg->sphere->K),
                             cudaMemcpyHostToDevice),
                  g->where, "row table");
     GAR_CUDA_TRY(cudaMalloc((void **)&g->dev_table, GAR_BLOB_TABLE * sizeof(float)), g->where, "blob table");

@@ -12,6 +12,15 @@
 #define CKPT_FORMAT "garner-checkpoint"
 #define CKPT_VERSION 3   /* 2: the run fingerprint; 3: the sums in the stored sphere's layout */
 
+/* A checkpoint of format 2 or later but older than this garner's: its sums
+ * are in another layout (version 3 holds the stored sphere's). */
+static gar_status older_layout(const char *path, uint64_t version)
+{
+    return gar_error(GAR_ERR_DATA, "%s: written by an older garner, whose sums are in another layout (checkpoint "
+                     "version %llu; this garner writes %d): remove it and run again without --resume", path,
+                     (unsigned long long)version, CKPT_VERSION);
+}
+
 static const char *shape_names[5] = {"box", "padded", "shard_size", "n_shards", "particles"};
 
 gar_status gar_checkpoint_fingerprint(const char *path, char **out)
@@ -41,9 +50,7 @@ gar_status gar_checkpoint_fingerprint(const char *path, char **out)
     /* Said here, before its fingerprint is compared: that comparison would
      * name a key this garner added as the difference. */
     if (v < CKPT_VERSION) {
-        st = gar_error(GAR_ERR_DATA, "%s: written by an older garner, whose sums are in another layout (checkpoint "
-                       "version %llu; this garner writes %d): remove it and run again without --resume", path,
-                       (unsigned long long)v, CKPT_VERSION);
+        st = older_layout(path, v);
         goto done;
     }
     if (gar_h5_read_text(f, "fingerprint", &fp) != 0) {
@@ -111,7 +118,7 @@ gar_status gar_checkpoint_load(const char *path, gar_checkpoint *c)
 {
     hid_t f = -1, root = -1;
     gar_status st = GAR_OK;
-    uint64_t want[5] = {c->box, c->padded, c->shard_size, c->n_shards, c->particles}, v, state[3];
+    uint64_t want[5] = {c->box, c->padded, c->shard_size, c->n_shards, c->particles}, v = 0, state[3];
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     if (access(path, R_OK) != 0)
         return gar_error(GAR_ERR_NOINPUT, "%s: no checkpoint to resume from", path);
@@ -119,14 +126,10 @@ gar_status gar_checkpoint_load(const char *path, gar_checkpoint *c)
         st = gar_error(GAR_ERR_DATA, "%s: not a readable checkpoint", path);
         goto done;
     }
-    if (gar_h5_read_attr_u64(root, "format_version", &v) >= 0 && v >= 2 && v < CKPT_VERSION) {
-        st = gar_error(GAR_ERR_DATA, "%s: written by an older garner, whose sums are in another layout (checkpoint "
-                       "version %llu; this garner writes %d): remove it and run again without --resume", path,
-                       (unsigned long long)v, CKPT_VERSION);
-        goto done;
-    }
     if (gar_h5_read_attr_u64(root, "format_version", &v) < 0 || v != CKPT_VERSION) {
-        st = gar_error(GAR_ERR_DATA, "%s: not a garner checkpoint of version %d", path, CKPT_VERSION);
+        st = v >= 2 && v < CKPT_VERSION ? older_layout(path, v)
+                                        : gar_error(GAR_ERR_DATA, "%s: not a garner checkpoint of version %d", path,
+                                                    CKPT_VERSION);
         goto done;
     }
     for (int i = 0; i < 5; i++) {

@@ -90,6 +90,22 @@ GAR_HD void gar_mat3_mul_bt(const double A[9], const double B[9], double C[9])
             C[3 * a + b] = A[3 * a] * B[3 * b] + A[3 * a + 1] * B[3 * b + 1] + A[3 * a + 2] * B[3 * b + 2];
 }
 
+/* ---------------------------------------------------------------- the stored sphere */
+
+/* The layout of the reconstruction's sums (src/gar_sphere.h), shared by the
+ * CPU's and the GPU's insertion: row (ky, kz), ky and kz in [−K, K], is
+ * (kz + K)·side + ky + K with side = 2K + 1, and a held voxel is its row's
+ * start plus kx. */
+GAR_HD size_t gar_sphere_row_of(int K, int side, int ky, int kz)
+{
+    return (size_t)(kz + K) * (size_t)side + (size_t)(ky + K);
+}
+
+GAR_HD size_t gar_sphere_lookup(const size_t *row_start, int K, int side, int kx, int ky, int kz)
+{
+    return row_start[gar_sphere_row_of(K, side, ky, kz)] + (size_t)kx;
+}
+
 /* ---------------------------------------------------------------- CTF */
 
 /* CTF parameters reduced to what the per-pixel evaluation needs, prepared

@@ -482,6 +482,23 @@ static double sharpen_gain(double k, void *ctx)
     return g * exp(0.25 * f->bfactor * freq * freq) * cosine_lowpass_gain(k, (void *)&f->lp);
 }
 
+/* What a Guinier plot is made of: `src` times the mask, or unmasked with
+ * guinier_unmasked. */
+static void guinier_input(const gar_map *src, const gar_map *mask, int unmasked, gar_map *out)
+{
+    const size_t nvox = gar_map_voxels(src);
+    for (size_t i = 0; i < nvox; i++)
+        out->data[i] = src->data[i] * (unmasked ? 1.0f : mask->data[i]);
+}
+
+/* The line through a Guinier curve over the fit's range; the points used. */
+static size_t guinier_fit(const gar_postprocess_result *r, const double *ln, double *slope, double *icpt,
+                          double *corr)
+{
+    return gar_line_fit(r->guinier_x, ln, r->n_shells, 1.0 / (r->fit_from_A * r->fit_from_A),
+                        1.0 / (r->fit_to_A * r->fit_to_A), slope, icpt, corr);
+}
+
 void gar_postprocess_result_destroy(gar_postprocess_result **r)
 {
     if (r == NULL || *r == NULL)
@@ -560,10 +577,9 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
      * of the same masked map; the unmasked map's amplitudes hold all the
      * solvent's noise besides, which flattens the plot at high resolution
      * and lowers the fitted B (docs/ARCHITECTURE.md, "Post-processing"). */
-    for (size_t i = 0; i < nvox; i++) {
+    for (size_t i = 0; i < nvox; i++)
         r->average->data[i] = 0.5f * (half1->data[i] + half2->data[i]);
-        weighted->data[i] = r->average->data[i] * (s->guinier_unmasked ? 1.0f : mask->data[i]);
-    }
+    guinier_input(r->average, mask, s->guinier_unmasked, weighted);
     sf.fsc = r->fsc_corrected;
     sf.n_shells = ns;
     sf.inv_box_A = 1.0 / ((double)n * pixel_A);
@@ -583,8 +599,7 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
     /* The B-factor: ln|F| = a − (B / 4) s² over the fit's range. */
     r->fit_from_A = s->fit_from_A;
     r->fit_to_A = s->fit_to_A > 0 ? s->fit_to_A : r->resolution_A;
-    m = gar_line_fit(r->guinier_x, r->guinier_ln_weighted, ns, 1.0 / (r->fit_from_A * r->fit_from_A),
-                                1.0 / (r->fit_to_A * r->fit_to_A), &slope, &icpt, &corr);
+    m = guinier_fit(r, r->guinier_ln_weighted, &slope, &icpt, &corr);
     r->fit_points = m >= 3 && isfinite(slope) ? m : 0;
     r->bfactor_fitted = r->fit_points ? -4.0 * slope : NAN;
     r->fit_intercept = r->fit_points ? icpt : NAN;
@@ -599,12 +614,10 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
      * no noise, so no FSC weight. */
     if (s->reference != NULL && r->fit_points) {
         size_t mr;
-        for (size_t i = 0; i < nvox; i++)
-            weighted->data[i] = s->reference->data[i] * (s->guinier_unmasked ? 1.0f : mask->data[i]);
+        guinier_input(s->reference, mask, s->guinier_unmasked, weighted);
         if ((st = guinier_curve(weighted, r->guinier_ln_reference)) != GAR_OK)
             goto done;
-        mr = gar_line_fit(r->guinier_x, r->guinier_ln_reference, ns, 1.0 / (r->fit_from_A * r->fit_from_A),
-                          1.0 / (r->fit_to_A * r->fit_to_A), &slope, &icpt, &corr);
+        mr = guinier_fit(r, r->guinier_ln_reference, &slope, &icpt, &corr);
         if (mr < 3 || !isfinite(slope)) {
             st = gar_error(GAR_ERR_DATA, "the reference map: %zu shells with amplitude from %.3g to %.3g Å, expected "
                            "3 or more (is it empty, or low-passed below the map's resolution?)", mr, r->fit_from_A,
@@ -628,8 +641,7 @@ gar_status gar_postprocess(const gar_map *half1, const gar_map *half2, const gar
     sf.lp.w = s->lowpass_edge;
     if ((st = gar_map_filter_radial(r->sharpened, sharpen_gain, &sf)) != GAR_OK)
         goto done;
-    for (size_t i = 0; i < nvox; i++)
-        weighted->data[i] = r->sharpened->data[i] * (s->guinier_unmasked ? 1.0f : mask->data[i]);
+    guinier_input(r->sharpened, mask, s->guinier_unmasked, weighted);
     if ((st = guinier_curve(weighted, r->guinier_ln_sharpened)) != GAR_OK)
         goto done;
     *out = r;

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "gar_kernels.h"
 #include "gar_status.h"
 
 #ifdef __cplusplus
@@ -38,15 +39,21 @@ size_t gar_sphere_voxels(double kmax, int K, int KX);
 gar_status gar_sphere_create(double kmax, int K, int KX, gar_sphere **out);
 void gar_sphere_destroy(gar_sphere **s);   /* NULL-safe */
 
+/* Bytes of the row table of a sphere with bound K: (2K + 1)² + 1 starts. */
+static inline size_t gar_sphere_table_bytes(int K)
+{
+    return ((size_t)(2 * K + 1) * (size_t)(2 * K + 1) + 1) * sizeof(size_t);
+}
+
 static inline size_t gar_sphere_row(const gar_sphere *s, int ky, int kz)
 {
-    return (size_t)(kz + s->K) * (size_t)s->side + (size_t)(ky + s->K);
+    return gar_sphere_row_of(s->K, s->side, ky, kz);
 }
 
 /* The index of a voxel known to be held (the kernels' voxels are). */
 static inline size_t gar_sphere_index(const gar_sphere *s, int kx, int ky, int kz)
 {
-    return s->row_start[gar_sphere_row(s, ky, kz)] + (size_t)kx;
+    return gar_sphere_lookup(s->row_start, s->K, s->side, kx, ky, kz);
 }
 
 /* The index of (kx, ky, kz), or SIZE_MAX where it is not held (its sums are

@@ -158,7 +158,25 @@ static gar_status write_outputs(const gar_postprocess_request *req, gar_outdir *
     return GAR_OK;
 }
 
-/* Every rank: the half maps and the given mask, read and checked. */
+/* A map that goes with the half maps (the mask, the reference), read and
+ * checked: one cube of their size, `extra` (may be NULL) on its values, and
+ * its header's pixel size, if any, theirs; then given theirs. */
+static gar_status read_companion(const char *path, const gar_map *h1, double angpix, double pixel,
+                                 gar_status (*extra)(const gar_map *m), gar_map **out)
+{
+    gar_status st;
+    if ((st = gar_mrc_read(path, out)) != GAR_OK || (st = check_map(path, *out, h1)) != GAR_OK)
+        return st;
+    if (extra != NULL && (st = extra(*out)) != GAR_OK)
+        return gar_error_context(st, "%s", path);
+    if (angpix == 0 && (*out)->pixel_size > 0 && !gar_map_pixel_sizes_agree((*out)->pixel_size, pixel))
+        return gar_error(GAR_ERR_DATA, "%s has %g Å pixels and the half maps %g Å: expected one pixel size", path,
+                         (*out)->pixel_size, pixel);
+    (*out)->pixel_size = pixel;
+    return GAR_OK;
+}
+
+/* Every rank: the half maps, and the given mask and reference, read and checked. */
 static gar_status read_inputs(const gar_postprocess_request *req, gar_map **h1, gar_map **h2, gar_map **mask,
                               gar_map **reference, double *pixel)
 {
@@ -172,26 +190,12 @@ static gar_status read_inputs(const gar_postprocess_request *req, gar_map **h1, 
     if ((st = run_maps_pixel(req->half1, *h1, req->half2, *h2, req->angpix, pixel)) != GAR_OK)
         return st;
     (*h1)->pixel_size = (*h2)->pixel_size = *pixel;
-    if (req->mask != NULL) {
-        if ((st = gar_mrc_read(req->mask, mask)) != GAR_OK || (st = check_map(req->mask, *mask, *h1)) != GAR_OK)
-            return st;
-        if ((st = gar_mask_check(*mask)) != GAR_OK)
-            return gar_error_context(st, "%s", req->mask);
-        if (req->angpix == 0 && (*mask)->pixel_size > 0 && !gar_map_pixel_sizes_agree((*mask)->pixel_size, *pixel))
-            return gar_error(GAR_ERR_DATA, "%s has %g Å pixels and the half maps %g Å: expected one pixel size",
-                             req->mask, (*mask)->pixel_size, *pixel);
-        (*mask)->pixel_size = *pixel;
-    }
-    if (req->reference != NULL) {
-        if ((st = gar_mrc_read(req->reference, reference)) != GAR_OK ||
-            (st = check_map(req->reference, *reference, *h1)) != GAR_OK)
-            return st;
-        if (req->angpix == 0 && (*reference)->pixel_size > 0 &&
-            !gar_map_pixel_sizes_agree((*reference)->pixel_size, *pixel))
-            return gar_error(GAR_ERR_DATA, "%s has %g Å pixels and the half maps %g Å: expected one pixel size",
-                             req->reference, (*reference)->pixel_size, *pixel);
-        (*reference)->pixel_size = *pixel;
-    }
+    if (req->mask != NULL &&
+        (st = read_companion(req->mask, *h1, req->angpix, *pixel, gar_mask_check, mask)) != GAR_OK)
+        return st;
+    if (req->reference != NULL &&
+        (st = read_companion(req->reference, *h1, req->angpix, *pixel, NULL, reference)) != GAR_OK)
+        return st;
     return GAR_OK;
 }
 
