@@ -7,8 +7,9 @@
  * Nyquist that ball is π/6 ≈ 52 % of FFTW's M × M × (M/2+1) layout, so the
  * sums hold only it (issue 20): row (ky, kz) holds kx = 0 .. len − 1
  * contiguously, the rows in [kz][ky] order. The GPUs' device volumes hold
- * it too (the row table copied to each device: gpu/gar_gpu_gather.cu,
- * sphere_index); only the finisher's inverse FFT uses the full layout.
+ * it too (the row table copied to each device; the lookup, shared with the
+ * GPU's kernels, is gar_sphere_lookup in gar_kernels.h); only the
+ * finisher's inverse FFT uses the full layout.
  *
  * Plain C with inline lookups, included by the CPU kernels and by the
  * GPU's host code. */
