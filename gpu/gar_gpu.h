@@ -13,6 +13,7 @@
 #define GAR_GPU_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "gar_kernels.h"
 #include "gar_sphere.h"
 #include "gar_status.h"
@@ -107,10 +108,21 @@ void gar_gpu_inserter_destroy(gar_gpu_inserter **g);   /* NULL-safe; waits for q
 gar_status gar_gpu_inserter_submit(gar_gpu_inserter *g, const float *data, const gar_particle_geom *geoms,
                                    size_t count);
 
-/* Wait for every queued batch, add the device's sums into the host arrays
- * G[h] (complex interleaved) and W[h] (h = half set 0, 1), both in the
- * layout of cfg.sphere, and zero them on the device. */
-gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const G[2], float *const W[2]);
+/* The host sums a collect adds into, for half set h = 0, 1, in the layout
+ * of cfg.sphere: floats G[h] (complex interleaved) and W[h], or, where
+ * those are NULL, fixed-point Gq[h] and Wq[h] (src/gar_fixedsum.h) with
+ * quanta 2^data_exp and 2^weight_exp. */
+typedef struct gar_gpu_sums {
+    float *G[2], *W[2];
+    int64_t *Gq[2], *Wq[2];
+    int data_exp, weight_exp;
+    int threads;              /* host threads that convert to fixed point */
+} gar_gpu_sums;
+
+/* Wait for every queued batch, add the device's sums into the host's, and
+ * zero them on the device. Into fixed point each device sum is rounded once
+ * and checked (GAR_ERR_DATA beyond the range). */
+gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, const gar_gpu_sums *host);
 
 /* The variant in use ("voxel 32x4x1 table:shared tz1"); after a tuning,
  * `report` (may be NULL) gets one line per variant with its time. */

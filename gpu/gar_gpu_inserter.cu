@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "gar_cuda_check.h"
+#include "gar_fixedsum.h"
 #include "gar_gpu.h"
 #include "gar_gpu_gather.h"
 #include "gar_gpu_inserter.h"
@@ -482,7 +483,7 @@ extern "C" gar_status gar_gpu_inserter_submit(gar_gpu_inserter *g, const float *
     return GAR_OK;
 }
 
-extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const G[2], float *const W[2])
+extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, const gar_gpu_sums *sums)
 {
     gar_status st = GAR_OK;
     const size_t chunk = (size_t)4 << 20;   /* floats per copy: 16 MiB of host memory */
@@ -504,14 +505,19 @@ extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const
     for (int h = 0; h < 2; h++)
         for (int part = 0; part < 2; part++) {
             float *dev = part == 0 ? g->G[h] : g->W[h];
-            float *host = part == 0 ? G[h] : W[h];
+            float *host = part == 0 ? sums->G[h] : sums->W[h];
+            int64_t *fixed = part == 0 ? sums->Gq[h] : sums->Wq[h];
             const size_t n = part == 0 ? 2 * g->nvox : g->nvox;
             for (size_t off = 0; off < n; off += chunk) {
                 const size_t m = n - off < chunk ? n - off : chunk;
                 GAR_CUDA_TRY(cudaMemcpy(buf, dev + off, m * sizeof(float), cudaMemcpyDeviceToHost), g->where,
                              "download of sums");
-                for (size_t i = 0; i < m; i++)
-                    host[off + i] += buf[i];
+                if (host != NULL)
+                    for (size_t i = 0; i < m; i++)
+                        host[off + i] += buf[i];
+                else if ((st = gar_fixed_add_floats(fixed + off, buf, m, part == 0 ? sums->data_exp : sums->weight_exp,
+                                                    sums->threads)) != GAR_OK)
+                    goto done;
             }
             /* On the kernel stream, so the next batch's gather follows it. */
             GAR_CUDA_TRY(cudaMemsetAsync(dev, 0, n * sizeof(float), g->compute_stream), g->where, "clearing the sums");

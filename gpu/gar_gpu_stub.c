@@ -60,9 +60,9 @@ gar_status gar_gpu_inserter_submit(gar_gpu_inserter *g, const float *data, const
     return gar_error(GAR_ERR_NOT_BUILT, NOT_BUILT);
 }
 
-gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, float *const G[2], float *const W[2])
+gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, const gar_gpu_sums *host)
 {
-    (void)g, (void)G, (void)W;
+    (void)g, (void)host;
     return gar_error(GAR_ERR_NOT_BUILT, NOT_BUILT);
 }
 

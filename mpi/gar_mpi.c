@@ -260,6 +260,42 @@ gar_status gar_mpi_reduce_exact(const gar_exactsum *acc, size_t offset, float *x
     return st;
 }
 
+gar_status gar_mpi_reduce_fixed(const int64_t *mine, float *x, size_t count, int e, int root, size_t chunk_bytes,
+                                int threads)
+{
+    int rank, size;
+    size_t chunk = chunk_elements(chunk_bytes, sizeof(int64_t), INT_MAX, count);
+    int64_t *buf = NULL;
+    gar_status st = GAR_OK;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rank == root && x == NULL)
+        st = gar_error(GAR_ERR_INTERNAL, "gar_mpi_reduce_fixed: no output array on the root");
+    else if (rank != root && mine == NULL && count > 0)
+        st = gar_error(GAR_ERR_INTERNAL, "gar_mpi_reduce_fixed: no sums on rank %d", rank);
+    else if (rank == root)
+        st = gar_alloc((void **)&buf, chunk, sizeof *buf, "reduction buffer");
+    st = gar_mpi_agree_report(st, size);
+    for (size_t off = 0; st == GAR_OK && off < count; off += chunk) {
+        size_t n = count - off < chunk ? count - off : chunk;
+        /* Root's floats must convert before any rank enters the reduction:
+         * a root that failed alone would leave the others waiting. */
+        if (rank == root) {
+            memset(buf, 0, n * sizeof *buf);
+            st = gar_fixed_add_floats(buf, x + off, n, e, threads);
+        }
+        if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+            break;
+        if (MPI_Reduce(rank == root ? MPI_IN_PLACE : mine + off, rank == root ? buf : NULL, (int)n, MPI_INT64_T,
+                       MPI_SUM, root, MPI_COMM_WORLD) != MPI_SUCCESS)
+            st = gar_error(GAR_ERR_INTERNAL, "MPI_Reduce of %zu fixed-point values at offset %zu failed", n, off);
+        else if (rank == root)
+            gar_fixed_to_floats(buf, n, e, x + off, threads);
+    }
+    free(buf);
+    return st;
+}
+
 gar_status gar_mpi_gather_rows(const void *rows, size_t n_rows, size_t row_bytes, int root, void **all,
                                size_t *n_all)
 {

@@ -6,7 +6,9 @@
 #define GAR_MPI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "gar_exactsum.h"
+#include "gar_fixedsum.h"
 #include "gar_status.h"
 
 #ifdef __cplusplus
@@ -100,6 +102,21 @@ gar_status gar_mpi_reduce_float_sum(float *data, size_t count, int root, size_t 
  * gar_mpi_reduce_sum, with 3·count int64 in place of count doubles. */
 gar_status gar_mpi_reduce_exact(const gar_exactsum *acc, size_t offset, float *x, size_t count, int root,
                                 size_t chunk_bytes, int threads);
+
+/* Exact sums (src/gar_fixedsum.h): on root x[i] = the float of the
+ * fixed-point sum, over every rank, of mine[i] (the workers' fixed-point
+ * sums; NULL on root) and root's own x[i] quantised with quantum 2^e (a
+ * resumed checkpoint's floats; zeros otherwise). Integer sums: the result
+ * is the same for any rank count and grouping. Collective; every rank
+ * passes the same count, e, root and chunk_bytes.
+ *
+ * In calls of at most `chunk_bytes` of int64 (8 bytes a value, never more
+ * than INT_MAX values) with MPI_Reduce(MPI_INT64_T, MPI_SUM); before each
+ * call the ranks agree that root's floats were in range (GAR_ERR_DATA on
+ * every rank if not). Workers send from `mine` itself: only root holds a
+ * buffer. `threads` OpenMP threads convert. */
+gar_status gar_mpi_reduce_fixed(const int64_t *mine, float *x, size_t count, int e, int root, size_t chunk_bytes,
+                                int threads);
 
 /* Collective: every rank's n_rows rows of row_bytes bytes each to root,
  * where *all receives them all, rank by rank in rank order, and *n_all their

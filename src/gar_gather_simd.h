@@ -106,6 +106,22 @@ GAR_AVX512_TARGET static inline __attribute__((always_inline)) void gar_gather_a
     W[x] += _mm_cvtss_f32(_mm_movehl_ps(s, s));
 }
 
+/* Adds one voxel's sums (re, im, c2, -), quantised by inv_q = (1/q_data,
+ * 1/q_data, 1/q_weight, 0) and rounded to nearest (ties to even, as
+ * gar_fixed_quantise), to its fixed-point data and weight. */
+GAR_AVX512_TARGET static inline __attribute__((always_inline)) void
+gar_gather_add_fixed(int64_t *G, int64_t *W, size_t x, __m128 s, __m128 inv_q)
+{
+    const __m256i q = _mm256_cvtps_epi64(_mm_mul_ps(s, inv_q));
+    __m128i *g = (__m128i *)&G[2 * x];
+    _mm_storeu_si128(g, _mm_add_epi64(_mm_loadu_si128(g), _mm256_castsi256_si128(q)));
+    W[x] += _mm256_extract_epi64(q, 2);
+}
+
+/* One voxel's sums into float sums (Gq NULL), or fixed-point ones. */
+#define GAR_GATHER_ADD(x, s) \
+    ((Gq) != NULL ? gar_gather_add_fixed(Gq, Wq, x, s, inv_q) : gar_gather_add(G, W, x, s))
+
 /* The gathers of n queued voxels: voxel j sits at (qx[j], qy[j]) in the
  * plane and qz[j] from it (|qz| < a checked by the caller); Σ b·CTF·X is
  * added to G[2·idx[j]], G[2·idx[j] + 1] and Σ b·CTF² to W[idx[j]], over
@@ -119,7 +135,7 @@ GAR_AVX512_TARGET static inline __attribute__((always_inline)) void gar_gather_a
  * written); idx[n .. n + 7] are prefetched. */
 GAR_AVX512_TARGET static inline __attribute__((always_inline)) void
 gar_gather_queue_avx512(const gar_plane *pl, const float *qx, const float *qy, const float *qz, const size_t *idx,
-                        int n, const gar_blob_zmm *z, float *G, float *W)
+                        int n, const gar_blob_zmm *z, float *G, float *W, int64_t *Gq, int64_t *Wq, __m128 inv_q)
 {
     const int s = 2 * pl->R + 1;
     const __m512 av = _mm512_set1_ps(z->a), Rf = _mm512_set1_ps((float)pl->R);
@@ -140,8 +156,14 @@ gar_gather_queue_avx512(const gar_plane *pl, const float *qx, const float *qy, c
             const int *b = base + 4 * gi;
             const size_t *ix = idx + j + 4 * gi;
             for (int k = 0; k < 4; k++) {
-                __builtin_prefetch(&G[2 * ix[GAR_GATHER_PREFETCH + k]], 1);
-                __builtin_prefetch(&W[ix[GAR_GATHER_PREFETCH + k]], 1);
+                const size_t xp = ix[GAR_GATHER_PREFETCH + k];
+                if (Gq != NULL) {
+                    __builtin_prefetch(&Gq[2 * xp], 1);
+                    __builtin_prefetch(&Wq[xp], 1);
+                } else {
+                    __builtin_prefetch(&G[2 * xp], 1);
+                    __builtin_prefetch(&W[xp], 1);
+                }
             }
             const __m512i sel = _mm512_add_epi32(_mm512_set1_epi32(4 * gi), rep);
             const __m512 dx = _mm512_add_ps(z->col, _mm512_permutexvar_ps(sel, fu));
@@ -165,15 +187,15 @@ gar_gather_queue_avx512(const gar_plane *pl, const float *qx, const float *qy, c
             const __m512 hi = _mm512_mask_blend_ps(0x8888, _mm512_mask_blend_ps(0x4444, ac2, are), aim);
             const __m512 sum = _mm512_add_ps(lo, _mm512_permute_ps(hi, _MM_SHUFFLE(1, 0, 3, 2)));
             if (n - j - 4 * gi >= 4) {
-                gar_gather_add(G, W, ix[0], _mm512_castps512_ps128(sum));
-                gar_gather_add(G, W, ix[1], _mm512_extractf32x4_ps(sum, 1));
-                gar_gather_add(G, W, ix[2], _mm512_extractf32x4_ps(sum, 2));
-                gar_gather_add(G, W, ix[3], _mm512_extractf32x4_ps(sum, 3));
+                GAR_GATHER_ADD(ix[0], _mm512_castps512_ps128(sum));
+                GAR_GATHER_ADD(ix[1], _mm512_extractf32x4_ps(sum, 1));
+                GAR_GATHER_ADD(ix[2], _mm512_extractf32x4_ps(sum, 2));
+                GAR_GATHER_ADD(ix[3], _mm512_extractf32x4_ps(sum, 3));
             } else {
                 float part[16];
                 _mm512_storeu_ps(part, sum);
                 for (int k = 0; k < n - j - 4 * gi; k++)
-                    gar_gather_add(G, W, ix[k], _mm_loadu_ps(part + 4 * k));
+                    GAR_GATHER_ADD(ix[k], _mm_loadu_ps(part + 4 * k));
             }
         }
     }

@@ -25,7 +25,8 @@ static void build_blob_table(gar_recon *r)
  * it, else the scalar ones (which the GPU's kernels share). */
 static const gar_recon_kernels *choose_kernels(gar_recon *r)
 {
-    static const gar_recon_kernels scalar = {gar_recon_plane_rows_scalar, gar_recon_insert_slice_scalar};
+    static const gar_recon_kernels scalar = {gar_recon_plane_rows_scalar, gar_recon_insert_slice_scalar,
+                                             gar_recon_insert_slice_scalar_fixed};
     const gar_recon_kernels *k =
         gar_recon_kernels_avx512(r->cfg.blob_radius, r->cfg.blob_alpha, r->cfg.blob_order, &r->poly);
     return k != NULL ? k : &scalar;
@@ -91,10 +92,14 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     r->cfg.n_ops = r->n_ops;
 
     for (int h = 0; h < 2; h++) {
-        if ((st = gar_recon_volume_alloc((void **)&r->G[h], r->nvox * 2 * sizeof(float), r->threads,
-                                         "Fourier data volume")) != GAR_OK ||
-            (st = gar_recon_volume_alloc((void **)&r->W[h], r->nvox * sizeof(float), r->threads,
-                                         "Fourier weight volume")) != GAR_OK)
+        if (cfg->fixed_sums ? (st = gar_recon_volume_alloc((void **)&r->Gq[h], r->nvox * 2 * sizeof(int64_t),
+                                                           r->threads, "Fourier data volume (fixed point)")) != GAR_OK ||
+                                      (st = gar_recon_volume_alloc((void **)&r->Wq[h], r->nvox * sizeof(int64_t),
+                                                                   r->threads, "Fourier weight volume (fixed point)")) != GAR_OK
+                            : (st = gar_recon_volume_alloc((void **)&r->G[h], r->nvox * 2 * sizeof(float), r->threads,
+                                                           "Fourier data volume")) != GAR_OK ||
+                                  (st = gar_recon_volume_alloc((void **)&r->W[h], r->nvox * sizeof(float), r->threads,
+                                                               "Fourier weight volume")) != GAR_OK)
             goto fail;
     }
     /* The inserters before the planes: a GPU that cannot hold the run says
@@ -145,6 +150,8 @@ void gar_recon_destroy(gar_recon **pr)
     for (int h = 0; h < 2; h++) {
         free(r->G[h]);
         free(r->W[h]);
+        free(r->Gq[h]);
+        free(r->Wq[h]);
     }
     if (r->fft != NULL)
         for (int t = 0; t < r->threads; t++)
@@ -183,6 +190,8 @@ gar_status gar_recon_insert_scaled(gar_recon *r, const float *images, const gar_
             return gar_error(GAR_ERR_DATA, "particle with half set %d: expected 1 or 2", meta[i].half_set);
 
     double t0 = gar_wall_seconds();
+    if (r->cfg.fixed_sums && !r->fixed_ready)
+        return gar_error(GAR_ERR_INTERNAL, "gar_recon_insert: fixed-point sums without their scale");
     for (size_t i = 0; i < count; i++) {
         if (scale != NULL && !(scale[i] >= 0 && isfinite(scale[i])))
             return gar_error(GAR_ERR_DATA, "particle with contrast scale %g: expected a finite value >= 0", scale[i]);
@@ -190,6 +199,12 @@ gar_status gar_recon_insert_scaled(gar_recon *r, const float *images, const gar_
             return st;
         if (scale != NULL)
             r->geoms[i].scale = scale[i];
+        /* Nothing may pass the fixed-point range unseen: each particle is
+         * held to the bound the quanta were sized for (gar_fixedsum.h). */
+        if (r->cfg.fixed_sums &&
+            (st = gar_fixed_check_particle(&r->fixed, gar_fixed_image_bound(images + i * r->N * r->N, r->N),
+                                           r->geoms[i].scale)) != GAR_OK)
+            return gar_error_context(st, "particle %zu of the batch", i + 1);
     }
     r->seconds[0] += gar_wall_seconds() - t0;
     /* Batches go to the inserters in turn (a fixed order, so a run is
@@ -212,7 +227,39 @@ gar_status gar_recon_flush(gar_recon *r)
     for (size_t i = 0; i < r->n_inserters; i++)
         if ((st = r->inserters[i].ops->collect(r, &r->inserters[i])) != GAR_OK)
             return st;
+    /* Fixed-point sums are flushed after every shard: the shard's next
+     * batches go to the GPUs from the first again, so each device's float
+     * sum is the same whichever shards came before. */
+    if (r->cfg.fixed_sums)
+        r->next_inserter = 0;
     return GAR_OK;
+}
+
+gar_status gar_recon_set_fixed_scale(gar_recon *r, const gar_fixed_scale *fs)
+{
+    gar_status st;
+    if (!r->cfg.fixed_sums)
+        return gar_error(GAR_ERR_INTERNAL, "gar_recon_set_fixed_scale: a reconstructor with float sums");
+    /* Sums of the old quanta must not meet the new ones. */
+    if ((st = gar_recon_flush(r)) != GAR_OK)
+        return st;
+    if (r->count[0] + r->count[1] > 0 && (fs->data_exp != r->fixed.data_exp || fs->weight_exp != r->fixed.weight_exp))
+        return gar_error(GAR_ERR_INTERNAL, "gar_recon_set_fixed_scale: new quanta over sums not reset");
+    r->fixed = *fs;
+    r->inv_quantum[0] = ldexpf(1.0f, -fs->data_exp);
+    r->inv_quantum[1] = ldexpf(1.0f, -fs->weight_exp);
+    r->fixed_ready = 1;
+    return GAR_OK;
+}
+
+size_t gar_recon_insert_ops(const gar_recon *r) { return r->cfg.sym_mode == GAR_SYM_INSERT ? r->n_ops : 1; }
+
+double gar_recon_blob_sum(const gar_recon *r)
+{
+    /* The taps within radius a of any point: at most (2⌊a⌋ + 2)² pixels of
+     * the bounding square, each weighted at most the blob's peak, 1. */
+    const double side = 2.0 * floor(r->cfg.blob_radius) + 2.0;
+    return side * side;
 }
 
 gar_status gar_recon_partial_view(gar_recon *r, gar_recon_partial *view)
@@ -221,7 +268,10 @@ gar_status gar_recon_partial_view(gar_recon *r, gar_recon_partial *view)
     for (int h = 0; h < 2; h++) {
         view->data[h] = r->G[h];
         view->weight[h] = r->W[h];
+        view->data_fixed[h] = r->Gq[h];
+        view->weight_fixed[h] = r->Wq[h];
     }
+    view->fixed = r->cfg.fixed_sums ? &r->fixed : NULL;
     view->count = r->count;
     view->nvox = r->nvox;
     view->padded = r->M;
@@ -233,8 +283,13 @@ gar_status gar_recon_reset(gar_recon *r)
     /* The GPUs' pending sums come into the host volumes first, and go with them. */
     gar_status st = gar_recon_flush(r);
     for (int h = 0; h < 2; h++) {
-        gar_recon_volume_zero(r->G[h], r->nvox * 2 * sizeof(float), r->threads);
-        gar_recon_volume_zero(r->W[h], r->nvox * sizeof(float), r->threads);
+        if (r->cfg.fixed_sums) {
+            gar_recon_volume_zero(r->Gq[h], r->nvox * 2 * sizeof(int64_t), r->threads);
+            gar_recon_volume_zero(r->Wq[h], r->nvox * sizeof(int64_t), r->threads);
+        } else {
+            gar_recon_volume_zero(r->G[h], r->nvox * 2 * sizeof(float), r->threads);
+            gar_recon_volume_zero(r->W[h], r->nvox * sizeof(float), r->threads);
+        }
         r->count[h] = 0;
     }
     /* Batches go to the inserters in turn from the first again, as in a new

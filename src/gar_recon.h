@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <garner/recon.h>
+#include "gar_fixedsum.h"
 #include "gar_map.h"
 #include "gar_particle.h"
 #include "gar_status.h"
@@ -62,8 +63,12 @@ const char *gar_recon_gpu_variant(const gar_recon *r, size_t d, char *report, si
  * reconstructor's own (valid until it is destroyed); the counts may be
  * written, after the sums of several processes were added into this one. */
 typedef struct gar_recon_partial {
-    float *data[2];     /* half set 1, 2: G, complex interleaved, 2 × nvox floats */
-    float *weight[2];   /* half set 1, 2: W, nvox floats */
+    float *data[2];     /* half set 1, 2: G, complex interleaved, 2 × nvox floats (NULL: fixed point) */
+    float *weight[2];   /* half set 1, 2: W, nvox floats (NULL: fixed point) */
+    /* With cfg.fixed_sums, instead: the same in fixed point, quantised as
+     * *fixed says (NULL with float sums). */
+    int64_t *data_fixed[2], *weight_fixed[2];
+    const gar_fixed_scale *fixed;
     size_t *count;      /* particles in half set 1 and 2: count[0], count[1] */
     size_t nvox;        /* voxels held: the stored sphere's (gar_recon_voxel_index) */
     size_t padded;      /* M */
@@ -71,6 +76,15 @@ typedef struct gar_recon_partial {
 /* The view, once the GPUs' queued batches are added into the host sums
  * (gar_recon_flush). Call it again after inserting more. */
 gar_status gar_recon_partial_view(gar_recon *r, gar_recon_partial *view);
+/* With cfg.fixed_sums: the quanta (gar_fixedsum.h), the same on every
+ * rank, before the first insertion and after each reset that changes
+ * them. A particle beyond their limits is then refused by the insertion. */
+gar_status gar_recon_set_fixed_scale(gar_recon *r, const gar_fixed_scale *fs);
+/* The most a voxel's gather can sum of blob weights, and the slices each
+ * particle is inserted as (its symmetry operators, with symmetry_mode =
+ * insert; else 1): for the quanta. */
+double gar_recon_blob_sum(const gar_recon *r);
+size_t gar_recon_insert_ops(const gar_recon *r);
 /* gar_recon_reset (public) zeroes the GPUs' pending sums too. refine uses
  * one reconstructor a run and resets it each iteration; a worker resets its
  * own once rank 0 holds its sums in a checkpoint. */

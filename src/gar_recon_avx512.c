@@ -113,11 +113,28 @@ static void insert_slice_avx512(const gar_recon *r, const gar_plane *plane, cons
     const int kmax2_floor = (int)floor(r->kmax * r->kmax);
     gar_blob_zmm_load(&r->poly, &z);
     GAR_INSERT_SLICE_BODY(queue_column_avx512(r, &g, k[o], k[i], lo, hi, c_step, (int)rr, kmax2_floor, &qu),
-                          gar_gather_queue_avx512(&pl, qu.qx, qu.qy, qu.qz, qu.idx, qu.n, &z, G, W))
+                          gar_gather_queue_avx512(&pl, qu.qx, qu.qy, qu.qz, qu.idx, qu.n, &z, G, W, NULL, NULL,
+                                                  _mm_setzero_ps()))
 }
 
-static const gar_recon_kernels avx512 = {plane_rows_avx512, insert_slice_avx512};
-static const gar_recon_kernels avx512_planes = {plane_rows_avx512, gar_recon_insert_slice_scalar};
+/* The same into fixed-point sums (gar_recon_insert_slice_scalar_fixed's twin). */
+GAR_AVX512_TARGET
+static void insert_slice_avx512_fixed(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
+                                      int64_t *GAR_RESTRICT Gq, int64_t *GAR_RESTRICT Wq)
+{
+    gar_blob_zmm z;
+    const gar_plane pl = *plane;
+    const int kmax2_floor = (int)floor(r->kmax * r->kmax);
+    const __m128 inv_q = _mm_setr_ps(r->inv_quantum[0], r->inv_quantum[0], r->inv_quantum[1], 0.0f);
+    gar_blob_zmm_load(&r->poly, &z);
+    GAR_INSERT_SLICE_BODY(queue_column_avx512(r, &g, k[o], k[i], lo, hi, c_step, (int)rr, kmax2_floor, &qu),
+                          gar_gather_queue_avx512(&pl, qu.qx, qu.qy, qu.qz, qu.idx, qu.n, &z, NULL, NULL, Gq, Wq,
+                                                  inv_q))
+}
+
+static const gar_recon_kernels avx512 = {plane_rows_avx512, insert_slice_avx512, insert_slice_avx512_fixed};
+static const gar_recon_kernels avx512_planes = {plane_rows_avx512, gar_recon_insert_slice_scalar,
+                                                gar_recon_insert_slice_scalar_fixed};
 #endif
 
 const gar_recon_kernels *gar_recon_kernels_avx512(double a, double alpha, int order, gar_blob_poly *poly)

@@ -184,6 +184,9 @@ gar_status gar_recon_finalize(gar_recon *r, int half, gar_map **out)
     gar_map *map = NULL;
     const int K = r->kbound, KX = r->kxbound, M = (int)r->M, N = (int)r->N;
     const double kmax2 = r->kmax * r->kmax;
+    /* An MPI worker's fixed-point sums only meet in the reduction. */
+    if (r->cfg.fixed_sums)
+        return gar_error(GAR_ERR_INTERNAL, "gar_recon_finalize: a reconstructor with fixed-point sums");
     const size_t nshell = (size_t)KX + 2;
     const double t_start = gar_wall_seconds();
     *out = NULL;

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "gar_fft.h"
+#include "gar_fixedsum.h"
 #include "gar_gather_simd.h"
 #include "gar_gpu.h"
 #include "gar_kernels.h"
@@ -37,6 +38,10 @@ typedef struct gar_recon_kernels {
      * slice at rotation Ad, gathered from the plane into G and W. */
     void (*insert_slice)(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
                          float *GAR_RESTRICT G, float *GAR_RESTRICT W);
+    /* The same sums, each voxel's contribution quantised (gar_fixed_quantise
+     * with r->inv_quantum) and added into fixed-point volumes. */
+    void (*insert_slice_fixed)(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
+                               int64_t *GAR_RESTRICT G, int64_t *GAR_RESTRICT W);
 } gar_recon_kernels;
 
 /* Something that takes batches and, by the next collect, has added their
@@ -75,6 +80,12 @@ struct gar_recon {
     const gar_recon_kernels *kernels;
     float *G[2];              /* complex interleaved, nvox × 2, in the stored sphere's layout */
     float *W[2];
+    /* With cfg.fixed_sums, instead of G and W (which stay NULL): the same
+     * volumes in fixed point, quanta 2^fixed.data_exp and 2^fixed.weight_exp. */
+    int64_t *Gq[2], *Wq[2];
+    gar_fixed_scale fixed;
+    int fixed_ready;          /* gar_recon_set_fixed_scale was called */
+    float inv_quantum[2];     /* data, weights: 2^-e */
     size_t count[2];
     double seconds[3];        /* prepare, insert, finalize: wall time spent */
     double *grid;             /* gridding correction by real-space radius */
@@ -117,6 +128,8 @@ void gar_recon_plane_rows_scalar(const gar_recon *r, const float *c, const gar_p
 /* gar_recon_insert.c */
 void gar_recon_insert_slice_scalar(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t, int T,
                                    float *GAR_RESTRICT G, float *GAR_RESTRICT W);
+void gar_recon_insert_slice_scalar_fixed(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t,
+                                         int T, int64_t *GAR_RESTRICT G, int64_t *GAR_RESTRICT W);
 /* One inserter per entry of cfg.gpu_devices, or the CPU's when there are
  * none, into r->inserters (n_inserters of them, the first n_gpu GPUs). */
 gar_status gar_recon_inserters_create(gar_recon *r);

@@ -41,6 +41,30 @@ void gar_recon_insert_slice_scalar(const gar_recon *r, const gar_plane *plane, c
                                            &G[2 * x], &G[2 * x + 1], &W[x])))
 }
 
+/* The same voxels, each one's contribution quantised into fixed-point sums
+ * (gar_fixedsum.h): the scalar twin of the AVX-512 kernel's fixed variant. */
+GAR_CPU_CLONES
+void gar_recon_insert_slice_scalar_fixed(const gar_recon *r, const gar_plane *plane, const double Ad[9], int t,
+                                         int T, int64_t *GAR_RESTRICT G, int64_t *GAR_RESTRICT W)
+{
+    const float qd = r->inv_quantum[0], qw = r->inv_quantum[1];
+    GAR_INSERT_SLICE_BODY(
+        for (k[c] = lo; k[c] <= hi; k[c] += c_step) {
+            float q[3];
+            if (rr + (double)k[c] * k[c] > kmax2 || !gar_slice_q(g.A, k[0], k[1], k[2], r->a2, q))
+                continue;
+            qu.qx[qu.n] = q[0];
+            qu.qy[qu.n] = q[1];
+            qu.qz[qu.n] = q[2];
+            qu.idx[qu.n++] = vox_index(r, k[0], k[1], k[2]);
+        },
+        GAR_QUEUE_GATHERS(float sre = 0.0f; float sim = 0.0f; float sw = 0.0f;
+                          gar_gather_voxel(plane, qu.qx[j], qu.qy[j], qu.qz[j], r->a2, r->blob, r->inv_step,
+                                           &sre, &sim, &sw);
+                          G[2 * x] += gar_fixed_quantise(sre, qd); G[2 * x + 1] += gar_fixed_quantise(sim, qd);
+                          W[x] += gar_fixed_quantise(sw, qw)))
+}
+
 /* On the CPU, a few planes at a time (r->plane_slots): prepared with the
  * particles in parallel, then inserted with the voxels in parallel, every
  * thread visiting the particles in order (each voxel is written by one
@@ -71,7 +95,10 @@ static gar_status cpu_submit(gar_recon *r, gar_recon_inserter *in, const float *
                     /* Pose A and operator R: the particle is also the slice at A·Rᵀ. */
                     double As[9];
                     gar_mat3_mul_bt(pg->A, r->ops + 9 * s, As);
-                    kern->insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
+                    if (r->cfg.fixed_sums)
+                        kern->insert_slice_fixed(r, &pl, As, t, T, r->Gq[h], r->Wq[h]);
+                    else
+                        kern->insert_slice(r, &pl, As, t, T, r->G[h], r->W[h]);
                 }
             }
         }
@@ -107,7 +134,9 @@ static gar_status gpu_submit(gar_recon *r, gar_recon_inserter *in, const float *
 
 static gar_status gpu_collect(gar_recon *r, gar_recon_inserter *in)
 {
-    return gar_gpu_inserter_collect(in->gpu, r->G, r->W);
+    gar_gpu_sums sums = {{r->G[0], r->G[1]}, {r->W[0], r->W[1]}, {r->Gq[0], r->Gq[1]}, {r->Wq[0], r->Wq[1]},
+                         r->fixed.data_exp, r->fixed.weight_exp, r->threads};
+    return gar_gpu_inserter_collect(in->gpu, &sums);
 }
 
 static void gpu_destroy(gar_recon_inserter *in) { gar_gpu_inserter_destroy(&in->gpu); }

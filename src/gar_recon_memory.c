@@ -81,8 +81,8 @@ size_t gar_recon_insert_memory_bytes(const gar_recon_config *cfg)
     int K, KX;
     gar_recon_bounds(cfg, M, &kmax, &K, &KX);
     size_t R = (size_t)ceil(kmax + cfg->blob_radius) + 1, side = 2 * R + 1;
-    /* Both half sets' sums, and the sphere's row table. */
-    size_t volumes = 2 * nvox * 3 * sizeof(float) + gar_sphere_table_bytes(K);
+    /* Both half sets' sums (floats, or int64 fixed point), and the sphere's row table. */
+    size_t volumes = 2 * nvox * 3 * (cfg->fixed_sums ? sizeof(int64_t) : sizeof(float)) + gar_sphere_table_bytes(K);
     /* Planes on the host unless GPUs make them from the images. */
     size_t planes = gar_recon_plane_slots(cfg, cfg->n_gpu_devices) * side * side * 3 * sizeof(float);
     size_t ffts = (size_t)cfg->threads * (M * M + M * H * 2) * sizeof(float);

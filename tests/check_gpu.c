@@ -227,6 +227,85 @@ START_TEST(test_two_entries_of_one_device)
 }
 END_TEST
 
+/* The fixed-point sums of an MPI worker with exact sums (gar_fixedsum.h):
+ * the particles' sums of run `o` into a fixed-point reconstructor, with the
+ * quanta fs, returned as doubles (2·nvox data then nvox weights of half
+ * set 1) and as the integers themselves (*fixed, the same length). */
+static double *fixed_sums_of(const sim_set *s, const run_opts *o, const gar_fixed_scale *fs, int64_t **fixed,
+                             size_t *len)
+{
+    gar_symmetry *sym = NULL;
+    gar_recon *r = NULL;
+    gar_recon_partial v;
+    ck_assert_int_eq(gar_symmetry_create(o->symmetry, &sym), GAR_OK);
+    gar_recon_config c = test_recon_config(s, 1, 4, o->batch);
+    c.sym_ops = gar_symmetry_matrices(sym);
+    c.n_ops = gar_symmetry_order(sym);
+    c.sym_mode = o->volume_mode ? GAR_SYM_VOLUME : GAR_SYM_INSERT;
+    c.gpu_devices = o->devices;
+    c.n_gpu_devices = o->n_devices;
+    c.gpu_fft = o->fft_on_gpu;
+    c.gpu_tuning = o->tuning;
+    c.fixed_sums = 1;
+    ck_assert_msg(gar_recon_create(&c, &r) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_int_eq(gar_recon_set_fixed_scale(r, fs), GAR_OK);
+    for (size_t first = 0; first < s->n; first += o->batch) {
+        size_t n = s->n - first < o->batch ? s->n - first : o->batch;
+        ck_assert_msg(gar_recon_insert(r, s->images + first * s->box * s->box, s->meta + first, n) == GAR_OK, "%s",
+                      gar_errmsg());
+    }
+    ck_assert_int_eq(gar_recon_partial_view(r, &v), GAR_OK);
+    *len = 3 * v.nvox;
+    double *x = malloc(*len * sizeof *x);
+    *fixed = malloc(*len * sizeof **fixed);
+    memcpy(*fixed, v.data_fixed[0], 2 * v.nvox * sizeof **fixed);
+    memcpy(*fixed + 2 * v.nvox, v.weight_fixed[0], v.nvox * sizeof **fixed);
+    for (size_t i = 0; i < *len; i++)
+        x[i] = ldexp((double)(*fixed)[i], i < 2 * v.nvox ? fs->data_exp : fs->weight_exp);
+    gar_recon_destroy(&r);
+    gar_symmetry_destroy(&sym);
+    return x;
+}
+
+/* The GPU's fixed-point sums (each device's float sums rounded at the
+ * collect) against the CPU's (each contribution rounded), and the GPU's of
+ * two runs: the same integers. */
+START_TEST(test_fixed_sums_gpu_vs_cpu)
+{
+    sim_set s;
+    gar_fixed_scale fs;
+    double bound = 0;
+    size_t len, len2;
+    int64_t *qc, *qg, *qg2;
+    make_particles(64, "C1", COUNT(120, 40), &s);
+    for (size_t i = 0; i < s.n; i++)
+        bound = fmax(bound, gar_fixed_image_bound(s.images + i * s.box * s.box, s.box));
+    /* Blob radius 1.9: taps within a 4 × 4 square, at most 16 (gar_recon_blob_sum). */
+    ck_assert_int_eq(gar_fixed_scale_make(bound, 1.0, s.n, 16.0, &fs), GAR_OK);
+    run_opts cpu = {"C1", 0, NULL, 0, 1, GAR_TUNE_OFF, 0, NULL, 16, 0}, gpu = cpu;
+    gpu.devices = dev00;
+    gpu.n_devices = 2;
+    double *c = fixed_sums_of(&s, &cpu, &fs, &qc, &len), *g = fixed_sums_of(&s, &gpu, &fs, &qg, &len2);
+    double ss = 0, sd = 0;
+    ck_assert_uint_eq(len, len2);
+    for (size_t i = 0; i < len; i++) {
+        ss += c[i] * c[i];
+        sd += (g[i] - c[i]) * (g[i] - c[i]);
+    }
+    fprintf(stderr, "measured: fixed-point sums, GPU (2 entries) vs CPU: relative L2 %.2e\n", sqrt(sd / ss));
+    ck_assert_msg(ss > 0 && sqrt(sd / ss) <= 1e-5, "GPU vs CPU fixed-point sums: relative L2 %g", sqrt(sd / ss));
+    free(g);
+    g = fixed_sums_of(&s, &gpu, &fs, &qg2, &len2);
+    ck_assert_msg(memcmp(qg, qg2, len * sizeof *qg) == 0, "two GPU runs give different fixed-point sums");
+    free(c);
+    free(g);
+    free(qc);
+    free(qg);
+    free(qg2);
+    sim_free(&s);
+}
+END_TEST
+
 /* The tuning cache's lines are "model<TAB>key<TAB>variant<TAB>µs per slice"
  * (gpu/gar_gpu_tuning.cu). Finds the entry for `model` naming `variant` and
  * copies its key; 1 if there is one. */
@@ -771,7 +850,8 @@ int main(void)
         return test_run_suite(test_suite("gpu", small, NULL));
     }
     const TTest *const tests[] = {
-        test_gpu_vs_cpu_64, test_every_variant, test_two_entries_of_one_device, test_tuning_and_cache,
+        test_gpu_vs_cpu_64, test_every_variant, test_two_entries_of_one_device, test_fixed_sums_gpu_vs_cpu,
+        test_tuning_and_cache,
         test_out_of_device_memory, test_search_gpu_vs_cpu, test_tuning_skips_atomic_variants,
 #ifdef GAR_CUDA_EMU
         /* What only the emulation can show; the large boxes are the real

@@ -314,7 +314,7 @@ GAR_AVX512_TARGET static void simd_vs_scalar(double a, double alpha, double *wor
             idx[j] = (size_t)(NQ - 1 - j);
             G[2 * j] = G[2 * j + 1] = W[j] = 0.0f;
         }
-        gar_gather_queue_avx512(&pl, qx, qy, qz, idx, NQ, &z, G, W);
+        gar_gather_queue_avx512(&pl, qx, qy, qz, idx, NQ, &z, G, W, NULL, NULL, _mm_setzero_ps());
         for (int j = 0; j < NQ; j++) {
             float s[3] = {0, 0, 0};
             const size_t x = idx[j];

@@ -242,6 +242,8 @@ gar_status gar_refine_create(const gar_params *p, const char *params_path, int r
                          "stack offsets")) != GAR_OK)
         goto checked;
     run_recon_config(&r->rs, r->box, r->px, r->optics, r->n_optics, r->sym, &r->rcfg);
+    /* A worker with exact sums inserts into fixed point (gar_partials.h). */
+    r->rcfg.fixed_sums = run_exact_sums(&r->rs, size) && rank != 0;
     if ((st = read_half_sets(r)) != GAR_OK)
         goto checked;
     st = refine_noise_create(r);

@@ -227,10 +227,15 @@ done:
     return st;
 }
 
-float refine_insert_scale(gar_refine *r, const gar_pose *q, int searched)
+double refine_insert_scale_cap(const gar_refine *r, int searched)
 {
     /* Raw scales are clipped at 10 times the last pass's median. */
-    const double cap = 10.0 * (searched && r->state.scale_median > 0 ? r->state.scale_median : 1.0);
+    return 10.0 * (searched && r->state.scale_median > 0 ? r->state.scale_median : 1.0);
+}
+
+float refine_insert_scale(gar_refine *r, const gar_pose *q, int searched)
+{
+    const double cap = refine_insert_scale_cap(r, searched);
     if (q->junk)
         return 0.0f;
     /* The first pass's reference is the initial map: its scales mean little. */

@@ -155,12 +155,28 @@ static gar_status search_batch(void *arg, run_batch *b)
     return gar_recon_insert_scaled(r->rec, b->images, b->meta, r->batch_scale, b->count);
 }
 
-static gar_status fold_shard(void *arg)
+/* After each shard: the GPUs' sums into the host's (with exact sums, so
+ * that a device's float sum covers one shard only, whoever took it). */
+static gar_status flush_shard(void *arg)
 {
     refine_pass_ctx *c = arg;
-    gar_recon_partial v;
-    gar_status st = gar_recon_partial_view(c->r->rec, &v);
-    return st != GAR_OK ? st : gar_partials_fold(c->r->parts, &v);
+    return gar_recon_flush(c->r->rec);
+}
+
+/* With exact sums: the pass's quanta, on every rank (run_shards.h). */
+static gar_status set_fixed_scale(gar_refine *r, run_shards *shards, int searched)
+{
+    gar_status st;
+    gar_fixed_scale fs;
+    const double cap = refine_insert_scale_cap(r, searched);
+    st = run_shards_fixed_scale(shards, r->rank, r->size, r->rs.set.input.normalize, cap > 1.0 ? cap : 1.0,
+                                r->n * gar_recon_insert_ops(r->rec), gar_recon_blob_sum(r->rec), &fs);
+    if (st == GAR_OK) {
+        gar_partials_set_fixed_scale(r->parts, &fs);
+        if (r->rank != 0)
+            st = gar_recon_set_fixed_scale(r->rec, &fs);
+    }
+    return gar_mpi_agree_report(st, r->size);
 }
 
 /* A signal (Slurm's --signal before the time limit) stops the pass between
@@ -229,7 +245,7 @@ gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *c
     const gar_settings *set = &r->rs.set;
     const run_shard_plan plan = {search != NULL ? "search" : "reconstruct", 30.0, (size_t)set->reconstruct.batch,
                                  set->input.nonfinite == GAR_NONFINITE_SKIP, &c.skipped, &c.read_seconds,
-                                 search_batch, fold_shard, want_stop, stop, &c, set->input.normalize};
+                                 search_batch, flush_shard, want_stop, stop, &c, set->input.normalize};
     r->search_seconds = 0;
     r->raw_scales = 0;
     r->map_gain = 1.0;
@@ -239,7 +255,6 @@ gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *c
     if (r->passes > 0) {
         if ((st = gar_recon_reset(r->rec)) != GAR_OK)
             goto done;
-        gar_partials_clear(r->parts);
     }
     if (search != NULL && r->noise != NULL && r->f->alternatives > 0) {
         const size_t cap = (size_t)r->set->reconstruct.batch;
@@ -252,6 +267,8 @@ gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *c
         (r->batch_scale == NULL && (st = gar_alloc((void **)&r->batch_scale, (size_t)r->set->reconstruct.batch,
                                                    sizeof *r->batch_scale, "scales")) != GAR_OK) ||
         (st = run_shards_create(r->in, shard_size, &shards)) != GAR_OK)
+        goto done;
+    if (run_exact_sums(&r->rs, r->size) && (st = set_fixed_scale(r, shards, search != NULL)) != GAR_OK)
         goto done;
     st = run_shards_drive(shards, r->rank, r->size, &plan);
     if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK)

@@ -109,13 +109,12 @@ static gar_status insert_batch(void *arg, run_batch *b)
     return GAR_OK;
 }
 
-/* After each shard: with exact sums, fold it into the accumulator. */
-static gar_status fold_shard(void *arg)
+/* After each shard: the GPUs' sums into the host's (with exact sums, so
+ * that a device's float sum covers one shard only, whoever took it). */
+static gar_status flush_shard(void *arg)
 {
     recon_pass *c = arg;
-    gar_recon_partial v;
-    gar_status st = gar_recon_partial_view(c->rec, &v);
-    return st != GAR_OK ? st : gar_partials_fold(c->parts, &v);
+    return gar_recon_flush(c->rec);
 }
 
 static int want_checkpoint(void *arg)
@@ -168,7 +167,6 @@ static gar_status take_checkpoint(void *arg, const unsigned char *done)
         st = reduce_partials(c);
         if (st == GAR_OK && c->rank != 0) {
             st = gar_recon_reset(c->rec);
-            gar_partials_clear(c->parts);
             c->fig->skipped = 0;
         }
     }
@@ -203,10 +201,24 @@ static gar_status distribute(gar_inputs *in, recon_pass *c, const unsigned char 
     const gar_settings *set = &c->s->set;
     const run_shard_plan plan = {"inserted", 10.0, (size_t)set->reconstruct.batch,
                                  set->input.nonfinite == GAR_NONFINITE_SKIP, &c->fig->skipped, &c->fig->t_read,
-                                 insert_batch, fold_shard, want_checkpoint, take_checkpoint, c,
+                                 insert_batch, flush_shard, want_checkpoint, take_checkpoint, c,
                                  set->input.normalize};
     if ((st = run_shards_create(in, c->shard_size, &shards)) != GAR_OK)
         return st;
+    if (run_exact_sums(c->s, c->size)) {
+        gar_fixed_scale fs;
+        st = run_shards_fixed_scale(shards, c->rank, c->size, set->input.normalize, 1.0,
+                                    c->particles * gar_recon_insert_ops(c->rec), gar_recon_blob_sum(c->rec), &fs);
+        if (st == GAR_OK) {
+            gar_partials_set_fixed_scale(c->parts, &fs);
+            if (c->rank != 0)
+                st = gar_recon_set_fixed_scale(c->rec, &fs);
+        }
+        if ((st = gar_mpi_agree_report(st, c->size)) != GAR_OK) {
+            run_shards_destroy(&shards);
+            return st;
+        }
+    }
     if (resumed_done != NULL)
         for (size_t k = 0; k < c->n_shards; k++)
             if (resumed_done[k])
@@ -284,9 +296,9 @@ static gar_status check_inputs(recon_job *j)
  * their needs are summed and compared with what the node has (issue 20:
  * three ranks that each fitted alone were all started and the kernel's OOM
  * killer ended the job). Each rank's own limits (ulimit -v, -d) are
- * compared with its own need. A worker of a run with exact sums also holds
- * an accumulator four times the size of its volumes; rank 0 alone makes the
- * maps. The log gives a worker's need, the largest with exact sums. Every
+ * compared with its own need. A worker of a run with exact sums holds its
+ * sums in int64 fixed point, twice the size of float volumes; rank 0 alone
+ * makes the maps. The log gives a worker's need, the largest with exact sums. Every
  * rank must call this (start agrees on the inputs first). */
 static gar_status check_memory(recon_job *j)
 {
@@ -296,7 +308,14 @@ static gar_status check_memory(recon_job *j)
     const size_t inserting = gar_recon_insert_memory_bytes(cfg) + cfg->batch * j->box * j->box * sizeof(float);
     const size_t common = inserting + (j->rank == 0 ? gar_recon_finalize_memory_bytes(cfg) : 0);
     const size_t partials = run_partials_memory_bytes(cfg, &j->s, j->rank, j->size, j->size > 1);
-    const size_t exact = run_exact_sums(&j->s, j->size) ? partials : 0;
+    gar_recon_config float_cfg = *cfg, worker_cfg = *cfg;
+    float_cfg.fixed_sums = 0;
+    worker_cfg.fixed_sums = run_exact_sums(&j->s, j->size);
+    /* What exact sums cost: a worker's fixed-point volumes beyond floats,
+     * rank 0's reduction buffer. */
+    const size_t exact = run_exact_sums(&j->s, j->size) ? partials + gar_recon_insert_memory_bytes(cfg) -
+                                                              gar_recon_insert_memory_bytes(&float_cfg)
+                                                        : 0;
     /* The fallbacks the refusals name (docs/PERFORMANCE.md, "Memory at
      * scale"): pad 1, and a resolution limit below Nyquist, since the sums
      * hold only the sphere within it (src/gar_sphere.h). */
@@ -354,8 +373,9 @@ static gar_status check_memory(recon_job *j)
     if ((st = run_check_thread_stacks(j->p, cfg->threads, j->fig.memory_estimate)) != GAR_OK)
         return st;
     if (j->rank == 0 && j->size > 1)
-        gar_format_bytes((double)(inserting + run_partials_memory_bytes(cfg, &j->s, 1, j->size, 1)), j->need,
-                         sizeof j->need);
+        gar_format_bytes((double)(gar_recon_insert_memory_bytes(&worker_cfg) + cfg->batch * j->box * j->box * sizeof(float) +
+                                  run_partials_memory_bytes(cfg, &j->s, 1, j->size, 1)),
+                         j->need, sizeof j->need);
     if (node_ranks > 1) {
         gar_format_bytes(node_need, total_s, sizeof total_s);
         snprintf(j->node_note, sizeof j->node_note, " (%s for the %d ranks of rank 0's node)", total_s, node_ranks);
@@ -454,6 +474,8 @@ static gar_status start(recon_job *j, int resume)
      * carries run-wide numbers (gar_inputs.h). */
     optics = gar_inputs_optics(j->in, &n_optics);
     run_recon_config(&j->s, j->box, j->fig.pixel, optics, n_optics, j->sym, &j->cfg);
+    /* A worker with exact sums inserts into fixed point (gar_partials.h). */
+    j->cfg.fixed_sums = run_exact_sums(&j->s, j->size) && j->rank != 0;
     j->fig.threads = j->cfg.threads;
     j->fig.padded = gar_recon_padded_size(j->box, j->cfg.pad);
     if ((st = check_memory(j)) != GAR_OK)

@@ -272,3 +272,54 @@ void run_test_shard_pause(void)
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR && gar_signal_received() == 0)
         ;
 }
+
+/* Rank 0: the largest image bound of the sample (see run_shards.h). */
+static gar_status sample_bound(run_shards *s, int normalize, double *bound, size_t *sampled)
+{
+    gar_status st = GAR_OK;
+    const size_t box = gar_inputs_box(s->in), npix = box * box, n_stacks = gar_inputs_n_stacks(s->in);
+    const size_t per_stack = 8, stride = n_stacks > 32 ? n_stacks / 32 : 1;
+    float *images = NULL;
+    *bound = 0.0;
+    *sampled = 0;
+    if ((st = gar_alloc((void **)&images, per_stack, npix * sizeof(float), "sample of particles")) != GAR_OK)
+        return st;
+    for (size_t k = 0; k < n_stacks && st == GAR_OK; k += stride) {
+        gar_stack *stack = gar_inputs_stack(s->in, k);
+        const size_t cnt = gar_stack_count(stack) < per_stack ? gar_stack_count(stack) : per_stack;
+        if (cnt == 0 || (st = gar_stack_read_images(stack, 0, cnt, images)) != GAR_OK)
+            continue;
+        for (size_t i = 0; i < cnt; i++) {
+            float *im = images + i * npix;
+            double b;
+            if (!gar_image_is_finite(im, npix))
+                continue;
+            if (normalize)
+                gar_image_normalise(im, box, gar_image_background_radius(box), NULL);
+            b = gar_fixed_image_bound(im, box);
+            *bound = b > *bound ? b : *bound;
+            (*sampled)++;
+        }
+    }
+    free(images);
+    return st;
+}
+
+gar_status run_shards_fixed_scale(run_shards *s, int rank, int size, int normalize, double scale_cap,
+                                  size_t contributions, double blob_sum, gar_fixed_scale *out)
+{
+    gar_status st = GAR_OK;
+    memset(out, 0, sizeof *out);
+    if (rank == 0) {
+        double bound;
+        size_t sampled;
+        if ((st = sample_bound(s, normalize, &bound, &sampled)) == GAR_OK &&
+            (st = gar_fixed_scale_make(bound, scale_cap, contributions, blob_sum, out)) == GAR_OK)
+            gar_log_info("exact sums in fixed point: quanta 2^%d (data), 2^%d (weights), sized from %zu sampled "
+                         "particles (largest image bound %.4g, headroom %g), contrast scales up to %.3g",
+                         out->data_exp, out->weight_exp, sampled, bound, GAR_FIXED_HEADROOM, out->scale_limit);
+    }
+    if ((st = gar_mpi_agree_report(st, size)) != GAR_OK)
+        return st;
+    return gar_mpi_bcast_bytes(out, sizeof *out, 0);
+}

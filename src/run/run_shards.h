@@ -12,6 +12,7 @@
 
 #include "gar_signal.h"
 #include <stddef.h>
+#include "gar_fixedsum.h"
 #include "gar_inputs.h"
 #include "gar_particle.h"
 #include "gar_status.h"
@@ -79,6 +80,16 @@ void run_shards_mark_done(run_shards *s, size_t shard);
 /* The pass. Returns this rank's status (the caller agrees it over the
  * ranks). Rank 0 of several logs how many shards each worker took. */
 gar_status run_shards_drive(run_shards *s, int rank, int size, const run_shard_plan *plan);
+
+/* Collective, with exact sums ([mpi] reproducible, src/gar_fixedsum.h):
+ * the fixed-point quanta of a pass, the same on every rank. Rank 0 sizes
+ * them from a sample of particles (the first 8 of up to 32 stacks spread
+ * over the inputs, read and prepared as the pass reads them: non-finite
+ * images left out, `normalize` applied), `contributions` (particles ×
+ * inserted operators), the contrast scale cap and the blob's sum, and
+ * sends them to the others. */
+gar_status run_shards_fixed_scale(run_shards *s, int rank, int size, int normalize, double scale_cap,
+                                  size_t contributions, double blob_sum, gar_fixed_scale *out);
 
 /* A stop signal (SIGINT, SIGTERM, SIGHUP, SIGUSR1) is gar_signal_received()
  * under GAR_SIGNALS_CHECKPOINT (gar_signal.h, installed by gar_run_parallel):

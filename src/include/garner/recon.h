@@ -77,6 +77,9 @@ typedef struct gar_recon_config {
                                     batch; 1: the default variant; 2: the cached one, never time */
     const char *gpu_tuning_cache;  /* file of tuned variants; NULL: no cache */
     int gpu_variant;             /* 0: as tuned; k > 0: gather variant k − 1 (tests, benchmarks) */
+    int fixed_sums;              /* nonzero: the sums are int64 fixed point, repeatable in any order
+                                    (an MPI worker with exact sums, src/gar_fixedsum.h): it only
+                                    inserts, and needs gar_recon_set_fixed_scale first */
 } gar_recon_config;
 
 typedef struct gar_recon gar_recon;
