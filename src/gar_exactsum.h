@@ -2,9 +2,11 @@
  *
  * Why: float addition is not associative. Under MPI a worker sums whichever
  * shards rank 0 hands it, in an order that changes from run to run, so float
- * sums of the partial volumes differ in their last bits between two runs with
- * the same inputs. Integer addition is associative: held as integers, the
- * same set of terms gives the same total in any order and grouping.
+ * sums differ in their last bits between two runs with the same inputs.
+ * Integer addition is associative: held as integers, the same set of terms
+ * gives the same total in any order and grouping. refine's noise sums use
+ * this module (small arrays, any scale); the partial volumes, far larger,
+ * use 8-byte fixed point with a sized quantum (gar_fixedsum.h).
  *
  * Representation. A value x is held as the integer X = x·2^F, F = 64
  * (GAR_EXACT_FRAC_BITS), in 128-bit two's complement: |x| < 2^63. A float is

@@ -65,9 +65,11 @@ gar_status gar_fixed_check_particle(const gar_fixed_scale *fs, double image_boun
 gar_status gar_fixed_add_floats(int64_t *acc, const float *x, size_t n, int e, int threads)
 {
     size_t bad = n;
+    /* A power of two within double's range: the products are exact. */
+    const double scale = ldexp(1.0, -e);
 #pragma omp parallel for num_threads(threads) if (n >= PARALLEL_MIN) schedule(static) reduction(min : bad)
     for (size_t i = 0; i < n; i++) {
-        const double q = ldexp((double)x[i], -e), s = q + (double)acc[i];
+        const double q = (double)x[i] * scale, s = q + (double)acc[i];
         if (!(fabs(q) < FIXED_SUM_MAX) || !(fabs(s) < FIXED_SUM_MAX)) {
             bad = i < bad ? i : bad;
             continue;
@@ -82,7 +84,8 @@ gar_status gar_fixed_add_floats(int64_t *acc, const float *x, size_t n, int e, i
 
 void gar_fixed_to_floats(const int64_t *v, size_t n, int e, float *x, int threads)
 {
+    const double scale = ldexp(1.0, e);
 #pragma omp parallel for num_threads(threads) if (n >= PARALLEL_MIN) schedule(static)
     for (size_t i = 0; i < n; i++)
-        x[i] = (float)ldexp((double)v[i], e);
+        x[i] = (float)((double)v[i] * scale);
 }

@@ -25,10 +25,14 @@
  * A particle beyond P (or a scale beyond a) is refused before it is
  * inserted, naming [mpi] reproducible = no: nothing can overflow unseen.
  *
- * Precision: a contribution keeps its float's 24 bits down to q. With n up
- * to 2^24 and B/|X| about N at high frequency (noise), q is about 2^-19 of
- * a typical contribution at box 512 (docs/PERFORMANCE.md): the rounding is
- * below that of float sums, whose error grows with the running sum. */
+ * Precision: a contribution keeps its float's 24 bits down to q, and the
+ * rounding is random, so a voxel's error grows with the square root of its
+ * contributions; float sums' own rounding grows with the running sum. At
+ * the extreme (box 512, 2^24 particle-operators, high frequency: docs/
+ * PERFORMANCE.md, "What fixed point costs") both are near 2^-15 of the
+ * voxel's noise, the fixed point's about twice the float sums'; at fewer
+ * particles or smaller boxes less, in proportion.
+ */
 #ifndef GAR_FIXEDSUM_H
 #define GAR_FIXEDSUM_H
 

@@ -352,7 +352,7 @@ const gar_param_spec gar_params_table[] = {
      .key = "reproducible",
      .type = GAR_PARAM_BOOL,
      .default_value = "yes",
-     .doc = "exact sums of the partial volumes: a repeated run gives the same map bit for bit (more memory)",
+     .doc = "exact sums of the partial volumes: a repeated run gives the same map bit for bit (workers: 64-bit sums)",
      .field = GAR_FIELD(mpi.reproducible)},
     {.section = NULL},
 };
