@@ -516,8 +516,11 @@ extern "C" gar_status gar_gpu_inserter_collect(gar_gpu_inserter *g, const gar_gp
                     for (size_t i = 0; i < m; i++)
                         host[off + i] += buf[i];
                 else if ((st = gar_fixed_add_floats(fixed + off, buf, m, part == 0 ? sums->data_exp : sums->weight_exp,
-                                                    sums->threads)) != GAR_OK)
+                                                    sums->threads)) != GAR_OK) {
+                    st = gar_error_context(st, "GPU %d: half set %d %s, from value %zu", g->cfg.device, h + 1,
+                                           part == 0 ? "data" : "weights", off);
                     goto done;
+                }
             }
             /* On the kernel stream, so the next batch's gather follows it. */
             GAR_CUDA_TRY(cudaMemsetAsync(dev, 0, n * sizeof(float), g->compute_stream), g->where, "clearing the sums");

@@ -32,6 +32,20 @@ static const gar_recon_kernels *choose_kernels(gar_recon *r)
     return k != NULL ? k : &scalar;
 }
 
+/* Both half sets' data and weights: floats, or with cfg.fixed_sums int64. */
+static gar_status alloc_sums(gar_recon *r)
+{
+    gar_status st = GAR_OK;
+    const size_t value = r->cfg.fixed_sums ? sizeof(int64_t) : sizeof(float);
+    for (int h = 0; h < 2 && st == GAR_OK; h++) {
+        void **data = r->cfg.fixed_sums ? (void **)&r->Gq[h] : (void **)&r->G[h];
+        void **weight = r->cfg.fixed_sums ? (void **)&r->Wq[h] : (void **)&r->W[h];
+        if ((st = gar_recon_volume_alloc(data, r->nvox * 2 * value, r->threads, "Fourier data volume")) == GAR_OK)
+            st = gar_recon_volume_alloc(weight, r->nvox * value, r->threads, "Fourier weight volume");
+    }
+    return st;
+}
+
 gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
 {
     gar_status st = GAR_OK;
@@ -91,17 +105,8 @@ gar_status gar_recon_create(const gar_recon_config *cfg, gar_recon **out)
     r->cfg.sym_ops = r->ops;
     r->cfg.n_ops = r->n_ops;
 
-    for (int h = 0; h < 2; h++) {
-        if (cfg->fixed_sums ? (st = gar_recon_volume_alloc((void **)&r->Gq[h], r->nvox * 2 * sizeof(int64_t),
-                                                           r->threads, "Fourier data volume (fixed point)")) != GAR_OK ||
-                                      (st = gar_recon_volume_alloc((void **)&r->Wq[h], r->nvox * sizeof(int64_t),
-                                                                   r->threads, "Fourier weight volume (fixed point)")) != GAR_OK
-                            : (st = gar_recon_volume_alloc((void **)&r->G[h], r->nvox * 2 * sizeof(float), r->threads,
-                                                           "Fourier data volume")) != GAR_OK ||
-                                  (st = gar_recon_volume_alloc((void **)&r->W[h], r->nvox * sizeof(float), r->threads,
-                                                               "Fourier weight volume")) != GAR_OK)
-            goto fail;
-    }
+    if ((st = alloc_sums(r)) != GAR_OK)
+        goto fail;
     /* The inserters before the planes: a GPU that cannot hold the run says
      * so before the host allocates planes it would not need. */
     if ((st = gar_recon_inserters_create(r)) != GAR_OK)
@@ -283,13 +288,9 @@ gar_status gar_recon_reset(gar_recon *r)
     /* The GPUs' pending sums come into the host volumes first, and go with them. */
     gar_status st = gar_recon_flush(r);
     for (int h = 0; h < 2; h++) {
-        if (r->cfg.fixed_sums) {
-            gar_recon_volume_zero(r->Gq[h], r->nvox * 2 * sizeof(int64_t), r->threads);
-            gar_recon_volume_zero(r->Wq[h], r->nvox * sizeof(int64_t), r->threads);
-        } else {
-            gar_recon_volume_zero(r->G[h], r->nvox * 2 * sizeof(float), r->threads);
-            gar_recon_volume_zero(r->W[h], r->nvox * sizeof(float), r->threads);
-        }
+        const size_t value = r->cfg.fixed_sums ? sizeof(int64_t) : sizeof(float);
+        gar_recon_volume_zero(r->cfg.fixed_sums ? (void *)r->Gq[h] : (void *)r->G[h], r->nvox * 2 * value, r->threads);
+        gar_recon_volume_zero(r->cfg.fixed_sums ? (void *)r->Wq[h] : (void *)r->W[h], r->nvox * value, r->threads);
         r->count[h] = 0;
     }
     /* Batches go to the inserters in turn from the first again, as in a new

@@ -107,10 +107,10 @@ gar_status refine_noise_share(gar_refine *r);          /* collective: rank 0's m
 gar_status refine_noise_write_csv(const gar_refine *r, const char *path);
 gar_status refine_noise_write_png(const gar_refine *r, const char *path);   /* gar_plot_noise, one curve a group */
 void refine_noise_destroy(gar_refine *r);
-gar_status refine_judge(gar_refine *r);                /* The largest scale refine_insert_scale returns in a pass (1 or more):
- * what exact sums are sized for. */
+gar_status refine_judge(gar_refine *r);                /* rank 0: junk flags, threshold, scale unit, map gain */
+/* The cap on the scales refine_insert_scale returns in a pass: what exact
+ * sums are sized for (src/gar_fixedsum.h). */
 double refine_insert_scale_cap(const gar_refine *r, int searched);
-/* rank 0: junk flags, threshold, scale unit, map gain */
 float refine_insert_scale(gar_refine *r, const gar_pose *q, int searched);   /* 0 for junk */
 void refine_apply_gain(const gar_refine *r, gar_map *m);   /* a map of the last pass × its gain */
 

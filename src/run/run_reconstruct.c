@@ -305,7 +305,8 @@ static gar_status check_memory(recon_job *j)
     const gar_recon_config *cfg = &j->cfg;
     /* Workers never finalize: the maps and the inverse FFT are rank 0's.
      * Counting them overstated a worker's need by 0.6 GiB at box 256. */
-    const size_t inserting = gar_recon_insert_memory_bytes(cfg) + cfg->batch * j->box * j->box * sizeof(float);
+    const size_t batch_bytes = cfg->batch * j->box * j->box * sizeof(float);
+    const size_t inserting = gar_recon_insert_memory_bytes(cfg) + batch_bytes;
     const size_t common = inserting + (j->rank == 0 ? gar_recon_finalize_memory_bytes(cfg) : 0);
     const size_t partials = run_partials_memory_bytes(cfg, &j->s, j->rank, j->size, j->size > 1);
     gar_recon_config float_cfg = *cfg, worker_cfg = *cfg;
@@ -313,9 +314,8 @@ static gar_status check_memory(recon_job *j)
     worker_cfg.fixed_sums = run_exact_sums(&j->s, j->size);
     /* What exact sums cost: a worker's fixed-point volumes beyond floats,
      * rank 0's reduction buffer. */
-    const size_t exact = run_exact_sums(&j->s, j->size) ? partials + gar_recon_insert_memory_bytes(cfg) -
-                                                              gar_recon_insert_memory_bytes(&float_cfg)
-                                                        : 0;
+    const size_t fixed_extra = gar_recon_insert_memory_bytes(cfg) - gar_recon_insert_memory_bytes(&float_cfg);
+    const size_t exact = run_exact_sums(&j->s, j->size) ? partials + fixed_extra : 0;
     /* The fallbacks the refusals name (docs/PERFORMANCE.md, "Memory at
      * scale"): pad 1, and a resolution limit below Nyquist, since the sums
      * hold only the sphere within it (src/gar_sphere.h). */
@@ -373,7 +373,7 @@ static gar_status check_memory(recon_job *j)
     if ((st = run_check_thread_stacks(j->p, cfg->threads, j->fig.memory_estimate)) != GAR_OK)
         return st;
     if (j->rank == 0 && j->size > 1)
-        gar_format_bytes((double)(gar_recon_insert_memory_bytes(&worker_cfg) + cfg->batch * j->box * j->box * sizeof(float) +
+        gar_format_bytes((double)(gar_recon_insert_memory_bytes(&worker_cfg) + batch_bytes +
                                   run_partials_memory_bytes(cfg, &j->s, 1, j->size, 1)),
                          j->need, sizeof j->need);
     if (node_ranks > 1) {

@@ -278,7 +278,7 @@ static gar_status sample_bound(run_shards *s, int normalize, double *bound, size
 {
     gar_status st = GAR_OK;
     const size_t box = gar_inputs_box(s->in), npix = box * box, n_stacks = gar_inputs_n_stacks(s->in);
-    const size_t per_stack = 8, stride = n_stacks > 32 ? n_stacks / 32 : 1;
+    const size_t per_stack = 8, stride = (n_stacks + 31) / 32;   /* at most 32 stacks */
     float *images = NULL;
     *bound = 0.0;
     *sampled = 0;
