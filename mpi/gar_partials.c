@@ -13,7 +13,7 @@ struct gar_partials {
     int fixed_set;
 };
 
-int gar_partials_exact(int reproducible, int size) { return reproducible && size >= 3; }
+int gar_partials_exact(int reproducible, int size) { return reproducible && size >= 2; }
 
 size_t gar_partials_memory_bytes(size_t nvox, int exact, size_t chunk_bytes, int rank, int reduces)
 {

@@ -4,15 +4,17 @@
  * the shards they are handed, and the sums meet on rank 0. Rank 0 hands a
  * shard to whichever worker asks first, so with two or more workers the split
  * of shards between them, and with it the order of float sums, changes from
- * run to run. With exact sums ([mpi] reproducible = yes and two or more
- * workers) a worker's reconstructor holds fixed-point sums (cfg.fixed_sums,
+ * run to run. With exact sums ([mpi] reproducible = yes under MPI, one
+ * worker or more) a worker's reconstructor holds fixed-point sums (cfg.fixed_sums,
  * src/gar_fixedsum.h): each particle's contribution to a voxel is rounded
  * to a multiple of a quantum every rank sizes alike, and added as an
  * integer, so its sums are the same whichever shards it took, in whatever
  * order. The workers' integers are summed on rank 0, which rounds the
  * total to float once: the map no longer depends on who took which shard.
- * One process, or one worker, sums the shards in the same order every run:
- * there float sums are repeatable and kept.
+ * One worker needs no exact sums to be repeatable, but has them all the
+ * same, so that P = 2 gives the bits of P = 3 and more. One process sums
+ * the shards in the same order every run, in floats: repeatable, and
+ * within 1e-6 of the others (at half a worker's memory).
  *
  * Works on a reconstructor's partial view (gar_recon_partial_view): it never
  * sees the reconstructor itself. Collective calls are over MPI_COMM_WORLD. */
@@ -29,8 +31,8 @@ extern "C" {
 
 typedef struct gar_partials gar_partials;
 
-/* Whether a run of `size` ranks sums exactly: reproducible asked for, and
- * two or more workers. */
+/* Whether a run of `size` ranks sums exactly: reproducible asked for, under
+ * MPI (one worker or more). */
 int gar_partials_exact(int reproducible, int size);
 
 /* Bytes `rank` holds for the reduction beyond its gar_recon, for volumes of
