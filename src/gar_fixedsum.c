@@ -11,15 +11,8 @@
 
 double gar_fixed_image_bound(const float *image, size_t N)
 {
-    double bg = 0.0, sum = 0.0;
-    size_t nbg = 0;
-    for (size_t y = 0; y < N; y++)
-        for (size_t x = 0; x < N; x++)
-            if (gar_is_background((int)x, (int)y, (int)N)) {
-                bg += image[y * N + x];
-                nbg++;
-            }
-    bg = nbg ? bg / nbg : 0.0;
+    const double bg = gar_background_mean(image, N);
+    double sum = 0.0;
     for (size_t i = 0; i < N * N; i++)
         sum += fabs((double)(float)(image[i] - bg));
     /* The FFT's own rounding may pass the exact bound by a few parts in 10^6. */

@@ -331,6 +331,22 @@ GAR_HD int gar_is_background(int x, int y, int N)
     return dx * dx + dy * dy > 0.25 * N * N;
 }
 
+/* The mean of an N × N image's background (gar_is_background), which the
+ * CPU's planes subtract before the FFT (the GPU's plane kernel sums it in
+ * parallel, gpu/gar_gpu_gather.cu). Host only. */
+static inline double gar_background_mean(const float *image, size_t N)
+{
+    double bg = 0.0;
+    size_t nbg = 0;
+    for (size_t y = 0; y < N; y++)
+        for (size_t x = 0; x < N; x++)
+            if (gar_is_background((int)x, (int)y, (int)N)) {
+                bg += image[y * N + x];
+                nbg++;
+            }
+    return nbg ? bg / nbg : 0.0;
+}
+
 /* One axis' factor of the shift phase, (−1)^k e^{−2πi k o / M}: it moves the
  * particle's origin by o pixels and puts it at M/2. The pixel (u, v) has the
  * phase (cu + i su)(cv + i sv). */

@@ -21,6 +21,19 @@
         GATHER;                                                                                            \
     }
 
+/* The scalar kernels' COLUMN (GAR_INSERT_SLICE_BODY): each voxel of the
+ * column within kmax and the blob's reach of the slice, queued. */
+#define GAR_SCALAR_COLUMN                                                                                  \
+    for (k[c] = lo; k[c] <= hi; k[c] += c_step) {                                                          \
+        float q[3];                                                                                        \
+        if (rr + (double)k[c] * k[c] > kmax2 || !gar_slice_q(g.A, k[0], k[1], k[2], r->a2, q))             \
+            continue;                                                                                      \
+        qu.qx[qu.n] = q[0];                                                                                \
+        qu.qy[qu.n] = q[1];                                                                                \
+        qu.qz[qu.n] = q[2];                                                                                \
+        qu.idx[qu.n++] = vox_index(r, k[0], k[1], k[2]);                                                   \
+    }
+
 /* The reference the AVX-512 kernel is held to (tests/check_recon), and the
  * kernel of CPUs without it. */
 GAR_CPU_CLONES
@@ -28,15 +41,7 @@ void gar_recon_insert_slice_scalar(const gar_recon *r, const gar_plane *plane, c
                                    float *GAR_RESTRICT G, float *GAR_RESTRICT W)
 {
     GAR_INSERT_SLICE_BODY(
-        for (k[c] = lo; k[c] <= hi; k[c] += c_step) {
-            float q[3];
-            if (rr + (double)k[c] * k[c] > kmax2 || !gar_slice_q(g.A, k[0], k[1], k[2], r->a2, q))
-                continue;
-            qu.qx[qu.n] = q[0];
-            qu.qy[qu.n] = q[1];
-            qu.qz[qu.n] = q[2];
-            qu.idx[qu.n++] = vox_index(r, k[0], k[1], k[2]);
-        },
+        GAR_SCALAR_COLUMN,
         GAR_QUEUE_GATHERS(gar_gather_voxel(plane, qu.qx[j], qu.qy[j], qu.qz[j], r->a2, r->blob, r->inv_step,
                                            &G[2 * x], &G[2 * x + 1], &W[x])))
 }
@@ -49,15 +54,7 @@ void gar_recon_insert_slice_scalar_fixed(const gar_recon *r, const gar_plane *pl
 {
     const float qd = r->inv_quantum[0], qw = r->inv_quantum[1];
     GAR_INSERT_SLICE_BODY(
-        for (k[c] = lo; k[c] <= hi; k[c] += c_step) {
-            float q[3];
-            if (rr + (double)k[c] * k[c] > kmax2 || !gar_slice_q(g.A, k[0], k[1], k[2], r->a2, q))
-                continue;
-            qu.qx[qu.n] = q[0];
-            qu.qy[qu.n] = q[1];
-            qu.qz[qu.n] = q[2];
-            qu.idx[qu.n++] = vox_index(r, k[0], k[1], k[2]);
-        },
+        GAR_SCALAR_COLUMN,
         GAR_QUEUE_GATHERS(float sre = 0.0f; float sim = 0.0f; float sw = 0.0f;
                           gar_gather_voxel(plane, qu.qx[j], qu.qy[j], qu.qz[j], r->a2, r->blob, r->inv_step,
                                            &sre, &sim, &sw);

@@ -89,20 +89,13 @@ static void prepare_plane_geom(gar_recon *r, int thread, const float *image, con
     float *real = gar_fft2_real(fft);
     const size_t N = r->N, M = r->M, off = M / 2 - N / 2;
     const int R = r->R;
-    double bg = 0.0;
-    size_t nbg = 0;
+    double bg;
     /* Separable shift phase: one cos/sin per row and per column, not per pixel. */
     double ph_u[2][2 * GAR_RECON_MAX_R + 1], ph_v[2][2 * GAR_RECON_MAX_R + 1];
 
     /* Normalise: remove the mean of the background outside the particle
      * circle, so zero padding adds no step at the box edge. */
-    for (size_t y = 0; y < N; y++)
-        for (size_t x = 0; x < N; x++)
-            if (gar_is_background((int)x, (int)y, (int)N)) {
-                bg += image[y * N + x];
-                nbg++;
-            }
-    bg = nbg ? bg / nbg : 0.0;
+    bg = gar_background_mean(image, N);
     for (size_t y = 0; y < N; y++)
         for (size_t x = 0; x < N; x++)
             real[(y + off) * M + x + off] = (float)(image[y * N + x] - bg);

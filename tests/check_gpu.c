@@ -80,6 +80,7 @@ typedef struct run_opts {
     const char *cache;
     size_t batch;
     int periodic;      /* image_model = periodic */
+    int fixed_sums;    /* an MPI worker's fixed-point sums (gar_fixedsum.h) */
 } run_opts;
 
 static gar_status build(const sim_set *s, const run_opts *o, gar_recon **out)
@@ -99,6 +100,7 @@ static gar_status build(const sim_set *s, const run_opts *o, gar_recon **out)
     c.gpu_tuning_cache = o->cache;
     c.gpu_variant = o->variant;
     c.image_model = o->periodic ? GAR_IMAGE_PERIODIC : GAR_IMAGE_BOXED;
+    c.fixed_sums = o->fixed_sums;
     st = gar_recon_create(&c, out);
     gar_symmetry_destroy(&sym);
     return st;
@@ -234,20 +236,9 @@ END_TEST
 static double *fixed_sums_of(const sim_set *s, const run_opts *o, const gar_fixed_scale *fs, int64_t **fixed,
                              size_t *len)
 {
-    gar_symmetry *sym = NULL;
     gar_recon *r = NULL;
     gar_recon_partial v;
-    ck_assert_int_eq(gar_symmetry_create(o->symmetry, &sym), GAR_OK);
-    gar_recon_config c = test_recon_config(s, 1, 4, o->batch);
-    c.sym_ops = gar_symmetry_matrices(sym);
-    c.n_ops = gar_symmetry_order(sym);
-    c.sym_mode = o->volume_mode ? GAR_SYM_VOLUME : GAR_SYM_INSERT;
-    c.gpu_devices = o->devices;
-    c.n_gpu_devices = o->n_devices;
-    c.gpu_fft = o->fft_on_gpu;
-    c.gpu_tuning = o->tuning;
-    c.fixed_sums = 1;
-    ck_assert_msg(gar_recon_create(&c, &r) == GAR_OK, "%s", gar_errmsg());
+    ck_assert_msg(o->fixed_sums && build(s, o, &r) == GAR_OK, "%s", gar_errmsg());
     ck_assert_int_eq(gar_recon_set_fixed_scale(r, fs), GAR_OK);
     for (size_t first = 0; first < s->n; first += o->batch) {
         size_t n = s->n - first < o->batch ? s->n - first : o->batch;
@@ -263,7 +254,6 @@ static double *fixed_sums_of(const sim_set *s, const run_opts *o, const gar_fixe
     for (size_t i = 0; i < *len; i++)
         x[i] = ldexp((double)(*fixed)[i], i < 2 * v.nvox ? fs->data_exp : fs->weight_exp);
     gar_recon_destroy(&r);
-    gar_symmetry_destroy(&sym);
     return x;
 }
 
@@ -282,7 +272,7 @@ START_TEST(test_fixed_sums_gpu_vs_cpu)
         bound = fmax(bound, gar_fixed_image_bound(s.images + i * s.box * s.box, s.box));
     /* Blob radius 1.9: taps within a 4 × 4 square, at most 16 (gar_recon_blob_sum). */
     ck_assert_int_eq(gar_fixed_scale_make(bound, 1.0, s.n, 16.0, &fs), GAR_OK);
-    run_opts cpu = {"C1", 0, NULL, 0, 1, GAR_TUNE_OFF, 0, NULL, 16, 0}, gpu = cpu;
+    run_opts cpu = {"C1", 0, NULL, 0, 1, GAR_TUNE_OFF, 0, NULL, 16, 0, 1}, gpu = cpu;
     gpu.devices = dev00;
     gpu.n_devices = 2;
     double *c = fixed_sums_of(&s, &cpu, &fs, &qc, &len), *g = fixed_sums_of(&s, &gpu, &fs, &qg, &len2);
