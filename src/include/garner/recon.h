@@ -77,9 +77,10 @@ typedef struct gar_recon_config {
                                     batch; 1: the default variant; 2: the cached one, never time */
     const char *gpu_tuning_cache;  /* file of tuned variants; NULL: no cache */
     int gpu_variant;             /* 0: as tuned; k > 0: gather variant k − 1 (tests, benchmarks) */
-    int fixed_sums;              /* nonzero: the sums are int64 fixed point, repeatable in any order
-                                    (an MPI worker with exact sums, src/gar_fixedsum.h): it only
-                                    inserts, and needs gar_recon_set_fixed_scale first */
+    int fixed_sums;              /* leave 0: garner's own MPI workers with exact sums set it (int64
+                                    fixed-point sums, src/gar_fixedsum.h; such a reconstructor
+                                    only inserts, once given its quanta through the internal
+                                    gar_recon_set_fixed_scale) */
 } gar_recon_config;
 
 typedef struct gar_recon gar_recon;
