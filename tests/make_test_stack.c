@@ -16,6 +16,8 @@
  *   halfset3      particle 2 has half_set 3
  *   onehalf       every particle in half set 1 (valid, garner writes it; a
  *                 gold-standard run refuses it: issue 18, case 21)
+ *   bright        valid, the images 10^5 times good's (raw counts beside
+ *                 normalised images: beyond exact sums' headroom, issue 20)
  *   badgroup      particle 0 has optics_group 9, not in /optics
  *   nover         no root attribute format_version
  *   newver        format_version 2
@@ -63,7 +65,7 @@ static const char *const modes[] = {
     "empty", "nan", "good", "badlen", "baddtype", "badrank", "nonsquare", "oddbox", "halfset3",
     "badgroup", "nover", "newver", "notgarner", "posesformat", "partialpose", "nandefocus", "nanpixel",
     "hugecount", "corrupt", "negdefocus", "hugedefocus", "farorigin", "box2", "vds", "vdsmissing",
-    "vdsnodset", "vdscolumn", "elink", "elinkdangling", "onehalf", NULL};
+    "vdsnodset", "vdscolumn", "elink", "elinkdangling", "onehalf", "bright", NULL};
 
 static herr_t write_one(hid_t f, const char *name, hid_t mtype, hsize_t index, const void *value)
 {
@@ -292,7 +294,7 @@ static int make(const char *mode, const char *out)
             meta[i].defocus_u_A = meta[i].defocus_v_A = 15000.0;
         }
         for (int k = 0; k < N * BOX * BOX; k++)
-            images[k] = (float)(k % 7) - 3.0f;
+            images[k] = ((float)(k % 7) - 3.0f) * (strcmp(mode, "bright") == 0 ? 1e5f : 1.0f);
         if (gar_stack_writer_append(w, images, meta, N) != GAR_OK)
             goto fail;
     }
@@ -300,7 +302,7 @@ static int make(const char *mode, const char *out)
         goto fail;
     if (strcmp(mode, "corrupt") == 0)
         return corrupt_chunk(out) ? 0 : 1;
-    if (!empty && strcmp(mode, "good") != 0 && strcmp(mode, "onehalf") != 0) {
+    if (!empty && strcmp(mode, "good") != 0 && strcmp(mode, "onehalf") != 0 && strcmp(mode, "bright") != 0) {
         /* Change the file behind garner's back, as another program might. */
         hid_t f = H5Fopen(out, H5F_ACC_RDWR, H5P_DEFAULT);
         herr_t e = f >= 0 ? change(f, mode) : -1;

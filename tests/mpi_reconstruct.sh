@@ -66,4 +66,28 @@ rc=$?
 check "bad input under 3 ranks: non-zero exit" -- test "$rc" -ne 0
 check "bad input under 3 ranks: one line" -- test "$(printf '%s\n' "$out" | grep -c "unknown symmetry 'X5'")" -eq 1
 check "bad input under 3 ranks: no output folder" -- sh -c "! ls '$d' | grep -q outbad"
+
+# Exact sums are sized from a sample of the particles (the first 8 of up to
+# 32 stacks spread over the inputs): with 33 stacks every other one is
+# sampled, so the second, 10^5 times as bright as the rest (raw counts
+# among normalised images, read with [input] normalize = no: normalised,
+# every image has background σ 1), is not. Its particles are refused before
+# they are inserted, naming the file and [mpi] reproducible = no; no output.
+stacks=""
+for k in $(seq 0 32); do
+    if [ "$k" -eq 1 ]; then kind=bright; else kind=good; fi
+    "$GAR_BUILDDIR/tests/make_test_stack" $kind "$d/s$k.h5" || exit 99
+    stacks="$stacks\n    s$k.h5"
+done
+printf "[input]\nnormalize = no\nstacks =$stacks\n[output]\ndir = outbright\n[reconstruct]\nthreads = 1\n" > "$d/bright.ini"
+out=$("$MPIEXEC" -n 3 "$GARNER" reconstruct "$d/bright.ini" 2>&1)
+rc=$?
+printf '%s\n' "$out" | grep error
+check "a stack beyond the exact sums' headroom: exit 65 (got $rc)" -- test "$rc" -eq 65
+check "the refusal names the stack, the particles, the headroom and the way out" -- sh -c \
+    "printf '%s\n' \"\$1\" | grep -q 's1.h5: particles 0-3: particle 1 of the batch: its image is [0-9.e+]* times as strong as the brightest of the particles sampled to size the exact sums, beyond their headroom of 1024 .*set \[mpi\] reproducible = no'" sh "$out"
+check "said once" -- test "$(printf '%s\n' "$out" | grep -c 'headroom of 1024')" -eq 1
+check "no output folder" -- sh -c "! ls '$d' | grep -q outbright"
+check "with reproducible = no the same stacks run" -- sh -c "'$MPIEXEC' -n 3 '$GARNER' reconstruct '$d/bright.ini' \
+    --set output.dir='$d/outbright-float' --set mpi.reproducible=no > '$d/bright-float.log' 2>&1"
 finish
