@@ -209,7 +209,7 @@ gar_status gar_recon_insert_scaled(gar_recon *r, const float *images, const gar_
         if (r->cfg.fixed_sums &&
             (st = gar_fixed_check_particle(&r->fixed, gar_fixed_image_bound(images + i * r->N * r->N, r->N),
                                            r->geoms[i].scale)) != GAR_OK)
-            return gar_error_context(st, "particle %zu of the batch", i + 1);
+            return gar_error_context(st, "the batch's particle %zu (from 0)", i);
     }
     r->seconds[0] += gar_wall_seconds() - t0;
     /* Batches go to the inserters in turn (a fixed order, so a run is

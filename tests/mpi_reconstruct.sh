@@ -85,7 +85,7 @@ rc=$?
 printf '%s\n' "$out" | grep error
 check "a stack beyond the exact sums' headroom: exit 65 (got $rc)" -- test "$rc" -eq 65
 check "the refusal names the stack, the particles, the headroom and the way out" -- sh -c \
-    "printf '%s\n' \"\$1\" | grep -q 's1.h5: particles 0-3: particle 1 of the batch: its image is [0-9.e+]* times as strong as the brightest of the particles sampled to size the exact sums, beyond their headroom of 1024 .*set \[mpi\] reproducible = no'" sh "$out"
+    "printf '%s\n' \"\$1\" | grep -q 's1.h5: particles 0-3: the batch.s particle 0 (from 0): its image is [0-9.e+]* times as strong as the brightest of the particles sampled to size the exact sums, beyond their headroom of 1024 .*set \[mpi\] reproducible = no'" sh "$out"
 check "said once" -- test "$(printf '%s\n' "$out" | grep -c 'headroom of 1024')" -eq 1
 check "no output folder" -- sh -c "! ls '$d' | grep -q outbright"
 check "with reproducible = no the same stacks run" -- sh -c "'$MPIEXEC' -n 3 '$GARNER' reconstruct '$d/bright.ini' \
