@@ -174,6 +174,14 @@ if [ -n "$launch" ]; then
         check "refine, repeated: $f bitwise identical (cmp)" -- cmp "$d/rep1/$f" "$d/rep2/$f"
     done
     check "refine, repeated: the same poses" -- "$cmp_poses" "$d/rep1/poses.h5" "$d/rep2/poses.h5" same
+    # One worker sums in fixed point too (src/gar_fixedsum.h): P = 2 gives
+    # P = 3's bits.
+    "$MPIEXEC" -n 2 "$GARNER" refine "$d/rep.ini" --set output.dir="$d/rep-p2" > "$d/rep-p2.log" 2>&1
+    check "refine, P = 2: exit 0" -- test $? -eq 0
+    for f in map.mrc half1.mrc half2.mrc; do
+        check "refine, P = 2 and P = 3: $f bitwise identical (cmp)" -- cmp "$d/rep1/$f" "$d/rep-p2/$f"
+    done
+    check "refine, P = 2 and P = 3: the same poses" -- "$cmp_poses" "$d/rep1/poses.h5" "$d/rep-p2/poses.h5" same
 fi
 
 # Bad settings: one line naming the key, no output.
