@@ -118,9 +118,16 @@ gar_gather_add_fixed(int64_t *G, int64_t *W, size_t x, __m128 s, __m128 inv_q)
     W[x] += _mm256_extract_epi64(q, 2);
 }
 
-/* One voxel's sums into float sums (Gq NULL), or fixed-point ones. */
-#define GAR_GATHER_ADD(x, s) \
-    ((Gq) != NULL ? gar_gather_add_fixed(Gq, Wq, x, s, inv_q) : gar_gather_add(G, W, x, s))
+/* One voxel's sums into float sums (Gq NULL), or fixed-point ones; inlined
+ * where Gq is a constant, so the test folds away. */
+GAR_AVX512_TARGET static inline __attribute__((always_inline)) void
+gar_gather_add_any(float *G, float *W, int64_t *Gq, int64_t *Wq, __m128 inv_q, size_t x, __m128 s)
+{
+    if (Gq != NULL)
+        gar_gather_add_fixed(Gq, Wq, x, s, inv_q);
+    else
+        gar_gather_add(G, W, x, s);
+}
 
 /* The gathers of n queued voxels: voxel j sits at (qx[j], qy[j]) in the
  * plane and qz[j] from it (|qz| < a checked by the caller); Σ b·CTF·X is
@@ -187,15 +194,15 @@ gar_gather_queue_avx512(const gar_plane *pl, const float *qx, const float *qy, c
             const __m512 hi = _mm512_mask_blend_ps(0x8888, _mm512_mask_blend_ps(0x4444, ac2, are), aim);
             const __m512 sum = _mm512_add_ps(lo, _mm512_permute_ps(hi, _MM_SHUFFLE(1, 0, 3, 2)));
             if (n - j - 4 * gi >= 4) {
-                GAR_GATHER_ADD(ix[0], _mm512_castps512_ps128(sum));
-                GAR_GATHER_ADD(ix[1], _mm512_extractf32x4_ps(sum, 1));
-                GAR_GATHER_ADD(ix[2], _mm512_extractf32x4_ps(sum, 2));
-                GAR_GATHER_ADD(ix[3], _mm512_extractf32x4_ps(sum, 3));
+                gar_gather_add_any(G, W, Gq, Wq, inv_q, ix[0], _mm512_castps512_ps128(sum));
+                gar_gather_add_any(G, W, Gq, Wq, inv_q, ix[1], _mm512_extractf32x4_ps(sum, 1));
+                gar_gather_add_any(G, W, Gq, Wq, inv_q, ix[2], _mm512_extractf32x4_ps(sum, 2));
+                gar_gather_add_any(G, W, Gq, Wq, inv_q, ix[3], _mm512_extractf32x4_ps(sum, 3));
             } else {
                 float part[16];
                 _mm512_storeu_ps(part, sum);
                 for (int k = 0; k < n - j - 4 * gi; k++)
-                    GAR_GATHER_ADD(ix[k], _mm_loadu_ps(part + 4 * k));
+                    gar_gather_add_any(G, W, Gq, Wq, inv_q, ix[k], _mm_loadu_ps(part + 4 * k));
             }
         }
     }

@@ -163,21 +163,6 @@ static gar_status flush_shard(void *arg)
     return gar_recon_flush(c->r->rec);
 }
 
-/* With exact sums: the pass's quanta, on every rank (run_shards.h). */
-static gar_status set_fixed_scale(gar_refine *r, run_shards *shards, int searched)
-{
-    gar_status st;
-    gar_fixed_scale fs;
-    const double cap = refine_insert_scale_cap(r, searched);
-    st = run_shards_fixed_scale(shards, r->rank, r->size, r->rs.set.input.normalize, cap > 1.0 ? cap : 1.0,
-                                r->n * gar_recon_insert_ops(r->rec), gar_recon_blob_sum(r->rec), &fs);
-    if (st == GAR_OK) {
-        gar_partials_set_fixed_scale(r->parts, &fs);
-        if (r->rank != 0)
-            st = gar_recon_set_fixed_scale(r->rec, &fs);
-    }
-    return gar_mpi_agree_report(st, r->size);
-}
 
 /* A signal (Slurm's --signal before the time limit) stops the pass between
  * shards; the finished iterations stay on disk for --continue. */
@@ -268,7 +253,9 @@ gar_status refine_pass(gar_refine *r, gar_search *search, double step, double *c
                                                    sizeof *r->batch_scale, "scales")) != GAR_OK) ||
         (st = run_shards_create(r->in, shard_size, &shards)) != GAR_OK)
         goto done;
-    if (run_exact_sums(&r->rs, r->size) && (st = set_fixed_scale(r, shards, search != NULL)) != GAR_OK)
+    /* With exact sums: the pass's quanta, on every rank. */
+    if ((st = run_set_fixed_scale(&r->rs, r->rank, r->size, shards, r->rec, r->parts, r->n,
+                                  refine_insert_scale_cap(r, search != NULL))) != GAR_OK)
         goto done;
     st = run_shards_drive(shards, r->rank, r->size, &plan);
     if ((st = gar_mpi_agree_report(st, r->size)) != GAR_OK)

@@ -205,19 +205,9 @@ static gar_status distribute(gar_inputs *in, recon_pass *c, const unsigned char 
                                  set->input.normalize};
     if ((st = run_shards_create(in, c->shard_size, &shards)) != GAR_OK)
         return st;
-    if (run_exact_sums(c->s, c->size)) {
-        gar_fixed_scale fs;
-        st = run_shards_fixed_scale(shards, c->rank, c->size, set->input.normalize, 1.0,
-                                    c->particles * gar_recon_insert_ops(c->rec), gar_recon_blob_sum(c->rec), &fs);
-        if (st == GAR_OK) {
-            gar_partials_set_fixed_scale(c->parts, &fs);
-            if (c->rank != 0)
-                st = gar_recon_set_fixed_scale(c->rec, &fs);
-        }
-        if ((st = gar_mpi_agree_report(st, c->size)) != GAR_OK) {
-            run_shards_destroy(&shards);
-            return st;
-        }
+    if ((st = run_set_fixed_scale(c->s, c->rank, c->size, shards, c->rec, c->parts, c->particles, 1.0)) != GAR_OK) {
+        run_shards_destroy(&shards);
+        return st;
     }
     if (resumed_done != NULL)
         for (size_t k = 0; k < c->n_shards; k++)

@@ -7,9 +7,11 @@
 #include <string.h>
 #include "gar_gpu.h"
 #include "gar_log.h"
+#include "gar_mpi.h"
 #include "gar_partials.h"
 #include "gar_sysinfo.h"
 #include "run_files.h"
+#include "run_shards.h"
 
 /* This rank's index among its node's workers and their number
  * (gar_run_parallel sets them once MPI is up; one process: 0 of 1). */
@@ -118,6 +120,23 @@ gar_status run_partials_create(const gar_recon *rec, const recon_settings *s, in
 {
     return gar_partials_create(gar_recon_voxels(rec), run_exact_sums(s, size), (size_t)s->set.mpi.reduce_chunk_mb << 20,
                                threads, rank, out);
+}
+
+gar_status run_set_fixed_scale(const recon_settings *s, int rank, int size, run_shards *shards, gar_recon *rec,
+                               gar_partials *parts, size_t particles, double scale_cap)
+{
+    gar_status st;
+    gar_fixed_scale fs;
+    if (!run_exact_sums(s, size))
+        return GAR_OK;
+    st = run_shards_fixed_scale(shards, rank, size, s->set.input.normalize, scale_cap > 1.0 ? scale_cap : 1.0,
+                                particles * gar_recon_insert_ops(rec), gar_recon_blob_sum(rec), &fs);
+    if (st == GAR_OK) {
+        gar_partials_set_fixed_scale(parts, &fs);
+        if (rank != 0)
+            st = gar_recon_set_fixed_scale(rec, &fs);
+    }
+    return gar_mpi_agree_report(st, size);
 }
 
 gar_status run_check_thread_stacks(const gar_params *p, int threads, size_t other_bytes)

@@ -13,6 +13,8 @@
 #include "gar_status.h"
 #include "gar_symmetry.h"
 
+struct run_shards;
+
 typedef struct recon_settings {
     gar_settings set;          /* every key's typed value (gar_settings.h) */
     /* [gpu]: the devices this rank drives (none: the CPU) and why, and the
@@ -53,6 +55,13 @@ size_t run_partials_memory_bytes(const gar_recon_config *cfg, const recon_settin
 /* The partial volumes for `rec`'s sums. */
 gar_status run_partials_create(const gar_recon *rec, const recon_settings *s, int threads, int rank, int size,
                                gar_partials **out);
+/* Collective, before a pass of `particles` particles inserted with contrast
+ * scales up to scale_cap: with exact sums, the fixed-point quanta sized on
+ * rank 0 from a sample of `shards`' stacks (run_shards_fixed_scale) and given
+ * to the partials and, on a worker, to its reconstructor; otherwise nothing.
+ * The ranks' status agreed. */
+gar_status run_set_fixed_scale(const recon_settings *s, int rank, int size, struct run_shards *shards,
+                               gar_recon *rec, gar_partials *parts, size_t particles, double scale_cap);
 /* Whether `threads` threads fit in the address space `ulimit -v` leaves
  * beside `other_bytes` (the run's memory estimate): each thread but the
  * calling one reserves a stack (gar_thread_stack_bytes), and OpenMP aborts
